@@ -1,0 +1,194 @@
+//! The frames and the small enums they carry.
+
+/// Why a participant is no longer in the room. The same names as RealtimeKit's `LeaveRoomState`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LeaveState {
+    /// The session was ended for everyone (kickAll from a host or the REST API).
+    Ended,
+    /// This participant alone was removed.
+    Kicked,
+    /// This participant called `leave()`.
+    Left,
+    /// The join was refused (meeting INACTIVE, bad token, unknown meeting).
+    Rejected,
+    /// The socket was lost; the client is reconnecting.
+    Disconnected,
+    /// Reconnecting failed for good.
+    Failed,
+}
+
+impl LeaveState {
+    pub const ALL: [LeaveState; 6] = [
+        LeaveState::Ended,
+        LeaveState::Kicked,
+        LeaveState::Left,
+        LeaveState::Rejected,
+        LeaveState::Disconnected,
+        LeaveState::Failed,
+    ];
+
+    /// The wire and JavaScript name, e.g. `"ended"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LeaveState::Ended => "ended",
+            LeaveState::Kicked => "kicked",
+            LeaveState::Left => "left",
+            LeaveState::Rejected => "rejected",
+            LeaveState::Disconnected => "disconnected",
+            LeaveState::Failed => "failed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        LeaveState::ALL.into_iter().find(|state| state.as_str() == s)
+    }
+}
+
+/// Why a session ended; the `reason` of the `meeting.ended` webhook.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EndReason {
+    /// A participant with `kick_participant`, or the REST API, ended it for all.
+    HostEndedMeeting,
+    /// The last participant left.
+    AllParticipantsLeft,
+}
+
+impl EndReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EndReason::HostEndedMeeting => "HOST_ENDED_MEETING",
+            EndReason::AllParticipantsLeft => "ALL_PARTICIPANTS_LEFT",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "HOST_ENDED_MEETING" => Some(EndReason::HostEndedMeeting),
+            "ALL_PARTICIPANTS_LEFT" => Some(EndReason::AllParticipantsLeft),
+            _ => None,
+        }
+    }
+}
+
+/// Error codes of [`ServerFrame::Error`]. RealtimeKit's client codes where one exists (`1201`), else 4xxx codes of
+/// our own. Codes travel as strings, as RealtimeKit's `ClientError.code` does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorCode {
+    /// The participant's preset lacks `kick_participant`. Nothing happened.
+    PermissionDenied,
+    /// A frame that is not JSON, or not a frame this protocol knows, or misses a field. The socket is closed.
+    MalformedFrame,
+    /// A frame over [`crate::MAX_FRAME_BYTES`]. The socket is closed.
+    FrameTooLarge,
+    /// A frame that is valid but not allowed now (anything before `join`, a second `join`).
+    UnexpectedFrame,
+    /// The participant token is missing, expired, or not signed by this server.
+    InvalidToken,
+    /// The meeting is INACTIVE: nobody can join.
+    MeetingInactive,
+    /// The meeting or participant in the token no longer exists.
+    NotFound,
+    /// The client speaks a protocol version the server does not.
+    UnsupportedVersion,
+}
+
+impl ErrorCode {
+    pub const ALL: [ErrorCode; 8] = [
+        ErrorCode::PermissionDenied,
+        ErrorCode::MalformedFrame,
+        ErrorCode::FrameTooLarge,
+        ErrorCode::UnexpectedFrame,
+        ErrorCode::InvalidToken,
+        ErrorCode::MeetingInactive,
+        ErrorCode::NotFound,
+        ErrorCode::UnsupportedVersion,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::PermissionDenied => "1201",
+            ErrorCode::MalformedFrame => "4000",
+            ErrorCode::FrameTooLarge => "4001",
+            ErrorCode::UnexpectedFrame => "4002",
+            ErrorCode::InvalidToken => "4010",
+            ErrorCode::MeetingInactive => "4030",
+            ErrorCode::NotFound => "4040",
+            ErrorCode::UnsupportedVersion => "4050",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        ErrorCode::ALL.into_iter().find(|code| code.as_str() == s)
+    }
+
+    /// Whether the server closes the socket after sending this error.
+    pub fn is_fatal(self) -> bool {
+        !matches!(self, ErrorCode::PermissionDenied)
+    }
+}
+
+/// What a participant may do; decided by its preset on the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Permissions {
+    /// RealtimeKit's `kick_participant`: may remove others and end the session for all.
+    pub kick_participant: bool,
+}
+
+/// A participant as other participants see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Participant {
+    pub id: String,
+    pub name: String,
+    pub custom_participant_id: String,
+    pub preset_name: String,
+}
+
+/// Frames the client sends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClientFrame {
+    /// First frame on every socket. `resume` is the session id the client was in before its socket dropped; if
+    /// that session has ended meanwhile, the server answers `RoomLeft { state: Ended }` instead of joining.
+    Join {
+        token: String,
+        resume: Option<String>,
+        version: u32,
+    },
+    /// End the session for everyone. `id` pairs the answer (`KickAllResult` or `Error`) with the call.
+    KickAll { id: u64 },
+    /// Leave the session; the server answers `RoomLeft { state: Left }` and closes.
+    Leave,
+}
+
+/// Frames the server sends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ServerFrame {
+    /// The join succeeded. `participants` are the others already in the session.
+    Joined {
+        session_id: String,
+        meeting_id: String,
+        self_participant: Participant,
+        permissions: Permissions,
+        participants: Vec<Participant>,
+        reconnected: bool,
+    },
+    ParticipantJoined { participant: Participant },
+    ParticipantLeft { participant_id: String },
+    /// The participant's preset changed on the server.
+    PermissionsUpdate { preset_name: String, permissions: Permissions },
+    /// The answer to `KickAll`. Every caller of the same session gets the same `session_id` and `kicked_count`;
+    /// `already_ended` is true for all but the call that ended it.
+    KickAllResult {
+        id: u64,
+        session_id: String,
+        kicked_count: u32,
+        already_ended: bool,
+    },
+    /// This participant is out of the room; the server closes the socket after it.
+    RoomLeft {
+        state: LeaveState,
+        session_id: String,
+        reason: Option<EndReason>,
+    },
+    /// `id` is the request it answers, if any.
+    Error { id: Option<u64>, code: ErrorCode, message: String },
+}

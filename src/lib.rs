@@ -1,0 +1,1 @@
+//! endsession wasm module (placeholder until the client lands).
