@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# Runs every test of the project: lints, Rust (native), wasm in headless Chromium, Node, Python (official
+# cloudflare SDK), Playwright end-to-end. Ends with one plain `N passed, N failed` line summing every runner.
+# Usage: bash scripts/test.sh            (the README's test command; .ci/run calls it)
+set -uo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$HOME/.cargo/bin:$PATH"
+
+bash scripts/setup.sh || exit 1
+
+TARGET="${CARGO_TARGET_DIR:-$PWD/target}"
+LOGS="$TARGET/test-logs"
+mkdir -p "$LOGS"
+passed=0
+failed=0
+problems=()
+servers=()
+trap 'for pid in "${servers[@]:-}"; do [ -n "$pid" ] && kill "$pid" 2>/dev/null; done' EXIT
+
+say() { printf '\n== %s\n' "$*"; }
+fail_step() { failed=$((failed + 1)); problems+=("$1"); printf '!! %s\n' "$1"; }
+tally() { # tally NAME PASSED FAILED EXIT_CODE
+  local name=$1 p=$2 f=$3 rc=$4
+  printf -- '-- %s: %s passed, %s failed\n' "$name" "$p" "$f"
+  passed=$((passed + p))
+  failed=$((failed + f))
+  if [ "$f" -gt 0 ]; then problems+=("$name: $f failed"); fi
+  # A runner that failed without naming a failed test (a build error, a crash) still fails the run.
+  if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then fail_step "$name exited with $rc (see $LOGS)"; fi
+  if [ "$rc" -eq 0 ] && [ "$p" -eq 0 ]; then fail_step "$name ran no test"; fi
+}
+# Sums cargo's `test result: ok. N passed; M failed` lines of a log.
+cargo_counts() { awk '/^test result:/ {for (i = 1; i <= NF; i++) {if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i}} END {print p+0, f+0}' "$1"; }
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# start_server PORT LOG: a --dev server on a fresh data dir; waits for its `listening on` line.
+start_server() {
+  local port=$1 log=$2 data
+  data=$(mktemp -d)
+  "$TARGET/release/endsession-server" --dev --listen "127.0.0.1:$port" --data "$data" >"$log" 2>&1 &
+  servers+=($!)
+  for _ in $(seq 1 100); do
+    grep -q 'listening on' "$log" && return 0
+    sleep 0.1
+  done
+  echo "server did not start; its log:" && cat "$log"
+  return 1
+}
+
+say "lint"
+cargo fmt --all -- --check >"$LOGS/fmt.log" 2>&1 || fail_step "cargo fmt --check (run cargo fmt --all)"
+cargo clippy -q --workspace --all-targets -- -D warnings >"$LOGS/clippy.log" 2>&1 || fail_step "cargo clippy (see $LOGS/clippy.log)"
+cargo clippy -q -p endsession --target wasm32-unknown-unknown --all-targets -- -D warnings >"$LOGS/clippy-wasm.log" 2>&1 ||
+  fail_step "cargo clippy for wasm32 (see $LOGS/clippy-wasm.log)"
+npx prettier --check --log-level warn "js/**/*.{ts,tsx,mjs}" "www/**/*.{js,html,css}" "tests/e2e/**/*.ts" >"$LOGS/prettier.log" 2>&1 ||
+  fail_step "prettier --check (run npm run format)"
+
+say "build"
+if ! npm run -s build >"$LOGS/build.log" 2>&1; then
+  cat "$LOGS/build.log"
+  fail_step "npm run build"
+fi
+if ! cargo build -q --release -p endsession-server >"$LOGS/server-build.log" 2>&1; then
+  cat "$LOGS/server-build.log"
+  fail_step "cargo build --release -p endsession-server"
+fi
+
+say "rust (native): cargo test --workspace"
+cargo test --workspace >"$LOGS/cargo.log" 2>&1
+rc=$?
+tail -n 5 "$LOGS/cargo.log"
+[ $rc -ne 0 ] && grep -E '^(failures:|---- |test .* FAILED|error)' "$LOGS/cargo.log" | head -40
+read -r p f < <(cargo_counts "$LOGS/cargo.log")
+tally "cargo test" "$p" "$f" "$rc"
+
+say "wasm in headless Chromium: wasm-bindgen-test"
+port=$(free_port)
+if start_server "$port" "$LOGS/wasm-server.log"; then
+  ENDSESSION_TEST_SERVER="http://127.0.0.1:$port" CHROMEDRIVER=/usr/bin/chromedriver \
+    CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
+    cargo test -p endsession --target wasm32-unknown-unknown --tests >"$LOGS/wasm.log" 2>&1
+  rc=$?
+  tail -n 5 "$LOGS/wasm.log"
+  read -r p f < <(cargo_counts "$LOGS/wasm.log")
+  tally "wasm-bindgen-test" "$p" "$f" "$rc"
+else
+  fail_step "server for the wasm tests did not start"
+fi
+
+if compgen -G "js/tests/*.test.mjs" >/dev/null; then
+  say "node: node --test"
+  node --test js/tests/*.test.mjs >"$LOGS/node.log" 2>&1
+  rc=$?
+  tail -n 9 "$LOGS/node.log"
+  p=$(awk '/^# pass/ {print $3}' "$LOGS/node.log")
+  f=$(awk '/^# fail/ {print $3}' "$LOGS/node.log")
+  tally "node --test" "${p:-0}" "${f:-0}" "$rc"
+fi
+
+if compgen -G "tests/python/test_*.py" >/dev/null; then
+  say "python: pytest (official cloudflare SDK)"
+  .venv/bin/python -m pytest -q -p no:cacheprovider tests/python >"$LOGS/pytest.log" 2>&1
+  rc=$?
+  tail -n 15 "$LOGS/pytest.log"
+  line=$(grep -E '^(=+ )?[0-9]+ (passed|failed)' "$LOGS/pytest.log" | tail -n 1)
+  p=$(grep -oE '[0-9]+ passed' <<<"$line" | grep -oE '[0-9]+')
+  f=$(grep -oE '[0-9]+ (failed|errors?)' <<<"$line" | awk '{s += $1} END {print s+0}')
+  tally "pytest" "${p:-0}" "${f:-0}" "$rc"
+fi
+
+say "end-to-end: playwright"
+PLAYWRIGHT_JSON_OUTPUT_NAME="$LOGS/playwright.json" npx playwright test --reporter=line,json >"$LOGS/playwright.log" 2>&1
+rc=$?
+tail -n 30 "$LOGS/playwright.log"
+read -r p f < <(node -e '
+  const fs = require("fs");
+  try { const s = JSON.parse(fs.readFileSync(process.argv[1], "utf8")).stats;
+        console.log((s.expected || 0) + (s.flaky || 0), s.unexpected || 0); } catch { console.log(0, 0); }' "$LOGS/playwright.json")
+tally "playwright" "$p" "$f" "$rc"
+
+echo
+if [ ${#problems[@]} -gt 0 ]; then
+  echo "Problems:"
+  printf '  %s\n' "${problems[@]}"
+fi
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

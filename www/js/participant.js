@@ -1,0 +1,89 @@
+// One participant in one tab: `participant.html?name=Ann&preset=group_call_host`.
+// Uses only the public `endsession` API; the tests read the same DOM a person does.
+import { initMeeting, canEndSession, kickAll, on, ClientError } from '/pkg/index.js';
+import { addParticipant } from './backend.js';
+
+const params = new URLSearchParams(location.search);
+const name = params.get('name') ?? 'Guest';
+const preset = params.get('preset') ?? 'group_call_participant';
+const meetingId = params.get('meeting') ?? undefined; // default: the seeded demo meeting
+const $ = (id) => document.getElementById(id);
+const stateEl = document.querySelector('[data-testid=state]');
+
+const ENDED_TEXT = {
+  ended: ['The meeting ended', 'The host ended this session for everyone.'],
+  kicked: ['You were removed', 'A host removed you from the meeting.'],
+  left: ['You left the meeting', 'The session goes on for the others.'],
+  rejected: ['You could not join', 'The meeting is not open for joining.'],
+  failed: ['Connection lost', 'Reconnecting failed. Check your network and join again.'],
+};
+
+window.endsession = { canEndSession, kickAll, on, ClientError };
+
+async function start() {
+  $('name').textContent = name;
+  $('preset').textContent = preset;
+  const participant = await addParticipant({ name, preset, meetingId });
+  window.participantId = participant.id;
+  const meeting = await initMeeting({ authToken: participant.token, baseURI: location.origin });
+  window.meeting = meeting;
+  wire(meeting);
+  try {
+    await meeting.join();
+  } catch (error) {
+    showError(error);
+  }
+}
+
+function wire(meeting) {
+  const render = () => {
+    const state = meeting.self.roomState;
+    stateEl.textContent = state;
+    stateEl.dataset.state = state;
+    document.querySelector('[data-testid=session-id]').textContent = meeting.meta.sessionId ?? '–';
+    const people = meeting.participants.joined.toArray();
+    $('participants').replaceChildren(
+      ...[{ name: `${meeting.self.name} (you)` }, ...people].map((p) => {
+        const li = document.createElement('li');
+        li.textContent = p.name;
+        return li;
+      }),
+    );
+    document.querySelector('[data-testid=participant-count]').textContent = String(people.length + 1);
+    const allowed = canEndSession(meeting);
+    $('end').disabled = !allowed;
+    $('end-reason').textContent = allowed
+      ? ''
+      : state === 'joined'
+        ? 'Your role cannot end the meeting for everyone.'
+        : 'Join the meeting to end it.';
+    $('in-room').hidden = !['joined', 'disconnected'].includes(state);
+    const ended = ENDED_TEXT[state];
+    $('ended').hidden = !ended;
+    if (ended) [$('ended-title').textContent, $('ended-text').textContent] = ended;
+  };
+  meeting.self.on('roomJoined', render);
+  meeting.self.on('roomLeft', render);
+  meeting.self.permissions.on('permissionsUpdate', render);
+  meeting.participants.joined.on('participantJoined', render);
+  meeting.participants.joined.on('participantLeft', render);
+  render();
+
+  $('end').addEventListener('click', () => $('confirm').showModal());
+  $('confirm').addEventListener('close', async () => {
+    if ($('confirm').returnValue !== 'end') return;
+    try {
+      await kickAll(meeting);
+    } catch (error) {
+      showError(error);
+    }
+  });
+  $('leave').addEventListener('click', () => meeting.leave());
+  $('rejoin').addEventListener('click', () => location.reload());
+}
+
+function showError(error) {
+  $('error').textContent = error instanceof ClientError ? `${error.code}: ${error.message}` : String(error);
+}
+
+start().catch(showError);
