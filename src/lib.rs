@@ -1,1 +1,131 @@
-//! endsession wasm module (placeholder until the client lands).
+//! The wasm module behind the `endsession` npm package: one participant's meeting, able to end the session for
+//! everyone.
+//!
+//! Two layers, as in automerge:
+//! - a pure core that knows nothing of JavaScript and is tested natively: [`Machine`] (the state machine) with its
+//!   inputs and [`Effect`]s, [`RoomState`], [`Event`], [`ClientError`], [`Reconnect`], [`Participants`], [`ws_url`];
+//! - a thin wasm-bindgen layer: [`WasmMeeting`] (this file, the JavaScript surface), `driver` (runs the machine
+//!   with a `WebSocket` and `setTimeout`) and `interop` (every Rust ↔ JavaScript conversion).
+//!
+//! The TypeScript package (`js/`) wraps [`WasmMeeting`] in the RealtimeKit-shaped `Meeting`; users never see it.
+
+mod alloc;
+mod driver;
+mod effects;
+mod endpoint;
+mod errors;
+mod events;
+mod interop;
+mod machine;
+mod participants;
+mod reconnect;
+mod room;
+
+pub use alloc::Heap;
+pub use effects::{CallId, Effect, KickAllResult, Outcome};
+pub use endpoint::ws_url;
+pub use errors::{ClientError, CONNECTION_FAILED, CONNECTION_LOST, NOT_JOINED, PERMISSION_DENIED, ROOM_LEFT};
+pub use events::Event;
+pub use machine::Machine;
+pub use participants::Participants;
+pub use reconnect::Reconnect;
+pub use room::{LeaveState, RoomState};
+
+use driver::Driver;
+use js_sys::{Array, Function, Promise};
+use std::rc::Rc;
+use wasm_bindgen::prelude::*;
+
+/// One participant's meeting, for JavaScript. Every event goes to the one callback given to the constructor as
+/// `onEvent(name, payload)` (names and payloads: [`Event`]); call promises reject with `{code, message}`.
+///
+/// ```js
+/// import init, { WasmMeeting } from './wasm/endsession.js';
+/// await init();
+/// const m = new WasmMeeting('http://127.0.0.1:8787', token, (name, payload) => console.log(name, payload));
+/// await m.join();
+/// m.roomState;           // 'joined'
+/// await m.kickAll();     // { sessionId, kickedCount, alreadyEnded }
+/// ```
+#[wasm_bindgen]
+pub struct WasmMeeting(Rc<Driver>);
+
+#[wasm_bindgen]
+impl WasmMeeting {
+    /// A meeting on the server at `base_uri` (`http(s)://host[:port][/path]`) for the participant `auth_token`.
+    /// The reconnect options default to [`Reconnect::default`].
+    #[wasm_bindgen(constructor)]
+    pub fn new(
+        base_uri: &str,
+        auth_token: String,
+        on_event: Function,
+        reconnect_base_ms: Option<u32>,
+        reconnect_max_ms: Option<u32>,
+        reconnect_attempts: Option<u32>,
+    ) -> WasmMeeting {
+        let d = Reconnect::default();
+        let reconnect = Reconnect {
+            base_ms: reconnect_base_ms.unwrap_or(d.base_ms),
+            max_ms: reconnect_max_ms.unwrap_or(d.max_ms),
+            attempts: reconnect_attempts.unwrap_or(d.attempts),
+        };
+        WasmMeeting(Driver::new(ws_url(base_uri), Machine::new(auth_token, reconnect), on_event))
+    }
+
+    /// Joins the session; resolves with `undefined` once the server let the participant in.
+    pub fn join(&self) -> Promise {
+        self.0.call(Machine::join)
+    }
+
+    /// Leaves the room (`roomLeft` `left`); the session goes on for the others.
+    pub fn leave(&self) {
+        self.0.input(Machine::leave);
+    }
+
+    /// Ends the session for everyone; resolves with `{sessionId, kickedCount, alreadyEnded}`.
+    #[wasm_bindgen(js_name = kickAll)]
+    pub fn kick_all(&self) -> Promise {
+        self.0.call(Machine::kick_all)
+    }
+
+    /// `init`, `joining`, `joined`, `reconnecting`, or how the room was left (`ended`, `left`, ...).
+    #[wasm_bindgen(getter, js_name = roomState)]
+    pub fn room_state(&self) -> String {
+        self.0.read(|m| m.room_state().as_str().into())
+    }
+
+    /// Whether this participant may kick others and end the session.
+    #[wasm_bindgen(getter, js_name = kickParticipant)]
+    pub fn kick_participant(&self) -> bool {
+        self.0.read(|m| m.permissions().kick_participant)
+    }
+
+    /// This participant's id; empty before the first join.
+    #[wasm_bindgen(getter, js_name = selfId)]
+    pub fn self_id(&self) -> String {
+        self.0.read(|m| m.me().map(|p| p.id.clone()).unwrap_or_default())
+    }
+
+    /// This participant's display name; empty before the first join.
+    #[wasm_bindgen(getter, js_name = selfName)]
+    pub fn self_name(&self) -> String {
+        self.0.read(|m| m.me().map(|p| p.name.clone()).unwrap_or_default())
+    }
+
+    /// The current (or last) session id; empty before the first join.
+    #[wasm_bindgen(getter, js_name = sessionId)]
+    pub fn session_id(&self) -> String {
+        self.0.read(|m| m.session_id().into())
+    }
+
+    /// The meeting id; empty before the first join.
+    #[wasm_bindgen(getter, js_name = meetingId)]
+    pub fn meeting_id(&self) -> String {
+        self.0.read(|m| m.meeting_id().into())
+    }
+
+    /// The others in the session, in join order: `[{id, name, customParticipantId, presetName}]`.
+    pub fn participants(&self) -> Array {
+        self.0.read(|m| interop::participants(m.participants().iter()))
+    }
+}

@@ -1,0 +1,60 @@
+//! What the state machine asks its driver to do: [`Effect`].
+
+use crate::{ClientError, Event};
+use endsession_protocol::ClientFrame;
+
+/// Names one pending `join()` or `kickAll()` call, i.e. one JavaScript promise. The driver picks the ids.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct CallId(pub u32);
+
+/// The server's answer to `kickAll()`.
+///
+/// ```
+/// use endsession::KickAllResult;
+/// let r = KickAllResult { session_id: "s-1".into(), kicked_count: 3, already_ended: false };
+/// assert_eq!(r.kicked_count, 3);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KickAllResult {
+    /// The session that ended.
+    pub session_id: String,
+    /// How many participants the end removed.
+    pub kicked_count: u32,
+    /// True when the session had already been ended by someone else.
+    pub already_ended: bool,
+}
+
+/// What a call resolves with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// `join()` completed.
+    Joined,
+    /// `kickAll()` completed.
+    KickAll(KickAllResult),
+}
+
+/// One instruction for the driver, in the order the machine produced them.
+///
+/// ```
+/// use endsession::{CallId, ClientError, Effect, Machine, Reconnect};
+/// let mut m = Machine::new("token".into(), Reconnect::default());
+/// m.kick_all(CallId(1));
+/// assert_eq!(m.take_effects(), [Effect::Reject(CallId(1), ClientError::not_joined())]);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    /// Open a socket to the server (there is none open).
+    Open,
+    /// Send this frame on the open socket.
+    Send(ClientFrame),
+    /// Close the socket if one is open, and cancel a scheduled reconnect. No close event follows.
+    Close,
+    /// Call `reconnect_due` after this many milliseconds.
+    ScheduleReconnect(u32),
+    /// Tell the listeners.
+    Emit(Event),
+    /// Resolve the call's promise.
+    Resolve(CallId, Outcome),
+    /// Reject the call's promise.
+    Reject(CallId, ClientError),
+}

@@ -1,0 +1,45 @@
+//! Every event the meeting emits: [`Event`].
+
+use crate::LeaveState;
+use endsession_protocol::Participant;
+
+/// An event for the JavaScript listeners. [`Event::name`] is the event name, the fields are its payload.
+///
+/// | name | emitter in JS | payload |
+/// |---|---|---|
+/// | `roomJoined` | `meeting.self` | `{reconnected}` |
+/// | `roomLeft` | `meeting.self` | `{state}` |
+/// | `permissionsUpdate` | `meeting.self.permissions` | `{kickParticipant}` |
+/// | `participantJoined` | `meeting.participants.joined` | the participant |
+/// | `participantLeft` | `meeting.participants.joined` | the participant |
+///
+/// ```
+/// use endsession::{Event, LeaveState};
+/// assert_eq!(Event::RoomLeft { state: LeaveState::Ended }.name(), "roomLeft");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// The participant is in the session; `reconnected` after a dropped socket was restored.
+    RoomJoined { reconnected: bool },
+    /// The participant is out of the room. Emitted once per leave (`disconnected` may precede a later one).
+    RoomLeft { state: LeaveState },
+    /// The participant's preset changed on the server.
+    PermissionsUpdate { kick_participant: bool },
+    /// Someone else joined the session.
+    ParticipantJoined(Participant),
+    /// Someone else left the session.
+    ParticipantLeft(Participant),
+}
+
+impl Event {
+    /// The JavaScript event name.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Event::RoomJoined { .. } => "roomJoined",
+            Event::RoomLeft { .. } => "roomLeft",
+            Event::PermissionsUpdate { .. } => "permissionsUpdate",
+            Event::ParticipantJoined(_) => "participantJoined",
+            Event::ParticipantLeft(_) => "participantLeft",
+        }
+    }
+}

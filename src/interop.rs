@@ -1,0 +1,268 @@
+//! Every conversion between Rust values and JavaScript values, and the few global functions the driver imports.
+//!
+//! Payloads are plain objects with camelCase keys, built with `Reflect.set`. Frames are parsed and printed by the
+//! runtime's `JSON`, not by the protocol crate's codec: that keeps a JSON library, `BTreeMap` and float formatting
+//! out of the browser payload (it has a size budget). The field names here must match `endsession_protocol`'s
+//! codec; the wasm tests at the end of this file check every frame against it. Errors are plain `{code, message}`
+//! objects; the TypeScript layer turns them into `ClientError`s.
+
+use crate::{ClientError, Event, KickAllResult, Outcome};
+use endsession_protocol::{ClientFrame, EndReason, ErrorCode, LeaveState, Participant, Permissions, ServerFrame};
+use js_sys::{Array, Object, Reflect, JSON};
+use wasm_bindgen::prelude::*;
+
+#[wasm_bindgen]
+extern "C" {
+    /// The global `setTimeout`: in windows, workers and Node alike (no `window` needed).
+    #[wasm_bindgen(js_name = setTimeout)]
+    pub fn set_timeout(handler: &JsValue, ms: u32) -> JsValue;
+
+    /// The global `clearTimeout`.
+    #[wasm_bindgen(js_name = clearTimeout)]
+    pub fn clear_timeout(handle: &JsValue);
+}
+
+/// A plain object with these properties.
+fn object(entries: &[(&str, JsValue)]) -> JsValue {
+    let object: JsValue = Object::new().into();
+    for (key, value) in entries {
+        let _ = Reflect::set(&object, &JsValue::from_str(key), value);
+    }
+    object
+}
+
+fn string(s: &str) -> JsValue {
+    JsValue::from_str(s)
+}
+
+/// `{id, name, customParticipantId, presetName}`.
+pub fn participant(p: &Participant) -> JsValue {
+    object(&[
+        ("id", string(&p.id)),
+        ("name", string(&p.name)),
+        ("customParticipantId", string(&p.custom_participant_id)),
+        ("presetName", string(&p.preset_name)),
+    ])
+}
+
+/// An array of [`participant`] objects.
+pub fn participants<'a>(list: impl Iterator<Item = &'a Participant>) -> Array {
+    let array = Array::new();
+    for p in list {
+        array.push(&participant(p));
+    }
+    array
+}
+
+/// The event name and its payload object.
+pub fn event(event: &Event) -> (JsValue, JsValue) {
+    let payload = match event {
+        Event::RoomJoined { reconnected } => object(&[("reconnected", JsValue::from_bool(*reconnected))]),
+        Event::RoomLeft { state } => object(&[("state", string(state.as_str()))]),
+        Event::PermissionsUpdate { kick_participant } => {
+            object(&[("kickParticipant", JsValue::from_bool(*kick_participant))])
+        }
+        Event::ParticipantJoined(p) | Event::ParticipantLeft(p) => participant(p),
+    };
+    (string(event.name()), payload)
+}
+
+/// What a promise resolves with: `undefined` for `join()`, `{sessionId, kickedCount, alreadyEnded}` for `kickAll()`.
+pub fn outcome(outcome: &Outcome) -> JsValue {
+    match outcome {
+        Outcome::Joined => JsValue::UNDEFINED,
+        Outcome::KickAll(KickAllResult { session_id, kicked_count, already_ended }) => object(&[
+            ("sessionId", string(session_id)),
+            ("kickedCount", JsValue::from(*kicked_count)),
+            ("alreadyEnded", JsValue::from_bool(*already_ended)),
+        ]),
+    }
+}
+
+/// `{code, message}`.
+pub fn error(error: &ClientError) -> JsValue {
+    object(&[("code", string(&error.code)), ("message", string(&error.message))])
+}
+
+/// The text of a `message` event, if it is a text frame.
+pub fn text(data: &JsValue) -> Option<String> {
+    data.as_string()
+}
+
+/// A client frame as JSON text.
+pub fn client_frame(frame: &ClientFrame) -> String {
+    let object = match frame {
+        ClientFrame::Join { token, resume, version } => {
+            let object =
+                object(&[("type", string("join")), ("token", string(token)), ("version", JsValue::from(*version))]);
+            if let Some(resume) = resume {
+                let _ = Reflect::set(&object, &string("resume"), &string(resume));
+            }
+            object
+        }
+        ClientFrame::KickAll { id } => object(&[("type", string("kickAll")), ("id", JsValue::from(*id as f64))]),
+        ClientFrame::Leave => object(&[("type", string("leave"))]),
+    };
+    JSON::stringify(&object).map(String::from).unwrap_or_default()
+}
+
+fn get(object: &JsValue, key: &str) -> JsValue {
+    Reflect::get(object, &string(key)).unwrap_or(JsValue::UNDEFINED)
+}
+
+fn text_field(object: &JsValue, key: &str) -> Option<String> {
+    get(object, key).as_string()
+}
+
+fn bool_field(object: &JsValue, key: &str) -> Option<bool> {
+    get(object, key).as_bool()
+}
+
+/// A non-negative integer that JSON numbers carry exactly.
+fn u64_field(object: &JsValue, key: &str) -> Option<u64> {
+    let n = get(object, key).as_f64()?;
+    let exact = (0.0..=9_007_199_254_740_991.0).contains(&n) && n == (n as u64) as f64;
+    exact.then_some(n as u64)
+}
+
+fn participant_from(value: &JsValue) -> Option<Participant> {
+    Some(Participant {
+        id: text_field(value, "id")?,
+        name: text_field(value, "name")?,
+        custom_participant_id: text_field(value, "customParticipantId")?,
+        preset_name: text_field(value, "presetName")?,
+    })
+}
+
+fn permissions_from(value: &JsValue) -> Option<Permissions> {
+    Some(Permissions { kick_participant: bool_field(value, "kickParticipant")? })
+}
+
+/// Parses a server frame from JSON text; `None` for anything that is not one (it is then ignored).
+pub fn server_frame(text: &str) -> Option<ServerFrame> {
+    let v = JSON::parse(text).ok()?;
+    if !v.is_object() {
+        return None;
+    }
+    Some(match text_field(&v, "type")?.as_str() {
+        "joined" => {
+            let list = get(&v, "participants");
+            if !Array::is_array(&list) {
+                return None;
+            }
+            ServerFrame::Joined {
+                session_id: text_field(&v, "sessionId")?,
+                meeting_id: text_field(&v, "meetingId")?,
+                self_participant: participant_from(&get(&v, "self"))?,
+                permissions: permissions_from(&get(&v, "permissions"))?,
+                participants: list
+                    .unchecked_into::<Array>()
+                    .iter()
+                    .map(|p| participant_from(&p))
+                    .collect::<Option<_>>()?,
+                reconnected: bool_field(&v, "reconnected")?,
+            }
+        }
+        "participantJoined" => {
+            ServerFrame::ParticipantJoined { participant: participant_from(&get(&v, "participant"))? }
+        }
+        "participantLeft" => ServerFrame::ParticipantLeft { participant_id: text_field(&v, "participantId")? },
+        "permissionsUpdate" => ServerFrame::PermissionsUpdate {
+            preset_name: text_field(&v, "presetName")?,
+            permissions: permissions_from(&get(&v, "permissions"))?,
+        },
+        "kickAllResult" => ServerFrame::KickAllResult {
+            id: u64_field(&v, "id")?,
+            session_id: text_field(&v, "sessionId")?,
+            kicked_count: u32::try_from(u64_field(&v, "kickedCount")?).ok()?,
+            already_ended: bool_field(&v, "alreadyEnded")?,
+        },
+        "roomLeft" => ServerFrame::RoomLeft {
+            state: LeaveState::parse(&text_field(&v, "state")?)?,
+            session_id: text_field(&v, "sessionId")?,
+            reason: match text_field(&v, "reason") {
+                Some(reason) => Some(EndReason::parse(&reason)?),
+                None => None,
+            },
+        },
+        "error" => ServerFrame::Error {
+            id: u64_field(&v, "id"),
+            code: ErrorCode::parse(&text_field(&v, "code")?)?,
+            message: text_field(&v, "message")?,
+        },
+        _ => return None,
+    })
+}
+
+#[cfg(all(test, target_arch = "wasm32"))]
+mod tests {
+    use super::*;
+    use wasm_bindgen_test::wasm_bindgen_test;
+
+    fn someone(id: &str) -> Participant {
+        Participant {
+            id: id.into(),
+            name: "Ann \"A\" \u{e9}".into(),
+            custom_participant_id: "c".into(),
+            preset_name: "group_call_host".into(),
+        }
+    }
+
+    #[wasm_bindgen_test]
+    fn client_frames_decode_with_the_protocol_codec() {
+        let frames = [
+            ClientFrame::Join { token: "t\"x".into(), resume: None, version: 1 },
+            ClientFrame::Join { token: "t".into(), resume: Some("s-1".into()), version: 1 },
+            ClientFrame::KickAll { id: 7 },
+            ClientFrame::Leave,
+        ];
+        for frame in frames {
+            assert_eq!(ClientFrame::decode(&client_frame(&frame)), Ok(frame));
+        }
+    }
+
+    #[wasm_bindgen_test]
+    fn server_frames_from_the_protocol_codec_decode() {
+        let mut frames = vec![
+            ServerFrame::Joined {
+                session_id: "s".into(),
+                meeting_id: "m".into(),
+                self_participant: someone("a"),
+                permissions: Permissions { kick_participant: true },
+                participants: vec![someone("b"), someone("c")],
+                reconnected: false,
+            },
+            ServerFrame::ParticipantJoined { participant: someone("d") },
+            ServerFrame::ParticipantLeft { participant_id: "d".into() },
+            ServerFrame::PermissionsUpdate {
+                preset_name: "p".into(),
+                permissions: Permissions { kick_participant: false },
+            },
+            ServerFrame::KickAllResult { id: 3, session_id: "s".into(), kicked_count: 10, already_ended: true },
+            ServerFrame::Error { id: None, code: ErrorCode::MalformedFrame, message: "bad".into() },
+            ServerFrame::RoomLeft {
+                state: LeaveState::Ended,
+                session_id: "s".into(),
+                reason: Some(EndReason::HostEndedMeeting),
+            },
+        ];
+        for state in LeaveState::ALL {
+            frames.push(ServerFrame::RoomLeft { state, session_id: "s".into(), reason: None });
+        }
+        for code in ErrorCode::ALL {
+            frames.push(ServerFrame::Error { id: Some(9), code, message: "m".into() });
+        }
+        for frame in frames {
+            assert_eq!(server_frame(&frame.encode()), Some(frame));
+        }
+    }
+
+    #[wasm_bindgen_test]
+    fn junk_is_not_a_frame() {
+        for text in ["", "nope", "5", "null", "[]", r#"{"type":"dance"}"#, r#"{"type":"kickAllResult","id":-1}"#] {
+            assert_eq!(server_frame(text), None, "{text}");
+        }
+        let frame = r#"{"type":"kickAllResult","id":1.5,"sessionId":"s","kickedCount":1,"alreadyEnded":false}"#;
+        assert_eq!(server_frame(frame), None);
+    }
+}
