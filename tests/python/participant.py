@@ -12,7 +12,7 @@ import json
 import time
 from typing import Any, Optional
 
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, InvalidHandshake
 from websockets.sync.client import ClientConnection, connect
 
 FRAME_TIMEOUT = 5.0  # seconds to wait for any one frame
@@ -28,9 +28,13 @@ class Participant:
         self._unread: list[dict[str, Any]] = []  # received but not yet returned by wait_for
         self.closed = False
         self.joined: Optional[dict[str, Any]] = None
-        self.ws: ClientConnection = connect(
-            ws_url, open_timeout=FRAME_TIMEOUT, close_timeout=1, proxy=None, compression=None, max_size=2**22
-        )
+        try:
+            self.ws: ClientConnection = connect(
+                ws_url, open_timeout=FRAME_TIMEOUT, close_timeout=1, proxy=None, compression=None, max_size=2**22,
+                legacy=True,
+            )
+        except (OSError, TimeoutError, InvalidHandshake) as e:
+            raise AssertionError(f"{label}: could not open a WebSocket to {ws_url}: {e!r}") from None
 
     # --- constructors --------------------------------------------------------------------------------------------
 
