@@ -29,25 +29,25 @@ def server(tokens: Tokens):
     shutil.rmtree(data.parent, ignore_errors=True)
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def admin(server: ServerProcess, tokens: Tokens) -> Kit:
     """Account A, scope `Realtime Admin`."""
     return Kit(server, tokens.a_admin)
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def writer(server: ServerProcess, tokens: Tokens) -> Kit:
     """Account A, scope `Realtime`."""
     return Kit(server, tokens.a_write)
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def reader(server: ServerProcess, tokens: Tokens) -> Kit:
     """Account A, scope `Realtime Read`."""
     return Kit(server, tokens.a_read)
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def other(server: ServerProcess, tokens: Tokens) -> Kit:
     """Account B, scope `Realtime Admin`."""
     return Kit(server, tokens.b_admin)

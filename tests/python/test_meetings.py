@@ -14,7 +14,7 @@ from cloudflare.types.realtime_kit import (
     MeetingUpdateMeetingByIDResponse,
 )
 
-from support import Kit, missing_id, unique
+from support import Kit, ServerProcess, missing_id, unique
 
 
 def test_create_meeting(admin: Kit):
@@ -131,3 +131,16 @@ def test_unknown_meeting_is_404(admin: Kit):
         admin.rk.meetings.get_meeting_by_id(missing_id(), account_id=admin.account, app_id=app)
     with pytest.raises(cloudflare.NotFoundError):
         admin.rk.meetings.update_meeting_by_id(missing_id(), account_id=admin.account, app_id=app, title="x")
+
+
+def test_success_envelope_over_raw_http(server: ServerProcess, admin: Kit):
+    # The SDK fills in what it can from any JSON; over raw HTTP the envelope itself is checked.
+    app = admin.new_app()
+    created = server.raw("POST", admin.kit_path(app) + "/meetings", token=admin.token, body={"title": "raw"})
+    assert created.status in (200, 201), created
+    assert "application/json" in (created.headers.get("Content-Type") or created.headers.get("content-type") or "")
+    body = created.json()
+    assert body["success"] is True and isinstance(body["data"], dict) and body["data"]["title"] == "raw", created
+    got = server.raw("GET", f"{admin.kit_path(app)}/meetings/{body['data']['id']}", token=admin.token)
+    assert got.status == 200, got
+    assert got.json()["success"] is True and got.json()["data"]["id"] == body["data"]["id"]
