@@ -1,12 +1,14 @@
 //! Runs a [`Machine`] in JavaScript: one `WebSocket`, one `setTimeout` timer, the promises of pending calls and the
 //! event callback. Carries out the machine's [`Effect`]s in order.
 //!
-//! Re-entrancy: the machine is never borrowed while JavaScript runs (listeners and promise callbacks may call back
-//! into the meeting), so every input is `borrow_mut → input → take_effects → release`, then the effects.
+//! Re-entrancy: the machine is never held while user JavaScript runs (listeners and promise callbacks may call
+//! back into the meeting), so every input is `take → input → take_effects → put back`, then the effects. The cells
+//! are `Cell`s used by take-and-put-back rather than `RefCell`s: nothing here can panic on a borrow, and the
+//! payload has no borrow-error formatting code.
 
 use crate::{interop, CallId, Effect, Machine};
 use js_sys::{Function, Promise};
-use std::cell::{Cell, RefCell};
+use std::cell::Cell;
 use std::rc::{Rc, Weak};
 use wasm_bindgen::prelude::*;
 use web_sys::{MessageEvent, WebSocket};
@@ -63,14 +65,23 @@ fn detach(socket: &WebSocket) {
 /// One meeting's machine plus the JavaScript resources it drives.
 pub struct Driver {
     url: String,
-    machine: RefCell<Machine>,
+    /// `None` only while an input runs.
+    machine: Cell<Option<Box<Machine>>>,
     on_event: Function,
-    socket: RefCell<Option<WebSocket>>,
-    timer: RefCell<Option<JsValue>>,
+    socket: Cell<Option<WebSocket>>,
+    timer: Cell<Option<JsValue>>,
     /// Pending promises: call id, resolve, reject.
-    calls: RefCell<Vec<(CallId, Function, Function)>>,
+    calls: Cell<Vec<(CallId, Function, Function)>>,
     next_call: Cell<u32>,
     handlers: Handlers,
+}
+
+/// Runs `f` on the value in `cell`, taken out meanwhile.
+fn with<T: Default, R>(cell: &Cell<T>, f: impl FnOnce(&mut T) -> R) -> R {
+    let mut value = cell.take();
+    let result = f(&mut value);
+    cell.set(value);
+    result
 }
 
 impl Driver {
@@ -78,28 +89,29 @@ impl Driver {
     pub fn new(url: String, machine: Machine, on_event: Function) -> Rc<Self> {
         Rc::new_cyclic(|weak| Driver {
             url,
-            machine: RefCell::new(machine),
+            machine: Cell::new(Some(Box::new(machine))),
             on_event,
-            socket: RefCell::new(None),
-            timer: RefCell::new(None),
-            calls: RefCell::new(Vec::new()),
+            socket: Cell::new(None),
+            timer: Cell::new(None),
+            calls: Cell::new(Vec::new()),
             next_call: Cell::new(0),
             handlers: Handlers::new(weak),
         })
     }
 
     /// Reads the machine (`read` must not run user code: listeners could re-enter).
-    pub fn read<T>(&self, read: impl FnOnce(&Machine) -> T) -> T {
-        read(&self.machine.borrow())
+    pub fn read<T: Default>(&self, read: impl FnOnce(&Machine) -> T) -> T {
+        with(&self.machine, |m| m.as_deref().map(read).unwrap_or_default())
     }
 
     /// Feeds one input to the machine, then carries out what it asked for.
     pub fn input(self: &Rc<Self>, input: impl FnOnce(&mut Machine)) {
-        let effects = {
-            let mut machine = self.machine.borrow_mut();
-            input(&mut machine);
-            machine.take_effects()
-        };
+        let effects = with(&self.machine, |m| {
+            m.as_deref_mut().map_or_else(Vec::new, |machine| {
+                input(machine);
+                machine.take_effects()
+            })
+        });
         for effect in effects {
             self.apply(effect);
         }
@@ -109,16 +121,13 @@ impl Driver {
     pub fn call(self: &Rc<Self>, input: impl FnOnce(&mut Machine, CallId)) -> Promise {
         let id = CallId(self.next_call.get());
         self.next_call.set(id.0.wrapping_add(1));
-        let promise = Promise::new(&mut |resolve, reject| self.calls.borrow_mut().push((id, resolve, reject)));
+        let promise = Promise::new(&mut |resolve, reject| with(&self.calls, |calls| calls.push((id, resolve, reject))));
         self.input(|machine| input(machine, id));
         promise
     }
 
     fn settle(&self, id: CallId, resolved: bool, value: &JsValue) {
-        let call = {
-            let mut calls = self.calls.borrow_mut();
-            calls.iter().position(|(c, _, _)| *c == id).map(|i| calls.swap_remove(i))
-        };
+        let call = with(&self.calls, |calls| calls.iter().position(|(c, _, _)| *c == id).map(|i| calls.swap_remove(i)));
         if let Some((_, resolve, reject)) = call {
             let _ = if resolved { resolve } else { reject }.call1(&JsValue::UNDEFINED, value);
         }
@@ -127,11 +136,11 @@ impl Driver {
     fn apply(self: &Rc<Self>, effect: Effect) {
         match effect {
             Effect::Open => self.open(),
-            Effect::Send(frame) => {
-                if let Some(socket) = self.socket.borrow().as_ref() {
+            Effect::Send(frame) => with(&self.socket, |socket| {
+                if let Some(socket) = socket {
                     let _ = socket.send_with_str(&interop::client_frame(&frame));
                 }
-            }
+            }),
             Effect::Close => {
                 if let Some(socket) = self.socket.take() {
                     detach(&socket);

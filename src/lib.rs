@@ -90,7 +90,7 @@ impl WasmMeeting {
 
     /// `init`, `joining`, `joined`, `reconnecting`, or how the room was left (`ended`, `left`, ...).
     #[wasm_bindgen(getter, js_name = roomState)]
-    pub fn room_state(&self) -> String {
+    pub fn room_state(&self) -> JsValue {
         self.0.read(|m| m.room_state().as_str().into())
     }
 
@@ -102,25 +102,25 @@ impl WasmMeeting {
 
     /// This participant's id; empty before the first join.
     #[wasm_bindgen(getter, js_name = selfId)]
-    pub fn self_id(&self) -> String {
-        self.0.read(|m| m.me().map(|p| p.id.clone()).unwrap_or_default())
+    pub fn self_id(&self) -> JsValue {
+        self.0.read(|m| m.me().map_or("", |p| &p.id).into())
     }
 
     /// This participant's display name; empty before the first join.
     #[wasm_bindgen(getter, js_name = selfName)]
-    pub fn self_name(&self) -> String {
-        self.0.read(|m| m.me().map(|p| p.name.clone()).unwrap_or_default())
+    pub fn self_name(&self) -> JsValue {
+        self.0.read(|m| m.me().map_or("", |p| &p.name).into())
     }
 
     /// The current (or last) session id; empty before the first join.
     #[wasm_bindgen(getter, js_name = sessionId)]
-    pub fn session_id(&self) -> String {
+    pub fn session_id(&self) -> JsValue {
         self.0.read(|m| m.session_id().into())
     }
 
     /// The meeting id; empty before the first join.
     #[wasm_bindgen(getter, js_name = meetingId)]
-    pub fn meeting_id(&self) -> String {
+    pub fn meeting_id(&self) -> JsValue {
         self.0.read(|m| m.meeting_id().into())
     }
 

@@ -1,0 +1,42 @@
+/**
+ * The one error class: {@link ClientError}.
+ *
+ * @module
+ */
+
+/**
+ * Codes of {@link ClientError}, always strings as in RealtimeKit:
+ * - `'1201'` no `kick_participant` permission; `'1205'` not in the room (RealtimeKit's codes and messages);
+ * - `'4000'`–`'4050'` from the server: `'4010'` bad token, `'4030'` meeting INACTIVE, `'4040'` no such meeting…;
+ * - `'4900'` could not connect, `'4901'` connection lost before the answer, `'4902'` left before the answer.
+ */
+export type ClientErrorCode =
+  '1201' | '1205' | '4000' | '4001' | '4002' | '4010' | '4030' | '4040' | '4050' | '4900' | '4901' | '4902';
+
+/**
+ * What `join()` and `kickAll()` reject with.
+ *
+ * @example
+ * try {
+ *   await kickAll(meeting);
+ * } catch (e) {
+ *   if (e instanceof ClientError && e.code === '1201') showNotAllowed();
+ * }
+ */
+export class ClientError extends Error {
+  readonly code: ClientErrorCode;
+
+  constructor(code: ClientErrorCode, message: string) {
+    super(message);
+    this.name = 'ClientError';
+    this.code = code;
+  }
+}
+
+/** Turns the wasm module's `{code, message}` rejections into `ClientError`s; rethrows anything else as is. */
+export function rethrow(error: unknown): never {
+  const e = error as { code?: unknown; message?: unknown } | null;
+  throw typeof e?.code === 'string' && !(e instanceof Error)
+    ? new ClientError(e.code as ClientErrorCode, String(e.message))
+    : error;
+}

@@ -1,0 +1,98 @@
+/**
+ * Every event a meeting emits, the emitter that carries it, and its payload — in one module, as in LiveKit's
+ * client. The names and payloads are RealtimeKit's, so listeners written for RealtimeKit work unchanged.
+ *
+ * | event               | emitter                        | payload                          |
+ * | ------------------- | ------------------------------ | -------------------------------- |
+ * | `roomJoined`        | `meeting.self`                 | `{ reconnected }`                |
+ * | `roomLeft`          | `meeting.self`                 | `{ state }`                      |
+ * | `permissionsUpdate` | `meeting.self.permissions`     | `{ kickParticipant }`            |
+ * | `participantJoined` | `meeting.participants.joined`  | the {@link Participant}          |
+ * | `participantLeft`   | `meeting.participants.joined`  | the {@link Participant}          |
+ *
+ * @module
+ */
+
+/**
+ * How a participant left the room (RealtimeKit's `LeaveRoomState`, less the states this server never produces).
+ * `disconnected` is followed by `roomJoined {reconnected: true}` or by a final `failed` or `ended`.
+ */
+export type LeaveRoomState = 'ended' | 'kicked' | 'left' | 'rejected' | 'disconnected' | 'failed';
+
+/** Where the participant is: `meeting.self.roomState`. */
+export type RoomState = 'init' | 'joining' | 'joined' | 'reconnecting' | LeaveRoomState;
+
+/** Another participant in the session. */
+export interface Participant {
+  id: string;
+  name: string;
+  customParticipantId: string;
+  presetName: string;
+}
+
+/** Events of `meeting.self`. */
+export interface SelfEvents {
+  roomJoined: { reconnected: boolean };
+  roomLeft: { state: LeaveRoomState };
+}
+
+/** Events of `meeting.self.permissions`. */
+export interface PermissionsEvents {
+  permissionsUpdate: { kickParticipant: boolean };
+}
+
+/** Events of `meeting.participants.joined`. */
+export interface ParticipantsEvents {
+  participantJoined: Participant;
+  participantLeft: Participant;
+}
+
+/** Every event, by name: what `on(meeting, name, listener)` accepts. */
+export interface MeetingEvents extends SelfEvents, PermissionsEvents, ParticipantsEvents {}
+
+export type MeetingEventName = keyof MeetingEvents;
+
+export type Listener<T> = (payload: T) => void;
+
+const registry = new WeakMap<object, Map<PropertyKey, Set<Listener<never>>>>();
+
+/**
+ * An event emitter in the style of RealtimeKit's: `on` and `off` return the emitter.
+ *
+ * @example
+ * meeting.self.on('roomLeft', ({ state }) => console.log('left:', state));
+ */
+export class Emitter<Events> {
+  on<K extends keyof Events>(event: K, listener: Listener<Events[K]>): this {
+    let map = registry.get(this);
+    if (!map) registry.set(this, (map = new Map()));
+    let set = map.get(event);
+    if (!set) map.set(event, (set = new Set()));
+    set.add(listener as Listener<never>);
+    return this;
+  }
+
+  off<K extends keyof Events>(event: K, listener: Listener<Events[K]>): this {
+    registry
+      .get(this)
+      ?.get(event)
+      ?.delete(listener as Listener<never>);
+    return this;
+  }
+}
+
+/**
+ * Calls `emitter`'s listeners for `event`. A listener that throws does not stop the others; its error is
+ * rethrown in a microtask, where the runtime reports it.
+ */
+export function emit(emitter: object, event: PropertyKey, payload: unknown): void {
+  for (const listener of [...(registry.get(emitter)?.get(event) ?? [])]) {
+    try {
+      (listener as Listener<unknown>)(payload);
+    } catch (error) {
+      queueMicrotask(() => {
+        throw error;
+      });
+    }
+  }
+}

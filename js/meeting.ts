@@ -1,0 +1,191 @@
+/**
+ * The meeting: the RealtimeKit-shaped object `initMeeting()` returns, over the wasm module's state machine.
+ *
+ * The public shape is the interfaces below; the classes that implement them are internal. Every value is read
+ * from the wasm module when asked, so it is never stale; every event comes from it through one callback.
+ *
+ * @module
+ */
+import { ClientError, rethrow } from './errors.js';
+import {
+  emit,
+  Emitter,
+  type Participant,
+  type ParticipantsEvents,
+  type PermissionsEvents,
+  type RoomState,
+  type SelfEvents,
+} from './events.js';
+import { WasmMeeting } from './wasm/endsession.js';
+
+/** What `kickAll()` resolves with, once the server has ended the session. */
+export interface KickAllResult {
+  /** The session that ended. */
+  sessionId: string;
+  /** How many participants the end removed. */
+  kickedCount: number;
+  /** True when someone else had already ended this session (repeated and concurrent calls get the same result). */
+  alreadyEnded: boolean;
+}
+
+/** `meeting.self.permissions`: what this participant's preset allows; emits `permissionsUpdate`. */
+export interface MeetingPermissions extends Emitter<PermissionsEvents> {
+  /** RealtimeKit's `kick_participant`: may end the session for everyone. */
+  readonly kickParticipant: boolean;
+}
+
+/** `meeting.self`: this participant; emits `roomJoined` and `roomLeft`. */
+export interface MeetingSelf extends Emitter<SelfEvents> {
+  readonly roomState: RoomState;
+  /** Empty until the first join. */
+  readonly id: string;
+  /** Empty until the first join. */
+  readonly name: string;
+  /** The current (or last) session; empty until the first join. */
+  readonly sessionId: string;
+  readonly permissions: MeetingPermissions;
+}
+
+/** `meeting.participants.joined`: the others in the session, kept current, emptied when the room is left. */
+export interface JoinedParticipants extends Emitter<ParticipantsEvents>, Iterable<Participant> {
+  readonly size: number;
+  get(id: string): Participant | undefined;
+  has(id: string): boolean;
+  /** In join order. */
+  toArray(): Participant[];
+}
+
+/** `meeting.participants`. */
+export interface MeetingParticipants {
+  readonly joined: JoinedParticipants;
+  /**
+   * Ends the session for everyone; resolves once the server did. Rejects with `ClientError` `'1205'` outside the
+   * room and `'1201'` without `kickParticipant` (nothing is sent then).
+   */
+  kickAll(): Promise<KickAllResult>;
+}
+
+/** `meeting.meta`. */
+export interface MeetingMeta {
+  /** Empty until the first join. */
+  readonly meetingId: string;
+  /** The current (or last) session; empty until the first join. */
+  readonly sessionId: string;
+}
+
+/** One participant's meeting, shaped like RealtimeKit's so code written for RealtimeKit runs unchanged. */
+export interface Meeting {
+  readonly self: MeetingSelf;
+  readonly participants: MeetingParticipants;
+  readonly meta: MeetingMeta;
+  /** Joins the session; rejects with `ClientError` (`'4010'` bad token, `'4030'` INACTIVE, `'4900'` unreachable…). */
+  join(): Promise<void>;
+  /** Leaves the room (`roomLeft` `left`); the session goes on for the others. */
+  leave(): Promise<void>;
+}
+
+/** Options of {@link MeetingImpl}; see `InitMeetingOptions`. */
+export interface MeetingConfig {
+  authToken: string;
+  baseURI: string;
+  reconnect?: { baseDelayMs?: number; maxDelayMs?: number; attempts?: number };
+}
+
+class Permissions extends Emitter<PermissionsEvents> implements MeetingPermissions {
+  constructor(private readonly w: WasmMeeting) {
+    super();
+  }
+  get kickParticipant(): boolean {
+    return this.w.kickParticipant;
+  }
+}
+
+class Self extends Emitter<SelfEvents> implements MeetingSelf {
+  readonly permissions: Permissions;
+  constructor(private readonly w: WasmMeeting) {
+    super();
+    this.permissions = new Permissions(w);
+  }
+  get roomState(): RoomState {
+    return this.w.roomState as RoomState;
+  }
+  get id(): string {
+    return this.w.selfId;
+  }
+  get name(): string {
+    return this.w.selfName;
+  }
+  get sessionId(): string {
+    return this.w.sessionId;
+  }
+}
+
+class Joined extends Emitter<ParticipantsEvents> implements JoinedParticipants {
+  constructor(private readonly w: WasmMeeting) {
+    super();
+  }
+  get size(): number {
+    return this.toArray().length;
+  }
+  get(id: string): Participant | undefined {
+    return this.toArray().find((p) => p.id === id);
+  }
+  has(id: string): boolean {
+    return !!this.get(id);
+  }
+  toArray(): Participant[] {
+    return this.w.participants() as Participant[];
+  }
+  [Symbol.iterator](): Iterator<Participant> {
+    return this.toArray()[Symbol.iterator]();
+  }
+}
+
+/** The implementation of {@link Meeting}. Internal: users get one from `initMeeting()`. */
+export class MeetingImpl implements Meeting {
+  readonly self: MeetingSelf;
+  readonly participants: MeetingParticipants;
+  readonly meta: MeetingMeta;
+  readonly #w: WasmMeeting;
+
+  constructor({ authToken, baseURI, reconnect = {} }: MeetingConfig) {
+    if (typeof authToken !== 'string' || !authToken) throw new TypeError('endsession: authToken is required');
+    if (typeof baseURI !== 'string' || !baseURI) throw new TypeError('endsession: baseURI is required');
+    const route: Record<string, object> = {};
+    const w = (this.#w = new WasmMeeting(
+      baseURI,
+      authToken,
+      (name: string, payload: unknown) => emit(route[name]!, name, payload),
+      reconnect.baseDelayMs,
+      reconnect.maxDelayMs,
+      reconnect.attempts,
+    ));
+    const self = (this.self = new Self(w));
+    const joined = new Joined(w);
+    route.roomJoined = route.roomLeft = self;
+    route.permissionsUpdate = self.permissions;
+    route.participantJoined = route.participantLeft = joined;
+    this.participants = {
+      joined,
+      kickAll: () => (w.kickAll() as Promise<KickAllResult>).catch(rethrow),
+    };
+    this.meta = {
+      get meetingId() {
+        return w.meetingId;
+      },
+      get sessionId() {
+        return w.sessionId;
+      },
+    };
+  }
+
+  join(): Promise<void> {
+    return (this.#w.join() as Promise<void>).catch(rethrow);
+  }
+
+  async leave(): Promise<void> {
+    this.#w.leave();
+  }
+}
+
+export { ClientError };

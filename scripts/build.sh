@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Builds the npm package into dist/ (what package.json `exports` names): `npm run build`.
+#   1. the wasm crate with the size profile:   cargo build -p endsession --profile wasm --target wasm32-unknown-unknown
+#   2. the JS glue:                            wasm-bindgen --target web → dist/wasm/
+#   3. the wasm, smaller:                      wasm-opt -Oz --converge, in place
+#   4. the TypeScript layer:                   tsc → dist/*.js + dist/*.d.ts
+# JSDoc blocks are stripped from the shipped .js (the .d.ts keep them). Steps whose inputs did not change are skipped.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$HOME/.cargo/bin:$PATH"
+
+TARGET="${CARGO_TARGET_DIR:-target}"
+WASM="$TARGET/wasm32-unknown-unknown/wasm/endsession.wasm"
+OUT=dist/wasm
+# The features rustc enables by default for wasm32-unknown-unknown; wasm-opt must know them to read the module.
+FEATURES=(--enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals
+  --enable-reference-types --enable-multivalue)
+
+# Removes /** … */ blocks and whole-line // comments (and the blank lines they leave) from emitted JavaScript;
+# inline /* … */ comments stay, such as the bundler hints in index.js.
+strip_jsdoc() {
+  node -e '
+    const fs = require("fs");
+    for (const file of process.argv.slice(1)) {
+      const text = fs.readFileSync(file, "utf8");
+      const out = text
+        .replace(/^[ \t]*\/\*\*[\s\S]*?\*\/[ \t]*\n/gm, "")
+        .replace(/^[ \t]*\/\/.*\n/gm, "")
+        .replace(/\n{2,}/g, "\n");
+      if (out !== text) fs.writeFileSync(file, out);
+    }' "$@"
+}
+
+cargo build -q -p endsession --profile wasm --target wasm32-unknown-unknown
+
+if [ ! -f "$OUT/endsession_bg.wasm" ] || [ ! -f "$OUT/endsession.js" ] || [ "$WASM" -nt "$OUT/endsession_bg.wasm" ]; then
+  rm -rf "$OUT"
+  # The loader always passes the module, so the glue needs no default path; encodeInto exists in every target.
+  wasm-bindgen --target web --omit-default-module-path --encode-into always --out-dir "$OUT" "$WASM"
+  node_modules/.bin/wasm-opt -Oz --converge --strip-producers --strip-target-features "${FEATURES[@]}" \
+    "$OUT/endsession_bg.wasm" -o "$OUT/endsession_bg.wasm"
+  strip_jsdoc "$OUT/endsession.js"
+fi
+
+if [ ! -f dist/index.js ] || [ -n "$(find js tsconfig.json "$OUT/endsession.d.ts" -newer dist/index.js -not -path 'js/tests*' | head -n 1)" ]; then
+  node_modules/.bin/tsc -p tsconfig.json
+  strip_jsdoc dist/*.js
+  touch dist/index.js
+fi
