@@ -1,0 +1,396 @@
+//! The real wasm API ([`WasmMeeting`]) in headless Chromium, against a real `endsession-server --dev`.
+//!
+//! ```sh
+//! endsession-server --dev --listen 127.0.0.1:8790 --data /tmp/es-data &
+//! ENDSESSION_TEST_SERVER=http://127.0.0.1:8790 CHROMEDRIVER=/usr/bin/chromedriver \
+//!   CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
+//!   cargo test -p endsession --target wasm32-unknown-unknown --tests
+//! ```
+//!
+//! The server address is read at compile time. Without it every test in `server` fails with a message saying so;
+//! the tests in `offline` need no server.
+#![cfg(target_arch = "wasm32")]
+
+use endsession::WasmMeeting;
+use js_sys::{Function, Object, Promise, Reflect};
+use std::cell::RefCell;
+use std::rc::Rc;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(js_name = setTimeout)]
+    fn set_timeout(handler: &Function, ms: u32) -> JsValue;
+
+    #[wasm_bindgen(js_name = fetch)]
+    fn fetch(url: &str, init: &JsValue) -> Promise;
+}
+
+/// Resolves after `ms` milliseconds.
+async fn sleep(ms: u32) {
+    let _ = JsFuture::from(Promise::new(&mut |resolve, _| {
+        set_timeout(&resolve, ms);
+    }))
+    .await;
+}
+
+fn get(value: &JsValue, key: &str) -> JsValue {
+    Reflect::get(value, &key.into()).unwrap_or(JsValue::UNDEFINED)
+}
+
+fn text(value: &JsValue, key: &str) -> String {
+    get(value, key).as_string().unwrap_or_else(|| panic!("`{key}` is not a string in {value:?}"))
+}
+
+fn object(entries: &[(&str, JsValue)]) -> JsValue {
+    let object: JsValue = Object::new().into();
+    for (key, value) in entries {
+        Reflect::set(&object, &(*key).into(), value).unwrap();
+    }
+    object
+}
+
+/// One participant's meeting plus every event it emitted, in order.
+struct Client {
+    meeting: WasmMeeting,
+    events: Rc<RefCell<Vec<(String, JsValue)>>>,
+    _listener: Closure<dyn FnMut(JsValue, JsValue)>,
+}
+
+impl Client {
+    fn new(base_uri: &str, token: &str) -> Self {
+        let events = Rc::new(RefCell::new(Vec::new()));
+        let sink = events.clone();
+        let listener = Closure::<dyn FnMut(JsValue, JsValue)>::new(move |name: JsValue, payload: JsValue| {
+            sink.borrow_mut().push((name.as_string().unwrap(), payload));
+        });
+        let on_event: Function = listener.as_ref().unchecked_ref::<Function>().clone();
+        let meeting = WasmMeeting::new(base_uri, token.into(), on_event, None, None, None);
+        Client { meeting, events, _listener: listener }
+    }
+
+    async fn join(&self) -> Result<JsValue, JsValue> {
+        JsFuture::from(self.meeting.join()).await
+    }
+
+    async fn kick_all(&self) -> Result<JsValue, JsValue> {
+        JsFuture::from(self.meeting.kick_all()).await
+    }
+
+    fn room_state(&self) -> String {
+        self.meeting.room_state().as_string().unwrap()
+    }
+
+    /// The payloads of every `name` event so far.
+    fn events(&self, name: &str) -> Vec<JsValue> {
+        self.events.borrow().iter().filter(|(n, _)| n == name).map(|(_, p)| p.clone()).collect()
+    }
+
+    /// The `state`s of every `roomLeft` so far.
+    fn room_left(&self) -> Vec<String> {
+        self.events("roomLeft").iter().map(|p| text(p, "state")).collect()
+    }
+
+    /// Waits up to 5 s for a `name` event whose payload passes `test`.
+    async fn wait_for(&self, name: &str, test: impl Fn(&JsValue) -> bool) -> JsValue {
+        for _ in 0..250 {
+            if let Some(payload) = self.events(name).into_iter().find(|p| test(p)) {
+                return payload;
+            }
+            sleep(20).await;
+        }
+        panic!("no matching `{name}` event within 5 s; events: {:?}", self.events.borrow());
+    }
+
+    fn participant_ids(&self) -> Vec<String> {
+        self.meeting.participants().iter().map(|p| text(&p, "id")).collect()
+    }
+}
+
+/// Tests that need no server.
+mod offline {
+    use super::*;
+
+    #[wasm_bindgen_test]
+    async fn kick_all_before_join_rejects_1205_without_a_server() {
+        let client = Client::new("http://127.0.0.1:9", "token");
+        assert_eq!(client.room_state(), "init");
+        let error = client.kick_all().await.expect_err("kickAll must reject before join");
+        assert_eq!(text(&error, "code"), "1205");
+        assert!(client.events.borrow().is_empty());
+    }
+
+    #[wasm_bindgen_test]
+    async fn an_unreachable_server_fails_the_join_with_4900() {
+        let client = Client::new("http://127.0.0.1:9", "token");
+        let error = client.join().await.expect_err("join must fail");
+        assert_eq!(text(&error, "code"), "4900");
+        assert_eq!(client.room_left(), ["failed"]);
+        assert_eq!(client.room_state(), "failed");
+    }
+}
+
+/// Tests against `ENDSESSION_TEST_SERVER`.
+mod server {
+    use super::*;
+
+    /// The server's `/dev/config.json` plus what the tests need to call its REST API.
+    struct Server {
+        /// REST base: `{server}/client/v4/accounts/{accountId}/realtime/kit/{appId}`.
+        api: String,
+        api_token: String,
+        /// What `initMeeting` gets as `baseURI`.
+        base_uri: String,
+    }
+
+    fn address() -> &'static str {
+        option_env!("ENDSESSION_TEST_SERVER").unwrap_or_else(|| {
+            panic!(
+                "ENDSESSION_TEST_SERVER is not set. These tests need a running `endsession-server --dev`; build them \
+                 with e.g. ENDSESSION_TEST_SERVER=http://127.0.0.1:8790 (see tests/web.rs)."
+            )
+        })
+    }
+
+    async fn request(method: &str, url: &str, token: Option<&str>, body: Option<JsValue>) -> JsValue {
+        let headers = object(&[("content-type", "application/json".into())]);
+        if let Some(token) = token {
+            Reflect::set(&headers, &"authorization".into(), &format!("Bearer {token}").into()).unwrap();
+        }
+        let mut init = vec![("method", JsValue::from(method)), ("headers", headers)];
+        if let Some(body) = body {
+            init.push(("body", js_sys::JSON::stringify(&body).unwrap().into()));
+        }
+        let response = JsFuture::from(fetch(url, &object(&init)))
+            .await
+            .unwrap_or_else(|e| panic!("{method} {url} failed: {e:?} (is the server running with --dev?)"));
+        let response: web_sys::Response = response.unchecked_into();
+        let status = response.status();
+        let json = JsFuture::from(response.json().unwrap()).await.unwrap_or(JsValue::NULL);
+        assert!(
+            (200..300).contains(&status),
+            "{method} {url} answered {status}: {}",
+            js_sys::JSON::stringify(&json).map(String::from).unwrap_or_default()
+        );
+        json
+    }
+
+    impl Server {
+        async fn get() -> Server {
+            let address = address().trim_end_matches('/');
+            let config = request("GET", &format!("{address}/dev/config.json"), None, None).await;
+            let base_uri = get(&config, "baseURI").as_string().unwrap_or_else(|| address.to_string());
+            Server {
+                api: format!(
+                    "{address}/client/v4/accounts/{}/realtime/kit/{}",
+                    text(&config, "accountId"),
+                    text(&config, "appId")
+                ),
+                api_token: text(&config, "apiToken"),
+                base_uri,
+            }
+        }
+
+        async fn call(&self, method: &str, path: &str, body: JsValue) -> JsValue {
+            let response = request(method, &format!("{}{path}", self.api), Some(&self.api_token), Some(body)).await;
+            get(&response, "data")
+        }
+
+        /// A new meeting; its id.
+        async fn meeting(&self) -> String {
+            let data = self.call("POST", "/meetings", object(&[("title", "wasm test".into())])).await;
+            text(&data, "id")
+        }
+
+        /// A new participant with this preset; its id and token.
+        async fn participant(&self, meeting: &str, name: &str, preset: &str) -> (String, String) {
+            let body = object(&[
+                ("custom_participant_id", format!("{name}-{}", js_sys::Math::random()).into()),
+                ("preset_name", preset.into()),
+                ("name", name.into()),
+            ]);
+            let data = self.call("POST", &format!("/meetings/{meeting}/participants"), body).await;
+            (text(&data, "id"), text(&data, "token"))
+        }
+
+        async fn set_preset(&self, meeting: &str, participant: &str, preset: &str) {
+            let body = object(&[("preset_name", preset.into())]);
+            self.call("PATCH", &format!("/meetings/{meeting}/participants/{participant}"), body).await;
+        }
+
+        /// A joined client with this preset in `meeting`.
+        async fn joined(&self, meeting: &str, name: &str, preset: &str) -> (Client, String) {
+            let (id, token) = self.participant(meeting, name, preset).await;
+            let client = Client::new(&self.base_uri, &token);
+            client.join().await.unwrap_or_else(|e| panic!("{name} could not join: {e:?}"));
+            assert_eq!(client.room_state(), "joined");
+            (client, id)
+        }
+    }
+
+    const HOST: &str = "group_call_host";
+    const PARTICIPANT: &str = "group_call_participant";
+
+    #[wasm_bindgen_test]
+    async fn kick_all_before_join_rejects_1205() {
+        let server = Server::get().await;
+        let meeting = server.meeting().await;
+        let (_, token) = server.participant(&meeting, "host", HOST).await;
+        let client = Client::new(&server.base_uri, &token);
+        let error = client.kick_all().await.expect_err("kickAll must reject before join");
+        assert_eq!(text(&error, "code"), "1205");
+        assert_eq!(
+            text(&error, "message"),
+            "[ERR1205]: {Participant} Action not permitted without joining room\nCan`t kick all without joining room"
+        );
+        assert_eq!(client.room_state(), "init");
+    }
+
+    #[wasm_bindgen_test]
+    async fn joining_fills_the_meeting_and_others_are_tracked() {
+        let server = Server::get().await;
+        let meeting = server.meeting().await;
+        let (host, host_id) = server.joined(&meeting, "host", HOST).await;
+        assert!(host.meeting.kick_participant());
+        assert_eq!(host.meeting.self_id().as_string().unwrap(), host_id);
+        assert_eq!(host.meeting.self_name().as_string().unwrap(), "host");
+        assert_eq!(host.meeting.meeting_id().as_string().unwrap(), meeting);
+        assert!(!host.meeting.session_id().as_string().unwrap().is_empty());
+        let joined = host.events("roomJoined");
+        assert_eq!(joined.len(), 1);
+        assert_eq!(get(&joined[0], "reconnected"), JsValue::FALSE);
+
+        let (guest, guest_id) = server.joined(&meeting, "guest", PARTICIPANT).await;
+        assert!(!guest.meeting.kick_participant());
+        assert_eq!(guest.participant_ids(), std::slice::from_ref(&host_id), "the guest sees the host");
+        assert_eq!(guest.meeting.session_id(), host.meeting.session_id(), "one session");
+        let seen = host.wait_for("participantJoined", |p| text(p, "id") == guest_id).await;
+        assert_eq!(text(&seen, "name"), "guest");
+        assert_eq!(text(&seen, "presetName"), PARTICIPANT);
+        assert_eq!(host.participant_ids(), [guest_id]);
+    }
+
+    #[wasm_bindgen_test]
+    async fn a_participant_kick_all_rejects_1201_and_nobody_leaves() {
+        let server = Server::get().await;
+        let meeting = server.meeting().await;
+        let (host, _) = server.joined(&meeting, "host", HOST).await;
+        let (guest, _) = server.joined(&meeting, "guest", PARTICIPANT).await;
+        let error = guest.kick_all().await.expect_err("a participant may not end the session");
+        assert_eq!(text(&error, "code"), "1201");
+        assert_eq!(
+            text(&error, "message"),
+            "[ERR1201]: {Participant} Permission denied\nUnauthorized: User does not have permission to kick peers."
+        );
+        sleep(300).await;
+        assert_eq!((host.room_state(), guest.room_state()), ("joined".into(), "joined".into()));
+        assert!(host.room_left().is_empty() && guest.room_left().is_empty());
+    }
+
+    #[wasm_bindgen_test]
+    async fn a_host_kick_all_ends_the_session_for_everyone() {
+        let server = Server::get().await;
+        let meeting = server.meeting().await;
+        let (host, _) = server.joined(&meeting, "host", HOST).await;
+        let (guest, guest_id) = server.joined(&meeting, "guest", PARTICIPANT).await;
+        host.wait_for("participantJoined", |p| text(p, "id") == guest_id).await;
+        let session = host.meeting.session_id().as_string().unwrap();
+
+        // Two calls at once share one request and one answer.
+        let (first, second) = futures_join(host.kick_all(), host.kick_all()).await;
+        let result = first.expect("the host may end the session");
+        assert_eq!(text(&result, "sessionId"), session);
+        assert_eq!(get(&result, "kickedCount").as_f64(), Some(2.0));
+        assert_eq!(get(&result, "alreadyEnded"), JsValue::FALSE);
+        let second = second.expect("the concurrent call resolves too");
+        assert_eq!(js_sys::JSON::stringify(&second).unwrap(), js_sys::JSON::stringify(&result).unwrap());
+
+        host.wait_for("roomLeft", |p| text(p, "state") == "ended").await;
+        guest.wait_for("roomLeft", |p| text(p, "state") == "ended").await;
+        assert_eq!((host.room_state(), guest.room_state()), ("ended".into(), "ended".into()));
+        assert_eq!((host.room_left(), guest.room_left()), (vec!["ended".to_string()], vec!["ended".to_string()]));
+        assert!(host.participant_ids().is_empty() && guest.participant_ids().is_empty());
+        // Unlike RealtimeKit, a kickAll after the end rejects.
+        let error = host.kick_all().await.expect_err("not in the room any more");
+        assert_eq!(text(&error, "code"), "1205");
+    }
+
+    #[wasm_bindgen_test]
+    async fn leave_leaves_the_room_and_the_session_goes_on() {
+        let server = Server::get().await;
+        let meeting = server.meeting().await;
+        let (host, _) = server.joined(&meeting, "host", HOST).await;
+        let (guest, guest_id) = server.joined(&meeting, "guest", PARTICIPANT).await;
+        host.wait_for("participantJoined", |p| text(p, "id") == guest_id).await;
+        guest.meeting.leave();
+        assert_eq!(guest.room_state(), "left");
+        assert_eq!(guest.room_left(), ["left"]);
+        let gone = host.wait_for("participantLeft", |p| text(p, "id") == guest_id).await;
+        assert_eq!(text(&gone, "name"), "guest");
+        assert_eq!(host.room_state(), "joined");
+        assert!(host.participant_ids().is_empty());
+        sleep(200).await;
+        assert_eq!(guest.room_left(), ["left"], "roomLeft once");
+    }
+
+    #[wasm_bindgen_test]
+    async fn a_preset_change_flips_the_permission_and_emits_permissions_update() {
+        let server = Server::get().await;
+        let meeting = server.meeting().await;
+        let (guest, guest_id) = server.joined(&meeting, "guest", PARTICIPANT).await;
+        assert!(!guest.meeting.kick_participant());
+        server.set_preset(&meeting, &guest_id, HOST).await;
+        guest.wait_for("permissionsUpdate", |p| get(p, "kickParticipant") == JsValue::TRUE).await;
+        assert!(guest.meeting.kick_participant());
+        server.set_preset(&meeting, &guest_id, PARTICIPANT).await;
+        guest.wait_for("permissionsUpdate", |p| get(p, "kickParticipant") == JsValue::FALSE).await;
+        assert!(!guest.meeting.kick_participant());
+        let error = guest.kick_all().await.expect_err("the permission is gone again");
+        assert_eq!(text(&error, "code"), "1201");
+    }
+
+    #[wasm_bindgen_test]
+    async fn a_bad_token_rejects_the_join_and_emits_rejected() {
+        let server = Server::get().await;
+        let client = Client::new(&server.base_uri, "not-a-token");
+        let error = client.join().await.expect_err("a bad token must not join");
+        assert_eq!(text(&error, "code"), "4010");
+        assert!(text(&error, "message").starts_with("[ERR4010]: "), "{error:?}");
+        assert_eq!(client.room_left(), ["rejected"]);
+        assert_eq!(client.room_state(), "rejected");
+    }
+
+    /// Awaits two futures together (no futures crate in this test).
+    async fn futures_join<A, B>(a: A, b: B) -> (A::Output, B::Output)
+    where
+        A: std::future::Future,
+        B: std::future::Future,
+    {
+        let (mut a, mut b) = (Box::pin(a), Box::pin(b));
+        let (mut ra, mut rb) = (None, None);
+        std::future::poll_fn(|cx| {
+            if ra.is_none() {
+                if let std::task::Poll::Ready(v) = a.as_mut().poll(cx) {
+                    ra = Some(v);
+                }
+            }
+            if rb.is_none() {
+                if let std::task::Poll::Ready(v) = b.as_mut().poll(cx) {
+                    rb = Some(v);
+                }
+            }
+            if ra.is_some() && rb.is_some() {
+                std::task::Poll::Ready(())
+            } else {
+                std::task::Poll::Pending
+            }
+        })
+        .await;
+        (ra.unwrap(), rb.unwrap())
+    }
+}
