@@ -5,7 +5,8 @@
 //! - a pure core that knows nothing of JavaScript and is tested natively: [`Machine`] (the state machine) with its
 //!   inputs and [`Effect`]s, [`RoomState`], [`Event`], [`ClientError`], [`Reconnect`], [`Participants`], [`ws_url`];
 //! - a thin wasm-bindgen layer: [`WasmMeeting`] (this file, the JavaScript surface), `driver` (runs the machine
-//!   with a `WebSocket` and `setTimeout`) and `interop` (every Rust ↔ JavaScript conversion).
+//!   with a `WebSocket` and `setTimeout`) and `interop` (every Rust ↔ JavaScript conversion);
+//! - on wasm32, a small global allocator ([`Heap`]) in place of dlmalloc, for the payload's size budget.
 //!
 //! The TypeScript package (`js/`) wraps [`WasmMeeting`] in the RealtimeKit-shaped `Meeting`; users never see it.
 

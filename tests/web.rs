@@ -158,12 +158,14 @@ mod server {
     }
 
     async fn request(method: &str, url: &str, token: Option<&str>, body: Option<JsValue>) -> JsValue {
-        let headers = object(&[("content-type", "application/json".into())]);
+        // GET /dev/config.json stays a simple request (no preflight); the REST calls send a token and JSON.
+        let headers = object(&[]);
         if let Some(token) = token {
             Reflect::set(&headers, &"authorization".into(), &format!("Bearer {token}").into()).unwrap();
         }
-        let mut init = vec![("method", JsValue::from(method)), ("headers", headers)];
+        let mut init = vec![("method", JsValue::from(method)), ("headers", headers.clone())];
         if let Some(body) = body {
+            Reflect::set(&headers, &"content-type".into(), &"application/json".into()).unwrap();
             init.push(("body", js_sys::JSON::stringify(&body).unwrap().into()));
         }
         let response = JsFuture::from(fetch(url, &object(&init)))
