@@ -53,6 +53,18 @@ def other(server: ServerProcess, tokens: Tokens) -> Kit:
     return Kit(server, tokens.b_admin)
 
 
+@pytest.fixture(scope="session")
+def lister(server: ServerProcess, tokens: Tokens) -> Kit:
+    """Account C, scope `Realtime Admin`: only for tests that list the account's apps."""
+    return Kit(server, tokens.c_admin)
+
+
+@pytest.fixture(scope="session")
+def lister_reader(server: ServerProcess, tokens: Tokens) -> Kit:
+    """Account C, scope `Realtime Read`."""
+    return Kit(server, tokens.c_read)
+
+
 @pytest.fixture
 def crowd(server: ServerProcess):
     """Opens participant sockets for one test and closes them all when it ends."""

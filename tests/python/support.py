@@ -66,17 +66,21 @@ class Token:
 
 @dataclass
 class Tokens:
-    """API tokens for two accounts: account A with all three scopes, account B with admin and read."""
+    """API tokens: account A with all three scopes, account B with admin and read. Account C (admin and read) is
+    kept for the few tests that list an account's apps, so that the apps every other test makes do not push
+    theirs off the first page."""
 
     a_admin: Token
     a_write: Token
     a_read: Token
     b_admin: Token
     b_read: Token
+    c_admin: Token
+    c_read: Token
 
     @staticmethod
     def generate() -> "Tokens":
-        a, b = new_account_id(), new_account_id()
+        a, b, c = new_account_id(), new_account_id(), new_account_id()
         s = lambda: secrets.token_urlsafe(24)  # noqa: E731
         return Tokens(
             a_admin=Token(a, s(), ADMIN),
@@ -84,10 +88,12 @@ class Tokens:
             a_read=Token(a, s(), READ),
             b_admin=Token(b, s(), ADMIN),
             b_read=Token(b, s(), READ),
+            c_admin=Token(c, s(), ADMIN),
+            c_read=Token(c, s(), READ),
         )
 
     def all(self) -> list[Token]:
-        return [self.a_admin, self.a_write, self.a_read, self.b_admin, self.b_read]
+        return [self.a_admin, self.a_write, self.a_read, self.b_admin, self.b_read, self.c_admin, self.c_read]
 
 
 STARTED: list["ServerProcess"] = []  # every server this run started, for the failure summary

@@ -34,9 +34,9 @@ def test_create_app_returns_the_app(admin: Kit):
     assert isinstance(app.created_at, datetime), f"created_at must be an ISO 8601 time, got {app.created_at!r}"
 
 
-def test_list_apps_shows_the_accounts_apps(admin: Kit):
-    first, second = admin.new_app(), admin.new_app()
-    resp = admin.rk.apps.get(account_id=admin.account)
+def test_list_apps_shows_the_accounts_apps(lister: Kit):
+    first, second = lister.new_app(), lister.new_app()
+    resp = lister.rk.apps.get(account_id=lister.account)
     assert isinstance(resp, AppGetResponse)
     assert resp.success is True
     assert isinstance(resp.data, list)
