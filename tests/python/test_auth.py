@@ -170,21 +170,31 @@ def test_other_accounts_app_and_meeting_are_404(server: ServerProcess, tokens: T
     b = tokens.b_admin
     kit_b = other.kit_path
 
+    kit_a = admin.kit_path
+    # what -> (B asks for A's object, B asks for something that does not exist, A asks for its own object)
     cases = {
         "A's app in B's account": (
-            f"{kit_b(app_a)}/meetings/{meeting_a.id}", f"{kit_b(missing_id())}/meetings/{missing_id()}"),
+            f"{kit_b(app_a)}/meetings/{meeting_a.id}", f"{kit_b(missing_id())}/meetings/{missing_id()}",
+            f"{kit_a(app_a)}/meetings/{meeting_a.id}"),
         "A's meeting in B's app": (
-            f"{kit_b(app_b)}/meetings/{meeting_a.id}", f"{kit_b(app_b)}/meetings/{missing_id()}"),
-        "A's app's meeting list": (f"{kit_b(app_a)}/meetings", f"{kit_b(missing_id())}/meetings"),
-        "A's app's presets": (f"{kit_b(app_a)}/presets", f"{kit_b(missing_id())}/presets"),
+            f"{kit_b(app_b)}/meetings/{meeting_a.id}", f"{kit_b(app_b)}/meetings/{missing_id()}",
+            f"{kit_a(app_a)}/meetings/{meeting_a.id}"),
+        "A's app's meeting list": (f"{kit_b(app_a)}/meetings", f"{kit_b(missing_id())}/meetings",
+                                   f"{kit_a(app_a)}/meetings"),
+        "A's app's presets": (f"{kit_b(app_a)}/presets", f"{kit_b(missing_id())}/presets", f"{kit_a(app_a)}/presets"),
         "A's participant": (
             f"{kit_b(app_a)}/meetings/{meeting_a.id}/participants/{p_a.id}",
-            f"{kit_b(missing_id())}/meetings/{missing_id()}/participants/{missing_id()}"),
-        "A's active session": (
-            f"{kit_b(app_a)}/meetings/{meeting_a.id}/active-session",
-            f"{kit_b(missing_id())}/meetings/{missing_id()}/active-session"),
+            f"{kit_b(missing_id())}/meetings/{missing_id()}/participants/{missing_id()}",
+            f"{kit_a(app_a)}/meetings/{meeting_a.id}/participants/{p_a.id}"),
+        "A's participants list": (
+            f"{kit_b(app_a)}/meetings/{meeting_a.id}/participants",
+            f"{kit_b(missing_id())}/meetings/{missing_id()}/participants",
+            f"{kit_a(app_a)}/meetings/{meeting_a.id}/participants"),
     }
-    for what, (theirs, nothing) in cases.items():
+    for what, (theirs, nothing, own) in cases.items():
+        # The owner reads its object with success, so B's 404 is about the account, not a missing route.
+        mine = server.raw("GET", own, token=tokens.a_admin)
+        assert mine.status == 200, f"{what}: the owner's own read: {mine}"
         got, missing = server.raw("GET", theirs, token=b), server.raw("GET", nothing, token=b)
         assert_cloudflare_error(got, 404)
         same_answer(got, missing, what)
@@ -262,6 +272,8 @@ def test_other_apps_meeting_in_the_same_account_is_404(server: ServerProcess, to
         ("webhook", f"{base2}/webhooks/{hook1.id}", f"{base2}/webhooks/{missing_id()}"),
         ("preset", f"{base2}/presets/{preset1.id}", f"{base2}/presets/{missing_id()}"),
     ]:
+        own = server.raw("GET", theirs.replace(f"/{app2}/", f"/{app1}/"), token=a)
+        assert own.status == 200, f"{what} through its own app: {own}"
         got = server.raw("GET", theirs, token=a)
         assert_cloudflare_error(got, 404)
         same_answer(got, server.raw("GET", nothing, token=a), f"app1's {what} through app2")

@@ -127,6 +127,8 @@ def test_put_replaces_the_meeting(admin: Kit):
 
 def test_unknown_meeting_is_404(admin: Kit):
     app = admin.new_app()
+    known = admin.new_meeting(app)  # the same routes work for a meeting that exists
+    admin.rk.meetings.update_meeting_by_id(known.id, account_id=admin.account, app_id=app, title="known")
     with pytest.raises(cloudflare.NotFoundError):
         admin.rk.meetings.get_meeting_by_id(missing_id(), account_id=admin.account, app_id=app)
     with pytest.raises(cloudflare.NotFoundError):

@@ -207,6 +207,9 @@ def test_refresh_token(admin: Kit, crowd: Crowd):
 def test_unknown_participant_is_404(admin: Kit):
     app = admin.new_app()
     meeting = admin.new_meeting(app)
+    known = admin.add(app, meeting.id)  # the same routes work for a participant that exists
+    assert admin.rk.meetings.get_meeting_participant(known.id, account_id=admin.account, app_id=app,
+                                                     meeting_id=meeting.id).data.id == known.id
     with pytest.raises(cloudflare.NotFoundError):
         admin.rk.meetings.get_meeting_participant(missing_id(), account_id=admin.account, app_id=app, meeting_id=meeting.id)
     with pytest.raises(cloudflare.NotFoundError):
@@ -220,6 +223,7 @@ def test_participant_of_another_meeting_is_404(admin: Kit):
     app = admin.new_app()
     m1, m2 = admin.new_meeting(app), admin.new_meeting(app)
     p = admin.add(app, m1.id, "frank")
+    assert admin.rk.meetings.get_meeting_participant(p.id, account_id=admin.account, app_id=app, meeting_id=m1.id).data.id == p.id
     with pytest.raises(cloudflare.NotFoundError):
         admin.rk.meetings.get_meeting_participant(p.id, account_id=admin.account, app_id=app, meeting_id=m2.id)
 

@@ -97,7 +97,10 @@ def test_sessions_of_other_meetings_are_not_listed(admin: Kit, crowd: Crowd):
     assert {a.session_id, b.session_id} <= {s.id for s in everything.data.sessions}
 
 
-def test_unknown_session_is_404(admin: Kit):
+def test_unknown_session_is_404(admin: Kit, crowd: Crowd):
     app = admin.new_app()
+    meeting = admin.new_meeting(app)
+    known = crowd.join(admin.add(app, meeting.id).token).session_id  # the route works for a session that exists
+    assert admin.rk.sessions.get_session_details(known, account_id=admin.account, app_id=app).data.id == known
     with pytest.raises(cloudflare.NotFoundError):
         admin.rk.sessions.get_session_details(missing_id(), account_id=admin.account, app_id=app)

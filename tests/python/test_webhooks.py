@@ -124,6 +124,8 @@ def test_delete_webhook(admin: Kit):
 
 def test_unknown_webhook_is_404(admin: Kit):
     app = admin.new_app()
+    known = create(admin, app)  # the route works for a webhook that exists
+    assert admin.rk.webhooks.get_webhook_by_id(known.id, account_id=admin.account, app_id=app).data.id == known.id
     with pytest.raises(cloudflare.NotFoundError):
         admin.rk.webhooks.get_webhook_by_id(missing_id(), account_id=admin.account, app_id=app)
     with pytest.raises(cloudflare.NotFoundError):
