@@ -29,7 +29,7 @@ ADMIN = "Realtime Admin"
 WRITE = "Realtime"
 READ = "Realtime Read"
 START_TIMEOUT = 30.0  # seconds for the server to print `listening on`
-HTTP_TIMEOUT = 10.0  # seconds for one REST call
+HTTP_TIMEOUT = 5.0  # seconds for one REST call
 
 # The SDK's httpx client and the WebSocket client must never go through a proxy to reach 127.0.0.1.
 os.environ["NO_PROXY"] = os.environ["no_proxy"] = "127.0.0.1,localhost"

@@ -34,7 +34,7 @@ def test_wrong_token_is_401(server: ServerProcess, admin: Kit, header: str):
 
 
 def test_wrong_token_through_the_sdk(server: ServerProcess, tokens: Tokens):
-    cf = cloudflare.Cloudflare(api_token="wrong", base_url=f"{server.base}/client/v4", max_retries=0, timeout=10)
+    cf = cloudflare.Cloudflare(api_token="wrong", base_url=f"{server.base}/client/v4", max_retries=0, timeout=5)
     with pytest.raises(cloudflare.AuthenticationError):
         cf.realtime_kit.apps.get(account_id=tokens.a_admin.account)
 
