@@ -1,0 +1,204 @@
+//! Command line and environment: everything the server needs to know before it binds.
+
+use clap::Parser;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// What an API token may do, named as Cloudflare names the RealtimeKit token permissions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// Everything, including account-level changes.
+    Admin,
+    /// Reads and writes on apps, meetings, participants and sessions.
+    ReadWrite,
+    /// Reads only: every non-GET request is refused with 403.
+    Read,
+}
+
+impl Scope {
+    /// The name used on the command line and in the store, e.g. `Realtime Admin`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::Admin => "Realtime Admin",
+            Scope::ReadWrite => "Realtime",
+            Scope::Read => "Realtime Read",
+        }
+    }
+
+    pub fn can_write(self) -> bool {
+        !matches!(self, Scope::Read)
+    }
+}
+
+impl FromStr for Scope {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        [Scope::Admin, Scope::ReadWrite, Scope::Read]
+            .into_iter()
+            .find(|scope| scope.as_str() == s.trim())
+            .ok_or_else(|| format!("unknown scope `{s}`: expected `Realtime Admin`, `Realtime` or `Realtime Read`"))
+    }
+}
+
+impl fmt::Display for Scope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One API token: `ACCOUNT:SECRET:SCOPE`. The secret is what clients send as `Authorization: Bearer SECRET`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ApiToken {
+    pub account_id: String,
+    pub secret: String,
+    pub scope: Scope,
+}
+
+impl fmt::Debug for ApiToken {
+    /// Never prints the secret, so tokens can be logged.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ApiToken({}, ***, {})", self.account_id, self.scope)
+    }
+}
+
+impl FromStr for ApiToken {
+    type Err = String;
+
+    /// The account is up to the first `:`, the scope after the last one, and the secret is what lies between, so a
+    /// secret may itself contain `:`.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let shape = || format!("API token `{s}` must look like ACCOUNT:SECRET:SCOPE");
+        let (account_id, rest) = s.trim().split_once(':').ok_or_else(shape)?;
+        let (secret, scope) = rest.rsplit_once(':').ok_or_else(shape)?;
+        if account_id.is_empty() || secret.is_empty() {
+            return Err(shape());
+        }
+        Ok(ApiToken { account_id: account_id.into(), secret: secret.into(), scope: scope.parse()? })
+    }
+}
+
+/// `endsession-server --listen 127.0.0.1:8787 --data ./data --api-token ACCOUNT:SECRET:SCOPE`
+#[derive(Debug, Parser)]
+#[command(
+    name = "endsession-server",
+    version,
+    about = "RealtimeKit-shaped meeting server that can end a session for all"
+)]
+pub struct Cli {
+    /// Address to listen on; port 0 picks a free port (the bound address is printed).
+    #[arg(long, default_value = "127.0.0.1:8787")]
+    pub listen: SocketAddr,
+
+    /// Directory of the SQLite store (`endsession.sqlite3`), created if missing.
+    #[arg(long, default_value = "data")]
+    pub data: PathBuf,
+
+    /// API token `ACCOUNT:SECRET:SCOPE`, SCOPE one of `Realtime Admin`, `Realtime`, `Realtime Read`. Repeatable; the
+    /// comma-separated ENDSESSION_API_TOKENS adds more.
+    #[arg(long = "api-token", value_name = "ACCOUNT:SECRET:SCOPE")]
+    pub api_tokens: Vec<ApiToken>,
+
+    /// Static files served at `/` (the demo page), if the directory exists.
+    #[arg(long, default_value = "www")]
+    pub www: PathBuf,
+
+    /// The built npm package served at `/pkg/`, if the directory exists.
+    #[arg(long, default_value = "dist")]
+    pub pkg: PathBuf,
+
+    /// How long a participant whose socket dropped stays in the session, waiting to resume.
+    #[arg(long = "reconnect-grace-ms", default_value_t = 10_000)]
+    pub reconnect_grace_ms: u64,
+
+    /// Seed a demo account, token, app, presets and meeting; serve /dev/config.json; allow any origin (CORS).
+    #[arg(long)]
+    pub dev: bool,
+}
+
+/// Everything [`crate::start`] needs. Built from [`Cli`] by the binary, or directly by tests.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub data: PathBuf,
+    pub api_tokens: Vec<ApiToken>,
+    pub www: Option<PathBuf>,
+    pub pkg: Option<PathBuf>,
+    pub reconnect_grace: Duration,
+    pub dev: bool,
+}
+
+impl Config {
+    /// A server on a free port of 127.0.0.1 with no static files: what tests start.
+    pub fn local(data: impl Into<PathBuf>) -> Self {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            data: data.into(),
+            api_tokens: Vec::new(),
+            www: None,
+            pkg: None,
+            reconnect_grace: Duration::from_secs(10),
+            dev: false,
+        }
+    }
+}
+
+impl Cli {
+    /// Adds the tokens of `ENDSESSION_API_TOKENS` (its value is passed in, so this stays testable) and drops static
+    /// directories that do not exist.
+    pub fn into_config(self, env_tokens: Option<&str>) -> Result<Config, String> {
+        let mut api_tokens = self.api_tokens;
+        for item in env_tokens.unwrap_or_default().split(',').filter(|item| !item.trim().is_empty()) {
+            api_tokens.push(item.parse().map_err(|e| format!("ENDSESSION_API_TOKENS: {e}"))?);
+        }
+        Ok(Config {
+            listen: self.listen,
+            data: self.data,
+            api_tokens,
+            www: Some(self.www).filter(|dir| dir.is_dir()),
+            pkg: Some(self.pkg).filter(|dir| dir.is_dir()),
+            reconnect_grace: Duration::from_millis(self.reconnect_grace_ms),
+            dev: self.dev,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_parse_with_colons_in_the_secret() {
+        let token: ApiToken = "acct:se:cret:Realtime Read".parse().unwrap();
+        assert_eq!(token.account_id, "acct");
+        assert_eq!(token.secret, "se:cret");
+        assert_eq!(token.scope, Scope::Read);
+        assert!("acct:secret".parse::<ApiToken>().is_err());
+        assert!("acct:secret:Realtime Owner".parse::<ApiToken>().unwrap_err().contains("unknown scope"));
+        assert!(!format!("{token:?}").contains("cret"));
+    }
+
+    #[test]
+    fn flags_and_environment_add_up() {
+        let cli = Cli::parse_from([
+            "endsession-server",
+            "--api-token",
+            "a:s1:Realtime Admin",
+            "--api-token",
+            "b:s2:Realtime",
+            "--www",
+            "/nonexistent",
+            "--reconnect-grace-ms",
+            "250",
+        ]);
+        let config = cli.into_config(Some("c:s3:Realtime Read, d:s4:Realtime")).unwrap();
+        let accounts: Vec<_> = config.api_tokens.iter().map(|t| t.account_id.as_str()).collect();
+        assert_eq!(accounts, ["a", "b", "c", "d"]);
+        assert_eq!(config.www, None);
+        assert_eq!(config.reconnect_grace, Duration::from_millis(250));
+        assert!(!config.dev);
+    }
+}

@@ -1,0 +1,107 @@
+//! The session hub: who is in which live session, and the fan-out of joins, leaves, permission changes and ends.
+//!
+//! Everything that touches live sessions goes through the [`Hub`] trait, so a hub shared by several server nodes
+//! (Redis-backed) can replace the in-process [`LocalHub`] without changing the WebSocket or REST code. The rules
+//! themselves live in [`room`], free of I/O; a hub adds locking, persistence and timers around them.
+//!
+//! Guarantees every implementation keeps:
+//! - per meeting, operations are serialized, so a join during an end lands in a new session or is told `ended`;
+//! - an end is recorded in the store before any participant is told, so the REST API never lags the clients;
+//! - fan-out only queues frames ([`Outbox`]); no lock is held while a socket is written.
+
+mod local;
+mod outbox;
+pub mod room;
+
+pub use local::LocalHub;
+pub use outbox::{Deliver, Outbound, Outbox};
+pub use room::{ConnId, LiveInfo};
+
+use crate::store::StoreError;
+use async_trait::async_trait;
+use endsession_protocol::{EndReason, ErrorCode, Permissions, ServerFrame};
+
+/// The message of a refused `kickAll`, word for word RealtimeKit's.
+pub const KICK_DENIED_MESSAGE: &str = "Unauthorized: User does not have permission to kick peers.";
+
+/// One joined connection, as the hub knows it. The connection task keeps it and names itself with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Seat {
+    pub meeting_id: String,
+    pub session_id: String,
+    pub participant_id: String,
+    pub conn_id: ConnId,
+}
+
+/// A `join` frame whose token checked out.
+pub struct JoinRequest {
+    pub app_id: String,
+    pub meeting_id: String,
+    pub participant_id: String,
+    /// The session the client was in before its socket dropped.
+    pub resume: Option<String>,
+    /// Where the hub queues this connection's frames from now on.
+    pub outbox: Outbox,
+}
+
+/// The answer to a join.
+#[derive(Debug)]
+pub enum JoinOutcome {
+    /// In the session; send `frame` (a `Joined`) before anything queued in the outbox.
+    Joined { seat: Seat, frame: Box<ServerFrame> },
+    /// `resume` named a session that has ended: the client must learn `ended`, not join a new one silently.
+    Ended { session_id: String, reason: Option<EndReason> },
+    /// Refused for a reason the client should see.
+    Refused { code: ErrorCode, message: String },
+    /// The store failed; nothing was joined. The client may retry.
+    Unavailable,
+}
+
+/// The answer to a kickAll, the same for every caller on the same session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KickAllOutcome {
+    pub session_id: String,
+    pub kicked_count: u32,
+    /// False only for the one call that ended the session.
+    pub already_ended: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum HubError {
+    /// The caller's current preset lacks `kick_participant`. Nothing happened.
+    #[error("{KICK_DENIED_MESSAGE}")]
+    PermissionDenied,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+#[async_trait]
+pub trait Hub: Send + Sync {
+    /// Admits a connection to the meeting's live session, starting one if there is none.
+    async fn join(&self, request: JoinRequest) -> JoinOutcome;
+
+    /// The connection leaves on purpose. True if it was in the session (the caller then sends `RoomLeft{Left}`);
+    /// false if the session already ended, in which case its `RoomLeft{Ended}` is already queued.
+    async fn leave(&self, seat: &Seat) -> bool;
+
+    /// The connection dropped. The participant stays for the reconnect grace, then is removed.
+    async fn disconnect(&self, seat: &Seat);
+
+    /// `kickAll` from a participant: ends the session if its current preset allows it.
+    async fn kick_all(&self, seat: &Seat) -> Result<KickAllOutcome, HubError>;
+
+    /// Ends the meeting's live session for all, for the REST API. None if no session is live.
+    async fn end_session(&self, meeting_id: &str) -> Result<Option<KickAllOutcome>, HubError>;
+
+    /// A participant's preset changed: push `PermissionsUpdate` and enforce it from now on.
+    async fn update_permissions(
+        &self,
+        meeting_id: &str,
+        participant_id: &str,
+        preset_name: &str,
+        permissions: Permissions,
+    );
+
+    /// The meeting's live session, if any.
+    async fn live_session(&self, meeting_id: &str) -> Option<LiveInfo>;
+}

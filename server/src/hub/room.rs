@@ -1,0 +1,290 @@
+//! The session rules of one meeting, with no sockets, clock, store or runtime: plain state transitions that deliver
+//! frames to [`Deliver`]ers and report what the caller must persist.
+//!
+//! A meeting has at most one live session. The first admission needs a session ([`Room::start`]); the session ends
+//! when a permitted participant or the API ends it for all ([`Room::kick_all`]) or when its last participant is gone.
+//! Ending is one transition under the caller's lock: after it the room is idle, and the next admission starts a new
+//! session with a new id — there is no half-ended state to join.
+
+use super::outbox::{Deliver, Outbound};
+use endsession_protocol::{EndReason, LeaveState, Participant, Permissions, ServerFrame};
+use std::collections::HashMap;
+
+/// Identifies one socket; a participant may have several (tabs, or a resume racing a half-open old socket).
+pub type ConnId = u64;
+
+/// The rules state of one meeting.
+pub struct Room<O> {
+    live: Option<Session<O>>,
+    next_generation: u64,
+}
+
+struct Session<O> {
+    id: String,
+    started_at: String,
+    members: HashMap<String, Member<O>>,
+    peak: usize,
+}
+
+struct Member<O> {
+    participant: Participant,
+    permissions: Permissions,
+    conns: Vec<(ConnId, O)>,
+    /// Set while the participant has no open connection: the generation of the grace timer that will remove it.
+    absent: Option<u64>,
+}
+
+/// The result of [`Room::admit`], for the `Joined` frame.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Admission {
+    pub session_id: String,
+    /// The other participants of the session.
+    pub others: Vec<Participant>,
+    /// The participant was already in this session and asked to resume it.
+    pub reconnected: bool,
+}
+
+/// What a connection going away did to the session.
+pub enum Departure<O> {
+    /// The connection is not in the live session (the session ended, or it was removed): nothing changed.
+    NotPresent,
+    /// The participant still has another connection open; the others see no change.
+    StillConnected,
+    /// The participant is out and the others were told. `ending` is set if that emptied the session.
+    Removed { ending: Option<Ending<O>> },
+    /// The participant's last connection dropped; it stays in the session until the grace timer of this
+    /// `generation` expires it (see [`Room::expire`]).
+    Absent { generation: u64 },
+}
+
+/// Why [`Room::kick_all`] did nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KickRefusal {
+    /// There is no live session, or not the one named, or the caller is no longer in it: it already ended.
+    NotLive,
+    /// The caller's current preset lacks `kick_participant`.
+    PermissionDenied,
+}
+
+/// A session that has just ended. Persist it, then [`Ending::deliver`] the `RoomLeft` frames.
+pub struct Ending<O> {
+    pub session_id: String,
+    pub started_at: String,
+    pub reason: EndReason,
+    /// Participants removed by the end, including absent ones and the caller.
+    pub kicked_count: u32,
+    pub peak: u32,
+    conns: Vec<O>,
+}
+
+impl<O: Deliver> Ending<O> {
+    /// Sends `RoomLeft { state: Ended }` to every connection that was in the session, encoded once.
+    pub fn deliver(self) {
+        let frame = Outbound::encode(&ServerFrame::RoomLeft {
+            state: LeaveState::Ended,
+            session_id: self.session_id,
+            reason: Some(self.reason),
+        });
+        for conn in self.conns {
+            conn.deliver(Outbound::Final(frame.clone()));
+        }
+    }
+}
+
+/// A snapshot of the live session, for the REST API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveInfo {
+    pub session_id: String,
+    pub started_at: String,
+    pub participants: usize,
+    pub peak: usize,
+}
+
+impl<O> Default for Room<O> {
+    fn default() -> Self {
+        Room { live: None, next_generation: 0 }
+    }
+}
+
+impl<O: Deliver> Room<O> {
+    pub fn live_session_id(&self) -> Option<&str> {
+        self.live.as_ref().map(|s| s.id.as_str())
+    }
+
+    /// No live session: nothing in memory is worth keeping.
+    pub fn is_idle(&self) -> bool {
+        self.live.is_none()
+    }
+
+    pub fn info(&self) -> Option<LiveInfo> {
+        self.live.as_ref().map(|s| LiveInfo {
+            session_id: s.id.clone(),
+            started_at: s.started_at.clone(),
+            participants: s.members.len(),
+            peak: s.peak,
+        })
+    }
+
+    /// Starts a session. The caller has recorded it; the room must be idle.
+    pub fn start(&mut self, session_id: String, started_at: String) {
+        assert!(self.live.is_none(), "a meeting has at most one live session");
+        self.live = Some(Session { id: session_id, started_at, members: HashMap::new(), peak: 0 });
+    }
+
+    /// Adds a connection to the live session (which must exist, see [`Room::start`]). A participant new to the
+    /// session is announced to the others; one coming back (resume, or another tab) is not. `permissions` are the
+    /// current ones and replace what the room knew.
+    pub fn admit(
+        &mut self,
+        participant: Participant,
+        permissions: Permissions,
+        conn: ConnId,
+        outbox: O,
+        resume: Option<&str>,
+    ) -> Admission {
+        let session = self.live.as_mut().expect("admit needs a live session");
+        let id = participant.id.clone();
+        let reconnected = match session.members.get_mut(&id) {
+            Some(member) => {
+                member.conns.push((conn, outbox));
+                member.absent = None;
+                member.participant = participant;
+                member.permissions = permissions;
+                resume == Some(session.id.as_str())
+            }
+            None => {
+                broadcast(&session.members, &ServerFrame::ParticipantJoined { participant: participant.clone() });
+                session
+                    .members
+                    .insert(id.clone(), Member { participant, permissions, conns: vec![(conn, outbox)], absent: None });
+                session.peak = session.peak.max(session.members.len());
+                false
+            }
+        };
+        let others =
+            session.members.iter().filter(|(key, _)| **key != id).map(|(_, m)| m.participant.clone()).collect();
+        Admission { session_id: session.id.clone(), others, reconnected }
+    }
+
+    /// The connection left on purpose (`Leave`). The participant leaves the session unless another of its
+    /// connections is still open.
+    pub fn leave(&mut self, participant_id: &str, conn: ConnId) -> Departure<O> {
+        match self.drop_conn(participant_id, conn) {
+            Some(true) => self.remove(participant_id),
+            Some(false) => Departure::StillConnected,
+            None => Departure::NotPresent,
+        }
+    }
+
+    /// The connection was lost. If it was the participant's last, the participant becomes absent: still counted,
+    /// still in others' lists, until it resumes or [`Room::expire`] removes it.
+    pub fn disconnect(&mut self, participant_id: &str, conn: ConnId) -> Departure<O> {
+        match self.drop_conn(participant_id, conn) {
+            Some(true) => {
+                self.next_generation += 1;
+                let generation = self.next_generation;
+                if let Some(member) = self.live.as_mut().and_then(|s| s.members.get_mut(participant_id)) {
+                    member.absent = Some(generation);
+                }
+                Departure::Absent { generation }
+            }
+            Some(false) => Departure::StillConnected,
+            None => Departure::NotPresent,
+        }
+    }
+
+    /// The grace period of an absence ended. Removes the participant if it is still absent from that same absence
+    /// (it did not resume, or resumed and dropped again with a newer generation).
+    pub fn expire(&mut self, session_id: &str, participant_id: &str, generation: u64) -> Departure<O> {
+        let still_absent = self.live.as_ref().is_some_and(|s| {
+            s.id == session_id && s.members.get(participant_id).is_some_and(|m| m.absent == Some(generation))
+        });
+        if still_absent {
+            self.remove(participant_id)
+        } else {
+            Departure::NotPresent
+        }
+    }
+
+    /// Ends the session for all. `session_id` is the session the caller believes is live (None: whatever is live,
+    /// as the REST API asks); `by` is the calling participant (None: the API, always permitted).
+    pub fn kick_all(&mut self, session_id: Option<&str>, by: Option<&str>) -> Result<Ending<O>, KickRefusal> {
+        let session = self.live.as_ref().ok_or(KickRefusal::NotLive)?;
+        if session_id.is_some_and(|id| id != session.id) {
+            return Err(KickRefusal::NotLive);
+        }
+        if let Some(by) = by {
+            let member = session.members.get(by).ok_or(KickRefusal::NotLive)?;
+            if !member.permissions.kick_participant {
+                return Err(KickRefusal::PermissionDenied);
+            }
+        }
+        Ok(self.end(EndReason::HostEndedMeeting))
+    }
+
+    /// Applies a preset change to a participant in the session and tells its connections, if anything changed.
+    /// True if the participant is in the session.
+    pub fn set_permissions(&mut self, participant_id: &str, preset_name: &str, permissions: Permissions) -> bool {
+        let Some(member) = self.live.as_mut().and_then(|s| s.members.get_mut(participant_id)) else {
+            return false;
+        };
+        if member.permissions != permissions || member.participant.preset_name != preset_name {
+            member.permissions = permissions;
+            member.participant.preset_name = preset_name.into();
+            let frame =
+                Outbound::encode(&ServerFrame::PermissionsUpdate { preset_name: preset_name.into(), permissions });
+            for (_, outbox) in &member.conns {
+                outbox.deliver(Outbound::Frame(frame.clone()));
+            }
+        }
+        true
+    }
+
+    /// Removes one connection; Some(true) if it was the participant's last, None if it was not in the session.
+    fn drop_conn(&mut self, participant_id: &str, conn: ConnId) -> Option<bool> {
+        let member = self.live.as_mut()?.members.get_mut(participant_id)?;
+        let index = member.conns.iter().position(|(id, _)| *id == conn)?;
+        member.conns.swap_remove(index);
+        Some(member.conns.is_empty())
+    }
+
+    /// Takes the participant out, tells the others, and ends the session if nobody is left.
+    fn remove(&mut self, participant_id: &str) -> Departure<O> {
+        let Some(session) = self.live.as_mut() else {
+            return Departure::NotPresent;
+        };
+        if session.members.remove(participant_id).is_none() {
+            return Departure::NotPresent;
+        }
+        broadcast(&session.members, &ServerFrame::ParticipantLeft { participant_id: participant_id.into() });
+        let ending = session.members.is_empty().then(|| self.end(EndReason::AllParticipantsLeft));
+        Departure::Removed { ending }
+    }
+
+    fn end(&mut self, reason: EndReason) -> Ending<O> {
+        let session = self.live.take().expect("end needs a live session");
+        Ending {
+            session_id: session.id,
+            started_at: session.started_at,
+            reason,
+            kicked_count: u32::try_from(session.members.len()).unwrap_or(u32::MAX),
+            peak: u32::try_from(session.peak).unwrap_or(u32::MAX),
+            conns: session.members.into_values().flat_map(|m| m.conns.into_iter().map(|(_, outbox)| outbox)).collect(),
+        }
+    }
+}
+
+/// Sends one frame, encoded once, to every connection of these members.
+fn broadcast<O: Deliver>(members: &HashMap<String, Member<O>>, frame: &ServerFrame) {
+    if members.is_empty() {
+        return;
+    }
+    let text = Outbound::encode(frame);
+    for (_, outbox) in members.values().flat_map(|m| &m.conns) {
+        outbox.deliver(Outbound::Frame(text.clone()));
+    }
+}
+
+#[cfg(test)]
+#[path = "room_tests.rs"]
+mod tests;

@@ -1,0 +1,177 @@
+//! The session rules, exercised without sockets: each connection is a probe that records what it was sent.
+
+use super::*;
+use std::cell::RefCell;
+use std::rc::Rc;
+
+#[derive(Clone, Default)]
+struct Probe(Rc<RefCell<Vec<Outbound>>>);
+
+impl Deliver for Probe {
+    fn deliver(&self, message: Outbound) {
+        self.0.borrow_mut().push(message);
+    }
+}
+
+impl Probe {
+    /// The frames received since the last call, decoded, with whether each was final.
+    fn take(&self) -> Vec<(ServerFrame, bool)> {
+        self.0
+            .borrow_mut()
+            .drain(..)
+            .map(|m| match m {
+                Outbound::Frame(text) => (ServerFrame::decode(&text).unwrap(), false),
+                Outbound::Final(text) => (ServerFrame::decode(&text).unwrap(), true),
+            })
+            .collect()
+    }
+}
+
+fn person(id: &str) -> Participant {
+    Participant {
+        id: id.into(),
+        name: id.to_uppercase(),
+        custom_participant_id: format!("c-{id}"),
+        preset_name: "p".into(),
+    }
+}
+
+const HOST: Permissions = Permissions { kick_participant: true };
+const GUEST: Permissions = Permissions { kick_participant: false };
+
+/// A room with a live session "s1" and the given participants admitted (one connection each, ids 1, 2, ...).
+fn room_with(people: &[(&str, Permissions)]) -> (Room<Probe>, Vec<Probe>) {
+    let mut room = Room::default();
+    room.start("s1".into(), "t0".into());
+    let probes = people
+        .iter()
+        .enumerate()
+        .map(|(i, (id, permissions))| {
+            let probe = Probe::default();
+            room.admit(person(id), *permissions, i as u64 + 1, probe.clone(), None);
+            probe
+        })
+        .collect::<Vec<_>>();
+    probes.iter().for_each(|p| drop(p.take()));
+    (room, probes)
+}
+
+fn ended(session: &str, reason: EndReason) -> (ServerFrame, bool) {
+    (ServerFrame::RoomLeft { state: LeaveState::Ended, session_id: session.into(), reason: Some(reason) }, true)
+}
+
+#[test]
+fn joining_lists_the_others_and_announces_the_newcomer() {
+    let mut room = Room::default();
+    room.start("s1".into(), "t0".into());
+    let a = Probe::default();
+    let first = room.admit(person("a"), HOST, 1, a.clone(), None);
+    assert_eq!(first, Admission { session_id: "s1".into(), others: vec![], reconnected: false });
+    let second = room.admit(person("b"), GUEST, 2, Probe::default(), None);
+    assert_eq!(second.others, vec![person("a")]);
+    assert_eq!(a.take(), vec![(ServerFrame::ParticipantJoined { participant: person("b") }, false)]);
+    assert_eq!(room.info().unwrap().participants, 2);
+}
+
+#[test]
+fn kick_all_needs_the_permission_and_changes_nothing_without_it() {
+    let (mut room, probes) = room_with(&[("host", HOST), ("guest", GUEST), ("other", GUEST)]);
+    assert_eq!(room.kick_all(Some("s1"), Some("guest")).err(), Some(KickRefusal::PermissionDenied));
+    assert!(probes.iter().all(|p| p.take().is_empty()));
+    assert_eq!(room.live_session_id(), Some("s1"));
+
+    let ending = room.kick_all(Some("s1"), Some("host")).ok().unwrap();
+    assert_eq!((ending.kicked_count, ending.peak, ending.reason), (3, 3, EndReason::HostEndedMeeting));
+    ending.deliver();
+    for probe in &probes {
+        assert_eq!(probe.take(), vec![ended("s1", EndReason::HostEndedMeeting)]);
+    }
+    assert!(room.is_idle());
+    assert_eq!(room.kick_all(Some("s1"), Some("host")).err(), Some(KickRefusal::NotLive), "a session ends once");
+    assert_eq!(room.kick_all(None, None).err(), Some(KickRefusal::NotLive));
+}
+
+#[test]
+fn the_api_may_always_end_and_a_stale_session_id_may_not() {
+    let (mut room, probes) = room_with(&[("guest", GUEST)]);
+    assert_eq!(room.kick_all(Some("old"), None).err(), Some(KickRefusal::NotLive));
+    room.kick_all(None, None).ok().unwrap().deliver();
+    assert_eq!(probes[0].take(), vec![ended("s1", EndReason::HostEndedMeeting)]);
+}
+
+#[test]
+fn leaving_tells_the_others_and_the_last_one_out_ends_the_session() {
+    let (mut room, probes) = room_with(&[("a", GUEST), ("b", GUEST)]);
+    assert!(matches!(room.leave("a", 1), Departure::Removed { ending: None }));
+    assert_eq!(probes[1].take(), vec![(ServerFrame::ParticipantLeft { participant_id: "a".into() }, false)]);
+    assert!(matches!(room.leave("a", 1), Departure::NotPresent));
+    let Departure::Removed { ending: Some(ending) } = room.leave("b", 2) else { panic!("the last leave ends") };
+    assert_eq!((ending.reason, ending.kicked_count, ending.peak), (EndReason::AllParticipantsLeft, 0, 2));
+    assert!(room.is_idle());
+}
+
+#[test]
+fn a_dropped_participant_stays_for_the_grace_and_can_resume() {
+    let (mut room, probes) = room_with(&[("a", GUEST), ("b", GUEST)]);
+    let Departure::Absent { generation } = room.disconnect("a", 1) else { panic!("absent") };
+    assert!(probes[1].take().is_empty(), "the others see nothing during the grace");
+    let back = Probe::default();
+    let admission = room.admit(person("a"), GUEST, 7, back, Some("s1"));
+    assert!(admission.reconnected);
+    assert_eq!(admission.others, vec![person("b")]);
+    assert!(probes[1].take().is_empty(), "a resume is not a new participant");
+    assert!(matches!(room.expire("s1", "a", generation), Departure::NotPresent), "a stale timer does nothing");
+
+    let Departure::Absent { generation } = room.disconnect("a", 7) else { panic!("absent") };
+    assert!(matches!(room.expire("s1", "a", generation), Departure::Removed { ending: None }));
+    assert_eq!(probes[1].take(), vec![(ServerFrame::ParticipantLeft { participant_id: "a".into() }, false)]);
+    let Departure::Absent { generation } = room.disconnect("b", 2) else { panic!("absent") };
+    let Departure::Removed { ending: Some(ending) } = room.expire("s1", "b", generation) else { panic!("ends") };
+    assert_eq!(ending.reason, EndReason::AllParticipantsLeft);
+}
+
+#[test]
+fn absent_participants_are_counted_when_the_session_is_ended() {
+    let (mut room, probes) = room_with(&[("host", HOST), ("away", GUEST)]);
+    room.disconnect("away", 2);
+    let ending = room.kick_all(Some("s1"), Some("host")).ok().unwrap();
+    assert_eq!(ending.kicked_count, 2);
+    ending.deliver();
+    assert_eq!(probes[0].take().len(), 1);
+    assert!(probes[1].take().is_empty(), "nothing to deliver to an absent participant");
+}
+
+#[test]
+fn a_second_connection_keeps_the_participant_in() {
+    let (mut room, probes) = room_with(&[("a", GUEST), ("b", GUEST)]);
+    let tab = Probe::default();
+    let admission = room.admit(person("a"), GUEST, 9, tab.clone(), None);
+    assert!(!admission.reconnected);
+    assert!(probes[1].take().is_empty());
+    assert!(matches!(room.leave("a", 1), Departure::StillConnected));
+    assert!(matches!(room.disconnect("a", 9), Departure::Absent { .. }));
+}
+
+#[test]
+fn a_preset_change_is_pushed_and_enforced_at_once() {
+    let (mut room, probes) = room_with(&[("a", GUEST), ("b", GUEST)]);
+    assert_eq!(room.kick_all(None, Some("a")).err(), Some(KickRefusal::PermissionDenied));
+    assert!(room.set_permissions("a", "group_call_host", HOST));
+    let update = ServerFrame::PermissionsUpdate { preset_name: "group_call_host".into(), permissions: HOST };
+    assert_eq!(probes[0].take(), vec![(update, false)]);
+    assert!(probes[1].take().is_empty());
+    assert!(room.set_permissions("a", "group_call_host", HOST));
+    assert!(probes[0].take().is_empty(), "no change, no frame");
+    assert!(!room.set_permissions("nobody", "group_call_host", HOST));
+    room.kick_all(Some("s1"), Some("a")).ok().unwrap();
+}
+
+#[test]
+fn after_an_end_the_next_session_is_new() {
+    let (mut room, _) = room_with(&[("a", HOST)]);
+    room.kick_all(None, Some("a")).ok().unwrap();
+    assert!(matches!(room.disconnect("a", 1), Departure::NotPresent));
+    room.start("s2".into(), "t1".into());
+    let admission = room.admit(person("a"), HOST, 3, Probe::default(), Some("s1"));
+    assert_eq!((admission.session_id.as_str(), admission.reconnected), ("s2", false));
+}

@@ -1,0 +1,108 @@
+//! `endsession-server`: a RealtimeKit-shaped REST API, the WebSocket session hub that ends a session for everyone,
+//! and the SQLite store behind both.
+//!
+//! The binary is a thin wrapper over [`start`], which tests call too, on `127.0.0.1:0` with a temporary data dir:
+//!
+//! ```no_run
+//! # async fn demo() -> anyhow::Result<()> {
+//! let server = endsession_server::start(endsession_server::config::Config::local("/tmp/data")).await?;
+//! println!("listening on http://{}", server.addr());
+//! # Ok(()) }
+//! ```
+
+pub mod auth;
+pub mod clock;
+pub mod config;
+pub mod dev;
+pub mod error;
+pub mod hub;
+pub mod presets;
+pub mod rest;
+pub mod routes;
+pub mod state;
+pub mod store;
+pub mod token;
+pub mod ws;
+
+use crate::auth::ApiTokens;
+use crate::config::Config;
+use crate::dev::DevSeed;
+use crate::hub::LocalHub;
+use crate::state::AppState;
+use crate::store::Store;
+use crate::token::TokenKeys;
+use axum::serve::ListenerExt;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::task::JoinHandle;
+
+/// A running server. Dropping it stops accepting connections.
+pub struct Server {
+    addr: SocketAddr,
+    store: Store,
+    dev: Option<Arc<DevSeed>>,
+    task: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+impl Server {
+    /// The bound address (the real port when `--listen` asked for port 0).
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The store, for tests that need to set up what the REST API cannot yet.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// What `--dev` seeded.
+    pub fn dev(&self) -> Option<&DevSeed> {
+        self.dev.as_deref()
+    }
+
+    /// Serves until the listener fails.
+    pub async fn wait(mut self) -> anyhow::Result<()> {
+        let task = self.task.take().expect("the server task is present until waited on");
+        Ok(task.await??)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(task) = &self.task {
+            task.abort();
+        }
+    }
+}
+
+/// Opens the store, seeds `--dev`, binds, and serves in a background task.
+pub async fn start(config: Config) -> anyhow::Result<Server> {
+    let store = Store::open(&config.data)?;
+    let closed = store.with(|db| db.close_orphaned_sessions(&clock::now()))?;
+    if closed > 0 {
+        tracing::info!(closed, "ended sessions a previous run left live");
+    }
+    let secret = store.with(|db| db.server_secret())?;
+    let dev = if config.dev { Some(Arc::new(dev::seed(&store)?)) } else { None };
+
+    let state = AppState {
+        store: store.clone(),
+        hub: Arc::new(LocalHub::new(store.clone(), config.reconnect_grace)),
+        tokens: Arc::new(TokenKeys::new(&secret)),
+        api_tokens: Arc::new(ApiTokens::new(&config.api_tokens)),
+        dev: dev.clone(),
+    };
+    let app = routes::router(state, &config);
+
+    let listener = tokio::net::TcpListener::bind(config.listen).await?;
+    let addr = listener.local_addr()?;
+    if let Some(dev) = &dev {
+        let _ = dev.base_uri.set(format!("http://{addr}"));
+    }
+    // Small frames must leave at once: Nagle's algorithm would add tens of milliseconds to the end fan-out.
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
+    let task = tokio::spawn(async move { axum::serve(listener, app).await });
+    Ok(Server { addr, store, dev, task: Some(task) })
+}

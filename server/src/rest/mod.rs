@@ -1,0 +1,98 @@
+//! The RealtimeKit-shaped REST API under `/client/v4/accounts/{account_id}/realtime/kit`.
+//!
+//! Paths, bodies and response models follow the official `cloudflare` SDK (PyPI 5.9.0,
+//! `cloudflare/resources/realtime_kit`, `cloudflare/types/realtime_kit`). Success is `{"success": true, "data": ...}`;
+//! errors are [`ApiError`]. One module per resource, one handler per route.
+
+pub mod active_session;
+pub mod apps;
+pub mod meetings;
+pub mod participants;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::store::{AppRow, MeetingRow};
+use axum::extract::{FromRequest, FromRequestParts};
+use axum::http::{StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+/// Largest request body accepted; bigger ones get 413.
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+/// A JSON body whose rejections are [`ApiError`]s in the API's envelope.
+#[derive(FromRequest)]
+#[from_request(via(axum::Json), rejection(ApiError))]
+pub struct Body<T>(pub T);
+
+/// Query parameters, rejected as [`ApiError`]s.
+#[derive(FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(ApiError))]
+pub struct Params<T>(pub T);
+
+/// Path parameters, rejected as [`ApiError`]s.
+#[derive(FromRequestParts)]
+#[from_request(via(axum::extract::Path), rejection(ApiError))]
+pub struct Ids<T>(pub T);
+
+#[derive(Debug, Deserialize)]
+pub struct AccountPath {
+    pub account_id: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct AppPath {
+    pub account_id: String,
+    pub app_id: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct MeetingPath {
+    pub account_id: String,
+    pub app_id: String,
+    pub meeting_id: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ParticipantPath {
+    pub account_id: String,
+    pub app_id: String,
+    pub meeting_id: String,
+    pub participant_id: String,
+}
+
+/// `200 {"success": true, "data": data}`
+pub fn ok(data: impl Serialize) -> Response {
+    Json(json!({ "success": true, "data": data })).into_response()
+}
+
+/// `201 {"success": true, "data": data}`
+pub fn created(data: impl Serialize) -> Response {
+    (StatusCode::CREATED, ok(data)).into_response()
+}
+
+/// The app and meeting named by the path, both belonging to the account; 404 otherwise.
+pub async fn find_meeting(state: &AppState, path: &MeetingPath) -> Result<(AppRow, MeetingRow), ApiError> {
+    let (account, app_id, meeting_id) = (path.account_id.clone(), path.app_id.clone(), path.meeting_id.clone());
+    let found = state
+        .store
+        .run(move |db| {
+            let Some(app) = db.app(&account, &app_id)? else { return Ok(Err("app")) };
+            Ok(db.meeting(&app.id, &meeting_id)?.map(|meeting| (app, meeting)).ok_or("meeting"))
+        })
+        .await?;
+    found.map_err(ApiError::not_found)
+}
+
+/// The app named by the path, belonging to the account; 404 otherwise.
+pub async fn find_app(state: &AppState, account_id: &str, app_id: &str) -> Result<AppRow, ApiError> {
+    let (account, app) = (account_id.to_owned(), app_id.to_owned());
+    state.store.run(move |db| db.app(&account, &app)).await?.ok_or_else(|| ApiError::not_found("app"))
+}
+
+/// Any other path under `/client/v4`.
+pub async fn no_route(uri: Uri) -> ApiError {
+    ApiError::no_route(uri.path())
+}

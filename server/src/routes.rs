@@ -1,0 +1,48 @@
+//! The router, built in one function: every route of the server is listed here.
+
+use crate::config::Config;
+use crate::rest::{self, active_session, apps, meetings, participants};
+use crate::state::AppState;
+use crate::{auth, dev, ws};
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{any, get, patch, post};
+use axum::{middleware, Router};
+use endsession_protocol::WS_PATH;
+use tower_http::cors::CorsLayer;
+use tower_http::services::ServeDir;
+
+/// Base of the RealtimeKit API, as the `cloudflare` SDK builds it under `base_url=http://HOST/client/v4`.
+pub const KIT: &str = "/client/v4/accounts/{account_id}/realtime/kit";
+
+pub fn router(state: AppState, config: &Config) -> Router {
+    let kit = |path: &str| format!("{KIT}{path}");
+    let api = Router::new()
+        .route(&kit("/apps"), get(apps::list).post(apps::create))
+        .route(&kit("/{app_id}/meetings"), post(meetings::create))
+        .route(&kit("/{app_id}/meetings/{meeting_id}"), get(meetings::get))
+        .route(&kit("/{app_id}/meetings/{meeting_id}/participants"), post(participants::add))
+        .route(&kit("/{app_id}/meetings/{meeting_id}/participants/{participant_id}"), patch(participants::edit))
+        .route(&kit("/{app_id}/meetings/{meeting_id}/active-session"), get(active_session::get))
+        .route(&kit("/{app_id}/meetings/{meeting_id}/active-session/kick-all"), post(active_session::kick_all))
+        .route_layer(middleware::from_fn_with_state(state.clone(), auth::require_api_token))
+        .layer(DefaultBodyLimit::max(rest::BODY_LIMIT));
+
+    let mut app =
+        Router::new().merge(api).route("/client/v4/{*rest}", any(rest::no_route)).route(WS_PATH, get(ws::upgrade));
+    if config.dev {
+        app = app.route("/dev/config.json", get(dev::config));
+    }
+    if let Some(pkg) = &config.pkg {
+        app = app.nest_service("/pkg", ServeDir::new(pkg));
+    }
+    if let Some(www) = &config.www {
+        app = app.fallback_service(ServeDir::new(www));
+    }
+    let app = app.with_state(state);
+    // The browser tests load the demo from other origins; without --dev no cross-origin request is allowed.
+    if config.dev {
+        app.layer(CorsLayer::permissive())
+    } else {
+        app
+    }
+}

@@ -1,0 +1,21 @@
+//! The state every handler shares, in one struct (axum-examples style).
+
+use crate::auth::ApiTokens;
+use crate::dev::DevSeed;
+use crate::hub::Hub;
+use crate::store::Store;
+use crate::token::TokenKeys;
+use std::sync::Arc;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    /// Live sessions. A trait object so a multi-node hub can replace the local one.
+    pub hub: Arc<dyn Hub>,
+    /// Signs and checks participant tokens.
+    pub tokens: Arc<TokenKeys>,
+    /// The API tokens given on the command line (stored ones are looked up in `store`).
+    pub api_tokens: Arc<ApiTokens>,
+    /// What `--dev` seeded, for `/dev/config.json`; None without `--dev`.
+    pub dev: Option<Arc<DevSeed>>,
+}

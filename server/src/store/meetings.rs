@@ -1,0 +1,155 @@
+//! Meetings: the rooms participants join. A meeting outlives its sessions.
+
+use super::{new_id, Db, Result};
+use crate::clock;
+use rusqlite::{params, OptionalExtension, Row};
+use serde_json::{Map, Value};
+
+/// `INACTIVE` meetings refuse every join; sessions already live are not ended by the change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MeetingStatus {
+    Active,
+    Inactive,
+}
+
+impl MeetingStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MeetingStatus::Active => "ACTIVE",
+            MeetingStatus::Inactive => "INACTIVE",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "ACTIVE" => Some(MeetingStatus::Active),
+            "INACTIVE" => Some(MeetingStatus::Inactive),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct MeetingRow {
+    pub id: String,
+    pub app_id: String,
+    pub title: Option<String>,
+    pub status: MeetingStatus,
+    /// The optional fields of the meeting model (record_on_start, ai_config, ...) as they were given.
+    pub settings: Map<String, Value>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl MeetingRow {
+    fn from_row(row: &Row) -> rusqlite::Result<Self> {
+        let status: String = row.get(3)?;
+        let settings: String = row.get(4)?;
+        Ok(MeetingRow {
+            id: row.get(0)?,
+            app_id: row.get(1)?,
+            title: row.get(2)?,
+            status: MeetingStatus::parse(&status).unwrap_or(MeetingStatus::Inactive),
+            settings: serde_json::from_str(&settings).unwrap_or_default(),
+            created_at: row.get(5)?,
+            updated_at: row.get(6)?,
+        })
+    }
+}
+
+const COLUMNS: &str = "id, app_id, title, status, settings, created_at, updated_at";
+
+impl Db {
+    pub fn create_meeting(
+        &mut self,
+        app_id: &str,
+        title: Option<&str>,
+        settings: Map<String, Value>,
+    ) -> Result<MeetingRow> {
+        let now = clock::now();
+        let meeting = MeetingRow {
+            id: new_id(),
+            app_id: app_id.into(),
+            title: title.map(Into::into),
+            status: MeetingStatus::Active,
+            settings,
+            created_at: now.clone(),
+            updated_at: now,
+        };
+        self.conn.execute(
+            "INSERT INTO meetings (id, app_id, title, status, settings, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                meeting.id,
+                meeting.app_id,
+                meeting.title,
+                meeting.status.as_str(),
+                Value::Object(meeting.settings.clone()).to_string(),
+                meeting.created_at,
+                meeting.updated_at
+            ],
+        )?;
+        Ok(meeting)
+    }
+
+    /// The meeting if it belongs to the app.
+    pub fn meeting(&mut self, app_id: &str, meeting_id: &str) -> Result<Option<MeetingRow>> {
+        Ok(self
+            .conn
+            .query_row(
+                &format!("SELECT {COLUMNS} FROM meetings WHERE id = ?1 AND app_id = ?2"),
+                [meeting_id, app_id],
+                MeetingRow::from_row,
+            )
+            .optional()?)
+    }
+
+    /// The app's oldest meeting with this title (for idempotent seeding).
+    pub fn meeting_by_title(&mut self, app_id: &str, title: &str) -> Result<Option<MeetingRow>> {
+        Ok(self
+            .conn
+            .query_row(
+                &format!("SELECT {COLUMNS} FROM meetings WHERE app_id = ?1 AND title = ?2 ORDER BY created_at, rowid LIMIT 1"),
+                [app_id, title],
+                MeetingRow::from_row,
+            )
+            .optional()?)
+    }
+
+    /// Sets ACTIVE / INACTIVE; the updated meeting, or None if the app has no such meeting.
+    pub fn set_meeting_status(
+        &mut self,
+        app_id: &str,
+        meeting_id: &str,
+        status: MeetingStatus,
+    ) -> Result<Option<MeetingRow>> {
+        self.conn.execute(
+            "UPDATE meetings SET status = ?1, updated_at = ?2 WHERE id = ?3 AND app_id = ?4",
+            params![status.as_str(), clock::now(), meeting_id, app_id],
+        )?;
+        self.meeting(app_id, meeting_id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Store;
+    use serde_json::json;
+
+    #[test]
+    fn meetings_keep_their_settings_and_status() {
+        let store = Store::open_in_memory().unwrap();
+        let app = store.with(|db| db.create_app("acct", "a")).unwrap();
+        let settings = json!({ "record_on_start": true }).as_object().unwrap().clone();
+        let meeting = store.with(|db| db.create_meeting(&app.id, Some("Standup"), settings.clone())).unwrap();
+        let read = store.with(|db| db.meeting(&app.id, &meeting.id)).unwrap().unwrap();
+        assert_eq!(read, meeting);
+        assert_eq!(read.status, MeetingStatus::Active);
+        assert_eq!(read.settings, settings);
+        assert_eq!(store.with(|db| db.meeting("other-app", &meeting.id)).unwrap(), None);
+        let read = store.with(|db| db.set_meeting_status(&app.id, &meeting.id, MeetingStatus::Inactive)).unwrap();
+        assert_eq!(read.unwrap().status, MeetingStatus::Inactive);
+        assert_eq!(store.with(|db| db.meeting_by_title(&app.id, "Standup")).unwrap().unwrap().id, meeting.id);
+    }
+}

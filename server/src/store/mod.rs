@@ -1,0 +1,122 @@
+//! The durable state: one SQLite file (`<data>/endsession.sqlite3`, WAL) behind one connection.
+//!
+//! Every query is a method of [`Db`], grouped by table in the submodules, so the REST API can grow a table at a time
+//! without SQL leaking into handlers. [`Store`] owns the connection; async code reaches it through [`Store::run`],
+//! which moves the work to tokio's blocking pool so a slow disk never stalls a socket.
+
+mod accounts;
+mod apps;
+mod meetings;
+mod participants;
+mod schema;
+mod sessions;
+
+pub use accounts::{secret_digest, StoredToken};
+pub use apps::{AppPage, AppRow, PresetRow};
+pub use meetings::{MeetingRow, MeetingStatus};
+pub use participants::{JoinContext, JoinRefusal, ParticipantRow};
+pub use sessions::SessionRow;
+
+use rusqlite::Connection;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+/// File name of the database inside `--data`.
+pub const DB_FILE: &str = "endsession.sqlite3";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("sqlite: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("stored JSON: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("data directory: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("store task: {0}")]
+    Task(String),
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// The open database. Methods live next to their tables in the submodules.
+pub struct Db {
+    conn: Connection,
+}
+
+/// A cheap, cloneable handle on the database.
+#[derive(Clone)]
+pub struct Store {
+    db: Arc<Mutex<Db>>,
+}
+
+impl Store {
+    /// Opens (creating if needed) `<dir>/endsession.sqlite3` and brings its schema up to date.
+    pub fn open(dir: &Path) -> Result<Store> {
+        std::fs::create_dir_all(dir)?;
+        let conn = Connection::open(dir.join(DB_FILE))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        Store::init(conn)
+    }
+
+    /// A private in-memory database, for unit tests.
+    pub fn open_in_memory() -> Result<Store> {
+        Store::init(Connection::open_in_memory()?)
+    }
+
+    fn init(conn: Connection) -> Result<Store> {
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        let mut db = Db { conn };
+        schema::migrate(&mut db.conn)?;
+        Ok(Store { db: Arc::new(Mutex::new(db)) })
+    }
+
+    /// Runs `f` on the calling thread. For startup code and tests; async code uses [`Store::run`].
+    pub fn with<T>(&self, f: impl FnOnce(&mut Db) -> Result<T>) -> Result<T> {
+        // A panic while holding the lock cannot leave SQLite half-written (transactions roll back), so a poisoned
+        // lock is safe to reuse.
+        let mut db = self.db.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        f(&mut db)
+    }
+
+    /// Runs `f` on tokio's blocking pool.
+    pub async fn run<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Db) -> Result<T> + Send + 'static,
+    {
+        let store = self.clone();
+        tokio::task::spawn_blocking(move || store.with(f)).await.map_err(|e| StoreError::Task(e.to_string()))?
+    }
+}
+
+/// A new random id, in the UUID form RealtimeKit uses for apps, meetings, participants and sessions.
+pub fn new_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reopening_keeps_data_and_the_schema_version() {
+        let dir = tempfile::tempdir().unwrap();
+        let app = {
+            let store = Store::open(dir.path()).unwrap();
+            store.with(|db| db.create_app("acct", "first")).unwrap()
+        };
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(store.with(|db| db.app("acct", &app.id)).unwrap().unwrap().name, "first");
+        let mode: String = store.with(|db| Ok(db.conn.query_row("PRAGMA journal_mode", [], |r| r.get(0))?)).unwrap();
+        assert_eq!(mode, "wal");
+    }
+
+    #[tokio::test]
+    async fn run_moves_work_off_the_async_threads() {
+        let store = Store::open_in_memory().unwrap();
+        let app = store.run(|db| db.create_app("acct", "async")).await.unwrap();
+        assert_eq!(app.name, "async");
+    }
+}

@@ -1,0 +1,191 @@
+//! Participants: who may join a meeting, and with which preset.
+
+use super::{new_id, Db, MeetingStatus, Result};
+use crate::clock;
+use endsession_protocol::{Participant, Permissions};
+use rusqlite::{params, OptionalExtension, Row};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParticipantRow {
+    pub id: String,
+    pub meeting_id: String,
+    pub custom_participant_id: String,
+    pub preset_name: String,
+    pub name: Option<String>,
+    pub picture: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl ParticipantRow {
+    fn from_row(row: &Row) -> rusqlite::Result<Self> {
+        Ok(ParticipantRow {
+            id: row.get(0)?,
+            meeting_id: row.get(1)?,
+            custom_participant_id: row.get(2)?,
+            preset_name: row.get(3)?,
+            name: row.get(4)?,
+            picture: row.get(5)?,
+            created_at: row.get(6)?,
+            updated_at: row.get(7)?,
+        })
+    }
+
+    /// The participant as other participants see it on the wire.
+    pub fn to_wire(&self) -> Participant {
+        Participant {
+            id: self.id.clone(),
+            name: self.name.clone().unwrap_or_default(),
+            custom_participant_id: self.custom_participant_id.clone(),
+            preset_name: self.preset_name.clone(),
+        }
+    }
+}
+
+/// Everything the hub needs to admit a participant, read in one go at join time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JoinContext {
+    pub participant: Participant,
+    /// From the participant's preset as it is NOW, not as it was when the token was issued.
+    pub permissions: Permissions,
+}
+
+/// Why the store refuses a join.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JoinRefusal {
+    /// The meeting or the participant (or the app) is gone.
+    NotFound(String),
+    /// The meeting is INACTIVE.
+    Inactive,
+}
+
+const COLUMNS: &str = "id, meeting_id, custom_participant_id, preset_name, name, picture, created_at, updated_at";
+
+impl Db {
+    pub fn add_participant(
+        &mut self,
+        meeting_id: &str,
+        custom_participant_id: &str,
+        preset_name: &str,
+        name: Option<&str>,
+        picture: Option<&str>,
+    ) -> Result<ParticipantRow> {
+        let now = clock::now();
+        let row = ParticipantRow {
+            id: new_id(),
+            meeting_id: meeting_id.into(),
+            custom_participant_id: custom_participant_id.into(),
+            preset_name: preset_name.into(),
+            name: name.map(Into::into),
+            picture: picture.map(Into::into),
+            created_at: now.clone(),
+            updated_at: now,
+        };
+        self.conn.execute(
+            &format!("INSERT INTO participants ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"),
+            params![
+                row.id,
+                row.meeting_id,
+                row.custom_participant_id,
+                row.preset_name,
+                row.name,
+                row.picture,
+                row.created_at,
+                row.updated_at
+            ],
+        )?;
+        Ok(row)
+    }
+
+    /// The participant if it belongs to the meeting.
+    pub fn participant(&mut self, meeting_id: &str, participant_id: &str) -> Result<Option<ParticipantRow>> {
+        Ok(self
+            .conn
+            .query_row(
+                &format!("SELECT {COLUMNS} FROM participants WHERE id = ?1 AND meeting_id = ?2"),
+                [participant_id, meeting_id],
+                ParticipantRow::from_row,
+            )
+            .optional()?)
+    }
+
+    /// Changes the given fields (None leaves a field as it is); the updated row, or None if there is no such
+    /// participant in the meeting.
+    pub fn update_participant(
+        &mut self,
+        meeting_id: &str,
+        participant_id: &str,
+        preset_name: Option<&str>,
+        name: Option<&str>,
+        picture: Option<&str>,
+    ) -> Result<Option<ParticipantRow>> {
+        self.conn.execute(
+            "UPDATE participants
+             SET preset_name = COALESCE(?1, preset_name), name = COALESCE(?2, name),
+                 picture = COALESCE(?3, picture), updated_at = ?4
+             WHERE id = ?5 AND meeting_id = ?6",
+            params![preset_name, name, picture, clock::now(), participant_id, meeting_id],
+        )?;
+        self.participant(meeting_id, participant_id)
+    }
+
+    /// Reads the participant, its meeting and its current preset for a join. The ids come from a participant token,
+    /// so each is checked against the others: a token for a deleted or moved participant is refused.
+    pub fn join_context(
+        &mut self,
+        app_id: &str,
+        meeting_id: &str,
+        participant_id: &str,
+    ) -> Result<std::result::Result<JoinContext, JoinRefusal>> {
+        let Some(meeting) = self.meeting(app_id, meeting_id)? else {
+            return Ok(Err(JoinRefusal::NotFound("the meeting no longer exists".into())));
+        };
+        let Some(participant) = self.participant(meeting_id, participant_id)? else {
+            return Ok(Err(JoinRefusal::NotFound("the participant no longer exists".into())));
+        };
+        if meeting.status == MeetingStatus::Inactive {
+            return Ok(Err(JoinRefusal::Inactive));
+        }
+        // A preset deleted after the participant was added grants nothing rather than refusing the join.
+        let permissions = self.preset(app_id, &participant.preset_name)?.map(|p| p.permissions()).unwrap_or_default();
+        Ok(Ok(JoinContext { participant: participant.to_wire(), permissions }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Store;
+
+    #[test]
+    fn join_context_follows_the_current_preset_and_status() {
+        let store = Store::open_in_memory().unwrap();
+        let (app, meeting) = store
+            .with(|db| {
+                let app = db.create_app("acct", "a")?;
+                let meeting = db.create_meeting(&app.id, None, Default::default())?;
+                Ok((app, meeting))
+            })
+            .unwrap();
+        let p = store
+            .with(|db| db.add_participant(&meeting.id, "c-1", "group_call_participant", Some("Ann"), None))
+            .unwrap();
+        let ctx = store.with(|db| db.join_context(&app.id, &meeting.id, &p.id)).unwrap().unwrap();
+        assert!(!ctx.permissions.kick_participant);
+        assert_eq!(ctx.participant.name, "Ann");
+
+        let updated =
+            store.with(|db| db.update_participant(&meeting.id, &p.id, Some("group_call_host"), None, None)).unwrap();
+        assert_eq!(updated.unwrap().name.as_deref(), Some("Ann"), "fields not given are kept");
+        let ctx = store.with(|db| db.join_context(&app.id, &meeting.id, &p.id)).unwrap().unwrap();
+        assert!(ctx.permissions.kick_participant);
+
+        let refused = store.with(|db| db.join_context(&app.id, &meeting.id, "nobody")).unwrap();
+        assert!(matches!(refused, Err(JoinRefusal::NotFound(_))));
+        let refused = store.with(|db| db.join_context("other-app", &meeting.id, &p.id)).unwrap();
+        assert!(matches!(refused, Err(JoinRefusal::NotFound(_))));
+        store.with(|db| db.set_meeting_status(&app.id, &meeting.id, MeetingStatus::Inactive)).unwrap();
+        let refused = store.with(|db| db.join_context(&app.id, &meeting.id, &p.id)).unwrap();
+        assert_eq!(refused, Err(JoinRefusal::Inactive));
+    }
+}

@@ -1,0 +1,99 @@
+//! The schema, as an append-only list of migrations numbered by SQLite's `user_version`.
+//!
+//! Never edit a shipped migration: add the next one. A database written by a newer server is refused rather than
+//! misread.
+
+use super::Result;
+use rusqlite::Connection;
+
+const MIGRATIONS: &[&str] = &[
+    // 1: the vertical slice.
+    r#"
+    CREATE TABLE server_meta (
+        key   TEXT PRIMARY KEY,
+        value BLOB NOT NULL
+    );
+    CREATE TABLE accounts (
+        id         TEXT PRIMARY KEY,
+        created_at TEXT NOT NULL
+    );
+    -- Tokens created inside the server (the --dev one today). Tokens given on the command line are never stored,
+    -- so removing one from the command line revokes it. Only a SHA-256 of the secret is kept.
+    CREATE TABLE api_tokens (
+        secret_sha256 TEXT PRIMARY KEY,
+        account_id    TEXT NOT NULL REFERENCES accounts(id),
+        scope         TEXT NOT NULL,
+        created_at    TEXT NOT NULL
+    );
+    CREATE TABLE apps (
+        id         TEXT PRIMARY KEY,
+        account_id TEXT NOT NULL,
+        name       TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX apps_by_account ON apps(account_id, created_at);
+    -- `document` is the preset as the API shows it, minus id, name and timestamps: {config, permissions, ui}.
+    CREATE TABLE presets (
+        id         TEXT PRIMARY KEY,
+        app_id     TEXT NOT NULL REFERENCES apps(id),
+        name       TEXT NOT NULL,
+        document   TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        UNIQUE (app_id, name)
+    );
+    -- `settings` holds the optional meeting fields (record_on_start, ai_config, ...) as given.
+    CREATE TABLE meetings (
+        id         TEXT PRIMARY KEY,
+        app_id     TEXT NOT NULL REFERENCES apps(id),
+        title      TEXT,
+        status     TEXT NOT NULL DEFAULT 'ACTIVE' CHECK (status IN ('ACTIVE', 'INACTIVE')),
+        settings   TEXT NOT NULL DEFAULT '{}',
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE INDEX meetings_by_app ON meetings(app_id, created_at);
+    CREATE TABLE participants (
+        id                    TEXT PRIMARY KEY,
+        meeting_id            TEXT NOT NULL REFERENCES meetings(id),
+        custom_participant_id TEXT NOT NULL,
+        preset_name           TEXT NOT NULL,
+        name                  TEXT,
+        picture               TEXT,
+        created_at            TEXT NOT NULL,
+        updated_at            TEXT NOT NULL
+    );
+    CREATE INDEX participants_by_meeting ON participants(meeting_id, created_at);
+    -- One row per session; ended_at IS NULL while it is live.
+    CREATE TABLE sessions (
+        id                TEXT PRIMARY KEY,
+        meeting_id        TEXT NOT NULL REFERENCES meetings(id),
+        started_at        TEXT NOT NULL,
+        ended_at          TEXT,
+        end_reason        TEXT,
+        peak_participants INTEGER NOT NULL DEFAULT 0,
+        kicked_count      INTEGER
+    );
+    CREATE INDEX sessions_by_meeting ON sessions(meeting_id, started_at);
+    "#,
+];
+
+/// Applies the migrations the database has not seen yet, each in its own transaction.
+pub fn migrate(conn: &mut Connection) -> Result<()> {
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+    let version = usize::try_from(version).unwrap_or(0);
+    if version > MIGRATIONS.len() {
+        return Err(rusqlite::Error::InvalidParameterName(format!(
+            "database schema version {version} is newer than this server ({})",
+            MIGRATIONS.len()
+        ))
+        .into());
+    }
+    for (index, sql) in MIGRATIONS.iter().enumerate().skip(version) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", index as i64 + 1)?;
+        tx.commit()?;
+    }
+    Ok(())
+}

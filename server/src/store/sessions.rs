@@ -1,0 +1,144 @@
+//! Sessions: one live period of a meeting, from the first join to its end.
+
+use super::{Db, Result};
+use endsession_protocol::EndReason;
+use rusqlite::{params, OptionalExtension, Row};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRow {
+    pub id: String,
+    pub meeting_id: String,
+    pub started_at: String,
+    /// None while the session is live.
+    pub ended_at: Option<String>,
+    pub end_reason: Option<EndReason>,
+    pub peak_participants: u32,
+    /// How many participants the end removed (0 when the last one left).
+    pub kicked_count: Option<u32>,
+}
+
+impl SessionRow {
+    fn from_row(row: &Row) -> rusqlite::Result<Self> {
+        let reason: Option<String> = row.get(4)?;
+        Ok(SessionRow {
+            id: row.get(0)?,
+            meeting_id: row.get(1)?,
+            started_at: row.get(2)?,
+            ended_at: row.get(3)?,
+            end_reason: reason.as_deref().and_then(EndReason::parse),
+            peak_participants: row.get(5)?,
+            kicked_count: row.get(6)?,
+        })
+    }
+
+    pub fn is_live(&self) -> bool {
+        self.ended_at.is_none()
+    }
+}
+
+const COLUMNS: &str = "id, meeting_id, started_at, ended_at, end_reason, peak_participants, kicked_count";
+
+impl Db {
+    pub fn start_session(&mut self, session_id: &str, meeting_id: &str, started_at: &str) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO sessions (id, meeting_id, started_at, peak_participants) VALUES (?1, ?2, ?3, 0)",
+            params![session_id, meeting_id, started_at],
+        )?;
+        Ok(())
+    }
+
+    /// Records the end; true if this call ended it. A session ends once: later calls change nothing.
+    pub fn end_session(
+        &mut self,
+        session_id: &str,
+        ended_at: &str,
+        reason: EndReason,
+        peak_participants: u32,
+        kicked_count: u32,
+    ) -> Result<bool> {
+        let n = self.conn.execute(
+            "UPDATE sessions SET ended_at = ?1, end_reason = ?2, peak_participants = MAX(peak_participants, ?3),
+                                 kicked_count = ?4
+             WHERE id = ?5 AND ended_at IS NULL",
+            params![ended_at, reason.as_str(), peak_participants, kicked_count, session_id],
+        )?;
+        Ok(n == 1)
+    }
+
+    /// The session if it belongs to the meeting.
+    pub fn session(&mut self, meeting_id: &str, session_id: &str) -> Result<Option<SessionRow>> {
+        Ok(self
+            .conn
+            .query_row(
+                &format!("SELECT {COLUMNS} FROM sessions WHERE id = ?1 AND meeting_id = ?2"),
+                [session_id, meeting_id],
+                SessionRow::from_row,
+            )
+            .optional()?)
+    }
+
+    /// The meeting's most recent session, live or ended.
+    pub fn latest_session(&mut self, meeting_id: &str) -> Result<Option<SessionRow>> {
+        Ok(self
+            .conn
+            .query_row(
+                &format!(
+                    "SELECT {COLUMNS} FROM sessions WHERE meeting_id = ?1 ORDER BY started_at DESC, rowid DESC LIMIT 1"
+                ),
+                [meeting_id],
+                SessionRow::from_row,
+            )
+            .optional()?)
+    }
+
+    /// Ends the sessions a previous run left live (it crashed or was killed): nobody is connected to a fresh
+    /// process, so they ended when everybody left. Returns how many were closed.
+    pub fn close_orphaned_sessions(&mut self, now: &str) -> Result<usize> {
+        Ok(self.conn.execute(
+            "UPDATE sessions SET ended_at = ?1, end_reason = ?2, kicked_count = 0 WHERE ended_at IS NULL",
+            params![now, EndReason::AllParticipantsLeft.as_str()],
+        )?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock;
+    use crate::store::Store;
+
+    #[test]
+    fn a_session_ends_once_and_keeps_its_first_end() {
+        let store = Store::open_in_memory().unwrap();
+        let meeting = store
+            .with(|db| {
+                let app = db.create_app("acct", "a")?;
+                db.create_meeting(&app.id, None, Default::default())
+            })
+            .unwrap();
+        store.with(|db| db.start_session("s-1", &meeting.id, &clock::now())).unwrap();
+        assert!(store.with(|db| db.latest_session(&meeting.id)).unwrap().unwrap().is_live());
+        assert!(store.with(|db| db.end_session("s-1", &clock::now(), EndReason::HostEndedMeeting, 3, 3)).unwrap());
+        assert!(!store.with(|db| db.end_session("s-1", &clock::now(), EndReason::AllParticipantsLeft, 9, 0)).unwrap());
+        let row = store.with(|db| db.session(&meeting.id, "s-1")).unwrap().unwrap();
+        assert_eq!(row.end_reason, Some(EndReason::HostEndedMeeting));
+        assert_eq!((row.peak_participants, row.kicked_count), (3, Some(3)));
+        assert_eq!(store.with(|db| db.session("other-meeting", "s-1")).unwrap(), None);
+    }
+
+    #[test]
+    fn sessions_left_live_by_a_crash_are_closed_at_start() {
+        let store = Store::open_in_memory().unwrap();
+        let meeting = store
+            .with(|db| {
+                let app = db.create_app("acct", "a")?;
+                db.create_meeting(&app.id, None, Default::default())
+            })
+            .unwrap();
+        store.with(|db| db.start_session("s-1", &meeting.id, "2026-01-01T00:00:00.000Z")).unwrap();
+        store.with(|db| db.start_session("s-2", &meeting.id, "2026-01-02T00:00:00.000Z")).unwrap();
+        assert_eq!(store.with(|db| db.close_orphaned_sessions(&clock::now())).unwrap(), 2);
+        let latest = store.with(|db| db.latest_session(&meeting.id)).unwrap().unwrap();
+        assert_eq!((latest.id.as_str(), latest.end_reason), ("s-2", Some(EndReason::AllParticipantsLeft)));
+    }
+}

@@ -1,0 +1,25 @@
+//! The WebSocket endpoint at [`endsession_protocol::WS_PATH`]: one socket per participant connection.
+
+mod connection;
+mod frames;
+
+use crate::state::AppState;
+use axum::extract::{State, WebSocketUpgrade};
+use axum::response::Response;
+
+/// Largest message the transport accepts. Well above [`endsession_protocol::MAX_FRAME_BYTES`], so that an oversized
+/// frame is read whole and answered with `FrameTooLarge` instead of a dropped connection.
+const MAX_TRANSPORT_MESSAGE: usize = 1024 * 1024;
+
+/// Initial read buffer. Client frames are tiny; tungstenite's 128 KiB default would dominate the memory of an idle
+/// connection.
+const READ_BUFFER: usize = 4 * 1024;
+
+/// `GET /realtime/ws`: upgrades and hands the socket to its connection task.
+pub async fn upgrade(ws: WebSocketUpgrade, State(state): State<AppState>) -> Response {
+    ws.max_message_size(MAX_TRANSPORT_MESSAGE)
+        .max_frame_size(MAX_TRANSPORT_MESSAGE)
+        .read_buffer_size(READ_BUFFER)
+        .write_buffer_size(0)
+        .on_upgrade(move |socket| connection::run(socket, state))
+}
