@@ -1,0 +1,232 @@
+//! A real server on 127.0.0.1:0 with a temporary data dir, a REST client and WebSocket participants.
+//! Timeouts here only guard against hangs; tests synchronise on frames and responses.
+
+#![allow(dead_code)]
+
+use endsession_protocol::{ClientFrame, ServerFrame, PROTOCOL_VERSION, WS_PATH};
+use endsession_server::config::{ApiToken, Config, Scope};
+use endsession_server::Server;
+use futures_util::{SinkExt, StreamExt};
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use std::time::Duration;
+use tempfile::TempDir;
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+pub const ACCOUNT: &str = "acct-1";
+pub const ADMIN: &str = "admin-secret";
+pub const WRITER: &str = "write-secret";
+pub const READER: &str = "read-secret";
+pub const OTHER_ACCOUNT: &str = "acct-2";
+pub const OTHER_ADMIN: &str = "other-secret";
+
+/// How long any single wait may take before the test fails.
+pub const GUARD: Duration = Duration::from_secs(5);
+
+pub struct TestServer {
+    pub server: Server,
+    pub http: reqwest::Client,
+    pub base: String,
+    _dir: TempDir,
+}
+
+/// An app and a meeting in it.
+#[derive(Debug, Clone)]
+pub struct Meeting {
+    pub app_id: String,
+    pub id: String,
+}
+
+impl TestServer {
+    pub async fn start() -> Self {
+        Self::start_with_grace(Duration::from_secs(5)).await
+    }
+
+    pub async fn start_with_grace(grace: Duration) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = Config::local(dir.path());
+        config.reconnect_grace = grace;
+        let token =
+            |account: &str, secret: &str, scope| ApiToken { account_id: account.into(), secret: secret.into(), scope };
+        config.api_tokens = vec![
+            token(ACCOUNT, ADMIN, Scope::Admin),
+            token(ACCOUNT, WRITER, Scope::ReadWrite),
+            token(ACCOUNT, READER, Scope::Read),
+            token(OTHER_ACCOUNT, OTHER_ADMIN, Scope::Admin),
+        ];
+        let server = endsession_server::start(config).await.unwrap();
+        let base = format!("http://{}", server.addr());
+        TestServer { server, http: reqwest::Client::new(), base, _dir: dir }
+    }
+
+    /// URL of a RealtimeKit path of an account, e.g. `kit_of("acct-1", "/apps")`.
+    pub fn kit_of(&self, account: &str, path: &str) -> String {
+        format!("{}/client/v4/accounts/{account}/realtime/kit{path}", self.base)
+    }
+
+    pub fn kit(&self, path: &str) -> String {
+        self.kit_of(ACCOUNT, path)
+    }
+
+    /// Any request; returns the status and the JSON body (Null if the body is not JSON).
+    pub async fn call(
+        &self,
+        method: Method,
+        url: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut request = self.http.request(method, url);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = tokio::time::timeout(GUARD, request.send()).await.expect("REST call hung").unwrap();
+        let status = response.status();
+        let text = response.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    /// An admin call that must succeed; returns `data`.
+    pub async fn admin(&self, method: Method, path: &str, body: Option<Value>) -> Value {
+        let (status, body) = self.call(method, &self.kit(path), Some(ADMIN), body).await;
+        assert!(status.is_success(), "{path}: {status} {body}");
+        assert_eq!(body["success"], true, "{body}");
+        body["data"].clone()
+    }
+
+    pub async fn meeting(&self) -> Meeting {
+        let app = self.admin(Method::POST, "/apps", Some(json!({ "name": "test app" }))).await;
+        let app_id = app["app"]["id"].as_str().unwrap().to_owned();
+        let meeting = self.admin(Method::POST, &format!("/{app_id}/meetings"), Some(json!({ "title": "T" }))).await;
+        Meeting { app_id, id: meeting["id"].as_str().unwrap().to_owned() }
+    }
+
+    /// Adds a participant; returns `(participant_id, token)`.
+    pub async fn participant(&self, meeting: &Meeting, preset: &str) -> (String, String) {
+        let path = format!("/{}/meetings/{}/participants", meeting.app_id, meeting.id);
+        let name = format!("user-{}", unique());
+        let body = json!({ "custom_participant_id": name, "preset_name": preset, "name": name });
+        let data = self.admin(Method::POST, &path, Some(body)).await;
+        (data["id"].as_str().unwrap().to_owned(), data["token"].as_str().unwrap().to_owned())
+    }
+
+    pub async fn host(&self, meeting: &Meeting) -> (String, String) {
+        self.participant(meeting, "group_call_host").await
+    }
+
+    pub async fn guest(&self, meeting: &Meeting) -> (String, String) {
+        self.participant(meeting, "group_call_participant").await
+    }
+
+    pub async fn active_session(&self, meeting: &Meeting) -> (StatusCode, Value) {
+        let path = format!("/{}/meetings/{}/active-session", meeting.app_id, meeting.id);
+        self.call(Method::GET, &self.kit(&path), Some(ADMIN), None).await
+    }
+
+    pub async fn rest_kick_all(&self, meeting: &Meeting) -> Value {
+        let path = format!("/{}/meetings/{}/active-session/kick-all", meeting.app_id, meeting.id);
+        self.admin(Method::POST, &path, None).await
+    }
+
+    /// A socket with nothing sent yet.
+    pub async fn connect(&self) -> Ws {
+        let url = format!("ws://{}{WS_PATH}", self.server.addr());
+        let (stream, _) = tokio::time::timeout(GUARD, tokio_tungstenite::connect_async(url)).await.unwrap().unwrap();
+        Ws { stream }
+    }
+
+    /// Connects and sends `join`; returns the socket and the server's first answer.
+    pub async fn join_with(&self, token: &str, resume: Option<&str>) -> (Ws, ServerFrame) {
+        let mut ws = self.connect().await;
+        ws.send(&ClientFrame::Join { token: token.into(), resume: resume.map(Into::into), version: PROTOCOL_VERSION })
+            .await;
+        let answer = ws.recv().await;
+        (ws, answer)
+    }
+
+    /// Joins and expects `Joined`; returns the socket and the session id.
+    pub async fn join(&self, token: &str) -> (Ws, String) {
+        let (ws, answer) = self.join_with(token, None).await;
+        match answer {
+            ServerFrame::Joined { session_id, .. } => (ws, session_id),
+            other => panic!("expected joined, got {other:?}"),
+        }
+    }
+}
+
+/// A number not used before in this test binary, for unique custom participant ids.
+fn unique() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+pub struct Ws {
+    pub stream: WebSocketStream<MaybeTlsStream<TcpStream>>,
+}
+
+impl Ws {
+    pub async fn send_message(&mut self, message: Message) {
+        self.stream.send(message).await.unwrap();
+    }
+
+    pub async fn send_text(&mut self, text: &str) {
+        self.send_message(Message::text(text)).await;
+    }
+
+    pub async fn send(&mut self, frame: &ClientFrame) {
+        self.send_text(&frame.encode()).await;
+    }
+
+    /// Sends several frames in one write, so the server reads them together.
+    pub async fn send_together(&mut self, frames: &[ClientFrame]) {
+        for frame in frames {
+            self.stream.feed(Message::text(frame.encode())).await.unwrap();
+        }
+        self.stream.flush().await.unwrap();
+    }
+
+    /// The next frame, or None if the server closed.
+    pub async fn next(&mut self) -> Option<ServerFrame> {
+        loop {
+            let message = tokio::time::timeout(GUARD, self.stream.next()).await.expect("no frame in time");
+            match message {
+                Some(Ok(Message::Text(text))) => {
+                    return Some(ServerFrame::decode(&text).expect("a valid server frame"))
+                }
+                Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => {}
+                Some(Ok(Message::Binary(_))) => panic!("the server sent a binary frame"),
+                Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return None,
+            }
+        }
+    }
+
+    /// The next frame; the socket must still be open.
+    pub async fn recv(&mut self) -> ServerFrame {
+        self.next().await.expect("the server closed the socket")
+    }
+
+    /// Every frame until the server closes.
+    pub async fn until_closed(&mut self) -> Vec<ServerFrame> {
+        let mut frames = Vec::new();
+        while let Some(frame) = self.next().await {
+            frames.push(frame);
+        }
+        frames
+    }
+
+    /// The server must close now, with no frame before.
+    pub async fn expect_closed(&mut self) {
+        assert_eq!(self.until_closed().await, vec![], "expected the socket to close");
+    }
+
+    /// Drops the TCP connection without a WebSocket close, as a lost network does.
+    pub fn drop_abruptly(self) {
+        drop(self.stream.into_inner());
+    }
+}
