@@ -9,6 +9,7 @@
 //! | 403    | 10000 | the token's scope does not allow the request (`Realtime Read` writing)   |
 //! | 404    | 7003  | no such object for this account (another account's objects included)     |
 //! | 404    | 7000  | no such route                                                            |
+//! | 405    | 7001  | the route exists, the method does not                                    |
 //! | 413    | 6007  | the body is over the limit                                               |
 //! | 500    | 1000  | the store failed (logged)                                                |
 
@@ -45,6 +46,10 @@ impl ApiError {
 
     pub fn no_route(path: &str) -> Self {
         Self::new(StatusCode::NOT_FOUND, 7000, format!("no route for {path}"))
+    }
+
+    pub fn method_not_allowed(method: &str, path: &str) -> Self {
+        Self::new(StatusCode::METHOD_NOT_ALLOWED, 7001, format!("method {method} is not allowed on {path}"))
     }
 
     pub fn invalid(message: impl Into<String>) -> Self {

@@ -24,6 +24,8 @@ pub fn router(state: AppState, config: &Config) -> Router {
         .route(&kit("/{app_id}/meetings/{meeting_id}/participants/{participant_id}"), patch(participants::edit))
         .route(&kit("/{app_id}/meetings/{meeting_id}/active-session"), get(active_session::get))
         .route(&kit("/{app_id}/meetings/{meeting_id}/active-session/kick-all"), post(active_session::kick_all))
+        // Before the route layer: layered routes can no longer take a fallback.
+        .method_not_allowed_fallback(rest::method_not_allowed)
         .route_layer(middleware::from_fn_with_state(state.clone(), auth::require_api_token))
         .layer(DefaultBodyLimit::max(rest::BODY_LIMIT));
 

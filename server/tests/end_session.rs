@@ -46,6 +46,7 @@ async fn ending_for_all_tells_everyone_and_closes_every_socket() {
     assert_eq!(body["data"]["status"], "ENDED");
     assert_eq!(body["data"]["id"], session.as_str());
     assert_eq!(body["data"]["max_concurrent_participants"], 3);
+    assert_eq!(body["data"]["reason"], "HOST_ENDED_MEETING");
 }
 
 #[tokio::test]

@@ -125,6 +125,8 @@ async fn bad_bodies_are_named() {
 
     let (status, body) = server.call(Method::GET, &format!("{}/client/v4/nothing/here", server.base), None, None).await;
     assert_eq!((status, error_code(&body)), (StatusCode::NOT_FOUND, (true, 7000)));
+    let (status, body) = server.call(Method::DELETE, &server.kit("/apps"), Some(ADMIN), None).await;
+    assert_eq!((status, error_code(&body)), (StatusCode::METHOD_NOT_ALLOWED, (true, 7001)));
 
     let edit = server.kit(&format!("/{}/meetings/{}/participants/nobody", meeting.app_id, meeting.id));
     let (status, body) = server.call(Method::PATCH, &edit, Some(ADMIN), Some(json!({ "name": "x" }))).await;

@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 /// The `action` of a kick-all answer.
 pub const KICK_ALL_ACTION: &str = "kick_all";
 
-/// `ActiveSessionGetActiveSessionResponse.data`. `live` is (participants, peak) of a live session in the hub.
+/// `ActiveSessionGetActiveSessionResponse.data`, plus `reason`. `live` is (participants, peak) of a live session in the hub.
 fn session_json(meeting: &MeetingRow, session: &SessionRow, live: Option<(usize, usize)>) -> Value {
     let (live_participants, peak) = live.unwrap_or((0, session.peak_participants as usize));
     json!({
@@ -31,6 +31,9 @@ fn session_json(meeting: &MeetingRow, session: &SessionRow, live: Option<(usize,
         "organization_id": meeting.app_id,
         "type": "meeting",
         "breakout_rooms": [],
+        // Not in the SDK model (it ignores unknown fields): why the session ended, as the `meeting.ended` webhook
+        // says it. Null while live.
+        "reason": session.end_reason.map(|r| r.as_str()),
     })
 }
 

@@ -10,17 +10,13 @@ use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-/// `MeetingCreateParams`. The optional settings are stored as given and echoed back; this server does not record
-/// or transcribe, so they change nothing else.
-#[derive(Debug, Deserialize)]
-pub struct CreateMeeting {
-    pub title: Option<String>,
-    #[serde(flatten)]
-    pub settings: MeetingSettings,
-}
-
+/// `MeetingCreateParams`. The optional settings are stored as given (title aside) and echoed back; this server
+/// does not record or transcribe, so they change nothing else. One flat struct, not `#[serde(flatten)]`, so that a
+/// wrong type is reported with the field's name.
 #[derive(Debug, Default, Serialize, Deserialize)]
-pub struct MeetingSettings {
+pub struct CreateMeeting {
+    #[serde(skip_serializing)]
+    pub title: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub record_on_start: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -67,7 +63,7 @@ pub async fn create(
     Body(body): Body<CreateMeeting>,
 ) -> Result<Response, ApiError> {
     let app = find_app(&state, &path.account_id, &path.app_id).await?;
-    let settings = match serde_json::to_value(&body.settings).map_err(ApiError::internal)? {
+    let settings = match serde_json::to_value(&body).map_err(ApiError::internal)? {
         Value::Object(settings) => settings,
         _ => Map::new(),
     };

@@ -92,6 +92,11 @@ pub async fn find_app(state: &AppState, account_id: &str, app_id: &str) -> Resul
     state.store.run(move |db| db.app(&account, &app)).await?.ok_or_else(|| ApiError::not_found("app"))
 }
 
+/// A known path with a method it does not serve.
+pub async fn method_not_allowed(method: axum::http::Method, uri: Uri) -> ApiError {
+    ApiError::method_not_allowed(method.as_str(), uri.path())
+}
+
 /// Any other path under `/client/v4`.
 pub async fn no_route(uri: Uri) -> ApiError {
     ApiError::no_route(uri.path())
