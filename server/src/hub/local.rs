@@ -266,6 +266,24 @@ impl Hub for LocalHub {
         }
     }
 
+    async fn kick(&self, meeting_id: &str, participant_ids: &[String]) -> Vec<String> {
+        let Some(mut room) = self.inner.lock_existing(meeting_id).await else {
+            return Vec::new();
+        };
+        let mut kicked = Vec::new();
+        for id in participant_ids {
+            match room.kick(id) {
+                Departure::NotPresent => {}
+                Departure::Removed { ending: Some(ending) } => {
+                    kicked.push(id.clone());
+                    self.inner.finish(meeting_id, ending).await;
+                }
+                _ => kicked.push(id.clone()),
+            }
+        }
+        kicked
+    }
+
     async fn update_permissions(
         &self,
         meeting_id: &str,

@@ -93,6 +93,10 @@ pub trait Hub: Send + Sync {
     /// Ends the meeting's live session for all, for the REST API. None if no session is live.
     async fn end_session(&self, meeting_id: &str) -> Result<Option<KickAllOutcome>, HubError>;
 
+    /// Removes these participants from the meeting's live session (`RoomLeft { Kicked }` to each); returns the ids
+    /// that were in it.
+    async fn kick(&self, meeting_id: &str, participant_ids: &[String]) -> Vec<String>;
+
     /// A participant's preset changed: push `PermissionsUpdate` and enforce it from now on.
     async fn update_permissions(
         &self,

@@ -222,6 +222,27 @@ impl<O: Deliver> Room<O> {
         Ok(self.end(EndReason::HostEndedMeeting))
     }
 
+    /// Removes one participant from the live session (RealtimeKit's kick): its connections get
+    /// `RoomLeft { Kicked }` and close, the others see it leave, and an emptied session ends. `NotPresent` if the
+    /// participant is not in the live session.
+    pub fn kick(&mut self, participant_id: &str) -> Departure<O> {
+        let Some(session) = self.live.as_mut() else {
+            return Departure::NotPresent;
+        };
+        let Some(member) = session.members.get(participant_id) else {
+            return Departure::NotPresent;
+        };
+        let frame = Outbound::encode(&ServerFrame::RoomLeft {
+            state: LeaveState::Kicked,
+            session_id: session.id.clone(),
+            reason: None,
+        });
+        for (_, outbox) in &member.conns {
+            outbox.deliver(Outbound::Final(frame.clone()));
+        }
+        self.remove(participant_id)
+    }
+
     /// Applies a preset change to a participant in the session and tells its connections, if anything changed.
     /// True if the participant is in the session.
     pub fn set_permissions(&mut self, participant_id: &str, preset_name: &str, permissions: Permissions) -> bool {

@@ -175,3 +175,15 @@ fn after_an_end_the_next_session_is_new() {
     let admission = room.admit(person("a"), HOST, 3, Probe::default(), Some("s1"));
     assert_eq!((admission.session_id.as_str(), admission.reconnected), ("s2", false));
 }
+
+#[test]
+fn a_kicked_participant_alone_is_told_kicked() {
+    let (mut room, probes) = room_with(&[("a", GUEST), ("b", GUEST)]);
+    assert!(matches!(room.kick("a"), Departure::Removed { ending: None }));
+    let kicked = ServerFrame::RoomLeft { state: LeaveState::Kicked, session_id: "s1".into(), reason: None };
+    assert_eq!(probes[0].take(), vec![(kicked, true)]);
+    assert_eq!(probes[1].take(), vec![(ServerFrame::ParticipantLeft { participant_id: "a".into() }, false)]);
+    assert!(matches!(room.kick("a"), Departure::NotPresent));
+    let Departure::Removed { ending: Some(ending) } = room.kick("b") else { panic!("kicking the last one ends") };
+    assert_eq!(ending.reason, EndReason::AllParticipantsLeft);
+}
