@@ -223,10 +223,7 @@ impl ServerFrame {
                 .str("meetingId", meeting_id)
                 .set("self", self_participant.to_value())
                 .set("permissions", permissions.to_value())
-                .set(
-                    "participants",
-                    Value::Array(participants.iter().map(Participant::to_value).collect()),
-                )
+                .set("participants", Value::Array(participants.iter().map(Participant::to_value).collect()))
                 .bool("reconnected", *reconnected)
                 .encode(),
             ServerFrame::ParticipantJoined { participant } => {
@@ -277,9 +274,9 @@ impl ServerFrame {
                     .collect::<Result<_>>()?,
                 reconnected: f.bool("reconnected")?,
             }),
-            "participantJoined" => Ok(ServerFrame::ParticipantJoined {
-                participant: Participant::from_fields(f.object("participant")?)?,
-            }),
+            "participantJoined" => {
+                Ok(ServerFrame::ParticipantJoined { participant: Participant::from_fields(f.object("participant")?)? })
+            }
             "participantLeft" => Ok(ServerFrame::ParticipantLeft { participant_id: f.string("participantId")? }),
             "permissionsUpdate" => Ok(ServerFrame::PermissionsUpdate {
                 preset_name: f.string("presetName")?,

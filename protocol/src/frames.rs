@@ -148,11 +148,7 @@ pub struct Participant {
 pub enum ClientFrame {
     /// First frame on every socket. `resume` is the session id the client was in before its socket dropped; if
     /// that session has ended meanwhile, the server answers `RoomLeft { state: Ended }` instead of joining.
-    Join {
-        token: String,
-        resume: Option<String>,
-        version: u32,
-    },
+    Join { token: String, resume: Option<String>, version: u32 },
     /// End the session for everyone. `id` pairs the answer (`KickAllResult` or `Error`) with the call.
     KickAll { id: u64 },
     /// Leave the session; the server answers `RoomLeft { state: Left }` and closes.
@@ -171,10 +167,17 @@ pub enum ServerFrame {
         participants: Vec<Participant>,
         reconnected: bool,
     },
-    ParticipantJoined { participant: Participant },
-    ParticipantLeft { participant_id: String },
+    ParticipantJoined {
+        participant: Participant,
+    },
+    ParticipantLeft {
+        participant_id: String,
+    },
     /// The participant's preset changed on the server.
-    PermissionsUpdate { preset_name: String, permissions: Permissions },
+    PermissionsUpdate {
+        preset_name: String,
+        permissions: Permissions,
+    },
     /// The answer to `KickAll`. Every caller of the same session gets the same `session_id` and `kicked_count`;
     /// `already_ended` is true for all but the call that ended it.
     KickAllResult {
@@ -190,5 +193,9 @@ pub enum ServerFrame {
         reason: Option<EndReason>,
     },
     /// `id` is the request it answers, if any.
-    Error { id: Option<u64>, code: ErrorCode, message: String },
+    Error {
+        id: Option<u64>,
+        code: ErrorCode,
+        message: String,
+    },
 }
