@@ -4,7 +4,7 @@
  * - `<end-meeting-button>`: "End meeting for all", disabled with a visible reason unless the end state is
  *   `allowed`; asks for confirmation in a modal dialog (focus trapped, Esc cancels) and then ends the session.
  *   Fires `endsession-ended` `{detail: result}` and `endsession-error` `{detail: error}`.
- * - `<meeting-ended-screen>`: hidden while in the room; once left, a title and message for the leave state
+ * - `<meeting-ended-screen>`: not displayed while in the room (no `state` attribute); once left, a title and message for the leave state
  *   (`ended`, `kicked`, `left`, `rejected`, `failed`) and whatever children it has (e.g. a "Join again" button).
  *
  * Both take the meeting as a property (`.meeting`), ours or a RealtimeKit one, and reflect the state in a `state`
@@ -168,6 +168,7 @@ export class MeetingEndedScreenElement extends MeetingElement {
     const root = this.attachShadow({ mode: 'open' });
     root.innerHTML = `<style>${COMMON}
 :host { display: block; }
+:host(:not([state])) { display: none; }
 [part=screen] { text-align: center; padding: 2em 1em; }
 [part=title] { margin: 0 0 .4em; font-size: 1.3em; }
 [part=message] { margin: 0 0 1.2em; color: var(--endsession-muted, #6b7280); }
@@ -177,13 +178,11 @@ export class MeetingEndedScreenElement extends MeetingElement {
 </section>`;
     this.#title = root.querySelector('[part=title]')!;
     this.#message = root.querySelector('[part=message]')!;
-    this.hidden = true;
   }
 
   protected render(): void {
     if (!this.#title) return;
     const left = this.source?.roomLeft ?? null;
-    this.hidden = !left;
     if (left) this.setAttribute('state', left);
     else this.removeAttribute('state');
     [this.#title.textContent, this.#message.textContent] = left ? LEAVE_TEXT[left] : ['', ''];
