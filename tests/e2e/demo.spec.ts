@@ -8,7 +8,7 @@ type Panel = 'react' | 'angular' | 'element';
 const PANELS: Panel[] = ['react', 'angular', 'element'];
 const NAMES: Record<Panel, string> = { react: 'React', angular: 'Angular', element: 'Web Component' };
 
-test.use({ viewport: { width: 1440, height: 900 } });
+test.use({ viewport: { width: 1440, height: 1000 } });
 
 const shot = (page: Page, name: string) =>
   page.screenshot({ path: test.info().outputPath(`${name}.png`), fullPage: true });

@@ -19,5 +19,13 @@ export interface DemoBus {
   rejoin(panel: string): Promise<void>;
   label(state: string): string;
   roleLabel(role: string): string;
-  room(meeting: Meeting, onChange: (room: { sessionId: string; count: number }) => void): () => void;
+  room(meeting: Meeting, onChange: (room: Room) => void): () => void;
+}
+
+/** Who is in the room, as one panel's participant sees it. */
+export interface Room {
+  sessionId: string;
+  count: number;
+  /** "Ada (you)" first, then the others. */
+  names: string[];
 }

@@ -44,13 +44,17 @@ const bus = {
   rejoin: (panel) => seat(PANELS.find((p) => p.panel === panel)),
   label: (state) => STATE_LABEL[state] ?? state,
   roleLabel: (role) => (role === HOST ? 'Host' : 'Participant'),
-  /** Calls `onChange({sessionId, count})` on every room change of `meeting`; returns the unsubscribe. */
+  /** Calls `onChange({sessionId, count, names})` on every room change of `meeting`; returns the unsubscribe. */
   room(meeting, onChange) {
-    const update = () =>
+    const update = () => {
+      const joined = meeting.self.roomState === 'joined';
+      const others = joined ? meeting.participants.joined.toArray().map((p) => p.name) : [];
       onChange({
         sessionId: meeting.meta.sessionId || '',
-        count: meeting.self.roomState === 'joined' ? meeting.participants.joined.size + 1 : 0,
+        count: joined ? others.length + 1 : 0,
+        names: joined ? [`${meeting.self.name} (you)`, ...others] : [],
       });
+    };
     const pairs = [
       [meeting.self, 'roomJoined'],
       [meeting.self, 'roomLeft'],
@@ -77,7 +81,7 @@ function publish(next) {
 /** Adds a new participant for the panel through the REST API and seats it there. */
 async function seat({ panel, name, framework }) {
   const role = seats[panel]?.role ?? PANELS.find((p) => p.panel === panel).role;
-  const participant = await call(`POST /meetings/…/participants (${name})`, () =>
+  const participant = await call(`Add participant ${name}`, () =>
     addParticipant({ name, preset: role, meetingId }),
   );
   publish({
@@ -94,7 +98,7 @@ async function seat({ panel, name, framework }) {
 /** Runs one REST call, logging it in the activity list. */
 async function call(label, fn) {
   const item = document.createElement('li');
-  const time = new Date().toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit' });
+  const time = new Date().toLocaleTimeString('en-GB', { hour12: false });
   item.innerHTML = `<time></time><span class="what"></span><span class="result">…</span>`;
   item.querySelector('time').textContent = time;
   item.querySelector('.what').textContent = label;
@@ -141,12 +145,14 @@ function renderPeople() {
 
 async function setRole(panel, role) {
   const s = seats[panel];
-  await call(`PATCH participant ${s.name} → ${role}`, () => setPreset(s.participantId, role, meetingId));
+  await call(`${role === HOST ? 'Grant' : 'Revoke'} end for ${s.name}`, () =>
+    setPreset(s.participantId, role, meetingId),
+  );
   publish({ ...seats[panel], role });
 }
 
 async function setStatus(status) {
-  await call(`PATCH meeting → ${status}`, () => api('PATCH', `/meetings/${meetingId}`, { status }));
+  await call(`Set meeting ${status}`, () => api('PATCH', `/meetings/${meetingId}`, { status }));
   showStatus(status);
 }
 
@@ -165,7 +171,7 @@ async function start() {
   showStatus(meeting.status ?? 'ACTIVE');
 
   $('#end-api').addEventListener('click', () =>
-    call('POST active-session/kick-all', () => endForAll(meetingId)).catch(() => {}),
+    call('End session (kick-all)', () => endForAll(meetingId)).catch(() => {}),
   );
   $('#set-inactive').addEventListener('click', () => setStatus('INACTIVE').catch(() => {}));
   $('#set-active').addEventListener('click', () => setStatus('ACTIVE').catch(() => {}));

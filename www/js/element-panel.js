@@ -14,6 +14,7 @@ root.innerHTML = `
   </div>
   <div class="room">
     <p class="meta"></p>
+    <ul class="roster" aria-label="In the room"></ul>
     <end-meeting-button></end-meeting-button>
   </div>
   <meeting-ended-screen data-testid="element-ended">
@@ -45,7 +46,16 @@ bus.follow('element', async (seat) => {
     $('.room').hidden = end.roomLeft !== null;
   };
   const offState = end.subscribe(showState);
-  const offRoom = bus.room(meeting, ({ sessionId, count }) => {
+  const offRoom = bus.room(meeting, ({ sessionId, count, names }) => {
+    $('.roster').replaceChildren(
+      ...names.map((n) => {
+        const li = document.createElement('li');
+        li.innerHTML = '<span class="mini"></span>';
+        li.firstChild.textContent = n[0];
+        li.append(n);
+        return li;
+      }),
+    );
     $('.meta').innerHTML = sessionId
       ? `<span class="dot"></span>${count} in the room · session <code data-testid="element-session"></code>`
       : 'Connecting…';

@@ -16,7 +16,7 @@ import {
 import { bootstrapApplication } from '@angular/platform-browser';
 import { initMeeting, ClientError, type Meeting } from 'endsession';
 import { injectEndSession } from 'endsession/angular';
-import type { DemoBus, Seat } from '../bus';
+import type { DemoBus, Room, Seat } from '../bus';
 
 const bus = (window as unknown as { endsessionDemo: DemoBus }).endsessionDemo;
 
@@ -54,6 +54,14 @@ const ENDED: Record<string, [string, string]> = {
             Connecting…
           }
         </p>
+        <ul class="roster" aria-label="In the room">
+          @for (n of room().names; track n) {
+            <li>
+              <span class="mini">{{ n[0] }}</span
+              >{{ n }}
+            </li>
+          }
+        </ul>
         <div class="endsession" [attr.data-state]="end.state()">
           <button
             #opener
@@ -107,7 +115,7 @@ class AngularPanel {
   readonly seat = signal<Seat | null>(null);
   readonly meeting = signal<Meeting | null>(null);
   readonly end = injectEndSession(this.meeting);
-  readonly room = signal({ sessionId: '', count: 0 });
+  readonly room = signal<Room>({ sessionId: '', count: 0, names: [] });
   readonly error = signal('');
   readonly role = computed(() => (this.seat() ? bus.roleLabel(this.seat()!.role) : ''));
   readonly label = computed(() => bus.label(this.end.state()));

@@ -4,7 +4,7 @@ import { StrictMode, useEffect, useState } from 'react';
 import { createRoot } from 'react-dom/client';
 import { initMeeting, type Meeting } from 'endsession';
 import { EndMeetingButton, MeetingEndedScreen, useEndSession } from 'endsession/react';
-import type { DemoBus, Seat } from '../bus';
+import type { DemoBus, Room, Seat } from '../bus';
 
 const bus = (window as unknown as { endsessionDemo: DemoBus }).endsessionDemo;
 
@@ -38,7 +38,7 @@ function useMeeting(seat: Seat | null): Meeting | null {
 }
 
 function useRoom(meeting: Meeting | null) {
-  const [room, setRoom] = useState({ sessionId: '', count: 0 });
+  const [room, setRoom] = useState<Room>({ sessionId: '', count: 0, names: [] });
   useEffect(() => (meeting ? bus.room(meeting, setRoom) : undefined), [meeting]);
   return room;
 }
@@ -76,6 +76,14 @@ function ReactPanel() {
               'Connecting…'
             )}
           </p>
+          <ul className="roster" aria-label="In the room">
+            {room.names.map((n) => (
+              <li key={n}>
+                <span className="mini">{n[0]}</span>
+                {n}
+              </li>
+            ))}
+          </ul>
           <EndMeetingButton meeting={meeting} />
         </div>
       )}
