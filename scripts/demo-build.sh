@@ -23,10 +23,12 @@ fi
 
 if stale www/build/angular/main.js www/apps/angular www/apps/bus.ts dist; then
   echo "[demo-build] Angular panel (@angular/build, zoneless)"
-  (cd www/apps/angular && NG_CLI_ANALYTICS=false ../../../node_modules/.bin/ng build >/tmp/endsession-demo-ng.log 2>&1) || {
-    cat /tmp/endsession-demo-ng.log
+  log=$(mktemp)
+  (cd www/apps/angular && NG_CLI_ANALYTICS=false ../../../node_modules/.bin/ng build >"$log" 2>&1) || {
+    cat "$log"
     exit 1
   }
+  rm -f "$log"
   # The bundle fetches the wasm next to itself (new URL('./wasm/endsession_bg.wasm', import.meta.url)).
   mkdir -p www/build/angular/wasm
   cp dist/wasm/endsession_bg.wasm www/build/angular/wasm/
