@@ -22,7 +22,7 @@ test.beforeAll(async () => {
     resolve: {
       alias: [
         { find: /^endsession$/, replacement: pkg('index.js') },
-        { find: /^endsession\/(end-state|react|element)$/, replacement: pkg('$1/index.js') },
+        { find: /^endsession\/(end-state|react|angular|element)$/, replacement: pkg('$1/index.js') },
       ],
     },
     build: {
@@ -200,12 +200,17 @@ test('a server-pushed single kick gives roomLeft kicked', async ({ page }) => {
   expect(await gate(page)).toMatchObject({ roomState: 'kicked', canEndSession: false, endState: 'kicked' });
 });
 
-test('the React hooks and the custom elements follow a real RealtimeKit meeting', async ({ page }) => {
+test('the React hooks, the Angular signals and the custom elements follow a real RealtimeKit meeting', async ({
+  page,
+}) => {
   await open(page, 'participant');
   await page.evaluate(() => {
     window.rtk.renderReact(window.meeting);
     window.rtk.renderElements(window.meeting);
+    window.angular = window.rtk.angularSignals(window.meeting);
   });
+  const angular = () => page.evaluate(() => window.angular());
+  expect(await angular()).toEqual({ state: 'no-permission', canEnd: false, roomLeft: null });
   const reactCan = page.locator('#react-can');
   const reactButton = page.locator('#react .endsession-button');
   const element = page.locator('end-meeting-button');
@@ -220,6 +225,7 @@ test('the React hooks and the custom elements follow a real RealtimeKit meeting'
   await expect(reactButton).toBeEnabled();
   await expect(element).toHaveAttribute('state', 'allowed');
   await expect(element.locator('button[part=button]')).toBeEnabled();
+  expect(await angular()).toEqual({ state: 'allowed', canEnd: true, roomLeft: null });
 
   // End it from the element: confirm, then the server's end arrives.
   await element.locator('button[part=button]').click();
@@ -233,6 +239,7 @@ test('the React hooks and the custom elements follow a real RealtimeKit meeting'
   await expect(page.locator('meeting-ended-screen')).toHaveAttribute('state', 'ended');
   await expect(page.locator('#react-left')).toHaveText('ended');
   await expect(page.locator('#react .endsession-ended')).toHaveAttribute('data-state', 'ended');
+  expect(await angular()).toEqual({ state: 'ended', canEnd: false, roomLeft: 'ended' });
 });
 
 declare global {
@@ -244,7 +251,9 @@ declare global {
       EVENTS: { kick: number; kickAll: number };
       renderReact(meeting: RtkMeeting): void;
       renderElements(meeting: RtkMeeting): void;
+      angularSignals(meeting: RtkMeeting): () => { state: string; canEnd: boolean; roomLeft: string | null };
     };
+    angular: () => { state: string; canEnd: boolean; roomLeft: string | null };
     endsession: typeof import('../../js/index.js') & typeof import('../../js/end-state/index.js');
     meeting: RtkMeeting;
     roomLeft: string[];

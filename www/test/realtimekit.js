@@ -1,6 +1,6 @@
 // Test page module for tests/e2e/realtimekit.spec.ts: a real `@cloudflare/realtimekit` 2.0.2 meeting, driven
-// offline through the package's own `./mock` export, next to endsession's root API, React binding and custom
-// elements. Bare imports: the spec bundles this file with Vite (it is not served as is).
+// offline through the package's own `./mock` export, next to endsession's root API, React and Angular bindings and
+// custom elements. Bare imports: the spec bundles this file with Vite (it is not served as is).
 //
 // `setupStubs` (the `./mock` export) replaces `window.WebSocket` with a mock-socket client talking to an in-page
 // mock socket server, `window.fetch` with a stub answering `{}` to everything, and `RTCPeerConnection` with a stub.
@@ -23,10 +23,12 @@
 import RealtimeKitClient from '@cloudflare/realtimekit';
 import { setupStubs } from '@cloudflare/realtimekit/mock';
 import { MessageType } from '@protobuf-ts/runtime';
+import { createEnvironmentInjector, Injector, runInInjectionContext } from '@angular/core';
 import { createElement } from 'react';
 import { createRoot } from 'react-dom/client';
 import { canEndSession, ClientError, initMeeting, kickAll, on } from 'endsession';
 import { endStateSource } from 'endsession/end-state';
+import { injectEndSession } from 'endsession/angular';
 import { EndMeetingButton, MeetingEndedScreen, useCanEndSession, useRoomLeft } from 'endsession/react';
 import 'endsession/element';
 
@@ -225,7 +227,14 @@ export function renderElements(meeting) {
   screen.meeting = meeting;
 }
 
+/** `injectEndSession(meeting)` in an Angular injection context: its signals, read on demand. */
+export function angularSignals(meeting) {
+  const injector = createEnvironmentInjector([], Injector.NULL);
+  const end = runInInjectionContext(injector, () => injectEndSession(meeting));
+  return () => ({ state: end.state(), canEnd: end.canEnd(), roomLeft: end.roomLeft() });
+}
+
 Object.assign(window, {
-  rtk: { createMeeting, server, sent, EVENTS, renderReact, renderElements },
+  rtk: { createMeeting, server, sent, EVENTS, renderReact, renderElements, angularSignals },
   endsession: { canEndSession, ClientError, kickAll, on, endStateSource },
 });
