@@ -57,8 +57,7 @@ const ENDED: Record<string, [string, string]> = {
         <ul class="roster" aria-label="In the room">
           @for (n of room().names; track n) {
             <li>
-              <span class="mini">{{ n[0] }}</span
-              >{{ n }}
+              <span class="mini">{{ n[0] }}</span>{{ n }}
             </li>
           }
         </ul>
