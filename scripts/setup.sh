@@ -29,7 +29,10 @@ fi
 # npm packages: reinstall only when the lockfile changed since the last install.
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   say "installing npm packages"
-  npm ci --no-audit --no-fund --loglevel=error
+  # `npm install`, not `npm ci`: the registry here serves only this platform's optional packages
+  # (rollup, msgpackr-extract), so the lockfile holds only those and `npm ci` calls it out of sync.
+  # With the lockfile present, `npm install` installs exactly its versions and leaves it unchanged.
+  npm install --no-audit --no-fund --loglevel=error
 fi
 
 # Python: the official cloudflare SDK and the webhook receiver's crypto, pinned, in .venv.
