@@ -22,6 +22,7 @@ pub mod routes;
 pub mod state;
 pub mod store;
 pub mod token;
+pub mod webhooks;
 pub mod ws;
 
 use crate::auth::ApiTokens;
