@@ -19,8 +19,8 @@
  */
 export type LeaveRoomState = 'ended' | 'kicked' | 'left' | 'rejected' | 'disconnected' | 'failed';
 
-/** Where the participant is: `meeting.self.roomState`. */
-export type RoomState = 'init' | 'joining' | 'joined' | 'reconnecting' | LeaveRoomState;
+/** Where the participant is: `meeting.self.roomState`; `disconnected` while reconnecting, as in RealtimeKit. */
+export type RoomState = 'init' | 'joining' | 'joined' | LeaveRoomState;
 
 /** Another participant in the session. */
 export interface Participant {

@@ -16,7 +16,7 @@
 import { ClientError } from './errors.js';
 import type { Listener, MeetingEventName, MeetingEvents } from './events.js';
 import { type KickAllResult, type Meeting, MeetingImpl } from './meeting.js';
-import init from './wasm/endsession.js';
+import { loadWasm } from './load.js';
 
 export { ClientError };
 export type { ClientErrorCode } from './errors.js';
@@ -101,30 +101,6 @@ export interface InitMeetingOptions {
    * (6) attempts, then `roomLeft` `failed`.
    */
   reconnect?: { baseDelayMs?: number; maxDelayMs?: number; attempts?: number };
-}
-
-let loading: Promise<unknown> | undefined;
-
-/**
- * Loads the wasm module once; a failed load is retried by the next call.
- *
- * In browsers the module is fetched from `new URL('./wasm/endsession_bg.wasm', import.meta.url)`, written out
- * literally so that Vite and webpack 5 emit it as an asset. Under Node (a `file:` URL) it is read with `fs`,
- * imported dynamically through a variable so that bundlers leave it alone.
- */
-function loadWasm(): Promise<unknown> {
-  return (loading ??= (async () => {
-    const url = new URL('./wasm/endsession_bg.wasm', import.meta.url);
-    if (url.protocol !== 'file:') return init({ module_or_path: url });
-    const fs = 'node:fs/promises';
-    const { readFile } = (await import(/* webpackIgnore: true */ /* @vite-ignore */ fs)) as {
-      readFile(path: URL): Promise<Uint8Array<ArrayBuffer>>;
-    };
-    return init({ module_or_path: await readFile(url) });
-  })().catch((error: unknown) => {
-    loading = undefined;
-    throw error;
-  }));
 }
 
 /**

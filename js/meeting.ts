@@ -146,6 +146,8 @@ export class MeetingImpl implements Meeting {
   readonly self: MeetingSelf;
   readonly participants: MeetingParticipants;
   readonly meta: MeetingMeta;
+  /** @internal Emits `endStateChange` `{state}`; read through `endStateSource(meeting)`. */
+  readonly endStates = new Emitter<{ endStateChange: { state: string } }>();
   readonly #w: WasmMeeting;
 
   constructor({ authToken, baseURI, reconnect = {} }: MeetingConfig) {
@@ -165,6 +167,7 @@ export class MeetingImpl implements Meeting {
     route.roomJoined = route.roomLeft = self;
     route.permissionsUpdate = self.permissions;
     route.participantJoined = route.participantLeft = joined;
+    route.endStateChange = this.endStates;
     this.participants = {
       joined,
       kickAll: () => (w.kickAll() as Promise<KickAllResult>).catch(rethrow),
@@ -177,6 +180,11 @@ export class MeetingImpl implements Meeting {
         return w.sessionId;
       },
     };
+  }
+
+  /** @internal The wasm module's end state (`allowed`, `no-permission`, ...). */
+  get endState(): string {
+    return this.#w.endState as string;
   }
 
   join(): Promise<void> {

@@ -6,7 +6,7 @@
 //! are `Cell`s used by take-and-put-back rather than `RefCell`s: nothing here can panic on a borrow, and the
 //! payload has no borrow-error formatting code.
 
-use crate::{interop, CallId, Effect, Machine};
+use crate::{interop, CallId, Effect, EndState, Event, Machine};
 use js_sys::{Function, Promise};
 use std::cell::Cell;
 use std::rc::{Rc, Weak};
@@ -73,6 +73,8 @@ pub struct Driver {
     /// Pending promises: call id, resolve, reject.
     calls: Cell<Vec<(CallId, Function, Function)>>,
     next_call: Cell<u32>,
+    /// The end state last reported as `endStateChange`.
+    reported: Cell<EndState>,
     handlers: Handlers,
 }
 
@@ -95,6 +97,7 @@ impl Driver {
             timer: Cell::new(None),
             calls: Cell::new(Vec::new()),
             next_call: Cell::new(0),
+            reported: Cell::new(EndState::NotJoined),
             handlers: Handlers::new(weak),
         })
     }
@@ -114,6 +117,11 @@ impl Driver {
         });
         for effect in effects {
             self.apply(effect);
+        }
+        // Read after the effects ran: a listener may have called back in (and reported a newer state already).
+        let state = self.read(|m| m.end_state());
+        if self.reported.replace(state) != state {
+            self.apply(Effect::Emit(Event::EndStateChange { state }));
         }
     }
 

@@ -1,6 +1,6 @@
 //! Every event the meeting emits: [`Event`].
 
-use crate::LeaveState;
+use crate::{EndState, LeaveState};
 use endsession_protocol::Participant;
 
 /// An event for the JavaScript listeners. [`Event::name`] is the event name, the fields are its payload.
@@ -12,6 +12,7 @@ use endsession_protocol::Participant;
 /// | `permissionsUpdate` | `meeting.self.permissions` | `{kickParticipant}` |
 /// | `participantJoined` | `meeting.participants.joined` | the participant |
 /// | `participantLeft` | `meeting.participants.joined` | the participant |
+/// | `endStateChange` | the meeting's end-state source | `{state}` |
 ///
 /// ```
 /// use endsession::{Event, LeaveState};
@@ -29,6 +30,9 @@ pub enum Event {
     ParticipantJoined(Participant),
     /// Someone else left the session.
     ParticipantLeft(Participant),
+    /// [`Machine::end_state`](crate::Machine::end_state) changed. The driver emits it after the other events of
+    /// an input, comparing with the last state it reported, so a listener that calls back in never sees it stale.
+    EndStateChange { state: EndState },
 }
 
 impl Event {
@@ -40,6 +44,7 @@ impl Event {
             Event::PermissionsUpdate { .. } => "permissionsUpdate",
             Event::ParticipantJoined(_) => "participantJoined",
             Event::ParticipantLeft(_) => "participantLeft",
+            Event::EndStateChange { .. } => "endStateChange",
         }
     }
 }

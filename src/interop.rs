@@ -63,6 +63,7 @@ pub fn event(event: &Event) -> (JsValue, JsValue) {
             object(&[("kickParticipant", JsValue::from_bool(*kick_participant))])
         }
         Event::ParticipantJoined(p) | Event::ParticipantLeft(p) => participant(p),
+        Event::EndStateChange { state } => object(&[("state", string(state.as_str()))]),
     };
     (string(event.name()), payload)
 }

@@ -3,7 +3,8 @@
 //!
 //! Two layers, as in automerge:
 //! - a pure core that knows nothing of JavaScript and is tested natively: [`Machine`] (the state machine) with its
-//!   inputs and [`Effect`]s, [`RoomState`], [`Event`], [`ClientError`], [`Reconnect`], [`Participants`], [`ws_url`];
+//!   inputs and [`Effect`]s, [`RoomState`], [`EndState`], [`Event`], [`ClientError`], [`Reconnect`],
+//!   [`Participants`], [`ws_url`];
 //! - a thin wasm-bindgen layer: [`WasmMeeting`] (this file, the JavaScript surface), `driver` (runs the machine
 //!   with a `WebSocket` and `setTimeout`) and `interop` (every Rust ↔ JavaScript conversion);
 //! - on wasm32, a small global allocator ([`Heap`]) in place of dlmalloc, for the payload's size budget.
@@ -13,6 +14,7 @@
 mod alloc;
 mod driver;
 mod effects;
+mod end_state;
 mod endpoint;
 mod errors;
 mod events;
@@ -24,6 +26,7 @@ mod room;
 
 pub use alloc::Heap;
 pub use effects::{CallId, Effect, KickAllResult, Outcome};
+pub use end_state::EndState;
 pub use endpoint::ws_url;
 pub use errors::{ClientError, CONNECTION_FAILED, CONNECTION_LOST, NOT_JOINED, PERMISSION_DENIED, ROOM_LEFT};
 pub use events::Event;
@@ -89,10 +92,17 @@ impl WasmMeeting {
         self.0.call(Machine::kick_all)
     }
 
-    /// `init`, `joining`, `joined`, `reconnecting`, or how the room was left (`ended`, `left`, ...).
+    /// `init`, `joining`, `joined`, `disconnected` (reconnecting), or how the room was left (`ended`, `left`, ...).
     #[wasm_bindgen(getter, js_name = roomState)]
     pub fn room_state(&self) -> JsValue {
         self.0.read(|m| m.room_state().as_str().into())
+    }
+
+    /// What an "End meeting for all" control shows: `allowed`, `no-permission`, `not-joined`, `ending`, or the
+    /// leave state. Each change is emitted as `endStateChange` `{state}`.
+    #[wasm_bindgen(getter, js_name = endState)]
+    pub fn end_state(&self) -> JsValue {
+        self.0.read(|m| m.end_state().as_str().into())
     }
 
     /// Whether this participant may kick others and end the session.
@@ -129,4 +139,16 @@ impl WasmMeeting {
     pub fn participants(&self) -> Array {
         self.0.read(|m| interop::participants(m.participants().iter()))
     }
+}
+
+/// The end state of a meeting that is not ours (RealtimeKit's), from what it shows: `roomState`,
+/// `self.permissions.kickParticipant`, and whether an end it asked for is under way. Same rules as ours
+/// ([`EndState::derive`]).
+///
+/// ```js
+/// endStateOf('joined', true, false); // 'allowed'
+/// ```
+#[wasm_bindgen(js_name = endStateOf)]
+pub fn end_state_of(room_state: &str, kick_participant: bool, ending: bool) -> JsValue {
+    EndState::derive(RoomState::parse(room_state), kick_participant, ending).as_str().into()
 }

@@ -17,6 +17,12 @@ pub fn format(at: OffsetDateTime) -> String {
         .expect("a UTC date always formats")
 }
 
+/// Any RFC 3339 time (`2026-11-22T10:15:00+01:00`, `...Z`, any precision) as an API timestamp, so that it compares
+/// as text with stored ones; None if it is not one.
+pub fn normalize(text: &str) -> Option<String> {
+    OffsetDateTime::parse(text, &Rfc3339).ok().map(format)
+}
+
 /// Minutes between two API timestamps (or from `from` until now), for `minutes_consumed`.
 pub fn minutes_between(from: &str, to: Option<&str>) -> f64 {
     let parse = |s: &str| OffsetDateTime::parse(s, &Rfc3339).ok();
@@ -38,5 +44,7 @@ mod tests {
         assert_eq!(now().len(), text.len());
         assert!((minutes_between("2026-11-18T10:13:20.123Z", Some("2026-11-18T10:16:20.123Z")) - 3.0).abs() < 1e-9);
         assert_eq!(minutes_between("garbage", None), 0.0);
+        assert_eq!(normalize("2026-11-18T12:06:40.1234+01:00").as_deref(), Some("2026-11-18T11:06:40.123Z"));
+        assert_eq!(normalize("yesterday"), None);
     }
 }

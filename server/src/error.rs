@@ -10,6 +10,7 @@
 //! | 404    | 7003  | no such object for this account (another account's objects included)     |
 //! | 404    | 7000  | no such route                                                            |
 //! | 405    | 7001  | the route exists, the method does not                                    |
+//! | 409    | 6009  | a name already taken (preset names are unique within an app)             |
 //! | 413    | 6007  | the body is over the limit                                               |
 //! | 500    | 1000  | the store failed (logged)                                                |
 
@@ -54,6 +55,10 @@ impl ApiError {
 
     pub fn invalid(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, 6003, message)
+    }
+
+    pub fn conflict(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, 6009, message)
     }
 
     pub fn bad_body(message: impl Into<String>) -> Self {

@@ -1,11 +1,11 @@
 //! The router, built in one function: every route of the server is listed here.
 
 use crate::config::Config;
-use crate::rest::{self, active_session, apps, meetings, participants};
+use crate::rest::{self, active_session, apps, meetings, participants, presets, sessions, webhooks};
 use crate::state::AppState;
 use crate::{auth, dev, ws};
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{any, get, patch, post};
+use axum::routing::{any, get, post};
 use axum::{middleware, Router};
 use endsession_protocol::WS_PATH;
 use tower_http::cors::CorsLayer;
@@ -18,12 +18,36 @@ pub fn router(state: AppState, config: &Config) -> Router {
     let kit = |path: &str| format!("{KIT}{path}");
     let api = Router::new()
         .route(&kit("/apps"), get(apps::list).post(apps::create))
-        .route(&kit("/{app_id}/meetings"), post(meetings::create))
-        .route(&kit("/{app_id}/meetings/{meeting_id}"), get(meetings::get))
-        .route(&kit("/{app_id}/meetings/{meeting_id}/participants"), post(participants::add))
-        .route(&kit("/{app_id}/meetings/{meeting_id}/participants/{participant_id}"), patch(participants::edit))
+        .route(&kit("/{app_id}/presets"), get(presets::list).post(presets::create))
+        .route(
+            &kit("/{app_id}/presets/{preset_id}"),
+            get(presets::get).patch(presets::update).put(presets::replace).delete(presets::delete),
+        )
+        .route(&kit("/{app_id}/meetings"), get(meetings::list).post(meetings::create))
+        .route(
+            &kit("/{app_id}/meetings/{meeting_id}"),
+            get(meetings::get).patch(meetings::update).put(meetings::replace),
+        )
+        .route(&kit("/{app_id}/meetings/{meeting_id}/participants"), get(participants::list).post(participants::add))
+        .route(
+            &kit("/{app_id}/meetings/{meeting_id}/participants/{participant_id}"),
+            get(participants::get).patch(participants::edit).delete(participants::delete),
+        )
+        .route(
+            &kit("/{app_id}/meetings/{meeting_id}/participants/{participant_id}/token"),
+            post(participants::refresh_token),
+        )
         .route(&kit("/{app_id}/meetings/{meeting_id}/active-session"), get(active_session::get))
         .route(&kit("/{app_id}/meetings/{meeting_id}/active-session/kick-all"), post(active_session::kick_all))
+        .route(&kit("/{app_id}/meetings/{meeting_id}/active-session/kick"), post(active_session::kick))
+        .route(&kit("/{app_id}/sessions"), get(sessions::list))
+        .route(&kit("/{app_id}/sessions/{session_id}"), get(sessions::get))
+        .route(&kit("/{app_id}/sessions/{session_id}/participants"), get(sessions::participants))
+        .route(&kit("/{app_id}/webhooks"), get(webhooks::list).post(webhooks::create))
+        .route(
+            &kit("/{app_id}/webhooks/{webhook_id}"),
+            get(webhooks::get).patch(webhooks::edit).put(webhooks::replace).delete(webhooks::delete),
+        )
         // Before the route layer: layered routes can no longer take a fallback.
         .method_not_allowed_fallback(rest::method_not_allowed)
         .route_layer(middleware::from_fn_with_state(state.clone(), auth::require_api_token))

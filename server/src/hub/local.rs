@@ -135,9 +135,32 @@ impl Inner {
         }
 
         // Read under the room lock: a preset PATCH then either lands before this read or reaches the hub after this
-        // admission, so the room never keeps a stale permission.
-        let (app, meeting, participant) = (app_id, meeting_id.clone(), participant_id.clone());
-        let context = match self.store.run(move |db| db.join_context(&app, &meeting, &participant)).await {
+        // admission, so the room never keeps a stale permission. One store call, one transaction: the check, the
+        // session's start if this join starts one, and the participant's arrival if it is new to the session.
+        let member = room.is_member(&participant_id);
+        let new_session = room.is_idle().then(|| (new_id(), clock::now()));
+        let session_id = match &new_session {
+            Some((id, _)) => id.clone(),
+            None => room.live_session_id().expect("a room that is not idle is live").to_owned(),
+        };
+        let (app, meeting, participant, starting) =
+            (app_id, meeting_id.clone(), participant_id.clone(), new_session.clone());
+        let admitted = self.store.run(move |db| {
+            db.transaction(|db| {
+                let context = match db.admission_context(&app, &meeting, &participant, member)? {
+                    Ok(context) => context,
+                    Err(refusal) => return Ok(Err(refusal)),
+                };
+                if let Some((id, at)) = &starting {
+                    db.start_session(id, &meeting, at)?;
+                }
+                if !member {
+                    db.record_arrival(&session_id, &context.participant, &clock::now())?;
+                }
+                Ok(Ok(context))
+            })
+        });
+        let context = match admitted.await {
             Ok(Ok(context)) => context,
             Ok(Err(JoinRefusal::NotFound(message))) => {
                 return JoinOutcome::Refused { code: ErrorCode::NotFound, message }
@@ -148,13 +171,7 @@ impl Inner {
             }
             Err(e) => return unavailable(&meeting_id, e),
         };
-
-        if room.is_idle() {
-            let (session_id, started_at, meeting) = (new_id(), clock::now(), meeting_id.clone());
-            let (id, at) = (session_id.clone(), started_at.clone());
-            if let Err(e) = self.store.run(move |db| db.start_session(&id, &meeting, &at)).await {
-                return unavailable(&meeting_id, e);
-            }
+        if let Some((session_id, started_at)) = new_session {
             room.start(session_id, started_at);
         }
 
@@ -174,26 +191,39 @@ impl Inner {
         JoinOutcome::Joined { seat, frame }
     }
 
+    /// A participant is out of the session: its stay ends, and so does the session if that emptied it (the end
+    /// closes every stay).
+    async fn removed(&self, meeting_id: &str, session_id: &str, participant_id: &str, ending: Option<Ending<Outbox>>) {
+        if let Some(ending) = ending {
+            self.finish(meeting_id, ending).await;
+            return;
+        }
+        let (session, participant, at) = (session_id.to_owned(), participant_id.to_owned(), clock::now());
+        if let Err(e) = self.store.run(move |db| db.record_departure(&session, &participant, &at)).await {
+            tracing::error!(meeting_id, error = %e, "could not record a participant leaving");
+        }
+    }
+
     /// Applies what a departure did; `Absent` starts the grace timer.
     async fn settle(self: &Arc<Self>, seat: &Seat, departure: Departure<Outbox>) {
         match departure {
-            Departure::Removed { ending: Some(ending) } => {
-                self.finish(&seat.meeting_id, ending).await;
+            Departure::Removed { ending } => {
+                self.removed(&seat.meeting_id, &seat.session_id, &seat.participant_id, ending).await;
             }
             Departure::Absent { generation } => {
                 let (inner, seat) = (self.clone(), seat.clone());
                 tokio::spawn(async move {
                     tokio::time::sleep(inner.grace).await;
                     if let Some(mut room) = inner.lock_existing(&seat.meeting_id).await {
-                        if let Departure::Removed { ending: Some(ending) } =
+                        if let Departure::Removed { ending } =
                             room.expire(&seat.session_id, &seat.participant_id, generation)
                         {
-                            inner.finish(&seat.meeting_id, ending).await;
+                            inner.removed(&seat.meeting_id, &seat.session_id, &seat.participant_id, ending).await;
                         }
                     }
                 });
             }
-            Departure::Removed { ending: None } | Departure::StillConnected | Departure::NotPresent => {}
+            Departure::StillConnected | Departure::NotPresent => {}
         }
     }
 }
@@ -218,8 +248,8 @@ impl Hub for LocalHub {
         }
         let departure = room.leave(&seat.participant_id, seat.conn_id);
         let was_in = !matches!(departure, Departure::NotPresent);
-        if let Departure::Removed { ending: Some(ending) } = departure {
-            self.inner.finish(&seat.meeting_id, ending).await;
+        if let Departure::Removed { ending } = departure {
+            self.inner.removed(&seat.meeting_id, &seat.session_id, &seat.participant_id, ending).await;
         }
         was_in
     }
@@ -272,13 +302,10 @@ impl Hub for LocalHub {
         };
         let mut kicked = Vec::new();
         for id in participant_ids {
-            match room.kick(id) {
-                Departure::NotPresent => {}
-                Departure::Removed { ending: Some(ending) } => {
-                    kicked.push(id.clone());
-                    self.inner.finish(meeting_id, ending).await;
-                }
-                _ => kicked.push(id.clone()),
+            let Some(session_id) = room.live_session_id().map(str::to_owned) else { break };
+            if let Departure::Removed { ending } = room.kick(id) {
+                kicked.push(id.clone());
+                self.inner.removed(meeting_id, &session_id, id, ending).await;
             }
         }
         kicked
@@ -293,6 +320,12 @@ impl Hub for LocalHub {
     ) {
         if let Some(mut room) = self.inner.lock_existing(meeting_id).await {
             room.set_permissions(participant_id, preset_name, permissions);
+        }
+    }
+
+    async fn update_preset(&self, meeting_id: &str, preset_name: &str, new_name: &str, permissions: Permissions) {
+        if let Some(mut room) = self.inner.lock_existing(meeting_id).await {
+            room.set_preset(preset_name, new_name, permissions);
         }
     }
 

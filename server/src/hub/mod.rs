@@ -106,6 +106,10 @@ pub trait Hub: Send + Sync {
         permissions: Permissions,
     );
 
+    /// A preset of the meeting's app changed, was renamed (`new_name`) or deleted (no permissions): every participant
+    /// of the live session that has `preset_name` gets `PermissionsUpdate`, enforced from now on.
+    async fn update_preset(&self, meeting_id: &str, preset_name: &str, new_name: &str, permissions: Permissions);
+
     /// The meeting's live session, if any.
     async fn live_session(&self, meeting_id: &str) -> Option<LiveInfo>;
 }

@@ -111,6 +111,11 @@ impl<O: Deliver> Room<O> {
         self.live.as_ref().map(|s| s.id.as_str())
     }
 
+    /// Whether the participant is in the live session (connected, or absent within the grace).
+    pub fn is_member(&self, participant_id: &str) -> bool {
+        self.live.as_ref().is_some_and(|s| s.members.contains_key(participant_id))
+    }
+
     /// No live session: nothing in memory is worth keeping.
     pub fn is_idle(&self) -> bool {
         self.live.is_none()
@@ -249,16 +254,22 @@ impl<O: Deliver> Room<O> {
         let Some(member) = self.live.as_mut().and_then(|s| s.members.get_mut(participant_id)) else {
             return false;
         };
-        if member.permissions != permissions || member.participant.preset_name != preset_name {
-            member.permissions = permissions;
-            member.participant.preset_name = preset_name.into();
-            let frame =
-                Outbound::encode(&ServerFrame::PermissionsUpdate { preset_name: preset_name.into(), permissions });
-            for (_, outbox) in &member.conns {
-                outbox.deliver(Outbound::Frame(frame.clone()));
-            }
-        }
+        member.apply_preset(preset_name, permissions);
         true
+    }
+
+    /// Applies a changed preset to every participant in the session that has it: `preset_name` is its name until
+    /// now, `new_name` its name from now on (the same unless it was renamed). Returns how many participants have it.
+    pub fn set_preset(&mut self, preset_name: &str, new_name: &str, permissions: Permissions) -> usize {
+        let Some(session) = self.live.as_mut() else {
+            return 0;
+        };
+        let mut count = 0;
+        for member in session.members.values_mut().filter(|m| m.participant.preset_name == preset_name) {
+            member.apply_preset(new_name, permissions);
+            count += 1;
+        }
+        count
     }
 
     /// Removes one connection; Some(true) if it was the participant's last, None if it was not in the session.
@@ -291,6 +302,21 @@ impl<O: Deliver> Room<O> {
             kicked_count: u32::try_from(session.members.len()).unwrap_or(u32::MAX),
             peak: u32::try_from(session.peak).unwrap_or(u32::MAX),
             conns: session.members.into_values().flat_map(|m| m.conns.into_iter().map(|(_, outbox)| outbox)).collect(),
+        }
+    }
+}
+
+impl<O: Deliver> Member<O> {
+    /// Takes the preset and tells the participant's connections, if anything changed.
+    fn apply_preset(&mut self, preset_name: &str, permissions: Permissions) {
+        if self.permissions == permissions && self.participant.preset_name == preset_name {
+            return;
+        }
+        self.permissions = permissions;
+        self.participant.preset_name = preset_name.into();
+        let frame = Outbound::encode(&ServerFrame::PermissionsUpdate { preset_name: preset_name.into(), permissions });
+        for (_, outbox) in &self.conns {
+            outbox.deliver(Outbound::Frame(frame.clone()));
         }
     }
 }

@@ -187,3 +187,16 @@ fn a_kicked_participant_alone_is_told_kicked() {
     let Departure::Removed { ending: Some(ending) } = room.kick("b") else { panic!("kicking the last one ends") };
     assert_eq!(ending.reason, EndReason::AllParticipantsLeft);
 }
+
+#[test]
+fn a_changed_preset_reaches_everyone_who_has_it() {
+    let (mut room, probes) = room_with(&[("a", GUEST), ("b", GUEST), ("c", HOST)]);
+    assert!(room.is_member("a") && !room.is_member("z"));
+    // Everybody in `room_with` has preset "p".
+    assert_eq!(room.set_preset("p", "moderator", HOST), 3);
+    let update = ServerFrame::PermissionsUpdate { preset_name: "moderator".into(), permissions: HOST };
+    assert_eq!(probes[0].take(), vec![(update.clone(), false)]);
+    assert_eq!(probes[2].take(), vec![(update, false)], "the name changed even if the permissions did not");
+    assert_eq!(room.set_preset("p", "p", GUEST), 0, "nobody has the old name any more");
+    assert!(room.kick_all(None, Some("b")).is_ok(), "b may end it now");
+}

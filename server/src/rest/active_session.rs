@@ -1,62 +1,52 @@
-//! `/accounts/{account_id}/realtime/kit/{app_id}/meetings/{meeting_id}/active-session[/kick-all]` — SDK
-//! `realtime_kit.active_session.get_active_session` and `.kick_all_participants`.
+//! `/accounts/{account_id}/realtime/kit/{app_id}/meetings/{meeting_id}/active-session[/kick-all|/kick]` — SDK
+//! `realtime_kit.active_session.get_active_session`, `.kick_all_participants` and `.kick_participants`.
 
-use super::{find_meeting, ok, Ids, MeetingPath};
+use super::sessions::session_json;
+use super::{find_meeting, ok, Body, Ids, MeetingPath};
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::store::MeetingRow;
-use crate::{clock, store::SessionRow};
+use crate::store::SessionRow;
 use axum::extract::State;
 use axum::response::Response;
+use serde::Deserialize;
 use serde_json::{json, Value};
 
 /// The `action` of a kick-all answer.
 pub const KICK_ALL_ACTION: &str = "kick_all";
+/// The `action` of a kick answer.
+pub const KICK_ACTION: &str = "kick";
 
-/// `ActiveSessionGetActiveSessionResponse.data`, plus `reason`. `live` is (participants, peak) of a live session in the hub.
-fn session_json(meeting: &MeetingRow, session: &SessionRow, live: Option<(usize, usize)>) -> Value {
-    let (live_participants, peak) = live.unwrap_or((0, session.peak_participants as usize));
-    json!({
-        "id": session.id,
-        "associated_id": meeting.id,
-        "created_at": session.started_at,
-        "updated_at": session.ended_at.as_deref().unwrap_or(&session.started_at),
-        "started_at": session.started_at,
-        "ended_at": session.ended_at,
-        "status": if session.is_live() { "LIVE" } else { "ENDED" },
-        "live_participants": live_participants,
-        "max_concurrent_participants": peak,
-        "meeting_display_name": meeting.title.clone().unwrap_or_default(),
-        "minutes_consumed": clock::minutes_between(&session.started_at, session.ended_at.as_deref()),
-        "organization_id": meeting.app_id,
-        "type": "meeting",
-        "breakout_rooms": [],
-        // Not in the SDK model (it ignores unknown fields): why the session ended, as the `meeting.ended` webhook
-        // says it. Null while live.
-        "reason": session.end_reason.map(|r| r.as_str()),
-    })
+/// `ActiveSessionKickParticipantsParams`: whom to remove, by participant id or custom participant id (or both).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KickParticipants {
+    #[serde(default)]
+    pub participant_ids: Vec<String>,
+    #[serde(default)]
+    pub custom_participant_ids: Vec<String>,
 }
 
 /// `GET .../active-session` → `{success, data: session}`: the live session, else the most recent one with
 /// `status: "ENDED"` (so a backend can see that and why it ended); 404 if the meeting never had one.
 pub async fn get(State(state): State<AppState>, Ids(path): Ids<MeetingPath>) -> Result<Response, ApiError> {
-    let (_, meeting) = find_meeting(&state, &path).await?;
+    let (app, meeting) = find_meeting(&state, &path).await?;
+    let title = meeting.title.as_deref();
     if let Some(live) = state.hub.live_session(&meeting.id).await {
         let session = SessionRow {
-            id: live.session_id,
+            id: live.session_id.clone(),
             meeting_id: meeting.id.clone(),
-            started_at: live.started_at,
+            started_at: live.started_at.clone(),
             ended_at: None,
             end_reason: None,
             peak_participants: live.peak as u32,
             kicked_count: None,
         };
-        return Ok(ok(session_json(&meeting, &session, Some((live.participants, live.peak)))));
+        return Ok(ok(session_json(&session, &app.id, title, Some(&live))));
     }
     let meeting_id = meeting.id.clone();
     let latest = state.store.run(move |db| db.latest_session(&meeting_id)).await?;
     let session = latest.ok_or_else(|| ApiError::not_found("active session"))?;
-    Ok(ok(session_json(&meeting, &session, None)))
+    Ok(ok(session_json(&session, &app.id, title, None)))
 }
 
 /// `POST .../active-session/kick-all` (no body) → `{success, data: {action: "kick_all", kicked_participants_count}}`.
@@ -68,4 +58,35 @@ pub async fn kick_all(State(state): State<AppState>, Ids(path): Ids<MeetingPath>
     let outcome = state.hub.end_session(&meeting.id).await?;
     let kicked = outcome.map_or(0, |o| o.kicked_count);
     Ok(ok(json!({ "action": KICK_ALL_ACTION, "kicked_participants_count": kicked })))
+}
+
+/// `ActiveSessionKickParticipantsResponse.data.participants[]`
+fn kicked_json(row: &crate::store::ParticipantRow) -> Value {
+    let mut data = super::participants::participant_json(row);
+    data["email"] = Value::Null;
+    data
+}
+
+/// `POST .../active-session/kick {participant_ids?, custom_participant_ids?}` → `{success, data: {action: "kick",
+/// participants: [participant]}}`: those of them who were in the live session, now removed from it (`RoomLeft
+/// { kicked }`; the others stay, and a session this empties ends). They may join again: a kick is not a delete.
+/// Nobody in the session (or no session) is an empty list, not an error, like kick-all's count of 0.
+pub async fn kick(
+    State(state): State<AppState>,
+    Ids(path): Ids<MeetingPath>,
+    Body(body): Body<KickParticipants>,
+) -> Result<Response, ApiError> {
+    if body.participant_ids.is_empty() && body.custom_participant_ids.is_empty() {
+        return Err(ApiError::invalid("send `participant_ids` or `custom_participant_ids` (a non-empty list)"));
+    }
+    let (_, meeting) = find_meeting(&state, &path).await?;
+    let meeting_id = meeting.id.clone();
+    let rows = state
+        .store
+        .run(move |db| db.find_participants(&meeting_id, &body.participant_ids, &body.custom_participant_ids))
+        .await?;
+    let ids: Vec<String> = rows.iter().map(|row| row.id.clone()).collect();
+    let kicked = state.hub.kick(&meeting.id, &ids).await;
+    let participants: Vec<_> = rows.iter().filter(|row| kicked.contains(&row.id)).map(kicked_json).collect();
+    Ok(ok(json!({ "action": KICK_ACTION, "participants": participants })))
 }

@@ -1,22 +1,30 @@
-//! `/accounts/{account_id}/realtime/kit/{app_id}/meetings[/{meeting_id}]` — SDK `realtime_kit.meetings.create` and
-//! `.get_meeting_by_id`.
+//! `/accounts/{account_id}/realtime/kit/{app_id}/meetings[/{meeting_id}]` — SDK `realtime_kit.meetings.create`,
+//! `.get`, `.get_meeting_by_id`, `.update_meeting_by_id` and `.replace_meeting_by_id`.
+//!
+//! `status: INACTIVE` is only a flag here: the join refuses new participants (see the hub); a live session goes on.
 
-use super::{created, find_app, find_meeting, ok, AppPath, Body, Ids, MeetingPath};
+use super::{created, find_app, find_meeting, ok, paged, query_time, AppPath, Body, Ids, MeetingPath, Params};
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::store::MeetingRow;
+use crate::store::Result as StoreResult;
+use crate::store::{MeetingFilter, MeetingRow, MeetingStatus, PageRequest};
 use axum::extract::State;
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-/// `MeetingCreateParams`. The optional settings are stored as given (title aside) and echoed back; this server
-/// does not record or transcribe, so they change nothing else. One flat struct, not `#[serde(flatten)]`, so that a
-/// wrong type is reported with the field's name.
+/// `MeetingCreateParams`, `MeetingReplaceMeetingByIDParams` and `MeetingUpdateMeetingByIDParams` (which alone may
+/// carry `status`). The optional settings are stored as given (title and status aside) and echoed back; this
+/// server does not record or transcribe, so they change nothing else. One flat struct, not `#[serde(flatten)]`, so
+/// that a wrong type is reported with the field's name; unknown fields are refused, so a misspelled field in a
+/// PATCH is an error rather than a silent no-op.
 #[derive(Debug, Default, Serialize, Deserialize)]
-pub struct CreateMeeting {
+#[serde(deny_unknown_fields)]
+pub struct MeetingBody {
     #[serde(skip_serializing)]
     pub title: Option<String>,
+    #[serde(skip_serializing)]
+    pub status: Option<MeetingStatus>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub record_on_start: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -56,24 +64,128 @@ pub fn meeting_json(meeting: &MeetingRow) -> Value {
     data
 }
 
+impl MeetingBody {
+    /// The settings this body sends (the fields that are neither title nor status).
+    fn settings(&self) -> Result<Map<String, Value>, ApiError> {
+        match serde_json::to_value(self).map_err(ApiError::internal)? {
+            Value::Object(settings) => Ok(settings),
+            _ => Ok(Map::new()),
+        }
+    }
+
+    /// Create and replace take no `status` (the SDK's params have none): it changes only by PATCH.
+    fn refuse_status(&self, what: &str) -> Result<(), ApiError> {
+        match self.status {
+            Some(_) => Err(ApiError::bad_body(format!(
+                "unknown field `status` when {what} a meeting: new meetings are ACTIVE; PATCH the meeting to change it"
+            ))),
+            None => Ok(()),
+        }
+    }
+}
+
+/// `MeetingGetParams`
+#[derive(Debug, Deserialize)]
+pub struct ListMeetings {
+    pub page_no: Option<u64>,
+    pub per_page: Option<u64>,
+    pub search: Option<String>,
+    pub status: Option<MeetingStatus>,
+    pub start_time: Option<String>,
+    pub end_time: Option<String>,
+}
+
 /// `POST .../{app_id}/meetings` → `201 {success, data: meeting}` with `status: "ACTIVE"`.
 pub async fn create(
     State(state): State<AppState>,
     Ids(path): Ids<AppPath>,
-    Body(body): Body<CreateMeeting>,
+    Body(body): Body<MeetingBody>,
 ) -> Result<Response, ApiError> {
+    body.refuse_status("creating")?;
     let app = find_app(&state, &path.account_id, &path.app_id).await?;
-    let settings = match serde_json::to_value(&body).map_err(ApiError::internal)? {
-        Value::Object(settings) => settings,
-        _ => Map::new(),
-    };
+    let settings = body.settings()?;
     let title = body.title;
     let meeting = state.store.run(move |db| db.create_meeting(&app.id, title.as_deref(), settings)).await?;
     Ok(created(meeting_json(&meeting)))
+}
+
+/// `GET .../{app_id}/meetings?page_no&per_page&search&status&start_time&end_time` → `{success, data: [meeting],
+/// paging}`, oldest first. `search` matches part of the title or the whole id; the times bound `created_at`.
+pub async fn list(
+    State(state): State<AppState>,
+    Ids(path): Ids<AppPath>,
+    Params(query): Params<ListMeetings>,
+) -> Result<Response, ApiError> {
+    let filter = MeetingFilter {
+        search: query.search.filter(|s| !s.is_empty()),
+        status: query.status,
+        created_from: query_time("start_time", query.start_time)?,
+        created_until: query_time("end_time", query.end_time)?,
+    };
+    let app = find_app(&state, &path.account_id, &path.app_id).await?;
+    let page = PageRequest::new(query.page_no, query.per_page);
+    let page = state.store.run(move |db| db.list_meetings(&app.id, &filter, page)).await?;
+    Ok(paged(page, |meeting| meeting_json(&meeting)))
 }
 
 /// `GET .../{app_id}/meetings/{meeting_id}` → `{success, data: meeting}`.
 pub async fn get(State(state): State<AppState>, Ids(path): Ids<MeetingPath>) -> Result<Response, ApiError> {
     let (_, meeting) = find_meeting(&state, &path).await?;
     Ok(ok(meeting_json(&meeting)))
+}
+
+/// Reads the meeting, changes it with `edit` and writes it back, in one store call so that concurrent changes do
+/// not lose each other's fields.
+async fn change(
+    state: &AppState,
+    path: &MeetingPath,
+    edit: impl FnOnce(&mut MeetingRow) + Send + 'static,
+) -> Result<Response, ApiError> {
+    let (app, meeting) = find_meeting(state, path).await?;
+    let saved = state
+        .store
+        .run(move |db| -> StoreResult<Option<MeetingRow>> {
+            let Some(mut current) = db.meeting(&app.id, &meeting.id)? else { return Ok(None) };
+            edit(&mut current);
+            db.save_meeting(&current)
+        })
+        .await?;
+    Ok(ok(meeting_json(&saved.ok_or_else(|| ApiError::not_found("meeting"))?)))
+}
+
+/// `PATCH .../{app_id}/meetings/{meeting_id} {title?, status?, settings...}` → `{success, data: meeting}`. Only
+/// the fields sent change (a null is as if not sent). `INACTIVE` refuses later joins and ends nothing; `ACTIVE`
+/// again lets participants start a new session.
+pub async fn update(
+    State(state): State<AppState>,
+    Ids(path): Ids<MeetingPath>,
+    Body(body): Body<MeetingBody>,
+) -> Result<Response, ApiError> {
+    let settings = body.settings()?;
+    change(&state, &path, move |meeting| {
+        if let Some(title) = body.title {
+            meeting.title = Some(title);
+        }
+        if let Some(status) = body.status {
+            meeting.status = status;
+        }
+        meeting.settings.extend(settings);
+    })
+    .await
+}
+
+/// `PUT .../{app_id}/meetings/{meeting_id} {title?, settings...}` → `{success, data: meeting}`: title and settings
+/// become exactly what is sent (the rest back to RealtimeKit's defaults); id, status and `created_at` stay.
+pub async fn replace(
+    State(state): State<AppState>,
+    Ids(path): Ids<MeetingPath>,
+    Body(body): Body<MeetingBody>,
+) -> Result<Response, ApiError> {
+    body.refuse_status("replacing")?;
+    let settings = body.settings()?;
+    change(&state, &path, move |meeting| {
+        meeting.title = body.title;
+        meeting.settings = settings;
+    })
+    .await
 }

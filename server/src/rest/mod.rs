@@ -8,16 +8,19 @@ pub mod active_session;
 pub mod apps;
 pub mod meetings;
 pub mod participants;
+pub mod presets;
+pub mod sessions;
+pub mod webhooks;
 
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::store::{AppRow, MeetingRow};
+use crate::store::{AppRow, MeetingRow, Page};
 use axum::extract::{FromRequest, FromRequestParts};
 use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
+use serde_json::{json, Value};
 
 /// Largest request body accepted; bigger ones get 413.
 pub const BODY_LIMIT: usize = 64 * 1024;
@@ -63,6 +66,38 @@ pub struct ParticipantPath {
     pub participant_id: String,
 }
 
+#[derive(Debug, Deserialize)]
+pub struct PresetPath {
+    pub account_id: String,
+    pub app_id: String,
+    pub preset_id: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SessionPath {
+    pub account_id: String,
+    pub app_id: String,
+    pub session_id: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct WebhookPath {
+    pub account_id: String,
+    pub app_id: String,
+    pub webhook_id: String,
+}
+
+impl ParticipantPath {
+    /// The meeting part of the path.
+    pub fn meeting(&self) -> MeetingPath {
+        MeetingPath {
+            account_id: self.account_id.clone(),
+            app_id: self.app_id.clone(),
+            meeting_id: self.meeting_id.clone(),
+        }
+    }
+}
+
 /// `200 {"success": true, "data": data}`
 pub fn ok(data: impl Serialize) -> Response {
     Json(json!({ "success": true, "data": data })).into_response()
@@ -71,6 +106,44 @@ pub fn ok(data: impl Serialize) -> Response {
 /// `201 {"success": true, "data": data}`
 pub fn created(data: impl Serialize) -> Response {
     (StatusCode::CREATED, ok(data)).into_response()
+}
+
+/// `sort_order` of the list endpoints.
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum SortOrder {
+    Asc,
+    Desc,
+}
+
+/// An ISO 8601 time from a query (`start_time`, `end_time`) as a stored timestamp; 400 naming it if it is not one.
+pub fn query_time(name: &str, value: Option<String>) -> Result<Option<String>, ApiError> {
+    let parse = |text: String| {
+        crate::clock::normalize(&text)
+            .ok_or_else(|| ApiError::invalid(format!("`{name}` must be an ISO 8601 time such as 2026-11-22T10:00:00Z")))
+    };
+    value.map(parse).transpose()
+}
+
+/// RealtimeKit's `paging` object of a list answer.
+pub fn paging_json<T>(page: &Page<T>) -> Value {
+    json!({ "total_count": page.total_count, "start_offset": page.start_offset, "end_offset": page.end_offset })
+}
+
+/// `200 {"success": true, "data": [items], "paging": {total_count, start_offset, end_offset}}`
+pub fn paged<T>(page: Page<T>, item: impl FnMut(T) -> Value) -> Response {
+    let paging = paging_json(&page);
+    Json(json!({ "success": true, "data": page.items.into_iter().map(item).collect::<Vec<_>>(), "paging": paging }))
+        .into_response()
+}
+
+/// A text field that must hold something: trimmed, or 400 naming the field.
+pub fn non_empty(field: &str, value: &str) -> Result<String, ApiError> {
+    let value = value.trim();
+    if value.is_empty() {
+        return Err(ApiError::invalid(format!("`{field}` must not be empty")));
+    }
+    Ok(value.to_owned())
 }
 
 /// The app and meeting named by the path, both belonging to the account; 404 otherwise.

@@ -1,10 +1,11 @@
-//! `/accounts/{account_id}/realtime/kit/{app_id}/meetings/{meeting_id}/participants[/{participant_id}]` — SDK
-//! `realtime_kit.meetings.add_participant` and `.edit_participant`.
+//! `/accounts/{account_id}/realtime/kit/{app_id}/meetings/{meeting_id}/participants[/{participant_id}[/token]]` —
+//! SDK `realtime_kit.meetings.add_participant`, `.get_meeting_participants`, `.get_meeting_participant`,
+//! `.edit_participant`, `.delete_meeting_participant` and `.refresh_participant_token`.
 
-use super::{created, find_meeting, ok, Body, Ids, MeetingPath, ParticipantPath};
+use super::{created, find_meeting, non_empty, ok, paged, Body, Ids, MeetingPath, Params, ParticipantPath};
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::store::ParticipantRow;
+use crate::store::{PageRequest, ParticipantRow};
 use crate::token::{now_seconds, ParticipantClaims};
 use axum::extract::State;
 use axum::response::Response;
@@ -13,6 +14,7 @@ use serde_json::{json, Value};
 
 /// `MeetingAddParticipantParams`
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct AddParticipant {
     pub custom_participant_id: String,
     pub preset_name: String,
@@ -22,26 +24,24 @@ pub struct AddParticipant {
 
 /// `MeetingEditParticipantParams`: every field optional.
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct EditParticipant {
     pub preset_name: Option<String>,
     pub name: Option<String>,
     pub picture: Option<String>,
 }
 
-/// The participant model with a fresh token (`MeetingAddParticipantResponse.data`,
-/// `MeetingEditParticipantResponse.data`).
-fn participant_json(state: &AppState, account_id: &str, app_id: &str, row: &ParticipantRow) -> Value {
-    let token = state.tokens.issue(&ParticipantClaims {
-        sub: row.id.clone(),
-        account_id: account_id.into(),
-        app_id: app_id.into(),
-        meeting_id: row.meeting_id.clone(),
-        preset_name: row.preset_name.clone(),
-        iat: now_seconds(),
-    });
+/// `MeetingGetMeetingParticipantsParams`
+#[derive(Debug, Deserialize)]
+pub struct ListParticipants {
+    pub page_no: Option<u64>,
+    pub per_page: Option<u64>,
+}
+
+/// The participant model (`MeetingGetMeetingParticipantResponse.data`).
+pub fn participant_json(row: &ParticipantRow) -> Value {
     json!({
         "id": row.id,
-        "token": token,
         "custom_participant_id": row.custom_participant_id,
         "preset_name": row.preset_name,
         "name": row.name,
@@ -49,6 +49,26 @@ fn participant_json(state: &AppState, account_id: &str, app_id: &str, row: &Part
         "created_at": row.created_at,
         "updated_at": row.updated_at,
     })
+}
+
+/// A new participant token: what the browser sends in its `join` frame.
+fn token(state: &AppState, account_id: &str, app_id: &str, row: &ParticipantRow) -> String {
+    state.tokens.issue(&ParticipantClaims {
+        sub: row.id.clone(),
+        account_id: account_id.into(),
+        app_id: app_id.into(),
+        meeting_id: row.meeting_id.clone(),
+        preset_name: row.preset_name.clone(),
+        iat: now_seconds(),
+    })
+}
+
+/// The participant model with a fresh token (`MeetingAddParticipantResponse.data`,
+/// `MeetingEditParticipantResponse.data`).
+fn with_token(state: &AppState, account_id: &str, app_id: &str, row: &ParticipantRow) -> Value {
+    let mut data = participant_json(row);
+    data["token"] = Value::String(token(state, account_id, app_id, row));
+    data
 }
 
 fn unknown_preset(name: &str) -> ApiError {
@@ -63,9 +83,7 @@ pub async fn add(
     Body(body): Body<AddParticipant>,
 ) -> Result<Response, ApiError> {
     let (app, meeting) = find_meeting(&state, &path).await?;
-    if body.custom_participant_id.trim().is_empty() {
-        return Err(ApiError::invalid("`custom_participant_id` must not be empty"));
-    }
+    non_empty("custom_participant_id", &body.custom_participant_id)?;
     let app_id = app.id.clone();
     let added = state
         .store
@@ -83,7 +101,26 @@ pub async fn add(
             Ok(Ok(row))
         })
         .await??;
-    Ok(created(participant_json(&state, &path.account_id, &app.id, &added)))
+    Ok(created(with_token(&state, &path.account_id, &app.id, &added)))
+}
+
+/// `GET .../participants?page_no&per_page` → `{success, data: [participant], paging}`, in the order they were added.
+pub async fn list(
+    State(state): State<AppState>,
+    Ids(path): Ids<MeetingPath>,
+    Params(query): Params<ListParticipants>,
+) -> Result<Response, ApiError> {
+    let (_, meeting) = find_meeting(&state, &path).await?;
+    let page = PageRequest::new(query.page_no, query.per_page);
+    let page = state.store.run(move |db| db.list_participants(&meeting.id, page)).await?;
+    Ok(paged(page, |row| participant_json(&row)))
+}
+
+/// `GET .../participants/{participant_id}` → `{success, data: participant}` (no token: see refresh).
+pub async fn get(State(state): State<AppState>, Ids(path): Ids<ParticipantPath>) -> Result<Response, ApiError> {
+    let (_, meeting) = find_meeting(&state, &path.meeting()).await?;
+    let row = state.store.run(move |db| db.participant(&meeting.id, &path.participant_id)).await?;
+    Ok(ok(participant_json(&row.ok_or_else(|| ApiError::not_found("participant"))?)))
 }
 
 /// `PATCH .../participants/{participant_id} {preset_name?, name?, picture?}` → `{success, data: participant with a
@@ -94,9 +131,7 @@ pub async fn edit(
     Ids(path): Ids<ParticipantPath>,
     Body(body): Body<EditParticipant>,
 ) -> Result<Response, ApiError> {
-    let meeting_path =
-        MeetingPath { account_id: path.account_id.clone(), app_id: path.app_id.clone(), meeting_id: path.meeting_id };
-    let (app, meeting) = find_meeting(&state, &meeting_path).await?;
+    let (app, meeting) = find_meeting(&state, &path.meeting()).await?;
     let (app_id, meeting_id, participant_id) = (app.id.clone(), meeting.id.clone(), path.participant_id);
     let updated = state
         .store
@@ -123,5 +158,40 @@ pub async fn edit(
         // After the store write: a join running now either read the new preset or is admitted before this update.
         state.hub.update_permissions(&meeting.id, &row.id, &preset.name, preset.permissions()).await;
     }
-    Ok(ok(participant_json(&state, &path.account_id, &app.id, &row)))
+    Ok(ok(with_token(&state, &path.account_id, &app.id, &row)))
+}
+
+/// `DELETE .../participants/{participant_id}` → `{success, data: {id, custom_participant_id, preset_id, preset_name,
+/// name, picture, created_at, updated_at}}`. A connected participant is removed from the live session at once
+/// (`RoomLeft { kicked }`, an emptied session ends) and its tokens stop working.
+pub async fn delete(State(state): State<AppState>, Ids(path): Ids<ParticipantPath>) -> Result<Response, ApiError> {
+    let (app, meeting) = find_meeting(&state, &path.meeting()).await?;
+    let meeting_id = meeting.id.clone();
+    let deleted = state
+        .store
+        .run(move |db| {
+            let Some(row) = db.delete_participant(&meeting_id, &path.participant_id)? else { return Ok(None) };
+            // A preset deleted meanwhile has no id to give: null, as the participant has no preset any more.
+            let preset_id = db.preset(&app.id, &row.preset_name)?.map(|preset| preset.id);
+            Ok(Some((row, preset_id)))
+        })
+        .await?;
+    let (row, preset_id) = deleted.ok_or_else(|| ApiError::not_found("participant"))?;
+    // After the delete: a join racing it either read the participant and is kicked now, or finds it gone.
+    state.hub.kick(&meeting.id, std::slice::from_ref(&row.id)).await;
+    let mut data = participant_json(&row);
+    data["preset_id"] = json!(preset_id);
+    Ok(ok(data))
+}
+
+/// `POST .../participants/{participant_id}/token` (no body) → `{success, data: {token}}`: a new token for the
+/// participant. Earlier tokens keep working until the participant is deleted.
+pub async fn refresh_token(
+    State(state): State<AppState>,
+    Ids(path): Ids<ParticipantPath>,
+) -> Result<Response, ApiError> {
+    let (app, meeting) = find_meeting(&state, &path.meeting()).await?;
+    let row = state.store.run(move |db| db.participant(&meeting.id, &path.participant_id)).await?;
+    let row = row.ok_or_else(|| ApiError::not_found("participant"))?;
+    Ok(ok(json!({ "token": token(&state, &path.account_id, &app.id, &row) })))
 }

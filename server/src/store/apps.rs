@@ -1,10 +1,9 @@
-//! Apps and their presets.
+//! Apps: an account's separate RealtimeKit spaces. Each has its own presets, meetings and webhooks.
 
+use super::paging::{contains_pattern, Filter, Page, PageRequest, PagedQuery};
 use super::{new_id, Db, Result};
 use crate::{clock, presets};
-use endsession_protocol::Permissions;
 use rusqlite::{params, OptionalExtension, Row};
-use serde_json::Value;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct AppRow {
@@ -20,47 +19,10 @@ impl AppRow {
     }
 }
 
-/// One page of [`Db::list_apps`]; offsets are 1-based positions in the whole filtered list, as RealtimeKit's paging.
-#[derive(Debug, Clone, PartialEq)]
-pub struct AppPage {
-    pub apps: Vec<AppRow>,
-    pub total_count: u64,
-    pub start_offset: u64,
-    pub end_offset: u64,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct PresetRow {
-    pub id: String,
-    pub app_id: String,
-    pub name: String,
-    /// `{config, permissions, ui}` as the API shows them.
-    pub document: Value,
-    pub created_at: String,
-    pub updated_at: String,
-}
-
-impl PresetRow {
-    fn from_row(row: &Row) -> rusqlite::Result<Self> {
-        let document: String = row.get(3)?;
-        Ok(PresetRow {
-            id: row.get(0)?,
-            app_id: row.get(1)?,
-            name: row.get(2)?,
-            document: serde_json::from_str(&document).unwrap_or(Value::Null),
-            created_at: row.get(4)?,
-            updated_at: row.get(5)?,
-        })
-    }
-
-    /// What the hub enforces for participants with this preset.
-    pub fn permissions(&self) -> Permissions {
-        presets::permissions_of(&self.document)
-    }
-}
+/// One page of [`Db::list_apps`].
+pub type AppPage = Page<AppRow>;
 
 const APP_COLUMNS: &str = "id, account_id, name, created_at";
-const PRESET_COLUMNS: &str = "id, app_id, name, document, created_at, updated_at";
 
 impl Db {
     /// Creates an app with RealtimeKit's default presets (`group_call_host` may end the session for all,
@@ -113,63 +75,22 @@ impl Db {
         account_id: &str,
         search: Option<&str>,
         newest_first: bool,
-        page_no: u64,
-        per_page: u64,
+        page: PageRequest,
     ) -> Result<AppPage> {
-        let pattern =
-            format!("%{}%", search.unwrap_or("").replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
-        let filter = "account_id = ?1 AND name LIKE ?2 ESCAPE '\\'";
-        let total: i64 = self.conn.query_row(
-            &format!("SELECT COUNT(*) FROM apps WHERE {filter}"),
-            params![account_id, pattern],
-            |r| r.get(0),
-        )?;
-        let total_count = u64::try_from(total).unwrap_or(0);
-        let order = if newest_first { "DESC" } else { "ASC" };
-        let skip = page_no.saturating_sub(1).saturating_mul(per_page);
-        let mut statement = self.conn.prepare(&format!(
-            "SELECT {APP_COLUMNS} FROM apps WHERE {filter} ORDER BY created_at {order}, rowid {order} LIMIT ?3 OFFSET ?4"
-        ))?;
-        let apps = statement
-            .query_map(
-                params![
-                    account_id,
-                    pattern,
-                    i64::try_from(per_page).unwrap_or(i64::MAX),
-                    i64::try_from(skip).unwrap_or(i64::MAX)
-                ],
-                AppRow::from_row,
-            )?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        let start_offset = if apps.is_empty() { 0 } else { skip + 1 };
-        Ok(AppPage { total_count, start_offset, end_offset: skip + apps.len() as u64, apps })
-    }
-
-    /// The app's preset with this name.
-    pub fn preset(&mut self, app_id: &str, name: &str) -> Result<Option<PresetRow>> {
-        Ok(self
-            .conn
-            .query_row(
-                &format!("SELECT {PRESET_COLUMNS} FROM presets WHERE app_id = ?1 AND name = ?2"),
-                [app_id, name],
-                PresetRow::from_row,
-            )
-            .optional()?)
-    }
-
-    /// All presets of the app, oldest first.
-    pub fn presets(&mut self, app_id: &str) -> Result<Vec<PresetRow>> {
-        let mut statement = self
-            .conn
-            .prepare(&format!("SELECT {PRESET_COLUMNS} FROM presets WHERE app_id = ?1 ORDER BY created_at, rowid"))?;
-        let rows = statement.query_map([app_id], PresetRow::from_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(rows)
+        let order = if newest_first { "created_at DESC, rowid DESC" } else { "created_at ASC, rowid ASC" };
+        let mut filter = Filter::default();
+        filter.equals("account_id", account_id.to_owned());
+        if let Some(search) = search {
+            let pattern = filter.bind(contains_pattern(search));
+            filter.and(format!("name LIKE {pattern} ESCAPE '\\'"));
+        }
+        self.page(PagedQuery { columns: APP_COLUMNS, from: "apps", filter, order }, page, AppRow::from_row)
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use crate::store::Store;
+    use crate::store::{PageRequest, Store};
 
     #[test]
     fn an_app_comes_with_the_default_presets() {
@@ -189,14 +110,16 @@ mod tests {
             store.with(|db| db.create_app("acct", name)).unwrap();
         }
         store.with(|db| db.create_app("other", "alpha")).unwrap();
-        let page = store.with(|db| db.list_apps("acct", Some("alpha"), false, 1, 10)).unwrap();
-        let names: Vec<_> = page.apps.iter().map(|a| a.name.as_str()).collect();
+        let page =
+            store.with(|db| db.list_apps("acct", Some("alpha"), false, PageRequest::new(Some(1), Some(10)))).unwrap();
+        let names: Vec<_> = page.items.iter().map(|a| a.name.as_str()).collect();
         assert_eq!(names, ["alpha", "alphabet"]);
         assert_eq!((page.total_count, page.start_offset, page.end_offset), (2, 1, 2));
-        let page = store.with(|db| db.list_apps("acct", None, true, 2, 3)).unwrap();
-        assert_eq!((page.apps.len(), page.total_count, page.start_offset, page.end_offset), (1, 4, 4, 4));
-        assert_eq!(page.apps[0].name, "alpha");
-        let page = store.with(|db| db.list_apps("acct", Some("%"), false, 1, 10)).unwrap();
-        assert_eq!(page.apps.len(), 1, "`%` is matched literally");
+        let page = store.with(|db| db.list_apps("acct", None, true, PageRequest::new(Some(2), Some(3)))).unwrap();
+        assert_eq!((page.items.len(), page.total_count, page.start_offset, page.end_offset), (1, 4, 4, 4));
+        assert_eq!(page.items[0].name, "alpha");
+        let page =
+            store.with(|db| db.list_apps("acct", Some("%"), false, PageRequest::new(Some(1), Some(10)))).unwrap();
+        assert_eq!(page.items.len(), 1, "`%` is matched literally");
     }
 }

@@ -1,12 +1,15 @@
 //! Meetings: the rooms participants join. A meeting outlives its sessions.
 
+use super::paging::{contains_pattern, Filter, Page, PageRequest, PagedQuery};
 use super::{new_id, Db, Result};
 use crate::clock;
 use rusqlite::{params, OptionalExtension, Row};
+use serde::Deserialize;
 use serde_json::{Map, Value};
 
 /// `INACTIVE` meetings refuse every join; sessions already live are not ended by the change.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
 pub enum MeetingStatus {
     Active,
     Inactive,
@@ -55,6 +58,18 @@ impl MeetingRow {
             updated_at: row.get(6)?,
         })
     }
+}
+
+/// Which meetings [`Db::list_meetings`] returns; None filters nothing.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MeetingFilter {
+    /// Part of the title, or the whole id.
+    pub search: Option<String>,
+    pub status: Option<MeetingStatus>,
+    /// Created at or after this API timestamp.
+    pub created_from: Option<String>,
+    /// Created at or before this API timestamp.
+    pub created_until: Option<String>,
 }
 
 const COLUMNS: &str = "id, app_id, title, status, settings, created_at, updated_at";
@@ -114,6 +129,51 @@ impl Db {
                 MeetingRow::from_row,
             )
             .optional()?)
+    }
+
+    /// A page of the app's meetings, oldest first.
+    pub fn list_meetings(
+        &mut self,
+        app_id: &str,
+        filter: &MeetingFilter,
+        page: PageRequest,
+    ) -> Result<Page<MeetingRow>> {
+        let mut where_ = Filter::default();
+        where_.equals("app_id", app_id.to_owned());
+        if let Some(search) = filter.search.as_deref() {
+            let (pattern, id) = (where_.bind(contains_pattern(search)), where_.bind(search.to_owned()));
+            where_.and(format!("(title LIKE {pattern} ESCAPE '\\' OR id = {id})"));
+        }
+        if let Some(status) = filter.status {
+            where_.equals("status", status.as_str());
+        }
+        if let Some(from) = &filter.created_from {
+            let from = where_.bind(from.clone());
+            where_.and(format!("created_at >= {from}"));
+        }
+        if let Some(until) = &filter.created_until {
+            let until = where_.bind(until.clone());
+            where_.and(format!("created_at <= {until}"));
+        }
+        let query = PagedQuery { columns: COLUMNS, from: "meetings", filter: where_, order: "created_at, rowid" };
+        self.page(query, page, MeetingRow::from_row)
+    }
+
+    /// Writes title, status and settings of a changed meeting and stamps `updated_at`; the stored row, or None if
+    /// the app has no such meeting. `created_at` never changes.
+    pub fn save_meeting(&mut self, meeting: &MeetingRow) -> Result<Option<MeetingRow>> {
+        self.conn.execute(
+            "UPDATE meetings SET title = ?1, status = ?2, settings = ?3, updated_at = ?4 WHERE id = ?5 AND app_id = ?6",
+            params![
+                meeting.title,
+                meeting.status.as_str(),
+                Value::Object(meeting.settings.clone()).to_string(),
+                clock::now(),
+                meeting.id,
+                meeting.app_id
+            ],
+        )?;
+        self.meeting(&meeting.app_id, &meeting.id)
     }
 
     /// Sets ACTIVE / INACTIVE; the updated meeting, or None if the app has no such meeting.

@@ -6,16 +6,24 @@
 
 mod accounts;
 mod apps;
+mod attendance;
 mod meetings;
+mod paging;
 mod participants;
+mod presets;
 mod schema;
 mod sessions;
+mod webhooks;
 
 pub use accounts::{secret_digest, StoredToken};
-pub use apps::{AppPage, AppRow, PresetRow};
-pub use meetings::{MeetingRow, MeetingStatus};
+pub use apps::{AppPage, AppRow};
+pub use attendance::AttendanceRow;
+pub use meetings::{MeetingFilter, MeetingRow, MeetingStatus};
+pub use paging::{Page, PageRequest, DEFAULT_PER_PAGE, MAX_PER_PAGE};
 pub use participants::{JoinContext, JoinRefusal, ParticipantRow};
-pub use sessions::SessionRow;
+pub use presets::{PresetConflict, PresetRow};
+pub use sessions::{SessionFilter, SessionRow, SessionSort};
+pub use webhooks::{WebhookEvent, WebhookRow};
 
 use rusqlite::Connection;
 use std::path::Path;
@@ -88,6 +96,24 @@ impl Store {
     {
         let store = self.clone();
         tokio::task::spawn_blocking(move || store.with(f)).await.map_err(|e| StoreError::Task(e.to_string()))?
+    }
+}
+
+impl Db {
+    /// Runs `f` in one transaction: all of its writes, or none if it fails. Not nestable (SQLite has one
+    /// transaction per connection), so only top-level store calls use it.
+    pub fn transaction<T>(&mut self, f: impl FnOnce(&mut Db) -> Result<T>) -> Result<T> {
+        self.conn.execute_batch("BEGIN IMMEDIATE")?;
+        match f(self) {
+            Ok(value) => {
+                self.conn.execute_batch("COMMIT")?;
+                Ok(value)
+            }
+            Err(e) => {
+                let _ = self.conn.execute_batch("ROLLBACK");
+                Err(e)
+            }
+        }
     }
 }
 

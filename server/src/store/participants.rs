@@ -1,5 +1,6 @@
 //! Participants: who may join a meeting, and with which preset.
 
+use super::paging::{Filter, Page, PageRequest, PagedQuery};
 use super::{new_id, Db, MeetingStatus, Result};
 use crate::clock;
 use endsession_protocol::{Participant, Permissions};
@@ -109,6 +110,44 @@ impl Db {
             .optional()?)
     }
 
+    /// A page of the meeting's participants, in the order they were added.
+    pub fn list_participants(&mut self, meeting_id: &str, page: PageRequest) -> Result<Page<ParticipantRow>> {
+        let mut filter = Filter::default();
+        filter.equals("meeting_id", meeting_id.to_owned());
+        let query = PagedQuery { columns: COLUMNS, from: "participants", filter, order: "created_at, rowid" };
+        self.page(query, page, ParticipantRow::from_row)
+    }
+
+    /// The meeting's participants with any of these ids or custom participant ids (a custom id may name several
+    /// participants: the API does not make it unique), in the order they were added.
+    pub fn find_participants(
+        &mut self,
+        meeting_id: &str,
+        ids: &[String],
+        custom_ids: &[String],
+    ) -> Result<Vec<ParticipantRow>> {
+        let mut statement = self.conn.prepare(&format!(
+            "SELECT {COLUMNS} FROM participants
+             WHERE meeting_id = ?1 AND (id IN (SELECT value FROM json_each(?2))
+                                        OR custom_participant_id IN (SELECT value FROM json_each(?3)))
+             ORDER BY created_at, rowid"
+        ))?;
+        let (ids, custom_ids) = (serde_json::to_string(ids)?, serde_json::to_string(custom_ids)?);
+        let rows = statement
+            .query_map(params![meeting_id, ids, custom_ids], ParticipantRow::from_row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    /// Deletes the participant; the deleted row, or None if the meeting has no such participant. Its tokens stop
+    /// working: a join re-reads the participant.
+    pub fn delete_participant(&mut self, meeting_id: &str, participant_id: &str) -> Result<Option<ParticipantRow>> {
+        let Some(row) = self.participant(meeting_id, participant_id)? else { return Ok(None) };
+        self.conn
+            .execute("DELETE FROM participants WHERE id = ?1 AND meeting_id = ?2", [participant_id, meeting_id])?;
+        Ok(Some(row))
+    }
+
     /// Changes the given fields (None leaves a field as it is); the updated row, or None if there is no such
     /// participant in the meeting.
     pub fn update_participant(
@@ -137,13 +176,26 @@ impl Db {
         meeting_id: &str,
         participant_id: &str,
     ) -> Result<std::result::Result<JoinContext, JoinRefusal>> {
+        self.admission_context(app_id, meeting_id, participant_id, false)
+    }
+
+    /// [`Db::join_context`] that may let an INACTIVE meeting's participant in: `member_of_live_session` is true
+    /// when the participant is already in the live session (a resume or another tab). INACTIVE stops new joins,
+    /// not the session, so the people in it keep it over a network blip.
+    pub fn admission_context(
+        &mut self,
+        app_id: &str,
+        meeting_id: &str,
+        participant_id: &str,
+        member_of_live_session: bool,
+    ) -> Result<std::result::Result<JoinContext, JoinRefusal>> {
         let Some(meeting) = self.meeting(app_id, meeting_id)? else {
             return Ok(Err(JoinRefusal::NotFound("the meeting no longer exists".into())));
         };
         let Some(participant) = self.participant(meeting_id, participant_id)? else {
             return Ok(Err(JoinRefusal::NotFound("the participant no longer exists".into())));
         };
-        if meeting.status == MeetingStatus::Inactive {
+        if meeting.status == MeetingStatus::Inactive && !member_of_live_session {
             return Ok(Err(JoinRefusal::Inactive));
         }
         // A preset deleted after the participant was added grants nothing rather than refusing the join.
@@ -187,5 +239,29 @@ mod tests {
         store.with(|db| db.set_meeting_status(&app.id, &meeting.id, MeetingStatus::Inactive)).unwrap();
         let refused = store.with(|db| db.join_context(&app.id, &meeting.id, &p.id)).unwrap();
         assert_eq!(refused, Err(JoinRefusal::Inactive));
+    }
+
+    #[test]
+    fn participants_are_found_by_ids_or_custom_ids_listed_and_deleted() {
+        let store = Store::open_in_memory().unwrap();
+        let meeting = store
+            .with(|db| {
+                let app = db.create_app("acct", "a")?;
+                db.create_meeting(&app.id, None, Default::default())
+            })
+            .unwrap();
+        let add = |custom: &str| {
+            store.with(|db| db.add_participant(&meeting.id, custom, "group_call_participant", None, None)).unwrap()
+        };
+        let (a, b, c) = (add("ann"), add("bob"), add("ann"));
+        let found =
+            store.with(|db| db.find_participants(&meeting.id, std::slice::from_ref(&b.id), &["ann".into()])).unwrap();
+        assert_eq!(found.iter().map(|p| p.id.as_str()).collect::<Vec<_>>(), [&a.id, &b.id, &c.id]);
+        assert!(store.with(|db| db.find_participants("other", std::slice::from_ref(&a.id), &[])).unwrap().is_empty());
+
+        assert_eq!(store.with(|db| db.delete_participant(&meeting.id, &b.id)).unwrap(), Some(b.clone()));
+        assert_eq!(store.with(|db| db.delete_participant(&meeting.id, &b.id)).unwrap(), None);
+        let page = store.with(|db| db.list_participants(&meeting.id, PageRequest::new(None, Some(1)))).unwrap();
+        assert_eq!((page.items[0].id.as_str(), page.total_count), (a.id.as_str(), 2));
     }
 }

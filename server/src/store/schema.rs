@@ -76,6 +76,35 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX sessions_by_meeting ON sessions(meeting_id, started_at);
     "#,
+    // 2: webhooks, and who was in each session.
+    r#"
+    -- The records behind the webhooks API. Delivery will add an outbox table of (event id, webhook id, attempt
+    -- state) referencing `id`; `events` is read when an event is enqueued, so a PATCH applies to later events only.
+    CREATE TABLE webhooks (
+        id         TEXT PRIMARY KEY,
+        app_id     TEXT NOT NULL REFERENCES apps(id),
+        name       TEXT NOT NULL,
+        url        TEXT NOT NULL,
+        events     TEXT NOT NULL,   -- JSON array of event names, e.g. ["meeting.ended"]
+        enabled    INTEGER NOT NULL CHECK (enabled IN (0, 1)),
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE INDEX webhooks_by_app ON webhooks(app_id, created_at);
+    -- One row per stay of a participant in a session, from admission to removal (left_at IS NULL while in).
+    -- No foreign key to participants: the history outlives a deleted participant, so its details are copied.
+    CREATE TABLE session_participants (
+        id                    TEXT PRIMARY KEY,
+        session_id            TEXT NOT NULL REFERENCES sessions(id),
+        participant_id        TEXT NOT NULL,
+        custom_participant_id TEXT NOT NULL,
+        name                  TEXT,
+        preset_name           TEXT NOT NULL,
+        joined_at             TEXT NOT NULL,
+        left_at               TEXT
+    );
+    CREATE INDEX session_participants_by_session ON session_participants(session_id, participant_id);
+    "#,
 ];
 
 /// Applies the migrations the database has not seen yet, each in its own transaction.

@@ -1,5 +1,6 @@
 //! Sessions: one live period of a meeting, from the first join to its end.
 
+use super::paging::{contains_pattern, Filter, Page, PageRequest, PagedQuery};
 use super::{Db, Result};
 use endsession_protocol::EndReason;
 use rusqlite::{params, OptionalExtension, Row};
@@ -36,7 +37,37 @@ impl SessionRow {
     }
 }
 
+/// Which sessions [`Db::list_sessions`] returns; None filters nothing.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SessionFilter {
+    pub meeting_id: Option<String>,
+    /// Some(true) only live sessions, Some(false) only ended ones.
+    pub live: Option<bool>,
+    /// Part of the meeting title, or the whole meeting or session id.
+    pub search: Option<String>,
+    /// Started at or after this API timestamp.
+    pub started_from: Option<String>,
+    /// Started at or before this API timestamp.
+    pub started_until: Option<String>,
+}
+
+/// The order of [`Db::list_sessions`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SessionSort {
+    /// By minutes consumed (a live session counts until `now`) instead of by start.
+    pub by_minutes: bool,
+    pub descending: bool,
+}
+
 const COLUMNS: &str = "id, meeting_id, started_at, ended_at, end_reason, peak_participants, kicked_count";
+/// [`COLUMNS`] of `sessions s` joined with the meeting's title, for the history.
+const HISTORY_COLUMNS: &str =
+    "s.id, s.meeting_id, s.started_at, s.ended_at, s.end_reason, s.peak_participants, s.kicked_count, m.title";
+const HISTORY_FROM: &str = "sessions s JOIN meetings m ON m.id = s.meeting_id";
+
+fn with_title(row: &Row) -> rusqlite::Result<(SessionRow, Option<String>)> {
+    Ok((SessionRow::from_row(row)?, row.get(7)?))
+}
 
 impl Db {
     pub fn start_session(&mut self, session_id: &str, meeting_id: &str, started_at: &str) -> Result<()> {
@@ -47,7 +78,8 @@ impl Db {
         Ok(())
     }
 
-    /// Records the end; true if this call ended it. A session ends once: later calls change nothing.
+    /// Records the end; true if this call ended it. A session ends once: later calls change nothing. Whoever was
+    /// still in the session leaves it at the end.
     pub fn end_session(
         &mut self,
         session_id: &str,
@@ -62,6 +94,12 @@ impl Db {
              WHERE id = ?5 AND ended_at IS NULL",
             params![ended_at, reason.as_str(), peak_participants, kicked_count, session_id],
         )?;
+        if n == 1 {
+            self.conn.execute(
+                "UPDATE session_participants SET left_at = ?1 WHERE session_id = ?2 AND left_at IS NULL",
+                params![ended_at, session_id],
+            )?;
+        }
         Ok(n == 1)
     }
 
@@ -94,10 +132,78 @@ impl Db {
     /// Ends the sessions a previous run left live (it crashed or was killed): nobody is connected to a fresh
     /// process, so they ended when everybody left. Returns how many were closed.
     pub fn close_orphaned_sessions(&mut self, now: &str) -> Result<usize> {
+        self.conn.execute(
+            "UPDATE session_participants SET left_at = ?1 WHERE left_at IS NULL
+             AND session_id IN (SELECT id FROM sessions WHERE ended_at IS NULL)",
+            [now],
+        )?;
         Ok(self.conn.execute(
             "UPDATE sessions SET ended_at = ?1, end_reason = ?2, kicked_count = 0 WHERE ended_at IS NULL",
             params![now, EndReason::AllParticipantsLeft.as_str()],
         )?)
+    }
+
+    /// The session if it belongs to one of the app's meetings, with that meeting's title.
+    pub fn session_of_app(&mut self, app_id: &str, session_id: &str) -> Result<Option<(SessionRow, Option<String>)>> {
+        Ok(self
+            .conn
+            .query_row(
+                &format!("SELECT {HISTORY_COLUMNS} FROM {HISTORY_FROM} WHERE s.id = ?1 AND m.app_id = ?2"),
+                [session_id, app_id],
+                with_title,
+            )
+            .optional()?)
+    }
+
+    /// A page of the sessions of the app's meetings, each with its meeting's title. Sorted by minutes, a live
+    /// session counts until now.
+    pub fn list_sessions(
+        &mut self,
+        app_id: &str,
+        filter: &SessionFilter,
+        sort: SessionSort,
+        page: PageRequest,
+    ) -> Result<Page<(SessionRow, Option<String>)>> {
+        let mut where_ = Filter::default();
+        where_.equals("m.app_id", app_id.to_owned());
+        if let Some(meeting_id) = &filter.meeting_id {
+            where_.equals("s.meeting_id", meeting_id.clone());
+        }
+        match filter.live {
+            Some(true) => where_.and("s.ended_at IS NULL"),
+            Some(false) => where_.and("s.ended_at IS NOT NULL"),
+            None => {}
+        }
+        if let Some(search) = filter.search.as_deref() {
+            let (pattern, id) = (where_.bind(contains_pattern(search)), where_.bind(search.to_owned()));
+            where_.and(format!("(m.title LIKE {pattern} ESCAPE '\\' OR m.id = {id} OR s.id = {id})"));
+        }
+        if let Some(from) = &filter.started_from {
+            let from = where_.bind(from.clone());
+            where_.and(format!("s.started_at >= {from}"));
+        }
+        if let Some(until) = &filter.started_until {
+            let until = where_.bind(until.clone());
+            where_.and(format!("s.started_at <= {until}"));
+        }
+        let direction = if sort.descending { "DESC" } else { "ASC" };
+        let order = if sort.by_minutes {
+            format!("julianday(COALESCE(s.ended_at, 'now')) - julianday(s.started_at) {direction}, s.rowid {direction}")
+        } else {
+            format!("s.started_at {direction}, s.rowid {direction}")
+        };
+        let query = PagedQuery { columns: HISTORY_COLUMNS, from: HISTORY_FROM, filter: where_, order: &order };
+        self.page(query, page, with_title)
+    }
+
+    /// The app's meetings that have a live session: where a preset change must reach connected participants.
+    pub fn live_meetings_of_app(&mut self, app_id: &str) -> Result<Vec<String>> {
+        let mut statement = self.conn.prepare(
+            "SELECT DISTINCT s.meeting_id FROM sessions s JOIN meetings m ON m.id = s.meeting_id
+             WHERE m.app_id = ?1 AND s.ended_at IS NULL",
+        )?;
+        let ids = statement.query_map([app_id], |row| row.get(0))?.collect::<rusqlite::Result<Vec<String>>>()?;
+        Ok(ids)
     }
 }
 

@@ -1,7 +1,10 @@
 //! Presets: the permission sets participants are given by name.
 //!
 //! A preset is stored as the document the RealtimeKit API shows (`{config, permissions, ui}`), so the preset
-//! endpoints can return it whole; the server itself reads only `permissions.kick_participant`.
+//! endpoints can return it whole; the server itself reads only `permissions.kick_participant`. [`schema`] checks
+//! what clients send against the SDK's preset model.
+
+pub mod schema;
 
 use endsession_protocol::Permissions;
 use serde_json::{json, Value};

@@ -1,0 +1,183 @@
+/**
+ * `endsession/end-state`: the reactive end state of a meeting: what an "End meeting for all" control shows, and one subscription that
+ * fires on every change. The framework bindings (`endsession/react`, `endsession/angular`, `endsession/element`)
+ * are thin layers over {@link endStateSource}; the rules live in the wasm module (`EndState::derive`). An entry point
+ * of its own, so that the root entry's payload stays as small as it was for apps that do not use it.
+ *
+ * @module
+ */
+import type { LeaveRoomState } from '../events.js';
+import { loadWasm, wasmLoaded } from '../load.js';
+import { type KickAllResult, type Meeting, MeetingImpl } from '../meeting.js';
+import { endStateOf } from '../wasm/endsession.js';
+
+/**
+ * - `allowed`: in the session, may end it for everyone;
+ * - `no-permission`: in the session, without `kickParticipant`;
+ * - `not-joined`: before joining, while joining or reconnecting;
+ * - `ending`: this participant's end is under way;
+ * - a leave state once out of the room: `ended` (ended for all), `kicked`, `left`, `rejected`, `failed`.
+ */
+export type EndState =
+  'allowed' | 'no-permission' | 'not-joined' | 'ending' | Exclude<LeaveRoomState, 'disconnected'>;
+
+/** The end state of one meeting; one per meeting object, shared by every binding. */
+export interface EndStateSource {
+  /** The end state now. */
+  readonly state: EndState;
+  /** The leave state when out of the room (`ended`, `kicked`, ...), otherwise `null`. */
+  readonly roomLeft: Exclude<LeaveRoomState, 'disconnected'> | null;
+  /** Calls `onChange` after every change of `state`; returns the function that stops it. */
+  subscribe(onChange: () => void): () => void;
+  /** Ends the session for everyone (`meeting.participants.kickAll()`); `state` is `ending` meanwhile. */
+  kickAll(): Promise<KickAllResult | void>;
+}
+
+/** Emitters in the RealtimeKit style. */
+interface EmitterLike {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- any emitter, whatever its payloads
+  on(event: string, listener: (payload: any) => void): unknown;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  off(event: string, listener: (payload: any) => void): unknown;
+}
+
+/**
+ * What the end state needs from a meeting that is not ours: the surface of a `@cloudflare/realtimekit` meeting
+ * (duck-typed).
+ */
+export interface RealtimeKitLikeMeeting {
+  self: EmitterLike & {
+    roomState: string;
+    permissions: EmitterLike & { kickParticipant?: boolean };
+  };
+  participants: { kickAll(): Promise<unknown> };
+}
+
+const LEAVE_STATES: readonly string[] = ['ended', 'kicked', 'left', 'rejected', 'failed'];
+
+/** The leave state within an end state, or `null`. */
+export function leaveStateOf(state: EndState): EndStateSource['roomLeft'] {
+  return LEAVE_STATES.includes(state) ? (state as EndStateSource['roomLeft']) : null;
+}
+
+/**
+ * A source over a changing `read()`: fires its subscribers when the value differs from the last one seen.
+ * `watch(changed)` attaches to the meeting while there are subscribers and returns the detach function.
+ */
+function source(
+  read: () => EndState,
+  kickAll: () => Promise<KickAllResult | void>,
+  watch: (changed: () => void) => () => void,
+): EndStateSource & { changed(): void } {
+  const subscribers = new Set<() => void>();
+  let last = read();
+  let detach: (() => void) | undefined;
+  const changed = () => {
+    const now = read();
+    if (now === last) return;
+    last = now;
+    for (const f of [...subscribers]) f();
+  };
+  return {
+    get state() {
+      return read();
+    },
+    get roomLeft() {
+      return leaveStateOf(read());
+    },
+    subscribe(onChange) {
+      subscribers.add(onChange);
+      last = read();
+      detach ??= watch(changed);
+      return () => {
+        subscribers.delete(onChange);
+        if (!subscribers.size) detach = void detach?.();
+      };
+    },
+    kickAll,
+    changed,
+  };
+}
+
+/** Our meeting: the wasm module derives the state and emits `endStateChange`. */
+function ours(meeting: MeetingImpl): EndStateSource {
+  return source(
+    () => meeting.endState as EndState,
+    () => meeting.participants.kickAll(),
+    (changed) => {
+      meeting.endStates.on('endStateChange', changed);
+      return () => meeting.endStates.off('endStateChange', changed);
+    },
+  );
+}
+
+/**
+ * A RealtimeKit-shaped meeting: the same rules, applied by the wasm module's `endStateOf` to what the meeting
+ * shows. Until the module is loaded (it loads on the first subscription) the state reads `not-joined`.
+ */
+function foreign(meeting: RealtimeKitLikeMeeting): EndStateSource {
+  let ending = false;
+  const read = (): EndState =>
+    wasmLoaded()
+      ? (endStateOf(
+          meeting.self.roomState,
+          meeting.self.permissions.kickParticipant === true,
+          ending,
+        ) as EndState)
+      : 'not-joined';
+  const s = source(
+    read,
+    () => {
+      ending = true;
+      s.changed();
+      // RealtimeKit's kickAll resolves before the server acted: stay `ending` until the room is left.
+      return meeting.participants.kickAll().then(
+        () => undefined,
+        (error: unknown) => {
+          ending = false;
+          s.changed();
+          throw error;
+        },
+      );
+    },
+    (changed) => {
+      const onRoom = () => {
+        ending = false;
+        changed();
+      };
+      const { self } = meeting;
+      self.on('roomJoined', onRoom);
+      self.on('roomLeft', onRoom);
+      self.permissions.on('permissionsUpdate', changed);
+      if (!wasmLoaded()) void loadWasm().then(changed);
+      return () => {
+        self.off('roomJoined', onRoom);
+        self.off('roomLeft', onRoom);
+        self.permissions.off('permissionsUpdate', changed);
+      };
+    },
+  );
+  return s;
+}
+
+const sources = new WeakMap<object, EndStateSource>();
+
+/**
+ * The end state of `meeting`: a meeting from `initMeeting()` or any RealtimeKit-shaped meeting. One source per
+ * meeting, so every binding on the page sees the same state.
+ *
+ * @example
+ * const end = endStateSource(meeting);
+ * const off = end.subscribe(() => (button.disabled = end.state !== 'allowed'));
+ */
+export function endStateSource(meeting: Meeting | RealtimeKitLikeMeeting): EndStateSource {
+  let s = sources.get(meeting);
+  if (!s) {
+    if (meeting instanceof MeetingImpl) s = ours(meeting);
+    else if (typeof meeting?.self?.on === 'function' && typeof meeting.participants?.kickAll === 'function')
+      s = foreign(meeting as RealtimeKitLikeMeeting);
+    else throw new TypeError('endsession: expected a meeting from initMeeting() or a RealtimeKit meeting');
+    sources.set(meeting, s);
+  }
+  return s;
+}

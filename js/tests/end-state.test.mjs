@@ -1,0 +1,122 @@
+// The reactive end state (`endsession/end-state`) in Node 20, on our meeting and on a RealtimeKit-shaped one.
+// Run after `npm run build`: `node --test js/tests/*.test.mjs`.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { initMeeting } from 'endsession';
+import { endStateSource, leaveStateOf } from 'endsession/end-state';
+
+/** A RealtimeKit-shaped meeting whose state the test sets, emitting as RealtimeKit does. */
+export function fakeMeeting({ roomState = 'init', kick = false } = {}) {
+  const emitter = () => {
+    const listeners = new Map();
+    return {
+      on(e, f) {
+        (listeners.get(e) ?? listeners.set(e, new Set()).get(e)).add(f);
+        return this;
+      },
+      off(e, f) {
+        listeners.get(e)?.delete(f);
+        return this;
+      },
+      emit(e, payload) {
+        for (const f of [...(listeners.get(e) ?? [])]) f(payload);
+      },
+      count: () => [...listeners.values()].reduce((n, s) => n + s.size, 0),
+    };
+  };
+  const permissions = Object.assign(emitter(), { kickParticipant: kick });
+  const self = Object.assign(emitter(), { roomState, permissions });
+  let kicks = [];
+  const meeting = {
+    self,
+    participants: {
+      kickAll: () => new Promise((resolve, reject) => kicks.push({ resolve, reject })),
+    },
+    join() {
+      self.roomState = 'joined';
+      self.emit('roomJoined', { reconnected: false });
+    },
+    leave(state) {
+      self.roomState = state;
+      self.emit('roomLeft', { state });
+    },
+    grant(kick) {
+      permissions.kickParticipant = kick;
+      permissions.emit('permissionsUpdate', { kickParticipant: kick });
+    },
+    takeKicks: () => kicks.splice(0),
+  };
+  return meeting;
+}
+
+const loaded = () => initMeeting({ authToken: 't', baseURI: 'http://127.0.0.1:9' });
+
+test('our meeting: not-joined, then the leave state, with one notification per change', async () => {
+  const meeting = await loaded();
+  const end = endStateSource(meeting);
+  assert.equal(end, endStateSource(meeting), 'one source per meeting');
+  assert.equal(end.state, 'not-joined');
+  assert.equal(end.roomLeft, null);
+  const seen = [];
+  const off = end.subscribe(() => seen.push(end.state));
+  await assert.rejects(meeting.join(), { code: '4900' });
+  assert.deepEqual(seen, ['failed']);
+  assert.equal(end.roomLeft, 'failed');
+  assert.equal(meeting.self.roomState, 'failed');
+  off();
+  await assert.rejects(end.kickAll(), { code: '1205' });
+});
+
+test('a RealtimeKit-shaped meeting goes through every state', async () => {
+  await loaded(); // the module is loaded: the state is derived at once
+  const m = fakeMeeting();
+  const end = endStateSource(m);
+  const seen = [];
+  const off = end.subscribe(() => seen.push(end.state));
+  assert.equal(end.state, 'not-joined');
+  m.join();
+  m.grant(true);
+  m.grant(true); // no change, no notification
+  const kick = end.kickAll();
+  m.takeKicks()[0].resolve();
+  await kick;
+  assert.equal(end.state, 'ending', 'RealtimeKit resolves before the server acted: ending until roomLeft');
+  m.leave('ended');
+  assert.deepEqual(seen, ['no-permission', 'allowed', 'ending', 'ended']);
+  assert.equal(end.roomLeft, 'ended');
+  off();
+  assert.equal(m.self.count() + m.self.permissions.count(), 0, 'listeners detached with the last subscriber');
+});
+
+test('a refused kickAll goes back, disconnected reads not-joined, and every leave state is kept', async () => {
+  await loaded();
+  const m = fakeMeeting({ roomState: 'joined', kick: true });
+  const end = endStateSource(m);
+  const seen = [];
+  end.subscribe(() => seen.push(end.state));
+  const kick = end.kickAll();
+  m.takeKicks()[0].reject(Object.assign(new Error('no'), { code: '1201' }));
+  await assert.rejects(kick, { code: '1201' });
+  m.leave('disconnected');
+  m.join();
+  m.grant(false);
+  for (const state of ['kicked', 'left', 'rejected', 'failed']) m.leave(state);
+  assert.deepEqual(seen, [
+    'ending',
+    'allowed',
+    'not-joined',
+    'allowed',
+    'no-permission',
+    'kicked',
+    'left',
+    'rejected',
+    'failed',
+  ]);
+  assert.equal(leaveStateOf('allowed'), null);
+  assert.equal(leaveStateOf('ended'), 'ended');
+});
+
+test('anything else is a TypeError', () => {
+  assert.throws(() => endStateSource({}), TypeError);
+  assert.throws(() => endStateSource(null), TypeError);
+});

@@ -1,0 +1,165 @@
+//! `/accounts/{account_id}/realtime/kit/{app_id}/presets[/{preset_id}]` — SDK `realtime_kit.presets.create`, `.get`,
+//! `.get_preset_by_id`, `.update`, `.replace_preset_by_id` and `.delete`.
+//!
+//! Bodies are checked against [`schema`] (the SDK's preset model) before anything is stored. A change that reaches
+//! `permissions` is pushed to the participants connected with the preset, in every live session of the app.
+
+use super::{created, find_app, non_empty, ok, paged, AppPath, Body, Ids, Params, PresetPath};
+use crate::error::ApiError;
+use crate::presets::schema::{self, Mode};
+use crate::state::AppState;
+use crate::store::{PageRequest, PresetConflict, PresetRow};
+use axum::extract::State;
+use axum::response::Response;
+use endsession_protocol::Permissions;
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+
+/// `PresetGetParams`
+#[derive(Debug, Deserialize)]
+pub struct ListPresets {
+    pub page_no: Option<u64>,
+    pub per_page: Option<u64>,
+    pub search: Option<String>,
+}
+
+/// The whole preset (`PresetGetPresetByIDResponse.data` and the answers of every write).
+fn preset_json(preset: &PresetRow) -> Value {
+    let mut data = json!({
+        "id": preset.id,
+        "name": preset.name,
+        "created_at": preset.created_at,
+        "updated_at": preset.updated_at,
+    });
+    if let (Some(data), Value::Object(document)) = (data.as_object_mut(), &preset.document) {
+        data.extend(document.iter().map(|(key, value)| (key.clone(), value.clone())));
+    }
+    data
+}
+
+/// A list item (`PresetGetResponse.data[]`): the preset without its document.
+fn summary_json(preset: &PresetRow) -> Value {
+    json!({ "id": preset.id, "name": preset.name, "created_at": preset.created_at, "updated_at": preset.updated_at })
+}
+
+/// A checked body split into the name (if sent, non-empty) and the document parts it sends.
+fn split_body(body: Value, mode: Mode) -> Result<(Option<String>, Map<String, Value>), ApiError> {
+    schema::check(&body, mode).map_err(ApiError::bad_body)?;
+    let Value::Object(mut parts) = body else { unreachable!("checked to be an object") };
+    let name = match parts.remove("name") {
+        Some(Value::String(name)) => Some(non_empty("name", &name)?),
+        _ => None,
+    };
+    Ok((name, parts))
+}
+
+fn conflict(PresetConflict::NameTaken(name): PresetConflict) -> ApiError {
+    ApiError::conflict(format!("a preset named `{name}` already exists in this app: preset names are unique"))
+}
+
+/// Pushes a preset's permissions, under its (new) name, to its participants in the app's live sessions.
+async fn push(state: &AppState, meetings: Vec<String>, old_name: &str, new_name: &str, permissions: Permissions) {
+    for meeting_id in meetings {
+        state.hub.update_preset(&meeting_id, old_name, new_name, permissions).await;
+    }
+}
+
+/// `POST .../presets {name, config, permissions, ui}` → `201 {success, data: preset}`; 409 if the name is taken.
+pub async fn create(
+    State(state): State<AppState>,
+    Ids(path): Ids<AppPath>,
+    Body(body): Body<Value>,
+) -> Result<Response, ApiError> {
+    let app = find_app(&state, &path.account_id, &path.app_id).await?;
+    let (name, document) = split_body(body, Mode::Complete)?;
+    let name = name.expect("a complete body has a name");
+    let made = state.store.run(move |db| db.create_preset(&app.id, &name, Value::Object(document))).await?;
+    Ok(created(preset_json(&made.map_err(conflict)?)))
+}
+
+/// `GET .../presets?page_no&per_page&search` → `{success, data: [{id, name, created_at, updated_at}], paging}`,
+/// oldest first.
+pub async fn list(
+    State(state): State<AppState>,
+    Ids(path): Ids<AppPath>,
+    Params(query): Params<ListPresets>,
+) -> Result<Response, ApiError> {
+    let app = find_app(&state, &path.account_id, &path.app_id).await?;
+    let page = PageRequest::new(query.page_no, query.per_page);
+    let search = query.search.filter(|s| !s.is_empty());
+    let page = state.store.run(move |db| db.list_presets(&app.id, search.as_deref(), page)).await?;
+    Ok(paged(page, |preset| summary_json(&preset)))
+}
+
+/// `GET .../presets/{preset_id}` → `{success, data: preset}`.
+pub async fn get(State(state): State<AppState>, Ids(path): Ids<PresetPath>) -> Result<Response, ApiError> {
+    let app = find_app(&state, &path.account_id, &path.app_id).await?;
+    let preset = state.store.run(move |db| db.preset_by_id(&app.id, &path.preset_id)).await?;
+    Ok(ok(preset_json(&preset.ok_or_else(|| ApiError::not_found("preset"))?)))
+}
+
+/// Applies a checked body to the stored preset: merged into it (PATCH) or replacing it (PUT). Renames carry over
+/// to the participants; the new permissions reach the connected ones.
+async fn change(state: &AppState, path: PresetPath, body: Value, mode: Mode) -> Result<Response, ApiError> {
+    let app = find_app(state, &path.account_id, &path.app_id).await?;
+    let (name, parts) = split_body(body, mode)?;
+    let app_id = app.id.clone();
+    let changed = state
+        .store
+        .run(move |db| {
+            let Some(old) = db.preset_by_id(&app_id, &path.preset_id)? else {
+                return Ok(Err(ApiError::not_found("preset")));
+            };
+            let mut document = if mode == Mode::Complete { Value::Object(Map::new()) } else { old.document.clone() };
+            schema::merge(&mut document, &Value::Object(parts));
+            let new = PresetRow { name: name.unwrap_or_else(|| old.name.clone()), document, ..old.clone() };
+            let saved = match db.save_preset(&new)? {
+                Ok(saved) => saved,
+                Err(taken) => return Ok(Err(conflict(taken))),
+            };
+            Ok(Ok((old, saved, db.live_meetings_of_app(&app_id)?)))
+        })
+        .await??;
+    let (old, saved, live) = changed;
+    if old.permissions() != saved.permissions() || old.name != saved.name {
+        push(state, live, &old.name, &saved.name, saved.permissions()).await;
+    }
+    Ok(ok(preset_json(&saved)))
+}
+
+/// `PATCH .../presets/{preset_id} {name?, config?, permissions?, ui?}` → `{success, data: preset}`. Partial: nested
+/// objects merge field by field, so `{"permissions": {"kick_participant": true}}` changes that one permission.
+pub async fn update(
+    State(state): State<AppState>,
+    Ids(path): Ids<PresetPath>,
+    Body(body): Body<Value>,
+) -> Result<Response, ApiError> {
+    change(&state, path, body, Mode::Partial).await
+}
+
+/// `PUT .../presets/{preset_id} {name, config, permissions, ui}` → `{success, data: preset}`: the whole preset is
+/// replaced; id and `created_at` stay.
+pub async fn replace(
+    State(state): State<AppState>,
+    Ids(path): Ids<PresetPath>,
+    Body(body): Body<Value>,
+) -> Result<Response, ApiError> {
+    change(&state, path, body, Mode::Complete).await
+}
+
+/// `DELETE .../presets/{preset_id}` → `{success, data: the deleted preset}`. Participants that had it keep its name
+/// and lose its permissions (connected ones are told at once); a preset created later with that name applies to
+/// them again.
+pub async fn delete(State(state): State<AppState>, Ids(path): Ids<PresetPath>) -> Result<Response, ApiError> {
+    let app = find_app(&state, &path.account_id, &path.app_id).await?;
+    let deleted = state
+        .store
+        .run(move |db| {
+            let Some(deleted) = db.delete_preset(&app.id, &path.preset_id)? else { return Ok(None) };
+            Ok(Some((deleted, db.live_meetings_of_app(&app.id)?)))
+        })
+        .await?;
+    let (preset, live) = deleted.ok_or_else(|| ApiError::not_found("preset"))?;
+    push(&state, live, &preset.name, &preset.name, Permissions::default()).await;
+    Ok(ok(preset_json(&preset)))
+}

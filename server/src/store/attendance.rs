@@ -1,0 +1,127 @@
+//! Attendance: who was in a session and when, one row per stay (admission to removal). A reconnect within the grace
+//! is the same stay; being kicked and joining again is a new one.
+
+use super::paging::{Filter, Page, PageRequest, PagedQuery};
+use super::{new_id, Db, Result};
+use endsession_protocol::Participant;
+use rusqlite::{params, Row};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttendanceRow {
+    /// The stay's own id (RealtimeKit's per-session peer id).
+    pub id: String,
+    pub session_id: String,
+    /// The participant (RealtimeKit's `user_id`).
+    pub participant_id: String,
+    pub custom_participant_id: String,
+    pub name: Option<String>,
+    pub preset_name: String,
+    pub joined_at: String,
+    /// None while the participant is in the session.
+    pub left_at: Option<String>,
+}
+
+impl AttendanceRow {
+    fn from_row(row: &Row) -> rusqlite::Result<Self> {
+        Ok(AttendanceRow {
+            id: row.get(0)?,
+            session_id: row.get(1)?,
+            participant_id: row.get(2)?,
+            custom_participant_id: row.get(3)?,
+            name: row.get(4)?,
+            preset_name: row.get(5)?,
+            joined_at: row.get(6)?,
+            left_at: row.get(7)?,
+        })
+    }
+}
+
+const COLUMNS: &str = "id, session_id, participant_id, custom_participant_id, name, preset_name, joined_at, left_at";
+
+impl Db {
+    /// The participant joined the session (not a reconnect: a new stay).
+    pub fn record_arrival(&mut self, session_id: &str, participant: &Participant, at: &str) -> Result<()> {
+        let name = Some(participant.name.as_str()).filter(|name| !name.is_empty());
+        self.conn.execute(
+            &format!("INSERT INTO session_participants ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, NULL)"),
+            params![
+                new_id(),
+                session_id,
+                participant.id,
+                participant.custom_participant_id,
+                name,
+                participant.preset_name,
+                at
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// The participant's stay in the session is over (it left, was kicked, or did not come back in time). The end
+    /// of a session closes every stay itself ([`Db::end_session`]).
+    pub fn record_departure(&mut self, session_id: &str, participant_id: &str, at: &str) -> Result<()> {
+        self.conn.execute(
+            "UPDATE session_participants SET left_at = ?1
+             WHERE session_id = ?2 AND participant_id = ?3 AND left_at IS NULL",
+            params![at, session_id, participant_id],
+        )?;
+        Ok(())
+    }
+
+    /// A page of the session's stays, by arrival.
+    pub fn list_attendance(
+        &mut self,
+        session_id: &str,
+        newest_first: bool,
+        page: PageRequest,
+    ) -> Result<Page<AttendanceRow>> {
+        let mut filter = Filter::default();
+        filter.equals("session_id", session_id.to_owned());
+        let order = if newest_first { "joined_at DESC, rowid DESC" } else { "joined_at, rowid" };
+        let query = PagedQuery { columns: COLUMNS, from: "session_participants", filter, order };
+        self.page(query, page, AttendanceRow::from_row)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Store;
+    use endsession_protocol::EndReason;
+
+    #[test]
+    fn stays_open_at_arrival_and_close_at_departure_or_at_the_end() {
+        let store = Store::open_in_memory().unwrap();
+        let meeting = store
+            .with(|db| {
+                let app = db.create_app("acct", "a")?;
+                db.create_meeting(&app.id, None, Default::default())
+            })
+            .unwrap();
+        let person = |id: &str| Participant {
+            id: id.into(),
+            name: String::new(),
+            custom_participant_id: format!("c-{id}"),
+            preset_name: "p".into(),
+        };
+        store
+            .with(|db| {
+                db.start_session("s", &meeting.id, "t0")?;
+                db.record_arrival("s", &person("a"), "t1")?;
+                db.record_arrival("s", &person("b"), "t2")?;
+                db.record_departure("s", "a", "t3")?;
+                db.record_arrival("s", &person("a"), "t4")?;
+                db.end_session("s", "t5", EndReason::HostEndedMeeting, 2, 2)?;
+                Ok(())
+            })
+            .unwrap();
+        let page = store.with(|db| db.list_attendance("s", false, PageRequest::new(None, None))).unwrap();
+        let stays: Vec<_> = page
+            .items
+            .iter()
+            .map(|r| (r.participant_id.as_str(), r.joined_at.as_str(), r.left_at.as_deref()))
+            .collect();
+        assert_eq!(stays, [("a", "t1", Some("t3")), ("b", "t2", Some("t5")), ("a", "t4", Some("t5"))]);
+        assert_eq!(page.items[0].name, None, "an empty name is no name");
+    }
+}
