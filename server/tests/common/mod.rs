@@ -45,9 +45,14 @@ impl TestServer {
     }
 
     pub async fn start_with_grace(grace: Duration) -> Self {
+        Self::start_with(|config| config.reconnect_grace = grace).await
+    }
+
+    /// A server whose config `configure` changed first.
+    pub async fn start_with(configure: impl FnOnce(&mut Config)) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let mut config = Config::local(dir.path());
-        config.reconnect_grace = grace;
+        configure(&mut config);
         let token =
             |account: &str, secret: &str, scope| ApiToken { account_id: account.into(), secret: secret.into(), scope };
         config.api_tokens = vec![
