@@ -44,6 +44,6 @@ fi
 
 if [ ! -f dist/index.js ] || [ -n "$(find js tsconfig.json "$OUT/endsession.d.ts" -newer dist/index.js -not -path 'js/tests*' | head -n 1)" ]; then
   node_modules/.bin/tsc -p tsconfig.json
-  strip_jsdoc dist/*.js
+  strip_jsdoc $(find dist -name "*.js" -not -path "dist/wasm/*")
   touch dist/index.js
 fi

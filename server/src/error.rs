@@ -14,7 +14,7 @@
 //! | 413    | 6007  | the body is over the limit                                               |
 //! | 500    | 1000  | the store failed (logged)                                                |
 
-use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -99,19 +99,14 @@ impl From<crate::hub::HubError> for ApiError {
     }
 }
 
-impl From<JsonRejection> for ApiError {
-    /// axum's messages already name the problem (`missing field `preset_name` at line 1 column 2`); the status is
-    /// 413 for a body over the limit and 400 for everything else (axum says 415 or 422 for some).
-    fn from(rejection: JsonRejection) -> Self {
+impl From<BytesRejection> for ApiError {
+    /// Reading the body failed: 413 when it is over the limit, else 400 with axum's reason.
+    fn from(rejection: BytesRejection) -> Self {
         let status = rejection.status();
         if status == StatusCode::PAYLOAD_TOO_LARGE {
             return Self::new(status, 6007, "request body is too large");
         }
-        let detail = match &rejection {
-            JsonRejection::MissingJsonContentType(_) => "expected `Content-Type: application/json`".to_string(),
-            other => other.body_text(),
-        };
-        Self::bad_body(detail)
+        Self::bad_body(rejection.body_text())
     }
 }
 

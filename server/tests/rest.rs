@@ -132,3 +132,45 @@ async fn bad_bodies_are_named() {
     let (status, body) = server.call(Method::PATCH, &edit, Some(ADMIN), Some(json!({ "name": "x" }))).await;
     assert_eq!((status, error_code(&body)), (StatusCode::NOT_FOUND, (true, 7003)));
 }
+
+#[tokio::test]
+async fn unknown_fields_and_bad_values_are_named_and_change_nothing() {
+    let server = TestServer::start().await;
+    let meeting = server.meeting().await;
+    let one = common::TestServer::meeting_path(&meeting, "");
+    let webhooks = format!("/{}/webhooks", meeting.app_id);
+    let hook = json!({ "name": "h", "url": "https://backend.example/h", "events": ["meeting.ended"] });
+    let cases = [
+        (Method::PATCH, one.clone(), json!({ "stauts": "INACTIVE" }), "`stauts`: unknown field `stauts`"),
+        (Method::PATCH, one.clone(), json!({ "title": "t", "status": "PAUSED" }), "`status`: unknown variant `PAUSED`"),
+        (Method::PATCH, one.clone(), json!([]), "the body must be a JSON object"),
+        (Method::PUT, one.clone(), json!({ "status": "ACTIVE" }), "unknown field `status`"),
+        (
+            Method::POST,
+            webhooks.clone(),
+            json!({ "name": "h", "url": "ftp://x", "events": ["meeting.ended"] }),
+            "`url`",
+        ),
+        (Method::POST, webhooks.clone(), json!({ "name": "h", "url": "https://x", "events": [] }), "`events`"),
+        (
+            Method::POST,
+            webhooks.clone(),
+            json!({ "name": "h", "url": "https://x", "events": ["meeting.over"] }),
+            "`events[0]`",
+        ),
+    ];
+    for (method, path, body, message) in cases {
+        let (status, answer) = server.api(method.clone(), &path, Some(body.clone())).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{method} {body}: {answer}");
+        assert!(answer["errors"][0]["message"].as_str().unwrap().contains(message), "{method} {body}: {answer}");
+    }
+    let stored = server.admin(Method::GET, &one, None).await;
+    assert_eq!((&stored["title"], &stored["status"]), (&json!("T"), &json!("ACTIVE")));
+    assert_eq!(server.admin(Method::GET, &webhooks, None).await, json!([]));
+
+    // The good ones go through: new webhooks are enabled, repeats in `events` are dropped.
+    let mut body = hook.clone();
+    body["events"] = json!(["meeting.ended", "meeting.started", "meeting.ended"]);
+    let made = server.admin(Method::POST, &webhooks, Some(body)).await;
+    assert_eq!((&made["enabled"], &made["events"]), (&json!(true), &json!(["meeting.ended", "meeting.started"])));
+}

@@ -12,10 +12,14 @@ pub mod presets;
 pub mod sessions;
 pub mod webhooks;
 
+mod body;
+
+pub use body::Body;
+
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store::{AppRow, MeetingRow, Page};
-use axum::extract::{FromRequest, FromRequestParts};
+use axum::extract::FromRequestParts;
 use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -24,11 +28,6 @@ use serde_json::{json, Value};
 
 /// Largest request body accepted; bigger ones get 413.
 pub const BODY_LIMIT: usize = 64 * 1024;
-
-/// A JSON body whose rejections are [`ApiError`]s in the API's envelope.
-#[derive(FromRequest)]
-#[from_request(via(axum::Json), rejection(ApiError))]
-pub struct Body<T>(pub T);
 
 /// Query parameters, rejected as [`ApiError`]s.
 #[derive(FromRequestParts)]

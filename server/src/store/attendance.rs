@@ -1,5 +1,6 @@
 //! Attendance: who was in a session and when, one row per stay (admission to removal). A reconnect within the grace
-//! is the same stay; being kicked and joining again is a new one.
+//! is the same stay; being kicked and joining again is a new one. A stay still open when its session ends is not
+//! written again: it is read as having ended with the session, which keeps the end of a big session one write.
 
 use super::paging::{Filter, Page, PageRequest, PagedQuery};
 use super::{new_id, Db, Result};
@@ -17,7 +18,7 @@ pub struct AttendanceRow {
     pub name: Option<String>,
     pub preset_name: String,
     pub joined_at: String,
-    /// None while the participant is in the session.
+    /// None while the participant is in the live session; the session's end if it was still in at the end.
     pub left_at: Option<String>,
 }
 
@@ -37,7 +38,9 @@ impl AttendanceRow {
 }
 
 const COLUMNS: &str = "id, session_id, participant_id, custom_participant_id, name, preset_name, joined_at, left_at";
-
+/// [`COLUMNS`] of `session_participants p` in `sessions s`, an open stay of an ended session ending with it.
+const READ_COLUMNS: &str = "p.id, p.session_id, p.participant_id, p.custom_participant_id, p.name, p.preset_name, \
+                            p.joined_at, COALESCE(p.left_at, s.ended_at)";
 impl Db {
     /// The participant joined the session (not a reconnect: a new stay).
     pub fn record_arrival(&mut self, session_id: &str, participant: &Participant, at: &str) -> Result<()> {
@@ -57,8 +60,8 @@ impl Db {
         Ok(())
     }
 
-    /// The participant's stay in the session is over (it left, was kicked, or did not come back in time). The end
-    /// of a session closes every stay itself ([`Db::end_session`]).
+    /// The participant's stay in the live session is over (it left, was kicked, or did not come back in time). Not
+    /// called for the end of the session, which closes the open stays by itself.
     pub fn record_departure(&mut self, session_id: &str, participant_id: &str, at: &str) -> Result<()> {
         self.conn.execute(
             "UPDATE session_participants SET left_at = ?1
@@ -76,9 +79,10 @@ impl Db {
         page: PageRequest,
     ) -> Result<Page<AttendanceRow>> {
         let mut filter = Filter::default();
-        filter.equals("session_id", session_id.to_owned());
-        let order = if newest_first { "joined_at DESC, rowid DESC" } else { "joined_at, rowid" };
-        let query = PagedQuery { columns: COLUMNS, from: "session_participants", filter, order };
+        filter.equals("p.session_id", session_id.to_owned());
+        let order = if newest_first { "p.joined_at DESC, p.rowid DESC" } else { "p.joined_at, p.rowid" };
+        let from = "session_participants p JOIN sessions s ON s.id = p.session_id";
+        let query = PagedQuery { columns: READ_COLUMNS, from, filter, order };
         self.page(query, page, AttendanceRow::from_row)
     }
 }

@@ -91,7 +91,8 @@ const MIGRATIONS: &[&str] = &[
         updated_at TEXT NOT NULL
     );
     CREATE INDEX webhooks_by_app ON webhooks(app_id, created_at);
-    -- One row per stay of a participant in a session, from admission to removal (left_at IS NULL while in).
+    -- One row per stay of a participant in a session, from admission to removal. left_at stays NULL while in, and
+    -- for those still in at the end: they left when the session ended (sessions.ended_at), read, not written.
     -- No foreign key to participants: the history outlives a deleted participant, so its details are copied.
     CREATE TABLE session_participants (
         id                    TEXT PRIMARY KEY,

@@ -78,8 +78,9 @@ impl Db {
         Ok(())
     }
 
-    /// Records the end; true if this call ended it. A session ends once: later calls change nothing. Whoever was
-    /// still in the session leaves it at the end.
+    /// Records the end; true if this call ended it. A session ends once: later calls change nothing. The stays still
+    /// open end with it without a write (see [`Db::list_attendance`]): this runs before the participants are told,
+    /// so it stays one row whatever the size of the session.
     pub fn end_session(
         &mut self,
         session_id: &str,
@@ -94,12 +95,6 @@ impl Db {
              WHERE id = ?5 AND ended_at IS NULL",
             params![ended_at, reason.as_str(), peak_participants, kicked_count, session_id],
         )?;
-        if n == 1 {
-            self.conn.execute(
-                "UPDATE session_participants SET left_at = ?1 WHERE session_id = ?2 AND left_at IS NULL",
-                params![ended_at, session_id],
-            )?;
-        }
         Ok(n == 1)
     }
 
@@ -132,11 +127,6 @@ impl Db {
     /// Ends the sessions a previous run left live (it crashed or was killed): nobody is connected to a fresh
     /// process, so they ended when everybody left. Returns how many were closed.
     pub fn close_orphaned_sessions(&mut self, now: &str) -> Result<usize> {
-        self.conn.execute(
-            "UPDATE session_participants SET left_at = ?1 WHERE left_at IS NULL
-             AND session_id IN (SELECT id FROM sessions WHERE ended_at IS NULL)",
-            [now],
-        )?;
         Ok(self.conn.execute(
             "UPDATE sessions SET ended_at = ?1, end_reason = ?2, kicked_count = 0 WHERE ended_at IS NULL",
             params![now, EndReason::AllParticipantsLeft.as_str()],

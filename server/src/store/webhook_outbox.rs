@@ -60,40 +60,44 @@ const PENDING: &str = "d.delivered_at IS NULL AND d.abandoned_at IS NULL";
 const DUE_AT: &str = "d.next_attempt_ms + CASE WHEN d.attempts = 0 THEN :first_delay ELSE 0 END";
 
 impl Db {
-    /// Adds an event for every enabled webhook of the app subscribed to it; its id, or None if no webhook wants it
-    /// (then nothing is written). Call it inside the transaction that records the change.
+    /// The enabled webhooks of the meeting's app subscribed to `event`, oldest first. Looked up before anything else
+    /// an event needs, so that a change nobody listens to costs this one query.
+    pub fn webhook_subscribers(&mut self, meeting_id: &str, event: WebhookEvent) -> Result<Vec<String>> {
+        let name = serde_json::to_value(event)?;
+        let mut statement = self.conn.prepare_cached(
+            "SELECT w.id FROM meetings m JOIN webhooks w ON w.app_id = m.app_id
+             WHERE m.id = ?1 AND w.enabled = 1 AND EXISTS (SELECT 1 FROM json_each(w.events) WHERE value = ?2)
+             ORDER BY w.created_at, w.rowid",
+        )?;
+        let hooks = statement.query_map(params![meeting_id, name.as_str()], |row| row.get(0))?;
+        Ok(hooks.collect::<rusqlite::Result<Vec<String>>>()?)
+    }
+
+    /// Adds an event (a new id, returned) with a delivery for each of `webhooks`, first due at `now_ms`. Call it
+    /// inside the transaction that records the change.
     pub fn enqueue_webhook_event(
         &mut self,
         app_id: &str,
         event: WebhookEvent,
         body: &[u8],
+        webhooks: &[String],
         at: &str,
         now_ms: i64,
-    ) -> Result<Option<String>> {
+    ) -> Result<String> {
         let name = serde_json::to_value(event)?;
-        let name = name.as_str().unwrap_or_default();
-        let mut statement = self.conn.prepare_cached(
-            "SELECT id FROM webhooks WHERE app_id = ?1 AND enabled = 1
-             AND EXISTS (SELECT 1 FROM json_each(webhooks.events) WHERE value = ?2) ORDER BY created_at, rowid",
-        )?;
-        let hooks = statement.query_map(params![app_id, name], |row| row.get(0))?;
-        let hooks = hooks.collect::<rusqlite::Result<Vec<String>>>()?;
-        drop(statement);
-        if hooks.is_empty() {
-            return Ok(None);
-        }
         let id = new_id();
-        self.conn.execute(
-            "INSERT INTO webhook_events (id, app_id, event, body, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![id, app_id, name, body, at],
+        self.conn
+            .prepare_cached(
+                "INSERT INTO webhook_events (id, app_id, event, body, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![id, app_id, name.as_str(), body, at])?;
+        let mut insert = self.conn.prepare_cached(
+            "INSERT INTO webhook_deliveries (event_id, webhook_id, next_attempt_ms) VALUES (?1, ?2, ?3)",
         )?;
-        for hook in hooks {
-            self.conn.execute(
-                "INSERT INTO webhook_deliveries (event_id, webhook_id, next_attempt_ms) VALUES (?1, ?2, ?3)",
-                params![id, hook, now_ms],
-            )?;
+        for hook in webhooks {
+            insert.execute(params![id, hook, now_ms])?;
         }
-        Ok(Some(id))
+        Ok(id)
     }
 
     /// Takes up to `limit` due deliveries of enabled webhooks, oldest first, and leases them until `lease_until_ms`:

@@ -83,16 +83,14 @@ impl Subject<'_> {
         }
     }
 
-    fn enqueue(&self, db: &mut Db, event: WebhookEvent, payload: &Payload<'_>) -> Result<()> {
+    fn enqueue(&self, db: &mut Db, event: WebhookEvent, payload: &Payload<'_>, hooks: &[String]) -> Result<()> {
         let body = serde_json::to_vec(payload)?;
-        let at = clock::now();
-        if db.enqueue_webhook_event(&self.meeting.app_id, event, &body, &at, unix_ms())?.is_some() {
-            super::wake();
-        }
+        db.enqueue_webhook_event(&self.meeting.app_id, event, &body, hooks, &clock::now(), unix_ms())?;
+        super::wake();
         Ok(())
     }
 
-    fn participant_event(&self, db: &mut Db, stay: &OpenStay, left_at: Option<&str>) -> Result<()> {
+    fn participant_event(&self, db: &mut Db, stay: &OpenStay, left_at: Option<&str>, hooks: &[String]) -> Result<()> {
         let (event, name) = match left_at {
             None => (WebhookEvent::ParticipantJoined, "meeting.participantJoined"),
             Some(_) => (WebhookEvent::ParticipantLeft, "meeting.participantLeft"),
@@ -108,18 +106,28 @@ impl Subject<'_> {
         };
         let payload =
             Payload { event: name, meeting: self.meeting_json(), participant: Some(participant), reason: None };
-        self.enqueue(db, event, &payload)
+        self.enqueue(db, event, &payload, hooks)
     }
+}
+
+/// The meeting and its session's start, for a payload; None if either is gone (nothing to report then).
+fn context(db: &mut Db, meeting_id: &str, session_id: &str) -> Result<Option<(EventMeeting, String)>> {
+    let Some(meeting) = db.event_meeting(meeting_id)? else { return Ok(None) };
+    Ok(db.session(meeting_id, session_id)?.map(|session| (meeting, session.started_at)))
 }
 
 /// [`Db::start_session`], and `meeting.started`.
 pub fn start_session(db: &mut Db, session_id: &str, meeting_id: &str, started_at: &str) -> Result<()> {
     db.start_session(session_id, meeting_id, started_at)?;
+    let hooks = db.webhook_subscribers(meeting_id, WebhookEvent::MeetingStarted)?;
+    if hooks.is_empty() {
+        return Ok(());
+    }
     let Some(meeting) = db.event_meeting(meeting_id)? else { return Ok(()) };
     let subject = Subject { meeting: &meeting, session_id, started_at, ended_at: None };
     let payload =
         Payload { event: "meeting.started", meeting: subject.meeting_json(), participant: None, reason: None };
-    subject.enqueue(db, WebhookEvent::MeetingStarted, &payload)
+    subject.enqueue(db, WebhookEvent::MeetingStarted, &payload, &hooks)
 }
 
 /// [`Db::record_arrival`], and `meeting.participantJoined`.
@@ -131,32 +139,40 @@ pub fn record_arrival(
     at: &str,
 ) -> Result<()> {
     db.record_arrival(session_id, participant, at)?;
-    let (Some(meeting), Some(session)) = (db.event_meeting(meeting_id)?, db.session(meeting_id, session_id)?) else {
+    let hooks = db.webhook_subscribers(meeting_id, WebhookEvent::ParticipantJoined)?;
+    if hooks.is_empty() {
         return Ok(());
-    };
-    let subject = Subject { meeting: &meeting, session_id, started_at: &session.started_at, ended_at: None };
+    }
+    let Some((meeting, started_at)) = context(db, meeting_id, session_id)? else { return Ok(()) };
+    let subject = Subject { meeting: &meeting, session_id, started_at: &started_at, ended_at: None };
     for stay in db.open_stays(session_id, Some(&participant.id))?.iter().filter(|s| s.joined_at == at) {
-        subject.participant_event(db, stay, None)?;
+        subject.participant_event(db, stay, None, &hooks)?;
     }
     Ok(())
 }
 
 /// [`Db::record_departure`], and `meeting.participantLeft` if the participant was in the session.
 pub fn record_departure(db: &mut Db, meeting_id: &str, session_id: &str, participant_id: &str, at: &str) -> Result<()> {
-    let stays = db.open_stays(session_id, Some(participant_id))?;
+    let hooks = db.webhook_subscribers(meeting_id, WebhookEvent::ParticipantLeft)?;
+    let stays = if hooks.is_empty() { Vec::new() } else { db.open_stays(session_id, Some(participant_id))? };
     db.record_departure(session_id, participant_id, at)?;
-    let (Some(meeting), Some(session)) = (db.event_meeting(meeting_id)?, db.session(meeting_id, session_id)?) else {
+    if stays.is_empty() {
         return Ok(());
-    };
-    let subject = Subject { meeting: &meeting, session_id, started_at: &session.started_at, ended_at: None };
+    }
+    let Some((meeting, started_at)) = context(db, meeting_id, session_id)? else { return Ok(()) };
+    let subject = Subject { meeting: &meeting, session_id, started_at: &started_at, ended_at: None };
     for stay in &stays {
-        subject.participant_event(db, stay, Some(at))?;
+        subject.participant_event(db, stay, Some(at), &hooks)?;
     }
     Ok(())
 }
 
 /// [`Db::end_session`]; if this call ended the session, `meeting.participantLeft` for everyone still in it, then
 /// `meeting.ended`. True if this call ended it.
+///
+/// This runs on the way from `kickAll` to the participants' `roomLeft`, so what nobody subscribed to is not even
+/// read: without webhooks it adds two small queries. A `meeting.participantLeft` subscriber costs one event per
+/// participant still in the session.
 pub fn end_session(
     db: &mut Db,
     meeting_id: &str,
@@ -166,24 +182,29 @@ pub fn end_session(
     peak_participants: u32,
     kicked_count: u32,
 ) -> Result<bool> {
-    let stays = db.open_stays(session_id, None)?;
+    let left_hooks = db.webhook_subscribers(meeting_id, WebhookEvent::ParticipantLeft)?;
+    let stays = if left_hooks.is_empty() { Vec::new() } else { db.open_stays(session_id, None)? };
     if !db.end_session(session_id, ended_at, reason, peak_participants, kicked_count)? {
         return Ok(false);
     }
-    let (Some(meeting), Some(session)) = (db.event_meeting(meeting_id)?, db.session(meeting_id, session_id)?) else {
+    let ended_hooks = db.webhook_subscribers(meeting_id, WebhookEvent::MeetingEnded)?;
+    if stays.is_empty() && ended_hooks.is_empty() {
         return Ok(true);
-    };
-    let subject = Subject { meeting: &meeting, session_id, started_at: &session.started_at, ended_at: Some(ended_at) };
-    for stay in &stays {
-        subject.participant_event(db, stay, Some(ended_at))?;
     }
-    let payload = Payload {
-        event: "meeting.ended",
-        meeting: subject.meeting_json(),
-        participant: None,
-        reason: Some(reason.as_str()),
-    };
-    subject.enqueue(db, WebhookEvent::MeetingEnded, &payload)?;
+    let Some((meeting, started_at)) = context(db, meeting_id, session_id)? else { return Ok(true) };
+    let subject = Subject { meeting: &meeting, session_id, started_at: &started_at, ended_at: Some(ended_at) };
+    for stay in &stays {
+        subject.participant_event(db, stay, Some(ended_at), &left_hooks)?;
+    }
+    if !ended_hooks.is_empty() {
+        let payload = Payload {
+            event: "meeting.ended",
+            meeting: subject.meeting_json(),
+            participant: None,
+            reason: Some(reason.as_str()),
+        };
+        subject.enqueue(db, WebhookEvent::MeetingEnded, &payload, &ended_hooks)?;
+    }
     Ok(true)
 }
 

@@ -29,7 +29,9 @@ pub struct TestServer {
     pub server: Server,
     pub http: reqwest::Client,
     pub base: String,
-    _dir: TempDir,
+    /// What it was started with (the API tokens aside), for [`TestServer::restart`].
+    config: Config,
+    dir: TempDir,
 }
 
 /// An app and a meeting in it.
@@ -53,17 +55,30 @@ impl TestServer {
         let dir = tempfile::tempdir().unwrap();
         let mut config = Config::local(dir.path());
         configure(&mut config);
+        Self::start_in(dir, config).await
+    }
+
+    /// Stops this server and starts a new one on the same data directory, as a restart (or a crash: nothing is
+    /// shut down politely) does. The new one has a new port.
+    pub async fn restart(self) -> Self {
+        let TestServer { server, config, dir, .. } = self;
+        drop(server);
+        Self::start_in(dir, config).await
+    }
+
+    async fn start_in(dir: TempDir, config: Config) -> Self {
+        let mut started = config.clone();
         let token =
             |account: &str, secret: &str, scope| ApiToken { account_id: account.into(), secret: secret.into(), scope };
-        config.api_tokens = vec![
+        started.api_tokens = vec![
             token(ACCOUNT, ADMIN, Scope::Admin),
             token(ACCOUNT, WRITER, Scope::ReadWrite),
             token(ACCOUNT, READER, Scope::Read),
             token(OTHER_ACCOUNT, OTHER_ADMIN, Scope::Admin),
         ];
-        let server = endsession_server::start(config).await.unwrap();
+        let server = endsession_server::start(started).await.unwrap();
         let base = format!("http://{}", server.addr());
-        TestServer { server, http: reqwest::Client::new(), base, _dir: dir }
+        TestServer { server, http: reqwest::Client::new(), base, config, dir }
     }
 
     /// URL of a RealtimeKit path of an account, e.g. `kit_of("acct-1", "/apps")`.
@@ -96,27 +111,44 @@ impl TestServer {
         (status, serde_json::from_str(&text).unwrap_or(Value::Null))
     }
 
+    /// An admin call on a RealtimeKit path, whatever its outcome.
+    pub async fn api(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+        self.call(method, &self.kit(path), Some(ADMIN), body).await
+    }
+
     /// An admin call that must succeed; returns `data`.
     pub async fn admin(&self, method: Method, path: &str, body: Option<Value>) -> Value {
-        let (status, body) = self.call(method, &self.kit(path), Some(ADMIN), body).await;
+        let (status, body) = self.api(method, path, body).await;
         assert!(status.is_success(), "{path}: {status} {body}");
         assert_eq!(body["success"], true, "{body}");
         body["data"].clone()
     }
 
+    /// `/{app}/meetings/{meeting}` + `suffix`, for [`TestServer::api`] and [`TestServer::admin`].
+    pub fn meeting_path(meeting: &Meeting, suffix: &str) -> String {
+        format!("/{}/meetings/{}{suffix}", meeting.app_id, meeting.id)
+    }
+
     pub async fn meeting(&self) -> Meeting {
         let app = self.admin(Method::POST, "/apps", Some(json!({ "name": "test app" }))).await;
-        let app_id = app["app"]["id"].as_str().unwrap().to_owned();
+        self.meeting_in(app["app"]["id"].as_str().unwrap()).await
+    }
+
+    /// Another meeting in the app.
+    pub async fn meeting_in(&self, app_id: &str) -> Meeting {
         let meeting = self.admin(Method::POST, &format!("/{app_id}/meetings"), Some(json!({ "title": "T" }))).await;
-        Meeting { app_id, id: meeting["id"].as_str().unwrap().to_owned() }
+        Meeting { app_id: app_id.to_owned(), id: meeting["id"].as_str().unwrap().to_owned() }
     }
 
     /// Adds a participant; returns `(participant_id, token)`.
     pub async fn participant(&self, meeting: &Meeting, preset: &str) -> (String, String) {
-        let path = format!("/{}/meetings/{}/participants", meeting.app_id, meeting.id);
-        let name = format!("user-{}", unique());
-        let body = json!({ "custom_participant_id": name, "preset_name": preset, "name": name });
-        let data = self.admin(Method::POST, &path, Some(body)).await;
+        self.participant_with(meeting, &format!("user-{}", unique()), preset).await
+    }
+
+    /// Adds a participant with this custom participant id (also its name); returns `(participant_id, token)`.
+    pub async fn participant_with(&self, meeting: &Meeting, custom_id: &str, preset: &str) -> (String, String) {
+        let body = json!({ "custom_participant_id": custom_id, "preset_name": preset, "name": custom_id });
+        let data = self.admin(Method::POST, &Self::meeting_path(meeting, "/participants"), Some(body)).await;
         (data["id"].as_str().unwrap().to_owned(), data["token"].as_str().unwrap().to_owned())
     }
 

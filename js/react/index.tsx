@@ -1,0 +1,196 @@
+/**
+ * `endsession/react`: hooks and two components over the meeting's end state, built on `useSyncExternalStore`, so a
+ * live permission change re-renders (RealtimeKit's `useRealtimeKitSelector` does not: it never subscribes to
+ * `self.permissions`). Every hook takes our meeting or a RealtimeKit one, or `null` while it is being created.
+ *
+ * @example
+ * import { EndMeetingButton, MeetingEndedScreen, useEndSession } from 'endsession/react';
+ * function Controls({ meeting }) {
+ *   const { state } = useEndSession(meeting);
+ *   return (
+ *     <>
+ *       <EndMeetingButton meeting={meeting} />
+ *       <MeetingEndedScreen meeting={meeting}><button onClick={() => meeting.join()}>Join again</button></MeetingEndedScreen>
+ *     </>
+ *   );
+ * }
+ *
+ * @module
+ */
+import { type ReactNode, useCallback, useEffect, useId, useRef, useState, useSyncExternalStore } from 'react';
+import {
+  type EndState,
+  type EndStateSource,
+  endStateSource,
+  leaveStateOf,
+  type RealtimeKitLikeMeeting,
+} from '../end-state/index.js';
+import type { KickAllResult, Meeting } from '../meeting.js';
+import { openModal, trapTab } from '../ui/dialog.js';
+import {
+  CANCEL,
+  CONFIRM,
+  CONFIRM_TEXT,
+  CONFIRM_TITLE,
+  disabledReason,
+  LABEL,
+  LEAVE_TEXT,
+} from '../ui/text.js';
+
+export type { EndState };
+export type AnyMeeting = Meeting | RealtimeKitLikeMeeting;
+
+const none = () => () => {};
+
+/** The end state of `meeting`, kept current: `allowed`, `no-permission`, `not-joined`, `ending` or a leave state. */
+function useEndState(meeting: AnyMeeting | null | undefined): [EndState, EndStateSource | null] {
+  const source = meeting ? endStateSource(meeting) : null;
+  const subscribe = useCallback((f: () => void) => (source ? source.subscribe(f) : none()), [source]);
+  const read = (): EndState => source?.state ?? 'not-joined';
+  return [useSyncExternalStore(subscribe, read, read), source];
+}
+
+/** What {@link useEndSession} returns. */
+export interface EndSession {
+  state: EndState;
+  /** `state === 'allowed'`. */
+  canEnd: boolean;
+  /** Ends the session for everyone; rejects with `ClientError` `'1201'` / `'1205'`. */
+  kickAll(): Promise<KickAllResult | void>;
+}
+
+/**
+ * The end state and the action.
+ *
+ * @example
+ * const { state, canEnd, kickAll } = useEndSession(meeting);
+ */
+export function useEndSession(meeting: AnyMeeting | null | undefined): EndSession {
+  const [state, source] = useEndState(meeting);
+  const kickAll = useCallback(
+    () => (source ? source.kickAll() : Promise.reject(new TypeError('endsession: no meeting yet'))),
+    [source],
+  );
+  return { state, canEnd: state === 'allowed', kickAll };
+}
+
+/** Whether the participant may end the session now; re-renders on a live permission change. */
+export function useCanEndSession(meeting: AnyMeeting | null | undefined): boolean {
+  return useEndState(meeting)[0] === 'allowed';
+}
+
+/** How the room was left (`ended`, `kicked`, `left`, `rejected`, `failed`), or `null` while in it or before. */
+export function useRoomLeft(meeting: AnyMeeting | null | undefined): ReturnType<typeof leaveStateOf> {
+  return leaveStateOf(useEndState(meeting)[0]);
+}
+
+/** Props of {@link EndMeetingButton}. */
+export interface EndMeetingButtonProps {
+  meeting: AnyMeeting | null | undefined;
+  /** The button's label; "End meeting for all" by default. */
+  children?: ReactNode;
+  className?: string;
+  onEnded?(result: KickAllResult | void): void;
+  onError?(error: unknown): void;
+}
+
+/**
+ * "End meeting for all": disabled with the reason shown unless allowed; a modal confirmation (focus on Cancel,
+ * Tab stays inside, Esc cancels) before the end. Class names: `endsession-button`, `endsession-reason`,
+ * `endsession-dialog`, `endsession-confirm`, `endsession-cancel`; `data-state` carries the end state.
+ */
+export function EndMeetingButton({ meeting, children, className, onEnded, onError }: EndMeetingButtonProps) {
+  const { state, canEnd, kickAll } = useEndSession(meeting);
+  const [error, setError] = useState('');
+  const dialog = useRef<HTMLDialogElement>(null);
+  const cancel = useRef<HTMLButtonElement>(null);
+  const button = useRef<HTMLButtonElement>(null);
+  const id = useId();
+  useEffect(() => {
+    if (!canEnd) dialog.current?.close();
+  }, [canEnd]);
+  const confirm = async () => {
+    dialog.current?.close();
+    try {
+      onEnded?.(await kickAll());
+    } catch (e) {
+      setError(e instanceof Error ? e.message.split('\n').pop()! : String(e));
+      onError?.(e);
+    }
+  };
+  return (
+    <div className={['endsession', className].filter(Boolean).join(' ')} data-state={state}>
+      <button
+        ref={button}
+        type="button"
+        className="endsession-button"
+        disabled={!canEnd}
+        aria-describedby={`${id}-reason`}
+        onClick={() => {
+          setError('');
+          if (dialog.current) openModal(dialog.current, cancel.current, button.current);
+        }}
+      >
+        {children ?? LABEL}
+      </button>
+      <p
+        id={`${id}-reason`}
+        className="endsession-reason"
+        data-error={error ? '' : undefined}
+        aria-live="polite"
+      >
+        {error || disabledReason(state)}
+      </p>
+      <dialog
+        ref={dialog}
+        className="endsession-dialog"
+        aria-labelledby={`${id}-title`}
+        aria-describedby={`${id}-text`}
+        onKeyDown={(e) => trapTab(e.nativeEvent)}
+      >
+        <h2 id={`${id}-title`}>{CONFIRM_TITLE}</h2>
+        <p id={`${id}-text`}>{CONFIRM_TEXT}</p>
+        <div className="endsession-actions">
+          <button
+            ref={cancel}
+            type="button"
+            className="endsession-cancel"
+            onClick={() => dialog.current?.close()}
+          >
+            {CANCEL}
+          </button>
+          <button type="button" className="endsession-confirm" onClick={confirm}>
+            {CONFIRM}
+          </button>
+        </div>
+      </dialog>
+    </div>
+  );
+}
+
+/** Props of {@link MeetingEndedScreen}. */
+export interface MeetingEndedScreenProps {
+  meeting: AnyMeeting | null | undefined;
+  /** Shown under the message, e.g. a "Join again" button. */
+  children?: ReactNode;
+  className?: string;
+}
+
+/** Nothing while in the room; once left, a title and a message for the leave state (`data-state`). */
+export function MeetingEndedScreen({ meeting, children, className }: MeetingEndedScreenProps) {
+  const left = useRoomLeft(meeting);
+  if (!left) return null;
+  const [title, message] = LEAVE_TEXT[left];
+  return (
+    <section
+      className={['endsession-ended', className].filter(Boolean).join(' ')}
+      data-state={left}
+      role="status"
+      aria-live="polite"
+    >
+      <h2>{title}</h2>
+      <p>{message}</p>
+      {children}
+    </section>
+  );
+}

@@ -1,0 +1,100 @@
+// `endsession/element` in Chromium against the real server: <end-meeting-button> follows a live permission change
+// without a reload, its confirmation dialog works with the keyboard alone (focus trapped, Esc cancels), and
+// <meeting-ended-screen> shows the end. Screenshots of each state are saved as test artifacts.
+import { test, expect, type APIRequestContext, type Page } from '@playwright/test';
+
+async function api(request: APIRequestContext) {
+  const config = await (await request.get('/dev/config.json')).json();
+  const base = `/client/v4/accounts/${config.accountId}/realtime/kit/${config.appId}`;
+  const headers = { authorization: `Bearer ${config.apiToken}` };
+  return async (method: 'POST' | 'PATCH', path: string, data: object = {}) => {
+    const response = await request.fetch(base + path, { method, headers, data });
+    expect(response.status(), `${method} ${path}`).toBeLessThan(300);
+    return (await response.json()).data;
+  };
+}
+
+/** A page on the server's origin with both elements given a joined meeting of a new participant. */
+async function setUp(page: Page, request: APIRequestContext) {
+  const call = await api(request);
+  const meeting = await call('POST', '/meetings', { title: test.info().title });
+  const who = await call('POST', `/meetings/${meeting.id}/participants`, {
+    name: 'Ann',
+    preset_name: 'group_call_host',
+    custom_participant_id: `ann-${Date.now()}`,
+  });
+  await page.goto('/blank.html');
+  await page.setContent(`<!doctype html><html lang="en"><body style="font-family: sans-serif; padding: 2rem">
+    <end-meeting-button></end-meeting-button>
+    <meeting-ended-screen><button>Join again</button></meeting-ended-screen>
+    <script type="module">
+      import { initMeeting } from '/pkg/index.js';
+      import '/pkg/element/index.js';
+      const meeting = await initMeeting({ authToken: ${JSON.stringify(who.token)}, baseURI: location.origin });
+      document.querySelector('end-meeting-button').meeting = meeting;
+      document.querySelector('meeting-ended-screen').meeting = meeting;
+      await meeting.join();
+    </script></body></html>`);
+  const button = page.locator('end-meeting-button');
+  await expect(button).toHaveAttribute('state', 'allowed');
+  return {
+    button,
+    setPreset: (preset: string) =>
+      call('PATCH', `/meetings/${meeting.id}/participants/${who.id}`, { preset_name: preset }),
+  };
+}
+
+const shot = (page: Page, name: string) => page.screenshot({ path: test.info().outputPath(`${name}.png`) });
+
+test('a revoked permission disables the button within a second, with the reason shown', async ({
+  page,
+  request,
+}) => {
+  const { button, setPreset } = await setUp(page, request);
+  const press = button.getByRole('button', { name: 'End meeting for all' });
+  await expect(press).toBeEnabled();
+  await shot(page, 'allowed');
+  await setPreset('group_call_participant');
+  await expect(press).toBeDisabled({ timeout: 1000 });
+  await expect(button).toHaveAttribute('state', 'no-permission');
+  await expect(button.getByText('Your role cannot end the meeting for everyone.')).toBeVisible();
+  await shot(page, 'no-permission');
+  await setPreset('group_call_host');
+  await expect(press).toBeEnabled({ timeout: 1000 });
+});
+
+test('the confirmation dialog works with the keyboard alone', async ({ page, request }) => {
+  const { button } = await setUp(page, request);
+  const dialog = button.getByRole('dialog');
+  await page.keyboard.press('Tab');
+  await expect(button.getByRole('button', { name: 'End meeting for all' })).toBeFocused();
+  await page.keyboard.press('Enter');
+  await expect(dialog).toBeVisible();
+  await expect(dialog).toHaveAccessibleName('End the meeting for everyone?');
+  const cancel = dialog.getByRole('button', { name: 'Cancel' });
+  const confirm = dialog.getByRole('button', { name: 'End for all' });
+  await expect(cancel).toBeFocused();
+  await shot(page, 'confirm-dialog');
+  // Tab and Shift+Tab stay inside the dialog.
+  await page.keyboard.press('Tab');
+  await expect(confirm).toBeFocused();
+  await page.keyboard.press('Tab');
+  await expect(cancel).toBeFocused();
+  await page.keyboard.press('Shift+Tab');
+  await expect(confirm).toBeFocused();
+  // Esc cancels and gives the focus back.
+  await page.keyboard.press('Escape');
+  await expect(dialog).toBeHidden();
+  await expect(button).toHaveAttribute('state', 'allowed');
+  await expect(button.getByRole('button', { name: 'End meeting for all' })).toBeFocused();
+  // Enter, Tab to "End for all", Enter: the session ends.
+  await page.keyboard.press('Enter');
+  await page.keyboard.press('Tab');
+  await page.keyboard.press('Enter');
+  await expect(button).toHaveAttribute('state', 'ended');
+  const screen = page.locator('meeting-ended-screen');
+  await expect(screen).toHaveAttribute('state', 'ended');
+  await expect(screen.getByRole('status')).toContainText('The meeting ended.');
+  await expect(screen.getByRole('button', { name: 'Join again' })).toBeVisible();
+  await shot(page, 'ended');
+});
