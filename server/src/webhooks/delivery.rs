@@ -191,7 +191,7 @@ impl Worker {
             .body(delivery.body.clone())
             .send()
             .await
-            .map_err(|e| format!("{e:#}"))?;
+            .map_err(|e| with_causes(&e))?;
         let status = response.status();
         if status.is_success() {
             Ok(())
@@ -199,6 +199,19 @@ impl Worker {
             Err(format!("HTTP {status}"))
         }
     }
+}
+
+/// The error and its causes, e.g. `error sending request for url (…): … invalid peer certificate: UnknownIssuer`:
+/// reqwest's own message names only the URL.
+fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 fn millis(duration: Duration) -> i64 {
