@@ -15,7 +15,7 @@
  */
 import { ClientError } from './errors.js';
 import type { Listener, MeetingEventName, MeetingEvents } from './events.js';
-import { type KickAllResult, type Meeting, MeetingImpl } from './meeting.js';
+import { type KickAllResult, type Meeting, MeetingImpl, type RealtimeKitLikeMeeting } from './meeting.js';
 import { loadWasm } from './load.js';
 
 export { ClientError };
@@ -40,24 +40,26 @@ export type {
   MeetingParticipants,
   MeetingPermissions,
   MeetingSelf,
+  RealtimeKitLikeMeeting,
 } from './meeting.js';
 
 // ----- the seam between the public functions and the meeting they are given -----
 //
-// Today a target is made for meetings from `initMeeting()`. RealtimeKit meetings have the same shape for the gate
-// and the events (`self.permissions.kickParticipant`, `self.on('roomLeft')`, `participants.joined.on(...)`), but
-// their `participants.kickAll()` resolves before the server acts, and with nothing. An adapter for them is a second
-// branch in `toTarget` (and a module of its own); the public functions do not change.
+// A target is made for meetings from `initMeeting()` and for `@cloudflare/realtimekit` 2.x meetings, recognised by
+// their shape. Both have the same paths for the gate and the events (`self.permissions.kickParticipant`,
+// `self.on('roomLeft')`, `participants.joined.on(...)`). RealtimeKit's `participants.kickAll()` resolves before the
+// server acts, and with nothing: its adapter (./realtimekit/index.ts) waits for `roomLeft` `ended`. It is imported
+// on the first `kickAll` of a RealtimeKit meeting, so the root entry's payload stays as it was for everyone else.
 
 /** What the public functions need from a meeting. */
 interface EndSessionTarget {
   canEndSession(): boolean;
-  kickAll(): Promise<KickAllResult>;
+  kickAll(options?: KickAllOptions): Promise<KickAllResult>;
   on<K extends MeetingEventName>(event: K, listener: Listener<MeetingEvents[K]>): () => void;
 }
 
 /** The emitter that carries each event: the same paths on our meeting and on RealtimeKit's. */
-function emitterOf(meeting: Meeting, event: MeetingEventName) {
+function emitterOf(meeting: AnyMeeting, event: MeetingEventName) {
   switch (event) {
     case 'roomJoined':
     case 'roomLeft':
@@ -71,14 +73,35 @@ function emitterOf(meeting: Meeting, event: MeetingEventName) {
   throw new TypeError(`endsession: unknown event '${String(event)}'`);
 }
 
-/** The target for `meeting`, or a `TypeError` for anything that is not a meeting from `initMeeting()`. */
-function toTarget(meeting: Meeting): EndSessionTarget {
-  if (!(meeting instanceof MeetingImpl)) {
-    throw new TypeError('endsession: expected a meeting from initMeeting()');
+/** A meeting from `initMeeting()` or a `@cloudflare/realtimekit` 2.x meeting. */
+export type AnyMeeting = Meeting | RealtimeKitLikeMeeting;
+
+/** Options of {@link kickAll}. */
+export interface KickAllOptions {
+  /**
+   * RealtimeKit meetings only: how long to wait for `roomLeft` `ended` once the request is sent, in ms (10000);
+   * then `kickAll` rejects with `ClientError` `'4903'`.
+   */
+  timeoutMs?: number;
+}
+
+/** The target for `meeting`, or a `TypeError` for anything that is not a meeting. */
+function toTarget(meeting: AnyMeeting): EndSessionTarget {
+  const ours = meeting instanceof MeetingImpl;
+  const rtk = meeting as RealtimeKitLikeMeeting;
+  if (
+    !ours &&
+    !(typeof rtk?.self?.permissions?.on == 'function' && typeof rtk.participants?.kickAll == 'function')
+  ) {
+    throw new TypeError('endsession: expected a meeting from initMeeting() or a RealtimeKit meeting');
   }
   return {
-    canEndSession: () => meeting.self.permissions.kickParticipant === true,
-    kickAll: () => meeting.participants.kickAll(),
+    canEndSession: () =>
+      meeting.self.permissions.kickParticipant === true && (ours || meeting.self.roomState === 'joined'),
+    kickAll: (options) =>
+      ours
+        ? meeting.participants.kickAll()
+        : import('./realtimekit/index.js').then((m) => m.rtkKickAll(rtk, options?.timeoutMs)),
     on(event, listener) {
       const emitter = emitterOf(meeting, event) as unknown as {
         on(e: string, l: unknown): void;
@@ -116,13 +139,15 @@ export async function initMeeting(options: InitMeetingOptions): Promise<Meeting>
 }
 
 /**
- * Whether the participant may end the session for everyone (`self.permissions.kickParticipant`). Follow changes
- * with `on(meeting, 'permissionsUpdate', …)`.
+ * Whether the participant may end the session for everyone (`self.permissions.kickParticipant`; for a RealtimeKit
+ * meeting, which knows its permissions before joining, also `self.roomState === 'joined'`). Follow changes with
+ * `on(meeting, 'permissionsUpdate', …)`, `'roomJoined'` and `'roomLeft'` — or use the end state
+ * (`endsession/end-state`) and the bindings, which do.
  *
  * @example
  * endButton.disabled = !canEndSession(meeting);
  */
-export function canEndSession(meeting: Meeting): boolean {
+export function canEndSession(meeting: AnyMeeting): boolean {
   return toTarget(meeting).canEndSession();
 }
 
@@ -130,11 +155,20 @@ export function canEndSession(meeting: Meeting): boolean {
  * Ends the session for every participant; resolves after the server confirmed with `{sessionId, kickedCount,
  * alreadyEnded}`. Rejects with `ClientError` `'1205'` outside the room, `'1201'` without the permission.
  *
+ * On a RealtimeKit meeting: `'1205'` unless `self.roomState` is `joined` (also after leaving, where RealtimeKit's
+ * own call would let a second `kickAll` through); then `meeting.participants.kickAll()`, whose errors (`'1201'`
+ * without the permission, ...) become our `ClientError` with RealtimeKit's code and message (`cause`: the original).
+ * RealtimeKit sends the request without waiting for an answer, so this resolves when the participant's own
+ * `roomLeft` `{state: 'ended'}` arrives — `{sessionId: meta.sessionId, kickedCount: the participants it saw in the
+ * room, itself included, alreadyEnded: false}` — and rejects with `'4902'` if the room is left in another way,
+ * `'4903'` if nothing arrives within `options.timeoutMs` (10000). Concurrent calls share one result.
+ *
  * @example
  * const { kickedCount } = await kickAll(meeting);
+ * await kickAll(realtimeKitMeeting, { timeoutMs: 5000 });
  */
-export function kickAll(meeting: Meeting): Promise<KickAllResult> {
-  return toTarget(meeting).kickAll();
+export function kickAll(meeting: AnyMeeting, options?: KickAllOptions): Promise<KickAllResult> {
+  return toTarget(meeting).kickAll(options);
 }
 
 /**
@@ -145,7 +179,7 @@ export function kickAll(meeting: Meeting): Promise<KickAllResult> {
  * off();
  */
 export function on<K extends MeetingEventName>(
-  meeting: Meeting,
+  meeting: AnyMeeting,
   event: K,
   listener: Listener<MeetingEvents[K]>,
 ): () => void {

@@ -84,6 +84,27 @@ export interface Meeting {
   leave(): Promise<void>;
 }
 
+/** Emitters in the RealtimeKit style. */
+export interface EmitterLike {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- any emitter, whatever its payloads
+  on(event: string, listener: (payload: any) => void): unknown;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  off(event: string, listener: (payload: any) => void): unknown;
+}
+
+/**
+ * The surface of a `@cloudflare/realtimekit` 2.x meeting that endsession uses: it is recognised by this shape (the
+ * RealtimeKit package is never imported).
+ */
+export interface RealtimeKitLikeMeeting {
+  self: EmitterLike & {
+    roomState: string;
+    permissions: EmitterLike & { kickParticipant?: boolean };
+  };
+  participants: { kickAll(): Promise<unknown>; joined?: EmitterLike & { size?: number } };
+  meta?: { sessionId?: string };
+}
+
 /** Options of {@link MeetingImpl}; see `InitMeetingOptions`. */
 export interface MeetingConfig {
   authToken: string;

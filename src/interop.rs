@@ -161,6 +161,8 @@ pub fn server_frame(text: &str) -> Option<ServerFrame> {
                     .iter()
                     .map(|p| participant_from(&p))
                     .collect::<Option<_>>()?,
+                // Not read: the client's list is `participants` plus those announced (see the protocol crate).
+                participant_count: None,
                 reconnected: bool_field(&v, "reconnected")?,
             }
         }
@@ -231,6 +233,7 @@ mod tests {
                 self_participant: someone("a"),
                 permissions: Permissions { kick_participant: true },
                 participants: vec![someone("b"), someone("c")],
+                participant_count: None,
                 reconnected: false,
             },
             ServerFrame::ParticipantJoined { participant: someone("d") },

@@ -8,7 +8,8 @@
  */
 import type { LeaveRoomState } from '../events.js';
 import { loadWasm, wasmLoaded } from '../load.js';
-import { type KickAllResult, type Meeting, MeetingImpl } from '../meeting.js';
+import { kickAll } from '../index.js';
+import { type KickAllResult, type Meeting, MeetingImpl, type RealtimeKitLikeMeeting } from '../meeting.js';
 import { endStateOf } from '../wasm/endsession.js';
 
 /**
@@ -33,25 +34,7 @@ export interface EndStateSource {
   kickAll(): Promise<KickAllResult | void>;
 }
 
-/** Emitters in the RealtimeKit style. */
-interface EmitterLike {
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- any emitter, whatever its payloads
-  on(event: string, listener: (payload: any) => void): unknown;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  off(event: string, listener: (payload: any) => void): unknown;
-}
-
-/**
- * What the end state needs from a meeting that is not ours: the surface of a `@cloudflare/realtimekit` meeting
- * (duck-typed).
- */
-export interface RealtimeKitLikeMeeting {
-  self: EmitterLike & {
-    roomState: string;
-    permissions: EmitterLike & { kickParticipant?: boolean };
-  };
-  participants: { kickAll(): Promise<unknown> };
-}
+export type { RealtimeKitLikeMeeting };
 
 const LEAVE_STATES: readonly string[] = ['ended', 'kicked', 'left', 'rejected', 'failed'];
 
@@ -130,15 +113,13 @@ function foreign(meeting: RealtimeKitLikeMeeting): EndStateSource {
     () => {
       ending = true;
       s.changed();
-      // RealtimeKit's kickAll resolves before the server acted: stay `ending` until the room is left.
-      return meeting.participants.kickAll().then(
-        () => undefined,
-        (error: unknown) => {
-          ending = false;
-          s.changed();
-          throw error;
-        },
-      );
+      // `kickAll(meeting)` applies RealtimeKit's checks and resolves on `roomLeft` `ended` (RealtimeKit's own call
+      // resolves before the server acted): `ending` until the room is left.
+      return kickAll(meeting).catch((error: unknown) => {
+        ending = false;
+        s.changed();
+        throw error;
+      });
     },
     (changed) => {
       const onRoom = () => {

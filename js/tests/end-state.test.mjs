@@ -6,6 +6,8 @@ import { initMeeting } from 'endsession';
 import { endStateSource, leaveStateOf } from 'endsession/end-state';
 import { fakeMeeting } from './fake-meeting.mjs';
 
+const settle = () => new Promise((resolve) => setTimeout(resolve, 10));
+
 const loaded = () => initMeeting({ authToken: 't', baseURI: 'http://127.0.0.1:9' });
 
 test('our meeting: not-joined, then the leave state, with one notification per change', async () => {
@@ -35,10 +37,11 @@ test('a RealtimeKit-shaped meeting goes through every state', async () => {
   m.grant(true);
   m.grant(true); // no change, no notification
   const kick = end.kickAll();
-  m.takeKicks()[0].resolve();
-  await kick;
+  (await m.nextKick()).resolve();
+  await settle();
   assert.equal(end.state, 'ending', 'RealtimeKit resolves before the server acted: ending until roomLeft');
   m.leave('ended');
+  assert.equal((await kick).alreadyEnded, false, 'kickAll resolves with roomLeft ended');
   assert.deepEqual(seen, ['no-permission', 'allowed', 'ending', 'ended']);
   assert.equal(end.roomLeft, 'ended');
   off();
@@ -52,8 +55,8 @@ test('a refused kickAll goes back, disconnected reads not-joined, and every leav
   const seen = [];
   end.subscribe(() => seen.push(end.state));
   const kick = end.kickAll();
-  m.takeKicks()[0].reject(Object.assign(new Error('no'), { code: '1201' }));
-  await assert.rejects(kick, { code: '1201' });
+  (await m.nextKick()).reject(Object.assign(new Error('no'), { code: '1201' }));
+  await assert.rejects(kick, { code: '1201', message: 'no' });
   m.leave('disconnected');
   m.join();
   m.grant(false);

@@ -39,6 +39,11 @@ export function fakeMeeting({ roomState = 'init', kick = false } = {}) {
       permissions.emit('permissionsUpdate', { kickParticipant: kick });
     },
     takeKicks: () => kicks.splice(0),
+    /** The next `participants.kickAll()` call, once made (the adapter is imported on the first kickAll). */
+    async nextKick() {
+      for (let i = 0; !kicks.length && i < 200; i++) await new Promise((r) => setTimeout(r, 5));
+      return kicks.shift();
+    },
   };
   return meeting;
 }

@@ -73,7 +73,14 @@ impl Fields {
     }
 
     fn u32(&mut self, key: &str) -> Result<u32> {
-        u32::try_from(self.u64(key)?).or_else(|_| err(format!("`{key}` is too large")))
+        self.opt_u32(key)?.map_or_else(|| err(format!("missing field `{key}`")), Ok)
+    }
+
+    fn opt_u32(&mut self, key: &str) -> Result<Option<u32>> {
+        match self.opt_u64(key)? {
+            None => Ok(None),
+            Some(n) => u32::try_from(n).map(Some).or_else(|_| err(format!("`{key}` is too large"))),
+        }
     }
 
     fn bool(&mut self, key: &str) -> Result<bool> {
@@ -132,6 +139,13 @@ impl Out {
 
     fn num(self, key: &str, value: u64) -> Self {
         self.set(key, Value::Number(Number::U64(value)))
+    }
+
+    fn opt_num(self, key: &str, value: Option<u64>) -> Self {
+        match value {
+            Some(v) => self.num(key, v),
+            None => self,
+        }
     }
 
     fn bool(self, key: &str, value: bool) -> Self {
@@ -217,6 +231,7 @@ impl ServerFrame {
                 self_participant,
                 permissions,
                 participants,
+                participant_count,
                 reconnected,
             } => Out::new("joined")
                 .str("sessionId", session_id)
@@ -224,6 +239,7 @@ impl ServerFrame {
                 .set("self", self_participant.to_value())
                 .set("permissions", permissions.to_value())
                 .set("participants", Value::Array(participants.iter().map(Participant::to_value).collect()))
+                .opt_num("participantCount", participant_count.map(u64::from))
                 .bool("reconnected", *reconnected)
                 .encode(),
             ServerFrame::ParticipantJoined { participant } => {
@@ -272,6 +288,7 @@ impl ServerFrame {
                     .into_iter()
                     .map(|v| Participant::from_fields(Fields::from_value(v, "participants[]")?))
                     .collect::<Result<_>>()?,
+                participant_count: f.opt_u32("participantCount")?,
                 reconnected: f.bool("reconnected")?,
             }),
             "participantJoined" => {
@@ -349,7 +366,17 @@ mod tests {
                 self_participant: someone("a"),
                 permissions: Permissions { kick_participant: true },
                 participants: vec![someone("b"), someone("c")],
+                participant_count: Some(250),
                 reconnected: true,
+            },
+            ServerFrame::Joined {
+                session_id: "s".into(),
+                meeting_id: "m".into(),
+                self_participant: someone("a"),
+                permissions: Permissions { kick_participant: false },
+                participants: vec![],
+                participant_count: None,
+                reconnected: false,
             },
             ServerFrame::ParticipantJoined { participant: someone("d") },
             ServerFrame::ParticipantLeft { participant_id: "d".into() },
@@ -400,6 +427,23 @@ mod tests {
             ClientFrame::decode(r#"{"type":"kickAll","id":2,"reason":"bye"}"#),
             Ok(ClientFrame::KickAll { id: 2 })
         );
+    }
+
+    #[test]
+    fn participant_count_is_optional_on_the_wire() {
+        let old = r#"{"type":"joined","sessionId":"s","meetingId":"m","permissions":{"kickParticipant":false},
+            "self":{"id":"a","name":"A","customParticipantId":"c","presetName":"p"},"participants":[],"reconnected":false}"#;
+        match ServerFrame::decode(old) {
+            Ok(ServerFrame::Joined { participant_count: None, .. }) => {}
+            other => panic!("{other:?}"),
+        }
+        let big = old.replace(r#""participants":[]"#, r#""participants":[],"participantCount":4294967296"#);
+        assert_eq!(ServerFrame::decode(&big), Err(DecodeError("`participantCount` is too large".into())));
+        let text =
+            ServerFrame::decode(&old.replace(r#""participants":[]"#, r#""participants":[],"participantCount":7"#))
+                .unwrap()
+                .encode();
+        assert!(text.contains(r#""participantCount":7"#), "{text}");
     }
 
     #[test]

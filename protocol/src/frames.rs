@@ -158,44 +158,32 @@ pub enum ClientFrame {
 /// Frames the server sends.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ServerFrame {
-    /// The join succeeded. `participants` are the others already in the session.
+    /// The join succeeded. `participants` are the others already in the session, at most
+    /// [`crate::LISTED_PARTICIPANTS_MAX`] of them (the earliest to join); `participant_count` is how many others
+    /// there are in all.
     Joined {
         session_id: String,
         meeting_id: String,
         self_participant: Participant,
         permissions: Permissions,
         participants: Vec<Participant>,
+        /// How many others are in the session, listed or not. Optional on the wire (`participantCount`): None from a
+        /// server that does not send it, in which case `participants` is all of them.
+        participant_count: Option<u32>,
         reconnected: bool,
     },
-    ParticipantJoined {
-        participant: Participant,
-    },
-    ParticipantLeft {
-        participant_id: String,
-    },
+    /// Sent only while the session, counting this participant, has at most [`crate::LISTED_PARTICIPANTS_MAX`].
+    ParticipantJoined { participant: Participant },
+    /// Sent only while the session, counting the participant who left, had at most
+    /// [`crate::LISTED_PARTICIPANTS_MAX`].
+    ParticipantLeft { participant_id: String },
     /// The participant's preset changed on the server.
-    PermissionsUpdate {
-        preset_name: String,
-        permissions: Permissions,
-    },
+    PermissionsUpdate { preset_name: String, permissions: Permissions },
     /// The answer to `KickAll`. Every caller of the same session gets the same `session_id` and `kicked_count`;
     /// `already_ended` is true for all but the call that ended it.
-    KickAllResult {
-        id: u64,
-        session_id: String,
-        kicked_count: u32,
-        already_ended: bool,
-    },
+    KickAllResult { id: u64, session_id: String, kicked_count: u32, already_ended: bool },
     /// This participant is out of the room; the server closes the socket after it.
-    RoomLeft {
-        state: LeaveState,
-        session_id: String,
-        reason: Option<EndReason>,
-    },
+    RoomLeft { state: LeaveState, session_id: String, reason: Option<EndReason> },
     /// `id` is the request it answers, if any.
-    Error {
-        id: Option<u64>,
-        code: ErrorCode,
-        message: String,
-    },
+    Error { id: Option<u64>, code: ErrorCode, message: String },
 }

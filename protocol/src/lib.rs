@@ -33,5 +33,12 @@ pub const WS_PATH: &str = "/realtime/ws";
 /// Version of this protocol, sent in [`ClientFrame::Join`]; the server refuses versions it does not speak.
 pub const PROTOCOL_VERSION: u32 = 1;
 
+/// Large sessions stay O(1) per join: `Joined.participants` lists at most this many others (the earliest to join,
+/// with `participantCount` giving the total), and joins and leaves are announced (`ParticipantJoined`,
+/// `ParticipantLeft`) only while the session, counting the participant who comes or goes, has at most this many
+/// participants. So in a session of up to this size every client knows everyone; beyond it, a client knows the
+/// first ones plus those announced, and nobody is flooded with an O(n) list or O(n) announcements per join.
+pub const LISTED_PARTICIPANTS_MAX: usize = 100;
+
 /// Largest client frame the server accepts, in bytes. Larger frames get [`ErrorCode::FrameTooLarge`] and a close.
 pub const MAX_FRAME_BYTES: usize = 16 * 1024;

@@ -193,6 +193,7 @@ impl Inner {
             self_participant: context.participant,
             permissions: context.permissions,
             participants: admission.others,
+            participant_count: Some(u32::try_from(admission.others_count).unwrap_or(u32::MAX)),
             reconnected: admission.reconnected,
         });
         JoinOutcome::Joined { seat, frame }

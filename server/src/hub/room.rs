@@ -5,10 +5,14 @@
 //! when a permitted participant or the API ends it for all ([`Room::kick_all`]) or when its last participant is gone.
 //! Ending is one transition under the caller's lock: after it the room is idle, and the next admission starts a new
 //! session with a new id — there is no half-ended state to join.
+//!
+//! Large sessions: see [`LISTED_PARTICIPANTS_MAX`]. A newcomer's `Joined` lists at most that many others, the
+//! earliest to join, and joins and leaves are announced only while the session is that small, so a join costs O(1)
+//! frames and O(1) bytes per connection whatever the session's size.
 
 use super::outbox::{Deliver, Outbound};
-use endsession_protocol::{EndReason, LeaveState, Participant, Permissions, ServerFrame};
-use std::collections::HashMap;
+use endsession_protocol::{EndReason, LeaveState, Participant, Permissions, ServerFrame, LISTED_PARTICIPANTS_MAX};
+use std::collections::{BTreeMap, HashMap};
 
 /// Identifies one socket; a participant may have several (tabs, or a resume racing a half-open old socket).
 pub type ConnId = u64;
@@ -23,12 +27,16 @@ struct Session<O> {
     id: String,
     started_at: String,
     members: HashMap<String, Member<O>>,
+    /// Member ids by order of arrival (the key is [`Member::arrival`]): `Joined` lists the earliest.
+    arrivals: BTreeMap<u64, String>,
+    next_arrival: u64,
     peak: usize,
 }
 
 struct Member<O> {
     participant: Participant,
     permissions: Permissions,
+    arrival: u64,
     conns: Vec<(ConnId, O)>,
     /// Set while the participant has no open connection: the generation of the grace timer that will remove it.
     absent: Option<u64>,
@@ -38,8 +46,10 @@ struct Member<O> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Admission {
     pub session_id: String,
-    /// The other participants of the session.
+    /// The other participants of the session, at most [`LISTED_PARTICIPANTS_MAX`], the earliest to join first.
     pub others: Vec<Participant>,
+    /// How many other participants the session has, listed or not.
+    pub others_count: usize,
     /// The participant was already in this session and asked to resume it.
     pub reconnected: bool,
 }
@@ -133,11 +143,19 @@ impl<O: Deliver> Room<O> {
     /// Starts a session. The caller has recorded it; the room must be idle.
     pub fn start(&mut self, session_id: String, started_at: String) {
         assert!(self.live.is_none(), "a meeting has at most one live session");
-        self.live = Some(Session { id: session_id, started_at, members: HashMap::new(), peak: 0 });
+        self.live = Some(Session {
+            id: session_id,
+            started_at,
+            members: HashMap::new(),
+            arrivals: BTreeMap::new(),
+            next_arrival: 0,
+            peak: 0,
+        });
     }
 
     /// Adds a connection to the live session (which must exist, see [`Room::start`]). A participant new to the
-    /// session is announced to the others; one coming back (resume, or another tab) is not. `permissions` are the
+    /// session is announced to the others if the session, with it, has at most [`LISTED_PARTICIPANTS_MAX`]
+    /// participants; one coming back (resume, or another tab) is not. `permissions` are the
     /// current ones and replace what the room knew.
     pub fn admit(
         &mut self,
@@ -158,17 +176,27 @@ impl<O: Deliver> Room<O> {
                 resume == Some(session.id.as_str())
             }
             None => {
-                broadcast(&session.members, &ServerFrame::ParticipantJoined { participant: participant.clone() });
-                session
-                    .members
-                    .insert(id.clone(), Member { participant, permissions, conns: vec![(conn, outbox)], absent: None });
+                if session.members.len() < LISTED_PARTICIPANTS_MAX {
+                    broadcast(&session.members, &ServerFrame::ParticipantJoined { participant: participant.clone() });
+                }
+                let arrival = session.next_arrival;
+                session.next_arrival += 1;
+                session.arrivals.insert(arrival, id.clone());
+                let member = Member { participant, permissions, arrival, conns: vec![(conn, outbox)], absent: None };
+                session.members.insert(id.clone(), member);
                 session.peak = session.peak.max(session.members.len());
                 false
             }
         };
-        let others =
-            session.members.iter().filter(|(key, _)| **key != id).map(|(_, m)| m.participant.clone()).collect();
-        Admission { session_id: session.id.clone(), others, reconnected }
+        let others = session
+            .arrivals
+            .values()
+            .filter(|key| **key != id)
+            .take(LISTED_PARTICIPANTS_MAX)
+            .map(|key| session.members[key].participant.clone())
+            .collect();
+        let others_count = session.members.len() - 1;
+        Admission { session_id: session.id.clone(), others, others_count, reconnected }
     }
 
     /// The connection left on purpose (`Leave`). The participant leaves the session unless another of its
@@ -280,15 +308,19 @@ impl<O: Deliver> Room<O> {
         Some(member.conns.is_empty())
     }
 
-    /// Takes the participant out, tells the others, and ends the session if nobody is left.
+    /// Takes the participant out, tells the others if the session had at most [`LISTED_PARTICIPANTS_MAX`]
+    /// participants with it, and ends the session if nobody is left.
     fn remove(&mut self, participant_id: &str) -> Departure<O> {
         let Some(session) = self.live.as_mut() else {
             return Departure::NotPresent;
         };
-        if session.members.remove(participant_id).is_none() {
+        let Some(member) = session.members.remove(participant_id) else {
             return Departure::NotPresent;
+        };
+        session.arrivals.remove(&member.arrival);
+        if session.members.len() < LISTED_PARTICIPANTS_MAX {
+            broadcast(&session.members, &ServerFrame::ParticipantLeft { participant_id: participant_id.into() });
         }
-        broadcast(&session.members, &ServerFrame::ParticipantLeft { participant_id: participant_id.into() });
         let ending = session.members.is_empty().then(|| self.end(EndReason::AllParticipantsLeft));
         Departure::Removed { ending }
     }

@@ -66,7 +66,7 @@ fn joining_lists_the_others_and_announces_the_newcomer() {
     room.start("s1".into(), "t0".into());
     let a = Probe::default();
     let first = room.admit(person("a"), HOST, 1, a.clone(), None);
-    assert_eq!(first, Admission { session_id: "s1".into(), others: vec![], reconnected: false });
+    assert_eq!(first, Admission { session_id: "s1".into(), others: vec![], others_count: 0, reconnected: false });
     let second = room.admit(person("b"), GUEST, 2, Probe::default(), None);
     assert_eq!(second.others, vec![person("a")]);
     assert_eq!(a.take(), vec![(ServerFrame::ParticipantJoined { participant: person("b") }, false)]);
@@ -199,4 +199,40 @@ fn a_changed_preset_reaches_everyone_who_has_it() {
     assert_eq!(probes[2].take(), vec![(update, false)], "the name changed even if the permissions did not");
     assert_eq!(room.set_preset("p", "p", GUEST), 0, "nobody has the old name any more");
     assert!(room.kick_all(None, Some("b")).is_ok(), "b may end it now");
+}
+
+#[test]
+fn a_large_session_lists_the_earliest_and_stops_announcing() {
+    const K: usize = LISTED_PARTICIPANTS_MAX;
+    let ids: Vec<String> = (0..K + 2).map(|i| format!("p{i:03}")).collect();
+    let people: Vec<(&str, Permissions)> = ids[..K].iter().map(|id| (id.as_str(), GUEST)).collect();
+    let (mut room, probes) = room_with(&people);
+
+    // The K+1-th participant is not announced, and is told about the K earliest.
+    let late = Probe::default();
+    let admission = room.admit(person(&ids[K]), GUEST, 1000, late.clone(), None);
+    assert_eq!(admission.others_count, K);
+    assert_eq!(admission.others, ids[..K].iter().map(|id| person(id)).collect::<Vec<_>>());
+    assert!(probes.iter().all(|p| p.take().is_empty()), "nobody hears of a join beyond the limit");
+
+    // The K+2-th sees K+1 others but is listed the K earliest.
+    let later = Probe::default();
+    let admission = room.admit(person(&ids[K + 1]), GUEST, 1001, later.clone(), None);
+    assert_eq!((admission.others.len(), admission.others_count), (K, K + 1));
+    assert_eq!(admission.others[0], person(&ids[0]));
+    assert!(late.take().is_empty());
+
+    // Leaving a session of K+2, then K+1: not announced. At K it is.
+    room.leave(&ids[0], 1);
+    room.leave(&ids[1], 2);
+    assert!(probes[2].take().is_empty() && late.take().is_empty());
+    room.leave(&ids[2], 3);
+    assert_eq!(late.take(), vec![(ServerFrame::ParticipantLeft { participant_id: ids[2].clone() }, false)]);
+
+    // The list follows arrival order after departures: p003.. then the late ones.
+    let newcomer = room.admit(person("z"), GUEST, 1002, Probe::default(), None);
+    assert_eq!(newcomer.others_count, K - 1);
+    assert_eq!(newcomer.others.first(), Some(&person(&ids[3])));
+    assert_eq!(newcomer.others.last(), Some(&person(&ids[K + 1])));
+    assert_eq!(late.take(), vec![(ServerFrame::ParticipantJoined { participant: person("z") }, false)]);
 }

@@ -26,6 +26,7 @@ fn joined_frame(session: &str, kick: bool, others: &[&str]) -> ServerFrame {
         self_participant: person("me"),
         permissions: Permissions { kick_participant: kick },
         participants: others.iter().map(|id| person(id)).collect(),
+        participant_count: Some(others.len() as u32),
         reconnected: false,
     }
 }

@@ -1,0 +1,52 @@
+/**
+ * `kickAll` on a `@cloudflare/realtimekit` 2.x meeting. Internal: `kickAll(meeting)` of the root entry imports this
+ * module the first time it is given a RealtimeKit meeting (bundlers make it a chunk of its own).
+ *
+ * @module
+ */
+import { ClientError, type ClientErrorCode } from '../errors.js';
+import type { KickAllResult, RealtimeKitLikeMeeting } from '../meeting.js';
+
+const pending = new WeakMap<object, Promise<KickAllResult>>();
+
+/**
+ * `kickAll` on a RealtimeKit meeting: `'1205'` unless `roomState` is `joined` (RealtimeKit's own check lets a second
+ * call through after the room was left); then RealtimeKit's call, whose errors (`'1201'`, ...) become ours; resolves
+ * on `roomLeft` `ended`, rejects with `'4902'` on another final leave state, `'4903'` after `timeoutMs`. Concurrent
+ * calls share one request and one result.
+ */
+export function rtkKickAll({ self, participants, meta }: RealtimeKitLikeMeeting, timeoutMs = 10_000) {
+  let p = pending.get(self);
+  if (!p) {
+    p = new Promise<KickAllResult>((resolve, reject) => {
+      if (self.roomState !== 'joined') {
+        const m = 'Action not permitted without joining room\nCan`t kick all without joining room';
+        throw new ClientError('1205', `[ERR1205]: {Participant} ${m}`);
+      }
+      const result = { sessionId: meta?.sessionId ?? '', kickedCount: (participants.joined?.size ?? 0) + 1 };
+      const done = (error?: unknown) => {
+        clearTimeout(timer);
+        self.off('roomLeft', onLeft);
+        if (error) reject(error);
+        else resolve({ ...result, alreadyEnded: false });
+      };
+      const onLeft = ({ state }: { state: string }) =>
+        state === 'ended'
+          ? done()
+          : state !== 'disconnected' && done(new ClientError('4902', `[ERR4902]: ${state}`));
+      const timer = setTimeout(
+        done,
+        timeoutMs,
+        new ClientError('4903', `[ERR4903]: no roomLeft ended in ${timeoutMs} ms`),
+      );
+      self.on('roomLeft', onLeft);
+      participants
+        .kickAll()
+        .catch((e: Error & { code?: ClientErrorCode }) =>
+          done(e?.code ? Object.assign(new ClientError(e.code, e.message), { cause: e }) : e),
+        );
+    }).finally(() => pending.delete(self));
+    pending.set(self, p);
+  }
+  return p;
+}
