@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
+from websockets.exceptions import ConnectionClosed
 
 from participant import Crowd
 from support import Kit, ServerProcess, Tokens, poll, temp_data_dir, unique
@@ -167,7 +168,10 @@ def test_concurrent_ends_give_one_ended_event(kit: Kit, people: Crowd, receiver:
 
     def end(i: int) -> Any:
         if i < len(hosts):
-            hosts[i].send({"type": "kickAll", "id": i + 1})
+            try:
+                hosts[i].send({"type": "kickAll", "id": i + 1})
+            except ConnectionClosed:
+                pass  # another end got there first and the server closed this socket: part of the race
             return hosts[i].wait_for("roomLeft", state="ended")
         return kit.kick_all(app, meeting.id)
 
