@@ -8,6 +8,7 @@ export PATH="$HOME/.cargo/bin:$PATH"
 bash scripts/setup.sh
 echo "[start] building the package (wasm + JS) and the server"
 npm run -s build
+bash scripts/demo-build.sh # the demo page's React and Angular panels, into www/build/
 cargo build -q --release -p endsession-server
 exec "${CARGO_TARGET_DIR:-target}/release/endsession-server" --dev \
   --listen "${LISTEN:-127.0.0.1:8787}" --data "${DATA:-./data}" "$@"

@@ -59,6 +59,10 @@ if ! npm run -s build >"$LOGS/build.log" 2>&1; then
   cat "$LOGS/build.log"
   fail_step "npm run build"
 fi
+if ! bash scripts/demo-build.sh >"$LOGS/demo-build.log" 2>&1; then
+  cat "$LOGS/demo-build.log"
+  fail_step "scripts/demo-build.sh (the demo page's React and Angular panels)"
+fi
 if ! cargo build -q --release -p endsession-server >"$LOGS/server-build.log" 2>&1; then
   cat "$LOGS/server-build.log"
   fail_step "cargo build --release -p endsession-server"

@@ -112,7 +112,8 @@ export function EndMeetingButton({ meeting, children, className, onEnded, onErro
   const confirm = async () => {
     dialog.current?.close();
     try {
-      onEnded?.(await kickAll());
+      const result = await kickAll(); // not inside `onEnded?.(…)`: without onEnded it would never run
+      onEnded?.(result);
     } catch (e) {
       setError(e instanceof Error ? e.message.split('\n').pop()! : String(e));
       onError?.(e);
@@ -146,7 +147,7 @@ export function EndMeetingButton({ meeting, children, className, onEnded, onErro
         className="endsession-dialog"
         aria-labelledby={`${id}-title`}
         aria-describedby={`${id}-text`}
-        onKeyDown={(e) => trapTab(e.nativeEvent)}
+        onKeyDown={(e) => trapTab(e.nativeEvent, e.currentTarget)}
       >
         <h2 id={`${id}-title`}>{CONFIRM_TITLE}</h2>
         <p id={`${id}-text`}>{CONFIRM_TEXT}</p>

@@ -20,10 +20,12 @@ export function openModal(
   dialog.addEventListener('close', () => opener?.focus(), { once: true });
 }
 
-/** Keeps Tab inside `dialog` (a keydown listener on the dialog). */
-export function trapTab(event: KeyboardEvent): void {
+/**
+ * Keeps Tab inside `dialog`: a keydown listener on the dialog. React hands over the native event after its
+ * dispatch (its `currentTarget` is then React's root), so it passes the dialog itself.
+ */
+export function trapTab(event: KeyboardEvent, dialog = event.currentTarget as HTMLElement): void {
   if (event.key !== 'Tab') return;
-  const dialog = event.currentTarget as HTMLElement;
   const items = [...dialog.querySelectorAll<HTMLElement>(FOCUSABLE)];
   const first = items[0];
   const last = items[items.length - 1];

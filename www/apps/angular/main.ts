@@ -1,0 +1,199 @@
+// The Angular panel: a zoneless Angular 21 standalone component using `endsession/angular` (injectEndSession:
+// state, canEnd, roomLeft and kickAll as signals), with its own meeting, made from the seat the page's backend
+// gives it (window.endsessionDemo, see www/js/demo.js). The binding has no components, so the button, its
+// confirmation dialog and the ended screen are this app's own markup.
+import {
+  Component,
+  DestroyRef,
+  ElementRef,
+  computed,
+  effect,
+  inject,
+  provideZonelessChangeDetection,
+  signal,
+  viewChild,
+} from '@angular/core';
+import { bootstrapApplication } from '@angular/platform-browser';
+import { initMeeting, ClientError, type Meeting } from 'endsession';
+import { injectEndSession } from 'endsession/angular';
+import type { DemoBus, Room, Seat } from '../bus';
+
+const bus = (window as unknown as { endsessionDemo: DemoBus }).endsessionDemo;
+
+const REASON: Record<string, string> = {
+  'no-permission': 'Your role cannot end the meeting for everyone.',
+  'not-joined': 'Join the meeting to end it.',
+  ending: 'Ending the meeting for everyone…',
+};
+const ENDED: Record<string, [string, string]> = {
+  ended: ['The meeting ended.', 'The session was ended for everyone.'],
+  kicked: ['You were removed from the meeting.', 'A host removed you from this session.'],
+  left: ['You left the meeting.', 'The session goes on for the others.'],
+  rejected: ['You could not join.', 'The meeting is not open for joining.'],
+  failed: ['Connection lost.', 'Reconnecting failed. Check your network and join again.'],
+};
+
+@Component({
+  selector: 'angular-panel',
+  template: `
+    <div class="seat">
+      <span class="avatar">{{ seat()?.name?.[0] }}</span>
+      <span class="who">
+        <span class="name" data-testid="angular-name">{{ seat()?.name ?? 'Connecting…' }}</span>
+        <span class="sub">{{ role() }}</span>
+      </span>
+      <span class="pill" data-testid="angular-state" [attr.data-state]="end.state()">{{ label() }}</span>
+    </div>
+    @if (!end.roomLeft()) {
+      <div class="room">
+        <p class="meta">
+          @if (room().sessionId) {
+            <span class="dot"></span>{{ room().count }} in the room · session
+            <code data-testid="angular-session">{{ room().sessionId.slice(0, 8) }}</code>
+          } @else {
+            Connecting…
+          }
+        </p>
+        <ul class="roster" aria-label="In the room">
+          @for (n of room().names; track n) {
+            <li>
+              <span class="mini">{{ n[0] }}</span
+              >{{ n }}
+            </li>
+          }
+        </ul>
+        <div class="endsession" [attr.data-state]="end.state()">
+          <button
+            #opener
+            type="button"
+            class="endsession-button"
+            [disabled]="!end.canEnd()"
+            aria-describedby="angular-reason"
+            (click)="open()"
+          >
+            End meeting for all
+          </button>
+          <p
+            id="angular-reason"
+            class="endsession-reason"
+            [attr.data-error]="error() ? '' : null"
+            aria-live="polite"
+          >
+            {{ error() || reason() }}
+          </p>
+        </div>
+      </div>
+    }
+    <dialog
+      #dialog
+      class="endsession-dialog"
+      aria-labelledby="angular-confirm-title"
+      aria-describedby="angular-confirm-text"
+      (keydown)="trap($event)"
+    >
+      <h2 id="angular-confirm-title">End the meeting for everyone?</h2>
+      <p id="angular-confirm-text">
+        Every participant leaves now. They can join again and start a new session.
+      </p>
+      <div class="endsession-actions">
+        <button #cancel type="button" class="endsession-cancel" (click)="dialog.close()">Cancel</button>
+        <button #confirmButton type="button" class="endsession-confirm" (click)="confirm()">
+          End for all
+        </button>
+      </div>
+    </dialog>
+    @if (ended(); as text) {
+      <section class="endsession-ended" role="status" aria-live="polite" [attr.data-state]="end.roomLeft()">
+        <h2>{{ text[0] }}</h2>
+        <p>{{ text[1] }}</p>
+        <button type="button" class="secondary" (click)="rejoin()">Join again</button>
+      </section>
+    }
+  `,
+})
+class AngularPanel {
+  readonly seat = signal<Seat | null>(null);
+  readonly meeting = signal<Meeting | null>(null);
+  readonly end = injectEndSession(this.meeting);
+  readonly room = signal<Room>({ sessionId: '', count: 0, names: [] });
+  readonly error = signal('');
+  readonly role = computed(() => (this.seat() ? bus.roleLabel(this.seat()!.role) : ''));
+  readonly label = computed(() => bus.label(this.end.state()));
+  readonly reason = computed(() => REASON[this.end.state()] ?? '');
+  readonly ended = computed(() => {
+    const left = this.end.roomLeft();
+    return left ? ENDED[left] : null;
+  });
+  readonly dialog = viewChild.required<ElementRef<HTMLDialogElement>>('dialog');
+  readonly cancel = viewChild.required<ElementRef<HTMLButtonElement>>('cancel');
+  readonly opener = viewChild<ElementRef<HTMLButtonElement>>('opener');
+  #token = '';
+  #offRoom = () => {};
+
+  constructor() {
+    const off = bus.follow('angular', (seat) => this.take(seat));
+    inject(DestroyRef).onDestroy(() => {
+      off();
+      this.#offRoom();
+      void this.meeting()?.leave();
+    });
+    // The permission went away (or the room was left) while asking: close the question.
+    effect(() => {
+      if (!this.end.canEnd() && this.dialog().nativeElement.open) this.dialog().nativeElement.close();
+    });
+  }
+
+  async take(seat: Seat) {
+    this.seat.set(seat);
+    if (seat.token === this.#token) return;
+    this.#token = seat.token;
+    this.#offRoom();
+    void this.meeting()?.leave();
+    const meeting = await initMeeting({ authToken: seat.token, baseURI: seat.baseURI });
+    if (this.#token !== seat.token) return void meeting.leave();
+    bus.meetings['angular'] = meeting;
+    this.error.set('');
+    this.meeting.set(meeting);
+    this.#offRoom = bus.room(meeting, (room) => this.room.set(room));
+    await meeting.join().catch(() => {}); // a refused join shows as the `rejected` state
+  }
+
+  open() {
+    if (!this.end.canEnd()) return;
+    this.error.set('');
+    const dialog = this.dialog().nativeElement;
+    dialog.showModal();
+    this.cancel().nativeElement.focus();
+    dialog.addEventListener('close', () => this.opener()?.nativeElement.focus(), { once: true });
+  }
+
+  /** Tab and Shift+Tab stay inside the dialog. */
+  trap(event: KeyboardEvent) {
+    if (event.key !== 'Tab') return;
+    const items = [...this.dialog().nativeElement.querySelectorAll<HTMLElement>('button')];
+    const [first, last] = [items[0], items[items.length - 1]];
+    const active = document.activeElement;
+    if (event.shiftKey && active === first) {
+      event.preventDefault();
+      last?.focus();
+    } else if (!event.shiftKey && active === last) {
+      event.preventDefault();
+      first?.focus();
+    }
+  }
+
+  async confirm() {
+    this.dialog().nativeElement.close();
+    try {
+      await this.end.kickAll();
+    } catch (e) {
+      this.error.set(e instanceof ClientError ? `${e.code}: ${e.message}` : String(e));
+    }
+  }
+
+  rejoin() {
+    void bus.rejoin('angular');
+  }
+}
+
+bootstrapApplication(AngularPanel, { providers: [provideZonelessChangeDetection()] });
