@@ -9,7 +9,8 @@
  * - `'1201'` no `kick_participant` permission; `'1205'` not in the room (RealtimeKit's codes and messages);
  * - `'4000'`–`'4050'` from the server: `'4010'` bad token, `'4030'` meeting INACTIVE, `'4040'` no such meeting…;
  * - `'4900'` could not connect, `'4901'` connection lost before the answer, `'4902'` left before the answer;
- * - `'4903'` a RealtimeKit meeting's `kickAll`: no `roomLeft` `ended` within `timeoutMs` (see `KickAllOptions`).
+ * - `'4903'` a RealtimeKit meeting's `kickAll`: no `roomLeft` `ended` within `timeoutMs` (see `KickAllOptions`);
+ * - for a RealtimeKit meeting, any other code RealtimeKit's own `ClientError` carries, as it is.
  */
 export type ClientErrorCode =
   | '1201'

@@ -33,11 +33,15 @@ export function rtkKickAll({ self, participants, meta }: RealtimeKitLikeMeeting,
       const onLeft = ({ state }: { state: string }) =>
         state === 'ended'
           ? done()
-          : state !== 'disconnected' && done(new ClientError('4902', `[ERR4902]: ${state}`));
+          : state !== 'disconnected' &&
+            done(new ClientError('4902', `[ERR4902]: The room was left (${state}) before the session ended`));
       const timer = setTimeout(
         done,
         timeoutMs,
-        new ClientError('4903', `[ERR4903]: no roomLeft ended in ${timeoutMs} ms`),
+        new ClientError(
+          '4903',
+          `[ERR4903]: kickAll was sent, but no roomLeft 'ended' came within ${timeoutMs} ms`,
+        ),
       );
       self.on('roomLeft', onLeft);
       participants

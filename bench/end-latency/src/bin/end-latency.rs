@@ -1,0 +1,172 @@
+//! `end-latency --n 1000 --server-bin target/release/endsession-server --floor-bin target/release/bench-floor
+//! [--json bench/out/n1000.json]`
+//!
+//! Starts a fresh `endsession-server` (temporary data dir, `--api-token`) and the bare floor server as child
+//! processes, runs N participants against each side by side, and prints one line per side plus the ratio of the p99s.
+//! Memory: the VmRSS of each server before the clients connect and once all are in.
+
+use anyhow::{bail, Context, Result};
+use endsession_bench::{create_meeting, rss_bytes, run_floor, run_ours, Run};
+use serde_json::{json, Value};
+use std::net::SocketAddr;
+use std::process::Stdio;
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+const ACCOUNT: &str = "bench";
+const SECRET: &str = "bench-secret";
+
+struct Args {
+    n: usize,
+    server_bin: String,
+    floor_bin: String,
+    json: Option<String>,
+}
+
+fn args() -> Result<Args> {
+    let mut args = std::env::args().skip(1);
+    let (mut n, mut server_bin, mut floor_bin, mut json) = (1000, None, None, None);
+    while let Some(flag) = args.next() {
+        let mut value = || args.next().with_context(|| format!("{flag} needs a value"));
+        match flag.as_str() {
+            "--n" => n = value()?.parse()?,
+            "--server-bin" => server_bin = Some(value()?),
+            "--floor-bin" => floor_bin = Some(value()?),
+            "--json" => json = Some(value()?),
+            other => bail!("unknown argument {other}"),
+        }
+    }
+    Ok(Args {
+        n,
+        server_bin: server_bin.context("--server-bin PATH")?,
+        floor_bin: floor_bin.context("--floor-bin PATH")?,
+        json,
+    })
+}
+
+/// Spawns a server that prints `listening on [http://]ADDR`; returns it and the address.
+async fn spawn(mut command: Command, log: &std::path::Path) -> Result<(Child, SocketAddr)> {
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(log)?)
+        .kill_on_drop(true)
+        .spawn()
+        .context("spawn server")?;
+    let mut lines = BufReader::new(child.stdout.take().context("stdout")?).lines();
+    let addr = tokio::time::timeout(Duration::from_secs(30), async {
+        while let Some(line) = lines.next_line().await? {
+            if let Some(addr) = line.strip_prefix("listening on ") {
+                return Ok(addr.trim_start_matches("http://").parse::<SocketAddr>()?);
+            }
+        }
+        bail!("server exited before listening (see {})", log.display())
+    })
+    .await??;
+    // Keep draining stdout so that the child never blocks on a full pipe.
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    Ok((child, addr))
+}
+
+fn side(run: &Run, rss_before: Option<u64>, rss_after: Option<u64>) -> Value {
+    let mut value = run.to_json();
+    value["rss_before_bytes"] = json!(rss_before);
+    value["rss_after_bytes"] = json!(rss_after);
+    value["rss_per_participant_bytes"] = json!(match (rss_before, rss_after) {
+        (Some(b), Some(a)) => Some(a.saturating_sub(b) as f64 / run.n as f64),
+        _ => None,
+    });
+    value
+}
+
+fn print(name: &str, v: &Value) {
+    println!(
+        "{name:>5} n={:<6} delivered={:<6} min={:>7.2} ms  p50={:>8.2} ms  p99={:>8.2} ms  max={:>8.2} ms  joins/s={:>7.0}  rss/conn={:>6.0} B",
+        v["n"], v["delivered"], v["min_ms"].as_f64().unwrap_or(f64::NAN), v["p50_ms"].as_f64().unwrap_or(f64::NAN), v["p99_ms"].as_f64().unwrap_or(f64::NAN),
+        v["max_ms"].as_f64().unwrap_or(f64::NAN), v["join_rate_per_s"].as_f64().unwrap_or(f64::NAN),
+        v["rss_per_participant_bytes"].as_f64().unwrap_or(f64::NAN),
+    );
+}
+
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .unwrap_or_default()
+        .split_whitespace()
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn machine() -> Value {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model =
+        cpuinfo.lines().find_map(|l| l.strip_prefix("model name")).map(|l| l.trim_start_matches([' ', '\t', ':']));
+    json!({
+        "nproc": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
+        "cpu": model,
+    })
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let args = args()?;
+    let dir = std::env::temp_dir().join(format!("endsession-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let load_start = loadavg();
+
+    // Ours.
+    let mut command = Command::new(&args.server_bin);
+    command
+        .args(["--listen", "127.0.0.1:0", "--data"])
+        .arg(dir.join("data"))
+        .args(["--api-token", &format!("{ACCOUNT}:{SECRET}:Realtime Admin")]);
+    let (server, addr) = spawn(command, &dir.join("server.log")).await?;
+    let pid = server.id().context("server pid")?;
+    let meeting = create_meeting(&format!("http://{addr}"), ACCOUNT, SECRET, args.n).await?;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let before = rss_bytes(pid);
+    let mut after = None;
+    let ours = run_ours(addr, &meeting, async || {
+        tokio::time::sleep(Duration::from_millis(1000)).await;
+        after = rss_bytes(pid);
+    })
+    .await?;
+    let ours = side(&ours, before, after);
+    drop(server);
+    print("ours", &ours);
+
+    // The floor, on the same machine right after.
+    let mut command = Command::new(&args.floor_bin);
+    command.args(["--listen", "127.0.0.1:0"]);
+    let (floor, addr) = spawn(command, &dir.join("floor.log")).await?;
+    let pid = floor.id().context("floor pid")?;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let before = rss_bytes(pid);
+    let mut after = None;
+    let floor_run = run_floor(addr, args.n, async || {
+        tokio::time::sleep(Duration::from_millis(1000)).await;
+        after = rss_bytes(pid);
+    })
+    .await?;
+    let floor_side = side(&floor_run, before, after);
+    drop(floor);
+    print("floor", &floor_side);
+
+    let ratio = ours["p99_ms"].as_f64().unwrap_or(f64::NAN) / floor_side["p99_ms"].as_f64().unwrap_or(f64::NAN);
+    let load_end = loadavg();
+    println!("{:>5} p99 ours / floor = {ratio:.2}   (load average {load_start} -> {load_end})", "");
+    let report = json!({
+        "n": args.n,
+        "ours": ours,
+        "floor": floor_side,
+        "p99_ratio": ratio,
+        "machine": machine(),
+        "load_start": load_start,
+        "load_end": load_end,
+    });
+    if let Some(path) = &args.json {
+        std::fs::write(path, serde_json::to_string_pretty(&report)? + "\n")?;
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
