@@ -1,5 +1,6 @@
 //! Command line and environment: everything the server needs to know before it binds.
 
+use crate::webhooks::DeliverySettings;
 use clap::Parser;
 use std::fmt;
 use std::net::SocketAddr;
@@ -117,6 +118,23 @@ pub struct Cli {
     /// Seed a demo account, token, app, presets and meeting; serve /dev/config.json; allow any origin (CORS).
     #[arg(long)]
     pub dev: bool,
+
+    /// Wait before the second attempt of a failed webhook delivery; it doubles after each further failure.
+    #[arg(long = "webhook-retry-base-ms", default_value_t = 2_000)]
+    pub webhook_retry_base_ms: u64,
+
+    /// Attempts per webhook delivery, the first included, before it is given up.
+    #[arg(long = "webhook-max-attempts", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..))]
+    pub webhook_max_attempts: u32,
+
+    /// Time limit of one webhook request.
+    #[arg(long = "webhook-timeout-ms", default_value_t = 10_000)]
+    pub webhook_timeout_ms: u64,
+
+    /// For tests: hold every first webhook attempt this long after its event, so a test can act (e.g. kill the
+    /// server) between an event and its delivery. Not stored: a restart without it delivers at once.
+    #[arg(long = "webhook-delay-ms", default_value_t = 0)]
+    pub webhook_delay_ms: u64,
 }
 
 /// Everything [`crate::start`] needs. Built from [`Cli`] by the binary, or directly by tests.
@@ -129,6 +147,7 @@ pub struct Config {
     pub pkg: Option<PathBuf>,
     pub reconnect_grace: Duration,
     pub dev: bool,
+    pub webhooks: DeliverySettings,
 }
 
 impl Config {
@@ -142,6 +161,7 @@ impl Config {
             pkg: None,
             reconnect_grace: Duration::from_secs(10),
             dev: false,
+            webhooks: DeliverySettings::default(),
         }
     }
 }
@@ -162,6 +182,12 @@ impl Cli {
             pkg: Some(self.pkg).filter(|dir| dir.is_dir()),
             reconnect_grace: Duration::from_millis(self.reconnect_grace_ms),
             dev: self.dev,
+            webhooks: DeliverySettings {
+                retry_base: Duration::from_millis(self.webhook_retry_base_ms),
+                max_attempts: self.webhook_max_attempts,
+                timeout: Duration::from_millis(self.webhook_timeout_ms),
+                first_delay: Duration::from_millis(self.webhook_delay_ms),
+            },
         })
     }
 }
@@ -200,5 +226,27 @@ mod tests {
         assert_eq!(config.www, None);
         assert_eq!(config.reconnect_grace, Duration::from_millis(250));
         assert!(!config.dev);
+    }
+
+    #[test]
+    fn webhook_flags_have_defaults_and_reach_the_delivery_settings() {
+        let defaults = Cli::parse_from(["endsession-server"]).into_config(None).unwrap();
+        assert_eq!(defaults.webhooks, DeliverySettings::default());
+        let cli = Cli::parse_from([
+            "endsession-server",
+            "--webhook-retry-base-ms",
+            "20",
+            "--webhook-max-attempts",
+            "3",
+            "--webhook-timeout-ms",
+            "500",
+            "--webhook-delay-ms",
+            "60000",
+        ]);
+        let settings = cli.into_config(None).unwrap().webhooks;
+        assert_eq!(settings.retry_base, Duration::from_millis(20));
+        assert_eq!((settings.max_attempts, settings.timeout), (3, Duration::from_millis(500)));
+        assert_eq!(settings.first_delay, Duration::from_secs(60));
+        assert!(Cli::try_parse_from(["endsession-server", "--webhook-max-attempts", "0"]).is_err());
     }
 }

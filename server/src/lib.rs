@@ -22,6 +22,7 @@ pub mod routes;
 pub mod state;
 pub mod store;
 pub mod token;
+pub mod webhooks;
 pub mod ws;
 
 use crate::auth::ApiTokens;
@@ -31,6 +32,7 @@ use crate::hub::LocalHub;
 use crate::state::AppState;
 use crate::store::Store;
 use crate::token::TokenKeys;
+use crate::webhooks::Signer;
 use axum::serve::ListenerExt;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -42,6 +44,8 @@ pub struct Server {
     store: Store,
     dev: Option<Arc<DevSeed>>,
     task: Option<JoinHandle<std::io::Result<()>>>,
+    /// The webhook delivery worker; stopped with the server.
+    webhooks: JoinHandle<()>,
 }
 
 impl Server {
@@ -72,17 +76,21 @@ impl Drop for Server {
         if let Some(task) = &self.task {
             task.abort();
         }
+        self.webhooks.abort();
     }
 }
 
 /// Opens the store, seeds `--dev`, binds, and serves in a background task.
 pub async fn start(config: Config) -> anyhow::Result<Server> {
     let store = Store::open(&config.data)?;
-    let closed = store.with(|db| db.close_orphaned_sessions(&clock::now()))?;
+    let closed = store.with(|db| db.transaction(|db| webhooks::events::close_orphaned_sessions(db, &clock::now())))?;
     if closed > 0 {
         tracing::info!(closed, "ended sessions a previous run left live");
     }
     let secret = store.with(|db| db.server_secret())?;
+    // Made on the first start (a fraction of a second), read on later ones.
+    let data = config.data.clone();
+    let signer = Arc::new(tokio::task::spawn_blocking(move || Signer::load_or_create(&data)).await??);
     let dev = if config.dev { Some(Arc::new(dev::seed(&store)?)) } else { None };
 
     let state = AppState {
@@ -91,6 +99,7 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         tokens: Arc::new(TokenKeys::new(&secret)),
         api_tokens: Arc::new(ApiTokens::new(&config.api_tokens)),
         dev: dev.clone(),
+        webhook_signer: signer.clone(),
     };
     let app = routes::router(state, &config);
 
@@ -104,5 +113,6 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         let _ = tcp.set_nodelay(true);
     });
     let task = tokio::spawn(async move { axum::serve(listener, app).await });
-    Ok(Server { addr, store, dev, task: Some(task) })
+    let webhooks = webhooks::delivery::spawn(store.clone(), signer, config.webhooks)?;
+    Ok(Server { addr, store, dev, task: Some(task), webhooks })
 }

@@ -55,6 +55,7 @@ pub fn router(state: AppState, config: &Config) -> Router {
 
     let mut app =
         Router::new().merge(api).route("/client/v4/{*rest}", any(rest::no_route)).route(WS_PATH, get(ws::upgrade));
+    app = app.route(crate::webhooks::WELL_KNOWN_PATH, get(crate::webhooks::well_known));
     if config.dev {
         app = app.route("/dev/config.json", get(dev::config));
     }

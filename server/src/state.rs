@@ -5,6 +5,7 @@ use crate::dev::DevSeed;
 use crate::hub::Hub;
 use crate::store::Store;
 use crate::token::TokenKeys;
+use crate::webhooks::Signer;
 use std::sync::Arc;
 
 #[derive(Clone)]
@@ -18,4 +19,6 @@ pub struct AppState {
     pub api_tokens: Arc<ApiTokens>,
     /// What `--dev` seeded, for `/dev/config.json`; None without `--dev`.
     pub dev: Option<Arc<DevSeed>>,
+    /// Signs webhook deliveries; its public key is served at `/.well-known/webhooks.json`.
+    pub webhook_signer: Arc<Signer>,
 }

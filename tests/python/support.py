@@ -102,10 +102,11 @@ STARTED: list["ServerProcess"] = []  # every server this run started, for the fa
 class ServerProcess:
     """One running endsession-server; its output is kept in memory and in `log_path`."""
 
-    def __init__(self, data_dir: Path, tokens: Tokens, port: Optional[int] = None):
+    def __init__(self, data_dir: Path, tokens: Tokens, port: Optional[int] = None, args: Optional[list[str]] = None):
         self.data_dir = data_dir
         self.tokens = tokens
         self.port = port or free_port()
+        self.extra_args = list(args or [])  # more command-line flags, e.g. ["--webhook-retry-base-ms", "50"]
         self.proc: Optional[subprocess.Popen] = None
         self.lines: list[str] = []
         logs = Path(tempfile.gettempdir()) / "endsession-pytest-logs"
@@ -132,6 +133,7 @@ class ServerProcess:
         args = [str(binary), "--listen", f"127.0.0.1:{self.port}", "--data", str(self.data_dir)]
         for token in self.tokens.all():
             args += ["--api-token", token.arg()]
+        args += self.extra_args
         env = {k: v for k, v in os.environ.items() if k != "ENDSESSION_API_TOKENS"}
         env.setdefault("RUST_BACKTRACE", "1")
         STARTED.append(self)

@@ -6,8 +6,8 @@
 
 use super::room::{Departure, Ending, KickRefusal, LiveInfo, Room};
 use super::{Hub, HubError, JoinOutcome, JoinRequest, KickAllOutcome, Outbox, Seat};
-use crate::clock;
 use crate::store::{new_id, JoinRefusal, Store};
+use crate::{clock, webhooks};
 use async_trait::async_trait;
 use endsession_protocol::{ErrorCode, Permissions, ServerFrame};
 use std::collections::HashMap;
@@ -111,8 +111,14 @@ impl Inner {
         };
         let (session_id, reason, peak, kicked) =
             (ending.session_id.clone(), ending.reason, ending.peak, ending.kicked_count);
-        let ended_at = clock::now();
-        if let Err(e) = self.store.run(move |db| db.end_session(&session_id, &ended_at, reason, peak, kicked)).await {
+        let (meeting, ended_at) = (meeting_id.to_owned(), clock::now());
+        // One transaction: the end and its `meeting.ended` webhook event are recorded together.
+        let recorded = self.store.run(move |db| {
+            db.transaction(|db| {
+                webhooks::events::end_session(db, &meeting, &session_id, &ended_at, reason, peak, kicked)
+            })
+        });
+        if let Err(e) = recorded.await {
             tracing::error!(meeting_id, error = %e, "could not record the end of a session");
         }
         ending.deliver();
@@ -151,11 +157,12 @@ impl Inner {
                     Ok(context) => context,
                     Err(refusal) => return Ok(Err(refusal)),
                 };
+                // With their webhook events (`meeting.started`, `meeting.participantJoined`).
                 if let Some((id, at)) = &starting {
-                    db.start_session(id, &meeting, at)?;
+                    webhooks::events::start_session(db, id, &meeting, at)?;
                 }
                 if !member {
-                    db.record_arrival(&session_id, &context.participant, &clock::now())?;
+                    webhooks::events::record_arrival(db, &meeting, &session_id, &context.participant, &clock::now())?;
                 }
                 Ok(Ok(context))
             })
@@ -199,8 +206,13 @@ impl Inner {
             self.finish(meeting_id, ending).await;
             return;
         }
-        let (session, participant, at) = (session_id.to_owned(), participant_id.to_owned(), clock::now());
-        if let Err(e) = self.store.run(move |db| db.record_departure(&session, &participant, &at)).await {
+        let (meeting, session, participant, at) =
+            (meeting_id.to_owned(), session_id.to_owned(), participant_id.to_owned(), clock::now());
+        // One transaction: the departure and its `meeting.participantLeft` webhook event.
+        let recorded = self.store.run(move |db| {
+            db.transaction(|db| webhooks::events::record_departure(db, &meeting, &session, &participant, &at))
+        });
+        if let Err(e) = recorded.await {
             tracing::error!(meeting_id, error = %e, "could not record a participant leaving");
         }
     }

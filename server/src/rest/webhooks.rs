@@ -1,6 +1,6 @@
 //! `/accounts/{account_id}/realtime/kit/{app_id}/webhooks[/{webhook_id}]` — SDK `realtime_kit.webhooks
 //! .create_webhook`, `.get_webhooks`, `.get_webhook_by_id`, `.edit_webhook`, `.replace_webhook` and
-//! `.delete_webhook`. Records only: nothing is delivered yet.
+//! `.delete_webhook`. Delivery (which reads these records when an event happens) is in `crate::webhooks`.
 
 use super::{created, find_app, non_empty, ok, AppPath, Body, Ids, WebhookPath};
 use crate::error::ApiError;

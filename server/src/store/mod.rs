@@ -13,6 +13,7 @@ mod participants;
 mod presets;
 mod schema;
 mod sessions;
+mod webhook_outbox;
 mod webhooks;
 
 pub use accounts::{secret_digest, StoredToken};
@@ -23,6 +24,7 @@ pub use paging::{Page, PageRequest, DEFAULT_PER_PAGE, MAX_PER_PAGE};
 pub use participants::{JoinContext, JoinRefusal, ParticipantRow};
 pub use presets::{PresetConflict, PresetRow};
 pub use sessions::{SessionFilter, SessionRow, SessionSort};
+pub use webhook_outbox::{DeliveryState, DueDelivery, EventMeeting, OpenStay};
 pub use webhooks::{WebhookEvent, WebhookRow};
 
 use rusqlite::Connection;

@@ -106,6 +106,33 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX session_participants_by_session ON session_participants(session_id, participant_id);
     "#,
+    // 3: the webhook outbox (see store/webhook_outbox.rs).
+    r#"
+    -- One row per event, written in the transaction that records the change it reports. `id` is the `rtk-uuid`
+    -- header; `body` the exact bytes that are signed and sent, on every attempt.
+    CREATE TABLE webhook_events (
+        id         TEXT PRIMARY KEY,
+        app_id     TEXT NOT NULL,
+        event      TEXT NOT NULL,
+        body       BLOB NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    -- One row per event and webhook that was enabled and subscribed to it when it happened. Pending while both
+    -- delivered_at and abandoned_at are NULL. Deleting a webhook deletes its deliveries.
+    CREATE TABLE webhook_deliveries (
+        event_id        TEXT NOT NULL REFERENCES webhook_events(id) ON DELETE CASCADE,
+        webhook_id      TEXT NOT NULL REFERENCES webhooks(id) ON DELETE CASCADE,
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        next_attempt_ms INTEGER NOT NULL,
+        delivered_at    TEXT,
+        abandoned_at    TEXT,
+        last_error      TEXT,
+        PRIMARY KEY (event_id, webhook_id)
+    );
+    CREATE INDEX webhook_deliveries_pending ON webhook_deliveries(next_attempt_ms)
+        WHERE delivered_at IS NULL AND abandoned_at IS NULL;
+    CREATE INDEX webhook_deliveries_by_webhook ON webhook_deliveries(webhook_id);
+    "#,
 ];
 
 /// Applies the migrations the database has not seen yet, each in its own transaction.

@@ -29,7 +29,8 @@ pub struct TestServer {
     pub server: Server,
     pub http: reqwest::Client,
     pub base: String,
-    grace: Duration,
+    /// What it was started with (the API tokens aside), for [`TestServer::restart`].
+    config: Config,
     dir: TempDir,
 }
 
@@ -46,31 +47,38 @@ impl TestServer {
     }
 
     pub async fn start_with_grace(grace: Duration) -> Self {
-        Self::start_in(tempfile::tempdir().unwrap(), grace).await
+        Self::start_with(|config| config.reconnect_grace = grace).await
+    }
+
+    /// A server whose config `configure` changed first.
+    pub async fn start_with(configure: impl FnOnce(&mut Config)) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = Config::local(dir.path());
+        configure(&mut config);
+        Self::start_in(dir, config).await
     }
 
     /// Stops this server and starts a new one on the same data directory, as a restart (or a crash: nothing is
     /// shut down politely) does. The new one has a new port.
     pub async fn restart(self) -> Self {
-        let TestServer { server, grace, dir, .. } = self;
+        let TestServer { server, config, dir, .. } = self;
         drop(server);
-        Self::start_in(dir, grace).await
+        Self::start_in(dir, config).await
     }
 
-    async fn start_in(dir: TempDir, grace: Duration) -> Self {
-        let mut config = Config::local(dir.path());
-        config.reconnect_grace = grace;
+    async fn start_in(dir: TempDir, config: Config) -> Self {
+        let mut started = config.clone();
         let token =
             |account: &str, secret: &str, scope| ApiToken { account_id: account.into(), secret: secret.into(), scope };
-        config.api_tokens = vec![
+        started.api_tokens = vec![
             token(ACCOUNT, ADMIN, Scope::Admin),
             token(ACCOUNT, WRITER, Scope::ReadWrite),
             token(ACCOUNT, READER, Scope::Read),
             token(OTHER_ACCOUNT, OTHER_ADMIN, Scope::Admin),
         ];
-        let server = endsession_server::start(config).await.unwrap();
+        let server = endsession_server::start(started).await.unwrap();
         let base = format!("http://{}", server.addr());
-        TestServer { server, http: reqwest::Client::new(), base, grace, dir }
+        TestServer { server, http: reqwest::Client::new(), base, config, dir }
     }
 
     /// URL of a RealtimeKit path of an account, e.g. `kit_of("acct-1", "/apps")`.

@@ -1,0 +1,135 @@
+//! The outbox on its own: who gets a delivery, claiming and leases, retries, giving up, disabled and deleted webhooks.
+
+use super::*;
+use crate::store::{Store, WebhookRow};
+
+struct Fixture {
+    store: Store,
+    app: String,
+    meeting: String,
+}
+
+fn fixture() -> Fixture {
+    let store = Store::open_in_memory().unwrap();
+    let app = store.with(|db| db.create_app("acct", "a")).unwrap().id;
+    let meeting = store.with(|db| db.create_meeting(&app, None, Default::default())).unwrap().id;
+    Fixture { store, app, meeting }
+}
+
+impl Fixture {
+    fn hook(&self, events: &[WebhookEvent], enabled: bool) -> String {
+        let row = WebhookRow::new(&self.app, "h".into(), "http://127.0.0.1:9/h".into(), events.to_vec(), enabled);
+        self.store.with(|db| db.create_webhook(&row)).unwrap();
+        row.id
+    }
+
+    /// Enqueues for the subscribers, as the events module does; None if there are none.
+    fn enqueue(&self, event: WebhookEvent, now_ms: i64) -> Option<String> {
+        let hooks = self.store.with(|db| db.webhook_subscribers(&self.meeting, event)).unwrap();
+        if hooks.is_empty() {
+            return None;
+        }
+        Some(self.store.with(|db| db.enqueue_webhook_event(&self.app, event, b"{}", &hooks, "t", now_ms)).unwrap())
+    }
+
+    fn claim(&self, now_ms: i64, first_delay_ms: i64) -> Vec<(String, String, u32)> {
+        let due = self.store.with(|db| db.claim_webhook_deliveries(now_ms, first_delay_ms, now_ms + 1000, 10)).unwrap();
+        due.into_iter().map(|d| (d.event_id, d.webhook_id, d.attempts)).collect()
+    }
+
+    fn states(&self, event: &str) -> Vec<DeliveryState> {
+        self.store.with(|db| db.webhook_deliveries(event)).unwrap()
+    }
+}
+
+#[test]
+fn only_enabled_webhooks_subscribed_to_the_event_get_a_delivery() {
+    let f = fixture();
+    let ended = f.hook(&[WebhookEvent::MeetingEnded, WebhookEvent::MeetingStarted], true);
+    let _joins = f.hook(&[WebhookEvent::ParticipantJoined], true);
+    let _off = f.hook(&[WebhookEvent::MeetingEnded], false);
+    let other_app = f.store.with(|db| db.create_app("acct", "b")).unwrap().id;
+    let elsewhere = WebhookRow::new(&other_app, "x".into(), "http://x/".into(), vec![WebhookEvent::MeetingEnded], true);
+    f.store.with(|db| db.create_webhook(&elsewhere)).unwrap();
+
+    let event = f.enqueue(WebhookEvent::MeetingEnded, 0).expect("one webhook wants it");
+    let hooks: Vec<_> = f.states(&event).into_iter().map(|s| s.webhook_id).collect();
+    assert_eq!(hooks, [ended]);
+    assert_eq!(f.enqueue(WebhookEvent::ParticipantLeft, 0), None, "nobody subscribed");
+    assert_eq!(f.store.with(|db| db.webhook_events(&f.app)).unwrap().len(), 1);
+}
+
+#[test]
+fn a_claim_leases_the_delivery_and_an_outcome_settles_it() {
+    let f = fixture();
+    let a = f.hook(&[WebhookEvent::MeetingEnded], true);
+    let b = f.hook(&[WebhookEvent::MeetingEnded], true);
+    let event = f.enqueue(WebhookEvent::MeetingEnded, 1_000).unwrap();
+
+    assert_eq!(f.claim(999, 0), [], "not due yet");
+    assert_eq!(f.claim(1_000, 0), [(event.clone(), a.clone(), 0), (event.clone(), b.clone(), 0)]);
+    assert_eq!(f.claim(1_500, 0), [], "leased until 2000");
+    assert_eq!(f.store.with(|db| db.next_webhook_due_ms(0)).unwrap(), Some(2_000));
+
+    f.store.with(|db| db.webhook_delivered(&event, &a, "t1")).unwrap();
+    f.store.with(|db| db.webhook_attempt_failed(&event, &b, "HTTP 500", Some(2_100), "t1")).unwrap();
+    let states = f.states(&event);
+    assert!(states[0].delivered && states[0].attempts == 1 && states[0].last_error.is_none());
+    assert_eq!((states[1].attempts, states[1].last_error.as_deref()), (1, Some("HTTP 500")));
+    assert_eq!(f.claim(2_099, 0), []);
+    assert_eq!(f.claim(2_100, 0), [(event.clone(), b.clone(), 1)], "the retry carries the same event id");
+
+    f.store.with(|db| db.webhook_attempt_failed(&event, &b, "HTTP 500", None, "t2")).unwrap();
+    let states = f.states(&event);
+    assert!(states[1].abandoned && !states[1].delivered && states[1].attempts == 2);
+    assert_eq!(f.claim(i64::MAX / 2, 0), [], "given up");
+    assert_eq!(f.store.with(|db| db.next_webhook_due_ms(0)).unwrap(), None);
+}
+
+#[test]
+fn the_first_delay_holds_only_first_attempts_and_is_not_stored() {
+    let f = fixture();
+    let hook = f.hook(&[WebhookEvent::MeetingEnded], true);
+    let event = f.enqueue(WebhookEvent::MeetingEnded, 1_000).unwrap();
+    assert_eq!(f.store.with(|db| db.next_webhook_due_ms(60_000)).unwrap(), Some(61_000));
+    assert_eq!(f.claim(60_999, 60_000), []);
+    // A restart without the delay: due at once.
+    assert_eq!(f.claim(1_000, 0), [(event.clone(), hook.clone(), 0)]);
+    f.store.with(|db| db.webhook_attempt_failed(&event, &hook, "refused", Some(3_000), "t")).unwrap();
+    assert_eq!(f.claim(3_000, 60_000), [(event, hook, 1)], "a retry is not held");
+}
+
+#[test]
+fn disabled_webhooks_are_never_claimed_and_deleted_ones_take_their_deliveries() {
+    let f = fixture();
+    let hook = f.hook(&[WebhookEvent::MeetingEnded], true);
+    let event = f.enqueue(WebhookEvent::MeetingEnded, 0).unwrap();
+    f.store
+        .with(|db| {
+            let mut row = db.webhook(&f.app, &hook)?.unwrap();
+            row.enabled = false;
+            db.save_webhook(&row)
+        })
+        .unwrap();
+    assert_eq!(f.claim(10, 0), [], "disabled after the event: not called");
+    assert_eq!(f.store.with(|db| db.abandon_disabled_webhook_deliveries("t")).unwrap(), 1);
+    let state = &f.states(&event)[0];
+    assert_eq!((state.abandoned, state.last_error.as_deref()), (true, Some("webhook disabled")));
+
+    let kept = f.hook(&[WebhookEvent::MeetingEnded], true);
+    let second = f.enqueue(WebhookEvent::MeetingEnded, 0).unwrap();
+    f.store.with(|db| db.delete_webhook(&f.app, &kept)).unwrap().expect("deleted despite its deliveries");
+    assert_eq!(f.states(&second), []);
+}
+
+#[test]
+fn finished_deliveries_are_pruned_with_their_events() {
+    let f = fixture();
+    let hook = f.hook(&[WebhookEvent::MeetingEnded], true);
+    let old = f.enqueue(WebhookEvent::MeetingEnded, 0).unwrap();
+    let pending = f.enqueue(WebhookEvent::MeetingEnded, 0).unwrap();
+    f.store.with(|db| db.webhook_delivered(&old, &hook, "2026-01-01T00:00:00.000Z")).unwrap();
+    assert_eq!(f.store.with(|db| db.prune_webhook_outbox("2026-01-02T00:00:00.000Z")).unwrap(), 1);
+    let left: Vec<_> = f.store.with(|db| db.webhook_events(&f.app)).unwrap().into_iter().map(|e| e.0).collect();
+    assert_eq!(left, [pending]);
+}

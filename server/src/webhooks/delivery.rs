@@ -1,0 +1,235 @@
+//! The delivery worker: one tokio task per server that POSTs due outbox entries and records what happened.
+//!
+//! Each attempt sends the stored body unchanged with `content-type: application/json`, `rtk-signature`, `rtk-uuid`
+//! (the event id: the same on every attempt and for every webhook) and `rtk-webhook-id`. A 2xx answer delivers it;
+//! anything else (another status, a refused connection, a timeout) schedules the next attempt after
+//! `retry_base * 2^(attempts - 1)` (capped at [`MAX_BACKOFF`]) until `max_attempts` attempts were made.
+//!
+//! Delivery is at least once: an attempt is claimed with a lease in the store before it is made, so if the process
+//! dies mid-attempt the lease runs out and the next run tries again. Receivers deduplicate with `rtk-uuid`.
+
+use super::events::unix_ms;
+use super::{Signer, WAKE};
+use crate::clock;
+use crate::store::{DueDelivery, Store, StoreError};
+use reqwest::header::{CONTENT_TYPE, USER_AGENT};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::task::{JoinHandle, JoinSet};
+
+/// The longest wait between two attempts, however many failed.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(3600);
+/// Attempts under way at once; more due deliveries wait for a free place.
+const MAX_IN_FLIGHT: usize = 16;
+/// How long past the request timeout a claimed attempt stays leased (the time to record its outcome).
+const LEASE_SLACK: Duration = Duration::from_secs(5);
+/// The longest the worker sleeps without looking at the store, as a net under the wake-up bell.
+const IDLE_POLL: Duration = Duration::from_secs(30);
+/// Finished deliveries are kept this long for diagnostics, then pruned.
+const KEEP_FINISHED: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// How deliveries are retried (`--webhook-*` flags).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeliverySettings {
+    /// The wait after the first failed attempt; it doubles after each further failure.
+    pub retry_base: Duration,
+    /// Attempts per delivery, the first included; then it is abandoned (and logged).
+    pub max_attempts: u32,
+    /// Each request's time limit, connecting included.
+    pub timeout: Duration,
+    /// Extra wait before a first attempt. For tests: it opens a window in which an event is stored but not yet
+    /// delivered (e.g. to kill the server there). Applied when reading, so a restart without it delivers at once.
+    pub first_delay: Duration,
+}
+
+impl Default for DeliverySettings {
+    /// 8 attempts 2 s, 4 s, ... 128 s apart: about four minutes before a delivery is given up.
+    fn default() -> Self {
+        DeliverySettings {
+            retry_base: Duration::from_secs(2),
+            max_attempts: 8,
+            timeout: Duration::from_secs(10),
+            first_delay: Duration::ZERO,
+        }
+    }
+}
+
+impl DeliverySettings {
+    /// When to try again after `attempts` failed attempts, or None to give up.
+    pub fn retry_after(&self, attempts: u32) -> Option<Duration> {
+        if attempts >= self.max_attempts {
+            return None;
+        }
+        let factor = 1u32.checked_shl(attempts.saturating_sub(1)).unwrap_or(u32::MAX);
+        Some(self.retry_base.saturating_mul(factor).min(MAX_BACKOFF))
+    }
+}
+
+/// Starts the worker. It runs until the handle is aborted (the server's drop does that).
+pub fn spawn(store: Store, signer: Arc<Signer>, settings: DeliverySettings) -> anyhow::Result<JoinHandle<()>> {
+    // reqwest's rustls needs a process-wide crypto provider; another part of the process may have installed one.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let client = reqwest::Client::builder()
+        .timeout(settings.timeout)
+        // A redirect would re-send the body somewhere the app never registered.
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .build()?;
+    let worker = Worker { store, signer, settings, client };
+    Ok(tokio::spawn(worker.run()))
+}
+
+#[derive(Clone)]
+struct Worker {
+    store: Store,
+    signer: Arc<Signer>,
+    settings: DeliverySettings,
+    client: reqwest::Client,
+}
+
+impl Worker {
+    async fn run(self) {
+        let before = clock::format(time::OffsetDateTime::now_utc() - KEEP_FINISHED);
+        if let Err(e) = self.store.run(move |db| db.prune_webhook_outbox(&before)).await {
+            tracing::warn!(error = %e, "could not prune the webhook outbox");
+        }
+        let mut running = JoinSet::new();
+        loop {
+            // Registered before looking, so an event enqueued while we look still wakes the wait below.
+            let woken = WAKE.notified();
+            tokio::pin!(woken);
+            woken.as_mut().enable();
+
+            let wait = match self.claim(MAX_IN_FLIGHT - running.len()).await {
+                Ok((due, next)) => {
+                    for delivery in due {
+                        running.spawn(self.clone().attempt(delivery));
+                    }
+                    let until_next = next.map_or(IDLE_POLL, |ms| Duration::from_millis((ms - unix_ms()).max(0) as u64));
+                    // With every place taken, the next thing to wait for is a finished attempt.
+                    if running.len() >= MAX_IN_FLIGHT {
+                        IDLE_POLL
+                    } else {
+                        until_next.min(IDLE_POLL)
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "webhook outbox unreadable; trying again in a second");
+                    Duration::from_secs(1)
+                }
+            };
+            tokio::select! {
+                _ = &mut woken => {}
+                _ = tokio::time::sleep(wait) => {}
+                Some(_) = running.join_next(), if !running.is_empty() => {}
+            }
+        }
+    }
+
+    /// Up to `room` due deliveries, claimed; and when the next one not claimed falls due.
+    async fn claim(&self, room: usize) -> Result<(Vec<DueDelivery>, Option<i64>), StoreError> {
+        let first_delay = millis(self.settings.first_delay);
+        let lease = millis(self.settings.timeout + LEASE_SLACK);
+        self.store
+            .run(move |db| {
+                db.abandon_disabled_webhook_deliveries(&clock::now())?;
+                let now = unix_ms();
+                let due = if room == 0 {
+                    Vec::new()
+                } else {
+                    db.claim_webhook_deliveries(now, first_delay, now + lease, room)?
+                };
+                Ok((due, db.next_webhook_due_ms(first_delay)?))
+            })
+            .await
+    }
+
+    /// One POST, and its outcome recorded.
+    async fn attempt(self, delivery: DueDelivery) {
+        let outcome = self.post(&delivery).await;
+        let attempts = delivery.attempts + 1;
+        let (event_id, webhook_id) = (delivery.event_id.clone(), delivery.webhook_id.clone());
+        let recorded = match outcome {
+            Ok(()) => self.store.run(move |db| db.webhook_delivered(&event_id, &webhook_id, &clock::now())).await,
+            Err(error) => {
+                let retry = self.settings.retry_after(attempts);
+                match retry {
+                    Some(wait) => tracing::info!(
+                        event_id = %delivery.event_id, webhook_id = %delivery.webhook_id, attempts, %error,
+                        retry_in_ms = wait.as_millis() as u64, "webhook delivery failed; will retry"
+                    ),
+                    None => tracing::warn!(
+                        event_id = %delivery.event_id, webhook_id = %delivery.webhook_id, attempts, %error,
+                        "webhook delivery failed; giving up"
+                    ),
+                }
+                let retry_at = retry.map(|wait| unix_ms() + millis(wait));
+                self.store
+                    .run(move |db| db.webhook_attempt_failed(&event_id, &webhook_id, &error, retry_at, &clock::now()))
+                    .await
+            }
+        };
+        if let Err(e) = recorded {
+            // The lease runs out and the attempt is made again: at least once, never lost.
+            tracing::error!(event_id = %delivery.event_id, error = %e, "could not record a webhook attempt");
+        }
+        super::wake(); // a retry may now be the earliest due
+    }
+
+    async fn post(&self, delivery: &DueDelivery) -> Result<(), String> {
+        // Signing is a few milliseconds of CPU: off the async threads, which also carry the hub.
+        let (signer, body) = (self.signer.clone(), delivery.body.clone());
+        let signature = tokio::task::spawn_blocking(move || signer.sign(&body)).await.map_err(|e| e.to_string())?;
+        let response = self
+            .client
+            .post(&delivery.url)
+            .header(CONTENT_TYPE, "application/json")
+            .header(USER_AGENT, concat!("endsession-server/", env!("CARGO_PKG_VERSION")))
+            .header("rtk-signature", signature)
+            .header("rtk-uuid", &delivery.event_id)
+            .header("rtk-webhook-id", &delivery.webhook_id)
+            .body(delivery.body.clone())
+            .send()
+            .await
+            .map_err(|e| with_causes(&e))?;
+        let status = response.status();
+        if status.is_success() {
+            Ok(())
+        } else {
+            Err(format!("HTTP {status}"))
+        }
+    }
+}
+
+/// The error and its causes, e.g. `error sending request for url (…): … invalid peer certificate: UnknownIssuer`:
+/// reqwest's own message names only the URL.
+fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+fn millis(duration: Duration) -> i64 {
+    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_from_the_base_and_stops_at_the_bound() {
+        let settings =
+            DeliverySettings { retry_base: Duration::from_millis(100), max_attempts: 4, ..Default::default() };
+        let waits: Vec<_> = (1..=4).map(|n| settings.retry_after(n)).collect();
+        let ms = |n| Some(Duration::from_millis(n));
+        assert_eq!(waits, [ms(100), ms(200), ms(400), None]);
+        let long = DeliverySettings { retry_base: Duration::from_secs(60), max_attempts: 100, ..Default::default() };
+        assert_eq!(long.retry_after(40), Some(MAX_BACKOFF), "capped, and no overflow");
+    }
+}

@@ -1,0 +1,150 @@
+//! The events a session's life records, their payloads, and that a change and its event commit or roll back together.
+
+use super::*;
+use crate::store::{Store, WebhookRow};
+use serde_json::{json, Value};
+
+const ALL: [WebhookEvent; 4] = [
+    WebhookEvent::MeetingStarted,
+    WebhookEvent::MeetingEnded,
+    WebhookEvent::ParticipantJoined,
+    WebhookEvent::ParticipantLeft,
+];
+
+struct Fixture {
+    store: Store,
+    app: String,
+    meeting: String,
+    created_at: String,
+}
+
+fn fixture() -> Fixture {
+    let store = Store::open_in_memory().unwrap();
+    let (app, meeting) = store
+        .with(|db| {
+            let app = db.create_app("acct", "Acme")?;
+            let meeting = db.create_meeting(&app.id, Some("Standup"), Default::default())?;
+            let hook = WebhookRow::new(&app.id, "all".into(), "http://127.0.0.1:9/".into(), ALL.to_vec(), true);
+            db.create_webhook(&hook)?;
+            Ok((app, meeting))
+        })
+        .unwrap();
+    Fixture { store, app: app.id, meeting: meeting.id, created_at: meeting.created_at }
+}
+
+fn person(id: &str, name: &str) -> Participant {
+    Participant {
+        id: id.into(),
+        name: name.into(),
+        custom_participant_id: format!("c-{id}"),
+        preset_name: "host".into(),
+    }
+}
+
+impl Fixture {
+    /// The app's events so far, as (name, payload).
+    fn events(&self) -> Vec<(String, Value)> {
+        let rows = self.store.with(|db| db.webhook_events(&self.app)).unwrap();
+        rows.into_iter().map(|(_, name, body)| (name, serde_json::from_slice(&body).unwrap())).collect()
+    }
+
+    fn names(&self) -> Vec<String> {
+        self.events().into_iter().map(|(name, _)| name).collect()
+    }
+
+    fn tx<T>(&self, f: impl FnOnce(&mut Db) -> Result<T>) -> T {
+        self.store.with(|db| db.transaction(f)).unwrap()
+    }
+}
+
+#[test]
+fn a_session_records_started_joined_left_and_one_ended_with_rtk_payloads() {
+    let f = fixture();
+    let m = f.meeting.clone();
+    f.tx(|db| {
+        start_session(db, "s1", &m, "2026-01-01T00:00:00.000Z")?;
+        record_arrival(db, &m, "s1", &person("p1", "Ann"), "2026-01-01T00:00:00.000Z")?;
+        record_arrival(db, &m, "s1", &person("p2", ""), "2026-01-01T00:00:01.000Z")
+    });
+    f.tx(|db| record_departure(db, &m, "s1", "p2", "2026-01-01T00:00:02.000Z"));
+    f.tx(|db| record_departure(db, &m, "s1", "p2", "2026-01-01T00:00:03.000Z")); // already out: no event
+    let ended = f.tx(|db| end_session(db, &m, "s1", "2026-01-01T00:01:00.000Z", EndReason::HostEndedMeeting, 2, 1));
+    let again = f.tx(|db| end_session(db, &m, "s1", "2026-01-01T00:02:00.000Z", EndReason::AllParticipantsLeft, 0, 0));
+    assert!(ended && !again, "a session ends once");
+
+    assert_eq!(
+        f.names(),
+        [
+            "meeting.started",
+            "meeting.participantJoined",
+            "meeting.participantJoined",
+            "meeting.participantLeft",
+            "meeting.participantLeft", // p1, removed by the end
+            "meeting.ended",
+        ]
+    );
+    let events = f.events();
+    let meeting = |status: &str, ended_at: Option<&str>| {
+        let mut m = json!({
+            "id": f.meeting, "sessionId": "s1", "title": "Standup", "status": status, "createdAt": f.created_at,
+            "startedAt": "2026-01-01T00:00:00.000Z", "organizedBy": {"id": f.app, "name": "Acme"},
+        });
+        if let Some(at) = ended_at {
+            m["endedAt"] = json!(at);
+        }
+        m
+    };
+    assert_eq!(events[0].1, json!({"event": "meeting.started", "meeting": meeting("LIVE", None)}));
+    let joined = &events[1].1;
+    assert_eq!(joined["meeting"], meeting("LIVE", None));
+    let peer = joined["participant"]["peerId"].as_str().unwrap().to_owned();
+    assert_eq!(
+        joined["participant"],
+        json!({"id": "p1", "peerId": peer, "customParticipantId": "c-p1", "userDisplayName": "Ann",
+               "presetName": "host", "joinedAt": "2026-01-01T00:00:00.000Z"})
+    );
+    assert_eq!(events[2].1["participant"]["userDisplayName"], Value::Null, "no name is null, not \"\"");
+    let left = &events[3].1["participant"];
+    assert_eq!((left["id"].as_str(), left["leftAt"].as_str()), (Some("p2"), Some("2026-01-01T00:00:02.000Z")));
+    assert_eq!(events[3].1["participant"]["peerId"], events[2].1["participant"]["peerId"], "the same stay");
+    assert_eq!(events[4].1["participant"]["peerId"].as_str(), Some(peer.as_str()));
+    assert_eq!(events[4].1["meeting"]["status"], "ENDED");
+    assert_eq!(
+        events[5].1,
+        json!({"event": "meeting.ended", "meeting": meeting("ENDED", Some("2026-01-01T00:01:00.000Z")),
+               "reason": "HOST_ENDED_MEETING"})
+    );
+}
+
+#[test]
+fn a_rolled_back_change_leaves_no_event() {
+    let f = fixture();
+    let m = f.meeting.clone();
+    let failed = f.store.with(|db| {
+        db.transaction(|db| {
+            start_session(db, "s1", &m, "2026-01-01T00:00:00.000Z")?;
+            Err::<(), _>(crate::store::StoreError::Task("the join failed after the start".into()))
+        })
+    });
+    assert!(failed.is_err());
+    assert_eq!(f.names(), Vec::<String>::new());
+    assert_eq!(f.store.with(|db| db.latest_session(&m)).unwrap(), None);
+}
+
+#[test]
+fn sessions_a_crash_left_live_end_with_one_event_each_at_the_next_start() {
+    let f = fixture();
+    let m = f.meeting.clone();
+    f.tx(|db| {
+        start_session(db, "s1", &m, "2026-01-01T00:00:00.000Z")?;
+        record_arrival(db, &m, "s1", &person("p1", "Ann"), "2026-01-01T00:00:00.000Z")
+    });
+    assert_eq!(f.tx(|db| close_orphaned_sessions(db, "2026-01-01T01:00:00.000Z")), 1);
+    assert_eq!(f.tx(|db| close_orphaned_sessions(db, "2026-01-01T02:00:00.000Z")), 0);
+    let events = f.events();
+    let ended: Vec<_> = events.iter().filter(|(name, _)| name == "meeting.ended").collect();
+    assert_eq!(ended.len(), 1);
+    assert_eq!(ended[0].1["reason"], "ALL_PARTICIPANTS_LEFT");
+    assert_eq!(ended[0].1["meeting"]["endedAt"], "2026-01-01T01:00:00.000Z");
+    assert_eq!(events.iter().filter(|(name, _)| name == "meeting.participantLeft").count(), 1);
+}

@@ -1,0 +1,41 @@
+//! Webhooks: signed, durable delivery of meeting events to the URLs an app registered.
+//!
+//! - [`events`]: the four meeting events, recorded in the same transaction as the change they report;
+//! - the outbox tables (`store/webhook_outbox.rs`): where they wait, one delivery per subscribed, enabled webhook;
+//! - [`delivery`]: the worker that POSTs them, retrying with exponential backoff up to a bound;
+//! - [`signing`]: `rtk-signature`, RSA-SHA256 over the raw body, with the key kept under `--data`.
+//!
+//! The hub never waits for a delivery: recording an event is two small inserts inside a transaction it makes anyway,
+//! and the worker runs on its own task, reaching the store only through [`crate::store::Store::run`].
+
+pub mod delivery;
+pub mod events;
+pub mod signing;
+
+pub use delivery::DeliverySettings;
+pub use signing::Signer;
+
+use crate::state::AppState;
+use axum::extract::State;
+use axum::response::Response;
+use serde_json::json;
+use tokio::sync::Notify;
+
+/// Where receivers fetch the public key: `{"success": true, "data": {"publicKey": "-----BEGIN PUBLIC KEY-----..."}}`.
+pub const WELL_KNOWN_PATH: &str = "/.well-known/webhooks.json";
+
+/// Rings when an event is enqueued, so the worker does not wait for its next poll. A process-wide bell rather than
+/// one per store: enqueueing happens deep inside store calls that know only the database, and a worker woken for
+/// another server's event (tests run several in one process) merely finds nothing due.
+static WAKE: Notify = Notify::const_new();
+
+/// Wakes every delivery worker. Called while the enqueueing transaction still holds the store, so a worker that
+/// wakes reads the store only after the commit.
+pub(crate) fn wake() {
+    WAKE.notify_waiters();
+}
+
+/// `GET /.well-known/webhooks.json`: the key that verifies `rtk-signature`. Public, like RealtimeKit's.
+pub async fn well_known(State(state): State<AppState>) -> Response {
+    crate::rest::ok(json!({ "publicKey": state.webhook_signer.public_key_pem() }))
+}
