@@ -1,34 +1,22 @@
 // The vertical slice in real browser tabs: three participants, each its own page and connection, against a real
 // endsession-server. Assertions read what a person sees, plus the public API where the page has no words for it.
 import { test, expect, type APIRequestContext, type Browser, type Page } from '@playwright/test';
+import { backend, join, newMeeting } from './support';
 
-type Role = 'group_call_host' | 'group_call_participant';
-
-/** The REST API as a backend calls it, with the dev account the server seeded. */
-async function backend(request: APIRequestContext) {
-  const config = await (await request.get('/dev/config.json')).json();
-  const base = `/client/v4/accounts/${config.accountId}/realtime/kit/${config.appId}`;
-  const headers = { authorization: `Bearer ${config.apiToken}` };
-  return {
-    async call(method: 'POST' | 'PATCH', path: string, data?: object) {
-      const response = await request.fetch(base + path, { method, headers, data: data ?? {} });
-      expect(response.status(), `${method} ${path}`).toBeLessThan(300);
-      return (await response.json()).data;
+/**
+ * Registers `event` on the page's meeting before the test acts, and returns a promise of its first payload.
+ * The listener is in place once this resolves, so an event caused by the next step cannot be missed.
+ */
+async function nextEvent(page: Page, target: 'self' | 'permissions', event: string): Promise<unknown> {
+  await page.evaluate(
+    ([target, event]) => {
+      const meeting = (window as any).meeting;
+      const emitter = target === 'self' ? meeting.self : meeting.self.permissions;
+      (window as any).nextEvent = new Promise((resolve) => emitter.on(event, resolve));
     },
-  };
-}
-
-/** Each test gets its own meeting, so tests cannot see each other's participants. */
-async function newMeeting(request: APIRequestContext): Promise<string> {
-  const meeting = await (await backend(request)).call('POST', '/meetings', { title: test.info().title });
-  return meeting.id;
-}
-
-async function join(browser: Browser, meetingId: string, name: string, preset: Role): Promise<Page> {
-  const page = await (await browser.newContext()).newPage();
-  await page.goto(`/participant.html?meeting=${meetingId}&name=${name}&preset=${preset}`);
-  await expect(page.getByTestId('state')).toHaveText('joined');
-  return page;
+    [target, event],
+  );
+  return page.evaluate(() => (window as any).nextEvent);
 }
 
 async function joinThree(browser: Browser, request: APIRequestContext) {
@@ -45,12 +33,7 @@ async function joinThree(browser: Browser, request: APIRequestContext) {
 test('a host ends the session and all three see ended within a second', async ({ browser, request }) => {
   const { meetingId, host, bob, cy, sessionId } = await joinThree(browser, request);
   await expect(host.getByTestId('end-button')).toBeEnabled();
-  const result = host.evaluate(
-    () =>
-      new Promise((resolve) => {
-        (window as any).meeting.self.on('roomLeft', (e: { state: string }) => resolve(e.state));
-      }),
-  );
+  const roomLeft = await nextEvent(host, 'self', 'roomLeft');
 
   await host.getByTestId('end-button').click();
   await host.getByTestId('confirm-end').click();
@@ -60,7 +43,7 @@ test('a host ends the session and all three see ended within a second', async ({
     await expect(page.getByTestId('ended-screen')).toBeVisible();
     await expect(page.getByTestId('ended-screen')).toContainText('The meeting ended');
   }
-  expect(await result).toBe('ended');
+  expect(await roomLeft).toMatchObject({ state: 'ended' });
 
   // The next join starts a new session.
   const again = await join(browser, meetingId, 'Dee', 'group_call_participant');
@@ -105,12 +88,7 @@ test('granting the permission through REST flips the gate live', async ({ browse
   const { meetingId, bob, cy } = await joinThree(browser, request);
   await expect(bob.getByTestId('end-button')).toBeDisabled();
   const bobId = await bob.evaluate(() => (window as any).participantId);
-  const updates = bob.evaluate(
-    () =>
-      new Promise((resolve) => {
-        (window as any).meeting.self.permissions.on('permissionsUpdate', resolve);
-      }),
-  );
+  const updates = await nextEvent(bob, 'permissions', 'permissionsUpdate');
 
   await (
     await backend(request)
