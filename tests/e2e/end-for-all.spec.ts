@@ -4,19 +4,23 @@ import { test, expect, type APIRequestContext, type Browser, type Page } from '@
 import { backend, join, newMeeting } from './support';
 
 /**
- * Registers `event` on the page's meeting before the test acts, and returns a promise of its first payload.
- * The listener is in place once this resolves, so an event caused by the next step cannot be missed.
+ * Registers `event` on the page's meeting before the test acts; returns a function giving its first payload. The
+ * listener is in place once this resolves, so an event caused by the next step cannot be missed.
  */
-async function nextEvent(page: Page, target: 'self' | 'permissions', event: string): Promise<unknown> {
+async function listen(
+  page: Page,
+  target: 'self' | 'permissions',
+  event: string,
+): Promise<() => Promise<unknown>> {
   await page.evaluate(
     ([target, event]) => {
       const meeting = (window as any).meeting;
       const emitter = target === 'self' ? meeting.self : meeting.self.permissions;
-      (window as any).nextEvent = new Promise((resolve) => emitter.on(event, resolve));
+      (window as any).firstEvent = new Promise((resolve) => emitter.on(event, resolve));
     },
     [target, event],
   );
-  return page.evaluate(() => (window as any).nextEvent);
+  return () => page.evaluate(() => (window as any).firstEvent);
 }
 
 async function joinThree(browser: Browser, request: APIRequestContext) {
@@ -33,7 +37,7 @@ async function joinThree(browser: Browser, request: APIRequestContext) {
 test('a host ends the session and all three see ended within a second', async ({ browser, request }) => {
   const { meetingId, host, bob, cy, sessionId } = await joinThree(browser, request);
   await expect(host.getByTestId('end-button')).toBeEnabled();
-  const roomLeft = await nextEvent(host, 'self', 'roomLeft');
+  const roomLeft = await listen(host, 'self', 'roomLeft');
 
   await host.getByTestId('end-button').click();
   await host.getByTestId('confirm-end').click();
@@ -43,7 +47,7 @@ test('a host ends the session and all three see ended within a second', async ({
     await expect(page.getByTestId('ended-screen')).toBeVisible();
     await expect(page.getByTestId('ended-screen')).toContainText('The meeting ended');
   }
-  expect(await roomLeft).toMatchObject({ state: 'ended' });
+  expect(await roomLeft()).toMatchObject({ state: 'ended' });
 
   // The next join starts a new session.
   const again = await join(browser, meetingId, 'Dee', 'group_call_participant');
@@ -88,7 +92,7 @@ test('granting the permission through REST flips the gate live', async ({ browse
   const { meetingId, bob, cy } = await joinThree(browser, request);
   await expect(bob.getByTestId('end-button')).toBeDisabled();
   const bobId = await bob.evaluate(() => (window as any).participantId);
-  const updates = await nextEvent(bob, 'permissions', 'permissionsUpdate');
+  const permissionsUpdate = await listen(bob, 'permissions', 'permissionsUpdate');
 
   await (
     await backend(request)
@@ -97,7 +101,7 @@ test('granting the permission through REST flips the gate live', async ({ browse
   });
 
   await expect(bob.getByTestId('end-button')).toBeEnabled({ timeout: 1000 });
-  expect(await updates).toMatchObject({ kickParticipant: true });
+  expect(await permissionsUpdate()).toMatchObject({ kickParticipant: true });
   expect(await bob.evaluate(() => (window as any).endsession.canEndSession((window as any).meeting))).toBe(
     true,
   );
