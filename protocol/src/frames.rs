@@ -158,9 +158,9 @@ pub enum ClientFrame {
 /// Frames the server sends.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ServerFrame {
-    /// The join succeeded. `participants` are the others already in the session, at most
-    /// [`crate::LISTED_PARTICIPANTS_MAX`] of them (the earliest to join); `participant_count` is how many others
-    /// there are in all.
+    /// The join succeeded. `participants` are the others already in the session: all of them while the session has
+    /// at most [`crate::LISTED_PARTICIPANTS_MAX`] participants, else the [`crate::LARGE_SESSION_LISTED`] earliest to
+    /// join; `participant_count` is how many others there are in all.
     Joined {
         session_id: String,
         meeting_id: String,

@@ -95,6 +95,7 @@ pub struct Meeting {
 
 /// Creates an app, a meeting, `n` guests and a host; returns their tokens.
 pub async fn create_meeting(http_base: &str, account: &str, secret: &str, n: usize) -> Result<Meeting> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let http = reqwest::Client::new();
     let kit = format!("{http_base}/client/v4/accounts/{account}/realtime/kit");
     let post = |url: String, body: Value| {

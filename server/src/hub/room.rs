@@ -6,12 +6,14 @@
 //! Ending is one transition under the caller's lock: after it the room is idle, and the next admission starts a new
 //! session with a new id — there is no half-ended state to join.
 //!
-//! Large sessions: see [`LISTED_PARTICIPANTS_MAX`]. A newcomer's `Joined` lists at most that many others, the
-//! earliest to join, and joins and leaves are announced only while the session is that small, so a join costs O(1)
-//! frames and O(1) bytes per connection whatever the session's size.
+//! Large sessions: see [`LISTED_PARTICIPANTS_MAX`]. Up to that size a newcomer's `Joined` lists everyone and joins
+//! and leaves are announced; beyond it `Joined` lists the [`LARGE_SESSION_LISTED`] earliest and nothing is
+//! announced, so a join costs O(1) frames and O(1) bytes per connection whatever the session's size.
 
 use super::outbox::{Deliver, Outbound};
-use endsession_protocol::{EndReason, LeaveState, Participant, Permissions, ServerFrame, LISTED_PARTICIPANTS_MAX};
+use endsession_protocol::{
+    EndReason, LeaveState, Participant, Permissions, ServerFrame, LARGE_SESSION_LISTED, LISTED_PARTICIPANTS_MAX,
+};
 use std::collections::{BTreeMap, HashMap};
 
 /// Identifies one socket; a participant may have several (tabs, or a resume racing a half-open old socket).
@@ -188,11 +190,16 @@ impl<O: Deliver> Room<O> {
                 false
             }
         };
+        let listed = if session.members.len() <= LISTED_PARTICIPANTS_MAX {
+            LISTED_PARTICIPANTS_MAX
+        } else {
+            LARGE_SESSION_LISTED
+        };
         let others = session
             .arrivals
             .values()
             .filter(|key| **key != id)
-            .take(LISTED_PARTICIPANTS_MAX)
+            .take(listed)
             .map(|key| session.members[key].participant.clone())
             .collect();
         let others_count = session.members.len() - 1;

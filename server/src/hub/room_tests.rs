@@ -204,21 +204,22 @@ fn a_changed_preset_reaches_everyone_who_has_it() {
 #[test]
 fn a_large_session_lists_the_earliest_and_stops_announcing() {
     const K: usize = LISTED_PARTICIPANTS_MAX;
+    const L: usize = LARGE_SESSION_LISTED;
     let ids: Vec<String> = (0..K + 2).map(|i| format!("p{i:03}")).collect();
     let people: Vec<(&str, Permissions)> = ids[..K].iter().map(|id| (id.as_str(), GUEST)).collect();
     let (mut room, probes) = room_with(&people);
 
-    // The K+1-th participant is not announced, and is told about the K earliest.
+    // The K+1-th participant is not announced, and is told about the L earliest only.
     let late = Probe::default();
     let admission = room.admit(person(&ids[K]), GUEST, 1000, late.clone(), None);
     assert_eq!(admission.others_count, K);
-    assert_eq!(admission.others, ids[..K].iter().map(|id| person(id)).collect::<Vec<_>>());
+    assert_eq!(admission.others, ids[..L].iter().map(|id| person(id)).collect::<Vec<_>>());
     assert!(probes.iter().all(|p| p.take().is_empty()), "nobody hears of a join beyond the limit");
 
-    // The K+2-th sees K+1 others but is listed the K earliest.
+    // The K+2-th sees K+1 others but is listed the L earliest.
     let later = Probe::default();
     let admission = room.admit(person(&ids[K + 1]), GUEST, 1001, later.clone(), None);
-    assert_eq!((admission.others.len(), admission.others_count), (K, K + 1));
+    assert_eq!((admission.others.len(), admission.others_count), (L, K + 1));
     assert_eq!(admission.others[0], person(&ids[0]));
     assert!(late.take().is_empty());
 
@@ -229,7 +230,7 @@ fn a_large_session_lists_the_earliest_and_stops_announcing() {
     room.leave(&ids[2], 3);
     assert_eq!(late.take(), vec![(ServerFrame::ParticipantLeft { participant_id: ids[2].clone() }, false)]);
 
-    // The list follows arrival order after departures: p003.. then the late ones.
+    // Back to K: a newcomer is listed everyone again, in arrival order after departures: p003.. then the late ones.
     let newcomer = room.admit(person("z"), GUEST, 1002, Probe::default(), None);
     assert_eq!(newcomer.others_count, K - 1);
     assert_eq!(newcomer.others.first(), Some(&person(&ids[3])));
