@@ -121,7 +121,9 @@ impl Inner {
         if let Err(e) = recorded.await {
             tracing::error!(meeting_id, error = %e, "could not record the end of a session");
         }
-        ending.deliver();
+        let remains = ending.deliver();
+        // Freed off the async workers, which have the deliveries to write.
+        tokio::task::spawn_blocking(move || drop(remains));
         outcome
     }
 

@@ -86,20 +86,26 @@ pub struct Ending<O> {
     /// Participants removed by the end, including absent ones and the caller.
     pub kicked_count: u32,
     pub peak: u32,
-    conns: Vec<O>,
+    /// The whole session, so that freeing it (thousands of members) comes after the deliveries, not before.
+    session: Session<O>,
 }
 
+/// What is left of an ended session once told: drop it where freeing it holds up nobody (see [`Ending::deliver`]).
+pub struct Remains<O>(#[allow(dead_code)] Session<O>);
+
 impl<O: Deliver> Ending<O> {
-    /// Sends `RoomLeft { state: Ended }` to every connection that was in the session, encoded once.
-    pub fn deliver(self) {
+    /// Sends `RoomLeft { state: Ended }` to every connection that was in the session, encoded once. Returns the
+    /// session's remains: at 10,000 members, freeing them took as long as the deliveries themselves (~8 ms).
+    pub fn deliver(self) -> Remains<O> {
         let frame = Outbound::encode(&ServerFrame::RoomLeft {
             state: LeaveState::Ended,
             session_id: self.session_id,
             reason: Some(self.reason),
         });
-        for conn in self.conns {
-            conn.deliver(Outbound::Final(frame.clone()));
+        for (_, outbox) in self.session.members.values().flat_map(|m| &m.conns) {
+            outbox.deliver(Outbound::Final(frame.clone()));
         }
+        Remains(self.session)
     }
 }
 
@@ -335,12 +341,12 @@ impl<O: Deliver> Room<O> {
     fn end(&mut self, reason: EndReason) -> Ending<O> {
         let session = self.live.take().expect("end needs a live session");
         Ending {
-            session_id: session.id,
-            started_at: session.started_at,
+            session_id: session.id.clone(),
+            started_at: session.started_at.clone(),
             reason,
             kicked_count: u32::try_from(session.members.len()).unwrap_or(u32::MAX),
             peak: u32::try_from(session.peak).unwrap_or(u32::MAX),
-            conns: session.members.into_values().flat_map(|m| m.conns.into_iter().map(|(_, outbox)| outbox)).collect(),
+            session,
         }
     }
 }
