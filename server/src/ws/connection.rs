@@ -4,7 +4,7 @@
 //! its socket, so frame order is simply the order of the code below: `Joined` before anything queued, a
 //! `KickAllResult` before the `RoomLeft` that follows it.
 
-use super::frames::{classify, close, fail, send, send_text, Incoming, Violation};
+use super::frames::{classify, close, fail, send, send_final, send_text, Incoming, Violation};
 use crate::hub::{HubError, JoinOutcome, JoinRequest, Outbound, Seat, KICK_DENIED_MESSAGE};
 use crate::state::AppState;
 use axum::extract::ws::{close_code, WebSocket};
@@ -158,9 +158,7 @@ async fn serve(mut socket: WebSocket, mut inbox: mpsc::UnboundedReceiver<Outboun
                     }
                 }
                 Some(Outbound::Final(text)) => {
-                    if send_text(&mut socket, text).await.is_ok() {
-                        close(&mut socket, close_code::NORMAL, "session ended").await;
-                    }
+                    send_final(&mut socket, text, close_code::NORMAL, "session ended").await;
                     break Exit::Done;
                 }
                 None => break Exit::Done,

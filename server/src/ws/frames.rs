@@ -2,6 +2,7 @@
 
 use axum::extract::ws::{close_code, CloseFrame, Message, Utf8Bytes, WebSocket};
 use endsession_protocol::{ClientFrame, ErrorCode, ServerFrame, MAX_FRAME_BYTES};
+use futures_util::SinkExt;
 use std::time::Duration;
 
 /// How long to wait for the client's half of the closing handshake.
@@ -71,12 +72,17 @@ pub async fn send(socket: &mut WebSocket, frame: &ServerFrame) -> Result<(), axu
     send_text(socket, frame.encode().into()).await
 }
 
+/// Sends a last frame and closes; both leave in one write (see `WRITE_BUFFER`).
+pub async fn send_final(socket: &mut WebSocket, text: Utf8Bytes, code: u16, reason: &'static str) {
+    if socket.feed(Message::Text(text)).await.is_ok() {
+        close(socket, code, reason).await;
+    }
+}
+
 /// Answers a violation with its `Error` frame, then closes.
 pub async fn fail(socket: &mut WebSocket, violation: Violation) {
     let frame = ServerFrame::Error { id: None, code: violation.code, message: violation.message };
-    if send(socket, &frame).await.is_ok() {
-        close(socket, violation.close_code, "").await;
-    }
+    send_final(socket, frame.encode().into(), violation.close_code, "").await;
 }
 
 /// Sends a close frame and waits (briefly) for the client's: closing the TCP connection with unread data could

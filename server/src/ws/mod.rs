@@ -15,11 +15,15 @@ const MAX_TRANSPORT_MESSAGE: usize = 1024 * 1024;
 /// connection.
 const READ_BUFFER: usize = 4 * 1024;
 
+/// Frames smaller than this wait in the write buffer for the next flush, so that a `roomLeft` and the close frame
+/// behind it leave in one write (one segment) instead of two; larger frames are written at once.
+const WRITE_BUFFER: usize = 1024;
+
 /// `GET /realtime/ws`: upgrades and hands the socket to its connection task.
 pub async fn upgrade(ws: WebSocketUpgrade, State(state): State<AppState>) -> Response {
     ws.max_message_size(MAX_TRANSPORT_MESSAGE)
         .max_frame_size(MAX_TRANSPORT_MESSAGE)
         .read_buffer_size(READ_BUFFER)
-        .write_buffer_size(0)
+        .write_buffer_size(WRITE_BUFFER)
         .on_upgrade(move |socket| connection::run(socket, state))
 }
