@@ -1,4 +1,5 @@
-// One participant in one tab: `participant.html?name=Ann&preset=group_call_host`.
+// One participant in one tab: `participant.html?name=Ann&preset=group_call_host`; optional `reconnectBaseMs`,
+// `reconnectMaxMs`, `reconnectAttempts` tune the client's reconnect backoff (tests/e2e/reconnect.spec.ts).
 // Uses only the public `endsession` API; the tests read the same DOM a person does.
 import { initMeeting, canEndSession, kickAll, on, ClientError } from '/pkg/index.js';
 import { addParticipant } from './backend.js';
@@ -25,7 +26,11 @@ async function start() {
   $('preset').textContent = preset;
   const participant = await addParticipant({ name, preset, meetingId });
   window.participantId = participant.id;
-  const meeting = await initMeeting({ authToken: participant.token, baseURI: location.origin });
+  const meeting = await initMeeting({
+    authToken: participant.token,
+    baseURI: location.origin,
+    reconnect: reconnect(),
+  });
   window.meeting = meeting;
   wire(meeting);
   try {
@@ -33,6 +38,15 @@ async function start() {
   } catch (error) {
     showError(error);
   }
+}
+
+function reconnect() {
+  const number = (key) => (params.has(key) ? Number(params.get(key)) : undefined);
+  return {
+    baseDelayMs: number('reconnectBaseMs'),
+    maxDelayMs: number('reconnectMaxMs'),
+    attempts: number('reconnectAttempts'),
+  };
 }
 
 function wire(meeting) {

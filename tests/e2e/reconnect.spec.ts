@@ -1,0 +1,163 @@
+// Lost connections, for real: Bob's tab reaches the server through a TCP relay that the test can cut (every open
+// socket destroyed, as a network drop does) and close (new connections refused until it opens again). The server
+// keeps running throughout; Ann, the host, is connected directly.
+import { test, expect, type Browser, type Page } from '@playwright/test';
+import net from 'node:net';
+import { join, newMeeting } from './support';
+
+/** A TCP relay from a loopback port to the e2e server. */
+class Relay {
+  private sockets = new Set<net.Socket>();
+  private open = true;
+  private server: net.Server;
+
+  private constructor(target: number) {
+    this.server = net.createServer((client) => {
+      if (!this.open) return client.destroy();
+      const upstream = net.connect(target, '127.0.0.1');
+      for (const [a, b] of [
+        [client, upstream],
+        [upstream, client],
+      ]) {
+        a.pipe(b);
+        a.on('error', () => b.destroy());
+        a.on('close', () => b.destroy());
+        this.sockets.add(a);
+        a.on('close', () => this.sockets.delete(a));
+      }
+    });
+  }
+
+  static async start(target: number): Promise<Relay> {
+    const relay = new Relay(target);
+    await new Promise<void>((resolve) => relay.server.listen(0, '127.0.0.1', resolve));
+    return relay;
+  }
+
+  get origin(): string {
+    return `http://127.0.0.1:${(this.server.address() as net.AddressInfo).port}`;
+  }
+
+  /** Destroys every relayed socket: both ends see the connection drop. */
+  cut() {
+    for (const socket of this.sockets) socket.destroy();
+  }
+
+  /** New connections are accepted and destroyed at once (`false`), or relayed again (`true`). */
+  setOpen(open: boolean) {
+    this.open = open;
+  }
+
+  stop() {
+    this.cut();
+    this.server.close();
+  }
+}
+
+let relay: Relay;
+test.beforeEach(async ({ baseURL }) => {
+  relay = await Relay.start(Number(new URL(baseURL!).port));
+});
+test.afterEach(() => relay.stop());
+
+/** Bob, a participant whose every connection goes through the relay. */
+async function joinThroughRelay(browser: Browser, meetingId: string, reconnect: string): Promise<Page> {
+  const page = await (await browser.newContext()).newPage();
+  await page.goto(
+    `${relay.origin}/participant.html?meeting=${meetingId}&name=Bob&preset=group_call_participant&${reconnect}`,
+  );
+  await expect(page.getByTestId('state')).toHaveText('joined');
+  // Every event in arrival order, registered before anything is cut.
+  await page.evaluate(() => {
+    const events: unknown[] = ((window as any).events = []);
+    const self = (window as any).meeting.self;
+    self.on('roomJoined', (e: object) => events.push({ event: 'roomJoined', ...e }));
+    self.on('roomLeft', (e: object) => events.push({ event: 'roomLeft', ...e }));
+  });
+  return page;
+}
+
+const events = (page: Page) => page.evaluate(() => (window as any).events);
+
+test('a dropped connection comes back into the same session, and the others never see it leave', async ({
+  browser,
+  request,
+}) => {
+  const meetingId = await newMeeting(request);
+  const ann = await join(browser, meetingId, 'Ann', 'group_call_host');
+  const bob = await joinThroughRelay(browser, meetingId, 'reconnectBaseMs=200&reconnectMaxMs=1000');
+  await expect(ann.getByTestId('participant-count')).toHaveText('2');
+  const sessionId = await ann.getByTestId('session-id').textContent();
+
+  relay.setOpen(false);
+  relay.cut();
+  await expect(bob.getByTestId('state')).toHaveText('disconnected');
+  expect(await events(bob)).toEqual([{ event: 'roomLeft', state: 'disconnected' }]);
+
+  relay.setOpen(true);
+  await expect(bob.getByTestId('state')).toHaveText('joined', { timeout: 5000 });
+  expect(await events(bob)).toEqual([
+    { event: 'roomLeft', state: 'disconnected' },
+    { event: 'roomJoined', reconnected: true },
+  ]);
+  await expect(bob.getByTestId('session-id')).toHaveText(sessionId!);
+  // Within the server's reconnect grace, Bob never left the session.
+  await expect(ann.getByTestId('participant-count')).toHaveText('2');
+
+  // And the end still reaches him on his new connection.
+  await ann.getByTestId('end-button').click();
+  await ann.getByTestId('confirm-end').click();
+  await expect(bob.getByTestId('state')).toHaveText('ended', { timeout: 1000 });
+});
+
+test('a participant whose connection is down when the session ends is told ended when it comes back', async ({
+  browser,
+  request,
+}) => {
+  const meetingId = await newMeeting(request);
+  const ann = await join(browser, meetingId, 'Ann', 'group_call_host');
+  const bob = await joinThroughRelay(
+    browser,
+    meetingId,
+    'reconnectBaseMs=200&reconnectMaxMs=300&reconnectAttempts=50',
+  );
+
+  relay.setOpen(false);
+  relay.cut();
+  await expect(bob.getByTestId('state')).toHaveText('disconnected');
+  const result = await ann.evaluate(() => (window as any).endsession.kickAll((window as any).meeting));
+  expect(result).toMatchObject({ kickedCount: 2, alreadyEnded: false });
+  await expect(bob.getByTestId('state')).toHaveText('disconnected'); // nothing can reach him yet
+
+  relay.setOpen(true);
+  await expect(bob.getByTestId('state')).toHaveText('ended', { timeout: 5000 });
+  await expect(bob.getByTestId('ended-screen')).toContainText('The meeting ended');
+  expect((await events(bob)).at(-1)).toMatchObject({ event: 'roomLeft', state: 'ended' });
+});
+
+test('when every reconnect fails, the participant sees failed and the session goes on without it', async ({
+  browser,
+  request,
+}) => {
+  const meetingId = await newMeeting(request);
+  const ann = await join(browser, meetingId, 'Ann', 'group_call_host');
+  const bob = await joinThroughRelay(
+    browser,
+    meetingId,
+    'reconnectBaseMs=100&reconnectMaxMs=200&reconnectAttempts=3',
+  );
+
+  relay.setOpen(false);
+  relay.cut();
+  await expect(bob.getByTestId('ended-screen')).toContainText('Connection lost', { timeout: 5000 });
+  expect(await events(bob)).toEqual([
+    { event: 'roomLeft', state: 'disconnected' },
+    { event: 'roomLeft', state: 'failed' },
+  ]);
+  expect(await bob.evaluate(() => (window as any).endsession.canEndSession((window as any).meeting))).toBe(
+    false,
+  );
+  // Ann's session is untouched: she is still in it and can still end it.
+  await expect(ann.getByTestId('state')).toHaveText('joined');
+  await expect(ann.getByTestId('end-button')).toBeEnabled();
+});
