@@ -1,7 +1,7 @@
 // Lost connections, for real: Bob's tab reaches the server through a TCP relay that the test can cut (every open
 // socket destroyed, as a network drop does) and close (new connections refused until it opens again). The server
 // keeps running throughout; Ann, the host, is connected directly.
-import { test, expect, type Browser, type Page } from '@playwright/test';
+import { test, expect, type APIRequestContext, type Browser, type Page } from '@playwright/test';
 import net from 'node:net';
 import { join, newMeeting } from './support';
 
@@ -79,14 +79,20 @@ async function joinThroughRelay(browser: Browser, meetingId: string, reconnect: 
 
 const events = (page: Page) => page.evaluate(() => (window as any).events);
 
+/** A new meeting with Ann (host, direct) and Bob (participant, through the relay, with these reconnect options). */
+async function annAndBob(browser: Browser, request: APIRequestContext, reconnect: string) {
+  const meetingId = await newMeeting(request);
+  const ann = await join(browser, meetingId, 'Ann', 'group_call_host');
+  const bob = await joinThroughRelay(browser, meetingId, reconnect);
+  await expect(ann.getByTestId('participant-count')).toHaveText('2');
+  return { ann, bob };
+}
+
 test('a dropped connection comes back into the same session, and the others never see it leave', async ({
   browser,
   request,
 }) => {
-  const meetingId = await newMeeting(request);
-  const ann = await join(browser, meetingId, 'Ann', 'group_call_host');
-  const bob = await joinThroughRelay(browser, meetingId, 'reconnectBaseMs=200&reconnectMaxMs=1000');
-  await expect(ann.getByTestId('participant-count')).toHaveText('2');
+  const { ann, bob } = await annAndBob(browser, request, 'reconnectBaseMs=200&reconnectMaxMs=1000');
   const sessionId = await ann.getByTestId('session-id').textContent();
 
   relay.setOpen(false);
@@ -114,11 +120,9 @@ test('a participant whose connection is down when the session ends is told ended
   browser,
   request,
 }) => {
-  const meetingId = await newMeeting(request);
-  const ann = await join(browser, meetingId, 'Ann', 'group_call_host');
-  const bob = await joinThroughRelay(
+  const { ann, bob } = await annAndBob(
     browser,
-    meetingId,
+    request,
     'reconnectBaseMs=200&reconnectMaxMs=300&reconnectAttempts=50',
   );
 
@@ -139,11 +143,9 @@ test('when every reconnect fails, the participant sees failed and the session go
   browser,
   request,
 }) => {
-  const meetingId = await newMeeting(request);
-  const ann = await join(browser, meetingId, 'Ann', 'group_call_host');
-  const bob = await joinThroughRelay(
+  const { ann, bob } = await annAndBob(
     browser,
-    meetingId,
+    request,
     'reconnectBaseMs=100&reconnectMaxMs=200&reconnectAttempts=3',
   );
 
