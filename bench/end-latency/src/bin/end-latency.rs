@@ -3,10 +3,11 @@
 //!
 //! Starts a fresh `endsession-server` (temporary data dir, `--api-token`) and the bare floor server as child
 //! processes, runs N participants against each side by side, and prints one line per side plus the ratio of the p99s.
-//! Memory: the VmRSS of each server before the clients connect and once all are in.
+//! Memory: the VmRSS of each server before the clients connect and once all are in. CPU: the server's user +
+//! system time from just before the end until 500 ms after the last delivery.
 
 use anyhow::{bail, Context, Result};
-use endsession_bench::{create_meeting, rss_bytes, run_floor, run_ours, Run};
+use endsession_bench::{cpu_ms, create_meeting, rss_bytes, run_floor, run_ours, Run};
 use serde_json::{json, Value};
 use std::net::SocketAddr;
 use std::process::Stdio;
@@ -68,23 +69,37 @@ async fn spawn(mut command: Command, log: &std::path::Path) -> Result<(Child, So
     Ok((child, addr))
 }
 
-fn side(run: &Run, rss_before: Option<u64>, rss_after: Option<u64>) -> Value {
+/// One server's resources around a run: its RSS before the clients connect and once all are in, and its CPU time
+/// (user + system) from just before the end until 500 ms after the last delivery.
+#[derive(Default)]
+struct Probe {
+    rss_before: Option<u64>,
+    rss_after: Option<u64>,
+    cpu_before_ms: Option<f64>,
+    cpu_after_ms: Option<f64>,
+}
+
+fn side(run: &Run, probe: &Probe) -> Value {
     let mut value = run.to_json();
-    value["rss_before_bytes"] = json!(rss_before);
-    value["rss_after_bytes"] = json!(rss_after);
-    value["rss_per_participant_bytes"] = json!(match (rss_before, rss_after) {
+    value["rss_before_bytes"] = json!(probe.rss_before);
+    value["rss_after_bytes"] = json!(probe.rss_after);
+    value["rss_per_participant_bytes"] = json!(match (probe.rss_before, probe.rss_after) {
         (Some(b), Some(a)) => Some(a.saturating_sub(b) as f64 / run.n as f64),
+        _ => None,
+    });
+    value["server_cpu_end_ms"] = json!(match (probe.cpu_before_ms, probe.cpu_after_ms) {
+        (Some(b), Some(a)) => Some(a - b),
         _ => None,
     });
     value
 }
 
 fn print(name: &str, v: &Value) {
+    let ms = |key: &str| v[key].as_f64().unwrap_or(f64::NAN);
     println!(
-        "{name:>5} n={:<6} delivered={:<6} min={:>7.2} ms  p50={:>8.2} ms  p99={:>8.2} ms  max={:>8.2} ms  joins/s={:>7.0}  rss/conn={:>6.0} B",
-        v["n"], v["delivered"], v["min_ms"].as_f64().unwrap_or(f64::NAN), v["p50_ms"].as_f64().unwrap_or(f64::NAN), v["p99_ms"].as_f64().unwrap_or(f64::NAN),
-        v["max_ms"].as_f64().unwrap_or(f64::NAN), v["join_rate_per_s"].as_f64().unwrap_or(f64::NAN),
-        v["rss_per_participant_bytes"].as_f64().unwrap_or(f64::NAN),
+        "{name:>5} n={:<6} delivered={:<6} min={:>7.2} ms  p50={:>8.2} ms  p99={:>8.2} ms  max={:>8.2} ms  joins/s={:>7.0}  rss/conn={:>6.0} B  cpu(end)={:>5.0} ms",
+        v["n"], v["delivered"], ms("min_ms"), ms("p50_ms"), ms("p99_ms"), ms("max_ms"), ms("join_rate_per_s"),
+        ms("rss_per_participant_bytes"), ms("server_cpu_end_ms"),
     );
 }
 
@@ -124,14 +139,16 @@ async fn main() -> Result<()> {
     let pid = server.id().context("server pid")?;
     let meeting = create_meeting(&format!("http://{addr}"), ACCOUNT, SECRET, args.n).await?;
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let before = rss_bytes(pid);
-    let mut after = None;
+    let mut probe = Probe { rss_before: rss_bytes(pid), ..Probe::default() };
     let ours = run_ours(addr, &meeting, async || {
         tokio::time::sleep(Duration::from_millis(1000)).await;
-        after = rss_bytes(pid);
+        probe.rss_after = rss_bytes(pid);
+        probe.cpu_before_ms = cpu_ms(pid);
     })
     .await?;
-    let ours = side(&ours, before, after);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    probe.cpu_after_ms = cpu_ms(pid);
+    let ours = side(&ours, &probe);
     drop(server);
     print("ours", &ours);
 
@@ -141,14 +158,16 @@ async fn main() -> Result<()> {
     let (floor, addr) = spawn(command, &dir.join("floor.log")).await?;
     let pid = floor.id().context("floor pid")?;
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let before = rss_bytes(pid);
-    let mut after = None;
+    let mut probe = Probe { rss_before: rss_bytes(pid), ..Probe::default() };
     let floor_run = run_floor(addr, args.n, async || {
         tokio::time::sleep(Duration::from_millis(1000)).await;
-        after = rss_bytes(pid);
+        probe.rss_after = rss_bytes(pid);
+        probe.cpu_before_ms = cpu_ms(pid);
     })
     .await?;
-    let floor_side = side(&floor_run, before, after);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    probe.cpu_after_ms = cpu_ms(pid);
+    let floor_side = side(&floor_run, &probe);
     drop(floor);
     print("floor", &floor_side);
 
