@@ -29,7 +29,7 @@ type Registry = Arc<Mutex<Vec<mpsc::UnboundedSender<Utf8Bytes>>>>;
 pub async fn serve(listener: TcpListener) {
     let registry: Registry = Arc::default();
     // The same buffer settings as endsession-server's sockets.
-    let config = WebSocketConfig::default().read_buffer_size(4 * 1024).write_buffer_size(0);
+    let config = WebSocketConfig::default().read_buffer_size(4 * 1024).write_buffer_size(1024);
     while let Ok((stream, _)) = listener.accept().await {
         let registry = registry.clone();
         tokio::spawn(async move {
@@ -57,7 +57,8 @@ pub async fn serve(listener: TcpListener) {
                     },
                     queued = rx.recv() => {
                         if let Some(text) = queued {
-                            if ws.send(Message::Text(text)).await.is_ok() {
+                            // Like ours: the frame and the close frame in one write.
+                            if ws.feed(Message::Text(text)).await.is_ok() {
                                 let _ = ws.close(None).await;
                             }
                         }

@@ -1,5 +1,5 @@
 //! `end-latency --n 1000 --server-bin target/release/endsession-server --floor-bin target/release/bench-floor
-//! [--json bench/out/n1000.json]`
+//! [--json bench/out/n1000.json] [--perf DIR]`
 //!
 //! Starts a fresh `endsession-server` (temporary data dir, `--api-token`) and the bare floor server as child
 //! processes, runs N participants against each side by side, and prints one line per side plus the ratio of the p99s.
@@ -23,11 +23,14 @@ struct Args {
     server_bin: String,
     floor_bin: String,
     json: Option<String>,
+    /// `--perf DIR`: record each server with `perf record -g` from just before the end to 500 ms after the last
+    /// delivery, into DIR/ours.data and DIR/floor.data (`perf report -i DIR/ours.data`).
+    perf: Option<String>,
 }
 
 fn args() -> Result<Args> {
     let mut args = std::env::args().skip(1);
-    let (mut n, mut server_bin, mut floor_bin, mut json) = (1000, None, None, None);
+    let (mut n, mut server_bin, mut floor_bin, mut json, mut perf) = (1000, None, None, None, None);
     while let Some(flag) = args.next() {
         let mut value = || args.next().with_context(|| format!("{flag} needs a value"));
         match flag.as_str() {
@@ -35,6 +38,7 @@ fn args() -> Result<Args> {
             "--server-bin" => server_bin = Some(value()?),
             "--floor-bin" => floor_bin = Some(value()?),
             "--json" => json = Some(value()?),
+            "--perf" => perf = Some(value()?),
             other => bail!("unknown argument {other}"),
         }
     }
@@ -43,6 +47,7 @@ fn args() -> Result<Args> {
         server_bin: server_bin.context("--server-bin PATH")?,
         floor_bin: floor_bin.context("--floor-bin PATH")?,
         json,
+        perf,
     })
 }
 
@@ -77,6 +82,35 @@ struct Probe {
     rss_after: Option<u64>,
     cpu_before_ms: Option<f64>,
     cpu_after_ms: Option<f64>,
+    perf: Option<Child>,
+}
+
+impl Probe {
+    /// Just before the end: memory with everyone in, CPU so far, and `perf record` if asked for.
+    async fn before_end(&mut self, pid: u32, perf_dir: Option<&str>, side: &str) {
+        tokio::time::sleep(Duration::from_millis(1000)).await;
+        self.rss_after = rss_bytes(pid);
+        if let Some(dir) = perf_dir {
+            let out = format!("{dir}/{side}.data");
+            let mut perf = Command::new("perf");
+            perf.args(["record", "-q", "-F", "2000", "-g", "-p", &pid.to_string(), "-o", &out]);
+            self.perf = perf.stdout(Stdio::null()).stderr(Stdio::null()).spawn().ok();
+            tokio::time::sleep(Duration::from_millis(300)).await; // perf attaches
+        }
+        self.cpu_before_ms = cpu_ms(pid);
+    }
+
+    /// 500 ms after the last delivery: CPU, and perf stopped with SIGINT so it writes its file.
+    async fn after_end(&mut self, pid: u32) {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        self.cpu_after_ms = cpu_ms(pid);
+        if let Some(mut perf) = self.perf.take() {
+            if let Some(id) = perf.id() {
+                let _ = Command::new("kill").args(["-INT", &id.to_string()]).status().await;
+            }
+            let _ = perf.wait().await;
+        }
+    }
 }
 
 fn side(run: &Run, probe: &Probe) -> Value {
@@ -140,14 +174,8 @@ async fn main() -> Result<()> {
     let meeting = create_meeting(&format!("http://{addr}"), ACCOUNT, SECRET, args.n).await?;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let mut probe = Probe { rss_before: rss_bytes(pid), ..Probe::default() };
-    let ours = run_ours(addr, &meeting, async || {
-        tokio::time::sleep(Duration::from_millis(1000)).await;
-        probe.rss_after = rss_bytes(pid);
-        probe.cpu_before_ms = cpu_ms(pid);
-    })
-    .await?;
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    probe.cpu_after_ms = cpu_ms(pid);
+    let ours = run_ours(addr, &meeting, async || probe.before_end(pid, args.perf.as_deref(), "ours").await).await?;
+    probe.after_end(pid).await;
     let ours = side(&ours, &probe);
     drop(server);
     print("ours", &ours);
@@ -159,14 +187,9 @@ async fn main() -> Result<()> {
     let pid = floor.id().context("floor pid")?;
     tokio::time::sleep(Duration::from_millis(200)).await;
     let mut probe = Probe { rss_before: rss_bytes(pid), ..Probe::default() };
-    let floor_run = run_floor(addr, args.n, async || {
-        tokio::time::sleep(Duration::from_millis(1000)).await;
-        probe.rss_after = rss_bytes(pid);
-        probe.cpu_before_ms = cpu_ms(pid);
-    })
-    .await?;
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    probe.cpu_after_ms = cpu_ms(pid);
+    let floor_run =
+        run_floor(addr, args.n, async || probe.before_end(pid, args.perf.as_deref(), "floor").await).await?;
+    probe.after_end(pid).await;
     let floor_side = side(&floor_run, &probe);
     drop(floor);
     print("floor", &floor_side);
