@@ -161,8 +161,8 @@ pub fn server_frame(text: &str) -> Option<ServerFrame> {
                     .iter()
                     .map(|p| participant_from(&p))
                     .collect::<Option<_>>()?,
-                // Not read: the client's list is `participants` plus those announced (see the protocol crate).
-                participant_count: None,
+                // Tells the machine whether `participants` is everyone or a large session's first few.
+                participant_count: u64_field(&v, "participantCount").and_then(|n| u32::try_from(n).ok()),
                 reconnected: bool_field(&v, "reconnected")?,
             }
         }

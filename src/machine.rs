@@ -180,7 +180,15 @@ impl Machine {
         let state = self.state;
         let in_room = matches!(state, RoomState::Joining | RoomState::Joined | RoomState::Reconnecting);
         match frame {
-            ServerFrame::Joined { session_id, meeting_id, self_participant, permissions, participants, .. } => {
+            ServerFrame::Joined {
+                session_id,
+                meeting_id,
+                self_participant,
+                permissions,
+                participants,
+                participant_count,
+                ..
+            } => {
                 if !matches!(state, RoomState::Joining | RoomState::Reconnecting) {
                     return;
                 }
@@ -190,10 +198,20 @@ impl Machine {
                 self.end_confirmed = false;
                 self.session_id = session_id;
                 self.meeting_id = meeting_id;
-                let others = participants.into_iter().filter(|p| p.id != self_participant.id).collect();
+                let others: Vec<_> = participants.into_iter().filter(|p| p.id != self_participant.id).collect();
+                // A large session lists only its first few (protocol crate, `LARGE_SESSION_LISTED`): that list is not
+                // everyone, so on a reconnect the ones known before stay, and nobody is said to have left.
+                let partial = participant_count.is_some_and(|n| n as usize > others.len());
                 self.me = Some(self_participant);
                 let before = std::mem::replace(&mut self.permissions, permissions);
                 let old = self.participants.replace(others);
+                if reconnected && partial {
+                    for p in &old {
+                        if self.participants.get(&p.id).is_none() {
+                            self.participants.insert(p.clone());
+                        }
+                    }
+                }
                 for call in std::mem::take(&mut self.join_calls) {
                     self.push(Effect::Resolve(call, Outcome::Joined));
                 }
@@ -204,6 +222,7 @@ impl Machine {
                         self.emit(Event::PermissionsUpdate { kick_participant: permissions.kick_participant });
                     }
                     let gone: Vec<_> = old.iter().filter(|p| self.participants.get(&p.id).is_none()).cloned().collect();
+                    debug_assert!(!partial || gone.is_empty());
                     let came: Vec<_> =
                         self.participants.iter().filter(|p| !old.iter().any(|o| o.id == p.id)).cloned().collect();
                     for p in gone {

@@ -43,7 +43,7 @@ pub const LISTED_PARTICIPANTS_MAX: usize = 100;
 /// How many others `Joined.participants` lists once a session is larger than [`LISTED_PARTICIPANTS_MAX`]: the
 /// earliest to join (often the hosts). Kept small because a socket's write buffer stays as large as the largest
 /// frame it ever sent: a 100-name `Joined` (~13 KB) held per connection doubled the server's memory per idle
-/// participant at 10,000 (bench/end-latency: 24.6 KB with 100 listed, 14.6 KB with 20).
+/// participant at 10,000 (bench/end-latency: 24.0 KiB with 100 listed, 14.3 KiB with 20).
 pub const LARGE_SESSION_LISTED: usize = 20;
 
 /// Largest client frame the server accepts, in bytes. Larger frames get [`ErrorCode::FrameTooLarge`] and a close.

@@ -19,9 +19,8 @@ class Relay {
         [client, upstream],
         [upstream, client],
       ]) {
-        a.pipe(b);
+        a.pipe(b); // carries a half-close across; only an error tears the other side down
         a.on('error', () => b.destroy());
-        a.on('close', () => b.destroy());
         this.sockets.add(a);
         a.on('close', () => this.sockets.delete(a));
       }
@@ -85,6 +84,13 @@ async function annAndBob(browser: Browser, request: APIRequestContext, reconnect
   const ann = await join(browser, meetingId, 'Ann', 'group_call_host');
   const bob = await joinThroughRelay(browser, meetingId, reconnect);
   await expect(ann.getByTestId('participant-count')).toHaveText('2');
+  // What Ann is told about others coming and going, from here on.
+  await ann.evaluate(() => {
+    const seen: string[] = ((window as any).comings = []);
+    const joined = (window as any).meeting.participants.joined;
+    joined.on('participantJoined', (p: { name: string }) => seen.push(`joined ${p.name}`));
+    joined.on('participantLeft', (p: { name: string }) => seen.push(`left ${p.name}`));
+  });
   return { ann, bob };
 }
 
@@ -107,8 +113,9 @@ test('a dropped connection comes back into the same session, and the others neve
     { event: 'roomJoined', reconnected: true },
   ]);
   await expect(bob.getByTestId('session-id')).toHaveText(sessionId!);
-  // Within the server's reconnect grace, Bob never left the session.
+  // Within the server's reconnect grace, Bob never left the session: Ann was told nothing.
   await expect(ann.getByTestId('participant-count')).toHaveText('2');
+  expect(await ann.evaluate(() => (window as any).comings)).toEqual([]);
 
   // And the end still reaches him on his new connection.
   await ann.getByTestId('end-button').click();

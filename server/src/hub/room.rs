@@ -48,7 +48,8 @@ struct Member<O> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Admission {
     pub session_id: String,
-    /// The other participants of the session, at most [`LISTED_PARTICIPANTS_MAX`], the earliest to join first.
+    /// The other participants of the session, the earliest to join first: all of them while the session has at most
+    /// [`LISTED_PARTICIPANTS_MAX`] participants, else the [`LARGE_SESSION_LISTED`] earliest.
     pub others: Vec<Participant>,
     /// How many other participants the session has, listed or not.
     pub others_count: usize,
@@ -91,6 +92,7 @@ pub struct Ending<O> {
 }
 
 /// What is left of an ended session once told: drop it where freeing it holds up nobody (see [`Ending::deliver`]).
+#[must_use = "dropping the remains here frees the whole session where this runs (possibly under the room lock)"]
 pub struct Remains<O>(#[allow(dead_code)] Session<O>);
 
 impl<O: Deliver> Ending<O> {

@@ -82,7 +82,7 @@ fn kick_all_needs_the_permission_and_changes_nothing_without_it() {
 
     let ending = room.kick_all(Some("s1"), Some("host")).ok().unwrap();
     assert_eq!((ending.kicked_count, ending.peak, ending.reason), (3, 3, EndReason::HostEndedMeeting));
-    ending.deliver();
+    let _ = ending.deliver();
     for probe in &probes {
         assert_eq!(probe.take(), vec![ended("s1", EndReason::HostEndedMeeting)]);
     }
@@ -95,7 +95,7 @@ fn kick_all_needs_the_permission_and_changes_nothing_without_it() {
 fn the_api_may_always_end_and_a_stale_session_id_may_not() {
     let (mut room, probes) = room_with(&[("guest", GUEST)]);
     assert_eq!(room.kick_all(Some("old"), None).err(), Some(KickRefusal::NotLive));
-    room.kick_all(None, None).ok().unwrap().deliver();
+    let _ = room.kick_all(None, None).ok().unwrap().deliver();
     assert_eq!(probes[0].take(), vec![ended("s1", EndReason::HostEndedMeeting)]);
 }
 
@@ -136,7 +136,7 @@ fn absent_participants_are_counted_when_the_session_is_ended() {
     room.disconnect("away", 2);
     let ending = room.kick_all(Some("s1"), Some("host")).ok().unwrap();
     assert_eq!(ending.kicked_count, 2);
-    ending.deliver();
+    let _ = ending.deliver();
     assert_eq!(probes[0].take().len(), 1);
     assert!(probes[1].take().is_empty(), "nothing to deliver to an absent participant");
 }

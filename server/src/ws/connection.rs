@@ -54,9 +54,7 @@ pub async fn run(mut socket: WebSocket, state: AppState) {
         }
         JoinOutcome::Ended { session_id, reason } => {
             let frame = ServerFrame::RoomLeft { state: LeaveState::Ended, session_id, reason };
-            if send(&mut socket, &frame).await.is_ok() {
-                close(&mut socket, close_code::NORMAL, "session ended").await;
-            }
+            send_final(&mut socket, frame.encode().into(), close_code::NORMAL, "session ended").await;
         }
         JoinOutcome::Refused { code, message } => {
             fail(&mut socket, Violation { code, message, close_code: close_code::POLICY }).await;
@@ -133,9 +131,7 @@ async fn serve(mut socket: WebSocket, mut inbox: mpsc::UnboundedReceiver<Outboun
                     if state.hub.leave(&seat).await {
                         let frame =
                             ServerFrame::RoomLeft { state: LeaveState::Left, session_id: seat.session_id.clone(), reason: None };
-                        if send(&mut socket, &frame).await.is_ok() {
-                            close(&mut socket, close_code::NORMAL, "left").await;
-                        }
+                        send_final(&mut socket, frame.encode().into(), close_code::NORMAL, "left").await;
                         break Exit::Done;
                     }
                     // Not in the session any more: it ended, and its `RoomLeft { Ended }` is next in the queue.

@@ -208,6 +208,29 @@ fn what_changed_while_disconnected_is_told_on_reconnect() {
     assert_eq!(ids(&m), ["c", "d"]);
 }
 
+#[test]
+fn a_large_session_reconnect_keeps_whom_it_knew() {
+    let mut m = joined(false);
+    m.socket_closed();
+    m.reconnect_due();
+    m.socket_open();
+    m.take_effects();
+    // The server lists only the first few of a large session: `c` and `d` of 150 others.
+    let mut frame = joined_frame("s-1", false, &["c", "d"]);
+    if let ServerFrame::Joined { participant_count, .. } = &mut frame {
+        *participant_count = Some(150);
+    }
+    m.socket_frame(frame);
+    assert_eq!(
+        emits(&m.take_effects()),
+        [Event::RoomJoined { reconnected: true }, Event::ParticipantJoined(person("d"))],
+        "b is not in the short list, but nothing says b left"
+    );
+    let mut known = ids(&m);
+    known.sort();
+    assert_eq!(known, ["b", "c", "d"]);
+}
+
 // ----- permissions and participants -----
 
 #[test]
