@@ -2,6 +2,7 @@
 // without a reload, its confirmation dialog works with the keyboard alone (focus trapped, Esc cancels), and
 // <meeting-ended-screen> shows the end. Screenshots of each state are saved as test artifacts.
 import { test, expect, type APIRequestContext, type Page } from '@playwright/test';
+import { walkDialogByKeyboard } from './support';
 
 async function api(request: APIRequestContext) {
   const config = await (await request.get('/dev/config.json')).json();
@@ -71,20 +72,10 @@ test('the confirmation dialog works with the keyboard alone', async ({ page, req
   await page.keyboard.press('Enter');
   await expect(dialog).toBeVisible();
   await expect(dialog).toHaveAccessibleName('End the meeting for everyone?');
-  const cancel = dialog.getByRole('button', { name: 'Cancel' });
-  const confirm = dialog.getByRole('button', { name: 'End for all' });
-  await expect(cancel).toBeFocused();
+  await expect(dialog.getByRole('button', { name: 'Cancel' })).toBeFocused();
   await shot(page, 'confirm-dialog');
-  // Tab and Shift+Tab stay inside the dialog.
-  await page.keyboard.press('Tab');
-  await expect(confirm).toBeFocused();
-  await page.keyboard.press('Tab');
-  await expect(cancel).toBeFocused();
-  await page.keyboard.press('Shift+Tab');
-  await expect(confirm).toBeFocused();
-  // Esc cancels and gives the focus back.
-  await page.keyboard.press('Escape');
-  await expect(dialog).toBeHidden();
+  // Focus trapped in the dialog; Esc cancels and gives the focus back.
+  await walkDialogByKeyboard(page, dialog);
   await expect(button).toHaveAttribute('state', 'allowed');
   await expect(button.getByRole('button', { name: 'End meeting for all' })).toBeFocused();
   // Enter, Tab to "End for all", Enter: the session ends.

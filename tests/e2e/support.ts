@@ -1,5 +1,12 @@
 // Shared steps of the end-to-end specs: the REST API as a backend calls it, and participants in their own pages.
-import { test, expect, type APIRequestContext, type Browser, type Page } from '@playwright/test';
+import {
+  test,
+  expect,
+  type APIRequestContext,
+  type Browser,
+  type Locator,
+  type Page,
+} from '@playwright/test';
 import { execFileSync } from 'node:child_process';
 
 export type Role = 'group_call_host' | 'group_call_participant';
@@ -67,4 +74,23 @@ export async function join(
   await page.goto(`/participant.html?meeting=${meetingId}&name=${name}&preset=${preset}`);
   await expect(page.getByTestId('state')).toHaveText(expected);
   return page;
+}
+
+/**
+ * The keyboard walk of an open confirmation dialog: focus starts on Cancel, Tab and Shift+Tab stay inside the
+ * dialog, Esc closes it. Returns the dialog's two buttons.
+ */
+export async function walkDialogByKeyboard(page: Page, dialog: Locator) {
+  const cancel = dialog.getByRole('button', { name: 'Cancel' });
+  const confirm = dialog.getByRole('button', { name: 'End for all' });
+  await expect(cancel).toBeFocused();
+  await page.keyboard.press('Tab');
+  await expect(confirm).toBeFocused();
+  await page.keyboard.press('Tab');
+  await expect(cancel).toBeFocused();
+  await page.keyboard.press('Shift+Tab');
+  await expect(confirm).toBeFocused();
+  await page.keyboard.press('Escape');
+  await expect(dialog).toBeHidden();
+  return { cancel, confirm };
 }
