@@ -1,6 +1,6 @@
-// Lost connections, for real: Bob's tab reaches the server through a TCP relay that the test can cut (every open
-// socket destroyed, as a network drop does) and close (new connections refused until it opens again). The server
-// keeps running throughout; Ann, the host, is connected directly.
+// Lost connections, for real: Bob's tab reaches the server through a TCP relay that the test takes down (every open
+// socket destroyed, as a network drop does, and new connections refused) and brings up again. The server keeps
+// running throughout; Ann, the host, is connected directly.
 import { test, expect, type APIRequestContext, type Browser, type Page } from '@playwright/test';
 import net from 'node:net';
 import { join, newMeeting } from './support';
@@ -37,14 +37,19 @@ class Relay {
     return `http://127.0.0.1:${(this.server.address() as net.AddressInfo).port}`;
   }
 
-  /** Destroys every relayed socket: both ends see the connection drop. */
-  cut() {
-    for (const socket of this.sockets) socket.destroy();
+  /** A network drop that lasts: every relayed socket is destroyed, and new connections are refused until `up()`. */
+  down() {
+    this.open = false;
+    this.cut();
   }
 
-  /** New connections are accepted and destroyed at once (`false`), or relayed again (`true`). */
-  setOpen(open: boolean) {
-    this.open = open;
+  /** New connections are relayed again. */
+  up() {
+    this.open = true;
+  }
+
+  private cut() {
+    for (const socket of this.sockets) socket.destroy();
   }
 
   stop() {
@@ -101,12 +106,11 @@ test('a dropped connection comes back into the same session, and the others neve
   const { ann, bob } = await annAndBob(browser, request, 'reconnectBaseMs=200&reconnectMaxMs=1000');
   const sessionId = await ann.getByTestId('session-id').textContent();
 
-  relay.setOpen(false);
-  relay.cut();
+  relay.down();
   await expect(bob.getByTestId('state')).toHaveText('disconnected');
   expect(await events(bob)).toEqual([{ event: 'roomLeft', state: 'disconnected' }]);
 
-  relay.setOpen(true);
+  relay.up();
   await expect(bob.getByTestId('state')).toHaveText('joined', { timeout: 5000 });
   expect(await events(bob)).toEqual([
     { event: 'roomLeft', state: 'disconnected' },
@@ -133,14 +137,13 @@ test('a participant whose connection is down when the session ends is told ended
     'reconnectBaseMs=200&reconnectMaxMs=300&reconnectAttempts=50',
   );
 
-  relay.setOpen(false);
-  relay.cut();
+  relay.down();
   await expect(bob.getByTestId('state')).toHaveText('disconnected');
   const result = await ann.evaluate(() => (window as any).endsession.kickAll((window as any).meeting));
   expect(result).toMatchObject({ kickedCount: 2, alreadyEnded: false });
   await expect(bob.getByTestId('state')).toHaveText('disconnected'); // nothing can reach him yet
 
-  relay.setOpen(true);
+  relay.up();
   await expect(bob.getByTestId('state')).toHaveText('ended', { timeout: 5000 });
   await expect(bob.getByTestId('ended-screen')).toContainText('The meeting ended');
   expect((await events(bob)).at(-1)).toMatchObject({ event: 'roomLeft', state: 'ended' });
@@ -156,8 +159,7 @@ test('when every reconnect fails, the participant sees failed and the session go
     'reconnectBaseMs=100&reconnectMaxMs=200&reconnectAttempts=3',
   );
 
-  relay.setOpen(false);
-  relay.cut();
+  relay.down();
   await expect(bob.getByTestId('ended-screen')).toContainText('Connection lost', { timeout: 5000 });
   expect(await events(bob)).toEqual([
     { event: 'roomLeft', state: 'disconnected' },
