@@ -164,6 +164,7 @@ pub fn server_frame(text: &str) -> Option<ServerFrame> {
                 // Tells the machine whether `participants` is everyone or a large session's first few.
                 participant_count: u64_field(&v, "participantCount").and_then(|n| u32::try_from(n).ok()),
                 reconnected: bool_field(&v, "reconnected")?,
+                heartbeat_ms: u64_field(&v, "heartbeatMs").and_then(|n| u32::try_from(n).ok()),
             }
         }
         "participantJoined" => {
@@ -187,7 +188,10 @@ pub fn server_frame(text: &str) -> Option<ServerFrame> {
                 Some(reason) => Some(EndReason::parse(&reason)?),
                 None => None,
             },
+            kicked_count: u64_field(&v, "kickedCount").and_then(|n| u32::try_from(n).ok()),
+            message: text_field(&v, "message"),
         },
+        "ping" => ServerFrame::Ping,
         "error" => ServerFrame::Error {
             id: u64_field(&v, "id"),
             code: ErrorCode::parse(&text_field(&v, "code")?)?,
@@ -235,6 +239,7 @@ mod tests {
                 participants: vec![someone("b"), someone("c")],
                 participant_count: None,
                 reconnected: false,
+                heartbeat_ms: None,
             },
             ServerFrame::ParticipantJoined { participant: someone("d") },
             ServerFrame::ParticipantLeft { participant_id: "d".into() },
@@ -248,10 +253,18 @@ mod tests {
                 state: LeaveState::Ended,
                 session_id: "s".into(),
                 reason: Some(EndReason::HostEndedMeeting),
+                kicked_count: None,
+                message: None,
             },
         ];
         for state in LeaveState::ALL {
-            frames.push(ServerFrame::RoomLeft { state, session_id: "s".into(), reason: None });
+            frames.push(ServerFrame::RoomLeft {
+                state,
+                session_id: "s".into(),
+                reason: None,
+                kicked_count: None,
+                message: None,
+            });
         }
         for code in ErrorCode::ALL {
             frames.push(ServerFrame::Error { id: Some(9), code, message: "m".into() });

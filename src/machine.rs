@@ -268,6 +268,8 @@ impl Machine {
                     self.left(leave_state);
                 }
             }
+            // Heartbeats keep the connection counted as alive (the driver's silence timer); nothing else to do yet.
+            ServerFrame::Ping => {}
             ServerFrame::Error { id, code, message } => {
                 if id.is_some() && self.kick.as_ref().map(|k| k.id) == id {
                     self.reject_kick(ClientError::from_server(code, &message));

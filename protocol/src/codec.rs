@@ -233,6 +233,7 @@ impl ServerFrame {
                 participants,
                 participant_count,
                 reconnected,
+                heartbeat_ms,
             } => Out::new("joined")
                 .str("sessionId", session_id)
                 .str("meetingId", meeting_id)
@@ -241,6 +242,7 @@ impl ServerFrame {
                 .set("participants", Value::Array(participants.iter().map(Participant::to_value).collect()))
                 .opt_num("participantCount", participant_count.map(u64::from))
                 .bool("reconnected", *reconnected)
+                .opt_num("heartbeatMs", heartbeat_ms.map(u64::from))
                 .encode(),
             ServerFrame::ParticipantJoined { participant } => {
                 Out::new("participantJoined").set("participant", participant.to_value()).encode()
@@ -258,11 +260,14 @@ impl ServerFrame {
                 .num("kickedCount", u64::from(*kicked_count))
                 .bool("alreadyEnded", *already_ended)
                 .encode(),
-            ServerFrame::RoomLeft { state, session_id, reason } => Out::new("roomLeft")
+            ServerFrame::RoomLeft { state, session_id, reason, kicked_count, message } => Out::new("roomLeft")
                 .str("state", state.as_str())
                 .str("sessionId", session_id)
                 .opt_str("reason", reason.map(EndReason::as_str))
+                .opt_num("kickedCount", kicked_count.map(u64::from))
+                .opt_str("message", message.as_deref())
                 .encode(),
+            ServerFrame::Ping => Out::new("ping").encode(),
             ServerFrame::Error { id, code, message } => {
                 let out = Out::new("error").str("code", code.as_str()).str("message", message);
                 match id {
@@ -290,6 +295,7 @@ impl ServerFrame {
                     .collect::<Result<_>>()?,
                 participant_count: f.opt_u32("participantCount")?,
                 reconnected: f.bool("reconnected")?,
+                heartbeat_ms: f.opt_u32("heartbeatMs")?,
             }),
             "participantJoined" => {
                 Ok(ServerFrame::ParticipantJoined { participant: Participant::from_fields(f.object("participant")?)? })
@@ -316,8 +322,11 @@ impl ServerFrame {
                         None => None,
                         Some(r) => Some(EndReason::parse(&r).map_or_else(|| err(format!("unknown reason `{r}`")), Ok)?),
                     },
+                    kicked_count: f.opt_u32("kickedCount")?,
+                    message: f.opt_string("message")?,
                 })
             }
+            "ping" => Ok(ServerFrame::Ping),
             "error" => {
                 let code = f.string("code")?;
                 Ok(ServerFrame::Error {
@@ -368,6 +377,7 @@ mod tests {
                 participants: vec![someone("b"), someone("c")],
                 participant_count: Some(250),
                 reconnected: true,
+                heartbeat_ms: Some(10_000),
             },
             ServerFrame::Joined {
                 session_id: "s".into(),
@@ -377,6 +387,7 @@ mod tests {
                 participants: vec![],
                 participant_count: None,
                 reconnected: false,
+                heartbeat_ms: None,
             },
             ServerFrame::ParticipantJoined { participant: someone("d") },
             ServerFrame::ParticipantLeft { participant_id: "d".into() },
@@ -385,10 +396,24 @@ mod tests {
                 permissions: Permissions { kick_participant: false },
             },
             ServerFrame::KickAllResult { id: 3, session_id: "s".into(), kicked_count: 10, already_ended: true },
+            ServerFrame::Ping,
+            ServerFrame::RoomLeft {
+                state: LeaveState::Rejected,
+                session_id: String::new(),
+                reason: None,
+                kicked_count: None,
+                message: Some("the token was refreshed".into()),
+            },
             ServerFrame::Error { id: None, code: ErrorCode::MalformedFrame, message: "bad \"quote\"".into() },
         ];
         for state in LeaveState::ALL {
-            frames.push(ServerFrame::RoomLeft { state, session_id: "s".into(), reason: None });
+            frames.push(ServerFrame::RoomLeft {
+                state,
+                session_id: "s".into(),
+                reason: None,
+                kicked_count: None,
+                message: None,
+            });
         }
         for code in ErrorCode::ALL {
             frames.push(ServerFrame::Error { id: Some(9), code, message: "m".into() });
@@ -397,6 +422,8 @@ mod tests {
             state: LeaveState::Ended,
             session_id: "s".into(),
             reason: Some(EndReason::AllParticipantsLeft),
+            kicked_count: Some(4),
+            message: None,
         });
         for frame in frames {
             assert_eq!(ServerFrame::decode(&frame.encode()), Ok(frame));

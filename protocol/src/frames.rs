@@ -90,10 +90,12 @@ pub enum ErrorCode {
     NotFound,
     /// The client speaks a protocol version the server does not.
     UnsupportedVersion,
+    /// Too many sockets are open for this participant token. The socket is closed.
+    TooManyConnections,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 8] = [
+    pub const ALL: [ErrorCode; 9] = [
         ErrorCode::PermissionDenied,
         ErrorCode::MalformedFrame,
         ErrorCode::FrameTooLarge,
@@ -102,6 +104,7 @@ impl ErrorCode {
         ErrorCode::MeetingInactive,
         ErrorCode::NotFound,
         ErrorCode::UnsupportedVersion,
+        ErrorCode::TooManyConnections,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -114,6 +117,7 @@ impl ErrorCode {
             ErrorCode::MeetingInactive => "4030",
             ErrorCode::NotFound => "4040",
             ErrorCode::UnsupportedVersion => "4050",
+            ErrorCode::TooManyConnections => "4290",
         }
     }
 
@@ -171,6 +175,10 @@ pub enum ServerFrame {
         /// server that does not send it, in which case `participants` is all of them.
         participant_count: Option<u32>,
         reconnected: bool,
+        /// How often the server sends [`ServerFrame::Ping`], in milliseconds. A client that hears nothing for a few
+        /// of these treats its socket as lost. Optional on the wire (`heartbeatMs`): None from a server without
+        /// heartbeats.
+        heartbeat_ms: Option<u32>,
     },
     /// Sent only while the session, counting this participant, has at most [`crate::LISTED_PARTICIPANTS_MAX`].
     ParticipantJoined { participant: Participant },
@@ -183,7 +191,20 @@ pub enum ServerFrame {
     /// `already_ended` is true for all but the call that ended it.
     KickAllResult { id: u64, session_id: String, kicked_count: u32, already_ended: bool },
     /// This participant is out of the room; the server closes the socket after it.
-    RoomLeft { state: LeaveState, session_id: String, reason: Option<EndReason> },
+    RoomLeft {
+        state: LeaveState,
+        session_id: String,
+        /// Why the session ended (with [`LeaveState::Ended`]).
+        reason: Option<EndReason>,
+        /// With [`LeaveState::Ended`]: how many participants the end removed, the `kickedCount` every `kickAll` of
+        /// that session resolves with (so a call that crossed the end still gets the shared answer).
+        kicked_count: Option<u32>,
+        /// A human-readable why, for states other than an end (e.g. the token was refreshed or expired).
+        message: Option<String>,
+    },
+    /// Sent every `heartbeat_ms` (see [`ServerFrame::Joined`]) so that the client can notice a silent connection.
+    /// Needs no answer: the browser's own pong to the server's WebSocket ping keeps the server side alive.
+    Ping,
     /// `id` is the request it answers, if any.
     Error { id: Option<u64>, code: ErrorCode, message: String },
 }

@@ -14,6 +14,8 @@
 //!     state: LeaveState::Ended,
 //!     session_id: "s-1".into(),
 //!     reason: Some(EndReason::HostEndedMeeting),
+//!     kicked_count: Some(3),
+//!     message: None,
 //! };
 //! assert!(end.encode().contains(r#""state":"ended""#));
 //! ```

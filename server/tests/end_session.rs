@@ -7,8 +7,14 @@ use endsession_protocol::{ClientFrame, EndReason, ErrorCode, LeaveState, Permiss
 use reqwest::Method;
 use serde_json::json;
 
-fn ended(session_id: &str, reason: EndReason) -> ServerFrame {
-    ServerFrame::RoomLeft { state: LeaveState::Ended, session_id: session_id.into(), reason: Some(reason) }
+fn ended(session_id: &str, reason: EndReason, kicked: u32) -> ServerFrame {
+    ServerFrame::RoomLeft {
+        state: LeaveState::Ended,
+        session_id: session_id.into(),
+        reason: Some(reason),
+        kicked_count: Some(kicked),
+        message: None,
+    }
 }
 
 /// Joins a host and `guests` guests; returns (host socket, guest sockets, session id), all frames so far read.
@@ -36,11 +42,11 @@ async fn ending_for_all_tells_everyone_and_closes_every_socket() {
     let result =
         ServerFrame::KickAllResult { id: 7, session_id: session.clone(), kicked_count: 3, already_ended: false };
     // Whatever the host was told before (the guests joining), it ends with the result, then the end.
-    assert_eq!(frames[frames.len() - 2..], [result, ended(&session, EndReason::HostEndedMeeting)], "{frames:?}");
+    assert_eq!(frames[frames.len() - 2..], [result, ended(&session, EndReason::HostEndedMeeting, 3)], "{frames:?}");
 
     for mut guest in guests {
         let frames = guest.until_closed().await;
-        assert_eq!(frames.last(), Some(&ended(&session, EndReason::HostEndedMeeting)), "{frames:?}");
+        assert_eq!(frames.last(), Some(&ended(&session, EndReason::HostEndedMeeting, 3)), "{frames:?}");
     }
     let (_, body) = server.active_session(&meeting).await;
     assert_eq!(body["data"]["status"], "ENDED");
@@ -95,7 +101,7 @@ async fn a_repeated_kick_all_gets_the_same_answer() {
         kicked_count: 2,
         already_ended,
     };
-    assert_eq!(frames, [answer(1, false), answer(2, true), ended(&session, EndReason::HostEndedMeeting)]);
+    assert_eq!(frames, [answer(1, false), answer(2, true), ended(&session, EndReason::HostEndedMeeting, 2)]);
     assert_eq!(server.rest_kick_all(&meeting).await, json!({ "action": "kick_all", "kicked_participants_count": 0 }));
 }
 
@@ -122,7 +128,7 @@ async fn concurrent_kick_alls_end_the_session_once() {
 
     let mut winners = 0;
     for frames in [&a, &b] {
-        assert_eq!(frames.last(), Some(&ended(&session, EndReason::HostEndedMeeting)), "{frames:?}");
+        assert_eq!(frames.last(), Some(&ended(&session, EndReason::HostEndedMeeting, 3)), "{frames:?}");
         for frame in frames {
             if let ServerFrame::KickAllResult { session_id, kicked_count, already_ended, .. } = frame {
                 assert_eq!((session_id, *kicked_count), (&session, 3), "every caller gets the same answer");
@@ -136,7 +142,7 @@ async fn concurrent_kick_alls_end_the_session_once() {
         other => panic!("unexpected REST count {other:?}"),
     }
     assert_eq!(winners, 1, "exactly one call ended the session: {a:?} {b:?} {rest}");
-    assert_eq!(guests[0].until_closed().await.last(), Some(&ended(&session, EndReason::HostEndedMeeting)));
+    assert_eq!(guests[0].until_closed().await.last(), Some(&ended(&session, EndReason::HostEndedMeeting, 3)));
 
     let row = server.server.store().with(|db| db.session(&meeting.id, &session)).unwrap().unwrap();
     assert_eq!((row.end_reason, row.kicked_count), (Some(EndReason::HostEndedMeeting), Some(3)));
@@ -156,7 +162,13 @@ async fn the_last_to_leave_ends_the_session() {
     a.send(&ClientFrame::Leave).await;
     assert_eq!(
         a.until_closed().await,
-        [ServerFrame::RoomLeft { state: LeaveState::Left, session_id: session.clone(), reason: None }]
+        [ServerFrame::RoomLeft {
+            state: LeaveState::Left,
+            session_id: session.clone(),
+            reason: None,
+            kicked_count: None,
+            message: None
+        }]
     );
     assert!(matches!(b.recv().await, ServerFrame::ParticipantLeft { .. }));
     let (_, body) = server.active_session(&meeting).await;
@@ -165,7 +177,13 @@ async fn the_last_to_leave_ends_the_session() {
     b.send(&ClientFrame::Leave).await;
     assert_eq!(
         b.until_closed().await,
-        [ServerFrame::RoomLeft { state: LeaveState::Left, session_id: session.clone(), reason: None }]
+        [ServerFrame::RoomLeft {
+            state: LeaveState::Left,
+            session_id: session.clone(),
+            reason: None,
+            kicked_count: None,
+            message: None
+        }]
     );
     let (_, body) = server.active_session(&meeting).await;
     assert_eq!(body["data"]["status"], "ENDED");
@@ -181,7 +199,7 @@ async fn joining_after_the_end_starts_a_new_session() {
     let (_, token) = server.host(&meeting).await;
     let (mut host, first_session) = server.join(&token).await;
     host.send(&ClientFrame::KickAll { id: 1 }).await;
-    assert_eq!(host.until_closed().await.last(), Some(&ended(&first_session, EndReason::HostEndedMeeting)));
+    assert_eq!(host.until_closed().await.last(), Some(&ended(&first_session, EndReason::HostEndedMeeting, 1)));
 
     let (_host, answer) = server.join_with(&token, None).await;
     match answer {
@@ -204,7 +222,7 @@ async fn the_rest_api_ends_the_session_like_a_host() {
 
     assert_eq!(server.rest_kick_all(&meeting).await, json!({ "action": "kick_all", "kicked_participants_count": 2 }));
     for ws in [&mut host, &mut guests[0]] {
-        assert_eq!(ws.until_closed().await.last(), Some(&ended(&session, EndReason::HostEndedMeeting)));
+        assert_eq!(ws.until_closed().await.last(), Some(&ended(&session, EndReason::HostEndedMeeting, 2)));
     }
     assert_eq!(server.rest_kick_all(&meeting).await["kicked_participants_count"], 0, "idempotent");
     let (_, body) = server.active_session(&meeting).await;
@@ -238,7 +256,7 @@ async fn a_preset_change_is_pushed_and_then_enforced() {
         guest.until_closed().await,
         [
             ServerFrame::KickAllResult { id: 2, session_id: session.clone(), kicked_count: 1, already_ended: false },
-            ended(&session, EndReason::HostEndedMeeting),
+            ended(&session, EndReason::HostEndedMeeting, 1),
         ]
     );
 }

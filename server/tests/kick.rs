@@ -9,7 +9,13 @@ use reqwest::{Method, StatusCode};
 use serde_json::json;
 
 fn kicked(session_id: &str) -> ServerFrame {
-    ServerFrame::RoomLeft { state: LeaveState::Kicked, session_id: session_id.into(), reason: None }
+    ServerFrame::RoomLeft {
+        state: LeaveState::Kicked,
+        session_id: session_id.into(),
+        reason: None,
+        kicked_count: None,
+        message: None,
+    }
 }
 
 #[tokio::test]

@@ -65,6 +65,8 @@ async fn inactive_refuses_newcomers_while_the_live_session_goes_on() {
         state: LeaveState::Ended,
         session_id: session.clone(),
         reason: Some(EndReason::HostEndedMeeting),
+        kicked_count: Some(1),
+        message: None,
     };
     assert_eq!(host.until_closed().await, vec![end]);
 }

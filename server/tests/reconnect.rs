@@ -61,7 +61,9 @@ async fn resuming_a_session_that_ended_meanwhile_learns_ended() {
         ServerFrame::RoomLeft {
             state: LeaveState::Ended,
             session_id: session.clone(),
-            reason: Some(EndReason::HostEndedMeeting)
+            reason: Some(EndReason::HostEndedMeeting),
+            kicked_count: None,
+            message: None,
         }
     );
     guest.expect_closed().await;

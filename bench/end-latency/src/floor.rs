@@ -18,6 +18,8 @@ pub fn end_frame() -> Utf8Bytes {
         state: LeaveState::Ended,
         session_id: "00000000-0000-0000-0000-000000000000".into(),
         reason: Some(EndReason::HostEndedMeeting),
+        kicked_count: None,
+        message: None,
     }
     .encode()
     .into()

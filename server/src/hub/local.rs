@@ -197,6 +197,7 @@ impl Inner {
             participants: admission.others,
             participant_count: Some(u32::try_from(admission.others_count).unwrap_or(u32::MAX)),
             reconnected: admission.reconnected,
+            heartbeat_ms: None,
         });
         JoinOutcome::Joined { seat, frame }
     }

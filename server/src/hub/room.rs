@@ -103,6 +103,8 @@ impl<O: Deliver> Ending<O> {
             state: LeaveState::Ended,
             session_id: self.session_id,
             reason: Some(self.reason),
+            kicked_count: Some(self.kicked_count),
+            message: None,
         });
         for (_, outbox) in self.session.members.values().flat_map(|m| &m.conns) {
             outbox.deliver(Outbound::Final(frame.clone()));
@@ -284,6 +286,8 @@ impl<O: Deliver> Room<O> {
             state: LeaveState::Kicked,
             session_id: session.id.clone(),
             reason: None,
+            kicked_count: None,
+            message: None,
         });
         for (_, outbox) in &member.conns {
             outbox.deliver(Outbound::Final(frame.clone()));

@@ -56,8 +56,17 @@ fn room_with(people: &[(&str, Permissions)]) -> (Room<Probe>, Vec<Probe>) {
     (room, probes)
 }
 
-fn ended(session: &str, reason: EndReason) -> (ServerFrame, bool) {
-    (ServerFrame::RoomLeft { state: LeaveState::Ended, session_id: session.into(), reason: Some(reason) }, true)
+fn ended(session: &str, reason: EndReason, kicked: u32) -> (ServerFrame, bool) {
+    (
+        ServerFrame::RoomLeft {
+            state: LeaveState::Ended,
+            session_id: session.into(),
+            reason: Some(reason),
+            kicked_count: Some(kicked),
+            message: None,
+        },
+        true,
+    )
 }
 
 #[test]
@@ -84,7 +93,7 @@ fn kick_all_needs_the_permission_and_changes_nothing_without_it() {
     assert_eq!((ending.kicked_count, ending.peak, ending.reason), (3, 3, EndReason::HostEndedMeeting));
     let _ = ending.deliver();
     for probe in &probes {
-        assert_eq!(probe.take(), vec![ended("s1", EndReason::HostEndedMeeting)]);
+        assert_eq!(probe.take(), vec![ended("s1", EndReason::HostEndedMeeting, 3)]);
     }
     assert!(room.is_idle());
     assert_eq!(room.kick_all(Some("s1"), Some("host")).err(), Some(KickRefusal::NotLive), "a session ends once");
@@ -96,7 +105,7 @@ fn the_api_may_always_end_and_a_stale_session_id_may_not() {
     let (mut room, probes) = room_with(&[("guest", GUEST)]);
     assert_eq!(room.kick_all(Some("old"), None).err(), Some(KickRefusal::NotLive));
     let _ = room.kick_all(None, None).ok().unwrap().deliver();
-    assert_eq!(probes[0].take(), vec![ended("s1", EndReason::HostEndedMeeting)]);
+    assert_eq!(probes[0].take(), vec![ended("s1", EndReason::HostEndedMeeting, 1)]);
 }
 
 #[test]
@@ -180,7 +189,13 @@ fn after_an_end_the_next_session_is_new() {
 fn a_kicked_participant_alone_is_told_kicked() {
     let (mut room, probes) = room_with(&[("a", GUEST), ("b", GUEST)]);
     assert!(matches!(room.kick("a"), Departure::Removed { ending: None }));
-    let kicked = ServerFrame::RoomLeft { state: LeaveState::Kicked, session_id: "s1".into(), reason: None };
+    let kicked = ServerFrame::RoomLeft {
+        state: LeaveState::Kicked,
+        session_id: "s1".into(),
+        reason: None,
+        kicked_count: None,
+        message: None,
+    };
     assert_eq!(probes[0].take(), vec![(kicked, true)]);
     assert_eq!(probes[1].take(), vec![(ServerFrame::ParticipantLeft { participant_id: "a".into() }, false)]);
     assert!(matches!(room.kick("a"), Departure::NotPresent));

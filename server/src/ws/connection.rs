@@ -53,7 +53,13 @@ pub async fn run(mut socket: WebSocket, state: AppState) {
             serve(socket, inbox, seat, &state).await;
         }
         JoinOutcome::Ended { session_id, reason } => {
-            let frame = ServerFrame::RoomLeft { state: LeaveState::Ended, session_id, reason };
+            let frame = ServerFrame::RoomLeft {
+                state: LeaveState::Ended,
+                session_id,
+                reason,
+                kicked_count: None,
+                message: None,
+            };
             send_final(&mut socket, frame.encode().into(), close_code::NORMAL, "session ended").await;
         }
         JoinOutcome::Refused { code, message } => {
@@ -130,7 +136,7 @@ async fn serve(mut socket: WebSocket, mut inbox: mpsc::UnboundedReceiver<Outboun
                 Incoming::Frame(ClientFrame::Leave) => {
                     if state.hub.leave(&seat).await {
                         let frame =
-                            ServerFrame::RoomLeft { state: LeaveState::Left, session_id: seat.session_id.clone(), reason: None };
+                            ServerFrame::RoomLeft { state: LeaveState::Left, session_id: seat.session_id.clone(), reason: None , kicked_count: None, message: None };
                         send_final(&mut socket, frame.encode().into(), close_code::NORMAL, "left").await;
                         break Exit::Done;
                     }

@@ -28,6 +28,7 @@ fn joined_frame(session: &str, kick: bool, others: &[&str]) -> ServerFrame {
         participants: others.iter().map(|id| person(id)).collect(),
         participant_count: Some(others.len() as u32),
         reconnected: false,
+        heartbeat_ms: None,
     }
 }
 
@@ -46,7 +47,7 @@ fn joined(kick: bool) -> Machine {
 }
 
 fn room_left(state: LeaveState) -> ServerFrame {
-    ServerFrame::RoomLeft { state, session_id: "s-1".into(), reason: None }
+    ServerFrame::RoomLeft { state, session_id: "s-1".into(), reason: None, kicked_count: None, message: None }
 }
 
 fn error(id: Option<u64>, code: ErrorCode) -> ServerFrame {
@@ -244,6 +245,8 @@ fn kick_all_resolves_only_on_the_servers_result() {
         state: LeaveState::Ended,
         session_id: "s-1".into(),
         reason: Some(EndReason::HostEndedMeeting),
+        kicked_count: None,
+        message: None,
     });
     let effects = m.take_effects();
     assert_eq!(effects, [Effect::Close, Effect::Emit(left_event(LeaveState::Ended))]);
