@@ -267,3 +267,53 @@ impl Ws {
         drop(self.stream.into_inner());
     }
 }
+
+// Helpers for the connection-limit tests (deadlines, heartbeats, slow consumers, soak).
+
+impl Ws {
+    /// The next frame other than a heartbeat `ping`, or None if the server closed.
+    pub async fn next_skipping_pings(&mut self) -> Option<ServerFrame> {
+        loop {
+            match self.next().await {
+                Some(ServerFrame::Ping) => {}
+                other => return other,
+            }
+        }
+    }
+
+    /// The next frame other than a heartbeat `ping`; the socket must still be open.
+    pub async fn recv_skipping_pings(&mut self) -> ServerFrame {
+        self.next_skipping_pings().await.expect("the server closed the socket")
+    }
+
+    /// Reads until the server closes; returns the close frame's code (None if the TCP connection just ended).
+    pub async fn close_code(&mut self) -> Option<u16> {
+        loop {
+            let message = tokio::time::timeout(GUARD, self.stream.next()).await.expect("no close in time");
+            match message {
+                Some(Ok(Message::Close(frame))) => return frame.map(|f| u16::from(f.code)),
+                Some(Ok(_)) => {}
+                Some(Err(_)) | None => return None,
+            }
+        }
+    }
+}
+
+/// Reads from a raw TCP stream until the server closes it (end of stream or reset), within `bound`; returns what was
+/// read. Panics if the connection is still open after `bound`.
+pub async fn read_until_closed(stream: &mut (impl tokio::io::AsyncRead + Unpin), bound: Duration) -> Vec<u8> {
+    use tokio::io::AsyncReadExt;
+    let mut received = Vec::new();
+    let mut buf = [0u8; 4096];
+    let deadline = tokio::time::Instant::now() + bound;
+    loop {
+        match tokio::time::timeout_at(deadline, stream.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => return received,
+            Ok(Ok(n)) => received.extend_from_slice(&buf[..n]),
+            Err(_) => panic!(
+                "the server did not close the connection within {bound:?}; it sent {:?}",
+                String::from_utf8_lossy(&received)
+            ),
+        }
+    }
+}
