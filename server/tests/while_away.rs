@@ -5,9 +5,9 @@
 
 mod common;
 
+use clap::Parser;
 use common::{Meeting, TestServer, Ws, GUARD};
 use endsession_protocol::{ClientFrame, ErrorCode, LeaveState, Permissions, ServerFrame};
-use clap::Parser;
 use endsession_server::config::Cli;
 use reqwest::Method;
 use serde_json::{json, Value};

@@ -70,12 +70,8 @@ async fn receive(State(receiver): State<Receiver>, headers: HeaderMap, body: Byt
 impl Receiver {
     /// Listens on 127.0.0.1:0; returns the receiver and its URL. Call [`Receiver::trust`] before events arrive.
     pub async fn start() -> (Receiver, String) {
-        let receiver = Receiver {
-            key: Arc::default(),
-            events: Arc::default(),
-            forged: Arc::default(),
-            seen: Arc::default(),
-        };
+        let receiver =
+            Receiver { key: Arc::default(), events: Arc::default(), forged: Arc::default(), seen: Arc::default() };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}/hooks", listener.local_addr().unwrap());
         let app = Router::new().route("/hooks", post(receive)).with_state(receiver.clone());
