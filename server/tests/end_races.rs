@@ -42,7 +42,7 @@ async fn kick_all_race(server: &TestServer, round: usize) {
 
     // Both hosts and the backend end it at once; the order varies with the round.
     let rest = async {
-        if round % 3 == 0 {
+        if round.is_multiple_of(3) {
             tokio::task::yield_now().await;
         }
         server.rest_kick_all(&meeting).await["kicked_participants_count"].as_u64().unwrap() as u32
@@ -52,7 +52,7 @@ async fn kick_all_race(server: &TestServer, round: usize) {
         h1.until_closed().await
     };
     let second = async {
-        if round % 2 == 0 {
+        if round.is_multiple_of(2) {
             tokio::task::yield_now().await;
         }
         h2.send(&ClientFrame::KickAll { id: 1 }).await;
@@ -102,7 +102,7 @@ async fn races_in_one_meeting(server: &TestServer, meeting: Meeting, races: usiz
         assert!(!sessions.contains(&session), "a new session each time");
         sessions.push(session.clone());
         let end = async {
-            if race % 2 == 0 {
+            if race.is_multiple_of(2) {
                 server.rest_kick_all(&meeting).await;
                 host.until_closed().await
             } else {
