@@ -30,8 +30,8 @@ async fn sessions_and_who_was_in_them_survive_a_restart() {
     // Session 2: still live when the server goes away.
     let (_still_connected, second) = server.join(&guest_token).await;
 
-    let stopped_at = endsession_server::clock::now();
     let server = server.restart().await;
+    let stopped_at = endsession_server::clock::now();
     let app = &meeting.app_id;
     // Restored with its participant absent; nobody comes back within the grace, so it ends.
     let deadline = tokio::time::Instant::now() + common::GUARD;

@@ -94,9 +94,9 @@ async fn a_session_nobody_returns_to_ends_with_its_peak_at_the_last_moment_anyon
     c.send(&endsession_protocol::ClientFrame::Leave).await;
     c.until_closed().await;
     receiver.wait(GUARD, "the leave", |e| e.iter().any(|e| e.name() == "meeting.participantLeft")).await;
-    let stopped_at = endsession_server::clock::now();
 
     let server = server.restart().await;
+    let stopped_at = endsession_server::clock::now();
     a.drop_abruptly();
     b.drop_abruptly();
     receiver.trust(&server.base).await;
