@@ -112,7 +112,9 @@ pub struct Cli {
     pub pkg: PathBuf,
 
     /// How long a participant whose socket dropped stays in the session, waiting to resume.
-    #[arg(long = "reconnect-grace-ms", default_value_t = 10_000)]
+    /// The default covers the client's whole default retry window (backoff 250 ms doubling to 5 s, 6 attempts:
+    /// 12.75 s of waits plus each attempt's connect) with more than twice that as margin.
+    #[arg(long = "reconnect-grace-ms", default_value_t = 30_000)]
     pub reconnect_grace_ms: u64,
 
     /// Seed a demo account, token, app, presets and meeting; serve /dev/config.json; allow any origin (CORS).

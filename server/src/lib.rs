@@ -46,6 +46,8 @@ pub struct Server {
     task: Option<JoinHandle<std::io::Result<()>>>,
     /// The webhook delivery worker; stopped with the server.
     webhooks: JoinHandle<()>,
+    /// Halted with the server, so that connections still open in this process change nothing after it.
+    hub: Arc<LocalHub>,
 }
 
 impl Server {
@@ -77,15 +79,19 @@ impl Drop for Server {
             task.abort();
         }
         self.webhooks.abort();
+        self.hub.halt();
     }
 }
 
 /// Opens the store, seeds `--dev`, binds, and serves in a background task.
 pub async fn start(config: Config) -> anyhow::Result<Server> {
     let store = Store::open(&config.data)?;
-    let closed = store.with(|db| db.transaction(|db| webhooks::events::close_orphaned_sessions(db, &clock::now())))?;
-    if closed > 0 {
-        tracing::info!(closed, "ended sessions a previous run left live");
+    // A restart does not end sessions: those a previous run left live are put back with their participants absent,
+    // who resume them within the reconnect grace.
+    let hub = Arc::new(LocalHub::new(store.clone(), config.reconnect_grace));
+    let restored = hub.restore().await?;
+    if restored > 0 {
+        tracing::info!(restored, "restored sessions a previous run left live; participants may resume them");
     }
     let secret = store.with(|db| db.server_secret())?;
     // Made on the first start (a fraction of a second), read on later ones.
@@ -95,7 +101,7 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
 
     let state = AppState {
         store: store.clone(),
-        hub: Arc::new(LocalHub::new(store.clone(), config.reconnect_grace)),
+        hub: hub.clone(),
         tokens: Arc::new(TokenKeys::new(&secret)),
         api_tokens: Arc::new(ApiTokens::new(&config.api_tokens)),
         dev: dev.clone(),
@@ -111,5 +117,5 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
     }
     let task = tokio::spawn(listen::serve(listener, app, config.limits.clone()));
     let webhooks = webhooks::delivery::spawn(store.clone(), signer, config.webhooks)?;
-    Ok(Server { addr, store, dev, task: Some(task), webhooks })
+    Ok(Server { addr, store, dev, task: Some(task), webhooks, hub })
 }

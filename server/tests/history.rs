@@ -1,5 +1,6 @@
 //! The sessions history (`/sessions`, `/sessions/{id}`, `/sessions/{id}/participants`) and that it survives a
-//! restart, a session live at that moment included.
+//! restart, a session live at that moment included: nobody comes back to it, so it ends after the reconnect grace,
+//! with its peak, at the last moment anyone was in it.
 
 mod common;
 
@@ -14,7 +15,7 @@ fn ids(sessions: &Value) -> Vec<&str> {
 
 #[tokio::test]
 async fn sessions_and_who_was_in_them_survive_a_restart() {
-    let server = TestServer::start().await;
+    let server = TestServer::start_with_grace(std::time::Duration::from_millis(300)).await;
     let meeting = server.meeting().await;
     let (host_id, host_token) = server.host(&meeting).await;
     let (guest_id, guest_token) = server.guest(&meeting).await;
@@ -30,7 +31,14 @@ async fn sessions_and_who_was_in_them_survive_a_restart() {
     let (_still_connected, second) = server.join(&guest_token).await;
 
     let server = server.restart().await;
+    let stopped_at = endsession_server::clock::now();
     let app = &meeting.app_id;
+    // Restored with its participant absent; nobody comes back within the grace, so it ends.
+    let deadline = tokio::time::Instant::now() + common::GUARD;
+    while server.admin(Method::GET, &format!("/{app}/sessions/{second}"), None).await["status"] != "ENDED" {
+        assert!(tokio::time::Instant::now() < deadline, "the session nobody came back to ends after the grace");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     let history = server.admin(Method::GET, &format!("/{app}/sessions?associated_id={}", meeting.id), None).await;
     assert_eq!(ids(&history["sessions"]), [second.as_str(), first.as_str()], "newest first: {history}");
     let [s2, s1] = [&history["sessions"][0], &history["sessions"][1]];
@@ -38,11 +46,13 @@ async fn sessions_and_who_was_in_them_survive_a_restart() {
         (&s1["status"], &s1["reason"], &s1["max_concurrent_participants"]),
         (&json!("ENDED"), &json!("HOST_ENDED_MEETING"), &json!(2))
     );
-    // Nobody can be connected to a fresh process: the live session ended as if everyone had left.
+    // Nobody came back to the live session: it ended as if everyone had left, with its peak, no later than the
+    // restart (downtime is not meeting time).
     assert_eq!(
-        (&s2["status"], &s2["reason"], &s2["live_participants"]),
-        (&json!("ENDED"), &json!("ALL_PARTICIPANTS_LEFT"), &json!(0))
+        (&s2["status"], &s2["reason"], &s2["live_participants"], &s2["max_concurrent_participants"]),
+        (&json!("ENDED"), &json!("ALL_PARTICIPANTS_LEFT"), &json!(0), &json!(1))
     );
+    assert!(s2["ended_at"].as_str().unwrap() <= stopped_at.as_str(), "{s2}");
     assert!(s1["ended_at"].as_str().unwrap() <= s2["started_at"].as_str().unwrap());
     assert_eq!(server.admin(Method::GET, &format!("/{app}/sessions/{first}"), None).await, *s1);
 

@@ -62,9 +62,10 @@ async fn resuming_a_session_that_ended_meanwhile_learns_ended() {
             state: LeaveState::Ended,
             session_id: session.clone(),
             reason: Some(EndReason::HostEndedMeeting),
-            kicked_count: None,
+            kicked_count: Some(2),
             message: None,
-        }
+        },
+        "the same count the kickAll got, so a client whose kickAll crossed the end resolves with it"
     );
     guest.expect_closed().await;
 }

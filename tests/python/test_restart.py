@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import shutil
 import signal
+from datetime import datetime, timezone
 
 import pytest
 
-from participant import Crowd
-from support import Kit, ServerProcess, Tokens, poll, preset_body, temp_data_dir
+from participant import PROTOCOL_VERSION, Crowd, Participant
+from support import Kit, ServerProcess, Tokens, parse_time, poll, preset_body, temp_data_dir
 
 
 @pytest.fixture
@@ -113,6 +114,74 @@ def test_everything_survives_a_restart(data_dir, stop_signal):
         refused = crowd.connect(late.token, "late")
         assert refused.wait_for("error")["code"] == "4030"
     finally:
+        if crowd:
+            crowd.close()
+        first.stop(signal.SIGKILL)
+        if second:
+            second.stop()
+
+
+def resume(server: ServerProcess, token: str, session_id: str, label: str) -> Participant:
+    """Reconnects as the client does after a drop: `join` naming the session it was in."""
+    p = Participant(server.ws_url, token, label)
+    p.send({"type": "join", "token": token, "resume": session_id, "version": PROTOCOL_VERSION})
+    return p
+
+
+@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGKILL], ids=["graceful", "crash"])
+def test_a_restart_does_not_end_live_sessions(data_dir, stop_signal):
+    """Participants of a live session resume it after a restart within the reconnect window (same session id,
+    `reconnected: true`); a session nobody comes back to ends ALL_PARTICIPANTS_LEFT after the grace, with its true
+    peak, no later than the restart (downtime is not meeting time)."""
+    tokens = Tokens.generate()
+    grace = ["--reconnect-grace-ms", "1500"]
+    first = ServerProcess(data_dir, tokens, args=grace)
+    second = None
+    crowd = None
+    resumed: list[Participant] = []
+    try:
+        first.start()
+        admin = Kit(first, tokens.a_admin)
+        crowd = Crowd(first.ws_url)
+        app = admin.new_app("restart app")
+        kept = admin.new_meeting(app, title="kept")
+        left = admin.new_meeting(app, title="left behind")
+        host, guest = admin.add(app, kept.id, "host", preset="group_call_host"), admin.add(app, kept.id, "guest")
+        ann, bob = admin.add(app, left.id, "ann"), admin.add(app, left.id, "bob")
+        h, g = crowd.join(host.token, "host"), crowd.join(guest.token, "guest")
+        a, b = crowd.join(ann.token, "ann"), crowd.join(bob.token, "bob")
+        kept_session, left_session = h.session_id, a.session_id
+        h.wait_for("participantJoined")
+
+        first.stop(stop_signal)
+        stopped_at = datetime.now(timezone.utc)
+        crowd.close()
+        second = ServerProcess(data_dir, tokens, port=first.port, args=grace).start()
+        admin = Kit(second, tokens.a_admin)
+
+        for token, label in ((host.token, "host"), (guest.token, "guest")):
+            p = resume(second, token, kept_session, label)
+            resumed.append(p)
+            joined = p.wait_for("joined")
+            assert (joined["sessionId"], joined["reconnected"]) == (kept_session, True), f"{label}: {joined}"
+        live = admin.active_session(app, kept.id).data
+        assert (live.id, live.status, live.live_participants) == (kept_session, "LIVE", 2)
+
+        # Nobody comes back to the other session: it ends after the grace.
+        ended = poll(lambda: admin.rk.sessions.get_session_details(left_session, account_id=admin.account, app_id=app).data,
+                     lambda s: s.status == "ENDED", timeout=10, what="the session nobody came back to ENDED")
+        assert (ended.model_extra or {}).get("reason") == "ALL_PARTICIPANTS_LEFT"
+        assert ended.max_concurrent_participants == 2
+        assert parse_time(ended.ended_at, "ended_at") <= stopped_at, "downtime is not meeting time"
+
+        # The host ends the one that was kept, for everyone in it.
+        resumed[0].send({"type": "kickAll", "id": 1})
+        result = resumed[0].wait_for("kickAllResult")
+        assert (result["sessionId"], result["kickedCount"], result["alreadyEnded"]) == (kept_session, 2, False)
+        assert resumed[1].wait_for("roomLeft")["state"] == "ended"
+    finally:
+        for p in resumed:
+            p.close()
         if crowd:
             crowd.close()
         first.stop(signal.SIGKILL)

@@ -4,16 +4,16 @@
 //! what serializes joins and ends per meeting. It is never held across a socket write: fan-out only queues.
 //! Meetings without a live session keep no memory: their room is retired and dropped.
 
-use super::room::{Departure, Ending, KickRefusal, LiveInfo, Room};
+use super::room::{Departure, Ending, KickRefusal, Linger, LiveInfo, RestoredSession, Room};
 use super::{Hub, HubError, JoinOutcome, JoinRequest, KickAllOutcome, Outbox, Seat};
-use crate::store::{new_id, JoinRefusal, Store};
+use crate::store::{new_id, JoinRefusal, ResumeCheck, Store, StoreError};
 use crate::{clock, webhooks};
 use async_trait::async_trait;
-use endsession_protocol::{ErrorCode, Permissions, ServerFrame};
+use endsession_protocol::{EndReason, ErrorCode, LeaveState, Permissions, ServerFrame};
 use std::collections::HashMap;
 use std::ops::{Deref, DerefMut};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 use tokio::sync::{Mutex as AsyncMutex, OwnedMutexGuard};
 
@@ -26,6 +26,8 @@ struct Inner {
     grace: Duration,
     rooms: Mutex<HashMap<String, Arc<AsyncMutex<Slot>>>>,
     next_conn: AtomicU64,
+    /// See [`LocalHub::halt`].
+    halted: AtomicBool,
 }
 
 #[derive(Default)]
@@ -69,13 +71,113 @@ impl Drop for RoomGuard<'_> {
 }
 
 impl LocalHub {
-    /// A hub recording sessions in `store`, keeping dropped participants for `grace`.
+    /// A hub recording sessions in `store`, keeping dropped participants for `grace`. Must be called inside a tokio
+    /// runtime: it starts the task that stamps live sessions as alive (see [`ALIVE_STAMP`]), which ends with the hub.
     pub fn new(store: Store, grace: Duration) -> Self {
-        LocalHub { inner: Arc::new(Inner { store, grace, rooms: Mutex::default(), next_conn: AtomicU64::new(1) }) }
+        let inner = Arc::new(Inner {
+            store,
+            grace,
+            rooms: Mutex::default(),
+            next_conn: AtomicU64::new(1),
+            halted: AtomicBool::new(false),
+        });
+        tokio::spawn(stamp_alive(Arc::downgrade(&inner)));
+        LocalHub { inner }
+    }
+
+    /// Puts back every session a previous run of the server left live (see [`Room::restore`]): their participants
+    /// are absent with their grace running, so clients that reconnect within it resume the same session with
+    /// `Joined { reconnected: true }` and no webhook; those that do not come back leave (`participantLeft`, dated
+    /// when they were last known present), and a session nobody comes back to ends with `ALL_PARTICIPANTS_LEFT`,
+    /// its true peak, and the last moment anyone was present as its end. Call once, before serving. Returns how
+    /// many sessions were restored.
+    pub async fn restore(&self) -> Result<usize, StoreError> {
+        let sessions = self.inner.store.run(|db| db.live_sessions_to_restore()).await?;
+        let mut restored = 0;
+        for live in sessions {
+            let meeting_id = live.session.meeting_id.clone();
+            if live.members.is_empty() {
+                // Nobody was in it (its keep-alive was running): it ended when the last one left.
+                let (session_id, at, peak) = (live.session.id, live.last_alive, live.session.peak_participants);
+                let meeting = meeting_id.clone();
+                let reason = EndReason::AllParticipantsLeft;
+                self.inner
+                    .store
+                    .run(move |db| {
+                        db.transaction(|db| {
+                            webhooks::events::end_session(db, &meeting, &session_id, &at, reason, peak, 0)
+                        })
+                    })
+                    .await?;
+                continue;
+            }
+            let mut room = self.inner.lock(&meeting_id).await;
+            if !room.is_idle() {
+                continue;
+            }
+            let session = RestoredSession {
+                id: live.session.id.clone(),
+                started_at: live.session.started_at.clone(),
+                keep_alive: live.keep_alive,
+                peak: live.session.peak_participants as usize,
+                last_alive: live.last_alive.clone(),
+            };
+            let generations = room.restore(session, live.members);
+            drop(room);
+            for (participant_id, generation) in generations {
+                self.inner.spawn_expiry(&meeting_id, &live.session.id, &participant_id, generation);
+            }
+            restored += 1;
+        }
+        Ok(restored)
+    }
+
+    /// Stops every store write and join of this hub, as a crash would: for tests that start a second server on the
+    /// same data while this one's connections are still open in the same process.
+    pub fn halt(&self) {
+        self.inner.halted.store(true, Ordering::SeqCst);
+    }
+}
+
+/// How often the sessions with someone connected are stamped alive (`sessions.last_alive_at`): after a crash, a
+/// session nobody comes back to ends at most this long before its true last moment.
+pub const ALIVE_STAMP: Duration = Duration::from_secs(5);
+
+/// Stamps, every [`ALIVE_STAMP`], the live sessions that have someone connected. Ends when the hub is dropped or
+/// halted.
+async fn stamp_alive(inner: Weak<Inner>) {
+    let mut tick = tokio::time::interval(ALIVE_STAMP);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let Some(inner) = inner.upgrade() else { return };
+        if inner.halted() {
+            return;
+        }
+        let slots: Vec<_> = inner.rooms.lock().unwrap_or_else(|p| p.into_inner()).values().cloned().collect();
+        // A room busy right now is skipped: it is stamped at the next tick.
+        let alive: Vec<String> = slots
+            .iter()
+            .filter_map(|slot| {
+                let slot = slot.try_lock().ok()?;
+                (!slot.retired && slot.room.anyone_connected())
+                    .then(|| slot.room.live_session_id().map(str::to_owned))?
+            })
+            .collect();
+        if alive.is_empty() {
+            continue;
+        }
+        if let Err(e) = inner.store.run(move |db| db.stamp_alive(&alive, &clock::now())).await {
+            tracing::warn!(error = %e, "could not stamp live sessions as alive");
+        }
     }
 }
 
 impl Inner {
+    fn halted(&self) -> bool {
+        self.halted.load(Ordering::SeqCst)
+    }
+
     /// Locks the meeting's room, creating it if needed (for joins).
     async fn lock(&self, meeting_id: &str) -> RoomGuard<'_> {
         loop {
@@ -111,15 +213,17 @@ impl Inner {
         };
         let (session_id, reason, peak, kicked) =
             (ending.session_id.clone(), ending.reason, ending.peak, ending.kicked_count);
-        let (meeting, ended_at) = (meeting_id.to_owned(), clock::now());
-        // One transaction: the end and its `meeting.ended` webhook event are recorded together.
-        let recorded = self.store.run(move |db| {
-            db.transaction(|db| {
-                webhooks::events::end_session(db, &meeting, &session_id, &ended_at, reason, peak, kicked)
-            })
-        });
-        if let Err(e) = recorded.await {
-            tracing::error!(meeting_id, error = %e, "could not record the end of a session");
+        let (meeting, ended_at) = (meeting_id.to_owned(), ending.ended_at.clone().unwrap_or_else(clock::now));
+        if !self.halted() {
+            // One transaction: the end and its `meeting.ended` webhook event are recorded together.
+            let recorded = self.store.run(move |db| {
+                db.transaction(|db| {
+                    webhooks::events::end_session(db, &meeting, &session_id, &ended_at, reason, peak, kicked)
+                })
+            });
+            if let Err(e) = recorded.await {
+                tracing::error!(meeting_id, error = %e, "could not record the end of a session");
+            }
         }
         let remains = ending.deliver();
         // Freed off the async workers, which have the deliveries to write.
@@ -127,15 +231,35 @@ impl Inner {
         outcome
     }
 
-    async fn join(&self, request: JoinRequest) -> JoinOutcome {
+    async fn join(self: &Arc<Self>, request: JoinRequest) -> JoinOutcome {
         let JoinRequest { app_id, meeting_id, participant_id, resume, outbox } = request;
+        if self.halted() {
+            return JoinOutcome::Unavailable;
+        }
         let mut room = self.lock(&meeting_id).await;
+        let member = room.is_member(&participant_id);
+        let live_id = room.live_session_id().map(str::to_owned);
 
-        if let Some(resume) = resume.clone().filter(|id| room.live_session_id() != Some(id)) {
-            let meeting = meeting_id.clone();
-            match self.store.run(move |db| db.session(&meeting, &resume)).await {
-                Ok(Some(row)) if !row.is_live() => {
-                    return JoinOutcome::Ended { session_id: row.id, reason: row.end_reason };
+        // A resume is checked against what the store remembers, unless the participant is simply still in the
+        // session it names: an ended session is answered `ended`, a removal (kick) with its state, and a
+        // participant that was in the live session may come back to it even after its grace ran out.
+        let mut former_member = false;
+        if let Some(resume) = resume.clone().filter(|id| !(member && live_id.as_deref() == Some(id))) {
+            let (meeting, participant) = (meeting_id.clone(), participant_id.clone());
+            match self.store.run(move |db| db.resume_check(&meeting, &resume, &participant)).await {
+                Ok(ResumeCheck { session: Some(row), removed, was_in }) => {
+                    if let Some(state) = removed {
+                        return JoinOutcome::Ended { state, session_id: row.id, reason: None, kicked_count: None };
+                    }
+                    if !row.is_live() {
+                        return JoinOutcome::Ended {
+                            state: LeaveState::Ended,
+                            session_id: row.id,
+                            reason: row.end_reason,
+                            kicked_count: row.kicked_count,
+                        };
+                    }
+                    former_member = was_in && live_id.as_deref() == Some(row.id.as_str());
                 }
                 Ok(_) => {} // unknown to this meeting: join as if no resume was asked
                 Err(e) => return unavailable(&meeting_id, e),
@@ -145,32 +269,37 @@ impl Inner {
         // Read under the room lock: a preset PATCH then either lands before this read or reaches the hub after this
         // admission, so the room never keeps a stale permission. One store call, one transaction: the check, the
         // session's start if this join starts one, and the participant's arrival if it is new to the session.
-        let member = room.is_member(&participant_id);
         let new_session = room.is_idle().then(|| (new_id(), clock::now()));
         let session_id = match &new_session {
             Some((id, _)) => id.clone(),
-            None => room.live_session_id().expect("a room that is not idle is live").to_owned(),
+            None => live_id.clone().expect("a room that is not idle is live"),
         };
+        let peak = (!member).then(|| u32::try_from(room.member_count() + 1).unwrap_or(u32::MAX));
         let (app, meeting, participant, starting) =
             (app_id, meeting_id.clone(), participant_id.clone(), new_session.clone());
         let admitted = self.store.run(move |db| {
             db.transaction(|db| {
-                let context = match db.admission_context(&app, &meeting, &participant, member)? {
+                let context = match db.admission_context(&app, &meeting, &participant, member || former_member)? {
                     Ok(context) => context,
                     Err(refusal) => return Ok(Err(refusal)),
                 };
                 // With their webhook events (`meeting.started`, `meeting.participantJoined`).
+                let mut keep_alive = Duration::ZERO;
                 if let Some((id, at)) = &starting {
+                    keep_alive = db.meeting(&app, &meeting)?.map(|m| m.session_keep_alive()).unwrap_or_default();
                     webhooks::events::start_session(db, id, &meeting, at)?;
                 }
+                let now = clock::now();
                 if !member {
-                    webhooks::events::record_arrival(db, &meeting, &session_id, &context.participant, &clock::now())?;
+                    webhooks::events::record_arrival(db, &meeting, &session_id, &context.participant, &now)?;
+                    db.clear_removal(&session_id, &participant)?;
                 }
-                Ok(Ok(context))
+                db.touch_session(&session_id, &now, peak)?;
+                Ok(Ok((context, keep_alive)))
             })
         });
-        let context = match admitted.await {
-            Ok(Ok(context)) => context,
+        let (context, keep_alive) = match admitted.await {
+            Ok(Ok(admitted)) => admitted,
             Ok(Err(JoinRefusal::NotFound(message))) => {
                 return JoinOutcome::Refused { code: ErrorCode::NotFound, message }
             }
@@ -181,7 +310,7 @@ impl Inner {
             Err(e) => return unavailable(&meeting_id, e),
         };
         if let Some((session_id, started_at)) = new_session {
-            room.start(session_id, started_at);
+            room.start(session_id, started_at, keep_alive);
         }
 
         let conn_id = self.next_conn.fetch_add(1, Ordering::Relaxed);
@@ -196,51 +325,100 @@ impl Inner {
             permissions: context.permissions,
             participants: admission.others,
             participant_count: Some(u32::try_from(admission.others_count).unwrap_or(u32::MAX)),
-            reconnected: admission.reconnected,
+            reconnected: admission.reconnected || former_member,
             heartbeat_ms: None,
         });
         JoinOutcome::Joined { seat, frame }
     }
 
-    /// A participant is out of the session: its stay ends, and so does the session if that emptied it (the end
-    /// closes every stay).
-    async fn removed(&self, meeting_id: &str, session_id: &str, participant_id: &str, ending: Option<Ending<Outbox>>) {
-        if let Some(ending) = ending {
-            self.finish(meeting_id, ending).await;
+    /// A participant is out of the session since `at`: its stay ends (with a removal remembered if `kicked`), and
+    /// so does the session if that emptied it (the end closes every stay), now or after its keep-alive (`linger`).
+    #[allow(clippy::too_many_arguments)] // one call site per kind of departure; a struct would only rename them
+    async fn removed(
+        self: &Arc<Self>,
+        meeting_id: &str,
+        session_id: &str,
+        participant_id: &str,
+        at: String,
+        kicked: bool,
+        ending: Option<Ending<Outbox>>,
+        linger: Option<Linger>,
+    ) {
+        if self.halted() {
             return;
         }
-        let (meeting, session, participant, at) =
-            (meeting_id.to_owned(), session_id.to_owned(), participant_id.to_owned(), clock::now());
-        // One transaction: the departure and its `meeting.participantLeft` webhook event.
+        let (meeting, session, participant, left_at) =
+            (meeting_id.to_owned(), session_id.to_owned(), participant_id.to_owned(), at.clone());
+        let ends = ending.is_some();
+        // One transaction: the departure, its `meeting.participantLeft` webhook event and the removal. An ending
+        // records the departure itself (the end closes every stay).
         let recorded = self.store.run(move |db| {
-            db.transaction(|db| webhooks::events::record_departure(db, &meeting, &session, &participant, &at))
+            db.transaction(|db| {
+                if !ends {
+                    webhooks::events::record_departure(db, &meeting, &session, &participant, &left_at)?;
+                }
+                if kicked {
+                    db.record_removal(&session, &participant, LeaveState::Kicked, &left_at)?;
+                }
+                Ok(())
+            })
         });
-        if let Err(e) = recorded.await {
-            tracing::error!(meeting_id, error = %e, "could not record a participant leaving");
+        if (!ends || kicked) && recorded.await.is_err() {
+            tracing::error!(meeting_id, "could not record a participant leaving");
+        }
+        if let Some(ending) = ending {
+            self.finish(meeting_id, ending).await;
+        }
+        if let Some(linger) = linger {
+            self.spawn_linger(meeting_id, session_id, linger, at);
         }
     }
 
     /// Applies what a departure did; `Absent` starts the grace timer.
     async fn settle(self: &Arc<Self>, seat: &Seat, departure: Departure<Outbox>) {
         match departure {
-            Departure::Removed { ending } => {
-                self.removed(&seat.meeting_id, &seat.session_id, &seat.participant_id, ending).await;
+            Departure::Removed { ending, linger } => {
+                let (meeting, session, participant) = (&seat.meeting_id, &seat.session_id, &seat.participant_id);
+                self.removed(meeting, session, participant, clock::now(), false, ending, linger).await;
             }
             Departure::Absent { generation } => {
-                let (inner, seat) = (self.clone(), seat.clone());
-                tokio::spawn(async move {
-                    tokio::time::sleep(inner.grace).await;
-                    if let Some(mut room) = inner.lock_existing(&seat.meeting_id).await {
-                        if let Departure::Removed { ending } =
-                            room.expire(&seat.session_id, &seat.participant_id, generation)
-                        {
-                            inner.removed(&seat.meeting_id, &seat.session_id, &seat.participant_id, ending).await;
-                        }
-                    }
-                });
+                self.spawn_expiry(&seat.meeting_id, &seat.session_id, &seat.participant_id, generation)
             }
             Departure::StillConnected | Departure::NotPresent => {}
         }
+    }
+
+    /// After the grace, removes the participant if it is still absent from this same absence (`generation`). One
+    /// restored after a restart leaves when it was last known present.
+    fn spawn_expiry(self: &Arc<Self>, meeting_id: &str, session_id: &str, participant_id: &str, generation: u64) {
+        let inner = self.clone();
+        let (meeting_id, session_id, participant_id) =
+            (meeting_id.to_owned(), session_id.to_owned(), participant_id.to_owned());
+        tokio::spawn(async move {
+            tokio::time::sleep(inner.grace).await;
+            if let Some(mut room) = inner.lock_existing(&meeting_id).await {
+                let at = room.last_seen(&participant_id).unwrap_or_else(clock::now);
+                if let Departure::Removed { ending, linger } = room.expire(&session_id, &participant_id, generation) {
+                    inner.removed(&meeting_id, &session_id, &participant_id, at, false, ending, linger).await;
+                }
+            }
+        });
+    }
+
+    /// After the keep-alive, ends the emptied session unless somebody joined it meanwhile. It ended when the last
+    /// participant left (`emptied_at`): the time nobody was there is not meeting time.
+    fn spawn_linger(self: &Arc<Self>, meeting_id: &str, session_id: &str, linger: Linger, emptied_at: String) {
+        let inner = self.clone();
+        let (meeting_id, session_id) = (meeting_id.to_owned(), session_id.to_owned());
+        tokio::spawn(async move {
+            tokio::time::sleep(linger.keep_alive).await;
+            if let Some(mut room) = inner.lock_existing(&meeting_id).await {
+                if let Some(mut ending) = room.linger_expired(&session_id, linger.generation) {
+                    ending.ended_at.get_or_insert(emptied_at);
+                    inner.finish(&meeting_id, ending).await;
+                }
+            }
+        });
     }
 }
 
@@ -264,9 +442,7 @@ impl Hub for LocalHub {
         }
         let departure = room.leave(&seat.participant_id, seat.conn_id);
         let was_in = !matches!(departure, Departure::NotPresent);
-        if let Departure::Removed { ending } = departure {
-            self.inner.removed(&seat.meeting_id, &seat.session_id, &seat.participant_id, ending).await;
-        }
+        self.inner.settle(seat, departure).await;
         was_in
     }
 
@@ -319,9 +495,9 @@ impl Hub for LocalHub {
         let mut kicked = Vec::new();
         for id in participant_ids {
             let Some(session_id) = room.live_session_id().map(str::to_owned) else { break };
-            if let Departure::Removed { ending } = room.kick(id) {
+            if let Departure::Removed { ending, linger } = room.kick(id) {
                 kicked.push(id.clone());
-                self.inner.removed(meeting_id, &session_id, id, ending).await;
+                self.inner.removed(meeting_id, &session_id, id, clock::now(), true, ending, linger).await;
             }
         }
         kicked

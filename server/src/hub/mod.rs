@@ -7,7 +7,20 @@
 //! Guarantees every implementation keeps:
 //! - per meeting, operations are serialized, so a join during an end lands in a new session or is told `ended`;
 //! - an end is recorded in the store before any participant is told, so the REST API never lags the clients;
-//! - fan-out only queues frames ([`Outbox`]); no lock is held while a socket is written.
+//! - fan-out only queues frames ([`Outbox`]); no lock is held while a socket is written;
+//! - whatever is decided about a participant while its connection is down applies when it comes back: a resume
+//!   into a session it was kicked from is answered `RoomLeft { kicked }` (the removal is remembered in the store, so
+//!   this holds after a restart and across nodes), into an ended session `RoomLeft { ended }` with the end's reason
+//!   and `kicked_count`; its `Joined` carries its current permissions; a deleted participant is refused;
+//! - a participant that was in the live session may resume it while it is live, even when the meeting is INACTIVE
+//!   and even after its reconnect grace ran out (it comes back as a new stay, announced to the others);
+//! - when a participant's connection joins with newer permissions than its other connections were told, those are
+//!   sent `PermissionsUpdate` first: what the server enforces for a connection is what it was last told;
+//! - every `kickAll` on a session that ends gets the same answer: `KickAllResult` (`alreadyEnded` for all but
+//!   the call that ended it) or the `RoomLeft { ended, kicked_count }` that closes its socket;
+//! - a session stays live for its meeting's `session_keep_alive_time_in_secs` after its last participant left; a
+//!   join meanwhile is in the same session; it then ends `ALL_PARTICIPANTS_LEFT`, dated when the last one left;
+//! - a restart does not end sessions (see [`LocalHub::restore`]): participants resume them within the grace.
 
 mod local;
 mod outbox;
@@ -15,11 +28,11 @@ pub mod room;
 
 pub use local::LocalHub;
 pub use outbox::{Deliver, Inbox, Outbound, Outbox, Queued};
-pub use room::{ConnId, LiveInfo};
+pub use room::{ConnId, LiveInfo, RestoredSession};
 
 use crate::store::StoreError;
 use async_trait::async_trait;
-use endsession_protocol::{EndReason, ErrorCode, Permissions, ServerFrame};
+use endsession_protocol::{EndReason, ErrorCode, LeaveState, Permissions, ServerFrame};
 
 /// The message of a refused `kickAll`, word for word RealtimeKit's.
 pub const KICK_DENIED_MESSAGE: &str = "Unauthorized: User does not have permission to kick peers.";
@@ -49,8 +62,11 @@ pub struct JoinRequest {
 pub enum JoinOutcome {
     /// In the session; send `frame` (a `Joined`) before anything queued in the outbox.
     Joined { seat: Seat, frame: Box<ServerFrame> },
-    /// `resume` named a session that has ended: the client must learn `ended`, not join a new one silently.
-    Ended { session_id: String, reason: Option<EndReason> },
+    /// `resume` named a session this participant is out of: it ended (`state: Ended`, with the end's `reason` and
+    /// `kicked_count`, the same count every `kickAll` of that session got), or the participant was removed from it
+    /// while its connection was down (`state: Kicked`). The client must learn that, not join a new session silently:
+    /// send `RoomLeft` with these fields and close.
+    Ended { state: LeaveState, session_id: String, reason: Option<EndReason>, kicked_count: Option<u32> },
     /// Refused for a reason the client should see.
     Refused { code: ErrorCode, message: String },
     /// The store failed; nothing was joined. The client may retry.

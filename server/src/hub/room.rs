@@ -15,6 +15,7 @@ use endsession_protocol::{
     EndReason, LeaveState, Participant, Permissions, ServerFrame, LARGE_SESSION_LISTED, LISTED_PARTICIPANTS_MAX,
 };
 use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
 
 /// Identifies one socket; a participant may have several (tabs, or a resume racing a half-open old socket).
 pub type ConnId = u64;
@@ -33,6 +34,13 @@ struct Session<O> {
     arrivals: BTreeMap<u64, String>,
     next_arrival: u64,
     peak: usize,
+    /// RealtimeKit's `session_keep_alive_time_in_secs`: how long the session stays live once nobody is in it.
+    keep_alive: Duration,
+    /// Set while the session is live with nobody in it: the generation of its keep-alive timer.
+    empty: Option<u64>,
+    /// Restored after a restart and nobody has come back since: the last moment anyone was known present, which is
+    /// when the session ended if nobody comes back (downtime is not meeting time).
+    dormant_since: Option<String>,
 }
 
 struct Member<O> {
@@ -42,6 +50,9 @@ struct Member<O> {
     conns: Vec<(ConnId, O)>,
     /// Set while the participant has no open connection: the generation of the grace timer that will remove it.
     absent: Option<u64>,
+    /// Restored after a restart and not back yet: when it was last known present, its departure time if it never
+    /// comes back.
+    last_seen: Option<String>,
 }
 
 /// The result of [`Room::admit`], for the `Joined` frame.
@@ -58,16 +69,27 @@ pub struct Admission {
 }
 
 /// What a connection going away did to the session.
+// Returned once per departure and matched at once: boxing the ending would add an allocation to every end.
+#[allow(clippy::large_enum_variant)]
 pub enum Departure<O> {
     /// The connection is not in the live session (the session ended, or it was removed): nothing changed.
     NotPresent,
     /// The participant still has another connection open; the others see no change.
     StillConnected,
-    /// The participant is out and the others were told. `ending` is set if that emptied the session.
-    Removed { ending: Option<Ending<O>> },
+    /// The participant is out and the others were told. `ending` is set if that emptied the session and the
+    /// meeting has no keep-alive; `linger` if it emptied the session and the session waits for its keep-alive.
+    Removed { ending: Option<Ending<O>>, linger: Option<Linger> },
     /// The participant's last connection dropped; it stays in the session until the grace timer of this
     /// `generation` expires it (see [`Room::expire`]).
     Absent { generation: u64 },
+}
+
+/// An emptied session that stays live for its keep-alive: end it with [`Room::linger_expired`] once `keep_alive`
+/// has passed, unless somebody joined meanwhile (which makes `generation` stale).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Linger {
+    pub generation: u64,
+    pub keep_alive: Duration,
 }
 
 /// Why [`Room::kick_all`] did nothing.
@@ -87,6 +109,9 @@ pub struct Ending<O> {
     /// Participants removed by the end, including absent ones and the caller.
     pub kicked_count: u32,
     pub peak: u32,
+    /// When it ended, if not now: the last moment anyone was known present in a session restored after a restart
+    /// that nobody came back to. The caller may also set it (a keep-alive ends at the last departure).
+    pub ended_at: Option<String>,
     /// The whole session, so that freeing it (thousands of members) comes after the deliveries, not before.
     session: Session<O>,
 }
@@ -111,6 +136,17 @@ impl<O: Deliver> Ending<O> {
         }
         Remains(self.session)
     }
+}
+
+/// A session that was live when the server stopped, as the store remembers it (see [`Room::restore`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RestoredSession {
+    pub id: String,
+    pub started_at: String,
+    pub keep_alive: Duration,
+    pub peak: usize,
+    /// The last moment anyone was known present.
+    pub last_alive: String,
 }
 
 /// A snapshot of the live session, for the REST API.
@@ -152,8 +188,24 @@ impl<O: Deliver> Room<O> {
         })
     }
 
-    /// Starts a session. The caller has recorded it; the room must be idle.
-    pub fn start(&mut self, session_id: String, started_at: String) {
+    /// How many participants the live session has (connected or absent); 0 if none is live.
+    pub fn member_count(&self) -> usize {
+        self.live.as_ref().map_or(0, |s| s.members.len())
+    }
+
+    /// Whether anyone has a connection open in the live session: the session is alive, not only remembered.
+    pub fn anyone_connected(&self) -> bool {
+        self.live.as_ref().is_some_and(|s| s.members.values().any(|m| !m.conns.is_empty()))
+    }
+
+    /// When a participant restored after a restart was last known present (None if it is not such a one).
+    pub fn last_seen(&self, participant_id: &str) -> Option<String> {
+        self.live.as_ref()?.members.get(participant_id)?.last_seen.clone()
+    }
+
+    /// Starts a session that stays live `keep_alive` after its last participant leaves. The caller has recorded
+    /// it; the room must be idle.
+    pub fn start(&mut self, session_id: String, started_at: String, keep_alive: Duration) {
         assert!(self.live.is_none(), "a meeting has at most one live session");
         self.live = Some(Session {
             id: session_id,
@@ -162,7 +214,44 @@ impl<O: Deliver> Room<O> {
             arrivals: BTreeMap::new(),
             next_arrival: 0,
             peak: 0,
+            keep_alive,
+            empty: None,
+            dormant_since: None,
         });
+    }
+
+    /// Puts back a session that was live when the server stopped: its participants are absent, as if their
+    /// sockets had just dropped, so they may resume it. Returns each participant's grace generation, for
+    /// [`Room::expire`]. `last_alive` is when anyone was last known present; `peak` the session's peak so far.
+    pub fn restore(
+        &mut self,
+        session: RestoredSession,
+        members: Vec<(Participant, Permissions)>,
+    ) -> Vec<(String, u64)> {
+        let RestoredSession { id, started_at, keep_alive, peak, last_alive } = session;
+        self.start(id, started_at, keep_alive);
+        let mut generations = Vec::with_capacity(members.len());
+        let live = self.live.as_mut().expect("just started");
+        for (participant, permissions) in members {
+            self.next_generation += 1;
+            let arrival = live.next_arrival;
+            live.next_arrival += 1;
+            let id = participant.id.clone();
+            live.arrivals.insert(arrival, id.clone());
+            let member = Member {
+                participant,
+                permissions,
+                arrival,
+                conns: Vec::new(),
+                absent: Some(self.next_generation),
+                last_seen: Some(last_alive.clone()),
+            };
+            live.members.insert(id.clone(), member);
+            generations.push((id, self.next_generation));
+        }
+        live.peak = peak.max(live.members.len());
+        live.dormant_since = Some(last_alive);
+        generations
     }
 
     /// Adds a connection to the live session (which must exist, see [`Room::start`]). A participant new to the
@@ -178,13 +267,19 @@ impl<O: Deliver> Room<O> {
         resume: Option<&str>,
     ) -> Admission {
         let session = self.live.as_mut().expect("admit needs a live session");
+        session.empty = None;
+        session.dormant_since = None;
         let id = participant.id.clone();
         let reconnected = match session.members.get_mut(&id) {
             Some(member) => {
+                // The participant's other connections are told of newer permissions before this one joins with
+                // them: what the server enforces for a connection is what that connection was last told.
+                let preset_name = participant.preset_name.clone();
+                member.apply_preset(&preset_name, permissions);
+                member.participant = participant;
                 member.conns.push((conn, outbox));
                 member.absent = None;
-                member.participant = participant;
-                member.permissions = permissions;
+                member.last_seen = None;
                 resume == Some(session.id.as_str())
             }
             None => {
@@ -194,7 +289,14 @@ impl<O: Deliver> Room<O> {
                 let arrival = session.next_arrival;
                 session.next_arrival += 1;
                 session.arrivals.insert(arrival, id.clone());
-                let member = Member { participant, permissions, arrival, conns: vec![(conn, outbox)], absent: None };
+                let member = Member {
+                    participant,
+                    permissions,
+                    arrival,
+                    conns: vec![(conn, outbox)],
+                    absent: None,
+                    last_seen: None,
+                };
                 session.members.insert(id.clone(), member);
                 session.peak = session.peak.max(session.members.len());
                 false
@@ -254,6 +356,13 @@ impl<O: Deliver> Room<O> {
         } else {
             Departure::NotPresent
         }
+    }
+
+    /// The keep-alive of an emptied session ran out: ends it if nobody joined since (`generation` is still the
+    /// current one), with `ALL_PARTICIPANTS_LEFT`.
+    pub fn linger_expired(&mut self, session_id: &str, generation: u64) -> Option<Ending<O>> {
+        let still_empty = self.live.as_ref().is_some_and(|s| s.id == session_id && s.empty == Some(generation));
+        still_empty.then(|| self.end(EndReason::AllParticipantsLeft))
     }
 
     /// Ends the session for all. `session_id` is the session the caller believes is live (None: whatever is live,
@@ -340,8 +449,16 @@ impl<O: Deliver> Room<O> {
         if session.members.len() < LISTED_PARTICIPANTS_MAX {
             broadcast(&session.members, &ServerFrame::ParticipantLeft { participant_id: participant_id.into() });
         }
-        let ending = session.members.is_empty().then(|| self.end(EndReason::AllParticipantsLeft));
-        Departure::Removed { ending }
+        if !session.members.is_empty() {
+            return Departure::Removed { ending: None, linger: None };
+        }
+        if session.keep_alive.is_zero() {
+            return Departure::Removed { ending: Some(self.end(EndReason::AllParticipantsLeft)), linger: None };
+        }
+        self.next_generation += 1;
+        session.empty = Some(self.next_generation);
+        let linger = Linger { generation: self.next_generation, keep_alive: session.keep_alive };
+        Departure::Removed { ending: None, linger: Some(linger) }
     }
 
     fn end(&mut self, reason: EndReason) -> Ending<O> {
@@ -352,6 +469,7 @@ impl<O: Deliver> Room<O> {
             reason,
             kicked_count: u32::try_from(session.members.len()).unwrap_or(u32::MAX),
             peak: u32::try_from(session.peak).unwrap_or(u32::MAX),
+            ended_at: session.dormant_since.clone(),
             session,
         }
     }

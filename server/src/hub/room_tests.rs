@@ -42,7 +42,7 @@ const GUEST: Permissions = Permissions { kick_participant: false };
 /// A room with a live session "s1" and the given participants admitted (one connection each, ids 1, 2, ...).
 fn room_with(people: &[(&str, Permissions)]) -> (Room<Probe>, Vec<Probe>) {
     let mut room = Room::default();
-    room.start("s1".into(), "t0".into());
+    room.start("s1".into(), "t0".into(), Duration::ZERO);
     let probes = people
         .iter()
         .enumerate()
@@ -72,7 +72,7 @@ fn ended(session: &str, reason: EndReason, kicked: u32) -> (ServerFrame, bool) {
 #[test]
 fn joining_lists_the_others_and_announces_the_newcomer() {
     let mut room = Room::default();
-    room.start("s1".into(), "t0".into());
+    room.start("s1".into(), "t0".into(), Duration::ZERO);
     let a = Probe::default();
     let first = room.admit(person("a"), HOST, 1, a.clone(), None);
     assert_eq!(first, Admission { session_id: "s1".into(), others: vec![], others_count: 0, reconnected: false });
@@ -111,10 +111,10 @@ fn the_api_may_always_end_and_a_stale_session_id_may_not() {
 #[test]
 fn leaving_tells_the_others_and_the_last_one_out_ends_the_session() {
     let (mut room, probes) = room_with(&[("a", GUEST), ("b", GUEST)]);
-    assert!(matches!(room.leave("a", 1), Departure::Removed { ending: None }));
+    assert!(matches!(room.leave("a", 1), Departure::Removed { ending: None, .. }));
     assert_eq!(probes[1].take(), vec![(ServerFrame::ParticipantLeft { participant_id: "a".into() }, false)]);
     assert!(matches!(room.leave("a", 1), Departure::NotPresent));
-    let Departure::Removed { ending: Some(ending) } = room.leave("b", 2) else { panic!("the last leave ends") };
+    let Departure::Removed { ending: Some(ending), .. } = room.leave("b", 2) else { panic!("the last leave ends") };
     assert_eq!((ending.reason, ending.kicked_count, ending.peak), (EndReason::AllParticipantsLeft, 0, 2));
     assert!(room.is_idle());
 }
@@ -132,10 +132,10 @@ fn a_dropped_participant_stays_for_the_grace_and_can_resume() {
     assert!(matches!(room.expire("s1", "a", generation), Departure::NotPresent), "a stale timer does nothing");
 
     let Departure::Absent { generation } = room.disconnect("a", 7) else { panic!("absent") };
-    assert!(matches!(room.expire("s1", "a", generation), Departure::Removed { ending: None }));
+    assert!(matches!(room.expire("s1", "a", generation), Departure::Removed { ending: None, .. }));
     assert_eq!(probes[1].take(), vec![(ServerFrame::ParticipantLeft { participant_id: "a".into() }, false)]);
     let Departure::Absent { generation } = room.disconnect("b", 2) else { panic!("absent") };
-    let Departure::Removed { ending: Some(ending) } = room.expire("s1", "b", generation) else { panic!("ends") };
+    let Departure::Removed { ending: Some(ending), .. } = room.expire("s1", "b", generation) else { panic!("ends") };
     assert_eq!(ending.reason, EndReason::AllParticipantsLeft);
 }
 
@@ -180,7 +180,7 @@ fn after_an_end_the_next_session_is_new() {
     let (mut room, _) = room_with(&[("a", HOST)]);
     room.kick_all(None, Some("a")).ok().unwrap();
     assert!(matches!(room.disconnect("a", 1), Departure::NotPresent));
-    room.start("s2".into(), "t1".into());
+    room.start("s2".into(), "t1".into(), Duration::ZERO);
     let admission = room.admit(person("a"), HOST, 3, Probe::default(), Some("s1"));
     assert_eq!((admission.session_id.as_str(), admission.reconnected), ("s2", false));
 }
@@ -188,7 +188,7 @@ fn after_an_end_the_next_session_is_new() {
 #[test]
 fn a_kicked_participant_alone_is_told_kicked() {
     let (mut room, probes) = room_with(&[("a", GUEST), ("b", GUEST)]);
-    assert!(matches!(room.kick("a"), Departure::Removed { ending: None }));
+    assert!(matches!(room.kick("a"), Departure::Removed { ending: None, .. }));
     let kicked = ServerFrame::RoomLeft {
         state: LeaveState::Kicked,
         session_id: "s1".into(),
@@ -199,7 +199,7 @@ fn a_kicked_participant_alone_is_told_kicked() {
     assert_eq!(probes[0].take(), vec![(kicked, true)]);
     assert_eq!(probes[1].take(), vec![(ServerFrame::ParticipantLeft { participant_id: "a".into() }, false)]);
     assert!(matches!(room.kick("a"), Departure::NotPresent));
-    let Departure::Removed { ending: Some(ending) } = room.kick("b") else { panic!("kicking the last one ends") };
+    let Departure::Removed { ending: Some(ending), .. } = room.kick("b") else { panic!("kicking the last one ends") };
     assert_eq!(ending.reason, EndReason::AllParticipantsLeft);
 }
 

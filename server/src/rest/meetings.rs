@@ -7,7 +7,7 @@ use super::{created, find_app, find_meeting, ok, paged, query_time, AppPath, Bod
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store::Result as StoreResult;
-use crate::store::{MeetingFilter, MeetingRow, MeetingStatus, PageRequest};
+use crate::store::{MeetingFilter, MeetingRow, MeetingStatus, PageRequest, KEEP_ALIVE_SETTING, MAX_KEEP_ALIVE_SECS};
 use axum::extract::State;
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
@@ -57,7 +57,9 @@ pub fn meeting_json(meeting: &MeetingRow) -> Value {
         "persist_chat": false,
         "summarize_on_end": false,
         "transcribe_on_end": false,
-        "session_keep_alive_time_in_secs": 60,
+        // Unset means 0 here: the session ends when its last participant leaves (RealtimeKit's default is 60; set
+        // it for that). See `MeetingRow::session_keep_alive`.
+        "session_keep_alive_time_in_secs": 0,
     });
     let object = data.as_object_mut().expect("a JSON object");
     object.extend(meeting.settings.iter().map(|(key, value)| (key.clone(), value.clone())));
@@ -65,8 +67,16 @@ pub fn meeting_json(meeting: &MeetingRow) -> Value {
 }
 
 impl MeetingBody {
-    /// The settings this body sends (the fields that are neither title nor status).
+    /// The settings this body sends (the fields that are neither title nor status). A keep-alive must be a number
+    /// of seconds from 0 to a day.
     fn settings(&self) -> Result<Map<String, Value>, ApiError> {
+        if let Some(secs) = self.session_keep_alive_time_in_secs {
+            if !(0.0..=MAX_KEEP_ALIVE_SECS).contains(&secs) {
+                return Err(ApiError::bad_body(format!(
+                    "`{KEEP_ALIVE_SETTING}` must be a number of seconds from 0 to {MAX_KEEP_ALIVE_SECS}, got {secs}"
+                )));
+            }
+        }
         match serde_json::to_value(self).map_err(ApiError::internal)? {
             Value::Object(settings) => Ok(settings),
             _ => Ok(Map::new()),

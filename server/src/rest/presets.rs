@@ -73,8 +73,18 @@ pub async fn create(
     let app = find_app(&state, &path.account_id, &path.app_id).await?;
     let (name, document) = split_body(body, Mode::Complete)?;
     let name = name.expect("a complete body has a name");
-    let made = state.store.run(move |db| db.create_preset(&app.id, &name, Value::Object(document))).await?;
-    Ok(created(preset_json(&made.map_err(conflict)?)))
+    let made = state
+        .store
+        .run(move |db| {
+            let made = db.create_preset(&app.id, &name, Value::Object(document))?;
+            Ok((made, db.live_meetings_of_app(&app.id)?))
+        })
+        .await?;
+    let (made, live) = made;
+    let made = made.map_err(conflict)?;
+    // Participants may still carry this name (its preset was deleted, or renamed away): it applies to them again.
+    push(&state, live, &made.name, &made.name, made.permissions()).await;
+    Ok(created(preset_json(&made)))
 }
 
 /// `GET .../presets?page_no&per_page&search` → `{success, data: [{id, name, created_at, updated_at}], paging}`,
@@ -122,7 +132,11 @@ async fn change(state: &AppState, path: PresetPath, body: Value, mode: Mode) -> 
         .await??;
     let (old, saved, live) = changed;
     if old.permissions() != saved.permissions() || old.name != saved.name {
-        push(state, live, &old.name, &saved.name, saved.permissions()).await;
+        push(state, live.clone(), &old.name, &saved.name, saved.permissions()).await;
+    }
+    if old.name != saved.name {
+        // Renamed onto a name participants may still carry (its preset was deleted): it applies to them too.
+        push(state, live, &saved.name, &saved.name, saved.permissions()).await;
     }
     Ok(ok(preset_json(&saved)))
 }

@@ -44,7 +44,22 @@ pub struct MeetingRow {
     pub updated_at: String,
 }
 
+/// The meeting setting that keeps a session live after its last participant left.
+pub const KEEP_ALIVE_SETTING: &str = "session_keep_alive_time_in_secs";
+
+/// The longest `session_keep_alive_time_in_secs` accepted: RealtimeKit documents none; a day bounds the timers a
+/// meeting may hold.
+pub const MAX_KEEP_ALIVE_SECS: f64 = 86_400.0;
+
 impl MeetingRow {
+    /// How long a session of this meeting stays live after its last participant left (RealtimeKit's
+    /// `session_keep_alive_time_in_secs`). Unset is 0 here: the session ends when the last participant leaves
+    /// (RealtimeKit's own default is 60 s; set it on the meeting for that behaviour). Read when a session starts.
+    pub fn session_keep_alive(&self) -> std::time::Duration {
+        let secs = self.settings.get(KEEP_ALIVE_SETTING).and_then(Value::as_f64).unwrap_or(0.0);
+        std::time::Duration::from_secs_f64(secs.clamp(0.0, MAX_KEEP_ALIVE_SECS))
+    }
+
     fn from_row(row: &Row) -> rusqlite::Result<Self> {
         let status: String = row.get(3)?;
         let settings: String = row.get(4)?;

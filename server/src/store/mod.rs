@@ -19,11 +19,11 @@ mod webhooks;
 pub use accounts::{secret_digest, StoredToken};
 pub use apps::{AppPage, AppRow};
 pub use attendance::AttendanceRow;
-pub use meetings::{MeetingFilter, MeetingRow, MeetingStatus};
+pub use meetings::{MeetingFilter, MeetingRow, MeetingStatus, KEEP_ALIVE_SETTING, MAX_KEEP_ALIVE_SECS};
 pub use paging::{Page, PageRequest, DEFAULT_PER_PAGE, MAX_PER_PAGE};
 pub use participants::{JoinContext, JoinRefusal, ParticipantRow};
 pub use presets::{PresetConflict, PresetRow};
-pub use sessions::{SessionFilter, SessionRow, SessionSort};
+pub use sessions::{LiveSessionRow, ResumeCheck, SessionFilter, SessionRow, SessionSort};
 pub use webhook_outbox::{DeliveryState, DueDelivery, EventMeeting, OpenStay};
 pub use webhooks::{WebhookEvent, WebhookRow};
 

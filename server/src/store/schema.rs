@@ -133,6 +133,22 @@ const MIGRATIONS: &[&str] = &[
         WHERE delivered_at IS NULL AND abandoned_at IS NULL;
     CREATE INDEX webhook_deliveries_by_webhook ON webhook_deliveries(webhook_id);
     "#,
+    // 4: live sessions survive a restart (see hub/local.rs `restore`), and removals are remembered.
+    r#"
+    -- The last moment anyone was known present in a live session: a session nobody comes back to after a restart
+    -- ends then, not at the restart (downtime is not meeting time). Stamped at arrivals, departures and
+    -- periodically while someone is connected. peak_participants is kept up to date as it grows.
+    ALTER TABLE sessions ADD COLUMN last_alive_at TEXT;
+    -- Who was removed from a session and how (`kicked`), so that a resume into that session is answered with
+    -- that state even after a restart or on another node. Joining the session again (without resume) clears it.
+    CREATE TABLE session_removals (
+        session_id     TEXT NOT NULL REFERENCES sessions(id),
+        participant_id TEXT NOT NULL,
+        state          TEXT NOT NULL,
+        at             TEXT NOT NULL,
+        PRIMARY KEY (session_id, participant_id)
+    );
+    "#,
 ];
 
 /// Applies the migrations the database has not seen yet, each in its own transaction.

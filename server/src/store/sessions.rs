@@ -2,7 +2,7 @@
 
 use super::paging::{contains_pattern, Filter, Page, PageRequest, PagedQuery};
 use super::{Db, Result};
-use endsession_protocol::EndReason;
+use endsession_protocol::{EndReason, LeaveState, Participant, Permissions};
 use rusqlite::{params, OptionalExtension, Row};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,6 +35,30 @@ impl SessionRow {
     pub fn is_live(&self) -> bool {
         self.ended_at.is_none()
     }
+}
+
+/// A session that was live when the server stopped, with who was in it, for the hub to restore.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LiveSessionRow {
+    pub session: SessionRow,
+    pub app_id: String,
+    /// The meeting's `session_keep_alive_time_in_secs` (see [`super::MeetingRow::session_keep_alive`]).
+    pub keep_alive: std::time::Duration,
+    /// The last moment anyone was known present (the start if never stamped).
+    pub last_alive: String,
+    /// The participants with an open stay, by arrival, and their preset's current permissions.
+    pub members: Vec<(Participant, Permissions)>,
+}
+
+/// What the store knows about a participant asking to resume a session (see [`Db::resume_check`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResumeCheck {
+    /// None if the meeting has no such session.
+    pub session: Option<SessionRow>,
+    /// How the participant was removed from it, if it was (`Kicked`) and has not joined it again since.
+    pub removed: Option<LeaveState>,
+    /// Whether the participant had a stay in it.
+    pub was_in: bool,
 }
 
 /// Which sessions [`Db::list_sessions`] returns; None filters nothing.
@@ -72,7 +96,8 @@ fn with_title(row: &Row) -> rusqlite::Result<(SessionRow, Option<String>)> {
 impl Db {
     pub fn start_session(&mut self, session_id: &str, meeting_id: &str, started_at: &str) -> Result<()> {
         self.conn.execute(
-            "INSERT INTO sessions (id, meeting_id, started_at, peak_participants) VALUES (?1, ?2, ?3, 0)",
+            "INSERT INTO sessions (id, meeting_id, started_at, peak_participants, last_alive_at)
+             VALUES (?1, ?2, ?3, 0, ?3)",
             params![session_id, meeting_id, started_at],
         )?;
         Ok(())
@@ -124,13 +149,113 @@ impl Db {
             .optional()?)
     }
 
-    /// Ends the sessions a previous run left live (it crashed or was killed): nobody is connected to a fresh
-    /// process, so they ended when everybody left. Returns how many were closed.
-    pub fn close_orphaned_sessions(&mut self, now: &str) -> Result<usize> {
-        Ok(self.conn.execute(
-            "UPDATE sessions SET ended_at = ?1, end_reason = ?2, kicked_count = 0 WHERE ended_at IS NULL",
-            params![now, EndReason::AllParticipantsLeft.as_str()],
-        )?)
+    /// Someone was present in the live session at `at`, and it has had `peak` participants at once (None: no
+    /// change): both only grow, so a session restored after a restart keeps its true peak and ends at the last
+    /// moment anyone was there.
+    pub fn touch_session(&mut self, session_id: &str, at: &str, peak: Option<u32>) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "UPDATE sessions SET last_alive_at = MAX(COALESCE(last_alive_at, started_at), ?1),
+                                     peak_participants = MAX(peak_participants, COALESCE(?2, 0))
+                 WHERE id = ?3 AND ended_at IS NULL",
+            )?
+            .execute(params![at, peak, session_id])?;
+        Ok(())
+    }
+
+    /// [`Db::touch_session`] for many sessions at once (the hub's periodic stamp of sessions with someone
+    /// connected).
+    pub fn stamp_alive(&mut self, session_ids: &[String], at: &str) -> Result<()> {
+        self.transaction(|db| {
+            for id in session_ids {
+                db.touch_session(id, at, None)?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Remembers that the participant was removed from the session (`Kicked`), so that a resume is told so.
+    pub fn record_removal(
+        &mut self,
+        session_id: &str,
+        participant_id: &str,
+        state: LeaveState,
+        at: &str,
+    ) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO session_removals (session_id, participant_id, state, at) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (session_id, participant_id) DO UPDATE SET state = excluded.state, at = excluded.at",
+            params![session_id, participant_id, state.as_str(), at],
+        )?;
+        Ok(())
+    }
+
+    /// The participant is in the session again (it joined anew): a removal no longer applies.
+    pub fn clear_removal(&mut self, session_id: &str, participant_id: &str) -> Result<()> {
+        self.conn
+            .prepare_cached("DELETE FROM session_removals WHERE session_id = ?1 AND participant_id = ?2")?
+            .execute([session_id, participant_id])?;
+        Ok(())
+    }
+
+    /// Everything a resume into `session_id` needs to know, in one call.
+    pub fn resume_check(&mut self, meeting_id: &str, session_id: &str, participant_id: &str) -> Result<ResumeCheck> {
+        let session = self.session(meeting_id, session_id)?;
+        if session.is_none() {
+            return Ok(ResumeCheck { session, removed: None, was_in: false });
+        }
+        let removed: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT state FROM session_removals WHERE session_id = ?1 AND participant_id = ?2",
+                [session_id, participant_id],
+                |row| row.get(0),
+            )
+            .optional()?;
+        let was_in = self
+            .conn
+            .query_row(
+                "SELECT 1 FROM session_participants WHERE session_id = ?1 AND participant_id = ?2 LIMIT 1",
+                [session_id, participant_id],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some();
+        Ok(ResumeCheck { session, removed: removed.as_deref().and_then(LeaveState::parse), was_in })
+    }
+
+    /// Every session not ended, with its open stays: what a previous run of the server left live.
+    pub fn live_sessions_to_restore(&mut self) -> Result<Vec<LiveSessionRow>> {
+        let mut statement = self.conn.prepare(&format!(
+            "SELECT {COLUMNS}, (SELECT app_id FROM meetings m WHERE m.id = meeting_id), last_alive_at
+             FROM sessions WHERE ended_at IS NULL ORDER BY started_at, rowid"
+        ))?;
+        let sessions = statement
+            .query_map([], |row| Ok((SessionRow::from_row(row)?, row.get::<_, Option<String>>(7)?, row.get(8)?)))?
+            .collect::<rusqlite::Result<Vec<(SessionRow, Option<String>, Option<String>)>>>()?;
+        drop(statement);
+        let mut restored = Vec::with_capacity(sessions.len());
+        for (session, app_id, last_alive) in sessions {
+            let app_id = app_id.unwrap_or_default();
+            let keep_alive = match self.meeting(&app_id, &session.meeting_id)? {
+                Some(meeting) => meeting.session_keep_alive(),
+                None => std::time::Duration::ZERO,
+            };
+            let mut members = Vec::new();
+            for stay in self.open_stays(&session.id, None)? {
+                let permissions = self.preset(&app_id, &stay.preset_name)?.map(|p| p.permissions()).unwrap_or_default();
+                let participant = Participant {
+                    id: stay.participant_id,
+                    name: stay.name.unwrap_or_default(),
+                    custom_participant_id: stay.custom_participant_id,
+                    preset_name: stay.preset_name,
+                };
+                members.push((participant, permissions));
+            }
+            let last_alive = last_alive.unwrap_or_else(|| session.started_at.clone());
+            restored.push(LiveSessionRow { session, app_id, keep_alive, last_alive, members });
+        }
+        Ok(restored)
     }
 
     /// The session if it belongs to one of the app's meetings, with that meeting's title.
@@ -220,21 +345,5 @@ mod tests {
         assert_eq!(row.end_reason, Some(EndReason::HostEndedMeeting));
         assert_eq!((row.peak_participants, row.kicked_count), (3, Some(3)));
         assert_eq!(store.with(|db| db.session("other-meeting", "s-1")).unwrap(), None);
-    }
-
-    #[test]
-    fn sessions_left_live_by_a_crash_are_closed_at_start() {
-        let store = Store::open_in_memory().unwrap();
-        let meeting = store
-            .with(|db| {
-                let app = db.create_app("acct", "a")?;
-                db.create_meeting(&app.id, None, Default::default())
-            })
-            .unwrap();
-        store.with(|db| db.start_session("s-1", &meeting.id, "2026-01-01T00:00:00.000Z")).unwrap();
-        store.with(|db| db.start_session("s-2", &meeting.id, "2026-01-02T00:00:00.000Z")).unwrap();
-        assert_eq!(store.with(|db| db.close_orphaned_sessions(&clock::now())).unwrap(), 2);
-        let latest = store.with(|db| db.latest_session(&meeting.id)).unwrap().unwrap();
-        assert_eq!((latest.id.as_str(), latest.end_reason), ("s-2", Some(EndReason::AllParticipantsLeft)));
     }
 }

@@ -156,6 +156,8 @@ pub fn record_departure(db: &mut Db, meeting_id: &str, session_id: &str, partici
     let hooks = db.webhook_subscribers(meeting_id, WebhookEvent::ParticipantLeft)?;
     let stays = if hooks.is_empty() { Vec::new() } else { db.open_stays(session_id, Some(participant_id))? };
     db.record_departure(session_id, participant_id, at)?;
+    // Someone was there until now: a restart that follows ends the session no earlier than this.
+    db.touch_session(session_id, at, None)?;
     if stays.is_empty() {
         return Ok(());
     }
@@ -206,19 +208,6 @@ pub fn end_session(
         subject.enqueue(db, WebhookEvent::MeetingEnded, &payload, &ended_hooks)?;
     }
     Ok(true)
-}
-
-/// Ends the sessions a previous run left live (it crashed or was killed: nobody is connected to a fresh process, so
-/// everybody left), each with its `meeting.ended`. Returns how many were closed.
-pub fn close_orphaned_sessions(db: &mut Db, now: &str) -> Result<usize> {
-    let live = db.live_sessions()?;
-    let mut closed = 0;
-    for (session_id, meeting_id) in &live {
-        if end_session(db, meeting_id, session_id, now, EndReason::AllParticipantsLeft, 0, 0)? {
-            closed += 1;
-        }
-    }
-    Ok(closed)
 }
 
 /// Milliseconds since the Unix epoch: the outbox's clock for scheduling attempts.

@@ -61,14 +61,8 @@ pub async fn run(socket: WebSocket, state: AppState) {
             }
             serve(socket, inbox, seat, &state, &limits).await;
         }
-        JoinOutcome::Ended { session_id, reason } => {
-            let frame = ServerFrame::RoomLeft {
-                state: LeaveState::Ended,
-                session_id,
-                reason,
-                kicked_count: None,
-                message: None,
-            };
+        JoinOutcome::Ended { state, session_id, reason, kicked_count } => {
+            let frame = ServerFrame::RoomLeft { state, session_id, reason, kicked_count, message: None };
             send_final(&mut socket, frame.encode().into(), close_code::NORMAL, "session ended").await;
         }
         JoinOutcome::Refused { code, message } => {

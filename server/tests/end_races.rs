@@ -1,0 +1,196 @@
+//! Ends that race: every `kickAll` on a session that ends gets an answer the client resolves with, the same for
+//! all; and the reliability suite's 1,000 join-vs-end races (REST and WebSocket ends mixed), after which nobody is
+//! left in an ENDED session, every joiner is in a new session or told `ended`, and a real receiver got exactly one
+//! signed `meeting.ended` per session.
+
+mod common;
+mod receiver;
+
+use common::{Meeting, TestServer};
+use endsession_protocol::{ClientFrame, LeaveState, ServerFrame};
+use futures_util::future::join_all;
+use receiver::Receiver;
+use reqwest::Method;
+use serde_json::json;
+use std::collections::HashMap;
+use std::time::Duration;
+
+/// What a host's client resolves its `kickAll` with: `(session id, kicked count, ended by this call)`, from the
+/// `KickAllResult` if it came, else from the `RoomLeft { ended }` that closed the socket.
+fn resolution(frames: &[ServerFrame]) -> (String, u32, bool) {
+    for frame in frames {
+        if let ServerFrame::KickAllResult { session_id, kicked_count, already_ended, .. } = frame {
+            return (session_id.clone(), *kicked_count, !already_ended);
+        }
+    }
+    for frame in frames {
+        if let ServerFrame::RoomLeft { state: LeaveState::Ended, session_id, kicked_count, .. } = frame {
+            let count = kicked_count.expect("a RoomLeft { ended } carries the end's kicked count");
+            return (session_id.clone(), count, false);
+        }
+    }
+    panic!("neither a KickAllResult nor a RoomLeft {{ ended }}: {frames:?}")
+}
+
+async fn kick_all_race(server: &TestServer, round: usize) {
+    let meeting = server.meeting().await;
+    let (_, h1_token) = server.host(&meeting).await;
+    let (_, h2_token) = server.host(&meeting).await;
+    let (mut h1, session) = server.join(&h1_token).await;
+    let (mut h2, _) = server.join(&h2_token).await;
+    assert!(matches!(h1.recv().await, ServerFrame::ParticipantJoined { .. }));
+
+    // Both hosts and the backend end it at once; the order varies with the round.
+    let rest = async {
+        if round.is_multiple_of(3) {
+            tokio::task::yield_now().await;
+        }
+        server.rest_kick_all(&meeting).await["kicked_participants_count"].as_u64().unwrap() as u32
+    };
+    let first = async {
+        h1.send(&ClientFrame::KickAll { id: 1 }).await;
+        h1.until_closed().await
+    };
+    let second = async {
+        if round.is_multiple_of(2) {
+            tokio::task::yield_now().await;
+        }
+        h2.send(&ClientFrame::KickAll { id: 1 }).await;
+        h2.until_closed().await
+    };
+    let (rest_count, h1_frames, h2_frames) = tokio::join!(rest, first, second);
+    let answers = [resolution(&h1_frames), resolution(&h2_frames)];
+    for (answer_session, count, _) in &answers {
+        assert_eq!((answer_session.as_str(), *count), (session.as_str(), 2), "round {round}: {answers:?}");
+    }
+    let enders = answers.iter().filter(|(_, _, ended)| *ended).count() + usize::from(rest_count > 0);
+    assert_eq!(enders, 1, "round {round}: exactly one call ended it: {answers:?}, REST {rest_count}");
+    assert!(rest_count == 0 || rest_count == 2, "round {round}: REST counted {rest_count}");
+
+    // Just after: a host whose socket closed before its kickAll got out resumes and is told the same answer.
+    for token in [&h1_token, &h2_token] {
+        let (mut ws, answer) = server.join_with(token, Some(&session)).await;
+        assert_eq!(resolution(std::slice::from_ref(&answer)), (session.clone(), 2, false), "round {round}");
+        ws.expect_closed().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_kick_all_on_an_ending_session_is_answered_with_the_same_result() {
+    let server = TestServer::start().await;
+    for batch in 0..6 {
+        join_all((0..10).map(|i| kick_all_race(&server, batch * 10 + i))).await;
+    }
+}
+
+/// How one join-vs-end race ended for the joiner.
+enum Joiner {
+    /// Admitted to the session being ended, then told `ended`.
+    EndedWithIt,
+    /// In a new session (ended afterwards by the test).
+    NewSession(String),
+}
+
+/// One meeting's share of the races, one after another: each race starts a session with the host, then a joiner
+/// joins while the session is ended by the backend (even races) or by the host's kickAll (odd ones).
+async fn races_in_one_meeting(server: &TestServer, meeting: Meeting, races: usize) -> Vec<String> {
+    let (_, host_token) = server.host(&meeting).await;
+    let (_, joiner_token) = server.guest(&meeting).await;
+    let mut sessions = Vec::new();
+    for race in 0..races {
+        let (mut host, session) = server.join(&host_token).await;
+        assert!(!sessions.contains(&session), "a new session each time");
+        sessions.push(session.clone());
+        let end = async {
+            if race.is_multiple_of(2) {
+                server.rest_kick_all(&meeting).await;
+                host.until_closed().await
+            } else {
+                host.send(&ClientFrame::KickAll { id: 1 }).await;
+                host.until_closed().await
+            }
+        };
+        let join = async {
+            let (mut ws, answer) = server.join_with(&joiner_token, None).await;
+            match answer {
+                ServerFrame::Joined { session_id, .. } if session_id == session => {
+                    let frames = ws.until_closed().await;
+                    assert!(
+                        matches!(frames.last(), Some(ServerFrame::RoomLeft { state: LeaveState::Ended, .. })),
+                        "joined the ending session, so told it ended: {frames:?}"
+                    );
+                    (Joiner::EndedWithIt, None)
+                }
+                ServerFrame::Joined { session_id, .. } => (Joiner::NewSession(session_id), Some(ws)),
+                other => panic!("a joiner is either in a session or told ended: {other:?}"),
+            }
+        };
+        let (host_frames, (joiner, joiner_ws)) = tokio::join!(end, join);
+        assert!(
+            host_frames.iter().any(|f| matches!(f, ServerFrame::RoomLeft { state: LeaveState::Ended, .. })),
+            "the host learns ended: {host_frames:?}"
+        );
+        let (_, live) = server.active_session(&meeting).await;
+        match joiner {
+            Joiner::EndedWithIt => {
+                assert_eq!((&live["data"]["id"], &live["data"]["status"]), (&json!(session), &json!("ENDED")));
+                assert_eq!(live["data"]["live_participants"], 0, "nobody left in an ENDED session");
+            }
+            Joiner::NewSession(new) => {
+                // Alone in a live new session, not in the ended one.
+                assert_eq!((&live["data"]["id"], &live["data"]["status"]), (&json!(new), &json!("LIVE")));
+                assert_eq!(live["data"]["live_participants"], 1);
+                sessions.push(new.clone());
+                server.rest_kick_all(&meeting).await;
+                let frames = joiner_ws.expect("the joiner's socket").until_closed().await;
+                assert!(matches!(frames.last(), Some(ServerFrame::RoomLeft { state: LeaveState::Ended, .. })));
+            }
+        }
+        let ended = server.admin(Method::GET, &TestServer::meeting_path(&meeting, "/active-session"), None).await;
+        assert_eq!(ended["status"], "ENDED");
+    }
+    sessions
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_join_vs_end_races_leave_nobody_in_an_ended_session_and_one_webhook_each() {
+    const MEETINGS: usize = 20;
+    const RACES_PER_MEETING: usize = 50;
+    let server = TestServer::start().await;
+    let (receiver, url) = Receiver::start().await;
+    receiver.trust(&server.base).await;
+    let app = server.admin(Method::POST, "/apps", Some(json!({ "name": "races" }))).await;
+    let app_id = app["app"]["id"].as_str().unwrap().to_owned();
+    let hook = json!({ "name": "ended", "url": url, "events": ["meeting.ended"] });
+    server.admin(Method::POST, &format!("/{app_id}/webhooks"), Some(hook)).await;
+
+    let mut meetings = Vec::new();
+    for _ in 0..MEETINGS {
+        meetings.push(server.meeting_in(&app_id).await);
+    }
+    // The meetings race in parallel, the races of one meeting one after another.
+    let sessions: Vec<String> =
+        join_all(meetings.into_iter().map(|m| races_in_one_meeting(&server, m, RACES_PER_MEETING)))
+            .await
+            .into_iter()
+            .flatten()
+            .collect();
+    assert!(sessions.len() >= MEETINGS * RACES_PER_MEETING);
+
+    let events = receiver
+        .wait(Duration::from_secs(120), "one meeting.ended per session", |events| events.len() >= sessions.len())
+        .await;
+    // A little longer: nothing beyond one per session may arrive.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let events = if receiver.events().len() > events.len() { receiver.events() } else { events };
+    let mut per_session: HashMap<&str, usize> = HashMap::new();
+    for event in &events {
+        assert_eq!(event.name(), "meeting.ended");
+        *per_session.entry(event.session_id()).or_default() += 1;
+    }
+    for session in &sessions {
+        assert_eq!(per_session.get(session.as_str()), Some(&1), "one meeting.ended for {session}");
+    }
+    assert_eq!(events.len(), sessions.len(), "no meeting.ended for anything else");
+    assert_eq!(*receiver.forged.lock().unwrap(), 0, "every delivery was signed");
+}
