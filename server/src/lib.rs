@@ -100,6 +100,7 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         api_tokens: Arc::new(ApiTokens::new(&config.api_tokens)),
         dev: dev.clone(),
         webhook_signer: signer.clone(),
+        webhook_targets: config.webhooks.targets,
     };
     let app = routes::router(state, &config);
 

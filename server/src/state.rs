@@ -21,4 +21,6 @@ pub struct AppState {
     pub dev: Option<Arc<DevSeed>>,
     /// Signs webhook deliveries; its public key is served at `/.well-known/webhooks.json`.
     pub webhook_signer: Arc<Signer>,
+    /// Where webhook URLs may point (`--webhook-targets`), checked when a webhook is created, edited or replaced.
+    pub webhook_targets: crate::webhooks::TargetPolicy,
 }
