@@ -267,7 +267,7 @@ impl Worker {
             // An address in the URL is connected to without resolution, so it is checked here; names are checked
             // by the client's resolver, after resolution.
             let url = reqwest::Url::parse(&delivery.url).map_err(|e| format!("invalid URL: {e}"))?;
-            targets::check_host(&url).map_err(|why| format!("refused: the URL {why}"))?;
+            targets::check_address(&url).map_err(|why| format!("refused: the URL {why}"))?;
         }
         let response = self
             .client

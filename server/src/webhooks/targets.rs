@@ -106,22 +106,32 @@ pub fn check_url(url: &str, policy: TargetPolicy) -> Result<(), String> {
 }
 
 /// Under [`TargetPolicy::Public`], whether the URL's host may be called: IP literals must be public, `localhost`
-/// names are refused. Names are left to [`PublicResolver`].
+/// names are refused. Other names are left to [`PublicResolver`].
 pub fn check_host(url: &Url) -> Result<(), String> {
-    let refused = |shown: &str| {
-        Err(format!(
-            "points at {shown}, a loopback, private or otherwise non-public address; this server sends webhooks to \
-             public addresses only (--webhook-targets public)"
-        ))
-    };
-    // The parser has already turned every IPv4 spelling into dotted decimal; IPv6 comes in brackets.
-    let Some(host) = url.host_str() else { return Err("has no host".into()) };
-    match host.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>() {
-        Ok(ip) if !is_public(ip) => refused(&ip.to_string()),
-        Ok(_) => Ok(()),
-        Err(_) if is_localhost(host) => refused(host),
-        Err(_) => Ok(()),
+    check_address(url)?;
+    match url.host_str() {
+        Some(name) if is_localhost(name) => Err(refusal(name)),
+        Some(_) => Ok(()),
+        None => Err("has no host".into()),
     }
+}
+
+/// The delivery's check before connecting: an IP literal in the URL is connected to without resolution, so it must
+/// be public here; a name (even `localhost`) is checked by [`PublicResolver`] on what it resolves to.
+pub fn check_address(url: &Url) -> Result<(), String> {
+    // The parser has already turned every IPv4 spelling into dotted decimal; IPv6 comes in brackets.
+    let host = url.host_str().unwrap_or_default();
+    match host.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>() {
+        Ok(ip) if !is_public(ip) => Err(refusal(&ip.to_string())),
+        _ => Ok(()),
+    }
+}
+
+fn refusal(shown: &str) -> String {
+    format!(
+        "points at {shown}, a loopback, private or otherwise non-public address; this server sends webhooks to \
+         public addresses only (--webhook-targets public)"
+    )
 }
 
 /// `localhost` and `*.localhost`, with or without the final dot: loopback by definition (RFC 6761 §6.3).
