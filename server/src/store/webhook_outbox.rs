@@ -227,6 +227,19 @@ impl Db {
         )?)
     }
 
+    /// Gives up the pending deliveries of events that happened before `before` (a timestamp as `created_at`): what
+    /// a webhook paused that long would get is stale, and the outbox stays bounded. Returns how many were dropped.
+    pub fn expire_webhook_deliveries(&mut self, before: &str, at: &str) -> Result<usize> {
+        Ok(self.conn.execute(
+            &format!(
+                "UPDATE webhook_deliveries AS d SET abandoned_at = ?1,
+                        last_error = 'expired: not delivered before ' || ?2 || (': ' || last_error)
+                 WHERE {PENDING} AND d.event_id IN (SELECT id FROM webhook_events WHERE created_at < ?2)"
+            ),
+            params![at, before],
+        )?)
+    }
+
     /// Forgets deliveries finished (delivered or abandoned) before `before`, and events with no delivery left.
     pub fn prune_webhook_outbox(&mut self, before: &str) -> Result<usize> {
         let deliveries = self

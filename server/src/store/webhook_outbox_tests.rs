@@ -198,3 +198,21 @@ fn each_webhook_has_its_own_line_and_room() {
     assert!(f.states(&events[0]).iter().all(|s| !s.delivered && !s.abandoned));
     let _ = slow;
 }
+
+#[test]
+fn deliveries_pending_too_long_expire() {
+    let f = fixture();
+    let hook = f.hook(&[WebhookEvent::MeetingEnded], true);
+    let at = |day: u32| format!("2026-01-{day:02}T00:00:00.000Z");
+    let enqueue = |day| {
+        let hooks = [hook.clone()];
+        f.store.with(|db| db.enqueue_webhook_event(&f.app, WebhookEvent::MeetingEnded, b"{}", &hooks, &at(day), 0))
+    };
+    let (old, new) = (enqueue(1).unwrap(), enqueue(3).unwrap());
+    f.store.with(|db| db.webhook_attempt_failed(&old, &hook, "HTTP 503", Some(0), "t")).unwrap();
+    assert_eq!(f.store.with(|db| db.expire_webhook_deliveries(&at(2), "t")).unwrap(), 1);
+    let expired = &f.states(&old)[0];
+    assert!(expired.abandoned);
+    assert_eq!(expired.last_error.as_deref(), Some("expired: not delivered before 2026-01-02T00:00:00.000Z: HTTP 503"));
+    assert_eq!(f.claim(0, 0), [(new, hook, 0)], "the newer one is still to be sent");
+}

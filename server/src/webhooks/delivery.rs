@@ -37,6 +37,11 @@ pub const MAX_IN_FLIGHT: usize = 128;
 const LEASE_SLACK: Duration = Duration::from_secs(5);
 /// The longest the worker sleeps without looking at the store, as a net under the wake-up bell.
 const IDLE_POLL: Duration = Duration::from_secs(30);
+/// A delivery still pending this long after its event is given up (e.g. its webhook was paused all that time):
+/// what it reports is stale by then, and the outbox stays bounded.
+pub const MAX_PENDING: Duration = Duration::from_secs(24 * 3600);
+/// How often pending deliveries are checked against [`MAX_PENDING`].
+const EXPIRY_CHECK: Duration = Duration::from_secs(60);
 /// Finished deliveries are kept this long for diagnostics, then pruned.
 const KEEP_FINISHED: Duration = Duration::from_secs(7 * 24 * 3600);
 
@@ -143,7 +148,17 @@ impl Worker {
             tracing::warn!(error = %e, "could not prune the webhook outbox");
         }
         let mut running = JoinSet::new();
+        let mut next_expiry_check = Instant::now();
         loop {
+            if Instant::now() >= next_expiry_check {
+                next_expiry_check = Instant::now() + EXPIRY_CHECK;
+                let before = clock::format(time::OffsetDateTime::now_utc() - MAX_PENDING);
+                match self.store.run(move |db| db.expire_webhook_deliveries(&before, &clock::now())).await {
+                    Ok(0) => {}
+                    Ok(expired) => tracing::warn!(expired, "webhook deliveries pending for a day given up"),
+                    Err(e) => tracing::warn!(error = %e, "could not expire old webhook deliveries"),
+                }
+            }
             // Registered before looking, so an event enqueued while we look still wakes the wait below.
             let woken = WAKE.notified();
             tokio::pin!(woken);
@@ -215,12 +230,23 @@ impl Worker {
                 let (now_ms, now) = (unix_ms(), Instant::now());
                 let mut room = room;
                 let mut endpoints = endpoints.lock().unwrap_or_else(PoisonError::into_inner);
+                let mut taken = Vec::new();
                 let mut take = |webhook_id: &str, event_id: &str| {
-                    let taken = room > 0 && endpoints.take(webhook_id, event_id, now);
-                    room -= usize::from(taken);
-                    taken
+                    let took = room > 0 && endpoints.take(webhook_id, event_id, now);
+                    if took {
+                        room -= 1;
+                        taken.push((webhook_id.to_owned(), event_id.to_owned()));
+                    }
+                    took
                 };
-                db.claim_webhook_deliveries(now_ms, first_delay, now_ms + lease, &mut take)
+                let claimed = db.claim_webhook_deliveries(now_ms, first_delay, now_ms + lease, &mut take);
+                if claimed.is_err() {
+                    // Nothing of this claim will be attempted: give its places back.
+                    for (webhook_id, event_id) in &taken {
+                        endpoints.release(webhook_id, event_id);
+                    }
+                }
+                claimed
             })
             .await
     }

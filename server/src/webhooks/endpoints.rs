@@ -113,6 +113,18 @@ impl Endpoints {
         change
     }
 
+    /// Gives back a place taken for an attempt that was never made (its claim failed): no outcome to count.
+    pub fn release(&mut self, webhook_id: &str, event_id: &str) {
+        let Some(endpoint) = self.by_webhook.get_mut(webhook_id) else { return };
+        endpoint.in_flight = endpoint.in_flight.saturating_sub(1);
+        if let Some(pause) = endpoint.pause.as_mut().filter(|p| p.probe.as_deref() == Some(event_id)) {
+            pause.probe = None;
+        }
+        if endpoint.in_flight == 0 && endpoint.failures == 0 && endpoint.pause.is_none() {
+            self.by_webhook.remove(webhook_id);
+        }
+    }
+
     /// When the next pause runs out, if one is still running: the worker wakes then to let its probe go.
     pub fn next_probe(&self, now: Instant) -> Option<Instant> {
         self.by_webhook
@@ -157,6 +169,8 @@ mod tests {
         assert!(e.take("other", "4", now), "another endpoint is not held up");
         assert_eq!(e.finished("slow", "1", true, now), Change::None);
         assert!(e.take("slow", "3", now), "a finished attempt frees its place");
+        e.release("slow", "3");
+        assert!(e.take("slow", "5", now), "so does one never made");
     }
 
     #[test]
