@@ -1,6 +1,6 @@
 //! Command line and environment: everything the server needs to know before it binds.
 
-use crate::webhooks::DeliverySettings;
+use crate::webhooks::{DeliverySettings, TargetPolicy};
 use clap::Parser;
 use std::fmt;
 use std::net::SocketAddr;
@@ -175,6 +175,23 @@ pub struct Cli {
     /// Open WebSockets per participant; a further one is refused with `TooManyConnections` (4290) and close 1008.
     #[arg(long = "max-sockets-per-participant", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_sockets_per_participant: u32,
+    /// Webhook attempts under way at once to one webhook; others of it wait (other webhooks are not held up).
+    #[arg(long = "webhook-endpoint-concurrency", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub webhook_endpoint_concurrency: u32,
+
+    /// Failed attempts in a row after which a webhook is paused (its circuit breaker opens); 0 never pauses.
+    #[arg(long = "webhook-breaker-failures", default_value_t = 5)]
+    pub webhook_breaker_failures: u32,
+
+    /// How long a paused webhook waits before one probe attempt; doubles after each failed probe (up to 64 times).
+    #[arg(long = "webhook-breaker-pause-ms", default_value_t = 30_000)]
+    pub webhook_breaker_pause_ms: u64,
+
+    /// Where webhooks may be sent: `public` refuses loopback, private, link-local and other non-public addresses
+    /// (when a webhook is saved, and after DNS resolution at every delivery); `any` allows them. Default: `public`,
+    /// or `any` with --dev.
+    #[arg(long = "webhook-targets", value_enum)]
+    pub webhook_targets: Option<TargetPolicy>,
 }
 
 /// Everything [`crate::start`] needs. Built from [`Cli`] by the binary, or directly by tests.
@@ -230,6 +247,14 @@ impl Cli {
                 max_attempts: self.webhook_max_attempts,
                 timeout: Duration::from_millis(self.webhook_timeout_ms),
                 first_delay: Duration::from_millis(self.webhook_delay_ms),
+                endpoint_concurrency: self.webhook_endpoint_concurrency as usize,
+                breaker_failures: self.webhook_breaker_failures,
+                breaker_pause: Duration::from_millis(self.webhook_breaker_pause_ms),
+                targets: self.webhook_targets.unwrap_or(if self.dev {
+                    TargetPolicy::Any
+                } else {
+                    TargetPolicy::Public
+                }),
             },
             limits: Limits {
                 max_connections: self.max_connections as usize,
@@ -324,7 +349,13 @@ mod tests {
     #[test]
     fn webhook_flags_have_defaults_and_reach_the_delivery_settings() {
         let defaults = Cli::parse_from(["endsession-server"]).into_config(None).unwrap();
-        assert_eq!(defaults.webhooks, DeliverySettings::default());
+        let public = DeliverySettings { targets: TargetPolicy::Public, ..DeliverySettings::default() };
+        assert_eq!(defaults.webhooks, public, "the library's defaults, refusing non-public targets");
+        let dev = Cli::parse_from(["endsession-server", "--dev"]).into_config(None).unwrap();
+        assert_eq!(dev.webhooks.targets, TargetPolicy::Any, "--dev allows a receiver on this machine");
+        let dev_public = Cli::parse_from(["endsession-server", "--dev", "--webhook-targets", "public"]);
+        assert_eq!(dev_public.into_config(None).unwrap().webhooks.targets, TargetPolicy::Public);
+        assert_eq!(Config::local("d").webhooks.targets, TargetPolicy::Any, "what tests start");
         let cli = Cli::parse_from([
             "endsession-server",
             "--webhook-retry-base-ms",
@@ -335,11 +366,23 @@ mod tests {
             "500",
             "--webhook-delay-ms",
             "60000",
+            "--webhook-endpoint-concurrency",
+            "2",
+            "--webhook-breaker-failures",
+            "7",
+            "--webhook-breaker-pause-ms",
+            "1500",
+            "--webhook-targets",
+            "any",
         ]);
         let settings = cli.into_config(None).unwrap().webhooks;
         assert_eq!(settings.retry_base, Duration::from_millis(20));
         assert_eq!((settings.max_attempts, settings.timeout), (3, Duration::from_millis(500)));
         assert_eq!(settings.first_delay, Duration::from_secs(60));
+        assert_eq!((settings.endpoint_concurrency, settings.breaker_failures), (2, 7));
+        assert_eq!((settings.breaker_pause, settings.targets), (Duration::from_millis(1500), TargetPolicy::Any));
+        assert!(Cli::try_parse_from(["endsession-server", "--webhook-endpoint-concurrency", "0"]).is_err());
+        assert!(Cli::try_parse_from(["endsession-server", "--webhook-targets", "private"]).is_err());
         assert!(Cli::try_parse_from(["endsession-server", "--webhook-max-attempts", "0"]).is_err());
     }
 

@@ -107,6 +107,7 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         dev: dev.clone(),
         webhook_signer: signer.clone(),
         sockets: Arc::new(ws::Sockets::new(config.limits.clone())),
+        webhook_targets: config.webhooks.targets,
     };
     let app = routes::router(state, &config);
 

@@ -23,4 +23,6 @@ pub struct AppState {
     pub webhook_signer: Arc<Signer>,
     /// The WebSocket deadlines and caps, and the open sockets per participant.
     pub sockets: Arc<crate::ws::Sockets>,
+    /// Where webhook URLs may point (`--webhook-targets`), checked when a webhook is created, edited or replaced.
+    pub webhook_targets: crate::webhooks::TargetPolicy,
 }

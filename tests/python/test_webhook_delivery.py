@@ -5,7 +5,10 @@ receiver (webhook_receiver.py) gets the events and verifies every signature with
 This module starts its own server with fast retries (`--webhook-retry-base-ms 50`); the crash test starts two more
 (`--webhook-delay-ms` holds the first attempt so the test can SIGKILL the server between the end and the delivery).
 "No second `meeting.ended`" is checked after a barrier: a later session of the same meeting, ended afterwards, whose
-own `meeting.ended` has arrived — the outbox hands out deliveries oldest first, so a duplicate would have come too.
+own `meeting.ended` has arrived — the outbox hands out due deliveries oldest first, so a duplicate would have come too.
+
+Within a session, deliveries to a webhook go one at a time in the order the events happened (retries included), so
+the receiver's scripted answers fall on a session's events in turn.
 """
 
 from __future__ import annotations
@@ -23,7 +26,8 @@ from support import Kit, ServerProcess, Tokens, poll, temp_data_dir, unique
 from webhook_receiver import Delivery, Receiver, load_public_key, verify
 
 ALL_EVENTS = ["meeting.started", "meeting.ended", "meeting.participantJoined", "meeting.participantLeft"]
-FAST = ["--webhook-retry-base-ms", "50", "--webhook-max-attempts", "5"]
+# The receiver runs on this machine: allow loopback targets (the default outside --dev refuses them).
+FAST = ["--webhook-retry-base-ms", "50", "--webhook-max-attempts", "5", "--webhook-targets", "any"]
 
 
 @pytest.fixture(scope="module")
@@ -200,6 +204,38 @@ def test_a_failing_receiver_gets_the_same_event_id_until_it_answers_200(kit: Kit
 
     barrier(kit, app, meeting.id, people, receiver, name)
     assert [d.uuid for d in receiver.deliveries(name)].count(got[0].uuid) == 3, "delivered: no fourth attempt"
+
+
+def test_a_sessions_events_arrive_in_the_order_they_happened_though_attempts_fail(kit: Kit, people: Crowd,
+                                                                                 receiver: Receiver):
+    app = kit.new_app()
+    meeting = kit.new_meeting(app)
+    _, name = subscribe(kit, app, receiver, ALL_EVENTS)
+    receiver.answer(name, [200] + [500, 200] * 11)  # every event but the first fails once, then is retried
+    h = people.join(kit.add(app, meeting.id, "host", preset="group_call_host").token, "host")
+    guests = [people.join(kit.add(app, meeting.id, f"guest{i}").token, f"guest{i}") for i in range(4)]
+    guests[0].leave()
+    h.wait_for("participantLeft")
+    kit.kick_all(app, meeting.id)
+    h.wait_for("roomLeft", state="ended")
+
+    got = receiver.wait_for(name, lambda ds: any(d.event == "meeting.ended" and d.status == 200 for d in ds),
+                            what="meeting.ended accepted")
+    assert all(d.verified for d in got), got
+    accepted = [d for d in got if d.status == 200]
+    who = lambda d: d.json.get("participant", {}).get("customParticipantId")  # noqa: E731
+    assert [(d.event, who(d)) for d in accepted] == (
+        [("meeting.started", None)]
+        + [("meeting.participantJoined", p) for p in ["host", "guest0", "guest1", "guest2", "guest3"]]
+        + [("meeting.participantLeft", "guest0")]
+        + [("meeting.participantLeft", p) for p in ["host", "guest1", "guest2", "guest3"]]
+        + [("meeting.ended", None)]
+    ), got
+    order = [d.uuid for d in accepted]
+    for i, d in enumerate(got):
+        done = {x.uuid for x in got[:i] if x.status == 200}
+        assert set(order[:order.index(d.uuid)]) <= done, f"request {i} ({d.event}) overtook an earlier event: {got}"
+    assert sum(d.status == 500 for d in got) == 11, "each failed once and was retried with the same rtk-uuid"
 
 
 def test_disabled_and_unsubscribed_webhooks_are_not_called(kit: Kit, people: Crowd, receiver: Receiver):

@@ -130,3 +130,46 @@ def test_unknown_webhook_is_404(admin: Kit):
         admin.rk.webhooks.get_webhook_by_id(missing_id(), account_id=admin.account, app_id=app)
     with pytest.raises(cloudflare.NotFoundError):
         admin.rk.webhooks.edit_webhook(missing_id(), account_id=admin.account, app_id=app, enabled=False)
+
+
+# The shared test server runs without --dev, so it has the default `--webhook-targets public`.
+OWN_NETWORK = [
+    "http://127.0.0.1:8787/hooks",
+    "http://localhost/hooks",
+    "http://2130706433/hooks",  # 127.0.0.1 as one number
+    "http://0x7f.1/hooks",  # 127.0.0.1 in hex, short form
+    "http://[::ffff:127.0.0.1]/hooks",  # IPv4-mapped IPv6
+    "http://[::1]/hooks",
+    "http://169.254.169.254/latest/meta-data/",  # cloud metadata
+    "http://10.1.2.3/hooks",
+    "http://172.20.0.1/hooks",
+    "http://192.168.0.10/hooks",
+    "http://100.64.0.1/hooks",
+    "http://0.0.0.0/hooks",
+    "http://[fd00::1]/hooks",
+    "http://[fe80::1]/hooks",
+]
+
+
+def refused(call) -> str:
+    with pytest.raises(cloudflare.BadRequestError) as e:
+        call()
+    assert e.value.status_code == 400
+    message = e.value.body["errors"][0]["message"] if isinstance(e.value.body, dict) else str(e.value.body)
+    assert message.startswith("`url` points at") and "public addresses only" in message, message
+    return message
+
+
+@pytest.mark.parametrize("url", OWN_NETWORK)
+def test_a_url_into_the_servers_own_network_is_refused(admin: Kit, url: str):
+    app = admin.new_app()
+    refused(lambda: admin.rk.webhooks.create_webhook(app, account_id=admin.account, name="h", url=url,
+                                                     events=["meeting.ended"]))
+    assert admin.rk.webhooks.get_webhooks(app, account_id=admin.account).data == [], "nothing was created"
+
+    w = create(admin, app)
+    refused(lambda: admin.rk.webhooks.edit_webhook(w.id, account_id=admin.account, app_id=app, url=url))
+    refused(lambda: admin.rk.webhooks.replace_webhook(w.id, account_id=admin.account, app_id=app, name="h", url=url,
+                                                      events=["meeting.ended"]))
+    got = admin.rk.webhooks.get_webhook_by_id(w.id, account_id=admin.account, app_id=app).data
+    assert (got.name, got.url) == (w.name, w.url), "a refused change changes nothing"

@@ -45,14 +45,13 @@ fn webhook_json(webhook: &WebhookRow) -> Value {
     })
 }
 
-/// An absolute `http(s)` URL: delivery will POST to it, so anything else could never be delivered.
-fn checked_url(url: &str) -> Result<String, ApiError> {
+/// An absolute `http(s)` URL: delivery will POST to it, so anything else could never be delivered. Under
+/// `--webhook-targets public` it must not point at a loopback, private or link-local address (see
+/// [`crate::webhooks::targets`]): 400 naming `url`.
+fn checked_url(url: &str, state: &AppState) -> Result<String, ApiError> {
     let url = non_empty("url", url)?;
-    let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"));
-    match rest {
-        Some(rest) if !rest.is_empty() && !rest.starts_with('/') && !url.contains(char::is_whitespace) => Ok(url),
-        _ => Err(ApiError::invalid(format!("`url` must be an absolute http:// or https:// URL, got `{url}`"))),
-    }
+    crate::webhooks::targets::check_url(&url, state.webhook_targets).map_err(ApiError::invalid)?;
+    Ok(url)
 }
 
 /// At least one event, each once, in the order given.
@@ -75,7 +74,8 @@ pub async fn create(
     Ids(path): Ids<AppPath>,
     Body(body): Body<WebhookBody>,
 ) -> Result<Response, ApiError> {
-    let (name, url, events) = (non_empty("name", &body.name)?, checked_url(&body.url)?, checked_events(body.events)?);
+    let (name, url, events) =
+        (non_empty("name", &body.name)?, checked_url(&body.url, &state)?, checked_events(body.events)?);
     let app = find_app(&state, &path.account_id, &path.app_id).await?;
     let webhook = WebhookRow::new(&app.id, name, url, events, body.enabled.unwrap_or(true));
     let row = webhook.clone();
@@ -123,7 +123,7 @@ pub async fn edit(
     Body(body): Body<EditWebhook>,
 ) -> Result<Response, ApiError> {
     let name = body.name.as_deref().map(|name| non_empty("name", name)).transpose()?;
-    let url = body.url.as_deref().map(checked_url).transpose()?;
+    let url = body.url.as_deref().map(|url| checked_url(url, &state)).transpose()?;
     let events = body.events.map(checked_events).transpose()?;
     change(&state, path, move |webhook| {
         webhook.name = name.unwrap_or(std::mem::take(&mut webhook.name));
@@ -141,7 +141,8 @@ pub async fn replace(
     Ids(path): Ids<WebhookPath>,
     Body(body): Body<WebhookBody>,
 ) -> Result<Response, ApiError> {
-    let (name, url, events) = (non_empty("name", &body.name)?, checked_url(&body.url)?, checked_events(body.events)?);
+    let (name, url, events) =
+        (non_empty("name", &body.name)?, checked_url(&body.url, &state)?, checked_events(body.events)?);
     change(&state, path, move |webhook| {
         (webhook.name, webhook.url, webhook.events) = (name, url, events);
         webhook.enabled = body.enabled.unwrap_or(true);

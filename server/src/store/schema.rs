@@ -149,6 +149,18 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (session_id, participant_id)
     );
     "#,
+    // 5: webhook deliveries in session order (see store/webhook_outbox.rs).
+    r#"
+    -- The session the event is about (its body's meeting.sessionId; NULL for an event about none). Of the pending
+    -- deliveries of one webhook and session, only the first (lowest rowid: rowids grow in the order events
+    -- happened) may be attempted. Rows written before this migration get it from their body.
+    ALTER TABLE webhook_deliveries ADD COLUMN session_id TEXT;
+    UPDATE webhook_deliveries SET session_id = (
+        SELECT CASE WHEN json_valid(CAST(e.body AS TEXT)) THEN json_extract(CAST(e.body AS TEXT), '$.meeting.sessionId') END
+        FROM webhook_events e WHERE e.id = webhook_deliveries.event_id);
+    CREATE INDEX webhook_deliveries_in_session_order ON webhook_deliveries(webhook_id, session_id)
+        WHERE delivered_at IS NULL AND abandoned_at IS NULL;
+    "#,
 ];
 
 /// Applies the migrations the database has not seen yet, each in its own transaction.

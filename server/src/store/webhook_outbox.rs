@@ -21,6 +21,18 @@ pub struct DueDelivery {
     pub attempts: u32,
 }
 
+/// The part of an event body that names its session.
+#[derive(serde::Deserialize)]
+struct About {
+    meeting: Option<AboutMeeting>,
+}
+
+#[derive(serde::Deserialize)]
+struct AboutMeeting {
+    #[serde(rename = "sessionId")]
+    session_id: Option<String>,
+}
+
 /// What a payload says about the meeting, read inside the event's transaction.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EventMeeting {
@@ -75,6 +87,9 @@ impl Db {
 
     /// Adds an event (a new id, returned) with a delivery for each of `webhooks`, first due at `now_ms`. Call it
     /// inside the transaction that records the change.
+    ///
+    /// The deliveries are ordered within the session the body names (`meeting.sessionId`): read from the body
+    /// rather than passed in, so the key is exactly what the receiver sees.
     pub fn enqueue_webhook_event(
         &mut self,
         app_id: &str,
@@ -85,6 +100,7 @@ impl Db {
         now_ms: i64,
     ) -> Result<String> {
         let name = serde_json::to_value(event)?;
+        let session_id = serde_json::from_slice::<About>(body).ok().and_then(|about| about.meeting?.session_id);
         let id = new_id();
         self.conn
             .prepare_cached(
@@ -92,64 +108,82 @@ impl Db {
             )?
             .execute(params![id, app_id, name.as_str(), body, at])?;
         let mut insert = self.conn.prepare_cached(
-            "INSERT INTO webhook_deliveries (event_id, webhook_id, next_attempt_ms) VALUES (?1, ?2, ?3)",
+            "INSERT INTO webhook_deliveries (event_id, webhook_id, next_attempt_ms, session_id) VALUES (?1, ?2, ?3, ?4)",
         )?;
         for hook in webhooks {
-            insert.execute(params![id, hook, now_ms])?;
+            insert.execute(params![id, hook, now_ms, session_id])?;
         }
         Ok(id)
     }
 
-    /// Takes up to `limit` due deliveries of enabled webhooks, oldest first, and leases them until `lease_until_ms`:
-    /// until then they are not due again, and if the process dies mid-attempt the lease running out retries them.
+    /// Takes the deliveries that may be attempted now and leases them until `lease_until_ms`: until then they are
+    /// not due again, and if the process dies mid-attempt the lease running out retries them.
+    ///
+    /// A delivery may be attempted when it is due, its webhook is enabled, no earlier delivery of the same webhook
+    /// and session is pending (so a session's events reach each webhook in the order they happened, a retry
+    /// holding back what came after it; an abandoned one no longer does), and `take(webhook_id, event_id)` agrees: the
+    /// worker's per-webhook and overall room, asked once per candidate, oldest due first.
+    ///
+    /// Returns the leased deliveries and when the next one that may be attempted falls due (unix ms), if one is
+    /// not due yet. Deliveries due now but not taken (their webhook had no room) are not counted: a finished
+    /// attempt makes the room.
     pub fn claim_webhook_deliveries(
         &mut self,
         now_ms: i64,
         first_delay_ms: i64,
         lease_until_ms: i64,
-        limit: usize,
-    ) -> Result<Vec<DueDelivery>> {
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        take: &mut dyn FnMut(&str, &str) -> bool,
+    ) -> Result<(Vec<DueDelivery>, Option<i64>)> {
         let mut statement = self.conn.prepare_cached(&format!(
-            "SELECT d.event_id, d.webhook_id, w.url, e.event, e.body, d.attempts
-             FROM webhook_deliveries d JOIN webhook_events e ON e.id = d.event_id JOIN webhooks w ON w.id = d.webhook_id
-             WHERE {PENDING} AND w.enabled = 1 AND {DUE_AT} <= :now
-             ORDER BY d.next_attempt_ms, d.rowid LIMIT :limit"
+            "SELECT d.event_id, d.webhook_id, {DUE_AT} AS due
+             FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id
+             WHERE {PENDING} AND w.enabled = 1 AND NOT EXISTS (
+                 SELECT 1 FROM webhook_deliveries p
+                 WHERE p.webhook_id = d.webhook_id AND p.session_id = d.session_id AND p.rowid < d.rowid
+                   AND p.delivered_at IS NULL AND p.abandoned_at IS NULL)
+             ORDER BY due, d.rowid"
         ))?;
-        let rows = statement.query_map(
-            rusqlite::named_params! { ":first_delay": first_delay_ms, ":now": now_ms, ":limit": limit },
-            |row| {
-                Ok(DueDelivery {
-                    event_id: row.get(0)?,
-                    webhook_id: row.get(1)?,
-                    url: row.get(2)?,
-                    event: row.get(3)?,
-                    body: row.get(4)?,
-                    attempts: row.get(5)?,
-                })
-            },
-        )?;
-        let due = rows.collect::<rusqlite::Result<Vec<_>>>()?;
+        let heads = statement
+            .query_map(rusqlite::named_params! { ":first_delay": first_delay_ms }, |row| {
+                Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?, row.get::<_, i64>(2)?))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
         drop(statement);
-        for delivery in &due {
-            self.conn.execute(
-                "UPDATE webhook_deliveries SET next_attempt_ms = ?1 WHERE event_id = ?2 AND webhook_id = ?3",
-                params![lease_until_ms, delivery.event_id, delivery.webhook_id],
-            )?;
+        let mut claimed = Vec::new();
+        for (event_id, webhook_id, due) in heads {
+            if due > now_ms {
+                return Ok((claimed, Some(due))); // the earliest: heads come in due order
+            }
+            if take(&webhook_id, &event_id) {
+                claimed.push(self.lease_webhook_delivery(&event_id, &webhook_id, lease_until_ms)?);
+            }
         }
-        Ok(due)
+        Ok((claimed, None))
     }
 
-    /// When the next pending delivery of an enabled webhook falls due (unix ms), if any.
-    pub fn next_webhook_due_ms(&mut self, first_delay_ms: i64) -> Result<Option<i64>> {
-        Ok(self.conn.query_row(
-            &format!(
-                "SELECT MIN({DUE_AT}) FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id
-                 WHERE {PENDING} AND w.enabled = 1"
-            ),
-            rusqlite::named_params! { ":first_delay": first_delay_ms },
-            |row| row.get(0),
-        )?)
+    fn lease_webhook_delivery(&mut self, event_id: &str, webhook_id: &str, lease_until_ms: i64) -> Result<DueDelivery> {
+        self.conn
+            .prepare_cached(
+                "UPDATE webhook_deliveries SET next_attempt_ms = ?1 WHERE event_id = ?2 AND webhook_id = ?3",
+            )?
+            .execute(params![lease_until_ms, event_id, webhook_id])?;
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT w.url, e.event, e.body, d.attempts
+             FROM webhook_deliveries d JOIN webhook_events e ON e.id = d.event_id JOIN webhooks w ON w.id = d.webhook_id
+             WHERE d.event_id = ?1 AND d.webhook_id = ?2",
+            )?
+            .query_row(params![event_id, webhook_id], |row| {
+                Ok(DueDelivery {
+                    event_id: event_id.to_owned(),
+                    webhook_id: webhook_id.to_owned(),
+                    url: row.get(0)?,
+                    event: row.get(1)?,
+                    body: row.get(2)?,
+                    attempts: row.get(3)?,
+                })
+            })?)
     }
 
     /// The receiver answered 2xx.
@@ -190,6 +224,19 @@ impl Db {
                  WHERE {PENDING} AND d.webhook_id IN (SELECT id FROM webhooks WHERE enabled = 0)"
             ),
             [at],
+        )?)
+    }
+
+    /// Gives up the pending deliveries of events that happened before `before` (a timestamp as `created_at`): what
+    /// a webhook paused that long would get is stale, and the outbox stays bounded. Returns how many were dropped.
+    pub fn expire_webhook_deliveries(&mut self, before: &str, at: &str) -> Result<usize> {
+        Ok(self.conn.execute(
+            &format!(
+                "UPDATE webhook_deliveries AS d SET abandoned_at = ?1,
+                        last_error = 'expired: not delivered before ' || ?2 || (': ' || last_error)
+                 WHERE {PENDING} AND d.event_id IN (SELECT id FROM webhook_events WHERE created_at < ?2)"
+            ),
+            params![at, before],
         )?)
     }
 

@@ -32,9 +32,33 @@ impl Fixture {
         Some(self.store.with(|db| db.enqueue_webhook_event(&self.app, event, b"{}", &hooks, "t", now_ms)).unwrap())
     }
 
+    /// Enqueues an event about `session` (as its body names it) for every subscriber.
+    fn enqueue_about(&self, session: &str, event: WebhookEvent, now_ms: i64) -> String {
+        let hooks = self.store.with(|db| db.webhook_subscribers(&self.meeting, event)).unwrap();
+        let body = serde_json::to_vec(&serde_json::json!({ "meeting": { "sessionId": session } })).unwrap();
+        self.store.with(|db| db.enqueue_webhook_event(&self.app, event, &body, &hooks, "t", now_ms)).unwrap()
+    }
+
     fn claim(&self, now_ms: i64, first_delay_ms: i64) -> Vec<(String, String, u32)> {
-        let due = self.store.with(|db| db.claim_webhook_deliveries(now_ms, first_delay_ms, now_ms + 1000, 10)).unwrap();
-        due.into_iter().map(|d| (d.event_id, d.webhook_id, d.attempts)).collect()
+        self.claim_taking(now_ms, first_delay_ms, |_| true).0
+    }
+
+    /// Claims what `take(webhook id)` agrees to; also returns when the next one falls due.
+    fn claim_taking(
+        &self,
+        now_ms: i64,
+        first_delay_ms: i64,
+        mut take: impl FnMut(&str) -> bool,
+    ) -> (Vec<(String, String, u32)>, Option<i64>) {
+        let (due, next) = self
+            .store
+            .with(|db| db.claim_webhook_deliveries(now_ms, first_delay_ms, now_ms + 1000, &mut |hook, _| take(hook)))
+            .unwrap();
+        (due.into_iter().map(|d| (d.event_id, d.webhook_id, d.attempts)).collect(), next)
+    }
+
+    fn next_due(&self, now_ms: i64, first_delay_ms: i64) -> Option<i64> {
+        self.claim_taking(now_ms, first_delay_ms, |_| false).1
     }
 
     fn states(&self, event: &str) -> Vec<DeliveryState> {
@@ -69,7 +93,7 @@ fn a_claim_leases_the_delivery_and_an_outcome_settles_it() {
     assert_eq!(f.claim(999, 0), [], "not due yet");
     assert_eq!(f.claim(1_000, 0), [(event.clone(), a.clone(), 0), (event.clone(), b.clone(), 0)]);
     assert_eq!(f.claim(1_500, 0), [], "leased until 2000");
-    assert_eq!(f.store.with(|db| db.next_webhook_due_ms(0)).unwrap(), Some(2_000));
+    assert_eq!(f.next_due(1_500, 0), Some(2_000));
 
     f.store.with(|db| db.webhook_delivered(&event, &a, "t1")).unwrap();
     f.store.with(|db| db.webhook_attempt_failed(&event, &b, "HTTP 500", Some(2_100), "t1")).unwrap();
@@ -83,7 +107,7 @@ fn a_claim_leases_the_delivery_and_an_outcome_settles_it() {
     let states = f.states(&event);
     assert!(states[1].abandoned && !states[1].delivered && states[1].attempts == 2);
     assert_eq!(f.claim(i64::MAX / 2, 0), [], "given up");
-    assert_eq!(f.store.with(|db| db.next_webhook_due_ms(0)).unwrap(), None);
+    assert_eq!(f.next_due(i64::MAX / 2, 0), None);
 }
 
 #[test]
@@ -91,7 +115,7 @@ fn the_first_delay_holds_only_first_attempts_and_is_not_stored() {
     let f = fixture();
     let hook = f.hook(&[WebhookEvent::MeetingEnded], true);
     let event = f.enqueue(WebhookEvent::MeetingEnded, 1_000).unwrap();
-    assert_eq!(f.store.with(|db| db.next_webhook_due_ms(60_000)).unwrap(), Some(61_000));
+    assert_eq!(f.next_due(0, 60_000), Some(61_000));
     assert_eq!(f.claim(60_999, 60_000), []);
     // A restart without the delay: due at once.
     assert_eq!(f.claim(1_000, 0), [(event.clone(), hook.clone(), 0)]);
@@ -132,4 +156,63 @@ fn finished_deliveries_are_pruned_with_their_events() {
     assert_eq!(f.store.with(|db| db.prune_webhook_outbox("2026-01-02T00:00:00.000Z")).unwrap(), 1);
     let left: Vec<_> = f.store.with(|db| db.webhook_events(&f.app)).unwrap().into_iter().map(|e| e.0).collect();
     assert_eq!(left, [pending]);
+}
+
+#[test]
+fn a_session_s_deliveries_go_one_at_a_time_in_order_and_other_sessions_do_not_wait() {
+    let f = fixture();
+    let hook = f.hook(&[WebhookEvent::ParticipantLeft, WebhookEvent::MeetingEnded], true);
+    let left = f.enqueue_about("s1", WebhookEvent::ParticipantLeft, 0);
+    let ended = f.enqueue_about("s1", WebhookEvent::MeetingEnded, 0);
+    let other = f.enqueue_about("s2", WebhookEvent::MeetingEnded, 0);
+
+    let first = f.claim(0, 0);
+    assert_eq!(first, [(left.clone(), hook.clone(), 0), (other.clone(), hook.clone(), 0)], "s1's end waits");
+    f.store.with(|db| db.webhook_delivered(&other, &hook, "t")).unwrap();
+    f.store.with(|db| db.webhook_attempt_failed(&left, &hook, "HTTP 500", Some(50), "t")).unwrap();
+    assert_eq!(f.claim(10, 0), [], "a retry waiting holds back the rest of its session");
+    assert_eq!(f.next_due(10, 0), Some(50), "and the next due is the retry, not the end behind it");
+    assert_eq!(f.claim(50, 0), [(left.clone(), hook.clone(), 1)]);
+    f.store.with(|db| db.webhook_delivered(&left, &hook, "t")).unwrap();
+    assert_eq!(f.claim(60, 0), [(ended.clone(), hook.clone(), 0)], "then the end");
+
+    // Given up after its last attempt: what came after it goes.
+    let left2 = f.enqueue_about("s3", WebhookEvent::ParticipantLeft, 100);
+    let ended2 = f.enqueue_about("s3", WebhookEvent::MeetingEnded, 100);
+    assert_eq!(f.claim(100, 0), [(left2.clone(), hook.clone(), 0)]);
+    f.store.with(|db| db.webhook_attempt_failed(&left2, &hook, "HTTP 500", None, "t")).unwrap();
+    assert_eq!(f.claim(100, 0), [(ended2, hook, 0)]);
+}
+
+#[test]
+fn each_webhook_has_its_own_line_and_room() {
+    let f = fixture();
+    let slow = f.hook(&[WebhookEvent::MeetingEnded], true);
+    let fast = f.hook(&[WebhookEvent::MeetingEnded], true);
+    let events: Vec<_> = (0..3).map(|i| f.enqueue_about(&format!("s{i}"), WebhookEvent::MeetingEnded, 0)).collect();
+    // `slow` has no room: its deliveries stay pending, `fast` gets all of its own.
+    let (due, next) = f.claim_taking(0, 0, |hook| hook == fast);
+    assert_eq!(due, events.iter().map(|e| (e.clone(), fast.clone(), 0)).collect::<Vec<_>>());
+    assert_eq!(next, None, "due but without room is not a time to wake up for");
+    assert_eq!(f.claim(1, 0).len(), 3, "slow's, once it has room");
+    assert!(f.states(&events[0]).iter().all(|s| !s.delivered && !s.abandoned));
+    let _ = slow;
+}
+
+#[test]
+fn deliveries_pending_too_long_expire() {
+    let f = fixture();
+    let hook = f.hook(&[WebhookEvent::MeetingEnded], true);
+    let at = |day: u32| format!("2026-01-{day:02}T00:00:00.000Z");
+    let enqueue = |day| {
+        let hooks = [hook.clone()];
+        f.store.with(|db| db.enqueue_webhook_event(&f.app, WebhookEvent::MeetingEnded, b"{}", &hooks, &at(day), 0))
+    };
+    let (old, new) = (enqueue(1).unwrap(), enqueue(3).unwrap());
+    f.store.with(|db| db.webhook_attempt_failed(&old, &hook, "HTTP 503", Some(0), "t")).unwrap();
+    assert_eq!(f.store.with(|db| db.expire_webhook_deliveries(&at(2), "t")).unwrap(), 1);
+    let expired = &f.states(&old)[0];
+    assert!(expired.abandoned);
+    assert_eq!(expired.last_error.as_deref(), Some("expired: not delivered before 2026-01-02T00:00:00.000Z: HTTP 503"));
+    assert_eq!(f.claim(0, 0), [(new, hook, 0)], "the newer one is still to be sent");
 }

@@ -7,24 +7,41 @@
 //!
 //! Delivery is at least once: an attempt is claimed with a lease in the store before it is made, so if the process
 //! dies mid-attempt the lease runs out and the next run tries again. Receivers deduplicate with `rtk-uuid`.
+//!
+//! Order and isolation, together:
+//! - per session, in order: a webhook gets the events of one session in the order they happened. A later event
+//!   waits while an earlier one of the same session is pending, retries and backoff included; once the earlier one
+//!   is delivered, or given up after its last attempt, the later ones go (giving up is logged and recorded in the
+//!   outbox). Events of other sessions do not wait.
+//! - per endpoint, isolated: each webhook has its own places (`endpoint_concurrency` attempts at once) and its own
+//!   circuit breaker ([`super::endpoints`]), so a receiver that hangs or fails holds up only its own deliveries;
+//!   [`MAX_IN_FLIGHT`] bounds the attempts of all webhooks together.
 
+use super::endpoints::{Change, Endpoints, Limits};
 use super::events::unix_ms;
+use super::targets::{self, PublicResolver, TargetPolicy};
 use super::{Signer, WAKE};
 use crate::clock;
 use crate::store::{DueDelivery, Store, StoreError};
 use reqwest::header::{CONTENT_TYPE, USER_AGENT};
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 use tokio::task::{JoinHandle, JoinSet};
 
 /// The longest wait between two attempts, however many failed.
 pub const MAX_BACKOFF: Duration = Duration::from_secs(3600);
-/// Attempts under way at once; more due deliveries wait for a free place.
-const MAX_IN_FLIGHT: usize = 16;
+/// Attempts under way at once, all webhooks together (each also has its own `endpoint_concurrency`); more due
+/// deliveries wait for a free place. Each is one outgoing connection.
+pub const MAX_IN_FLIGHT: usize = 128;
 /// How long past the request timeout a claimed attempt stays leased (the time to record its outcome).
 const LEASE_SLACK: Duration = Duration::from_secs(5);
 /// The longest the worker sleeps without looking at the store, as a net under the wake-up bell.
 const IDLE_POLL: Duration = Duration::from_secs(30);
+/// A delivery still pending this long after its event is given up (e.g. its webhook was paused all that time):
+/// what it reports is stale by then, and the outbox stays bounded.
+pub const MAX_PENDING: Duration = Duration::from_secs(24 * 3600);
+/// How often pending deliveries are checked against [`MAX_PENDING`].
+const EXPIRY_CHECK: Duration = Duration::from_secs(60);
 /// Finished deliveries are kept this long for diagnostics, then pruned.
 const KEEP_FINISHED: Duration = Duration::from_secs(7 * 24 * 3600);
 
@@ -40,16 +57,31 @@ pub struct DeliverySettings {
     /// Extra wait before a first attempt. For tests: it opens a window in which an event is stored but not yet
     /// delivered (e.g. to kill the server there). Applied when reading, so a restart without it delivers at once.
     pub first_delay: Duration,
+    /// Attempts under way at once to one webhook (`--webhook-endpoint-concurrency`).
+    pub endpoint_concurrency: usize,
+    /// Failed attempts in a row that pause a webhook (its circuit breaker opens); 0 never pauses
+    /// (`--webhook-breaker-failures`).
+    pub breaker_failures: u32,
+    /// How long a webhook is first paused; doubled after each failed probe (`--webhook-breaker-pause-ms`).
+    pub breaker_pause: Duration,
+    /// Where deliveries may go (`--webhook-targets`); checked again after DNS resolution at every attempt.
+    pub targets: TargetPolicy,
 }
 
 impl Default for DeliverySettings {
-    /// 8 attempts 2 s, 4 s, ... 128 s apart: about four minutes before a delivery is given up.
+    /// 8 attempts 2 s, 4 s, ... 128 s apart: about four minutes before a delivery is given up; 4 attempts at once
+    /// per webhook; a webhook paused for 30 s after 5 failures in a row; any target (the command line makes it
+    /// `public` outside `--dev`).
     fn default() -> Self {
         DeliverySettings {
             retry_base: Duration::from_secs(2),
             max_attempts: 8,
             timeout: Duration::from_secs(10),
             first_delay: Duration::ZERO,
+            endpoint_concurrency: 4,
+            breaker_failures: 5,
+            breaker_pause: Duration::from_secs(30),
+            targets: TargetPolicy::Any,
         }
     }
 }
@@ -69,13 +101,26 @@ impl DeliverySettings {
 pub fn spawn(store: Store, signer: Arc<Signer>, settings: DeliverySettings) -> anyhow::Result<JoinHandle<()>> {
     // reqwest's rustls needs a process-wide crypto provider; another part of the process may have installed one.
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let client = reqwest::Client::builder()
+    let mut client = reqwest::Client::builder()
         .timeout(settings.timeout)
         // A redirect would re-send the body somewhere the app never registered.
         .redirect(reqwest::redirect::Policy::none())
-        .no_proxy()
-        .build()?;
-    let worker = Worker { store, signer, settings, client };
+        .no_proxy();
+    if settings.targets == TargetPolicy::Public {
+        client = client.dns_resolver(PublicResolver);
+    }
+    let limits = Limits {
+        concurrency: settings.endpoint_concurrency,
+        breaker_failures: settings.breaker_failures,
+        breaker_pause: settings.breaker_pause,
+    };
+    let worker = Worker {
+        store,
+        signer,
+        settings,
+        client: client.build()?,
+        endpoints: Arc::new(Mutex::new(Endpoints::new(limits))),
+    };
     Ok(tokio::spawn(worker.run()))
 }
 
@@ -85,6 +130,15 @@ struct Worker {
     signer: Arc<Signer>,
     settings: DeliverySettings,
     client: reqwest::Client,
+    /// Places and breakers per webhook. Locked only in short synchronous sections (the claim, an outcome).
+    endpoints: Arc<Mutex<Endpoints>>,
+}
+
+/// How an attempt ended, for the endpoint's breaker.
+struct Outcome {
+    webhook_id: String,
+    event_id: String,
+    delivered: bool,
 }
 
 impl Worker {
@@ -94,7 +148,17 @@ impl Worker {
             tracing::warn!(error = %e, "could not prune the webhook outbox");
         }
         let mut running = JoinSet::new();
+        let mut next_expiry_check = Instant::now();
         loop {
+            if Instant::now() >= next_expiry_check {
+                next_expiry_check = Instant::now() + EXPIRY_CHECK;
+                let before = clock::format(time::OffsetDateTime::now_utc() - MAX_PENDING);
+                match self.store.run(move |db| db.expire_webhook_deliveries(&before, &clock::now())).await {
+                    Ok(0) => {}
+                    Ok(expired) => tracing::warn!(expired, "webhook deliveries pending for a day given up"),
+                    Err(e) => tracing::warn!(error = %e, "could not expire old webhook deliveries"),
+                }
+            }
             // Registered before looking, so an event enqueued while we look still wakes the wait below.
             let woken = WAKE.notified();
             tokio::pin!(woken);
@@ -106,11 +170,13 @@ impl Worker {
                         running.spawn(self.clone().attempt(delivery));
                     }
                     let until_next = next.map_or(IDLE_POLL, |ms| Duration::from_millis((ms - unix_ms()).max(0) as u64));
+                    let now = Instant::now();
+                    let until_probe = self.endpoints().next_probe(now).map_or(IDLE_POLL, |at| at - now);
                     // With every place taken, the next thing to wait for is a finished attempt.
                     if running.len() >= MAX_IN_FLIGHT {
                         IDLE_POLL
                     } else {
-                        until_next.min(IDLE_POLL)
+                        until_next.min(until_probe).min(IDLE_POLL)
                     }
                 }
                 Err(e) => {
@@ -121,32 +187,74 @@ impl Worker {
             tokio::select! {
                 _ = &mut woken => {}
                 _ = tokio::time::sleep(wait) => {}
-                Some(_) = running.join_next(), if !running.is_empty() => {}
+                Some(finished) = running.join_next(), if !running.is_empty() => {
+                    match finished {
+                        Ok(outcome) => self.settle(outcome),
+                        // An attempt does not panic; if one did, its place stays taken rather than guessed free.
+                        Err(e) => tracing::error!(error = %e, "a webhook attempt panicked"),
+                    }
+                }
             }
         }
     }
 
-    /// Up to `room` due deliveries, claimed; and when the next one not claimed falls due.
+    fn endpoints(&self) -> std::sync::MutexGuard<'_, Endpoints> {
+        self.endpoints.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Frees the attempt's place and feeds its outcome to the endpoint's breaker.
+    fn settle(&self, outcome: Outcome) {
+        let change =
+            self.endpoints().finished(&outcome.webhook_id, &outcome.event_id, outcome.delivered, Instant::now());
+        match change {
+            Change::None => {}
+            Change::Paused(pause) => tracing::warn!(
+                webhook_id = %outcome.webhook_id, pause_ms = pause.as_millis() as u64,
+                "webhook endpoint keeps failing; paused (its deliveries wait, in order, without using up attempts)"
+            ),
+            Change::Resumed => {
+                tracing::info!(webhook_id = %outcome.webhook_id, "webhook endpoint answers again; resumed")
+            }
+        }
+    }
+
+    /// Up to `room` deliveries that may be attempted now (in session order, within each webhook's places), claimed;
+    /// and when the next one not claimed falls due.
     async fn claim(&self, room: usize) -> Result<(Vec<DueDelivery>, Option<i64>), StoreError> {
         let first_delay = millis(self.settings.first_delay);
         let lease = millis(self.settings.timeout + LEASE_SLACK);
+        let endpoints = self.endpoints.clone();
         self.store
             .run(move |db| {
                 db.abandon_disabled_webhook_deliveries(&clock::now())?;
-                let now = unix_ms();
-                let due = if room == 0 {
-                    Vec::new()
-                } else {
-                    db.claim_webhook_deliveries(now, first_delay, now + lease, room)?
+                let (now_ms, now) = (unix_ms(), Instant::now());
+                let mut room = room;
+                let mut endpoints = endpoints.lock().unwrap_or_else(PoisonError::into_inner);
+                let mut taken = Vec::new();
+                let mut take = |webhook_id: &str, event_id: &str| {
+                    let took = room > 0 && endpoints.take(webhook_id, event_id, now);
+                    if took {
+                        room -= 1;
+                        taken.push((webhook_id.to_owned(), event_id.to_owned()));
+                    }
+                    took
                 };
-                Ok((due, db.next_webhook_due_ms(first_delay)?))
+                let claimed = db.claim_webhook_deliveries(now_ms, first_delay, now_ms + lease, &mut take);
+                if claimed.is_err() {
+                    // Nothing of this claim will be attempted: give its places back.
+                    for (webhook_id, event_id) in &taken {
+                        endpoints.release(webhook_id, event_id);
+                    }
+                }
+                claimed
             })
             .await
     }
 
     /// One POST, and its outcome recorded.
-    async fn attempt(self, delivery: DueDelivery) {
+    async fn attempt(self, delivery: DueDelivery) -> Outcome {
         let outcome = self.post(&delivery).await;
+        let delivered = outcome.is_ok();
         let attempts = delivery.attempts + 1;
         let (event_id, webhook_id) = (delivery.event_id.clone(), delivery.webhook_id.clone());
         let recorded = match outcome {
@@ -159,8 +267,9 @@ impl Worker {
                         retry_in_ms = wait.as_millis() as u64, "webhook delivery failed; will retry"
                     ),
                     None => tracing::warn!(
-                        event_id = %delivery.event_id, webhook_id = %delivery.webhook_id, attempts, %error,
-                        "webhook delivery failed; giving up"
+                        event_id = %delivery.event_id, webhook_id = %delivery.webhook_id, event = %delivery.event,
+                        attempts, %error,
+                        "webhook delivery failed; giving up (later events of its session go on)"
                     ),
                 }
                 let retry_at = retry.map(|wait| unix_ms() + millis(wait));
@@ -173,13 +282,19 @@ impl Worker {
             // The lease runs out and the attempt is made again: at least once, never lost.
             tracing::error!(event_id = %delivery.event_id, error = %e, "could not record a webhook attempt");
         }
-        super::wake(); // a retry may now be the earliest due
+        Outcome { webhook_id: delivery.webhook_id, event_id: delivery.event_id, delivered }
     }
 
     async fn post(&self, delivery: &DueDelivery) -> Result<(), String> {
         // Signing is a few milliseconds of CPU: off the async threads, which also carry the hub.
         let (signer, body) = (self.signer.clone(), delivery.body.clone());
         let signature = tokio::task::spawn_blocking(move || signer.sign(&body)).await.map_err(|e| e.to_string())?;
+        if self.settings.targets == TargetPolicy::Public {
+            // An address in the URL is connected to without resolution, so it is checked here; names are checked
+            // by the client's resolver, after resolution.
+            let url = reqwest::Url::parse(&delivery.url).map_err(|e| format!("invalid URL: {e}"))?;
+            targets::check_address(&url).map_err(|why| format!("refused: the URL {why}"))?;
+        }
         let response = self
             .client
             .post(&delivery.url)

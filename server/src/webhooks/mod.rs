@@ -2,18 +2,24 @@
 //!
 //! - [`events`]: the four meeting events, recorded in the same transaction as the change they report;
 //! - the outbox tables (`store/webhook_outbox.rs`): where they wait, one delivery per subscribed, enabled webhook;
-//! - [`delivery`]: the worker that POSTs them, retrying with exponential backoff up to a bound;
+//! - [`delivery`]: the worker that POSTs them, in order within a session, retrying with exponential backoff up to a
+//!   bound;
+//! - [`endpoints`]: each webhook's own places and circuit breaker, so one failing receiver delays only itself;
+//! - [`targets`]: `--webhook-targets public`, which keeps deliveries off loopback, private and link-local addresses;
 //! - [`signing`]: `rtk-signature`, RSA-SHA256 over the raw body, with the key kept under `--data`.
 //!
 //! The hub never waits for a delivery: recording an event is two small inserts inside a transaction it makes anyway,
 //! and the worker runs on its own task, reaching the store only through [`crate::store::Store::run`].
 
 pub mod delivery;
+pub mod endpoints;
 pub mod events;
 pub mod signing;
+pub mod targets;
 
 pub use delivery::DeliverySettings;
 pub use signing::Signer;
+pub use targets::TargetPolicy;
 
 use crate::state::AppState;
 use axum::extract::State;
