@@ -135,6 +135,15 @@ pub struct Cli {
     /// server) between an event and its delivery. Not stored: a restart without it delivers at once.
     #[arg(long = "webhook-delay-ms", default_value_t = 0)]
     pub webhook_delay_ms: u64,
+
+    /// Lifetime of a participant token, from its issue (add participant, edit, refresh) to the last `join` or
+    /// reconnect it allows. Default one day, like RealtimeKit's.
+    #[arg(
+        long = "participant-token-ttl-secs",
+        default_value_t = crate::token::DEFAULT_TTL.as_secs(),
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub participant_token_ttl_secs: u64,
 }
 
 /// Everything [`crate::start`] needs. Built from [`Cli`] by the binary, or directly by tests.
@@ -148,6 +157,8 @@ pub struct Config {
     pub reconnect_grace: Duration,
     pub dev: bool,
     pub webhooks: DeliverySettings,
+    /// How long a participant token joins after its issue (see [`crate::token`]).
+    pub participant_token_ttl: Duration,
 }
 
 impl Config {
@@ -162,6 +173,7 @@ impl Config {
             reconnect_grace: Duration::from_secs(10),
             dev: false,
             webhooks: DeliverySettings::default(),
+            participant_token_ttl: crate::token::DEFAULT_TTL,
         }
     }
 }
@@ -188,6 +200,7 @@ impl Cli {
                 timeout: Duration::from_millis(self.webhook_timeout_ms),
                 first_delay: Duration::from_millis(self.webhook_delay_ms),
             },
+            participant_token_ttl: Duration::from_secs(self.participant_token_ttl_secs),
         })
     }
 }
@@ -248,5 +261,14 @@ mod tests {
         assert_eq!((settings.max_attempts, settings.timeout), (3, Duration::from_millis(500)));
         assert_eq!(settings.first_delay, Duration::from_secs(60));
         assert!(Cli::try_parse_from(["endsession-server", "--webhook-max-attempts", "0"]).is_err());
+    }
+
+    #[test]
+    fn participant_tokens_live_a_day_unless_told_otherwise() {
+        let defaults = Cli::parse_from(["endsession-server"]).into_config(None).unwrap();
+        assert_eq!(defaults.participant_token_ttl, Duration::from_secs(86_400));
+        let cli = Cli::parse_from(["endsession-server", "--participant-token-ttl-secs", "600"]);
+        assert_eq!(cli.into_config(None).unwrap().participant_token_ttl, Duration::from_secs(600));
+        assert!(Cli::try_parse_from(["endsession-server", "--participant-token-ttl-secs", "0"]).is_err());
     }
 }

@@ -21,7 +21,7 @@ pub use apps::{AppPage, AppRow};
 pub use attendance::AttendanceRow;
 pub use meetings::{MeetingFilter, MeetingRow, MeetingStatus};
 pub use paging::{Page, PageRequest, DEFAULT_PER_PAGE, MAX_PER_PAGE};
-pub use participants::{JoinContext, JoinRefusal, ParticipantRow};
+pub use participants::{JoinContext, JoinRefusal, ParticipantRow, TokenStanding};
 pub use presets::{PresetConflict, PresetRow};
 pub use sessions::{SessionFilter, SessionRow, SessionSort};
 pub use webhook_outbox::{DeliveryState, DueDelivery, EventMeeting, OpenStay};

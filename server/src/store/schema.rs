@@ -133,6 +133,10 @@ const MIGRATIONS: &[&str] = &[
         WHERE delivered_at IS NULL AND abandoned_at IS NULL;
     CREATE INDEX webhook_deliveries_by_webhook ON webhook_deliveries(webhook_id);
     "#,
+    // 4: participant token versions (see token.rs): a refresh raises it, and older tokens stop joining.
+    r#"
+    ALTER TABLE participants ADD COLUMN token_version INTEGER NOT NULL DEFAULT 0;
+    "#,
 ];
 
 /// Applies the migrations the database has not seen yet, each in its own transaction.
