@@ -40,6 +40,16 @@ impl ApiTokens {
     }
 }
 
+/// The token of an `Authorization: Bearer <token>` value. The scheme is matched case-insensitively (RFC 9110
+/// §11.1: "bearer" and "BEARER" are the same scheme) and separated from the token by spaces or tabs; None for
+/// another scheme or an empty token.
+pub fn bearer_credentials(value: &str) -> Option<&str> {
+    let value = value.trim_start_matches([' ', '\t']);
+    let (scheme, rest) = value.split_once([' ', '\t'])?;
+    let token = rest.trim_matches([' ', '\t']);
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
 /// The middleware. Needs the `{account_id}` path parameter.
 pub async fn require_api_token(
     State(state): State<AppState>,
@@ -51,9 +61,7 @@ pub async fn require_api_token(
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "))
-        .map(str::trim)
-        .filter(|secret| !secret.is_empty())
+        .and_then(bearer_credentials)
         .ok_or_else(|| ApiError::unauthorized("Authentication error: send `Authorization: Bearer <API token>`"))?
         .to_owned();
     let caller = match state.api_tokens.find(&secret) {
@@ -77,4 +85,19 @@ pub async fn require_api_token(
     }
     request.extensions_mut().insert(caller);
     Ok(next.run(request).await)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bearer_credentials;
+
+    #[test]
+    fn the_bearer_scheme_is_case_insensitive() {
+        for value in ["Bearer s3cret", "bearer s3cret", "BEARER s3cret", "bEaReR  s3cret", "Bearer\ts3cret "] {
+            assert_eq!(bearer_credentials(value), Some("s3cret"), "{value:?}");
+        }
+        for value in ["Basic s3cret", "Bearers3cret", "Bearer", "Bearer ", "s3cret", "", "Bearerx s3cret"] {
+            assert_eq!(bearer_credentials(value), None, "{value:?}");
+        }
+    }
 }

@@ -192,6 +192,14 @@ pub struct Cli {
     /// or `any` with --dev.
     #[arg(long = "webhook-targets", value_enum)]
     pub webhook_targets: Option<TargetPolicy>,
+    /// Lifetime of a participant token, from its issue (add participant, edit, refresh) to the last `join` or
+    /// reconnect it allows. Default one day, like RealtimeKit's.
+    #[arg(
+        long = "participant-token-ttl-secs",
+        default_value_t = crate::token::DEFAULT_TTL.as_secs(),
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub participant_token_ttl_secs: u64,
 }
 
 /// Everything [`crate::start`] needs. Built from [`Cli`] by the binary, or directly by tests.
@@ -207,6 +215,8 @@ pub struct Config {
     pub webhooks: DeliverySettings,
     /// Deadlines and caps of connections.
     pub limits: Limits,
+    /// How long a participant token joins after its issue (see [`crate::token`]).
+    pub participant_token_ttl: Duration,
 }
 
 impl Config {
@@ -222,6 +232,7 @@ impl Config {
             dev: false,
             webhooks: DeliverySettings::default(),
             limits: Limits::default(),
+            participant_token_ttl: crate::token::DEFAULT_TTL,
         }
     }
 }
@@ -267,6 +278,7 @@ impl Cli {
                 outbox_frames: self.outbox_frames as usize,
                 max_sockets_per_participant: self.max_sockets_per_participant as usize,
             },
+            participant_token_ttl: Duration::from_secs(self.participant_token_ttl_secs),
         })
     }
 }
@@ -412,5 +424,14 @@ mod tests {
             (Duration::from_millis(200), Duration::from_millis(500))
         );
         assert!(Cli::try_parse_from(["endsession-server", "--outbox-frames", "0"]).is_err());
+    }
+
+    #[test]
+    fn participant_tokens_live_a_day_unless_told_otherwise() {
+        let defaults = Cli::parse_from(["endsession-server"]).into_config(None).unwrap();
+        assert_eq!(defaults.participant_token_ttl, Duration::from_secs(86_400));
+        let cli = Cli::parse_from(["endsession-server", "--participant-token-ttl-secs", "600"]);
+        assert_eq!(cli.into_config(None).unwrap().participant_token_ttl, Duration::from_secs(600));
+        assert!(Cli::try_parse_from(["endsession-server", "--participant-token-ttl-secs", "0"]).is_err());
     }
 }

@@ -102,7 +102,7 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
     let state = AppState {
         store: store.clone(),
         hub: hub.clone(),
-        tokens: Arc::new(TokenKeys::new(&secret)),
+        tokens: Arc::new(TokenKeys::new(&secret, config.participant_token_ttl)),
         api_tokens: Arc::new(ApiTokens::new(&config.api_tokens)),
         dev: dev.clone(),
         webhook_signer: signer.clone(),

@@ -41,7 +41,7 @@ async fn deleting_a_participant_kicks_its_socket_and_revokes_its_token() {
     // Its token no longer joins; the participant is gone from the REST API too.
     let mut again = server.connect().await;
     again.send(&ClientFrame::Join { token: guest_token, resume: None, version: PROTOCOL_VERSION }).await;
-    assert!(matches!(again.recv().await, ServerFrame::Error { code: ErrorCode::NotFound, .. }));
+    assert!(matches!(again.recv().await, ServerFrame::Error { code: ErrorCode::InvalidToken, .. }));
     again.expect_closed().await;
     for (method, suffix) in [(Method::GET, ""), (Method::DELETE, ""), (Method::POST, "/token")] {
         let (status, _) = server.api(method, &format!("{path}{suffix}"), None).await;

@@ -6,7 +6,6 @@ use super::{created, find_meeting, non_empty, ok, paged, Body, Ids, MeetingPath,
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store::{PageRequest, ParticipantRow};
-use crate::token::{now_seconds, ParticipantClaims};
 use axum::extract::State;
 use axum::response::Response;
 use serde::Deserialize;
@@ -51,16 +50,11 @@ pub fn participant_json(row: &ParticipantRow) -> Value {
     })
 }
 
-/// A new participant token: what the browser sends in its `join` frame.
+/// A new participant token at the participant's current token version: what the browser sends in its `join` frame.
+/// It expires after `--participant-token-ttl-secs` (see [`crate::token`]).
 fn token(state: &AppState, account_id: &str, app_id: &str, row: &ParticipantRow) -> String {
-    state.tokens.issue(&ParticipantClaims {
-        sub: row.id.clone(),
-        account_id: account_id.into(),
-        app_id: app_id.into(),
-        meeting_id: row.meeting_id.clone(),
-        preset_name: row.preset_name.clone(),
-        iat: now_seconds(),
-    })
+    let claims = state.tokens.claims(account_id, app_id, &row.meeting_id, &row.id, &row.preset_name, row.token_version);
+    state.tokens.issue(&claims)
 }
 
 /// The participant model with a fresh token (`MeetingAddParticipantResponse.data`,
@@ -185,13 +179,14 @@ pub async fn delete(State(state): State<AppState>, Ids(path): Ids<ParticipantPat
 }
 
 /// `POST .../participants/{participant_id}/token` (no body) → `{success, data: {token}}`: a new token for the
-/// participant. Earlier tokens keep working until the participant is deleted.
+/// participant, different from every earlier one (it carries a newly raised token version), with a full lifetime.
+/// Earlier tokens stop joining; connections already in the session stay.
 pub async fn refresh_token(
     State(state): State<AppState>,
     Ids(path): Ids<ParticipantPath>,
 ) -> Result<Response, ApiError> {
     let (app, meeting) = find_meeting(&state, &path.meeting()).await?;
-    let row = state.store.run(move |db| db.participant(&meeting.id, &path.participant_id)).await?;
+    let row = state.store.run(move |db| db.bump_token_version(&meeting.id, &path.participant_id)).await?;
     let row = row.ok_or_else(|| ApiError::not_found("participant"))?;
     Ok(ok(json!({ "token": token(&state, &path.account_id, &app.id, &row) })))
 }

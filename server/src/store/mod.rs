@@ -7,6 +7,7 @@
 mod accounts;
 mod apps;
 mod attendance;
+mod data_dir;
 mod meetings;
 mod paging;
 mod participants;
@@ -19,9 +20,10 @@ mod webhooks;
 pub use accounts::{secret_digest, StoredToken};
 pub use apps::{AppPage, AppRow};
 pub use attendance::AttendanceRow;
+pub use data_dir::ExposedData;
 pub use meetings::{MeetingFilter, MeetingRow, MeetingStatus, KEEP_ALIVE_SETTING, MAX_KEEP_ALIVE_SECS};
 pub use paging::{Page, PageRequest, DEFAULT_PER_PAGE, MAX_PER_PAGE};
-pub use participants::{JoinContext, JoinRefusal, ParticipantRow};
+pub use participants::{JoinContext, JoinRefusal, ParticipantRow, TokenStanding};
 pub use presets::{PresetConflict, PresetRow};
 pub use sessions::{LiveSessionRow, ResumeCheck, SessionFilter, SessionRow, SessionSort};
 pub use webhook_outbox::{DeliveryState, DueDelivery, EventMeeting, OpenStay};
@@ -44,6 +46,8 @@ pub enum StoreError {
     Io(#[from] std::io::Error),
     #[error("store task: {0}")]
     Task(String),
+    #[error(transparent)]
+    Exposed(#[from] ExposedData),
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
@@ -60,10 +64,14 @@ pub struct Store {
 }
 
 impl Store {
-    /// Opens (creating if needed) `<dir>/endsession.sqlite3` and brings its schema up to date.
+    /// Opens (creating if needed) `<dir>/endsession.sqlite3` and brings its schema up to date. The directory and the
+    /// database files are created owner-only (700, 600) whatever the umask; [`StoreError::Exposed`] if the directory
+    /// or anything in it is open to group or others (it holds secrets).
     pub fn open(dir: &Path) -> Result<Store> {
-        std::fs::create_dir_all(dir)?;
-        let conn = Connection::open(dir.join(DB_FILE))?;
+        data_dir::prepare(dir)?;
+        let path = dir.join(DB_FILE);
+        data_dir::create_private_file(&path)?;
+        let conn = Connection::open(path)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         Store::init(conn)

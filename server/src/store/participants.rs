@@ -16,6 +16,8 @@ pub struct ParticipantRow {
     pub picture: Option<String>,
     pub created_at: String,
     pub updated_at: String,
+    /// Raised by every token refresh; a token joins only while it carries the current version.
+    pub token_version: i64,
 }
 
 impl ParticipantRow {
@@ -29,6 +31,7 @@ impl ParticipantRow {
             picture: row.get(5)?,
             created_at: row.get(6)?,
             updated_at: row.get(7)?,
+            token_version: row.get(8)?,
         })
     }
 
@@ -51,6 +54,15 @@ pub struct JoinContext {
     pub permissions: Permissions,
 }
 
+/// Whether a participant's tokens may join, read at each `join` (see [`crate::token::admit`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenStanding {
+    /// The participant exists; only tokens of this version join.
+    Current(i64),
+    /// No such participant in the meeting: it was deleted (tokens are only issued for participants that exist).
+    Deleted,
+}
+
 /// Why the store refuses a join.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum JoinRefusal {
@@ -60,7 +72,8 @@ pub enum JoinRefusal {
     Inactive,
 }
 
-const COLUMNS: &str = "id, meeting_id, custom_participant_id, preset_name, name, picture, created_at, updated_at";
+const COLUMNS: &str =
+    "id, meeting_id, custom_participant_id, preset_name, name, picture, created_at, updated_at, token_version";
 
 impl Db {
     pub fn add_participant(
@@ -81,9 +94,10 @@ impl Db {
             picture: picture.map(Into::into),
             created_at: now.clone(),
             updated_at: now,
+            token_version: 0,
         };
         self.conn.execute(
-            &format!("INSERT INTO participants ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"),
+            &format!("INSERT INTO participants ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"),
             params![
                 row.id,
                 row.meeting_id,
@@ -92,7 +106,8 @@ impl Db {
                 row.name,
                 row.picture,
                 row.created_at,
-                row.updated_at
+                row.updated_at,
+                row.token_version
             ],
         )?;
         Ok(row)
@@ -168,6 +183,29 @@ impl Db {
         self.participant(meeting_id, participant_id)
     }
 
+    /// Raises the participant's token version (a token refresh): tokens issued before stop joining. The updated row,
+    /// or None if there is no such participant in the meeting.
+    pub fn bump_token_version(&mut self, meeting_id: &str, participant_id: &str) -> Result<Option<ParticipantRow>> {
+        self.conn.execute(
+            "UPDATE participants SET token_version = token_version + 1 WHERE id = ?1 AND meeting_id = ?2",
+            [participant_id, meeting_id],
+        )?;
+        self.participant(meeting_id, participant_id)
+    }
+
+    /// Whether the participant's tokens may join: its current token version, or [`TokenStanding::Deleted`].
+    pub fn token_standing(&mut self, meeting_id: &str, participant_id: &str) -> Result<TokenStanding> {
+        let version: Option<i64> = self
+            .conn
+            .query_row(
+                "SELECT token_version FROM participants WHERE id = ?1 AND meeting_id = ?2",
+                [participant_id, meeting_id],
+                |row| row.get(0),
+            )
+            .optional()?;
+        Ok(version.map_or(TokenStanding::Deleted, TokenStanding::Current))
+    }
+
     /// Reads the participant, its meeting and its current preset for a join. The ids come from a participant token,
     /// so each is checked against the others: a token for a deleted or moved participant is refused.
     pub fn join_context(
@@ -239,6 +277,27 @@ mod tests {
         store.with(|db| db.set_meeting_status(&app.id, &meeting.id, MeetingStatus::Inactive)).unwrap();
         let refused = store.with(|db| db.join_context(&app.id, &meeting.id, &p.id)).unwrap();
         assert_eq!(refused, Err(JoinRefusal::Inactive));
+    }
+
+    #[test]
+    fn refreshes_raise_the_token_version_and_deletes_end_it() {
+        let store = Store::open_in_memory().unwrap();
+        let meeting = store
+            .with(|db| {
+                let app = db.create_app("acct", "a")?;
+                db.create_meeting(&app.id, None, Default::default())
+            })
+            .unwrap();
+        let p = store.with(|db| db.add_participant(&meeting.id, "c", "group_call_host", None, None)).unwrap();
+        assert_eq!(p.token_version, 0);
+        assert_eq!(store.with(|db| db.token_standing(&meeting.id, &p.id)).unwrap(), TokenStanding::Current(0));
+        let bumped = store.with(|db| db.bump_token_version(&meeting.id, &p.id)).unwrap().unwrap();
+        assert_eq!(bumped.token_version, 1);
+        assert_eq!(store.with(|db| db.token_standing(&meeting.id, &p.id)).unwrap(), TokenStanding::Current(1));
+        assert_eq!(store.with(|db| db.token_standing("other", &p.id)).unwrap(), TokenStanding::Deleted);
+        assert_eq!(store.with(|db| db.bump_token_version("other", &p.id)).unwrap(), None);
+        store.with(|db| db.delete_participant(&meeting.id, &p.id)).unwrap();
+        assert_eq!(store.with(|db| db.token_standing(&meeting.id, &p.id)).unwrap(), TokenStanding::Deleted);
     }
 
     #[test]

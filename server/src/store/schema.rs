@@ -161,6 +161,10 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX webhook_deliveries_in_session_order ON webhook_deliveries(webhook_id, session_id)
         WHERE delivered_at IS NULL AND abandoned_at IS NULL;
     "#,
+    // 6: participant token versions (see token.rs): a refresh raises it, and older tokens stop joining.
+    r#"
+    ALTER TABLE participants ADD COLUMN token_version INTEGER NOT NULL DEFAULT 0;
+    "#,
 ];
 
 /// Applies the migrations the database has not seen yet, each in its own transaction.

@@ -25,7 +25,7 @@ pub async fn run(socket: WebSocket, state: AppState) {
         let violation = Violation { code: ErrorCode::UnsupportedVersion, message, close_code: close_code::POLICY };
         return fail(&mut socket, violation).await;
     }
-    let claims = match state.tokens.verify(&token) {
+    let claims = match crate::token::admit(&state.tokens, &state.store, &token).await {
         Ok(claims) => claims,
         Err(message) => {
             let violation = Violation { code: ErrorCode::InvalidToken, message, close_code: close_code::POLICY };
