@@ -70,7 +70,7 @@ impl Client {
             sink.borrow_mut().push((name.as_string().unwrap(), payload));
         });
         let on_event: Function = listener.as_ref().unchecked_ref::<Function>().clone();
-        let meeting = WasmMeeting::new(base_uri, token.into(), on_event, None, None, None);
+        let meeting = WasmMeeting::new(base_uri, token.into(), on_event, None, None, None, None);
         Client { meeting, events, _listener: listener }
     }
 
