@@ -176,7 +176,10 @@ export class MeetingImpl implements Meeting {
   constructor({ authToken, baseURI, reconnect = {}, heartbeatTimeoutMs }: MeetingConfig) {
     if (typeof authToken !== 'string' || !authToken) throw new TypeError('endsession: authToken is required');
     if (typeof baseURI !== 'string' || !baseURI) throw new TypeError('endsession: baseURI is required');
-    if (heartbeatTimeoutMs !== undefined && !(Number.isSafeInteger(heartbeatTimeoutMs) && heartbeatTimeoutMs >= 0))
+    if (
+      heartbeatTimeoutMs !== undefined &&
+      !(Number.isSafeInteger(heartbeatTimeoutMs) && heartbeatTimeoutMs >= 0)
+    )
       throw new TypeError('endsession: heartbeatTimeoutMs must be a whole number of milliseconds, 0 or more');
     const route: Record<string, object> = {};
     const w = (this.#w = new WasmMeeting(
