@@ -135,6 +135,44 @@ pub struct Cli {
     /// server) between an event and its delivery. Not stored: a restart without it delivers at once.
     #[arg(long = "webhook-delay-ms", default_value_t = 0)]
     pub webhook_delay_ms: u64,
+
+    /// Most open connections (HTTP and WebSocket together); further ones wait in the listen backlog. Lowered at start
+    /// to what the process's open-file limit allows.
+    #[arg(long = "max-connections", default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: u32,
+
+    /// Deadline for a request's headers, from the connection's opening or the end of its previous response: closes
+    /// a connection that sends nothing, a request whose headers never finish, and an idle keep-alive connection.
+    #[arg(long = "header-timeout-ms", default_value_t = 10_000)]
+    pub header_timeout_ms: u64,
+
+    /// Deadline for a whole request once its headers are in (body included): answered with 408 and closed.
+    #[arg(long = "request-timeout-ms", default_value_t = 30_000)]
+    pub request_timeout_ms: u64,
+
+    /// Deadline from the WebSocket upgrade to the `join` frame.
+    #[arg(long = "join-timeout-ms", default_value_t = 10_000)]
+    pub join_timeout_ms: u64,
+
+    /// How often the server pings each joined WebSocket (a WebSocket Ping and a `ping` frame).
+    #[arg(long = "heartbeat-interval-ms", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub heartbeat_interval_ms: u64,
+
+    /// A joined WebSocket from which nothing (no frame, no Pong) arrived for this long is treated as dropped.
+    #[arg(long = "heartbeat-timeout-ms", default_value_t = 25_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub heartbeat_timeout_ms: u64,
+
+    /// Deadline of every WebSocket write; a socket that takes longer is closed as dropped.
+    #[arg(long = "write-timeout-ms", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub write_timeout_ms: u64,
+
+    /// Frames queued for one WebSocket; a connection that falls this far behind is closed (it resumes and catches up).
+    #[arg(long = "outbox-frames", default_value_t = 4_096, value_parser = clap::value_parser!(u32).range(1..))]
+    pub outbox_frames: u32,
+
+    /// Open WebSockets per participant; a further one is refused with `TooManyConnections` (4290) and close 1008.
+    #[arg(long = "max-sockets-per-participant", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_sockets_per_participant: u32,
 }
 
 /// Everything [`crate::start`] needs. Built from [`Cli`] by the binary, or directly by tests.
@@ -148,6 +186,8 @@ pub struct Config {
     pub reconnect_grace: Duration,
     pub dev: bool,
     pub webhooks: DeliverySettings,
+    /// Deadlines and caps of connections.
+    pub limits: Limits,
 }
 
 impl Config {
@@ -162,6 +202,7 @@ impl Config {
             reconnect_grace: Duration::from_secs(10),
             dev: false,
             webhooks: DeliverySettings::default(),
+            limits: Limits::default(),
         }
     }
 }
@@ -188,7 +229,57 @@ impl Cli {
                 timeout: Duration::from_millis(self.webhook_timeout_ms),
                 first_delay: Duration::from_millis(self.webhook_delay_ms),
             },
+            limits: Limits {
+                max_connections: self.max_connections as usize,
+                header_timeout: Duration::from_millis(self.header_timeout_ms),
+                request_timeout: Duration::from_millis(self.request_timeout_ms),
+                join_timeout: Duration::from_millis(self.join_timeout_ms),
+                heartbeat_interval: Duration::from_millis(self.heartbeat_interval_ms),
+                heartbeat_timeout: Duration::from_millis(self.heartbeat_timeout_ms),
+                write_timeout: Duration::from_millis(self.write_timeout_ms),
+                outbox_frames: self.outbox_frames as usize,
+                max_sockets_per_participant: self.max_sockets_per_participant as usize,
+            },
         })
+    }
+}
+
+/// Deadlines and caps of connections (the `Security` section of the README lists them). The defaults are the flags'.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// Open connections at most, HTTP and WebSocket together.
+    pub max_connections: usize,
+    /// Headers of a request, counted from the connection's opening or the end of the previous response.
+    pub header_timeout: Duration,
+    /// A whole request after its headers (body and handler): 408.
+    pub request_timeout: Duration,
+    /// WebSocket upgrade to `join`.
+    pub join_timeout: Duration,
+    /// Between two heartbeats sent to a joined WebSocket; sent to the client as `Joined.heartbeatMs`.
+    pub heartbeat_interval: Duration,
+    /// Silence after which a joined WebSocket counts as dropped.
+    pub heartbeat_timeout: Duration,
+    /// One WebSocket write.
+    pub write_timeout: Duration,
+    /// Frames queued for one WebSocket.
+    pub outbox_frames: usize,
+    /// Open WebSockets of one participant.
+    pub max_sockets_per_participant: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_connections: 10_000,
+            header_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(30),
+            join_timeout: Duration::from_secs(10),
+            heartbeat_interval: Duration::from_secs(10),
+            heartbeat_timeout: Duration::from_secs(25),
+            write_timeout: Duration::from_secs(10),
+            outbox_frames: 4_096,
+            max_sockets_per_participant: 8,
+        }
     }
 }
 
@@ -248,5 +339,33 @@ mod tests {
         assert_eq!((settings.max_attempts, settings.timeout), (3, Duration::from_millis(500)));
         assert_eq!(settings.first_delay, Duration::from_secs(60));
         assert!(Cli::try_parse_from(["endsession-server", "--webhook-max-attempts", "0"]).is_err());
+    }
+
+    #[test]
+    fn connection_limits_have_defaults_and_flags() {
+        let defaults = Cli::parse_from(["endsession-server"]).into_config(None).unwrap();
+        assert_eq!(defaults.limits, Limits::default());
+        assert!(defaults.limits.heartbeat_timeout <= Duration::from_secs(30));
+        let cli = Cli::parse_from([
+            "endsession-server",
+            "--max-connections",
+            "100",
+            "--header-timeout-ms",
+            "1500",
+            "--heartbeat-interval-ms",
+            "200",
+            "--heartbeat-timeout-ms",
+            "500",
+            "--max-sockets-per-participant",
+            "2",
+        ]);
+        let limits = cli.into_config(None).unwrap().limits;
+        assert_eq!((limits.max_connections, limits.max_sockets_per_participant), (100, 2));
+        assert_eq!(limits.header_timeout, Duration::from_millis(1500));
+        assert_eq!(
+            (limits.heartbeat_interval, limits.heartbeat_timeout),
+            (Duration::from_millis(200), Duration::from_millis(500))
+        );
+        assert!(Cli::try_parse_from(["endsession-server", "--outbox-frames", "0"]).is_err());
     }
 }

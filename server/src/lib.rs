@@ -16,6 +16,7 @@ pub mod config;
 pub mod dev;
 pub mod error;
 pub mod hub;
+pub mod listen;
 pub mod presets;
 pub mod rest;
 pub mod routes;
@@ -33,7 +34,6 @@ use crate::state::AppState;
 use crate::store::Store;
 use crate::token::TokenKeys;
 use crate::webhooks::Signer;
-use axum::serve::ListenerExt;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::task::JoinHandle;
@@ -100,6 +100,7 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         api_tokens: Arc::new(ApiTokens::new(&config.api_tokens)),
         dev: dev.clone(),
         webhook_signer: signer.clone(),
+        sockets: Arc::new(ws::Sockets::new(config.limits.clone())),
     };
     let app = routes::router(state, &config);
 
@@ -108,11 +109,7 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
     if let Some(dev) = &dev {
         let _ = dev.base_uri.set(format!("http://{addr}"));
     }
-    // Small frames must leave at once: Nagle's algorithm would add tens of milliseconds to the end fan-out.
-    let listener = listener.tap_io(|tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
-    let task = tokio::spawn(async move { axum::serve(listener, app).await });
+    let task = tokio::spawn(listen::serve(listener, app, config.limits.clone()));
     let webhooks = webhooks::delivery::spawn(store.clone(), signer, config.webhooks)?;
     Ok(Server { addr, store, dev, task: Some(task), webhooks })
 }

@@ -21,4 +21,6 @@ pub struct AppState {
     pub dev: Option<Arc<DevSeed>>,
     /// Signs webhook deliveries; its public key is served at `/.well-known/webhooks.json`.
     pub webhook_signer: Arc<Signer>,
+    /// The WebSocket deadlines and caps, and the open sockets per participant.
+    pub sockets: Arc<crate::ws::Sockets>,
 }

@@ -14,7 +14,7 @@ mod outbox;
 pub mod room;
 
 pub use local::LocalHub;
-pub use outbox::{Deliver, Outbound, Outbox};
+pub use outbox::{Deliver, Inbox, Outbound, Outbox, Queued};
 pub use room::{ConnId, LiveInfo};
 
 use crate::store::StoreError;

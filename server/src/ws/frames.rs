@@ -1,9 +1,55 @@
-//! Reading client frames off a socket, and the polite ways of writing and closing.
+//! Reading client frames off a socket, and the polite ways of writing and closing, each write within a deadline.
 
+use axum::body::Bytes;
 use axum::extract::ws::{close_code, CloseFrame, Message, Utf8Bytes, WebSocket};
 use endsession_protocol::{ClientFrame, ErrorCode, ServerFrame, MAX_FRAME_BYTES};
 use futures_util::SinkExt;
+use std::future::Future;
 use std::time::Duration;
+
+/// A WebSocket whose every write has a deadline: a client that stops reading fills its TCP window, and a write that
+/// cannot finish must not hold the connection's task (and its memory) for ever.
+pub struct Socket {
+    ws: WebSocket,
+    write_timeout: Duration,
+}
+
+/// The socket broke, or a write missed its deadline: treat the connection as dropped.
+#[derive(Debug)]
+pub struct Gone;
+
+impl Socket {
+    pub fn new(ws: WebSocket, write_timeout: Duration) -> Self {
+        Socket { ws, write_timeout }
+    }
+
+    /// The next message; cancel-safe.
+    pub async fn recv(&mut self) -> Option<Result<Message, axum::Error>> {
+        self.ws.recv().await
+    }
+
+    /// Runs one write (a send, or feeds and a flush) within the write deadline.
+    async fn write<'a, F, Fut>(&'a mut self, write: F) -> Result<(), Gone>
+    where
+        F: FnOnce(&'a mut WebSocket) -> Fut,
+        Fut: Future<Output = Result<(), axum::Error>> + 'a,
+    {
+        match tokio::time::timeout(self.write_timeout, write(&mut self.ws)).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(_)) | Err(_) => Err(Gone),
+        }
+    }
+
+    /// A heartbeat: a WebSocket Ping (answered by any client's transport) and a `ping` frame (seen by the page's
+    /// code, which has no access to transport pings), in one write.
+    pub async fn heartbeat(&mut self) -> Result<(), Gone> {
+        self.write(|ws| async move {
+            ws.feed(Message::Ping(Bytes::new())).await?;
+            ws.send(Message::Text(Utf8Bytes::from(ServerFrame::Ping.encode()))).await
+        })
+        .await
+    }
+}
 
 /// How long to wait for the client's half of the closing handshake.
 const CLOSE_WAIT: Duration = Duration::from_secs(2);
@@ -37,6 +83,13 @@ impl Violation {
 pub fn classify(received: Option<Result<Message, axum::Error>>) -> Incoming {
     let message = match received {
         Some(Ok(message)) => message,
+        Some(Err(e)) if is_invalid_utf8(&e) => {
+            return Incoming::Invalid(Violation {
+                code: ErrorCode::MalformedFrame,
+                message: "a text frame must be valid UTF-8".into(),
+                close_code: close_code::INVALID,
+            })
+        }
         Some(Err(_)) | None => return Incoming::Closed,
     };
     match message {
@@ -63,37 +116,44 @@ pub fn classify(received: Option<Result<Message, axum::Error>>) -> Incoming {
     }
 }
 
-/// Sends text that may be shared with other connections.
-pub async fn send_text(socket: &mut WebSocket, text: Utf8Bytes) -> Result<(), axum::Error> {
-    socket.send(Message::Text(text)).await
+/// The transport's error for a text frame that is not UTF-8 (RFC 6455 §8.1: close with 1007).
+fn is_invalid_utf8(error: &axum::Error) -> bool {
+    std::error::Error::source(error)
+        .and_then(|source| source.downcast_ref::<tungstenite::Error>())
+        .is_some_and(|e| matches!(e, tungstenite::Error::Utf8(_)))
 }
 
-pub async fn send(socket: &mut WebSocket, frame: &ServerFrame) -> Result<(), axum::Error> {
+/// Sends text that may be shared with other connections.
+pub async fn send_text(socket: &mut Socket, text: Utf8Bytes) -> Result<(), Gone> {
+    socket.write(|ws| ws.send(Message::Text(text))).await
+}
+
+pub async fn send(socket: &mut Socket, frame: &ServerFrame) -> Result<(), Gone> {
     send_text(socket, frame.encode().into()).await
 }
 
 /// Sends a last frame and closes; both leave in one write (see `WRITE_BUFFER`).
-pub async fn send_final(socket: &mut WebSocket, text: Utf8Bytes, code: u16, reason: &'static str) {
-    if socket.feed(Message::Text(text)).await.is_ok() {
+pub async fn send_final(socket: &mut Socket, text: Utf8Bytes, code: u16, reason: &'static str) {
+    if socket.write(|ws| ws.feed(Message::Text(text))).await.is_ok() {
         close(socket, code, reason).await;
     }
 }
 
 /// Answers a violation with its `Error` frame, then closes.
-pub async fn fail(socket: &mut WebSocket, violation: Violation) {
+pub async fn fail(socket: &mut Socket, violation: Violation) {
     let frame = ServerFrame::Error { id: None, code: violation.code, message: violation.message };
     send_final(socket, frame.encode().into(), violation.close_code, "").await;
 }
 
 /// Sends a close frame and waits (briefly) for the client's: closing the TCP connection with unread data could
 /// reset it and lose the frames the client has not read yet.
-pub async fn close(socket: &mut WebSocket, code: u16, reason: &'static str) {
+pub async fn close(socket: &mut Socket, code: u16, reason: &'static str) {
     let frame = CloseFrame { code, reason: Utf8Bytes::from_static(reason) };
-    if socket.send(Message::Close(Some(frame))).await.is_err() {
+    if socket.write(|ws| ws.send(Message::Close(Some(frame)))).await.is_err() {
         return;
     }
     let _ = tokio::time::timeout(CLOSE_WAIT, async {
-        while let Some(Ok(message)) = socket.recv().await {
+        while let Some(Ok(message)) = socket.ws.recv().await {
             if matches!(message, Message::Close(_)) {
                 break;
             }

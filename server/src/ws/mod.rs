@@ -1,7 +1,15 @@
 //! The WebSocket endpoint at [`endsession_protocol::WS_PATH`]: one socket per participant connection.
+//!
+//! Deadlines and caps (from [`crate::config::Limits`]): `join` within `join_timeout` of the upgrade; every write
+//! within `write_timeout`; a heartbeat (WebSocket Ping + `ping` frame) every `heartbeat_interval`, and a joined socket
+//! silent for `heartbeat_timeout` is dropped (grace, then `participantLeft`, as for a TCP drop); at most
+//! `outbox_frames` queued frames per socket; at most `max_sockets_per_participant` sockets per participant.
 
 mod connection;
 mod frames;
+mod sockets;
+
+pub use sockets::{SocketSlot, Sockets};
 
 use crate::state::AppState;
 use axum::extract::{State, WebSocketUpgrade};
