@@ -5,7 +5,7 @@
  * | event               | emitter                        | payload                          |
  * | ------------------- | ------------------------------ | -------------------------------- |
  * | `roomJoined`        | `meeting.self`                 | `{ reconnected }`                |
- * | `roomLeft`          | `meeting.self`                 | `{ state }`                      |
+ * | `roomLeft`          | `meeting.self`                 | {@link RoomLeftEvent}            |
  * | `permissionsUpdate` | `meeting.self.permissions`     | `{ kickParticipant }`            |
  * | `participantJoined` | `meeting.participants.joined`  | the {@link Participant}          |
  * | `participantLeft`   | `meeting.participants.joined`  | the {@link Participant}          |
@@ -22,6 +22,34 @@ export type LeaveRoomState = 'ended' | 'kicked' | 'left' | 'rejected' | 'disconn
 /** Where the participant is: `meeting.self.roomState`; `disconnected` while reconnecting, as in RealtimeKit. */
 export type RoomState = 'init' | 'joining' | 'joined' | LeaveRoomState;
 
+/**
+ * Why a session ended: the `reason` of `roomLeft` `ended` and of the `meeting.ended` webhook. A host or the REST API
+ * ended it for everyone, or the last participant left (or was gone longer than the reconnect window).
+ */
+export type EndReason = 'HOST_ENDED_MEETING' | 'ALL_PARTICIPANTS_LEFT';
+
+/**
+ * The `roomLeft` payload: how and why the participant left. On a RealtimeKit meeting it is RealtimeKit's own
+ * payload (`{state}`).
+ *
+ * @example
+ * meeting.self.on('roomLeft', ({ state, reason }) =>
+ *   state === 'ended' && reason === 'HOST_ENDED_MEETING' ? showEndedByHost() : showOther(state));
+ */
+export interface RoomLeftEvent {
+  state: LeaveRoomState;
+  /** The session the participant was in (or was refused back into); `''` if it never had one. */
+  sessionId: string;
+  /** With `ended`: why the session ended (`null` if the server did not say); `null` for every other state. */
+  reason: EndReason | null;
+  /** With `ended`, when the server counted it: how many participants the end removed. */
+  kickedCount?: number;
+  /** With `rejected` after a refused join: the server's error code (`'4010'` bad token, `'4030'` INACTIVE, ...). */
+  code?: string;
+  /** With `rejected`: the server's why, for a developer or a person. */
+  message?: string;
+}
+
 /** Another participant in the session. */
 export interface Participant {
   id: string;
@@ -33,7 +61,7 @@ export interface Participant {
 /** Events of `meeting.self`. */
 export interface SelfEvents {
   roomJoined: { reconnected: boolean };
-  roomLeft: { state: LeaveRoomState };
+  roomLeft: RoomLeftEvent;
 }
 
 /** Events of `meeting.self.permissions`. */

@@ -22,6 +22,7 @@ export { ClientError };
 export type { ClientErrorCode } from './errors.js';
 export type {
   Emitter,
+  EndReason,
   LeaveRoomState,
   Listener,
   MeetingEventName,
@@ -29,6 +30,7 @@ export type {
   Participant,
   ParticipantsEvents,
   PermissionsEvents,
+  RoomLeftEvent,
   RoomState,
   SelfEvents,
 } from './events.js';
@@ -124,6 +126,13 @@ export interface InitMeetingOptions {
    * (6) attempts, then `roomLeft` `failed`.
    */
   reconnect?: { baseDelayMs?: number; maxDelayMs?: number; attempts?: number };
+  /**
+   * How long the joined socket may carry no frame at all before it counts as lost, in ms: then it is closed,
+   * `roomLeft` `{state: 'disconnected'}` is emitted and the client reconnects. Default: 2.5 × the server's heartbeat
+   * interval (its `joined` frame's `heartbeatMs`; the server pings that often), i.e. two pings missed; `0` turns it
+   * off. A server that sends no heartbeats is never timed out.
+   */
+  heartbeatTimeoutMs?: number;
 }
 
 /**

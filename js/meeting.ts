@@ -13,6 +13,7 @@ import {
   type Participant,
   type ParticipantsEvents,
   type PermissionsEvents,
+  type RoomLeftEvent,
   type RoomState,
   type SelfEvents,
 } from './events.js';
@@ -110,6 +111,7 @@ export interface MeetingConfig {
   authToken: string;
   baseURI: string;
   reconnect?: { baseDelayMs?: number; maxDelayMs?: number; attempts?: number };
+  heartbeatTimeoutMs?: number;
 }
 
 class Permissions extends Emitter<PermissionsEvents> implements MeetingPermissions {
@@ -171,9 +173,14 @@ export class MeetingImpl implements Meeting {
   readonly endStates = new Emitter<{ endStateChange: { state: string } }>();
   readonly #w: WasmMeeting;
 
-  constructor({ authToken, baseURI, reconnect = {} }: MeetingConfig) {
+  constructor({ authToken, baseURI, reconnect = {}, heartbeatTimeoutMs }: MeetingConfig) {
     if (typeof authToken !== 'string' || !authToken) throw new TypeError('endsession: authToken is required');
     if (typeof baseURI !== 'string' || !baseURI) throw new TypeError('endsession: baseURI is required');
+    if (
+      heartbeatTimeoutMs !== undefined &&
+      !(Number.isSafeInteger(heartbeatTimeoutMs) && heartbeatTimeoutMs >= 0)
+    )
+      throw new TypeError('endsession: heartbeatTimeoutMs must be a whole number of milliseconds, 0 or more');
     const route: Record<string, object> = {};
     const w = (this.#w = new WasmMeeting(
       baseURI,
@@ -182,6 +189,7 @@ export class MeetingImpl implements Meeting {
       reconnect.baseDelayMs,
       reconnect.maxDelayMs,
       reconnect.attempts,
+      heartbeatTimeoutMs,
     ));
     const self = (this.self = new Self(w));
     const joined = new Joined(w);
@@ -206,6 +214,11 @@ export class MeetingImpl implements Meeting {
   /** @internal The wasm module's end state (`allowed`, `no-permission`, ...). */
   get endState(): string {
     return this.#w.endState as string;
+  }
+
+  /** @internal The last `roomLeft` payload, kept after leaving (`null` before the first). */
+  get lastLeave(): RoomLeftEvent | null {
+    return this.#w.lastLeave as RoomLeftEvent | null;
   }
 
   join(): Promise<void> {

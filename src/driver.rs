@@ -1,4 +1,4 @@
-//! Runs a [`Machine`] in JavaScript: one `WebSocket`, one `setTimeout` timer, the promises of pending calls and the
+//! Runs a [`Machine`] in JavaScript: one `WebSocket`, two `setTimeout` timers (reconnect, silence), the promises of pending calls and the
 //! event callback. Carries out the machine's [`Effect`]s in order.
 //!
 //! Re-entrancy: the machine is never held while user JavaScript runs (listeners and promise callbacks may call
@@ -20,6 +20,7 @@ struct Handlers {
     message: Closure<dyn FnMut(MessageEvent)>,
     close: Closure<dyn FnMut()>,
     timer: Closure<dyn FnMut()>,
+    silence: Closure<dyn FnMut()>,
 }
 
 impl Handlers {
@@ -52,6 +53,10 @@ impl Handlers {
                 d.timer.take();
                 d.input(Machine::reconnect_due);
             }),
+            silence: on(driver, |d| {
+                d.silence.take();
+                d.input(Machine::silence_due);
+            }),
         }
     }
 }
@@ -70,6 +75,8 @@ pub struct Driver {
     on_event: Function,
     socket: Cell<Option<WebSocket>>,
     timer: Cell<Option<JsValue>>,
+    /// The silence timer ([`Effect::WatchSilence`]).
+    silence: Cell<Option<JsValue>>,
     /// Pending promises: call id, resolve, reject.
     calls: Cell<Vec<(CallId, Function, Function)>>,
     next_call: Cell<u32>,
@@ -95,6 +102,7 @@ impl Driver {
             on_event,
             socket: Cell::new(None),
             timer: Cell::new(None),
+            silence: Cell::new(None),
             calls: Cell::new(Vec::new()),
             next_call: Cell::new(0),
             reported: Cell::new(EndState::NotJoined),
@@ -164,6 +172,12 @@ impl Driver {
                     interop::clear_timeout(&old);
                 }
             }
+            Effect::WatchSilence(ms) => {
+                let timer = ms.map(|ms| interop::set_timeout(self.handlers.silence.as_ref(), ms));
+                if let Some(old) = self.silence.replace(timer) {
+                    interop::clear_timeout(&old);
+                }
+            }
             Effect::Emit(event) => {
                 let (name, payload) = interop::event(&event);
                 // A listener that throws must not stop the meeting; the TypeScript layer reports it.
@@ -198,7 +212,7 @@ impl Drop for Driver {
             detach(&socket);
             let _ = socket.close();
         }
-        if let Some(timer) = self.timer.take() {
+        for timer in [self.timer.take(), self.silence.take()].into_iter().flatten() {
             interop::clear_timeout(&timer);
         }
     }

@@ -51,6 +51,10 @@ pub enum Effect {
     Close,
     /// Call `reconnect_due` after this many milliseconds.
     ScheduleReconnect(u32),
+    /// `Some(ms)`: (re)start the silence timer, replacing any running one: call `silence_due` after `ms` unless
+    /// another `WatchSilence` comes first. `None`: stop it. Comes after every frame while the server sends
+    /// heartbeats, so `silence_due` means "no frame for `ms`".
+    WatchSilence(Option<u32>),
     /// Tell the listeners.
     Emit(Event),
     /// Resolve the call's promise.

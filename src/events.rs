@@ -1,6 +1,6 @@
 //! Every event the meeting emits: [`Event`].
 
-use crate::{EndState, LeaveState};
+use crate::{EndState, Leave};
 use endsession_protocol::Participant;
 
 /// An event for the JavaScript listeners. [`Event::name`] is the event name, the fields are its payload.
@@ -8,22 +8,23 @@ use endsession_protocol::Participant;
 /// | name | emitter in JS | payload |
 /// |---|---|---|
 /// | `roomJoined` | `meeting.self` | `{reconnected}` |
-/// | `roomLeft` | `meeting.self` | `{state}` |
+/// | `roomLeft` | `meeting.self` | `{state, sessionId, reason}` (+ `kickedCount`, `code`, `message`: [`Leave`]) |
 /// | `permissionsUpdate` | `meeting.self.permissions` | `{kickParticipant}` |
 /// | `participantJoined` | `meeting.participants.joined` | the participant |
 /// | `participantLeft` | `meeting.participants.joined` | the participant |
 /// | `endStateChange` | the meeting's end-state source | `{state}` |
 ///
 /// ```
-/// use endsession::{Event, LeaveState};
-/// assert_eq!(Event::RoomLeft { state: LeaveState::Ended }.name(), "roomLeft");
+/// use endsession::{Event, Leave, LeaveState};
+/// assert_eq!(Event::RoomLeft(Leave::new(LeaveState::Ended, "s-1")).name(), "roomLeft");
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
     /// The participant is in the session; `reconnected` after a dropped socket was restored.
     RoomJoined { reconnected: bool },
-    /// The participant is out of the room. Emitted once per leave (`disconnected` may precede a later one).
-    RoomLeft { state: LeaveState },
+    /// The participant is out of the room, and why. Emitted once per leave (`disconnected` may precede a later
+    /// one).
+    RoomLeft(Leave),
     /// The participant's preset changed on the server.
     PermissionsUpdate { kick_participant: bool },
     /// Someone else joined the session.
@@ -40,7 +41,7 @@ impl Event {
     pub fn name(&self) -> &'static str {
         match self {
             Event::RoomJoined { .. } => "roomJoined",
-            Event::RoomLeft { .. } => "roomLeft",
+            Event::RoomLeft(_) => "roomLeft",
             Event::PermissionsUpdate { .. } => "permissionsUpdate",
             Event::ParticipantJoined(_) => "participantJoined",
             Event::ParticipantLeft(_) => "participantLeft",

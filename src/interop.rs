@@ -6,7 +6,7 @@
 //! codec; the wasm tests at the end of this file check every frame against it. Errors are plain `{code, message}`
 //! objects; the TypeScript layer turns them into `ClientError`s.
 
-use crate::{ClientError, Event, KickAllResult, Outcome};
+use crate::{ClientError, Event, KickAllResult, Leave, Outcome};
 use endsession_protocol::{ClientFrame, EndReason, ErrorCode, LeaveState, Participant, Permissions, ServerFrame};
 use js_sys::{Array, Object, Reflect, JSON};
 use wasm_bindgen::prelude::*;
@@ -58,7 +58,7 @@ pub fn participants<'a>(list: impl Iterator<Item = &'a Participant>) -> Array {
 pub fn event(event: &Event) -> (JsValue, JsValue) {
     let payload = match event {
         Event::RoomJoined { reconnected } => object(&[("reconnected", JsValue::from_bool(*reconnected))]),
-        Event::RoomLeft { state } => object(&[("state", string(state.as_str()))]),
+        Event::RoomLeft(left) => leave(left),
         Event::PermissionsUpdate { kick_participant } => {
             object(&[("kickParticipant", JsValue::from_bool(*kick_participant))])
         }
@@ -66,6 +66,26 @@ pub fn event(event: &Event) -> (JsValue, JsValue) {
         Event::EndStateChange { state } => object(&[("state", string(state.as_str()))]),
     };
     (string(event.name()), payload)
+}
+
+/// The `roomLeft` payload: `{state, sessionId, reason}` (`reason`: the end's `HOST_ENDED_MEETING` or
+/// `ALL_PARTICIPANTS_LEFT`, else `null`), plus `kickedCount` when the server counted an end, and `code`, `message`
+/// when it gave them (a refused join).
+pub fn leave(left: &Leave) -> JsValue {
+    let reason = left.reason.map_or(JsValue::NULL, |r| string(r.as_str()));
+    let payload =
+        object(&[("state", string(left.state.as_str())), ("sessionId", string(&left.session_id)), ("reason", reason)]);
+    let optional = [
+        ("kickedCount", left.kicked_count.map(JsValue::from)),
+        ("code", left.code.map(|c| string(c.as_str()))),
+        ("message", left.message.as_deref().map(string)),
+    ];
+    for (key, value) in optional {
+        if let Some(value) = value {
+            let _ = Reflect::set(&payload, &string(key), &value);
+        }
+    }
+    payload
 }
 
 /// What a promise resolves with: `undefined` for `join()`, `{sessionId, kickedCount, alreadyEnded}` for `kickAll()`.

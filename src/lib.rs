@@ -19,6 +19,7 @@ mod endpoint;
 mod errors;
 mod events;
 mod interop;
+mod leave;
 mod machine;
 mod participants;
 mod reconnect;
@@ -30,7 +31,8 @@ pub use end_state::EndState;
 pub use endpoint::ws_url;
 pub use errors::{ClientError, CONNECTION_FAILED, CONNECTION_LOST, NOT_JOINED, PERMISSION_DENIED, ROOM_LEFT};
 pub use events::Event;
-pub use machine::Machine;
+pub use leave::Leave;
+pub use machine::{Machine, HEARTBEAT_TIMEOUT_FACTOR};
 pub use participants::Participants;
 pub use reconnect::Reconnect;
 pub use room::{LeaveState, RoomState};
@@ -57,7 +59,8 @@ pub struct WasmMeeting(Rc<Driver>);
 #[wasm_bindgen]
 impl WasmMeeting {
     /// A meeting on the server at `base_uri` (`http(s)://host[:port][/path]`) for the participant `auth_token`.
-    /// The reconnect options default to [`Reconnect::default`].
+    /// The reconnect options default to [`Reconnect::default`]; `heartbeat_timeout_ms` is
+    /// [`Machine::with_heartbeat_timeout`]'s (absent: derived from the server's `heartbeatMs`; 0: never).
     #[wasm_bindgen(constructor)]
     pub fn new(
         base_uri: &str,
@@ -66,6 +69,7 @@ impl WasmMeeting {
         reconnect_base_ms: Option<u32>,
         reconnect_max_ms: Option<u32>,
         reconnect_attempts: Option<u32>,
+        heartbeat_timeout_ms: Option<u32>,
     ) -> WasmMeeting {
         let d = Reconnect::default();
         let reconnect = Reconnect {
@@ -73,7 +77,8 @@ impl WasmMeeting {
             max_ms: reconnect_max_ms.unwrap_or(d.max_ms),
             attempts: reconnect_attempts.unwrap_or(d.attempts),
         };
-        WasmMeeting(Driver::new(ws_url(base_uri), Machine::new(auth_token, reconnect), on_event))
+        let machine = Machine::new(auth_token, reconnect).with_heartbeat_timeout(heartbeat_timeout_ms);
+        WasmMeeting(Driver::new(ws_url(base_uri), machine, on_event))
     }
 
     /// Joins the session; resolves with `undefined` once the server let the participant in.
@@ -133,6 +138,13 @@ impl WasmMeeting {
     #[wasm_bindgen(getter, js_name = meetingId)]
     pub fn meeting_id(&self) -> JsValue {
         self.0.read(|m| m.meeting_id().into())
+    }
+
+    /// The last `roomLeft` payload (`{state, sessionId, reason, ...}`, see [`Event`]), kept after leaving; `null`
+    /// before the first.
+    #[wasm_bindgen(getter, js_name = lastLeave)]
+    pub fn last_leave(&self) -> JsValue {
+        self.0.read(|m| m.last_leave().map(interop::leave)).unwrap_or(JsValue::NULL)
     }
 
     /// The others in the session, in join order: `[{id, name, customParticipantId, presetName}]`.

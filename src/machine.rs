@@ -2,14 +2,22 @@
 //!
 //! Pure: it never touches a socket, a timer or JavaScript. Inputs are the user's calls ([`Machine::join`],
 //! [`Machine::leave`], [`Machine::kick_all`]), socket events ([`Machine::socket_open`], [`Machine::socket_frame`],
-//! [`Machine::socket_closed`]) and the reconnect timer ([`Machine::reconnect_due`]); each queues [`Effect`]s that the
-//! driver takes with [`Machine::take_effects`] and carries out in order.
+//! [`Machine::socket_closed`]) and the timers ([`Machine::reconnect_due`], [`Machine::silence_due`]); each queues
+//! [`Effect`]s that the driver takes with [`Machine::take_effects`] and carries out in order.
+//!
+//! Silence: a server that sends heartbeats says how often in `joined` (`heartbeatMs`). While joined, every frame
+//! restarts a timer of [`HEARTBEAT_TIMEOUT_FACTOR`] × that (or the user's `heartbeat_timeout_ms`); when it runs
+//! out, the socket is treated as lost exactly as a closed one: closed, `roomLeft` `disconnected`, reconnect.
 
 use crate::{
-    CallId, ClientError, Effect, EndState, Event, KickAllResult, LeaveState, Outcome, Participants, Reconnect,
+    CallId, ClientError, Effect, EndState, Event, KickAllResult, Leave, LeaveState, Outcome, Participants, Reconnect,
     RoomState,
 };
 use endsession_protocol::{ClientFrame, Participant, Permissions, ServerFrame, PROTOCOL_VERSION};
+
+/// How many heartbeat periods of silence make a connection lost, when the user sets no timeout: 2.5 (two pings
+/// missed, plus half a period for a ping delayed by a busy server or network).
+pub const HEARTBEAT_TIMEOUT_FACTOR: (u32, u32) = (5, 2);
 
 /// One `kickAll` frame in flight and every call waiting for its answer.
 #[derive(Debug)]
@@ -44,8 +52,15 @@ pub struct Machine {
     participants: Participants,
     join_calls: Vec<CallId>,
     kick: Option<PendingKick>,
-    /// The server confirmed that this participant's `kickAll` ended the current session; its `roomLeft` is next.
-    end_confirmed: bool,
+    /// The server confirmed that this participant's `kickAll` ended the current session (with this `kickedCount`);
+    /// its `roomLeft` is next.
+    end_confirmed: Option<u32>,
+    /// The user's silence timeout in ms: `None` derives it from the server's heartbeat, `Some(0)` never times out.
+    heartbeat_timeout: Option<u32>,
+    /// The silence timeout watched on the current socket, while the timer runs.
+    silence_ms: Option<u32>,
+    /// The last `roomLeft`, kept after leaving.
+    last_leave: Option<Leave>,
     next_request: u64,
     effects: Vec<Effect>,
 }
@@ -65,10 +80,26 @@ impl Machine {
             participants: Participants::default(),
             join_calls: Vec::new(),
             kick: None,
-            end_confirmed: false,
+            end_confirmed: None,
+            heartbeat_timeout: None,
+            silence_ms: None,
+            last_leave: None,
             next_request: 1,
             effects: Vec::new(),
         }
+    }
+
+    /// Sets how long a joined socket may stay silent before it counts as lost, in ms: `None` (the default) is
+    /// [`HEARTBEAT_TIMEOUT_FACTOR`] × the server's `heartbeatMs`, `Some(0)` never. Either way, a server that sends
+    /// no `heartbeatMs` is never timed out (it sends no pings to hear).
+    ///
+    /// ```
+    /// use endsession::{Machine, Reconnect};
+    /// let m = Machine::new("token".into(), Reconnect::default()).with_heartbeat_timeout(Some(60_000));
+    /// ```
+    pub fn with_heartbeat_timeout(mut self, timeout_ms: Option<u32>) -> Self {
+        self.heartbeat_timeout = timeout_ms;
+        self
     }
 
     /// The effects queued since the last call, oldest first.
@@ -87,7 +118,7 @@ impl Machine {
     /// What an "End meeting for all" control shows now: derived from the room state, the permission and the end
     /// in flight (see [`EndState`]). The driver reports each change as [`Event::EndStateChange`].
     pub fn end_state(&self) -> EndState {
-        let ending = self.kick.is_some() || self.end_confirmed;
+        let ending = self.kick.is_some() || self.end_confirmed.is_some();
         EndState::derive(self.state, self.permissions.kick_participant, ending)
     }
 
@@ -104,6 +135,11 @@ impl Machine {
     /// The meeting id; empty before the first join.
     pub fn meeting_id(&self) -> &str {
         &self.meeting_id
+    }
+
+    /// The last `roomLeft` (`disconnected` included), kept after leaving and rejoining; `None` before the first.
+    pub fn last_leave(&self) -> Option<&Leave> {
+        self.last_leave.as_ref()
     }
 
     /// The others in the session; empty once the room is left.
@@ -135,24 +171,30 @@ impl Machine {
             RoomState::Joined => {
                 self.send(ClientFrame::Leave);
                 self.push(Effect::Close);
-                self.left(LeaveState::Left);
+                self.left(Leave::new(LeaveState::Left, &self.session_id));
             }
             RoomState::Joining | RoomState::Reconnecting => {
                 self.push(Effect::Close);
-                self.left(LeaveState::Left);
+                self.left(Leave::new(LeaveState::Left, &self.session_id));
             }
         }
     }
 
     /// `meeting.participants.kickAll()`: ends the session for everyone. Rejects with `1205` outside the room and
     /// `1201` without `kick_participant` (sending nothing); otherwise resolves with the server's answer. Calls while
-    /// one is in flight share it.
+    /// one is in flight share it. Once the session has ended (`roomLeft` `ended`), resolves at once with that
+    /// session's id and `kickedCount` and `alreadyEnded: true`: one end per session, every caller gets its result.
     pub fn kick_all(&mut self, call: CallId) {
-        if self.state != RoomState::Joined {
+        let ended = self.last_leave.as_ref().filter(|_| self.state == RoomState::Left(LeaveState::Ended));
+        if self.state != RoomState::Joined && ended.is_none() {
             return self.push(Effect::Reject(call, ClientError::not_joined()));
         }
         if !self.permissions.kick_participant {
             return self.push(Effect::Reject(call, ClientError::permission_denied()));
+        }
+        if let Some(leave) = ended {
+            let result = Self::ended_result(leave);
+            return self.push(Effect::Resolve(call, Outcome::KickAll(result)));
         }
         if let Some(kick) = &mut self.kick {
             return kick.calls.push(call);
@@ -177,6 +219,10 @@ impl Machine {
 
     /// One frame from the server (the driver decodes it; frames that do not decode are dropped there).
     pub fn socket_frame(&mut self, frame: ServerFrame) {
+        // Any frame is a sign of life: restart the silence timer.
+        if let Some(ms) = self.silence_ms {
+            self.push(Effect::WatchSilence(Some(ms)));
+        }
         let state = self.state;
         let in_room = matches!(state, RoomState::Joining | RoomState::Joined | RoomState::Reconnecting);
         match frame {
@@ -187,6 +233,7 @@ impl Machine {
                 permissions,
                 participants,
                 participant_count,
+                heartbeat_ms,
                 ..
             } => {
                 if !matches!(state, RoomState::Joining | RoomState::Reconnecting) {
@@ -195,8 +242,10 @@ impl Machine {
                 let reconnected = state == RoomState::Reconnecting;
                 self.state = RoomState::Joined;
                 self.failures = 0;
-                self.end_confirmed = false;
+                self.end_confirmed = None;
+                let same_session = session_id == self.session_id;
                 self.session_id = session_id;
+                self.watch_silence(heartbeat_ms);
                 self.meeting_id = meeting_id;
                 let others: Vec<_> = participants.into_iter().filter(|p| p.id != self_participant.id).collect();
                 // A large session lists only its first few (protocol crate, `LARGE_SESSION_LISTED`): that list is not
@@ -214,6 +263,15 @@ impl Machine {
                 }
                 for call in std::mem::take(&mut self.join_calls) {
                     self.push(Effect::Resolve(call, Outcome::Joined));
+                }
+                // A kickAll sent on the socket that dropped: the session is still live, so it was not done (a session
+                // that ended meanwhile answers `roomLeft` `ended` instead, which resolves it). Ask again.
+                if let Some(id) = self.kick.as_ref().map(|k| k.id) {
+                    if reconnected && same_session {
+                        self.send(ClientFrame::KickAll { id });
+                    } else {
+                        self.reject_kick(ClientError::connection_lost());
+                    }
                 }
                 self.emit(Event::RoomJoined { reconnected });
                 if reconnected {
@@ -255,20 +313,22 @@ impl Machine {
             ServerFrame::KickAllResult { id, session_id, kicked_count, already_ended } => {
                 if self.kick.as_ref().is_some_and(|k| k.id == id) {
                     // The session is over: the control stays `ending` until the `roomLeft` that follows.
-                    self.end_confirmed = session_id == self.session_id;
+                    self.end_confirmed = (session_id == self.session_id).then_some(kicked_count);
                     let result = KickAllResult { session_id, kicked_count, already_ended };
                     for call in self.kick.take().map(|k| k.calls).unwrap_or_default() {
                         self.push(Effect::Resolve(call, Outcome::KickAll(result.clone())));
                     }
                 }
             }
-            ServerFrame::RoomLeft { state: leave_state, .. } => {
+            ServerFrame::RoomLeft { state: leave_state, session_id, reason, kicked_count, message } => {
                 if in_room {
                     self.push(Effect::Close);
-                    self.left(leave_state);
+                    // An end this participant confirmed has its count even if the frame lacks it.
+                    let kicked_count = kicked_count.or(self.end_confirmed.filter(|_| session_id == self.session_id));
+                    self.left(Leave { state: leave_state, session_id, reason, kicked_count, code: None, message });
                 }
             }
-            // Heartbeats keep the connection counted as alive (the driver's silence timer); nothing else to do yet.
+            // A heartbeat: it restarted the silence timer above; nothing else to do.
             ServerFrame::Ping => {}
             ServerFrame::Error { id, code, message } => {
                 if id.is_some() && self.kick.as_ref().map(|k| k.id) == id {
@@ -277,7 +337,11 @@ impl Machine {
                     // The server refused the join (bad token, meeting INACTIVE, unknown meeting, ...).
                     self.push(Effect::Close);
                     self.reject_join(ClientError::from_server(code, &message));
-                    self.left(LeaveState::Rejected);
+                    // A fresh join was refused a session it never had; a resume was refused the one it had.
+                    let session = if state == RoomState::Reconnecting { self.session_id.as_str() } else { "" };
+                    let mut leave = Leave::new(LeaveState::Rejected, session);
+                    (leave.code, leave.message) = (Some(code), Some(message));
+                    self.left(leave);
                 }
             }
         }
@@ -287,13 +351,7 @@ impl Machine {
     pub fn socket_closed(&mut self) {
         match self.state {
             RoomState::Joining => self.fail(),
-            RoomState::Joined => {
-                self.state = RoomState::Reconnecting;
-                self.failures = 0;
-                self.reject_kick(ClientError::connection_lost());
-                self.emit(Event::RoomLeft { state: LeaveState::Disconnected });
-                self.retry();
-            }
+            RoomState::Joined => self.lost(),
             RoomState::Reconnecting => {
                 self.failures += 1;
                 self.retry();
@@ -309,7 +367,60 @@ impl Machine {
         }
     }
 
+    /// The timer of [`Effect::WatchSilence`] ran out: no frame for that long. The socket is closed and treated as
+    /// lost (`roomLeft` `disconnected`, then reconnecting), as when it closes by itself.
+    pub fn silence_due(&mut self) {
+        if self.state == RoomState::Joined && self.silence_ms.is_some() {
+            self.push(Effect::Close);
+            self.lost();
+        }
+    }
+
     // ----- internals -----
+
+    /// The joined socket is gone (closed, or silent too long): reconnect, resuming the session. A `kickAll` in
+    /// flight waits for the outcome (see the `Joined` frame).
+    fn lost(&mut self) {
+        self.state = RoomState::Reconnecting;
+        self.failures = 0;
+        self.stop_silence();
+        let leave = Leave::new(LeaveState::Disconnected, &self.session_id);
+        self.emit(Event::RoomLeft(leave.clone()));
+        self.last_leave = Some(leave);
+        self.retry();
+    }
+
+    /// Starts the silence timer for a socket whose server sends heartbeats every `heartbeat_ms` (see
+    /// [`Machine::with_heartbeat_timeout`]); stops it otherwise.
+    fn watch_silence(&mut self, heartbeat_ms: Option<u32>) {
+        let (times, per) = HEARTBEAT_TIMEOUT_FACTOR;
+        let derived = heartbeat_ms.filter(|&ms| ms > 0).map(|ms| ms.saturating_mul(times) / per);
+        // At most `setTimeout`'s largest delay (2^31 - 1 ms): a larger one fires at once.
+        let timeout = derived.map(|d| self.heartbeat_timeout.unwrap_or(d).min(i32::MAX as u32)).filter(|&ms| ms > 0);
+        match timeout {
+            Some(ms) => {
+                self.silence_ms = Some(ms);
+                self.push(Effect::WatchSilence(Some(ms)));
+            }
+            None => self.stop_silence(),
+        }
+    }
+
+    fn stop_silence(&mut self) {
+        if self.silence_ms.take().is_some() {
+            self.push(Effect::WatchSilence(None));
+        }
+    }
+
+    /// What every `kickAll` of a session that ended resolves with, but the one that ended it.
+    fn ended_result(leave: &Leave) -> KickAllResult {
+        // 0 when the server did not say (an end learned on reconnect, from a server that does not count it there).
+        KickAllResult {
+            session_id: leave.session_id.clone(),
+            kicked_count: leave.kicked_count.unwrap_or(0),
+            already_ended: true,
+        }
+    }
 
     /// Schedules the next reconnect attempt, or gives up.
     fn retry(&mut self) {
@@ -320,19 +431,32 @@ impl Machine {
         }
     }
 
-    /// Could not (re)connect: rejects the join calls and leaves with `failed`.
+    /// Could not (re)connect: rejects the join calls and a `kickAll` that waited for a reconnect, and leaves with
+    /// `failed`.
     fn fail(&mut self) {
         self.reject_join(ClientError::connection_failed());
-        self.left(LeaveState::Failed);
+        self.reject_kick(ClientError::connection_lost());
+        self.left(Leave::new(LeaveState::Failed, &self.session_id));
     }
 
-    /// Moves to `Left(state)`: the others are forgotten, waiting calls fail, `roomLeft` is emitted once.
-    fn left(&mut self, state: LeaveState) {
-        self.state = RoomState::Left(state);
+    /// Moves to `Left(state)`: the others are forgotten, waiting joins fail, `roomLeft` is emitted once. A
+    /// `kickAll` still waiting when the session ends resolves with the end (`alreadyEnded`: this call did not end
+    /// it, or the server would have said so first); any other leave rejects it.
+    fn left(&mut self, leave: Leave) {
+        self.state = RoomState::Left(leave.state);
         self.participants.clear();
+        self.stop_silence();
         self.reject_join(ClientError::room_left());
-        self.reject_kick(ClientError::room_left());
-        self.emit(Event::RoomLeft { state });
+        if leave.state == LeaveState::Ended {
+            let result = Self::ended_result(&leave);
+            for call in self.kick.take().map(|k| k.calls).unwrap_or_default() {
+                self.push(Effect::Resolve(call, Outcome::KickAll(result.clone())));
+            }
+        } else {
+            self.reject_kick(ClientError::room_left());
+        }
+        self.emit(Event::RoomLeft(leave.clone()));
+        self.last_leave = Some(leave);
     }
 
     fn reject_join(&mut self, error: ClientError) {

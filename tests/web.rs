@@ -64,13 +64,28 @@ struct Client {
 
 impl Client {
     fn new(base_uri: &str, token: &str) -> Self {
+        Self::with_heartbeat_timeout(base_uri, token, None)
+    }
+
+    /// A client that reconnects quickly (100 ms, up to 200 ms, 50 attempts) and counts its socket as lost after
+    /// `timeout_ms` without a frame (`None`: derived from the server's heartbeat).
+    fn with_heartbeat_timeout(base_uri: &str, token: &str, timeout_ms: Option<u32>) -> Self {
         let events = Rc::new(RefCell::new(Vec::new()));
         let sink = events.clone();
         let listener = Closure::<dyn FnMut(JsValue, JsValue)>::new(move |name: JsValue, payload: JsValue| {
             sink.borrow_mut().push((name.as_string().unwrap(), payload));
         });
         let on_event: Function = listener.as_ref().unchecked_ref::<Function>().clone();
-        let meeting = WasmMeeting::new(base_uri, token.into(), on_event, None, None, None);
+        let reconnect = timeout_ms.map(|_| (100, 200, 50));
+        let meeting = WasmMeeting::new(
+            base_uri,
+            token.into(),
+            on_event,
+            reconnect.map(|r| r.0),
+            reconnect.map(|r| r.1),
+            reconnect.map(|r| r.2),
+            timeout_ms,
+        );
         Client { meeting, events, _listener: listener }
     }
 
@@ -317,9 +332,34 @@ mod server {
         assert_eq!((host.room_state(), guest.room_state()), ("ended".into(), "ended".into()));
         assert_eq!((host.room_left(), guest.room_left()), (vec!["ended".to_string()], vec!["ended".to_string()]));
         assert!(host.participant_ids().is_empty() && guest.participant_ids().is_empty());
-        // Unlike RealtimeKit, a kickAll after the end rejects.
-        let error = host.kick_all().await.expect_err("not in the room any more");
-        assert_eq!(text(&error, "code"), "1205");
+        // Why, and which session, reach the page.
+        for client in [&host, &guest] {
+            let left = &client.events("roomLeft")[0];
+            assert_eq!((text(left, "sessionId"), text(left, "reason")), (session.clone(), "HOST_ENDED_MEETING".into()));
+            assert_eq!(get(left, "kickedCount").as_f64(), Some(2.0));
+            assert_eq!(text(&client.meeting.last_leave(), "reason"), "HOST_ENDED_MEETING");
+        }
+        // One end per session: a kickAll after it resolves with that end, as the one that did not end it.
+        let late = host.kick_all().await.expect("a kickAll on the ended session resolves");
+        assert_eq!(text(&late, "sessionId"), session);
+        assert_eq!(get(&late, "kickedCount").as_f64(), Some(2.0));
+        assert_eq!(get(&late, "alreadyEnded"), JsValue::TRUE);
+    }
+
+    #[wasm_bindgen_test]
+    async fn a_silent_socket_counts_as_lost_and_the_client_resumes_the_session() {
+        let server = Server::get().await;
+        let meeting = server.meeting().await;
+        let (_, token) = server.participant(&meeting, "quiet", PARTICIPANT).await;
+        // The server pings every few seconds (10 s by default); a 300 ms timeout hears silence first, every time.
+        let quiet = Client::with_heartbeat_timeout(&server.base_uri, &token, Some(300));
+        quiet.join().await.expect("joins");
+        let session = quiet.meeting.session_id().as_string().unwrap();
+        let lost = quiet.wait_for("roomLeft", |p| text(p, "state") == "disconnected").await;
+        assert_eq!(text(&lost, "sessionId"), session);
+        quiet.wait_for("roomJoined", |p| get(p, "reconnected") == JsValue::TRUE).await;
+        assert_eq!(quiet.meeting.session_id().as_string().unwrap(), session, "back in the same session");
+        quiet.meeting.leave();
     }
 
     #[wasm_bindgen_test]
@@ -365,6 +405,9 @@ mod server {
         assert!(text(&error, "message").starts_with("[ERR4010]: "), "{error:?}");
         assert_eq!(client.room_left(), ["rejected"]);
         assert_eq!(client.room_state(), "rejected");
+        let left = &client.events("roomLeft")[0];
+        assert_eq!((text(left, "code"), text(left, "sessionId")), ("4010".into(), String::new()));
+        assert!(!text(left, "message").is_empty(), "the server's why: {left:?}");
     }
 
     /// Awaits two futures together (no futures crate in this test).

@@ -28,6 +28,7 @@ import {
   endStateSource,
   leaveStateOf,
   type RealtimeKitLikeMeeting,
+  type RoomLeftEvent,
 } from '../end-state/index.js';
 import type { KickAllResult, Meeting } from '../meeting.js';
 
@@ -44,6 +45,11 @@ export interface EndSessionSignals {
   canEnd: Signal<boolean>;
   /** How the room was left, or `null` while in it or before. */
   roomLeft: Signal<ReturnType<typeof leaveStateOf>>;
+  /**
+   * The `roomLeft` payload that took the participant out of the room (`{state, sessionId, reason, ...}`; words
+   * for it: `leaveText` from `endsession/end-state`), or `null` while in it or before.
+   */
+  leave: Signal<RoomLeftEvent | null>;
   /** Ends the session for everyone; rejects with `ClientError` `'1201'` / `'1205'`. */
   kickAll(): Promise<KickAllResult | void>;
 }
@@ -80,6 +86,7 @@ export function injectEndSession(meeting: MeetingInput): EndSessionSignals {
     state: state.asReadonly(),
     canEnd: computed(() => state() === 'allowed'),
     roomLeft: computed(() => leaveStateOf(state())),
+    leave: computed(() => (leaveStateOf(state()) ? (source()?.leave ?? null) : null)),
     kickAll: () => {
       const s = source();
       return s ? s.kickAll() : Promise.reject(new TypeError('endsession: no meeting yet'));

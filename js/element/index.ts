@@ -4,11 +4,14 @@
  * - `<end-meeting-button>`: "End meeting for all", disabled with a visible reason unless the end state is
  *   `allowed`; asks for confirmation in a modal dialog (focus trapped, Esc cancels) and then ends the session.
  *   Fires `endsession-ended` `{detail: result}` and `endsession-error` `{detail: error}`.
- * - `<meeting-ended-screen>`: not displayed while in the room (no `state` attribute); once left, a title and message for the leave state
- *   (`ended`, `kicked`, `left`, `rejected`, `failed`) and whatever children it has (e.g. a "Join again" button).
+ * - `<meeting-ended-screen>`: not displayed while in the room (no `state` attribute); once left, a title and message
+ *   for the leave state and its reason (`leaveText`: ended for everyone, ended because everyone left, `kicked`,
+ *   `left`, `rejected` with the server's why, `failed`) and whatever children it has (e.g. a "Join again" button).
+ *   The reason is in a `reason` attribute (`HOST_ENDED_MEETING`, `ALL_PARTICIPANTS_LEFT`) once ended.
  *
  * Both take the meeting as a property (`.meeting`), ours or a RealtimeKit one, and reflect the state in a `state`
- * attribute. Style them with `::part(button|reason|dialog|title|text|confirm|cancel|screen|message)` and the
+ * attribute. The property may be set before this module is imported (before the element is upgraded): the element
+ * takes it over. Style them with `::part(button|reason|dialog|title|text|confirm|cancel|screen|message)` and the
  * custom properties `--endsession-danger`, `--endsession-danger-text`, `--endsession-surface`,
  * `--endsession-text`, `--endsession-muted`, `--endsession-radius`, `--endsession-font`.
  *
@@ -29,7 +32,7 @@ import {
   CONFIRM_TITLE,
   disabledReason,
   LABEL,
-  LEAVE_TEXT,
+  leaveText,
 } from '../ui/text.js';
 
 type AnyMeeting = Meeting | RealtimeKitLikeMeeting;
@@ -59,7 +62,21 @@ abstract class MeetingElement extends Base {
     this.#follow();
   }
 
+  /** The public properties a page may set before the upgrade. */
+  static readonly properties: readonly string[] = ['meeting'];
+
   connectedCallback(): void {
+    // The "upgrade property" pattern (web.dev, custom element best practices): a value set on the element before
+    // its class was defined is an own property that hides the accessor; take it over through the setter. Here and
+    // not in the constructor: the subclass's shadow parts, which the setter renders, do not exist yet there.
+    for (const name of MeetingElement.properties) {
+      if (Object.prototype.hasOwnProperty.call(this, name)) {
+        const own = this as unknown as Record<string, unknown>;
+        const value = own[name];
+        delete own[name];
+        own[name] = value;
+      }
+    }
     this.#follow();
   }
   disconnectedCallback(): void {
@@ -182,10 +199,12 @@ export class MeetingEndedScreenElement extends MeetingElement {
 
   protected render(): void {
     if (!this.#title) return;
-    const left = this.source?.roomLeft ?? null;
-    if (left) this.setAttribute('state', left);
+    const left = this.source?.leave ?? null;
+    if (left) this.setAttribute('state', left.state);
     else this.removeAttribute('state');
-    [this.#title.textContent, this.#message.textContent] = left ? LEAVE_TEXT[left] : ['', ''];
+    if (left?.reason) this.setAttribute('reason', left.reason);
+    else this.removeAttribute('reason');
+    [this.#title.textContent, this.#message.textContent] = left ? leaveText(left) : ['', ''];
   }
 }
 

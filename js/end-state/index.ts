@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { LeaveRoomState } from '../events.js';
+import type { LeaveRoomState, RoomLeftEvent } from '../events.js';
 import { loadWasm, wasmLoaded } from '../load.js';
 import { kickAll } from '../index.js';
 import { type KickAllResult, type Meeting, MeetingImpl, type RealtimeKitLikeMeeting } from '../meeting.js';
@@ -28,13 +28,20 @@ export interface EndStateSource {
   readonly state: EndState;
   /** The leave state when out of the room (`ended`, `kicked`, ...), otherwise `null`. */
   readonly roomLeft: Exclude<LeaveRoomState, 'disconnected'> | null;
+  /**
+   * When out of the room, the `roomLeft` payload that took it there: `{state, sessionId, reason, ...}` (words for
+   * it: {@link leaveText}); otherwise `null`. For a RealtimeKit meeting, what its `roomLeft` said (`{state}`) if it
+   * came while subscribed, else `{state}` from `roomState`.
+   */
+  readonly leave: RoomLeftEvent | null;
   /** Calls `onChange` after every change of `state`; returns the function that stops it. */
   subscribe(onChange: () => void): () => void;
   /** Ends the session for everyone (`meeting.participants.kickAll()`); `state` is `ending` meanwhile. */
   kickAll(): Promise<KickAllResult | void>;
 }
 
-export type { RealtimeKitLikeMeeting };
+export type { RealtimeKitLikeMeeting, RoomLeftEvent };
+export { leaveText } from '../ui/text.js';
 
 const LEAVE_STATES: readonly string[] = ['ended', 'kicked', 'left', 'rejected', 'failed'];
 
@@ -49,6 +56,7 @@ export function leaveStateOf(state: EndState): EndStateSource['roomLeft'] {
  */
 function source(
   read: () => EndState,
+  lastLeave: () => Partial<RoomLeftEvent> | null,
   kickAll: () => Promise<KickAllResult | void>,
   watch: (changed: () => void) => () => void,
 ): EndStateSource & { changed(): void } {
@@ -68,6 +76,15 @@ function source(
     get roomLeft() {
       return leaveStateOf(read());
     },
+    get leave() {
+      const state = leaveStateOf(read());
+      if (!state) return null;
+      const last = lastLeave();
+      // The payload only if it is the one that left the room in this state (not an older one).
+      return last?.state === state
+        ? { sessionId: '', reason: null, ...last, state }
+        : { state, sessionId: '', reason: null };
+    },
     subscribe(onChange) {
       subscribers.add(onChange);
       last = read();
@@ -86,6 +103,7 @@ function source(
 function ours(meeting: MeetingImpl): EndStateSource {
   return source(
     () => meeting.endState as EndState,
+    () => meeting.lastLeave,
     () => meeting.participants.kickAll(),
     (changed) => {
       meeting.endStates.on('endStateChange', changed);
@@ -100,6 +118,7 @@ function ours(meeting: MeetingImpl): EndStateSource {
  */
 function foreign(meeting: RealtimeKitLikeMeeting): EndStateSource {
   let ending = false;
+  let last: Partial<RoomLeftEvent> | null = null;
   const read = (): EndState =>
     wasmLoaded()
       ? (endStateOf(
@@ -110,6 +129,7 @@ function foreign(meeting: RealtimeKitLikeMeeting): EndStateSource {
       : 'not-joined';
   const s = source(
     read,
+    () => (last ? { sessionId: meeting.meta?.sessionId ?? '', ...last } : null),
     () => {
       ending = true;
       s.changed();
@@ -126,14 +146,18 @@ function foreign(meeting: RealtimeKitLikeMeeting): EndStateSource {
         ending = false;
         changed();
       };
+      const onLeft = (payload: Partial<RoomLeftEvent>) => {
+        last = payload;
+        onRoom();
+      };
       const { self } = meeting;
       self.on('roomJoined', onRoom);
-      self.on('roomLeft', onRoom);
+      self.on('roomLeft', onLeft);
       self.permissions.on('permissionsUpdate', changed);
       if (!wasmLoaded()) void loadWasm().then(changed);
       return () => {
         self.off('roomJoined', onRoom);
-        self.off('roomLeft', onRoom);
+        self.off('roomLeft', onLeft);
         self.permissions.off('permissionsUpdate', changed);
       };
     },

@@ -24,6 +24,7 @@ import {
   endStateSource,
   leaveStateOf,
   type RealtimeKitLikeMeeting,
+  type RoomLeftEvent,
 } from '../end-state/index.js';
 import type { KickAllResult, Meeting } from '../meeting.js';
 import { openModal, trapTab } from '../ui/dialog.js';
@@ -34,7 +35,7 @@ import {
   CONFIRM_TITLE,
   disabledReason,
   LABEL,
-  LEAVE_TEXT,
+  leaveText,
 } from '../ui/text.js';
 
 export type { EndState };
@@ -177,15 +178,28 @@ export interface MeetingEndedScreenProps {
   className?: string;
 }
 
-/** Nothing while in the room; once left, a title and a message for the leave state (`data-state`). */
+/**
+ * The `roomLeft` payload that took the participant out of the room (`{state, sessionId, reason, ...}`), or `null`
+ * while in it or before; re-renders when it changes.
+ */
+export function useRoomLeftEvent(meeting: AnyMeeting | null | undefined): RoomLeftEvent | null {
+  const [state, source] = useEndState(meeting);
+  return leaveStateOf(state) ? (source?.leave ?? null) : null;
+}
+
+/**
+ * Nothing while in the room; once left, a title and a message for the leave state and its reason (`leaveText`;
+ * `data-state`, and `data-reason` for an end).
+ */
 export function MeetingEndedScreen({ meeting, children, className }: MeetingEndedScreenProps) {
-  const left = useRoomLeft(meeting);
+  const left = useRoomLeftEvent(meeting);
   if (!left) return null;
-  const [title, message] = LEAVE_TEXT[left];
+  const [title, message] = leaveText(left);
   return (
     <section
       className={['endsession-ended', className].filter(Boolean).join(' ')}
-      data-state={left}
+      data-state={left.state}
+      data-reason={left.reason ?? undefined}
       role="status"
       aria-live="polite"
     >

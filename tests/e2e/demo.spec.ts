@@ -134,6 +134,8 @@ test('the backend pane ends the session via the API, closes and reopens the meet
   const session = await page.getByTestId('react-session').textContent();
   await page.getByTestId('end-api').click();
   await expectAllEnded(page);
+  // Every panel says why: the API ended it for everyone.
+  for (const name of PANELS) await expect(endedScreen(page, name)).toContainText('ended for everyone');
   await shot(page, 'ended-via-api');
 
   await page.getByTestId('set-inactive').click();
@@ -142,6 +144,7 @@ test('the backend pane ends the session via the API, closes and reopens the meet
   for (const name of PANELS) {
     await expect(pill(page, name)).toHaveAttribute('data-state', 'rejected');
     await expect(endedScreen(page, name)).toContainText('You could not join.');
+    await expect(endedScreen(page, name)).toContainText('The meeting is closed'); // the server's why (4030)
   }
   await shot(page, 'inactive-rejected');
 

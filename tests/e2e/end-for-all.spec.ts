@@ -112,3 +112,60 @@ test('granting the permission through REST flips the gate live', async ({ browse
   await bob.getByTestId('confirm-end').click();
   await expect(cy.getByTestId('state')).toHaveText('ended', { timeout: 1000 });
 });
+
+// Issue 10, fault 3: every kickAll on a session that ends — before, during or just after the end, from any caller —
+// resolves with that session's id and `alreadyEnded: true`, but the one call that ended it.
+
+test('kickAll after the session ended resolves with that session, alreadyEnded, and the button shows no error', async ({
+  browser,
+  request,
+}) => {
+  const { host, sessionId } = await joinThree(browser, request);
+  const first = await host.evaluate(() => (window as any).endsession.kickAll((window as any).meeting));
+  expect(first).toEqual({ sessionId, kickedCount: 3, alreadyEnded: false });
+  await expect(host.getByTestId('state')).toHaveText('ended');
+  const again = await host.evaluate(() => (window as any).endsession.kickAll((window as any).meeting));
+  expect(again).toEqual({ sessionId, kickedCount: 3, alreadyEnded: true });
+  await expect(host.getByTestId('error')).toHaveText('');
+});
+
+test('two hosts racing to end: both resolve with the same session, exactly one ended it', async ({
+  browser,
+  request,
+}) => {
+  const meetingId = await newMeeting(request);
+  const ann = await join(browser, meetingId, 'Ann', 'group_call_host');
+  const zoe = await join(browser, meetingId, 'Zoe', 'group_call_host');
+  await expect(ann.getByTestId('participant-count')).toHaveText('2');
+  const sessionId = await ann.getByTestId('session-id').textContent();
+  const end = (page: Page) =>
+    page.evaluate(() =>
+      (window as any).endsession.kickAll((window as any).meeting).then(
+        (r: object) => r,
+        (e: { code: string }) => ({ error: e.code }),
+      ),
+    );
+  const results = await Promise.all([end(ann), end(zoe)]);
+  for (const result of results) expect(result).toMatchObject({ sessionId, kickedCount: 2 });
+  expect(results.filter((r) => r.alreadyEnded === false)).toHaveLength(1);
+});
+
+test('a host ending while the API ends the session: resolved, with the API’s session', async ({
+  browser,
+  request,
+}) => {
+  const { meetingId, host, sessionId } = await joinThree(browser, request);
+  const api = await backend(request);
+  const [result] = await Promise.all([
+    host.evaluate(() =>
+      (window as any).endsession.kickAll((window as any).meeting).then(
+        (r: object) => r,
+        (e: { code: string }) => ({ error: e.code }),
+      ),
+    ),
+    api.call('POST', `/meetings/${meetingId}/active-session/kick-all`),
+  ]);
+  expect(result).toMatchObject({ sessionId, kickedCount: 3 });
+  await expect(host.getByTestId('state')).toHaveText('ended');
+  await expect(host.getByTestId('error')).toHaveText('');
+});

@@ -2,61 +2,8 @@
 // socket destroyed, as a network drop does, and new connections refused) and brings up again. The server keeps
 // running throughout; Ann, the host, is connected directly.
 import { test, expect, type APIRequestContext, type Browser, type Page } from '@playwright/test';
-import net from 'node:net';
+import { Relay } from './relay';
 import { join, newMeeting } from './support';
-
-/** A TCP relay from a loopback port to the e2e server. */
-class Relay {
-  private sockets = new Set<net.Socket>();
-  private open = true;
-  private server: net.Server;
-
-  private constructor(target: number) {
-    this.server = net.createServer((client) => {
-      if (!this.open) return client.destroy();
-      const upstream = net.connect(target, '127.0.0.1');
-      for (const [a, b] of [
-        [client, upstream],
-        [upstream, client],
-      ]) {
-        a.pipe(b); // carries a half-close across; only an error tears the other side down
-        a.on('error', () => b.destroy());
-        this.sockets.add(a);
-        a.on('close', () => this.sockets.delete(a));
-      }
-    });
-  }
-
-  static async start(target: number): Promise<Relay> {
-    const relay = new Relay(target);
-    await new Promise<void>((resolve) => relay.server.listen(0, '127.0.0.1', resolve));
-    return relay;
-  }
-
-  get origin(): string {
-    return `http://127.0.0.1:${(this.server.address() as net.AddressInfo).port}`;
-  }
-
-  /** A network drop that lasts: every relayed socket is destroyed, and new connections are refused until `up()`. */
-  down() {
-    this.open = false;
-    this.cut();
-  }
-
-  /** New connections are relayed again. */
-  up() {
-    this.open = true;
-  }
-
-  private cut() {
-    for (const socket of this.sockets) socket.destroy();
-  }
-
-  stop() {
-    this.cut();
-    this.server.close();
-  }
-}
 
 let relay: Relay;
 test.beforeEach(async ({ baseURL }) => {
@@ -108,14 +55,12 @@ test('a dropped connection comes back into the same session, and the others neve
 
   relay.down();
   await expect(bob.getByTestId('state')).toHaveText('disconnected');
-  expect(await events(bob)).toEqual([{ event: 'roomLeft', state: 'disconnected' }]);
+  const disconnected = { event: 'roomLeft', state: 'disconnected', sessionId, reason: null };
+  expect(await events(bob)).toEqual([disconnected]);
 
   relay.up();
   await expect(bob.getByTestId('state')).toHaveText('joined', { timeout: 5000 });
-  expect(await events(bob)).toEqual([
-    { event: 'roomLeft', state: 'disconnected' },
-    { event: 'roomJoined', reconnected: true },
-  ]);
+  expect(await events(bob)).toEqual([disconnected, { event: 'roomJoined', reconnected: true }]);
   await expect(bob.getByTestId('session-id')).toHaveText(sessionId!);
   // Within the server's reconnect grace, Bob never left the session: Ann was told nothing.
   await expect(ann.getByTestId('participant-count')).toHaveText('2');
@@ -146,7 +91,13 @@ test('a participant whose connection is down when the session ends is told ended
   relay.up();
   await expect(bob.getByTestId('state')).toHaveText('ended', { timeout: 5000 });
   await expect(bob.getByTestId('ended-screen')).toContainText('The meeting ended');
-  expect((await events(bob)).at(-1)).toMatchObject({ event: 'roomLeft', state: 'ended' });
+  await expect(bob.getByTestId('ended-screen')).toContainText('The session was ended for everyone.');
+  expect((await events(bob)).at(-1)).toMatchObject({
+    event: 'roomLeft',
+    state: 'ended',
+    sessionId: await ann.getByTestId('session-id').textContent(),
+    reason: 'HOST_ENDED_MEETING',
+  });
 });
 
 test('when every reconnect fails, the participant sees failed and the session goes on without it', async ({
@@ -161,9 +112,10 @@ test('when every reconnect fails, the participant sees failed and the session go
 
   relay.down();
   await expect(bob.getByTestId('ended-screen')).toContainText('Connection lost', { timeout: 5000 });
+  const sessionId = await ann.getByTestId('session-id').textContent();
   expect(await events(bob)).toEqual([
-    { event: 'roomLeft', state: 'disconnected' },
-    { event: 'roomLeft', state: 'failed' },
+    { event: 'roomLeft', state: 'disconnected', sessionId, reason: null },
+    { event: 'roomLeft', state: 'failed', sessionId, reason: null },
   ]);
   expect(await bob.evaluate(() => (window as any).endsession.canEndSession((window as any).meeting))).toBe(
     false,

@@ -1,7 +1,9 @@
 // One participant in one tab: `participant.html?name=Ann&preset=group_call_host`; optional `reconnectBaseMs`,
-// `reconnectMaxMs`, `reconnectAttempts` tune the client's reconnect backoff (tests/e2e/reconnect.spec.ts).
+// `reconnectMaxMs`, `reconnectAttempts` tune the client's reconnect backoff and `heartbeatTimeoutMs` its silence
+// timeout (tests/e2e/reconnect.spec.ts).
 // Uses only the public `endsession` API; the tests read the same DOM a person does.
 import { initMeeting, canEndSession, kickAll, on, ClientError } from '/pkg/index.js';
+import { leaveText } from '/pkg/end-state/index.js';
 import { addParticipant } from './backend.js';
 
 const params = new URLSearchParams(location.search);
@@ -10,14 +12,6 @@ const preset = params.get('preset') ?? 'group_call_participant';
 const meetingId = params.get('meeting') ?? undefined; // default: the seeded demo meeting
 const $ = (id) => document.getElementById(id);
 const stateEl = document.querySelector('[data-testid=state]');
-
-const ENDED_TEXT = {
-  ended: ['The meeting ended', 'The host ended this session for everyone.'],
-  kicked: ['You were removed', 'A host removed you from the meeting.'],
-  left: ['You left the meeting', 'The session goes on for the others.'],
-  rejected: ['You could not join', 'The meeting is not open for joining.'],
-  failed: ['Connection lost', 'Reconnecting failed. Check your network and join again.'],
-};
 
 window.endsession = { canEndSession, kickAll, on, ClientError };
 
@@ -30,6 +24,9 @@ async function start() {
     authToken: participant.token,
     baseURI: location.origin,
     reconnect: reconnect(),
+    heartbeatTimeoutMs: params.has('heartbeatTimeoutMs')
+      ? Number(params.get('heartbeatTimeoutMs'))
+      : undefined,
   });
   window.meeting = meeting;
   wire(meeting);
@@ -50,6 +47,7 @@ function reconnect() {
 }
 
 function wire(meeting) {
+  let left = null; // the last roomLeft payload: the ended screen says why
   const render = () => {
     const state = meeting.self.roomState;
     stateEl.textContent = state;
@@ -72,12 +70,16 @@ function wire(meeting) {
         ? 'Your role cannot end the meeting for everyone.'
         : 'Join the meeting to end it.';
     $('in-room').hidden = !['joined', 'disconnected'].includes(state);
-    const ended = ENDED_TEXT[state];
-    $('ended').hidden = !ended;
-    if (ended) [$('ended-title').textContent, $('ended-text').textContent] = ended;
+    const out = left?.state === state && !['joined', 'disconnected'].includes(state);
+    $('ended').hidden = !out;
+    $('ended').dataset.reason = (out && left.reason) || '';
+    if (out) [$('ended-title').textContent, $('ended-text').textContent] = leaveText(left);
   };
   meeting.self.on('roomJoined', render);
-  meeting.self.on('roomLeft', render);
+  meeting.self.on('roomLeft', (payload) => {
+    left = payload;
+    render();
+  });
   meeting.self.permissions.on('permissionsUpdate', render);
   meeting.participants.joined.on('participantJoined', render);
   meeting.participants.joined.on('participantLeft', render);

@@ -46,7 +46,7 @@ fn leave_while_joining_cancels_the_join() {
     let effects = m.take_effects();
     assert_eq!(effects[0], Effect::Close);
     assert_eq!(rejected(&effects, 1).map(|e| e.code), Some(ROOM_LEFT.into()));
-    assert_eq!(emits(&effects), [left_event(LeaveState::Left)]);
+    assert_eq!(emits(&effects), [Event::RoomLeft(Leave::new(LeaveState::Left, ""))], "no session yet");
     m.socket_open();
     assert_eq!(m.take_effects(), []);
 }
@@ -70,11 +70,8 @@ fn join_after_leaving_starts_over() {
 #[test]
 fn a_lost_socket_emits_disconnected_and_reconnects_with_resume() {
     let mut m = joined(true);
-    m.kick_all(CallId(1));
-    m.take_effects();
     m.socket_closed();
     let effects = m.take_effects();
-    assert_eq!(rejected(&effects, 1).map(|e| e.code), Some(CONNECTION_LOST.into()));
     assert_eq!(emits(&effects), [left_event(LeaveState::Disconnected)]);
     assert_eq!(effects.last(), Some(&Effect::ScheduleReconnect(250)));
     assert_eq!(m.room_state(), RoomState::Reconnecting);
@@ -161,7 +158,9 @@ fn a_refused_rejoin_leaves_rejected() {
     m.socket_open();
     m.take_effects();
     m.socket_frame(error(None, ErrorCode::MeetingInactive));
-    assert_eq!(emits(&m.take_effects()), [left_event(LeaveState::Rejected)]);
+    let mut leave = Leave::new(LeaveState::Rejected, "s-1");
+    (leave.code, leave.message) = (Some(ErrorCode::MeetingInactive), Some("from the server".into()));
+    assert_eq!(emits(&m.take_effects()), [Event::RoomLeft(leave)], "the session it was refused back into");
 }
 
 #[test]

@@ -85,11 +85,17 @@ fn a_dropped_socket_is_not_joined_and_a_resume_restores_the_gate() {
     let mut m = joined(true);
     m.kick_all(CallId(1));
     m.socket_closed();
-    assert_eq!(m.end_state(), EndState::NotJoined, "the end in flight is rejected with 4901");
+    assert_eq!(m.end_state(), EndState::NotJoined, "the end in flight waits for the reconnect");
     m.reconnect_due();
     m.socket_open();
     m.socket_frame(joined_frame("s-1", true, &[]));
-    assert_eq!(m.end_state(), EndState::Allowed);
+    assert_eq!(m.end_state(), EndState::Ending, "asked again on the new socket");
+    m.socket_frame(kick_result(1, "s-1"));
+    m.socket_frame(room_left(LeaveState::Ended));
+    m.join(CallId(2));
+    m.socket_open();
+    m.socket_frame(joined_frame("s-2", true, &[]));
+    assert_eq!(m.end_state(), EndState::Allowed, "a new session restores the gate");
 }
 
 #[test]

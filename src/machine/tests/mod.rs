@@ -1,8 +1,11 @@
 //! Tests of [`Machine`](super::Machine): joining and `kickAll` here; leaving, reconnecting, permissions and
-//! participants in `connection.rs`; the end state in `end_state.rs`.
+//! participants in `connection.rs`; the end state in `end_state.rs`; silence in `heartbeat.rs`; `kickAll` calls that
+//! cross the session's end in `end_race.rs`.
 
 mod connection;
+mod end_race;
 mod end_state;
+mod heartbeat;
 
 use super::*;
 use crate::errors::{CONNECTION_FAILED, CONNECTION_LOST, NOT_JOINED, PERMISSION_DENIED, ROOM_LEFT};
@@ -73,8 +76,9 @@ fn ids(m: &Machine) -> Vec<String> {
     m.participants().iter().map(|p| p.id.clone()).collect()
 }
 
+/// `roomLeft` from session `s-1`, with no why beyond the state.
 fn left_event(state: LeaveState) -> Event {
-    Event::RoomLeft { state }
+    Event::RoomLeft(Leave::new(state, "s-1"))
 }
 
 // ----- joining -----
@@ -141,7 +145,9 @@ fn a_refused_join_rejects_with_the_server_code_and_leaves_rejected() {
         let err = rejected(&effects, 1).expect("join rejected");
         assert_eq!(err.code, text);
         assert_eq!(err.message, format!("[ERR{text}]: from the server"));
-        assert_eq!(emits(&effects), [left_event(LeaveState::Rejected)]);
+        let mut leave = Leave::new(LeaveState::Rejected, "");
+        (leave.code, leave.message) = (Some(code), Some("from the server".into()));
+        assert_eq!(emits(&effects), [Event::RoomLeft(leave)], "the server's code and why, no session");
         assert_eq!(effects[0], Effect::Close);
         assert_eq!(m.room_state(), RoomState::Left(LeaveState::Rejected));
         // The server's close that follows changes nothing.
@@ -158,7 +164,7 @@ fn a_socket_that_never_opens_fails_the_join() {
     m.socket_closed();
     let effects = m.take_effects();
     assert_eq!(rejected(&effects, 1).map(|e| e.code), Some(CONNECTION_FAILED.into()));
-    assert_eq!(emits(&effects), [left_event(LeaveState::Failed)]);
+    assert_eq!(emits(&effects), [Event::RoomLeft(Leave::new(LeaveState::Failed, ""))]);
     assert_eq!(m.room_state(), RoomState::Left(LeaveState::Failed));
 }
 
@@ -249,7 +255,9 @@ fn kick_all_resolves_only_on_the_servers_result() {
         message: None,
     });
     let effects = m.take_effects();
-    assert_eq!(effects, [Effect::Close, Effect::Emit(left_event(LeaveState::Ended))]);
+    let mut leave = Leave::new(LeaveState::Ended, "s-1");
+    (leave.reason, leave.kicked_count) = (Some(EndReason::HostEndedMeeting), Some(3));
+    assert_eq!(effects, [Effect::Close, Effect::Emit(Event::RoomLeft(leave))], "the confirmed count, the reason");
     assert_eq!(m.room_state(), RoomState::Left(LeaveState::Ended));
 }
 
@@ -298,7 +306,7 @@ fn a_server_error_rejects_every_waiting_kick_all_with_its_code() {
 
 #[test]
 fn kick_all_after_leaving_rejects_1205_unlike_realtimekit() {
-    for end in [room_left(LeaveState::Ended), room_left(LeaveState::Kicked)] {
+    for end in [room_left(LeaveState::Left), room_left(LeaveState::Kicked)] {
         let mut m = joined(true);
         m.socket_frame(end);
         m.take_effects();
@@ -313,12 +321,14 @@ fn kick_all_after_leaving_rejects_1205_unlike_realtimekit() {
 }
 
 #[test]
-fn a_kick_all_still_waiting_when_the_room_ends_is_rejected() {
-    let mut m = joined(true);
-    m.kick_all(CallId(1));
-    m.take_effects();
-    m.socket_frame(room_left(LeaveState::Ended));
-    let effects = m.take_effects();
-    assert_eq!(rejected(&effects, 1).map(|e| e.code), Some(ROOM_LEFT.into()));
-    assert_eq!(emits(&effects), [left_event(LeaveState::Ended)]);
+fn a_kick_all_still_waiting_when_the_room_is_left_otherwise_is_rejected() {
+    for state in [LeaveState::Kicked, LeaveState::Left, LeaveState::Rejected] {
+        let mut m = joined(true);
+        m.kick_all(CallId(1));
+        m.take_effects();
+        m.socket_frame(room_left(state));
+        let effects = m.take_effects();
+        assert_eq!(rejected(&effects, 1).map(|e| e.code), Some(ROOM_LEFT.into()), "{state:?}");
+        assert_eq!(emits(&effects), [left_event(state)]);
+    }
 }

@@ -16,6 +16,7 @@ import {
 import { bootstrapApplication } from '@angular/platform-browser';
 import { initMeeting, ClientError, type Meeting } from 'endsession';
 import { injectEndSession } from 'endsession/angular';
+import { leaveText } from 'endsession/end-state';
 import type { DemoBus, Room, Seat } from '../bus';
 
 const bus = (window as unknown as { endsessionDemo: DemoBus }).endsessionDemo;
@@ -24,13 +25,6 @@ const REASON: Record<string, string> = {
   'no-permission': 'Your role cannot end the meeting for everyone.',
   'not-joined': 'Join the meeting to end it.',
   ending: 'Ending the meeting for everyone…',
-};
-const ENDED: Record<string, [string, string]> = {
-  ended: ['The meeting ended.', 'The session was ended for everyone.'],
-  kicked: ['You were removed from the meeting.', 'A host removed you from this session.'],
-  left: ['You left the meeting.', 'The session goes on for the others.'],
-  rejected: ['You could not join.', 'The meeting is not open for joining.'],
-  failed: ['Connection lost.', 'Reconnecting failed. Check your network and join again.'],
 };
 
 @Component({
@@ -120,8 +114,8 @@ class AngularPanel {
   readonly label = computed(() => bus.label(this.end.state()));
   readonly reason = computed(() => REASON[this.end.state()] ?? '');
   readonly ended = computed(() => {
-    const left = this.end.roomLeft();
-    return left ? ENDED[left] : null;
+    const left = this.end.leave();
+    return left ? leaveText(left) : null;
   });
   readonly dialog = viewChild.required<ElementRef<HTMLDialogElement>>('dialog');
   readonly cancel = viewChild.required<ElementRef<HTMLButtonElement>>('cancel');

@@ -1,0 +1,35 @@
+//! How and why the participant left the room: [`Leave`], the `roomLeft` payload.
+
+use crate::LeaveState;
+use endsession_protocol::{EndReason, ErrorCode};
+
+/// One `roomLeft`: the leave state, the session it was in, and why. Fields that do not apply to the state are
+/// `None`; JavaScript gets `{state, sessionId, reason}` plus `kickedCount` for an end and `code`/`message` for a
+/// refusal (see `interop::event`).
+///
+/// ```
+/// use endsession::{Leave, LeaveState};
+/// let left = Leave::new(LeaveState::Left, "s-1");
+/// assert_eq!((left.state, left.session_id.as_str(), left.reason), (LeaveState::Left, "s-1", None));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Leave {
+    pub state: LeaveState,
+    /// The session the participant was in (or was refused from); empty when it never got one.
+    pub session_id: String,
+    /// With [`LeaveState::Ended`]: why the session ended, as the server said (`None` from a server that did not).
+    pub reason: Option<EndReason>,
+    /// With [`LeaveState::Ended`]: how many participants the end removed, when the server said.
+    pub kicked_count: Option<u32>,
+    /// With [`LeaveState::Rejected`]: the server's error code, when the refusal was an error frame.
+    pub code: Option<ErrorCode>,
+    /// With [`LeaveState::Rejected`] (or a server `roomLeft` that gave one): the server's why, for a person.
+    pub message: Option<String>,
+}
+
+impl Leave {
+    /// A leave with no why beyond its state.
+    pub fn new(state: LeaveState, session_id: &str) -> Self {
+        Leave { state, session_id: session_id.into(), reason: None, kicked_count: None, code: None, message: None }
+    }
+}
