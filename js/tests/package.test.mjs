@@ -4,7 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -73,3 +73,12 @@ for (const resolution of ['bundler', 'node16']) {
     assert.equal(result.status, 0, `${result.stdout}${result.stderr}`);
   });
 }
+
+test("endsession/react starts with 'use client' in the packed files (a Server Component may import it)", () => {
+  const dist = join(consumer, 'node_modules/endsession/dist');
+  assert.match(readFileSync(join(dist, 'react/index.js'), 'utf8'), /^'use client';\n/);
+  // The other entries run anywhere, on the server too: no directive there.
+  for (const entry of ['index.js', 'end-state/index.js', 'element/index.js', 'angular/index.js']) {
+    assert.doesNotMatch(readFileSync(join(dist, entry), 'utf8'), /^['"]use client['"]/, entry);
+  }
+});
