@@ -26,13 +26,12 @@ if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
   apt-get install -y -qq chromium chromium-driver >/dev/null
 fi
 
-# npm packages: reinstall only when the lockfile changed since the last install.
+# npm packages: reinstall only when the lockfile changed since the last install. `npm ci` installs exactly the
+# lockfile and never rewrites it; the lockfile holds every platform's optional packages (esbuild, rollup, rolldown,
+# lightningcss, …), so it is in sync on any machine (js/tests/lockfile.test.mjs keeps it complete).
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  say "installing npm packages"
-  # `npm install`, not `npm ci`: the registry here serves only this platform's optional packages
-  # (rollup, msgpackr-extract), so the lockfile holds only those and `npm ci` calls it out of sync.
-  # With the lockfile present, `npm install` installs exactly its versions and leaves it unchanged.
-  npm install --no-audit --no-fund --loglevel=error
+  say "installing npm packages (npm ci)"
+  npm ci --no-audit --no-fund --loglevel=error
 fi
 
 # Python: the official cloudflare SDK and the webhook receiver's crypto, pinned, in .venv.

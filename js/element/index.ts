@@ -106,11 +106,11 @@ export class EndMeetingButtonElement extends MeetingElement {
     const root = this.attachShadow({ mode: 'open' });
     root.innerHTML = `<style>${COMMON}
 :host { display: inline-flex; flex-direction: column; gap: .4em; }
-[part=button], [part=confirm] { background: var(--endsession-danger, #e5484d);
+[part=button], [part=confirm] { background: var(--endsession-danger, #d13438);
   color: var(--endsession-danger-text, #fff); font-weight: 600; }
 [part=button]:disabled { opacity: .45; cursor: not-allowed; }
 [part=reason] { margin: 0; font-size: .85em; color: var(--endsession-muted, #6b7280); min-height: 1.2em; }
-[part=reason][data-error] { color: var(--endsession-danger, #e5484d); }
+[part=reason][data-error] { color: var(--endsession-error, var(--endsession-danger, #d13438)); }
 [part=dialog] { background: var(--endsession-surface, #fff); color: var(--endsession-text, #111);
   border: 0; border-radius: calc(var(--endsession-radius, 10px) * 1.6); padding: 1.5em; max-width: 26em;
   box-shadow: 0 20px 60px rgb(0 0 0 / .35); }

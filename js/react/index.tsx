@@ -1,3 +1,4 @@
+'use client';
 /**
  * `endsession/react`: hooks and two components over the meeting's end state, built on `useSyncExternalStore`, so a
  * live permission change re-renders (RealtimeKit's `useRealtimeKitSelector` does not: it never subscribes to

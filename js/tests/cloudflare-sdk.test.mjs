@@ -1,0 +1,274 @@
+// The REST API driven by the official `cloudflare` npm SDK (7.x), as an app's Node backend drives it, against a real
+// endsession-server (release build, started here on a free port with a fresh data dir): create an app, a meeting
+// and participants, end the session with kick-all while two participants (endsession in Node, real WebSockets) are
+// in it, and manage webhooks, whose signed `meeting.ended` arrives at a real HTTP receiver that verifies it with
+// `endsession/webhooks`. Binary: $ENDSESSION_SERVER_BIN, else ${CARGO_TARGET_DIR:-target}/release/endsession-server.
+// Node 20 has WebSocket only behind --experimental-websocket (scripts/test.sh passes it; Node 22 has it by default).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Cloudflare from 'cloudflare';
+import { initMeeting, on } from 'endsession';
+import { verifyWebhook } from 'endsession/webhooks';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const binary =
+  process.env.ENDSESSION_SERVER_BIN ??
+  join(resolve(root, process.env.CARGO_TARGET_DIR ?? 'target'), 'release/endsession-server');
+const account = 'sdk-account';
+const secret = randomBytes(16).toString('hex');
+const DEADLINE_MS = 10_000;
+
+let server;
+let data;
+let baseURI;
+let cf;
+let receiver;
+let hooks; // [{ headers, body }] as the receiver got them
+let joined = [];
+
+/** Resolves with `check()`'s first truthy value, polled every 20 ms; rejects after `ms` naming `what`. */
+async function until(what, check, ms = DEADLINE_MS) {
+  const end = Date.now() + ms;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > end) throw new Error(`no ${what} within ${ms} ms`);
+    await new Promise((ok) => setTimeout(ok, 20));
+  }
+}
+
+/** A free loopback port, as the OS hands it out. */
+async function freePort() {
+  const probe = createServer();
+  await new Promise((ok) => probe.listen(0, '127.0.0.1', ok));
+  const { port } = probe.address();
+  await new Promise((ok) => probe.close(ok));
+  return port;
+}
+
+before(async () => {
+  assert.ok(existsSync(binary), `${binary} is missing: cargo build --release -p endsession-server`);
+  assert.equal(
+    typeof WebSocket,
+    'function',
+    'no WebSocket: run node --experimental-websocket --test (Node 20)',
+  );
+  data = mkdtempSync(join(tmpdir(), 'endsession-sdk-'));
+  const port = await freePort();
+  baseURI = `http://127.0.0.1:${port}`;
+  server = spawn(
+    binary,
+    ['--listen', `127.0.0.1:${port}`, '--data', data, '--api-token', `${account}:${secret}:Realtime Admin`],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let log = '';
+  server.stdout.on('data', (b) => (log += b));
+  server.stderr.on('data', (b) => (log += b));
+  await until(
+    '`listening on` from the server',
+    () => log.includes('listening on') || server.exitCode !== null,
+  );
+  assert.equal(server.exitCode, null, `the server exited: ${log}`);
+  cf = new Cloudflare({
+    apiToken: secret,
+    baseURL: `${baseURI}/client/v4`,
+    maxRetries: 0,
+    timeout: DEADLINE_MS,
+  });
+
+  hooks = [];
+  receiver = createServer((req, res) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => {
+      hooks.push({ headers: req.headers, body: Buffer.concat(chunks) });
+      res.writeHead(200).end();
+    });
+  });
+  await new Promise((ok) => receiver.listen(0, '127.0.0.1', ok));
+});
+
+after(async () => {
+  for (const meeting of joined) await meeting.leave().catch(() => {});
+  server?.kill();
+  receiver?.close();
+  if (data) rmSync(data, { recursive: true, force: true });
+});
+
+const receiverURL = () => `http://127.0.0.1:${receiver.address().port}/hooks`;
+
+async function newApp() {
+  const app = await cf.realtimeKit.apps.post({ account_id: account, name: `sdk-${Date.now()}` });
+  assert.equal(app.success, true);
+  assert.ok(app.data.app.id);
+  return app.data.app.id;
+}
+
+async function addParticipant(appId, meetingId, id, preset) {
+  const added = await cf.realtimeKit.meetings.addParticipant(meetingId, {
+    account_id: account,
+    app_id: appId,
+    custom_participant_id: id,
+    preset_name: preset,
+    name: id,
+  });
+  assert.equal(added.success, true);
+  assert.equal(added.data.custom_participant_id, id);
+  assert.equal(added.data.preset_name, preset);
+  assert.ok(added.data.token);
+  return added.data;
+}
+
+/** A participant in Node: endsession's own meeting over a real WebSocket, joined, with its roomLeft states. */
+async function joinAs(token) {
+  const meeting = await initMeeting({ authToken: token, baseURI });
+  const left = [];
+  on(meeting, 'roomLeft', ({ state }) => left.push(state));
+  await meeting.join();
+  joined.push(meeting);
+  return { meeting, left };
+}
+
+test('create an app, a meeting and participants, read them back', async () => {
+  const appId = await newApp();
+  const created = await cf.realtimeKit.meetings.create(appId, { account_id: account, title: 'Standup' });
+  assert.equal(created.success, true);
+  assert.equal(created.data.title, 'Standup');
+  assert.equal(created.data.status, 'ACTIVE');
+  const meetingId = created.data.id;
+
+  const got = await cf.realtimeKit.meetings.getMeetingByID(meetingId, { account_id: account, app_id: appId });
+  assert.equal(got.data.id, meetingId);
+  const listed = await cf.realtimeKit.meetings.get(appId, { account_id: account });
+  assert.deepEqual(
+    listed.data.map((m) => m.id),
+    [meetingId],
+  );
+
+  const ann = await addParticipant(appId, meetingId, 'ann', 'group_call_host');
+  await addParticipant(appId, meetingId, 'bob', 'group_call_participant');
+  const participants = await cf.realtimeKit.meetings.getMeetingParticipants(meetingId, {
+    account_id: account,
+    app_id: appId,
+  });
+  assert.deepEqual(participants.data.map((p) => p.custom_participant_id).sort(), ['ann', 'bob']);
+  const one = await cf.realtimeKit.meetings.getMeetingParticipant(ann.id, {
+    account_id: account,
+    app_id: appId,
+    meeting_id: meetingId,
+  });
+  assert.equal(one.data.preset_name, 'group_call_host');
+});
+
+test('kick-all ends the live session for every participant and reports how many it ended', async () => {
+  const appId = await newApp();
+  const meetingId = (await cf.realtimeKit.meetings.create(appId, { account_id: account, title: 'End me' }))
+    .data.id;
+  const ann = await joinAs((await addParticipant(appId, meetingId, 'ann', 'group_call_host')).token);
+  const bob = await joinAs((await addParticipant(appId, meetingId, 'bob', 'group_call_participant')).token);
+  const live = await cf.realtimeKit.activeSession.getActiveSession(meetingId, {
+    account_id: account,
+    app_id: appId,
+  });
+  assert.equal(live.data.status, 'LIVE');
+  assert.equal(live.data.live_participants, 2);
+
+  const kicked = await cf.realtimeKit.activeSession.kickAllParticipants(meetingId, {
+    account_id: account,
+    app_id: appId,
+  });
+  assert.equal(kicked.success, true);
+  assert.equal(kicked.data.kicked_participants_count, 2);
+  for (const who of [ann, bob]) {
+    await until('roomLeft ended', () => who.left.length > 0);
+    assert.deepEqual(who.left, ['ended']);
+    assert.equal(who.meeting.self.roomState, 'ended');
+  }
+  const ended = await cf.realtimeKit.activeSession.getActiveSession(meetingId, {
+    account_id: account,
+    app_id: appId,
+  });
+  assert.equal(ended.data.id, live.data.id);
+  assert.equal(ended.data.status, 'ENDED');
+  assert.equal(ended.data.live_participants, 0);
+});
+
+test('kick-all of a meeting with no live session ends nobody; a wrong token is refused', async () => {
+  const appId = await newApp();
+  const meetingId = (await cf.realtimeKit.meetings.create(appId, { account_id: account, title: 'Empty' }))
+    .data.id;
+  const params = { account_id: account, app_id: appId };
+  const kicked = await cf.realtimeKit.activeSession.kickAllParticipants(meetingId, params).then(
+    (r) => r.data.kicked_participants_count,
+    (e) => (e instanceof Cloudflare.APIError ? e.status : Promise.reject(e)),
+  );
+  assert.ok([0, 404, 409].includes(kicked), `kick-all with nobody in: ${kicked}`);
+  const stranger = new Cloudflare({ apiToken: 'wrong', baseURL: `${baseURI}/client/v4`, maxRetries: 0 });
+  await assert.rejects(
+    stranger.realtimeKit.activeSession.kickAllParticipants(meetingId, params),
+    (e) => e instanceof Cloudflare.AuthenticationError && e.status === 401,
+  );
+});
+
+test('webhooks: create, list, edit, delete, and a signed meeting.ended delivered on kick-all', async () => {
+  const appId = await newApp();
+  const webhook = await cf.realtimeKit.webhooks.createWebhook(appId, {
+    account_id: account,
+    name: 'backend',
+    url: receiverURL(),
+    events: ['meeting.ended'],
+  });
+  assert.equal(webhook.success, true);
+  assert.equal(webhook.data.enabled, true);
+  const params = { account_id: account, app_id: appId };
+  const listed = await cf.realtimeKit.webhooks.getWebhooks(appId, { account_id: account });
+  assert.deepEqual(
+    listed.data.map((w) => w.id),
+    [webhook.data.id],
+  );
+  const edited = await cf.realtimeKit.webhooks.editWebhook(webhook.data.id, { ...params, name: 'ends' });
+  assert.equal(edited.data.name, 'ends');
+  assert.deepEqual(edited.data.events, ['meeting.ended']);
+  const spare = await cf.realtimeKit.webhooks.createWebhook(appId, {
+    account_id: account,
+    name: 'spare',
+    url: receiverURL(),
+    events: ['meeting.started'],
+  });
+  await cf.realtimeKit.webhooks.deleteWebhook(spare.data.id, params);
+  await assert.rejects(
+    cf.realtimeKit.webhooks.getWebhookByID(spare.data.id, params),
+    (e) => e instanceof Cloudflare.NotFoundError,
+  );
+
+  const meetingId = (await cf.realtimeKit.meetings.create(appId, { account_id: account, title: 'Hooked' }))
+    .data.id;
+  const ann = await joinAs((await addParticipant(appId, meetingId, 'ann', 'group_call_host')).token);
+  const sessionId = ann.meeting.meta.sessionId;
+  const before = hooks.length;
+  await cf.realtimeKit.activeSession.kickAllParticipants(meetingId, params);
+  const delivery = await until('meeting.ended webhook', () =>
+    hooks.slice(before).find((h) => JSON.parse(h.body).meeting?.id === meetingId),
+  );
+  const { data: keys } = await (await fetch(`${baseURI}/.well-known/webhooks.json`)).json();
+  assert.equal(verifyWebhook(delivery.body, delivery.headers['rtk-signature'], keys.publicKey), true);
+  const tampered = Buffer.from(delivery.body.toString().replace('ENDED', 'LIVE'));
+  assert.equal(verifyWebhook(tampered, delivery.headers['rtk-signature'], keys.publicKey), false);
+  const event = JSON.parse(delivery.body);
+  assert.equal(event.event, 'meeting.ended');
+  assert.equal(event.reason, 'HOST_ENDED_MEETING');
+  assert.equal(event.meeting.status, 'ENDED');
+  if (sessionId) assert.equal(event.meeting.sessionId, sessionId);
+  // Only the subscribed event: the deleted webhook's meeting.started never came.
+  assert.deepEqual(
+    hooks.map((h) => JSON.parse(h.body).event),
+    ['meeting.ended'],
+  );
+});
