@@ -211,6 +211,13 @@ impl Cli {
     /// Adds the tokens of `ENDSESSION_API_TOKENS` (its value is passed in, so this stays testable) and drops static
     /// directories that do not exist.
     pub fn into_config(self, env_tokens: Option<&str>) -> Result<Config, String> {
+        if self.heartbeat_timeout_ms <= self.heartbeat_interval_ms {
+            return Err(format!(
+                "--heartbeat-timeout-ms ({}) must be longer than --heartbeat-interval-ms ({}): a client that only \
+                 answers pings is heard from once per interval",
+                self.heartbeat_timeout_ms, self.heartbeat_interval_ms
+            ));
+        }
         let mut api_tokens = self.api_tokens;
         for item in env_tokens.unwrap_or_default().split(',').filter(|item| !item.trim().is_empty()) {
             api_tokens.push(item.parse().map_err(|e| format!("ENDSESSION_API_TOKENS: {e}"))?);
@@ -367,5 +374,7 @@ mod tests {
             (Duration::from_millis(200), Duration::from_millis(500))
         );
         assert!(Cli::try_parse_from(["endsession-server", "--outbox-frames", "0"]).is_err());
+        let silent = Cli::parse_from(["endsession-server", "--heartbeat-interval-ms", "30000"]).into_config(None);
+        assert!(silent.unwrap_err().contains("--heartbeat-timeout-ms"));
     }
 }
