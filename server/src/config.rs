@@ -162,7 +162,8 @@ pub struct Cli {
     #[arg(long = "heartbeat-timeout-ms", default_value_t = 25_000, value_parser = clap::value_parser!(u64).range(1..))]
     pub heartbeat_timeout_ms: u64,
 
-    /// Deadline of every WebSocket write; a socket that takes longer is closed as dropped.
+    /// Deadline of every write, HTTP response or WebSocket frame: a connection whose client takes no data for this
+    /// long is closed (a WebSocket as dropped).
     #[arg(long = "write-timeout-ms", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
     pub write_timeout_ms: u64,
 
@@ -266,7 +267,7 @@ pub struct Limits {
     pub heartbeat_interval: Duration,
     /// Silence after which a joined WebSocket counts as dropped.
     pub heartbeat_timeout: Duration,
-    /// One WebSocket write.
+    /// One write making no progress (HTTP or WebSocket).
     pub write_timeout: Duration,
     /// Frames queued for one WebSocket.
     pub outbox_frames: usize,
