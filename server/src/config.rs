@@ -138,7 +138,7 @@ pub struct Cli {
 
     /// Most open connections (HTTP and WebSocket together); further ones wait in the listen backlog. Lowered at start
     /// to what the process's open-file limit allows.
-    #[arg(long = "max-connections", default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long = "max-connections", default_value_t = 20_000, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_connections: u32,
 
     /// Deadline for a request's headers, from the connection's opening or the end of its previous response: closes
@@ -278,7 +278,8 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Self {
         Limits {
-            max_connections: 10_000,
+            // Twice the design's 10,000 participants of one node, for their REST calls and reconnects.
+            max_connections: 20_000,
             header_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(30),
             join_timeout: Duration::from_secs(10),
