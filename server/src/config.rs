@@ -140,7 +140,7 @@ pub struct Cli {
 
     /// Most open connections (HTTP and WebSocket together); further ones wait in the listen backlog. Lowered at start
     /// to what the process's open-file limit allows.
-    #[arg(long = "max-connections", default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long = "max-connections", default_value_t = 20_000, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_connections: u32,
 
     /// Deadline for a request's headers, from the connection's opening or the end of its previous response: closes
@@ -164,7 +164,8 @@ pub struct Cli {
     #[arg(long = "heartbeat-timeout-ms", default_value_t = 25_000, value_parser = clap::value_parser!(u64).range(1..))]
     pub heartbeat_timeout_ms: u64,
 
-    /// Deadline of every WebSocket write; a socket that takes longer is closed as dropped.
+    /// Deadline of every write, HTTP response or WebSocket frame: a connection whose client takes no data for this
+    /// long is closed (a WebSocket as dropped).
     #[arg(long = "write-timeout-ms", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
     pub write_timeout_ms: u64,
 
@@ -241,6 +242,13 @@ impl Cli {
     /// Adds the tokens of `ENDSESSION_API_TOKENS` (its value is passed in, so this stays testable) and drops static
     /// directories that do not exist.
     pub fn into_config(self, env_tokens: Option<&str>) -> Result<Config, String> {
+        if self.heartbeat_timeout_ms <= self.heartbeat_interval_ms {
+            return Err(format!(
+                "--heartbeat-timeout-ms ({}) must be longer than --heartbeat-interval-ms ({}): a client that only \
+                 answers pings is heard from once per interval",
+                self.heartbeat_timeout_ms, self.heartbeat_interval_ms
+            ));
+        }
         let mut api_tokens = self.api_tokens;
         for item in env_tokens.unwrap_or_default().split(',').filter(|item| !item.trim().is_empty()) {
             api_tokens.push(item.parse().map_err(|e| format!("ENDSESSION_API_TOKENS: {e}"))?);
@@ -298,7 +306,7 @@ pub struct Limits {
     pub heartbeat_interval: Duration,
     /// Silence after which a joined WebSocket counts as dropped.
     pub heartbeat_timeout: Duration,
-    /// One WebSocket write.
+    /// One write making no progress (HTTP or WebSocket).
     pub write_timeout: Duration,
     /// Frames queued for one WebSocket.
     pub outbox_frames: usize,
@@ -309,7 +317,8 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Self {
         Limits {
-            max_connections: 10_000,
+            // Twice the design's 10,000 participants of one node, for their REST calls and reconnects.
+            max_connections: 20_000,
             header_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(30),
             join_timeout: Duration::from_secs(10),
@@ -424,6 +433,8 @@ mod tests {
             (Duration::from_millis(200), Duration::from_millis(500))
         );
         assert!(Cli::try_parse_from(["endsession-server", "--outbox-frames", "0"]).is_err());
+        let silent = Cli::parse_from(["endsession-server", "--heartbeat-interval-ms", "30000"]).into_config(None);
+        assert!(silent.unwrap_err().contains("--heartbeat-timeout-ms"));
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! | request headers that never finish              | [`Limits::header_timeout`]  | closed                  |
 //! | keep-alive connection idle between requests    | [`Limits::header_timeout`]  | closed                  |
 //! | body and handler of a request                  | [`Limits::request_timeout`] | `408`, then closed      |
+//! | a write the client does not take (stops reading) | [`Limits::write_timeout`] | closed                  |
 //! | WebSocket upgrade → `join`, heartbeats, writes | see [`crate::ws`]           | closed                  |
 //! | open connections                               | [`Limits::max_connections`] | new ones wait in the backlog |
 //!
@@ -21,6 +22,7 @@ use axum::Router;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
+use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -29,7 +31,7 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
-use tokio::time::Instant;
+use tokio::time::{Instant, Sleep};
 use tower_http::timeout::TimeoutLayer;
 
 /// Open files the process needs besides its connections: the store, webhook deliveries, the listener, stdio.
@@ -79,7 +81,7 @@ pub async fn serve(listener: TcpListener, app: Router, limits: Limits) -> io::Re
         };
         // Small frames must leave at once: Nagle's algorithm would add tens of milliseconds to the end fan-out.
         let _ = tcp.set_nodelay(true);
-        let io = TokioIo::new(Counted { tcp, _slot: slot });
+        let io = TokioIo::new(Counted { tcp, _slot: slot, write_timeout: limits.write_timeout, stalled: None });
         let connection = http.serve_connection(io, TowerToHyperService::new(app.clone())).with_upgrades();
         tokio::spawn(async move {
             if let Err(e) = connection.await {
@@ -142,10 +144,34 @@ impl Throttled {
 }
 
 /// A TCP stream that holds its connection slot until it is dropped, including after a WebSocket upgrade (the
-/// upgraded socket owns this stream), so WebSockets count against the cap too.
+/// upgraded socket owns this stream), so WebSockets count against the cap too. A write that makes no progress for
+/// `write_timeout` fails with `TimedOut`: hyper has no write deadline, and a client that stops reading a response
+/// would otherwise hold its connection (and slot) for ever.
 struct Counted {
     tcp: TcpStream,
     _slot: OwnedSemaphorePermit,
+    write_timeout: Duration,
+    /// Set while writes are blocked; allocated only then.
+    stalled: Option<Pin<Box<Sleep>>>,
+}
+
+impl Counted {
+    /// Passes a write's outcome through, and times a write that cannot proceed.
+    fn deadline<T>(&mut self, cx: &mut Context<'_>, poll: Poll<io::Result<T>>) -> Poll<io::Result<T>> {
+        if poll.is_ready() {
+            self.stalled = None;
+            return poll;
+        }
+        let timeout = self.write_timeout;
+        let stalled = self.stalled.get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
+        match stalled.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!("the client took no data for {} ms", timeout.as_millis()),
+            ))),
+            Poll::Pending => Poll::Pending,
+        }
+    }
 }
 
 impl AsyncRead for Counted {
@@ -156,7 +182,9 @@ impl AsyncRead for Counted {
 
 impl AsyncWrite for Counted {
     fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().tcp).poll_write(cx, buf)
+        let this = self.get_mut();
+        let poll = Pin::new(&mut this.tcp).poll_write(cx, buf);
+        this.deadline(cx, poll)
     }
 
     fn poll_write_vectored(
@@ -164,7 +192,9 @@ impl AsyncWrite for Counted {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().tcp).poll_write_vectored(cx, bufs)
+        let this = self.get_mut();
+        let poll = Pin::new(&mut this.tcp).poll_write_vectored(cx, bufs);
+        this.deadline(cx, poll)
     }
 
     fn is_write_vectored(&self) -> bool {

@@ -13,7 +13,14 @@ async fn main() -> anyhow::Result<()> {
     let env_tokens = std::env::var("ENDSESSION_API_TOKENS").ok();
     let config = Cli::parse().into_config(env_tokens.as_deref()).map_err(anyhow::Error::msg)?;
     let dev = config.dev;
-    let server = endsession_server::start(config).await?;
+    // A refused start (e.g. a data directory others can read) is one clear line on standard error, not a backtrace.
+    let server = match endsession_server::start(config).await {
+        Ok(server) => server,
+        Err(e) => {
+            eprintln!("endsession-server: {e:#}");
+            std::process::exit(1);
+        }
+    };
     if let Some(seed) = server.dev() {
         for line in &seed.lines {
             println!("{line}");

@@ -126,3 +126,27 @@ async fn an_empty_directory_is_taken_over_owner_only() {
     drop(started);
     assert_eq!(mode(dir.path()), 0o700);
 }
+
+#[tokio::test]
+async fn the_binary_refuses_with_one_line_naming_the_path_and_the_fix() {
+    let dir = used_data_dir().await;
+    set_mode(dir.path(), 0o755);
+    let mut child = server_under_umask_022(dir.path());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the server did not exit on an exposed data directory");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let mut stderr = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains(&format!("{} (mode 755)", dir.path().display())), "{stderr}");
+    assert!(stderr.contains(&format!("chmod -R go-rwx {}", dir.path().display())), "{stderr}");
+    assert!(!stderr.contains("backtrace"), "one clear message: {stderr}");
+}

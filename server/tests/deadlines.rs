@@ -166,3 +166,29 @@ async fn open_connections_are_capped_and_a_connection_over_the_cap_waits_for_a_f
     let status = tokio::time::timeout(GUARD, call).await.expect("not served once a place was free").unwrap();
     assert_eq!(status.unwrap(), reqwest::StatusCode::OK);
 }
+
+#[tokio::test]
+async fn a_client_that_stops_reading_a_response_is_closed_after_the_write_deadline() {
+    // A static file far larger than the loopback socket buffers, so the server's writes block.
+    let www = tempfile::tempdir().unwrap();
+    let size = 64 * 1024 * 1024;
+    std::fs::write(www.path().join("big.bin"), vec![7u8; size]).unwrap();
+    let server = TestServer::start_with(|config| {
+        config.www = Some(www.path().to_owned());
+        config.limits.write_timeout = DEADLINE;
+        // One connection at a time: the next request is served only once the stalled one is closed.
+        config.limits.max_connections = 1;
+    })
+    .await;
+    let mut stalled = open(&server, b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n").await;
+
+    let status = tokio::time::timeout(BOUND, server.http.get(server.kit("/apps")).bearer_auth(ADMIN).send())
+        .await
+        .expect("the stalled response kept its connection")
+        .unwrap()
+        .status();
+    assert_eq!(status, reqwest::StatusCode::OK);
+    let received = read_until_closed(&mut stalled, BOUND).await;
+    assert!(received.starts_with(b"HTTP/1.1 200"));
+    assert!(received.len() < size, "the whole file was sent: the write deadline did not cut it");
+}

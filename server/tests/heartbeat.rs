@@ -7,6 +7,9 @@ mod common;
 use common::*;
 use endsession_protocol::{ClientFrame, EndReason, LeaveState, ServerFrame};
 use futures_util::StreamExt;
+use reqwest::Method;
+use serde_json::{json, Value};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -23,6 +26,24 @@ async fn server_with_heartbeats() -> TestServer {
         config.reconnect_grace = GRACE;
     })
     .await
+}
+
+/// A webhook receiver on 127.0.0.1 that keeps every JSON body it is sent (signatures are checked in webhooks.rs).
+async fn webhook_receiver() -> (String, Arc<Mutex<Vec<Value>>>) {
+    use axum::{extract::State, routing::post, Json, Router};
+    let got = Arc::new(Mutex::new(Vec::new()));
+    let app = Router::new()
+        .route(
+            "/hooks",
+            post(|State(got): State<Arc<Mutex<Vec<Value>>>>, Json(body): Json<Value>| async move {
+                got.lock().unwrap().push(body);
+            }),
+        )
+        .with_state(got.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hooks", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, got)
 }
 
 /// Reads `ws` (so it answers pings) until a frame other than `ping` arrives, within [`BOUND`].
@@ -60,6 +81,9 @@ async fn joined_names_the_interval_and_the_server_pings_at_it_both_ways() {
 async fn a_connection_that_stops_answering_is_dropped_after_the_timeout_and_the_grace() {
     let server = server_with_heartbeats().await;
     let meeting = server.meeting().await;
+    let (url, webhooks) = webhook_receiver().await;
+    let hook = json!({ "name": "left", "url": url, "events": ["meeting.participantLeft"] });
+    server.admin(Method::POST, &format!("/{}/webhooks", meeting.app_id), Some(hook)).await;
     let (_, host_token) = server.host(&meeting).await;
     let (_, reader_token) = server.guest(&meeting).await;
     let (frozen_id, frozen_token) = server.guest(&meeting).await;
@@ -72,11 +96,25 @@ async fn a_connection_that_stops_answering_is_dropped_after_the_timeout_and_the_
     assert!(matches!(next_event(&mut host).await, Some(ServerFrame::ParticipantJoined { .. })));
 
     // `frozen` is never read from here on.
-    assert_eq!(next_event(&mut host).await, Some(ServerFrame::ParticipantLeft { participant_id: frozen_id }));
+    assert_eq!(next_event(&mut host).await, Some(ServerFrame::ParticipantLeft { participant_id: frozen_id.clone() }));
     let (_, body) = server.active_session(&meeting).await;
     assert_eq!(body["data"]["id"], session.as_str());
     assert_eq!((body["data"]["status"].as_str(), body["data"]["live_participants"].as_u64()), (Some("LIVE"), Some(2)));
     assert!(!reading.is_finished(), "a client that answers pings is kept");
+    // The backend is told, as for a dropped TCP connection.
+    let deadline = tokio::time::Instant::now() + BOUND;
+    loop {
+        let told =
+            webhooks.lock().unwrap().iter().any(|body| {
+                body["event"] == "meeting.participantLeft" && body["participant"]["id"] == frozen_id.as_str()
+            });
+        if told {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no participantLeft webhook: {:?}", webhooks.lock().unwrap());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(webhooks.lock().unwrap().len(), 1, "only the frozen participant left: {:?}", webhooks.lock().unwrap());
 
     // The frozen client finds its socket closed once it reads again, and resuming puts it back in the session.
     tokio::time::timeout(BOUND, async { while frozen.next().await.is_some() {} }).await.expect("closed");

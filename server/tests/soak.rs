@@ -188,6 +188,8 @@ async fn more_idle_connections_than_the_open_file_limit_no_longer_lock_everyone_
     // REST and WebSocket are served once the idle ones reach their deadline: the header timeout plus a wide margin.
     let bound = Duration::from_millis(header_timeout_ms) + Duration::from_secs(30);
     let base = format!("http://{}/client/v4/accounts/{ACCOUNT}/realtime/kit", server.addr);
+    // The in-process server installs rustls' provider at start; this test starts none.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let http = reqwest::Client::new();
     let post = |path: String, body: serde_json::Value| {
         let request = http.post(format!("{base}{path}")).bearer_auth(ADMIN).json(&body);

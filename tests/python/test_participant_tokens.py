@@ -3,7 +3,7 @@ a new token and retires the earlier ones, a deleted participant's tokens stop, a
 (`--participant-token-ttl-secs`) at the first join and at a reconnect. Every refusal is an `error` frame with code
 "4010" whose message says why, then a close.
 
-The expiry test starts its own server with a 3 s token lifetime.
+The expiry test starts its own server with a 5 s token lifetime.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import pytest
 from participant import Crowd, Participant, PROTOCOL_VERSION
 from support import Kit, ServerProcess, Tokens, temp_data_dir
 
-TTL = 3  # seconds, the expiry server's --participant-token-ttl-secs
+TTL = 5  # seconds, the expiry server's --participant-token-ttl-secs
 
 
 def refused(crowd: Crowd, token: str, resume: str | None = None) -> str:

@@ -15,7 +15,8 @@ use tokio::time::Instant;
 
 /// The whole life of one connection.
 pub async fn run(socket: WebSocket, state: AppState) {
-    let limits = state.sockets.limits().clone();
+    // Borrowed from the shared state (not copied into every connection's task).
+    let limits = state.sockets.limits();
     let mut socket = Socket::new(socket, limits.write_timeout);
     let Some((token, resume, version)) = await_join(&mut socket, limits.join_timeout).await else {
         return;
@@ -59,7 +60,7 @@ pub async fn run(socket: WebSocket, state: AppState) {
             if sent.is_err() {
                 return state.hub.disconnect(&seat).await;
             }
-            serve(socket, inbox, seat, &state, &limits).await;
+            serve(socket, inbox, seat, &state, limits).await;
         }
         JoinOutcome::Ended { state, session_id, reason, kicked_count } => {
             let frame = ServerFrame::RoomLeft { state, session_id, reason, kicked_count, message: None };
