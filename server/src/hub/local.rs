@@ -247,7 +247,11 @@ impl Inner {
         if let Some(resume) = resume.clone().filter(|id| !(member && live_id.as_deref() == Some(id))) {
             let (meeting, participant) = (meeting_id.clone(), participant_id.clone());
             match self.store.run(move |db| db.resume_check(&meeting, &resume, &participant)).await {
-                Ok(ResumeCheck { session: Some(row), removed, was_in }) => {
+                Ok(ResumeCheck { participant_gone: true, .. }) => {
+                    let message = "the participant no longer exists".to_string();
+                    return JoinOutcome::Refused { code: ErrorCode::NotFound, message };
+                }
+                Ok(ResumeCheck { session: Some(row), removed, was_in, .. }) => {
                     if let Some(state) = removed {
                         return JoinOutcome::Ended { state, session_id: row.id, reason: None, kicked_count: None };
                     }
