@@ -26,7 +26,7 @@ mod local;
 mod outbox;
 pub mod room;
 
-pub use local::LocalHub;
+pub use local::{LocalHub, ALIVE_STAMP};
 pub use outbox::{Deliver, Outbound, Outbox};
 pub use room::{ConnId, LiveInfo, RestoredSession};
 
