@@ -291,8 +291,10 @@ impl Inner {
                 Ok(())
             })
         });
-        if (!ends || kicked) && recorded.await.is_err() {
-            tracing::error!(meeting_id, "could not record a participant leaving");
+        if !ends || kicked {
+            if let Err(e) = recorded.await {
+                tracing::error!(meeting_id, error = %e, "could not record a participant leaving");
+            }
         }
         if let Some(ending) = ending {
             self.finish(meeting_id, ending).await;
