@@ -93,7 +93,8 @@ enum Joiner {
 
 /// One meeting's share of the races, one after another: each race starts a session with the host, then a joiner
 /// joins while the session is ended by the backend (even races) or by the host's kickAll (odd ones).
-async fn races_in_one_meeting(server: &TestServer, meeting: Meeting, races: usize) -> Vec<String> {
+async fn races_in_one_meeting(server: &TestServer, meeting: Meeting, races: usize) -> (Vec<String>, usize) {
+    let mut with_the_end = 0;
     let (_, host_token) = server.host(&meeting).await;
     let (_, joiner_token) = server.guest(&meeting).await;
     let mut sessions = Vec::new();
@@ -133,6 +134,7 @@ async fn races_in_one_meeting(server: &TestServer, meeting: Meeting, races: usiz
         let (_, live) = server.active_session(&meeting).await;
         match joiner {
             Joiner::EndedWithIt => {
+                with_the_end += 1;
                 assert_eq!((&live["data"]["id"], &live["data"]["status"]), (&json!(session), &json!("ENDED")));
                 assert_eq!(live["data"]["live_participants"], 0, "nobody left in an ENDED session");
             }
@@ -149,7 +151,7 @@ async fn races_in_one_meeting(server: &TestServer, meeting: Meeting, races: usiz
         let ended = server.admin(Method::GET, &TestServer::meeting_path(&meeting, "/active-session"), None).await;
         assert_eq!(ended["status"], "ENDED");
     }
-    sessions
+    (sessions, with_the_end)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -169,12 +171,15 @@ async fn a_thousand_join_vs_end_races_leave_nobody_in_an_ended_session_and_one_w
         meetings.push(server.meeting_in(&app_id).await);
     }
     // The meetings race in parallel, the races of one meeting one after another.
-    let sessions: Vec<String> =
-        join_all(meetings.into_iter().map(|m| races_in_one_meeting(&server, m, RACES_PER_MEETING)))
-            .await
-            .into_iter()
-            .flatten()
-            .collect();
+    let outcomes = join_all(meetings.into_iter().map(|m| races_in_one_meeting(&server, m, RACES_PER_MEETING))).await;
+    let with_the_end: usize = outcomes.iter().map(|(_, n)| n).sum();
+    let sessions: Vec<String> = outcomes.into_iter().flat_map(|(sessions, _)| sessions).collect();
+    // Which side won varies with the machine's load: reported, not asserted.
+    eprintln!(
+        "{} races: {with_the_end} joiners admitted to the ending session and told ended, {} in a new session",
+        MEETINGS * RACES_PER_MEETING,
+        MEETINGS * RACES_PER_MEETING - with_the_end
+    );
     assert!(sessions.len() >= MEETINGS * RACES_PER_MEETING);
 
     let events = receiver

@@ -141,3 +141,32 @@ async fn a_session_nobody_returns_to_ends_with_its_peak_at_the_last_moment_anyon
         "{answer:?}"
     );
 }
+
+#[tokio::test]
+async fn a_quiet_session_is_stamped_alive_so_its_end_after_a_crash_is_near_the_crash() {
+    let server = TestServer::start_with_grace(Duration::from_secs(2)).await;
+    let meeting = server.meeting().await;
+    let (_, token) = server.guest(&meeting).await;
+    let (ws, session) = server.join(&token).await;
+    let joined_at = session_json(&server, &meeting, &session).await["started_at"].as_str().unwrap().to_owned();
+    // Nothing happens in it for longer than the stamp interval; then the server goes away.
+    tokio::time::sleep(endsession_server::hub::ALIVE_STAMP + Duration::from_secs(1)).await;
+    let server = server.restart().await;
+    let stopped_at = endsession_server::clock::now();
+    ws.drop_abruptly();
+    assert_eq!(session_json(&server, &meeting, &session).await["status"], "LIVE", "restored, not ended");
+
+    let deadline = tokio::time::Instant::now() + GUARD;
+    let ended = loop {
+        let row = session_json(&server, &meeting, &session).await;
+        if row["status"] == "ENDED" {
+            break row;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "ended after the grace: {row}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let ended_at = ended["ended_at"].as_str().unwrap();
+    assert!(ended_at <= stopped_at.as_str(), "not after the crash: {ended_at} vs {stopped_at}");
+    let quiet = endsession_server::clock::minutes_between(&joined_at, Some(ended_at)) * 60.0;
+    assert!(quiet >= 1.0, "stamped alive while someone was connected, not ended at its last event: {ended}");
+}

@@ -4,18 +4,23 @@
 //! what serializes joins and ends per meeting. It is never held across a socket write: fan-out only queues.
 //! Meetings without a live session keep no memory: their room is retired and dropped.
 
-use super::room::{Departure, Ending, KickRefusal, Linger, LiveInfo, RestoredSession, Room};
+use super::room::{Departure, Ending, KickRefusal, Linger, LiveInfo, Room};
 use super::{Hub, HubError, JoinOutcome, JoinRequest, KickAllOutcome, Outbox, Seat};
-use crate::store::{new_id, JoinRefusal, ResumeCheck, Store, StoreError};
+use crate::store::{new_id, JoinRefusal, ResumeCheck, Store};
 use crate::{clock, webhooks};
 use async_trait::async_trait;
-use endsession_protocol::{EndReason, ErrorCode, LeaveState, Permissions, ServerFrame};
+use endsession_protocol::{ErrorCode, LeaveState, Permissions, ServerFrame};
 use std::collections::HashMap;
 use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{Mutex as AsyncMutex, OwnedMutexGuard};
+
+#[path = "restore.rs"]
+mod restore;
+use restore::stamp_alive;
+pub use restore::ALIVE_STAMP;
 
 pub struct LocalHub {
     inner: Arc<Inner>,
@@ -85,91 +90,10 @@ impl LocalHub {
         LocalHub { inner }
     }
 
-    /// Puts back every session a previous run of the server left live (see [`Room::restore`]): their participants
-    /// are absent with their grace running, so clients that reconnect within it resume the same session with
-    /// `Joined { reconnected: true }` and no webhook; those that do not come back leave (`participantLeft`, dated
-    /// when they were last known present), and a session nobody comes back to ends with `ALL_PARTICIPANTS_LEFT`,
-    /// its true peak, and the last moment anyone was present as its end. Call once, before serving. Returns how
-    /// many sessions were restored.
-    pub async fn restore(&self) -> Result<usize, StoreError> {
-        let sessions = self.inner.store.run(|db| db.live_sessions_to_restore()).await?;
-        let mut restored = 0;
-        for live in sessions {
-            let meeting_id = live.session.meeting_id.clone();
-            if live.members.is_empty() {
-                // Nobody was in it (its keep-alive was running): it ended when the last one left.
-                let (session_id, at, peak) = (live.session.id, live.last_alive, live.session.peak_participants);
-                let meeting = meeting_id.clone();
-                let reason = EndReason::AllParticipantsLeft;
-                self.inner
-                    .store
-                    .run(move |db| {
-                        db.transaction(|db| {
-                            webhooks::events::end_session(db, &meeting, &session_id, &at, reason, peak, 0)
-                        })
-                    })
-                    .await?;
-                continue;
-            }
-            let mut room = self.inner.lock(&meeting_id).await;
-            if !room.is_idle() {
-                continue;
-            }
-            let session = RestoredSession {
-                id: live.session.id.clone(),
-                started_at: live.session.started_at.clone(),
-                keep_alive: live.keep_alive,
-                peak: live.session.peak_participants as usize,
-                last_alive: live.last_alive.clone(),
-            };
-            let generations = room.restore(session, live.members);
-            drop(room);
-            for (participant_id, generation) in generations {
-                self.inner.spawn_expiry(&meeting_id, &live.session.id, &participant_id, generation);
-            }
-            restored += 1;
-        }
-        Ok(restored)
-    }
-
     /// Stops every store write and join of this hub, as a crash would: for tests that start a second server on the
     /// same data while this one's connections are still open in the same process.
     pub fn halt(&self) {
         self.inner.halted.store(true, Ordering::SeqCst);
-    }
-}
-
-/// How often the sessions with someone connected are stamped alive (`sessions.last_alive_at`): after a crash, a
-/// session nobody comes back to ends at most this long before its true last moment.
-pub const ALIVE_STAMP: Duration = Duration::from_secs(5);
-
-/// Stamps, every [`ALIVE_STAMP`], the live sessions that have someone connected. Ends when the hub is dropped or
-/// halted.
-async fn stamp_alive(inner: Weak<Inner>) {
-    let mut tick = tokio::time::interval(ALIVE_STAMP);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tick.tick().await;
-        let Some(inner) = inner.upgrade() else { return };
-        if inner.halted() {
-            return;
-        }
-        let slots: Vec<_> = inner.rooms.lock().unwrap_or_else(|p| p.into_inner()).values().cloned().collect();
-        // A room busy right now is skipped: it is stamped at the next tick.
-        let alive: Vec<String> = slots
-            .iter()
-            .filter_map(|slot| {
-                let slot = slot.try_lock().ok()?;
-                (!slot.retired && slot.room.anyone_connected())
-                    .then(|| slot.room.live_session_id().map(str::to_owned))?
-            })
-            .collect();
-        if alive.is_empty() {
-            continue;
-        }
-        if let Err(e) = inner.store.run(move |db| db.stamp_alive(&alive, &clock::now())).await {
-            tracing::warn!(error = %e, "could not stamp live sessions as alive");
-        }
     }
 }
 
@@ -247,7 +171,11 @@ impl Inner {
         if let Some(resume) = resume.clone().filter(|id| !(member && live_id.as_deref() == Some(id))) {
             let (meeting, participant) = (meeting_id.clone(), participant_id.clone());
             match self.store.run(move |db| db.resume_check(&meeting, &resume, &participant)).await {
-                Ok(ResumeCheck { session: Some(row), removed, was_in }) => {
+                Ok(ResumeCheck { participant_gone: true, .. }) => {
+                    let message = "the participant no longer exists".to_string();
+                    return JoinOutcome::Refused { code: ErrorCode::NotFound, message };
+                }
+                Ok(ResumeCheck { session: Some(row), removed, was_in, .. }) => {
                     if let Some(state) = removed {
                         return JoinOutcome::Ended { state, session_id: row.id, reason: None, kicked_count: None };
                     }
@@ -363,8 +291,10 @@ impl Inner {
                 Ok(())
             })
         });
-        if (!ends || kicked) && recorded.await.is_err() {
-            tracing::error!(meeting_id, "could not record a participant leaving");
+        if !ends || kicked {
+            if let Err(e) = recorded.await {
+                tracing::error!(meeting_id, error = %e, "could not record a participant leaving");
+            }
         }
         if let Some(ending) = ending {
             self.finish(meeting_id, ending).await;

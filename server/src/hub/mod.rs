@@ -26,7 +26,7 @@ mod local;
 mod outbox;
 pub mod room;
 
-pub use local::LocalHub;
+pub use local::{LocalHub, ALIVE_STAMP};
 pub use outbox::{Deliver, Inbox, Outbound, Outbox, Queued};
 pub use room::{ConnId, LiveInfo, RestoredSession};
 

@@ -252,3 +252,66 @@ fn a_large_session_lists_the_earliest_and_stops_announcing() {
     assert_eq!(newcomer.others.last(), Some(&person(&ids[K + 1])));
     assert_eq!(late.take(), vec![(ServerFrame::ParticipantJoined { participant: person("z") }, false)]);
 }
+
+#[test]
+fn an_emptied_session_with_a_keep_alive_lingers_and_a_join_keeps_it() {
+    let mut room = Room::default();
+    room.start("s1".into(), "t0".into(), Duration::from_secs(60));
+    room.admit(person("a"), GUEST, 1, Probe::default(), None);
+    let Departure::Removed { ending: None, linger: Some(linger) } = room.leave("a", 1) else { panic!("lingers") };
+    assert_eq!(linger.keep_alive, Duration::from_secs(60));
+    assert_eq!(room.live_session_id(), Some("s1"), "still live, with nobody in it");
+    assert_eq!(room.member_count(), 0);
+
+    // A join meanwhile is in the same session and makes the timer stale.
+    let admission = room.admit(person("a"), GUEST, 2, Probe::default(), None);
+    assert_eq!(admission.session_id, "s1");
+    assert!(room.linger_expired("s1", linger.generation).is_none(), "a stale keep-alive does nothing");
+    let Departure::Removed { linger: Some(linger), .. } = room.leave("a", 2) else { panic!("lingers again") };
+    let ending = room.linger_expired("s1", linger.generation).expect("ends when the keep-alive runs out");
+    assert_eq!((ending.reason, ending.kicked_count, ending.peak), (EndReason::AllParticipantsLeft, 0, 1));
+    assert!(room.is_idle());
+}
+
+#[test]
+fn a_restored_session_waits_for_its_members_and_ends_when_they_were_last_seen() {
+    let mut room: Room<Probe> = Room::default();
+    let session = RestoredSession {
+        id: "s1".into(),
+        started_at: "t0".into(),
+        keep_alive: Duration::ZERO,
+        peak: 3,
+        last_alive: "t5".into(),
+    };
+    let generations = room.restore(session, vec![(person("a"), HOST), (person("b"), GUEST)]);
+    assert_eq!(room.member_count(), 2);
+    assert!(!room.anyone_connected());
+    assert_eq!(room.last_seen("a").as_deref(), Some("t5"));
+
+    // a comes back: the same session, as a reconnect, announced to nobody.
+    let admission = room.admit(person("a"), HOST, 9, Probe::default(), Some("s1"));
+    assert!(admission.reconnected);
+    assert_eq!(admission.others, vec![person("b")]);
+    assert_eq!(room.last_seen("a"), None);
+    let (b, generation) = generations[1].clone();
+    assert!(matches!(room.expire("s1", &b, generation), Departure::Removed { ending: None, .. }));
+    let ending = room.kick_all(None, None).ok().unwrap();
+    assert_eq!((ending.peak, ending.ended_at.clone()), (3, None), "someone came back: it ends when it ends");
+    let _ = ending.deliver();
+
+    // Nobody comes back: it ends when anyone was last there, with its peak.
+    let session = RestoredSession {
+        id: "s2".into(),
+        started_at: "t0".into(),
+        keep_alive: Duration::ZERO,
+        peak: 4,
+        last_alive: "t7".into(),
+    };
+    let generations = room.restore(session, vec![(person("c"), GUEST)]);
+    let (c, generation) = generations[0].clone();
+    let Departure::Removed { ending: Some(ending), .. } = room.expire("s2", &c, generation) else { panic!("ends") };
+    assert_eq!(
+        (ending.reason, ending.peak, ending.ended_at.as_deref()),
+        (EndReason::AllParticipantsLeft, 4, Some("t7"))
+    );
+}

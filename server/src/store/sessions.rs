@@ -59,6 +59,8 @@ pub struct ResumeCheck {
     pub removed: Option<LeaveState>,
     /// Whether the participant had a stay in it.
     pub was_in: bool,
+    /// The participant was deleted: it is refused, whatever it was in.
+    pub participant_gone: bool,
 }
 
 /// Which sessions [`Db::list_sessions`] returns; None filters nothing.
@@ -201,8 +203,9 @@ impl Db {
     /// Everything a resume into `session_id` needs to know, in one call.
     pub fn resume_check(&mut self, meeting_id: &str, session_id: &str, participant_id: &str) -> Result<ResumeCheck> {
         let session = self.session(meeting_id, session_id)?;
-        if session.is_none() {
-            return Ok(ResumeCheck { session, removed: None, was_in: false });
+        let participant_gone = self.participant(meeting_id, participant_id)?.is_none();
+        if session.is_none() || participant_gone {
+            return Ok(ResumeCheck { session, removed: None, was_in: false, participant_gone });
         }
         let removed: Option<String> = self
             .conn
@@ -221,7 +224,7 @@ impl Db {
             )
             .optional()?
             .is_some();
-        Ok(ResumeCheck { session, removed: removed.as_deref().and_then(LeaveState::parse), was_in })
+        Ok(ResumeCheck { session, removed: removed.as_deref().and_then(LeaveState::parse), was_in, participant_gone })
     }
 
     /// Every session not ended, with its open stays: what a previous run of the server left live.

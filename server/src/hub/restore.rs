@@ -1,0 +1,95 @@
+//! What lets a restart keep sessions: [`LocalHub::restore`] puts back the sessions a previous run left live, and
+//! [`stamp_alive`] keeps `sessions.last_alive_at` fresh while someone is connected, so that a session nobody comes
+//! back to ends at the last moment anyone was there.
+
+use super::{Inner, LocalHub};
+use crate::clock;
+use crate::hub::room::RestoredSession;
+use crate::store::StoreError;
+use crate::webhooks;
+use endsession_protocol::EndReason;
+use std::sync::Weak;
+use std::time::Duration;
+
+impl LocalHub {
+    /// Puts back every session a previous run of the server left live (see [`Room::restore`]): their participants
+    /// are absent with their grace running, so clients that reconnect within it resume the same session with
+    /// `Joined { reconnected: true }` and no webhook; those that do not come back leave (`participantLeft`, dated
+    /// when they were last known present), and a session nobody comes back to ends with `ALL_PARTICIPANTS_LEFT`,
+    /// its true peak, and the last moment anyone was present as its end. Call once, before serving. Returns how
+    /// many sessions were restored.
+    pub async fn restore(&self) -> Result<usize, StoreError> {
+        let sessions = self.inner.store.run(|db| db.live_sessions_to_restore()).await?;
+        let mut restored = 0;
+        for live in sessions {
+            let meeting_id = live.session.meeting_id.clone();
+            if live.members.is_empty() {
+                // Nobody was in it (its keep-alive was running): it ended when the last one left.
+                let (session_id, at, peak) = (live.session.id, live.last_alive, live.session.peak_participants);
+                let meeting = meeting_id.clone();
+                let reason = EndReason::AllParticipantsLeft;
+                self.inner
+                    .store
+                    .run(move |db| {
+                        db.transaction(|db| {
+                            webhooks::events::end_session(db, &meeting, &session_id, &at, reason, peak, 0)
+                        })
+                    })
+                    .await?;
+                continue;
+            }
+            let mut room = self.inner.lock(&meeting_id).await;
+            if !room.is_idle() {
+                continue;
+            }
+            let session = RestoredSession {
+                id: live.session.id.clone(),
+                started_at: live.session.started_at.clone(),
+                keep_alive: live.keep_alive,
+                peak: live.session.peak_participants as usize,
+                last_alive: live.last_alive.clone(),
+            };
+            let generations = room.restore(session, live.members);
+            drop(room);
+            for (participant_id, generation) in generations {
+                self.inner.spawn_expiry(&meeting_id, &live.session.id, &participant_id, generation);
+            }
+            restored += 1;
+        }
+        Ok(restored)
+    }
+}
+
+/// How often the sessions with someone connected are stamped alive (`sessions.last_alive_at`): after a crash, a
+/// session nobody comes back to ends at most this long before its true last moment.
+pub const ALIVE_STAMP: Duration = Duration::from_secs(5);
+
+/// Stamps, every [`ALIVE_STAMP`], the live sessions that have someone connected. Ends when the hub is dropped or
+/// halted.
+pub(super) async fn stamp_alive(inner: Weak<Inner>) {
+    let mut tick = tokio::time::interval(ALIVE_STAMP);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let Some(inner) = inner.upgrade() else { return };
+        if inner.halted() {
+            return;
+        }
+        let slots: Vec<_> = inner.rooms.lock().unwrap_or_else(|p| p.into_inner()).values().cloned().collect();
+        // A room busy right now is skipped: it is stamped at the next tick.
+        let alive: Vec<String> = slots
+            .iter()
+            .filter_map(|slot| {
+                let slot = slot.try_lock().ok()?;
+                (!slot.retired && slot.room.anyone_connected())
+                    .then(|| slot.room.live_session_id().map(str::to_owned))?
+            })
+            .collect();
+        if alive.is_empty() {
+            continue;
+        }
+        if let Err(e) = inner.store.run(move |db| db.stamp_alive(&alive, &clock::now())).await {
+            tracing::warn!(error = %e, "could not stamp live sessions as alive");
+        }
+    }
+}
