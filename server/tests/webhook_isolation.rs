@@ -10,7 +10,7 @@ use endsession_protocol::{ClientFrame, LeaveState, ServerFrame};
 use reqwest::Method;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
-use webhook_support::{subscribe, summary, Answer, Receiver, ALL_EVENTS, PATIENCE};
+use webhook_support::{eventually, subscribe, summary, Answer, Receiver, ALL_EVENTS, PATIENCE};
 
 /// How long the healthy receiver may wait for its event: a behaviour bound with a wide margin (the delivery is
 /// immediate; on the base commit it waited for the hanging receiver's attempts to time out, a minute here).
@@ -44,8 +44,11 @@ async fn a_hanging_receiver_with_many_pending_events_does_not_delay_another_acco
             "round {round}: {frames:?}"
         );
     }
-    let events = server.server.store().with(|db| db.webhook_events(&meeting.app_id)).unwrap();
-    assert_eq!(events.len(), SESSIONS * 4, "every event is in the outbox");
+    eventually(PATIENCE, "every event in the outbox", || {
+        let events = server.server.store().with(|db| db.webhook_events(&meeting.app_id)).unwrap();
+        (events.len() == SESSIONS * 4).then_some(())
+    })
+    .await;
     hanging.wait_until(PATIENCE, "the hanging receiver's places taken", |got| got.len() >= PLACES).await;
 
     // Another account, a healthy receiver.
