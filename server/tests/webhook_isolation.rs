@@ -1,4 +1,4 @@
-//! One hanging webhook receiver delays only its own deliveries: with a hundred events pending for a receiver that
+//! One hanging webhook receiver delays only its own deliveries: with 300 events pending for a receiver that
 //! accepts and never answers, another account's `meeting.started` reaches its healthy receiver at once, and the
 //! hanging one holds only its own few places.
 
@@ -15,8 +15,8 @@ use webhook_support::{eventually, subscribe, summary, Answer, Receiver, ALL_EVEN
 /// How long the healthy receiver may wait for its event: a behaviour bound with a wide margin (the delivery is
 /// immediate; on the base commit it waited for the hanging receiver's attempts to time out, a minute here).
 const BOUND: Duration = Duration::from_secs(3);
-/// Sessions ended with events for the hanging receiver: four events each.
-const SESSIONS: usize = 25;
+/// Sessions ended with events for the hanging receiver: four events each, 300 in all (the input).
+const SESSIONS: usize = 75;
 /// `--webhook-endpoint-concurrency`'s default.
 const PLACES: usize = 4;
 

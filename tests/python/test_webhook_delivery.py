@@ -251,7 +251,7 @@ def test_a_hanging_receiver_does_not_delay_another_accounts_webhook(hooks_server
         meeting = kit.new_meeting(app)
         kit.rk.webhooks.create_webhook(app, account_id=kit.account, name="hangs", events=ALL_EVENTS,
                                        url=f"http://127.0.0.1:{hanging.getsockname()[1]}/hooks")
-        for i in range(25):  # 100 events pending for the hanging receiver
+        for i in range(75):  # 300 events pending for the hanging receiver (the input)
             s = people.join(kit.add(app, meeting.id, preset="group_call_host").token, f"host{i}")
             kit.kick_all(app, meeting.id)
             s.wait_for("roomLeft", state="ended")
