@@ -137,7 +137,11 @@ pub struct Cli {
     pub webhook_delay_ms: u64,
 
     /// Webhook attempts under way at once to one webhook; others of it wait (other webhooks are not held up).
-    #[arg(long = "webhook-endpoint-concurrency", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=64))]
+    #[arg(
+        long = "webhook-endpoint-concurrency",
+        default_value_t = 4,
+        value_parser = clap::value_parser!(u32).range(1..=64)
+    )]
     pub webhook_endpoint_concurrency: u32,
 
     /// Failed attempts in a row after which a webhook is paused (its circuit breaker opens); 0 never pauses.
