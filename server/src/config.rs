@@ -177,7 +177,11 @@ pub struct Cli {
     #[arg(long = "max-sockets-per-participant", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_sockets_per_participant: u32,
     /// Webhook attempts under way at once to one webhook; others of it wait (other webhooks are not held up).
-    #[arg(long = "webhook-endpoint-concurrency", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=64))]
+    #[arg(
+        long = "webhook-endpoint-concurrency",
+        default_value_t = 4,
+        value_parser = clap::value_parser!(u32).range(1..=64)
+    )]
     pub webhook_endpoint_concurrency: u32,
 
     /// Failed attempts in a row after which a webhook is paused (its circuit breaker opens); 0 never pauses.

@@ -6,7 +6,7 @@ mod webhook_support;
 
 use common::TestServer;
 use std::time::Duration;
-use webhook_support::{subscribe, summary, Answer, Receiver, PATIENCE};
+use webhook_support::{eventually, subscribe, summary, Answer, Receiver, PATIENCE};
 
 const PAUSE: Duration = Duration::from_millis(1500);
 /// What counts as "waited for the pause": a lower bound, so a slow machine cannot make it fail.
@@ -37,8 +37,13 @@ async fn a_failing_endpoint_is_paused_then_resumes_when_it_answers() {
     let gap = got[3].at.duration_since(got[2].at);
     assert!(gap >= PAUSED, "paused for its pause after the third failure, but the next attempt came after {gap:?}");
     assert!(got[1].at.duration_since(got[0].at) < PAUSED, "before that, retried after the retry wait");
-    let states = server.server.store().with(|db| db.webhook_deliveries(&got[0].uuid)).unwrap();
-    assert_eq!((states[0].attempts, states[0].delivered), (4, true), "the pause used up no attempts: {states:?}");
+    let event_id = got[0].uuid.clone();
+    let state = eventually(PATIENCE, "the delivery recorded", || {
+        let states = server.server.store().with(|db| db.webhook_deliveries(&event_id)).unwrap();
+        states.into_iter().find(|s| s.delivered)
+    })
+    .await;
+    assert_eq!(state.attempts, 4, "the pause used up no attempts: {state:?}");
 
     // Closed again: two failures (below the threshold) are retried without a pause.
     receiver.script(|_, before| Answer::Status(if before.len() < 6 { 500 } else { 200 }));

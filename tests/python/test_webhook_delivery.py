@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import shutil
 import signal
+import socket
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -236,6 +238,37 @@ def test_a_sessions_events_arrive_in_the_order_they_happened_though_attempts_fai
         done = {x.uuid for x in got[:i] if x.status == 200}
         assert set(order[:order.index(d.uuid)]) <= done, f"request {i} ({d.event}) overtook an earlier event: {got}"
     assert sum(d.status == 500 for d in got) == 11, "each failed once and was retried with the same rtk-uuid"
+
+
+def test_a_hanging_receiver_does_not_delay_another_accounts_webhook(hooks_server: ServerProcess, kit: Kit,
+                                                                    people: Crowd, receiver: Receiver):
+    # A receiver whose TCP accepts connections (the kernel's backlog) and never answers a request.
+    hanging = socket.socket()
+    hanging.bind(("127.0.0.1", 0))
+    hanging.listen(1024)
+    try:
+        app = kit.new_app()
+        meeting = kit.new_meeting(app)
+        kit.rk.webhooks.create_webhook(app, account_id=kit.account, name="hangs", events=ALL_EVENTS,
+                                       url=f"http://127.0.0.1:{hanging.getsockname()[1]}/hooks")
+        for i in range(75):  # 300 events pending for the hanging receiver (the input)
+            s = people.join(kit.add(app, meeting.id, preset="group_call_host").token, f"host{i}")
+            kit.kick_all(app, meeting.id)
+            s.wait_for("roomLeft", state="ended")
+
+        other = Kit(hooks_server, hooks_server.tokens.b_admin)  # another account, a healthy receiver
+        other_app = other.new_app()
+        other_meeting = other.new_meeting(other_app)
+        _, name = subscribe(other, other_app, receiver, ["meeting.started"])
+        p = people.join(other.add(other_app, other_meeting.id, preset="group_call_host").token, "elsewhere")
+        joined = time.monotonic()
+        # A behaviour bound with a wide margin: the delivery is immediate (it took minutes behind the hanging one).
+        got = receiver.wait_for(name, lambda ds: len(ds) >= 1, what="meeting.started", timeout=3.0)
+        assert time.monotonic() - joined < 3.0
+        assert got[0].verified and got[0].event == "meeting.started"
+        assert got[0].json["meeting"]["sessionId"] == p.session_id
+    finally:
+        hanging.close()
 
 
 def test_disabled_and_unsubscribed_webhooks_are_not_called(kit: Kit, people: Crowd, receiver: Receiver):

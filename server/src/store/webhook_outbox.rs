@@ -108,7 +108,8 @@ impl Db {
             )?
             .execute(params![id, app_id, name.as_str(), body, at])?;
         let mut insert = self.conn.prepare_cached(
-            "INSERT INTO webhook_deliveries (event_id, webhook_id, next_attempt_ms, session_id) VALUES (?1, ?2, ?3, ?4)",
+            "INSERT INTO webhook_deliveries (event_id, webhook_id, next_attempt_ms, session_id)
+             VALUES (?1, ?2, ?3, ?4)",
         )?;
         for hook in webhooks {
             insert.execute(params![id, hook, now_ms, session_id])?;
@@ -121,8 +122,8 @@ impl Db {
     ///
     /// A delivery may be attempted when it is due, its webhook is enabled, no earlier delivery of the same webhook
     /// and session is pending (so a session's events reach each webhook in the order they happened, a retry
-    /// holding back what came after it; an abandoned one no longer does), and `take(webhook_id, event_id)` agrees: the
-    /// worker's per-webhook and overall room, asked once per candidate, oldest due first.
+    /// holding back what came after it; an abandoned one no longer does), and `take(webhook_id, event_id)` agrees:
+    /// the worker's per-webhook and overall room, asked once per candidate, oldest due first.
     ///
     /// Returns the leased deliveries and when the next one that may be attempted falls due (unix ms), if one is
     /// not due yet. Deliveries due now but not taken (their webhook had no room) are not counted: a finished
@@ -171,8 +172,9 @@ impl Db {
             .conn
             .prepare_cached(
                 "SELECT w.url, e.event, e.body, d.attempts
-             FROM webhook_deliveries d JOIN webhook_events e ON e.id = d.event_id JOIN webhooks w ON w.id = d.webhook_id
-             WHERE d.event_id = ?1 AND d.webhook_id = ?2",
+                 FROM webhook_deliveries d JOIN webhook_events e ON e.id = d.event_id
+                      JOIN webhooks w ON w.id = d.webhook_id
+                 WHERE d.event_id = ?1 AND d.webhook_id = ?2",
             )?
             .query_row(params![event_id, webhook_id], |row| {
                 Ok(DueDelivery {

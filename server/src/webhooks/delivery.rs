@@ -15,7 +15,8 @@
 //!   outbox). Events of other sessions do not wait.
 //! - per endpoint, isolated: each webhook has its own places (`endpoint_concurrency` attempts at once) and its own
 //!   circuit breaker ([`super::endpoints`]), so a receiver that hangs or fails holds up only its own deliveries;
-//!   [`MAX_IN_FLIGHT`] bounds the attempts of all webhooks together.
+//!   [`MAX_IN_FLIGHT`] bounds the attempts of all webhooks together. A paused webhook's deliveries wait without
+//!   using up attempts; one still pending [`MAX_PENDING`] after its event is given up.
 
 use super::endpoints::{Change, Endpoints, Limits};
 use super::events::unix_ms;
