@@ -140,13 +140,6 @@ impl WasmMeeting {
         self.0.read(|m| m.meeting_id().into())
     }
 
-    /// The last `roomLeft` payload (`{state, sessionId, reason, ...}`, see [`Event`]), kept after leaving; `null`
-    /// before the first.
-    #[wasm_bindgen(getter, js_name = lastLeave)]
-    pub fn last_leave(&self) -> JsValue {
-        self.0.read(|m| m.last_leave().map(interop::leave)).unwrap_or(JsValue::NULL)
-    }
-
     /// The others in the session, in join order: `[{id, name, customParticipantId, presetName}]`.
     pub fn participants(&self) -> Array {
         self.0.read(|m| interop::participants(m.participants().iter()))
