@@ -32,7 +32,7 @@ pub use endpoint::ws_url;
 pub use errors::{ClientError, CONNECTION_FAILED, CONNECTION_LOST, NOT_JOINED, PERMISSION_DENIED, ROOM_LEFT};
 pub use events::Event;
 pub use leave::Leave;
-pub use machine::{Machine, HEARTBEAT_TIMEOUT_FACTOR};
+pub use machine::{Machine, CONNECT_TIMEOUT_MS, HEARTBEAT_TIMEOUT_FACTOR};
 pub use participants::Participants;
 pub use reconnect::Reconnect;
 pub use room::{LeaveState, RoomState};

@@ -7,7 +7,9 @@
 //!
 //! Silence: a server that sends heartbeats says how often in `joined` (`heartbeatMs`). While joined, every frame
 //! restarts a timer of [`HEARTBEAT_TIMEOUT_FACTOR`] × that (or the user's `heartbeat_timeout_ms`); when it runs
-//! out, the socket is treated as lost exactly as a closed one: closed, `roomLeft` `disconnected`, reconnect.
+//! out, the socket is treated as lost exactly as a closed one: closed, `roomLeft` `disconnected`, reconnect. The
+//! stage before, from opening a socket to the server's `joined`, has its own deadline ([`CONNECT_TIMEOUT_MS`]) on
+//! the same timer: a join that hangs fails, a reconnect attempt that hangs counts as a failed attempt.
 
 use crate::{
     CallId, ClientError, Effect, EndState, Event, KickAllResult, Leave, LeaveState, Outcome, Participants, Reconnect,
@@ -19,6 +21,10 @@ use endsession_protocol::{ClientFrame, Participant, Permissions, ServerFrame, PR
 /// missed, plus half a period for a ping delayed by a busy server or network).
 pub const HEARTBEAT_TIMEOUT_FACTOR: (u32, u32) = (5, 2);
 
+/// How long one attempt may take from opening the socket to the server's `joined` (or its refusal), in ms: a TCP
+/// connection that opens but carries nothing (a frozen network) would otherwise hang the join or the reconnect.
+pub const CONNECT_TIMEOUT_MS: u32 = 10_000;
+
 /// One `kickAll` frame in flight and every call waiting for its answer.
 #[derive(Debug)]
 struct PendingKick {
@@ -29,11 +35,11 @@ struct PendingKick {
 /// One participant's meeting, as a state machine.
 ///
 /// ```
-/// use endsession::{CallId, Effect, Machine, Reconnect, RoomState};
+/// use endsession::{CallId, Effect, Machine, Reconnect, RoomState, CONNECT_TIMEOUT_MS};
 /// use endsession_protocol::ClientFrame;
 /// let mut m = Machine::new("token".into(), Reconnect::default());
 /// m.join(CallId(1));
-/// assert_eq!(m.take_effects(), [Effect::Open]);
+/// assert_eq!(m.take_effects(), [Effect::Open, Effect::WatchSilence(Some(CONNECT_TIMEOUT_MS))]);
 /// m.socket_open();
 /// assert!(matches!(&m.take_effects()[..], [Effect::Send(ClientFrame::Join { resume: None, .. })]));
 /// assert_eq!(m.room_state(), RoomState::Joining);
@@ -57,7 +63,8 @@ pub struct Machine {
     end_confirmed: Option<u32>,
     /// The user's silence timeout in ms: `None` derives it from the server's heartbeat, `Some(0)` never times out.
     heartbeat_timeout: Option<u32>,
-    /// The silence timeout watched on the current socket, while the timer runs.
+    /// The silence timeout watched on the current socket (the connect deadline until `joined`), while the timer
+    /// runs.
     silence_ms: Option<u32>,
     /// The last `roomLeft`, kept after leaving.
     last_leave: Option<Leave>,
@@ -158,7 +165,7 @@ impl Machine {
             RoomState::Init | RoomState::Left(_) => {
                 self.state = RoomState::Joining;
                 self.join_calls.push(call);
-                self.push(Effect::Open);
+                self.open();
             }
         }
     }
@@ -219,8 +226,9 @@ impl Machine {
 
     /// One frame from the server (the driver decodes it; frames that do not decode are dropped there).
     pub fn socket_frame(&mut self, frame: ServerFrame) {
-        // Any frame is a sign of life: restart the silence timer.
-        if let Some(ms) = self.silence_ms {
+        // Any frame in the room is a sign of life: restart the silence timer. (Before `joined` the timer is the
+        // connect deadline, which frames do not extend.)
+        if let Some(ms) = self.silence_ms.filter(|_| self.state == RoomState::Joined) {
             self.push(Effect::WatchSilence(Some(ms)));
         }
         let state = self.state;
@@ -352,10 +360,7 @@ impl Machine {
         match self.state {
             RoomState::Joining => self.fail(),
             RoomState::Joined => self.lost(),
-            RoomState::Reconnecting => {
-                self.failures += 1;
-                self.retry();
-            }
+            RoomState::Reconnecting => self.attempt_failed(),
             RoomState::Init | RoomState::Left(_) => {}
         }
     }
@@ -363,20 +368,49 @@ impl Machine {
     /// The delay of [`Effect::ScheduleReconnect`] has passed.
     pub fn reconnect_due(&mut self) {
         if self.state == RoomState::Reconnecting {
-            self.push(Effect::Open);
+            self.open();
         }
     }
 
-    /// The timer of [`Effect::WatchSilence`] ran out: no frame for that long. The socket is closed and treated as
-    /// lost (`roomLeft` `disconnected`, then reconnecting), as when it closes by itself.
+    /// The timer of [`Effect::WatchSilence`] ran out: no frame for that long, or no `joined` within
+    /// [`CONNECT_TIMEOUT_MS`]. The socket is closed and treated as one that closed by itself: joined, it is lost
+    /// (`roomLeft` `disconnected`, then reconnecting); joining, the join fails; reconnecting, the attempt failed.
     pub fn silence_due(&mut self) {
-        if self.state == RoomState::Joined && self.silence_ms.is_some() {
-            self.push(Effect::Close);
-            self.lost();
+        if self.silence_ms.is_none() {
+            return;
+        }
+        match self.state {
+            RoomState::Joined => {
+                self.push(Effect::Close);
+                self.lost();
+            }
+            RoomState::Joining => {
+                self.push(Effect::Close);
+                self.fail();
+            }
+            RoomState::Reconnecting => {
+                self.push(Effect::Close);
+                self.attempt_failed();
+            }
+            RoomState::Init | RoomState::Left(_) => {}
         }
     }
 
     // ----- internals -----
+
+    /// Opens a socket, with the deadline for getting into the room on it.
+    fn open(&mut self) {
+        self.push(Effect::Open);
+        self.silence_ms = Some(CONNECT_TIMEOUT_MS);
+        self.push(Effect::WatchSilence(Some(CONNECT_TIMEOUT_MS)));
+    }
+
+    /// A reconnect attempt failed (closed, or past its deadline): the next one, or give up.
+    fn attempt_failed(&mut self) {
+        self.failures += 1;
+        self.stop_silence();
+        self.retry();
+    }
 
     /// The joined socket is gone (closed, or silent too long): reconnect, resuming the session. A `kickAll` in
     /// flight waits for the outcome (see the `Joined` frame).
