@@ -75,15 +75,15 @@ pub fn leave(left: &Leave) -> JsValue {
     let reason = left.reason.map_or(JsValue::NULL, |r| string(r.as_str()));
     let payload =
         object(&[("state", string(left.state.as_str())), ("sessionId", string(&left.session_id)), ("reason", reason)]);
-    let optional = [
-        ("kickedCount", left.kicked_count.map(JsValue::from)),
-        ("code", left.code.map(|c| string(c.as_str()))),
-        ("message", left.message.as_deref().map(string)),
-    ];
-    for (key, value) in optional {
-        if let Some(value) = value {
-            let _ = Reflect::set(&payload, &string(key), &value);
-        }
+    let set = |key: &str, value: JsValue| Reflect::set(&payload, &string(key), &value);
+    if let Some(n) = left.kicked_count {
+        let _ = set("kickedCount", n.into());
+    }
+    if let Some(code) = left.code {
+        let _ = set("code", string(code.as_str()));
+    }
+    if let Some(message) = &left.message {
+        let _ = set("message", string(message));
     }
     payload
 }

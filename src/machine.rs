@@ -66,8 +66,8 @@ pub struct Machine {
     /// The silence timeout watched on the current socket (the connect deadline until `joined`), while the timer
     /// runs.
     silence_ms: Option<u32>,
-    /// The last `roomLeft`, kept after leaving.
-    last_leave: Option<Leave>,
+    /// After `roomLeft` `ended`: what every later `kickAll` resolves with.
+    ended: Option<KickAllResult>,
     next_request: u64,
     effects: Vec<Effect>,
 }
@@ -90,7 +90,7 @@ impl Machine {
             end_confirmed: None,
             heartbeat_timeout: None,
             silence_ms: None,
-            last_leave: None,
+            ended: None,
             next_request: 1,
             effects: Vec::new(),
         }
@@ -144,11 +144,6 @@ impl Machine {
         &self.meeting_id
     }
 
-    /// The last `roomLeft` (`disconnected` included), kept after leaving and rejoining; `None` before the first.
-    pub fn last_leave(&self) -> Option<&Leave> {
-        self.last_leave.as_ref()
-    }
-
     /// The others in the session; empty once the room is left.
     pub fn participants(&self) -> &Participants {
         &self.participants
@@ -192,16 +187,15 @@ impl Machine {
     /// one is in flight share it. Once the session has ended (`roomLeft` `ended`), resolves at once with that
     /// session's id and `kickedCount` and `alreadyEnded: true`: one end per session, every caller gets its result.
     pub fn kick_all(&mut self, call: CallId) {
-        let ended = self.last_leave.as_ref().filter(|_| self.state == RoomState::Left(LeaveState::Ended));
+        let ended = self.ended.as_ref().filter(|_| self.state == RoomState::Left(LeaveState::Ended));
         if self.state != RoomState::Joined && ended.is_none() {
             return self.push(Effect::Reject(call, ClientError::not_joined()));
         }
         if !self.permissions.kick_participant {
             return self.push(Effect::Reject(call, ClientError::permission_denied()));
         }
-        if let Some(leave) = ended {
-            let result = Self::ended_result(leave);
-            return self.push(Effect::Resolve(call, Outcome::KickAll(result)));
+        if let Some(result) = ended {
+            return self.push(Effect::Resolve(call, Outcome::KickAll(result.clone())));
         }
         if let Some(kick) = &mut self.kick {
             return kick.calls.push(call);
@@ -418,9 +412,7 @@ impl Machine {
         self.state = RoomState::Reconnecting;
         self.failures = 0;
         self.stop_silence();
-        let leave = Leave::new(LeaveState::Disconnected, &self.session_id);
-        self.emit(Event::RoomLeft(leave.clone()));
-        self.last_leave = Some(leave);
+        self.emit(Event::RoomLeft(Leave::new(LeaveState::Disconnected, &self.session_id)));
         self.retry();
     }
 
@@ -486,11 +478,11 @@ impl Machine {
             for call in self.kick.take().map(|k| k.calls).unwrap_or_default() {
                 self.push(Effect::Resolve(call, Outcome::KickAll(result.clone())));
             }
+            self.ended = Some(result);
         } else {
             self.reject_kick(ClientError::room_left());
         }
-        self.emit(Event::RoomLeft(leave.clone()));
-        self.last_leave = Some(leave);
+        self.emit(Event::RoomLeft(leave));
     }
 
     fn reject_join(&mut self, error: ClientError) {
