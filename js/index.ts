@@ -130,7 +130,9 @@ export interface InitMeetingOptions {
    * How long the joined socket may carry no frame at all before it counts as lost, in ms: then it is closed,
    * `roomLeft` `{state: 'disconnected'}` is emitted and the client reconnects. Default: 2.5 × the server's heartbeat
    * interval (its `joined` frame's `heartbeatMs`; the server pings that often), i.e. two pings missed; `0` turns it
-   * off. A server that sends no heartbeats is never timed out.
+   * off. A server that sends no heartbeats is never timed out. (Getting in has its own deadline, 10 s from opening
+   * the socket to the server's answer: a join that hangs fails with `'4900'`, a reconnect attempt that hangs counts
+   * as a failed attempt.)
    */
   heartbeatTimeoutMs?: number;
 }

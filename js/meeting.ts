@@ -172,6 +172,7 @@ export class MeetingImpl implements Meeting {
   /** @internal Emits `endStateChange` `{state}`; read through `endStateSource(meeting)`. */
   readonly endStates = new Emitter<{ endStateChange: { state: string } }>();
   readonly #w: WasmMeeting;
+  #left: RoomLeftEvent | null = null;
 
   constructor({ authToken, baseURI, reconnect = {}, heartbeatTimeoutMs }: MeetingConfig) {
     if (typeof authToken !== 'string' || !authToken) throw new TypeError('endsession: authToken is required');
@@ -185,7 +186,10 @@ export class MeetingImpl implements Meeting {
     const w = (this.#w = new WasmMeeting(
       baseURI,
       authToken,
-      (name: string, payload: unknown) => emit(route[name]!, name, payload),
+      (name: string, payload: unknown) => {
+        if (name == 'roomLeft') this.#left = payload as RoomLeftEvent;
+        emit(route[name]!, name, payload);
+      },
       reconnect.baseDelayMs,
       reconnect.maxDelayMs,
       reconnect.attempts,
@@ -218,7 +222,7 @@ export class MeetingImpl implements Meeting {
 
   /** @internal The last `roomLeft` payload, kept after leaving (`null` before the first). */
   get lastLeave(): RoomLeftEvent | null {
-    return this.#w.lastLeave as RoomLeftEvent | null;
+    return this.#left;
   }
 
   join(): Promise<void> {

@@ -212,7 +212,10 @@ impl Drop for Driver {
             detach(&socket);
             let _ = socket.close();
         }
-        for timer in [self.timer.take(), self.silence.take()].into_iter().flatten() {
+        if let Some(timer) = self.timer.take() {
+            interop::clear_timeout(&timer);
+        }
+        if let Some(timer) = self.silence.take() {
             interop::clear_timeout(&timer);
         }
     }

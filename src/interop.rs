@@ -75,15 +75,15 @@ pub fn leave(left: &Leave) -> JsValue {
     let reason = left.reason.map_or(JsValue::NULL, |r| string(r.as_str()));
     let payload =
         object(&[("state", string(left.state.as_str())), ("sessionId", string(&left.session_id)), ("reason", reason)]);
-    let optional = [
-        ("kickedCount", left.kicked_count.map(JsValue::from)),
-        ("code", left.code.map(|c| string(c.as_str()))),
-        ("message", left.message.as_deref().map(string)),
-    ];
-    for (key, value) in optional {
-        if let Some(value) = value {
-            let _ = Reflect::set(&payload, &string(key), &value);
-        }
+    let set = |key: &str, value: JsValue| Reflect::set(&payload, &string(key), &value);
+    if let Some(n) = left.kicked_count {
+        let _ = set("kickedCount", n.into());
+    }
+    if let Some(code) = left.code {
+        let _ = set("code", string(code.as_str()));
+    }
+    if let Some(message) = &left.message {
+        let _ = set("message", string(message));
     }
     payload
 }
@@ -276,6 +276,31 @@ mod tests {
                 kicked_count: None,
                 message: None,
             },
+            ServerFrame::RoomLeft {
+                state: LeaveState::Ended,
+                session_id: "s".into(),
+                reason: Some(EndReason::AllParticipantsLeft),
+                kicked_count: Some(12),
+                message: None,
+            },
+            ServerFrame::RoomLeft {
+                state: LeaveState::Rejected,
+                session_id: "s".into(),
+                reason: None,
+                kicked_count: None,
+                message: Some("the token was replaced".into()),
+            },
+            ServerFrame::Ping,
+            ServerFrame::Joined {
+                session_id: "s".into(),
+                meeting_id: "m".into(),
+                self_participant: someone("a"),
+                permissions: Permissions { kick_participant: false },
+                participants: vec![],
+                participant_count: Some(0),
+                reconnected: true,
+                heartbeat_ms: Some(10_000),
+            },
         ];
         for state in LeaveState::ALL {
             frames.push(ServerFrame::RoomLeft {
@@ -292,6 +317,27 @@ mod tests {
         for frame in frames {
             assert_eq!(server_frame(&frame.encode()), Some(frame));
         }
+    }
+
+    #[wasm_bindgen_test]
+    fn the_roomleft_payload_has_the_why_that_applies() {
+        let json = |left: &Leave| String::from(JSON::stringify(&leave(left)).unwrap());
+        let mut ended = Leave::new(LeaveState::Ended, "s-1");
+        (ended.reason, ended.kicked_count) = (Some(EndReason::HostEndedMeeting), Some(3));
+        assert_eq!(
+            json(&ended),
+            r#"{"state":"ended","sessionId":"s-1","reason":"HOST_ENDED_MEETING","kickedCount":3}"#
+        );
+        let mut rejected = Leave::new(LeaveState::Rejected, "");
+        (rejected.code, rejected.message) = (Some(ErrorCode::MeetingInactive), Some("closed".into()));
+        assert_eq!(
+            json(&rejected),
+            r#"{"state":"rejected","sessionId":"","reason":null,"code":"4030","message":"closed"}"#
+        );
+        assert_eq!(
+            json(&Leave::new(LeaveState::Disconnected, "s-1")),
+            r#"{"state":"disconnected","sessionId":"s-1","reason":null}"#
+        );
     }
 
     #[wasm_bindgen_test]

@@ -32,7 +32,7 @@ pub use endpoint::ws_url;
 pub use errors::{ClientError, CONNECTION_FAILED, CONNECTION_LOST, NOT_JOINED, PERMISSION_DENIED, ROOM_LEFT};
 pub use events::Event;
 pub use leave::Leave;
-pub use machine::{Machine, HEARTBEAT_TIMEOUT_FACTOR};
+pub use machine::{Machine, CONNECT_TIMEOUT_MS, HEARTBEAT_TIMEOUT_FACTOR};
 pub use participants::Participants;
 pub use reconnect::Reconnect;
 pub use room::{LeaveState, RoomState};
@@ -138,13 +138,6 @@ impl WasmMeeting {
     #[wasm_bindgen(getter, js_name = meetingId)]
     pub fn meeting_id(&self) -> JsValue {
         self.0.read(|m| m.meeting_id().into())
-    }
-
-    /// The last `roomLeft` payload (`{state, sessionId, reason, ...}`, see [`Event`]), kept after leaving; `null`
-    /// before the first.
-    #[wasm_bindgen(getter, js_name = lastLeave)]
-    pub fn last_leave(&self) -> JsValue {
-        self.0.read(|m| m.last_leave().map(interop::leave)).unwrap_or(JsValue::NULL)
     }
 
     /// The others in the session, in join order: `[{id, name, customParticipantId, presetName}]`.

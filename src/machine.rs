@@ -7,7 +7,9 @@
 //!
 //! Silence: a server that sends heartbeats says how often in `joined` (`heartbeatMs`). While joined, every frame
 //! restarts a timer of [`HEARTBEAT_TIMEOUT_FACTOR`] × that (or the user's `heartbeat_timeout_ms`); when it runs
-//! out, the socket is treated as lost exactly as a closed one: closed, `roomLeft` `disconnected`, reconnect.
+//! out, the socket is treated as lost exactly as a closed one: closed, `roomLeft` `disconnected`, reconnect. The
+//! stage before, from opening a socket to the server's `joined`, has its own deadline ([`CONNECT_TIMEOUT_MS`]) on
+//! the same timer: a join that hangs fails, a reconnect attempt that hangs counts as a failed attempt.
 
 use crate::{
     CallId, ClientError, Effect, EndState, Event, KickAllResult, Leave, LeaveState, Outcome, Participants, Reconnect,
@@ -19,6 +21,10 @@ use endsession_protocol::{ClientFrame, Participant, Permissions, ServerFrame, PR
 /// missed, plus half a period for a ping delayed by a busy server or network).
 pub const HEARTBEAT_TIMEOUT_FACTOR: (u32, u32) = (5, 2);
 
+/// How long one attempt may take from opening the socket to the server's `joined` (or its refusal), in ms: a TCP
+/// connection that opens but carries nothing (a frozen network) would otherwise hang the join or the reconnect.
+pub const CONNECT_TIMEOUT_MS: u32 = 10_000;
+
 /// One `kickAll` frame in flight and every call waiting for its answer.
 #[derive(Debug)]
 struct PendingKick {
@@ -29,11 +35,11 @@ struct PendingKick {
 /// One participant's meeting, as a state machine.
 ///
 /// ```
-/// use endsession::{CallId, Effect, Machine, Reconnect, RoomState};
+/// use endsession::{CallId, Effect, Machine, Reconnect, RoomState, CONNECT_TIMEOUT_MS};
 /// use endsession_protocol::ClientFrame;
 /// let mut m = Machine::new("token".into(), Reconnect::default());
 /// m.join(CallId(1));
-/// assert_eq!(m.take_effects(), [Effect::Open]);
+/// assert_eq!(m.take_effects(), [Effect::Open, Effect::WatchSilence(Some(CONNECT_TIMEOUT_MS))]);
 /// m.socket_open();
 /// assert!(matches!(&m.take_effects()[..], [Effect::Send(ClientFrame::Join { resume: None, .. })]));
 /// assert_eq!(m.room_state(), RoomState::Joining);
@@ -57,10 +63,11 @@ pub struct Machine {
     end_confirmed: Option<u32>,
     /// The user's silence timeout in ms: `None` derives it from the server's heartbeat, `Some(0)` never times out.
     heartbeat_timeout: Option<u32>,
-    /// The silence timeout watched on the current socket, while the timer runs.
+    /// The silence timeout watched on the current socket (the connect deadline until `joined`), while the timer
+    /// runs.
     silence_ms: Option<u32>,
-    /// The last `roomLeft`, kept after leaving.
-    last_leave: Option<Leave>,
+    /// After `roomLeft` `ended`: what every later `kickAll` resolves with.
+    ended: Option<KickAllResult>,
     next_request: u64,
     effects: Vec<Effect>,
 }
@@ -83,7 +90,7 @@ impl Machine {
             end_confirmed: None,
             heartbeat_timeout: None,
             silence_ms: None,
-            last_leave: None,
+            ended: None,
             next_request: 1,
             effects: Vec::new(),
         }
@@ -137,11 +144,6 @@ impl Machine {
         &self.meeting_id
     }
 
-    /// The last `roomLeft` (`disconnected` included), kept after leaving and rejoining; `None` before the first.
-    pub fn last_leave(&self) -> Option<&Leave> {
-        self.last_leave.as_ref()
-    }
-
     /// The others in the session; empty once the room is left.
     pub fn participants(&self) -> &Participants {
         &self.participants
@@ -158,7 +160,7 @@ impl Machine {
             RoomState::Init | RoomState::Left(_) => {
                 self.state = RoomState::Joining;
                 self.join_calls.push(call);
-                self.push(Effect::Open);
+                self.open();
             }
         }
     }
@@ -185,16 +187,15 @@ impl Machine {
     /// one is in flight share it. Once the session has ended (`roomLeft` `ended`), resolves at once with that
     /// session's id and `kickedCount` and `alreadyEnded: true`: one end per session, every caller gets its result.
     pub fn kick_all(&mut self, call: CallId) {
-        let ended = self.last_leave.as_ref().filter(|_| self.state == RoomState::Left(LeaveState::Ended));
+        let ended = self.ended.as_ref().filter(|_| self.state == RoomState::Left(LeaveState::Ended));
         if self.state != RoomState::Joined && ended.is_none() {
             return self.push(Effect::Reject(call, ClientError::not_joined()));
         }
         if !self.permissions.kick_participant {
             return self.push(Effect::Reject(call, ClientError::permission_denied()));
         }
-        if let Some(leave) = ended {
-            let result = Self::ended_result(leave);
-            return self.push(Effect::Resolve(call, Outcome::KickAll(result)));
+        if let Some(result) = ended {
+            return self.push(Effect::Resolve(call, Outcome::KickAll(result.clone())));
         }
         if let Some(kick) = &mut self.kick {
             return kick.calls.push(call);
@@ -219,8 +220,9 @@ impl Machine {
 
     /// One frame from the server (the driver decodes it; frames that do not decode are dropped there).
     pub fn socket_frame(&mut self, frame: ServerFrame) {
-        // Any frame is a sign of life: restart the silence timer.
-        if let Some(ms) = self.silence_ms {
+        // Any frame in the room is a sign of life: restart the silence timer. (Before `joined` the timer is the
+        // connect deadline, which frames do not extend.)
+        if let Some(ms) = self.silence_ms.filter(|_| self.state == RoomState::Joined) {
             self.push(Effect::WatchSilence(Some(ms)));
         }
         let state = self.state;
@@ -352,10 +354,7 @@ impl Machine {
         match self.state {
             RoomState::Joining => self.fail(),
             RoomState::Joined => self.lost(),
-            RoomState::Reconnecting => {
-                self.failures += 1;
-                self.retry();
-            }
+            RoomState::Reconnecting => self.attempt_failed(),
             RoomState::Init | RoomState::Left(_) => {}
         }
     }
@@ -363,20 +362,49 @@ impl Machine {
     /// The delay of [`Effect::ScheduleReconnect`] has passed.
     pub fn reconnect_due(&mut self) {
         if self.state == RoomState::Reconnecting {
-            self.push(Effect::Open);
+            self.open();
         }
     }
 
-    /// The timer of [`Effect::WatchSilence`] ran out: no frame for that long. The socket is closed and treated as
-    /// lost (`roomLeft` `disconnected`, then reconnecting), as when it closes by itself.
+    /// The timer of [`Effect::WatchSilence`] ran out: no frame for that long, or no `joined` within
+    /// [`CONNECT_TIMEOUT_MS`]. The socket is closed and treated as one that closed by itself: joined, it is lost
+    /// (`roomLeft` `disconnected`, then reconnecting); joining, the join fails; reconnecting, the attempt failed.
     pub fn silence_due(&mut self) {
-        if self.state == RoomState::Joined && self.silence_ms.is_some() {
-            self.push(Effect::Close);
-            self.lost();
+        if self.silence_ms.is_none() {
+            return;
+        }
+        match self.state {
+            RoomState::Joined => {
+                self.push(Effect::Close);
+                self.lost();
+            }
+            RoomState::Joining => {
+                self.push(Effect::Close);
+                self.fail();
+            }
+            RoomState::Reconnecting => {
+                self.push(Effect::Close);
+                self.attempt_failed();
+            }
+            RoomState::Init | RoomState::Left(_) => {}
         }
     }
 
     // ----- internals -----
+
+    /// Opens a socket, with the deadline for getting into the room on it.
+    fn open(&mut self) {
+        self.push(Effect::Open);
+        self.silence_ms = Some(CONNECT_TIMEOUT_MS);
+        self.push(Effect::WatchSilence(Some(CONNECT_TIMEOUT_MS)));
+    }
+
+    /// A reconnect attempt failed (closed, or past its deadline): the next one, or give up.
+    fn attempt_failed(&mut self) {
+        self.failures += 1;
+        self.stop_silence();
+        self.retry();
+    }
 
     /// The joined socket is gone (closed, or silent too long): reconnect, resuming the session. A `kickAll` in
     /// flight waits for the outcome (see the `Joined` frame).
@@ -384,9 +412,7 @@ impl Machine {
         self.state = RoomState::Reconnecting;
         self.failures = 0;
         self.stop_silence();
-        let leave = Leave::new(LeaveState::Disconnected, &self.session_id);
-        self.emit(Event::RoomLeft(leave.clone()));
-        self.last_leave = Some(leave);
+        self.emit(Event::RoomLeft(Leave::new(LeaveState::Disconnected, &self.session_id)));
         self.retry();
     }
 
@@ -452,11 +478,11 @@ impl Machine {
             for call in self.kick.take().map(|k| k.calls).unwrap_or_default() {
                 self.push(Effect::Resolve(call, Outcome::KickAll(result.clone())));
             }
+            self.ended = Some(result);
         } else {
             self.reject_kick(ClientError::room_left());
         }
-        self.emit(Event::RoomLeft(leave.clone()));
-        self.last_leave = Some(leave);
+        self.emit(Event::RoomLeft(leave));
     }
 
     fn reject_join(&mut self, error: ClientError) {

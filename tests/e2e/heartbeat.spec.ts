@@ -3,8 +3,8 @@
 // notices within its documented bound (2.5 × the server's heartbeat interval), shows `disconnected`, and comes back
 // into the same session when the relay thaws.
 //
-// A server of its own, with a short heartbeat (300 ms, so the bound is 750 ms), started by this spec like the
-// config's; the default (10 s, bound 25 s) works the same, only slower.
+// A server of its own, with a short heartbeat (300 ms, so the bound is 750 ms) and a short reconnect grace (1 s),
+// started by this spec like the config's; the defaults (10 s, bound 25 s; grace 10 s) work the same, only slower.
 import { test, expect, type Browser, type Page } from '@playwright/test';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
@@ -14,6 +14,7 @@ import { join as joinPath } from 'node:path';
 import { Relay } from './relay';
 
 const HEARTBEAT_MS = 300;
+const GRACE_MS = 1000;
 let server: ChildProcess;
 let origin: string;
 let relay: Relay;
@@ -40,6 +41,8 @@ test.beforeAll(async () => {
       data,
       '--heartbeat-interval-ms',
       String(HEARTBEAT_MS),
+      '--reconnect-grace-ms',
+      String(GRACE_MS),
     ],
     { stdio: 'ignore' },
   );
@@ -137,4 +140,35 @@ test('a page without heartbeat detection (heartbeatTimeoutMs=0) stays joined thr
   await expect(bob.getByTestId('state')).toHaveText('joined');
   expect(await events(bob)).toEqual([]);
   relay.thaw();
+});
+
+// Issue 10, faults 5 and 7: a participant alone whose connection is down past the grace comes back to a session that
+// ended because everyone left — and the screen says so, not that it was ended for everyone.
+test('a session that ended because everyone left says so on the screen', async ({ browser }) => {
+  const meetingId = await newMeeting();
+  const bob = await participant(
+    browser,
+    relay.origin,
+    meetingId,
+    'name=Bob&preset=group_call_host&reconnectBaseMs=200&reconnectMaxMs=500&reconnectAttempts=50',
+  );
+  const sessionId = await bob.getByTestId('session-id').textContent();
+  relay.down();
+  await expect(bob.getByTestId('state')).toHaveText('disconnected');
+  // Past the server's grace (1 s) with room to spare: the session ends with nobody in it.
+  await bob.waitForTimeout(4 * GRACE_MS);
+  relay.up();
+  await expect(bob.getByTestId('state')).toHaveText('ended', { timeout: 10_000 });
+  expect((await events(bob)).at(-1)).toEqual({
+    event: 'roomLeft',
+    state: 'ended',
+    sessionId,
+    reason: 'ALL_PARTICIPANTS_LEFT',
+  });
+  const screen = bob.getByTestId('ended-screen');
+  await expect(screen).toContainText('The session ended because everyone left.');
+  await expect(screen).not.toContainText('for everyone');
+  // kickAll on that session resolves with it, as one that did not end it.
+  const late = await bob.evaluate(() => (window as any).endsession.kickAll((window as any).meeting));
+  expect(late).toMatchObject({ sessionId, alreadyEnded: true });
 });

@@ -57,7 +57,7 @@ fn join_after_leaving_starts_over() {
     m.socket_frame(room_left(LeaveState::Ended));
     m.take_effects();
     m.join(CallId(5));
-    assert_eq!(m.take_effects(), [Effect::Open]);
+    assert_eq!(m.take_effects(), OPEN);
     m.socket_open();
     assert!(matches!(&sent(&m.take_effects())[..], [ClientFrame::Join { resume: None, .. }]));
     m.socket_frame(joined_frame("s-2", true, &[]));
@@ -80,14 +80,14 @@ fn a_lost_socket_emits_disconnected_and_reconnects_with_resume() {
     assert_eq!(rejected(&m.take_effects(), 2).map(|e| e.code), Some(NOT_JOINED.into()));
 
     m.reconnect_due();
-    assert_eq!(m.take_effects(), [Effect::Open]);
+    assert_eq!(m.take_effects(), OPEN);
     m.socket_open();
     assert_eq!(
         sent(&m.take_effects()),
         [ClientFrame::Join { token: TOKEN.into(), resume: Some("s-1".into()), version: PROTOCOL_VERSION }]
     );
     m.socket_frame(joined_frame("s-1", true, &["b", "c"]));
-    assert_eq!(m.take_effects(), [Effect::Emit(Event::RoomJoined { reconnected: true })]);
+    assert_eq!(m.take_effects(), [Effect::WatchSilence(None), Effect::Emit(Event::RoomJoined { reconnected: true })]);
     assert_eq!(m.room_state(), RoomState::Joined);
 }
 
@@ -106,7 +106,7 @@ fn reconnecting_backs_off_exponentially_then_fails() {
             }
         }
         m.reconnect_due();
-        assert_eq!(m.take_effects(), [Effect::Open]);
+        assert_eq!(m.take_effects(), OPEN);
         m.socket_closed();
     }
     assert_eq!(delays, [250, 500, 1000, 2000, 4000, 5000]);
@@ -145,7 +145,10 @@ fn a_session_that_ended_while_disconnected_is_reported_ended() {
     m.socket_open();
     m.take_effects();
     m.socket_frame(room_left(LeaveState::Ended));
-    assert_eq!(m.take_effects(), [Effect::Close, Effect::Emit(left_event(LeaveState::Ended))]);
+    assert_eq!(
+        m.take_effects(),
+        [Effect::Close, Effect::WatchSilence(None), Effect::Emit(left_event(LeaveState::Ended))]
+    );
     assert_eq!(m.room_state(), RoomState::Left(LeaveState::Ended));
     assert!(m.participants().is_empty());
 }

@@ -55,10 +55,11 @@ fn the_users_timeout_wins_and_zero_turns_it_off() {
     for (user, heartbeat, watched) in [
         (Some(3000), Some(10_000), vec![Some(3000)]),
         (Some(60_000), Some(10_000), vec![Some(60_000)]),
-        (Some(0), Some(10_000), vec![]),
-        (Some(3000), None, vec![]), // a server without pings would time out every connection
-        (None, None, vec![]),
-        (None, Some(0), vec![]),
+        // `None`: the connect deadline stops and nothing is watched.
+        (Some(0), Some(10_000), vec![None]),
+        (Some(3000), None, vec![None]), // a server without pings would time out every connection
+        (None, None, vec![None]),
+        (None, Some(0), vec![None]),
         (Some(u32::MAX), Some(10_000), vec![Some(i32::MAX as u32)]),
     ] {
         let mut m = machine().with_heartbeat_timeout(user);
@@ -105,7 +106,6 @@ fn silence_closes_the_socket_emits_disconnected_and_reconnects_into_the_session(
         "the close comes first: it would cancel the reconnect after it"
     );
     assert_eq!(m.room_state(), RoomState::Reconnecting);
-    assert_eq!(m.last_leave(), Some(&Leave::new(LeaveState::Disconnected, "s-1")));
     // A timer that fires late changes nothing more.
     m.silence_due();
     assert_eq!(m.take_effects(), []);
@@ -120,17 +120,40 @@ fn silence_closes_the_socket_emits_disconnected_and_reconnects_into_the_session(
 }
 
 #[test]
-fn a_silent_reconnect_attempt_is_not_watched_the_closed_socket_decides() {
+fn a_reconnect_attempt_that_hangs_counts_as_a_failed_attempt() {
     let mut m = machine();
     joined_machine(&mut m, Some(1000));
     m.socket_closed();
     assert_eq!(watches(&m.take_effects()), [None], "the lost socket's timer stops");
     m.reconnect_due();
+    assert_eq!(m.take_effects(), OPEN, "the attempt has its deadline");
+    m.socket_open();
+    m.take_effects();
+    // Frames before `joined` do not extend it.
+    m.socket_frame(ServerFrame::Ping);
+    assert_eq!(m.take_effects(), []);
+    m.silence_due();
+    assert_eq!(m.take_effects(), [Effect::Close, Effect::WatchSilence(None), Effect::ScheduleReconnect(500)]);
+    assert_eq!(m.room_state(), RoomState::Reconnecting);
+    m.reconnect_due();
+    m.socket_open();
+    m.socket_frame(joined_with_heartbeat("s-1", Some(1000)));
+    assert_eq!(m.room_state(), RoomState::Joined, "the next attempt gets in");
+}
+
+#[test]
+fn a_join_that_hangs_fails_at_its_deadline() {
+    let mut m = machine();
+    m.join(CallId(1));
+    assert_eq!(m.take_effects(), OPEN);
     m.socket_open();
     m.take_effects();
     m.silence_due();
-    m.socket_frame(ServerFrame::Ping);
-    assert_eq!(m.take_effects(), []);
+    let effects = m.take_effects();
+    assert_eq!(effects[0], Effect::Close);
+    assert_eq!(rejected(&effects, 1).map(|e| e.code), Some(CONNECTION_FAILED.into()));
+    assert_eq!(emits(&effects), [Event::RoomLeft(Leave::new(LeaveState::Failed, ""))]);
+    assert_eq!(m.room_state(), RoomState::Left(LeaveState::Failed));
 }
 
 #[test]
@@ -161,7 +184,7 @@ fn a_server_that_stops_sending_heartbeats_stops_the_timer() {
     m.socket_open();
     m.take_effects();
     m.socket_frame(joined_with_heartbeat("s-1", None));
-    assert_eq!(watches(&m.take_effects()), []);
+    assert_eq!(watches(&m.take_effects()), [None], "the connect deadline stops, nothing else starts");
     m.silence_due();
     assert_eq!(m.take_effects(), []);
     assert_eq!(m.room_state(), RoomState::Joined);

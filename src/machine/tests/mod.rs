@@ -13,6 +13,9 @@ use endsession_protocol::{EndReason, ErrorCode};
 
 const TOKEN: &str = "tok";
 
+/// What opening a socket asks for: the socket, and the deadline for getting into the room on it.
+const OPEN: [Effect; 2] = [Effect::Open, Effect::WatchSilence(Some(crate::CONNECT_TIMEOUT_MS))];
+
 fn person(id: &str) -> Participant {
     Participant {
         id: id.into(),
@@ -88,7 +91,7 @@ fn join_opens_a_socket_then_sends_join_with_the_token() {
     let mut m = machine();
     assert_eq!(m.room_state(), RoomState::Init);
     m.join(CallId(1));
-    assert_eq!(m.take_effects(), [Effect::Open]);
+    assert_eq!(m.take_effects(), OPEN);
     assert_eq!(m.room_state(), RoomState::Joining);
     m.socket_open();
     let join = ClientFrame::Join { token: TOKEN.into(), resume: None, version: PROTOCOL_VERSION };
@@ -107,7 +110,11 @@ fn joined_resolves_the_join_and_fills_the_meeting() {
     m.socket_frame(ServerFrame::decode(&text).unwrap());
     assert_eq!(
         m.take_effects(),
-        [Effect::Resolve(CallId(1), Outcome::Joined), Effect::Emit(Event::RoomJoined { reconnected: false })]
+        [
+            Effect::WatchSilence(None), // in the room: the connect deadline is over; no heartbeats to watch
+            Effect::Resolve(CallId(1), Outcome::Joined),
+            Effect::Emit(Event::RoomJoined { reconnected: false })
+        ]
     );
     assert_eq!(m.room_state(), RoomState::Joined);
     assert_eq!((m.session_id(), m.meeting_id()), ("s-1", "m-1"));
@@ -121,7 +128,7 @@ fn joins_while_joining_share_the_socket_and_a_join_while_joined_resolves_at_once
     let mut m = machine();
     m.join(CallId(1));
     m.join(CallId(2));
-    assert_eq!(m.take_effects(), [Effect::Open]);
+    assert_eq!(m.take_effects(), OPEN);
     m.socket_open();
     m.socket_frame(joined_frame("s-1", false, &[]));
     let effects = m.take_effects();
