@@ -83,7 +83,7 @@ function installApp(name: App): string {
 }
 
 /** Installs the app and builds it with its own `npm run build`; returns the build's output. */
-function buildApp(name: App): { dir: string; output: string } {
+function buildApp(name: App, buildArgs: string[] = []): { dir: string; output: string } {
   const dir = installApp(name);
   if (name === 'react') {
     // Types resolve through `exports` for every entry point.
@@ -103,7 +103,8 @@ function buildApp(name: App): { dir: string; output: string } {
     }
     run('npx', ['tsc', '-p', '.'], dir);
   }
-  const output = timed('build', () => runAll('npm', ['run', 'build'], dir, 420_000));
+  const args = buildArgs.length ? ['run', 'build', '--', ...buildArgs] : ['run', 'build'];
+  const output = timed('build', () => runAll('npm', args, dir, 420_000));
   return { dir, output };
 }
 
@@ -245,22 +246,26 @@ test('a page with no bundler loads every subpath through an import map and ends 
   stop();
 });
 
-test('a fresh Next.js 16 App Router app (Server Component page) builds with the tarball and ends a session', async ({
-  page,
-  request,
-  baseURL,
-}) => {
-  test.setTimeout(600_000);
-  const { dir, output } = buildApp('next');
-  expect(output).not.toMatch(DIRECTIVE_WARNING);
-  // The Server Component's button is in the prerendered HTML: disabled, with its reason.
-  const prerendered = readFileSync(join(dir, 'out/index.html'), 'utf8');
-  expect(prerendered).toMatch(/<button[^>]*disabled=""[^>]*>End meeting for all \(server\)<\/button>/);
-  const [origin, stop] = await serve(join(dir, 'out'));
-  const client = page.getByTestId('client');
-  await joinAndEnd(page, origin, request, baseURL!, client);
-  await expect(client.getByRole('status')).toContainText('The meeting ended.');
-  await expect(page.getByTestId('server').getByRole('button')).toBeDisabled();
-  await page.screenshot({ path: test.info().outputPath('next-app.png') });
-  stop();
-});
+// `next build` uses Turbopack; `next build --webpack` is Next's other bundler, still supported.
+for (const bundler of ['turbopack', 'webpack'] as const) {
+  test(`a fresh Next.js 16 App Router app (Server Component page) builds with ${bundler} and ends a session`, async ({
+    page,
+    request,
+    baseURL,
+  }) => {
+    test.setTimeout(600_000);
+    const { dir, output } = buildApp('next', bundler === 'webpack' ? ['--webpack'] : []);
+    expect(output).toContain(`Next.js 16.4.6 (${bundler === 'webpack' ? 'webpack' : 'Turbopack'})`);
+    expect(output).not.toMatch(DIRECTIVE_WARNING);
+    // The Server Component's button is in the prerendered HTML: disabled, with its reason.
+    const prerendered = readFileSync(join(dir, 'out/index.html'), 'utf8');
+    expect(prerendered).toMatch(/<button[^>]*disabled=""[^>]*>End meeting for all \(server\)<\/button>/);
+    const [origin, stop] = await serve(join(dir, 'out'));
+    const client = page.getByTestId('client');
+    await joinAndEnd(page, origin, request, baseURL!, client);
+    await expect(client.getByRole('status')).toContainText('The meeting ended.');
+    await expect(page.getByTestId('server').getByRole('button')).toBeDisabled();
+    await page.screenshot({ path: test.info().outputPath(`next-${bundler}-app.png`) });
+    stop();
+  });
+}
