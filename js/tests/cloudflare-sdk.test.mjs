@@ -65,7 +65,17 @@ before(async () => {
   baseURI = `http://127.0.0.1:${port}`;
   server = spawn(
     binary,
-    ['--listen', `127.0.0.1:${port}`, '--data', data, '--api-token', `${account}:${secret}:Realtime Admin`],
+    // `--webhook-targets any`: the test's webhook receiver is on this machine, which the default policy refuses.
+    [
+      '--listen',
+      `127.0.0.1:${port}`,
+      '--data',
+      data,
+      '--api-token',
+      `${account}:${secret}:Realtime Admin`,
+      '--webhook-targets',
+      'any',
+    ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let log = '';
