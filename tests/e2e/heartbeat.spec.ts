@@ -164,6 +164,7 @@ test('a session that ended because everyone left says so on the screen', async (
     state: 'ended',
     sessionId,
     reason: 'ALL_PARTICIPANTS_LEFT',
+    kickedCount: 0,
   });
   const screen = bob.getByTestId('ended-screen');
   await expect(screen).toContainText('The session ended because everyone left.');
