@@ -10,6 +10,9 @@ import { ClientError, rethrow } from './errors.js';
 import {
   emit,
   Emitter,
+  type ConnectedMeetingsEvents,
+  type InertSelfEvents,
+  type MetaEvents,
   type Participant,
   type ParticipantsEvents,
   type PermissionsEvents,
@@ -33,13 +36,28 @@ export interface KickAllResult {
 export interface MeetingPermissions extends Emitter<PermissionsEvents> {
   /** RealtimeKit's `kick_participant`: may end the session for everyone. */
   readonly kickParticipant: boolean;
+  /** Breakout rooms, which this server does not have: nothing allowed (RealtimeKit's UI kit reads it). */
+  readonly connectedMeetings: ConnectedMeetingsPermissions;
+  /** No transcription here. */
+  readonly transcriptionEnabled: false;
+}
+
+/** `meeting.self.permissions.connectedMeetings`: RealtimeKit's breakout-room permissions, all `false` here. */
+export interface ConnectedMeetingsPermissions {
+  readonly canAlterConnectedMeetings: false;
+  readonly canSwitchConnectedMeetings: false;
+  readonly canSwitchToParentMeeting: false;
 }
 
 /** `meeting.self`: this participant; emits `roomJoined` and `roomLeft`. */
-export interface MeetingSelf extends Emitter<SelfEvents> {
+export interface MeetingSelf extends Emitter<SelfEvents & InertSelfEvents> {
   readonly roomState: RoomState;
+  /** `roomState === 'joined'` (RealtimeKit's UI kit joins unless this is true). */
+  readonly roomJoined: boolean;
   /** Empty until the first join. */
   readonly id: string;
+  /** RealtimeKit's stable participant id; here the same as {@link MeetingSelf.id}. Empty until the first join. */
+  readonly userId: string;
   /** Empty until the first join. */
   readonly name: string;
   /** The current (or last) session; empty until the first join. */
@@ -66,12 +84,25 @@ export interface MeetingParticipants {
   kickAll(): Promise<KickAllResult>;
 }
 
-/** `meeting.meta`. */
-export interface MeetingMeta {
+/** `meeting.meta`: an emitter, as RealtimeKit's is, of events this server's meeting never emits. */
+export interface MeetingMeta extends Emitter<MetaEvents> {
   /** Empty until the first join. */
   readonly meetingId: string;
   /** The current (or last) session; empty until the first join. */
   readonly sessionId: string;
+  /** Empty: the server does not send the meeting's title to participants. */
+  readonly meetingTitle: string;
+  /** RealtimeKit's view type; always a group call here. */
+  readonly viewType: 'GROUP_CALL';
+}
+
+/** `meeting.connectedMeetings`: RealtimeKit's breakout rooms, which this server does not have; never active. */
+export interface ConnectedMeetings extends Emitter<ConnectedMeetingsEvents> {
+  readonly isActive: false;
+  /** Always empty. */
+  readonly meetings: readonly { id: string; title: string }[];
+  /** Always `undefined`: there is no parent meeting. */
+  readonly parentMeeting: { id: string; title: string } | undefined;
 }
 
 /** One participant's meeting, shaped like RealtimeKit's so code written for RealtimeKit runs unchanged. */
@@ -79,6 +110,7 @@ export interface Meeting {
   readonly self: MeetingSelf;
   readonly participants: MeetingParticipants;
   readonly meta: MeetingMeta;
+  readonly connectedMeetings: ConnectedMeetings;
   /** Joins the session; rejects with `ClientError` (`'4010'` bad token, `'4030'` INACTIVE, `'4900'` unreachable…). */
   join(): Promise<void>;
   /** Leaves the room (`roomLeft` `left`); the session goes on for the others. */
@@ -121,6 +153,12 @@ class Permissions extends Emitter<PermissionsEvents> implements MeetingPermissio
   get kickParticipant(): boolean {
     return this.w.kickParticipant;
   }
+  readonly connectedMeetings = Object.freeze({
+    canAlterConnectedMeetings: false,
+    canSwitchConnectedMeetings: false,
+    canSwitchToParentMeeting: false,
+  } as const);
+  readonly transcriptionEnabled = false;
 }
 
 class Self extends Emitter<SelfEvents> implements MeetingSelf {
@@ -132,7 +170,13 @@ class Self extends Emitter<SelfEvents> implements MeetingSelf {
   get roomState(): RoomState {
     return this.w.roomState as RoomState;
   }
+  get roomJoined(): boolean {
+    return this.roomState === 'joined';
+  }
   get id(): string {
+    return this.w.selfId;
+  }
+  get userId(): string {
     return this.w.selfId;
   }
   get name(): string {
@@ -141,6 +185,26 @@ class Self extends Emitter<SelfEvents> implements MeetingSelf {
   get sessionId(): string {
     return this.w.sessionId;
   }
+}
+
+class Meta extends Emitter<MetaEvents> implements MeetingMeta {
+  constructor(private readonly w: WasmMeeting) {
+    super();
+  }
+  get meetingId(): string {
+    return this.w.meetingId;
+  }
+  get sessionId(): string {
+    return this.w.sessionId;
+  }
+  readonly meetingTitle = '';
+  readonly viewType = 'GROUP_CALL';
+}
+
+class NoConnectedMeetings extends Emitter<ConnectedMeetingsEvents> implements ConnectedMeetings {
+  readonly isActive = false;
+  readonly meetings = Object.freeze([]);
+  readonly parentMeeting = undefined;
 }
 
 class Joined extends Emitter<ParticipantsEvents> implements JoinedParticipants {
@@ -169,6 +233,7 @@ export class MeetingImpl implements Meeting {
   readonly self: MeetingSelf;
   readonly participants: MeetingParticipants;
   readonly meta: MeetingMeta;
+  readonly connectedMeetings: ConnectedMeetings = new NoConnectedMeetings();
   /** @internal Emits `endStateChange` `{state}`; read through `endStateSource(meeting)`. */
   readonly endStates = new Emitter<{ endStateChange: { state: string } }>();
   readonly #w: WasmMeeting;
@@ -205,14 +270,7 @@ export class MeetingImpl implements Meeting {
       joined,
       kickAll: () => (w.kickAll() as Promise<KickAllResult>).catch(rethrow),
     };
-    this.meta = {
-      get meetingId() {
-        return w.meetingId;
-      },
-      get sessionId() {
-        return w.sessionId;
-      },
-    };
+    this.meta = new Meta(w);
   }
 
   /** @internal The wasm module's end state (`allowed`, `no-permission`, ...). */
