@@ -163,9 +163,7 @@ export interface MeetingConfig {
 }
 
 // The inert members are copied onto the instances; the interfaces declare them to the type checker.
-// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
 interface Permissions extends inert.InertPermissions {}
-// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
 class Permissions extends Emitter<PermissionsEvents> implements MeetingPermissions {
   constructor(private readonly w: WasmMeeting) {
     super();
@@ -181,9 +179,7 @@ class Permissions extends Emitter<PermissionsEvents> implements MeetingPermissio
   } as const);
 }
 
-// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
 interface Self extends inert.InertSelfMedia {}
-// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
 class Self extends Emitter<SelfEvents & InertSelfEvents> implements MeetingSelf {
   readonly permissions: Permissions;
   constructor(private readonly w: WasmMeeting) {

@@ -205,6 +205,24 @@ for (const mode of ['provider', 'alone'] as const) {
       expect([...host.errors, ...guest.errors]).toEqual([]);
     });
 
+    test('an open leave dialog follows a live preset change: End meeting for all appears and goes', async ({
+      browser,
+      request,
+    }) => {
+      const meetingId = await newMeeting(request);
+      const guest = await open(browser, request, meetingId, 'guest', 'group_call_participant', mode);
+      const { call } = await backend(request);
+      const setPreset = (preset: Role) =>
+        call('PATCH', `/meetings/${meetingId}/participants/${guest.id}`, { preset_name: preset });
+      const end = await openDialog(guest.page);
+      await expect(end).toHaveCount(0);
+      await setPreset('group_call_host');
+      await expect(end).toBeVisible();
+      await setPreset('group_call_participant');
+      await expect(end).toHaveCount(0);
+      expect(guest.errors).toEqual([]);
+    });
+
     test("the kit's Leave shows the left text and the session goes on; a REST kick shows the kicked text", async ({
       browser,
       request,
