@@ -161,12 +161,11 @@ async function open(
 }
 
 const leaveButton = (page: Page) =>
-  page
-    .locator('rtk-leave-button, rtk-controlbar rtk-leave-button')
-    .first()
-    .getByRole('button', { name: 'Leave' });
+  page.locator('rtk-leave-button').first().getByRole('button', { name: 'Leave' });
 const dialog = (page: Page) => page.locator('rtk-leave-meeting');
-const endedScreen = (page: Page) => page.locator('rtk-ended-screen').getByRole('paragraph');
+/** The kit's ended screen's message, once it is shown. */
+const endedScreen = (page: Page) =>
+  page.locator('rtk-ended-screen').getByRole('paragraph').filter({ visible: true });
 const roomLeftState = (page: Page) => page.evaluate(() => (window as any).states?.roomLeftState);
 
 /** Opens the kit's leave dialog and returns whether it offers "End meeting for all"; leaves it open. */
@@ -272,4 +271,26 @@ test('<rtk-meeting> runs on our meeting: the host ends it from the kit and every
     expect(await roomLeftState(page)).toBe('ended');
   }
   expect([...host.errors, ...guest.errors]).toEqual([]);
+});
+
+test("<rtk-meeting>: the kit's Leave reaches the left screen, a REST kick the kicked screen", async ({
+  browser,
+  request,
+}) => {
+  const meetingId = await newMeeting(request);
+  const stay = await open(browser, request, meetingId, 'stay', 'group_call_host', 'rtk-meeting');
+  const leaver = await open(browser, request, meetingId, 'leaver', 'group_call_participant', 'rtk-meeting');
+  const kicked = await open(browser, request, meetingId, 'kicked', 'group_call_participant', 'rtk-meeting');
+  await openDialog(leaver.page);
+  await dialog(leaver.page).getByRole('button', { name: 'Leave' }).click();
+  await expect(endedScreen(leaver.page)).toHaveText(ENDED_TEXT.left);
+  await (
+    await backend(request)
+  ).call('POST', `/meetings/${meetingId}/active-session/kick`, {
+    participant_ids: [kicked.id],
+  });
+  await expect(endedScreen(kicked.page)).toHaveText(ENDED_TEXT.kicked);
+  await expect(stay.page.locator('rtk-ended-screen')).toHaveCount(0);
+  await expect(leaveButton(stay.page)).toBeVisible();
+  expect([...stay.errors, ...leaver.errors, ...kicked.errors]).toEqual([]);
 });
