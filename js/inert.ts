@@ -201,14 +201,12 @@ export interface InertParticipants {
   readonly viewMode: 'ACTIVE_GRID';
   readonly currentPage: 0;
   readonly pageCount: 0;
-  readonly maxActiveParticipantsCount: 0;
   setViewMode(): Promise<void>;
   setPage(): Promise<void>;
   acceptWaitingRoomRequest(): Promise<void>;
   acceptAllWaitingRoomRequest(): Promise<void>;
   rejectWaitingRoomRequest(): Promise<void>;
   disableAllAudio(): Promise<void>;
-  disableAllVideo(): Promise<void>;
 }
 
 /** Fresh inert members for one meeting's `participants` (its maps are emitters, one set per meeting). */
@@ -222,14 +220,12 @@ export function participants(): InertParticipants {
     viewMode: 'ACTIVE_GRID',
     currentPage: 0,
     pageCount: 0,
-    maxActiveParticipantsCount: 0,
     setViewMode: nothing,
     setPage: nothing,
     acceptWaitingRoomRequest: nothing,
     acceptAllWaitingRoomRequest: nothing,
     rejectWaitingRoomRequest: nothing,
     disableAllAudio: nothing,
-    disableAllVideo: nothing,
   };
 }
 
@@ -246,7 +242,6 @@ export class Stage extends Emitter<InertEvents> {
 /** `meeting.recording`: never recording. */
 export class Recording extends Emitter<InertEvents> {
   readonly recordingState = 'IDLE';
-  readonly recordings: readonly never[] = [];
   start = nothing;
   stop = nothing;
   pause = nothing;
@@ -263,7 +258,6 @@ export class Livestream extends Emitter<InertEvents> {
 
 /** `meeting.chat`: no messages; the permissions hide the composer. */
 export class Chat extends Emitter<InertEvents> {
-  readonly messages: readonly never[] = [];
   readonly pinned: readonly never[] = [];
   readonly maxTextLimit = 0;
   readonly rateLimits = Object.freeze({ maxInvocations: 0, period: 0 });
