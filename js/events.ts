@@ -75,6 +75,26 @@ export interface ParticipantsEvents {
   participantLeft: Participant;
 }
 
+/**
+ * Events RealtimeKit's `meeting.self` has and this server's meeting never emits (no waiting room, no media); listening
+ * to them is allowed so that code written for RealtimeKit (its UI kit does) runs unchanged.
+ */
+export interface InertSelfEvents {
+  waitlisted: void;
+  mediaPermissionUpdate: { kind: string; message: string };
+}
+
+/** Events RealtimeKit's `meeting.meta` has; never emitted here (the connection is reported through `roomLeft`). */
+export interface MetaEvents {
+  socketConnectionUpdate: { state: string; reconnected?: boolean; reconnectionAttempt?: number };
+}
+
+/** Events RealtimeKit's `meeting.connectedMeetings` (breakout rooms) has; never emitted here. */
+export interface ConnectedMeetingsEvents {
+  changingMeeting: string;
+  meetingChanged: unknown;
+}
+
 /** Every event, by name: what `on(meeting, name, listener)` accepts. */
 export interface MeetingEvents extends SelfEvents, PermissionsEvents, ParticipantsEvents {}
 
@@ -101,13 +121,56 @@ export class Emitter<Events> {
   }
 
   off<K extends keyof Events>(event: K, listener: Listener<Events[K]>): this {
-    registry
-      .get(this)
-      ?.get(event)
-      ?.delete(listener as Listener<never>);
+    const set = registry.get(this)?.get(event);
+    set?.delete(listener as Listener<never>);
+    const once = onceOf.get(this)?.get(listener as Listener<never>);
+    if (once) set?.delete(once);
     return this;
   }
+
+  /** Node's and RealtimeKit's name for {@link Emitter.on}; RealtimeKit's UI kit subscribes with it. */
+  addListener<K extends keyof Events>(event: K, listener: Listener<Events[K]>): this {
+    return this.on(event, listener);
+  }
+
+  /** Node's and RealtimeKit's name for {@link Emitter.off}. */
+  removeListener<K extends keyof Events>(event: K, listener: Listener<Events[K]>): this {
+    return this.off(event, listener);
+  }
+
+  /**
+   * Listens to the next `event` only. `off(event, listener)` with the same listener cancels it before it fires.
+   *
+   * @example
+   * meeting.self.once('roomJoined', () => console.log('in'));
+   */
+  once<K extends keyof Events>(event: K, listener: Listener<Events[K]>): this {
+    const once: Listener<Events[K]> = (payload) => {
+      this.off(event, listener);
+      onceOf.get(this)?.delete(listener as Listener<never>);
+      listener(payload);
+    };
+    let wrappers = onceOf.get(this);
+    if (!wrappers) onceOf.set(this, (wrappers = new Map()));
+    wrappers.set(listener as Listener<never>, once as Listener<never>);
+    return this.on(event, once);
+  }
+
+  /** Removes every listener of `event`, or of every event when it is left out. */
+  removeAllListeners(event?: keyof Events): this {
+    if (event === undefined) registry.delete(this);
+    else registry.get(this)?.delete(event);
+    return this;
+  }
+
+  /** How many listeners `event` has. */
+  listenerCount(event: keyof Events): number {
+    return registry.get(this)?.get(event)?.size ?? 0;
+  }
 }
+
+/** Per emitter, the wrapper `once()` registered for each listener, so that `off(event, listener)` finds it. */
+const onceOf = new WeakMap<object, Map<Listener<never>, Listener<never>>>();
 
 /**
  * Calls `emitter`'s listeners for `event`. A listener that throws does not stop the others; its error is

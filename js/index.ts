@@ -21,8 +21,11 @@ import { loadWasm } from './load.js';
 export { ClientError };
 export type { ClientErrorCode } from './errors.js';
 export type {
+  ConnectedMeetingsEvents,
   Emitter,
   EndReason,
+  InertSelfEvents,
+  MetaEvents,
   LeaveRoomState,
   Listener,
   MeetingEventName,
@@ -35,6 +38,16 @@ export type {
   SelfEvents,
 } from './events.js';
 export type {
+  InertEvents,
+  InertParticipants,
+  InertPermissions,
+  InertSelfMedia,
+  Internals,
+  PresetUiConfig,
+} from './inert.js';
+export type {
+  ConnectedMeetings,
+  ConnectedMeetingsPermissions,
   JoinedParticipants,
   KickAllResult,
   Meeting,

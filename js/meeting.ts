@@ -10,6 +10,9 @@ import { ClientError, rethrow } from './errors.js';
 import {
   emit,
   Emitter,
+  type ConnectedMeetingsEvents,
+  type InertSelfEvents,
+  type MetaEvents,
   type Participant,
   type ParticipantsEvents,
   type PermissionsEvents,
@@ -17,6 +20,7 @@ import {
   type RoomState,
   type SelfEvents,
 } from './events.js';
+import * as inert from './inert.js';
 import { WasmMeeting } from './wasm/endsession.js';
 
 /** What `kickAll()` resolves with, once the server has ended the session. */
@@ -30,16 +34,29 @@ export interface KickAllResult {
 }
 
 /** `meeting.self.permissions`: what this participant's preset allows; emits `permissionsUpdate`. */
-export interface MeetingPermissions extends Emitter<PermissionsEvents> {
+export interface MeetingPermissions extends Emitter<PermissionsEvents>, inert.InertPermissions {
   /** RealtimeKit's `kick_participant`: may end the session for everyone. */
   readonly kickParticipant: boolean;
+  /** Breakout rooms, which this server does not have: nothing allowed (RealtimeKit's UI kit reads it). */
+  readonly connectedMeetings: ConnectedMeetingsPermissions;
+}
+
+/** `meeting.self.permissions.connectedMeetings`: RealtimeKit's breakout-room permissions, all `false` here. */
+export interface ConnectedMeetingsPermissions {
+  readonly canAlterConnectedMeetings: false;
+  readonly canSwitchConnectedMeetings: false;
+  readonly canSwitchToParentMeeting: false;
 }
 
 /** `meeting.self`: this participant; emits `roomJoined` and `roomLeft`. */
-export interface MeetingSelf extends Emitter<SelfEvents> {
+export interface MeetingSelf extends Emitter<SelfEvents & InertSelfEvents>, inert.InertSelfMedia {
   readonly roomState: RoomState;
+  /** `roomState === 'joined'` (RealtimeKit's UI kit joins unless this is true). */
+  readonly roomJoined: boolean;
   /** Empty until the first join. */
   readonly id: string;
+  /** RealtimeKit's stable participant id; here the same as {@link MeetingSelf.id}. Empty until the first join. */
+  readonly userId: string;
   /** Empty until the first join. */
   readonly name: string;
   /** The current (or last) session; empty until the first join. */
@@ -57,7 +74,7 @@ export interface JoinedParticipants extends Emitter<ParticipantsEvents>, Iterabl
 }
 
 /** `meeting.participants`. */
-export interface MeetingParticipants {
+export interface MeetingParticipants extends Emitter<inert.InertEvents>, inert.InertParticipants {
   readonly joined: JoinedParticipants;
   /**
    * Ends the session for everyone; resolves once the server did. Rejects with `ClientError` `'1205'` outside the
@@ -66,12 +83,32 @@ export interface MeetingParticipants {
   kickAll(): Promise<KickAllResult>;
 }
 
-/** `meeting.meta`. */
-export interface MeetingMeta {
+/** `meeting.meta`: an emitter, as RealtimeKit's is, of events this server's meeting never emits. */
+export interface MeetingMeta extends Emitter<MetaEvents> {
   /** Empty until the first join. */
   readonly meetingId: string;
   /** The current (or last) session; empty until the first join. */
   readonly sessionId: string;
+  /** Empty: the server does not send the meeting's title to participants. */
+  readonly meetingTitle: string;
+  /** RealtimeKit's view type; always a group call here. */
+  readonly viewType: 'GROUP_CALL';
+  /**
+   * When this participant joined the current session (the server does not send the session's own start);
+   * `undefined` before the first join. RealtimeKit's UI kit counts unread chat from it.
+   */
+  readonly meetingStartedTimestamp: Date | undefined;
+  /** RealtimeKit's socket state, from `self.roomState`: `connected` while joined, else `disconnected`. */
+  readonly socketState: { state: 'connected' | 'disconnected' };
+}
+
+/** `meeting.connectedMeetings`: RealtimeKit's breakout rooms, which this server does not have; never active. */
+export interface ConnectedMeetings extends Emitter<ConnectedMeetingsEvents> {
+  readonly isActive: false;
+  /** Always empty. */
+  readonly meetings: readonly { id: string; title: string }[];
+  /** Always `undefined`: there is no parent meeting. */
+  readonly parentMeeting: { id: string; title: string } | undefined;
 }
 
 /** One participant's meeting, shaped like RealtimeKit's so code written for RealtimeKit runs unchanged. */
@@ -79,6 +116,17 @@ export interface Meeting {
   readonly self: MeetingSelf;
   readonly participants: MeetingParticipants;
   readonly meta: MeetingMeta;
+  readonly connectedMeetings: ConnectedMeetings;
+  /** Present and inert (see ./inert.ts): this server has no media, stage, recording, chat, polls, plugins or AI. */
+  readonly stage: inert.Stage;
+  readonly recording: inert.Recording;
+  readonly livestream: inert.Livestream;
+  readonly chat: inert.Chat;
+  readonly polls: inert.Polls;
+  readonly plugins: inert.Plugins;
+  readonly ai: inert.Ai;
+  /** RealtimeKit's internals as far as its UI kit uses them: a logger, which drops everything here. */
+  readonly __internals__: inert.Internals;
   /** Joins the session; rejects with `ClientError` (`'4010'` bad token, `'4030'` INACTIVE, `'4900'` unreachable…). */
   join(): Promise<void>;
   /** Leaves the room (`roomLeft` `left`); the session goes on for the others. */
@@ -114,25 +162,41 @@ export interface MeetingConfig {
   heartbeatTimeoutMs?: number;
 }
 
+// The inert members are copied onto the instances; the interfaces declare them to the type checker.
+interface Permissions extends inert.InertPermissions {}
 class Permissions extends Emitter<PermissionsEvents> implements MeetingPermissions {
   constructor(private readonly w: WasmMeeting) {
     super();
+    Object.assign(this, inert.permissions);
   }
   get kickParticipant(): boolean {
     return this.w.kickParticipant;
   }
+  readonly connectedMeetings = Object.freeze({
+    canAlterConnectedMeetings: false,
+    canSwitchConnectedMeetings: false,
+    canSwitchToParentMeeting: false,
+  } as const);
 }
 
-class Self extends Emitter<SelfEvents> implements MeetingSelf {
+interface Self extends inert.InertSelfMedia {}
+class Self extends Emitter<SelfEvents & InertSelfEvents> implements MeetingSelf {
   readonly permissions: Permissions;
   constructor(private readonly w: WasmMeeting) {
     super();
+    Object.assign(this, inert.selfMedia, { config: inert.presetUiConfig() });
     this.permissions = new Permissions(w);
   }
   get roomState(): RoomState {
     return this.w.roomState as RoomState;
   }
+  get roomJoined(): boolean {
+    return this.roomState === 'joined';
+  }
   get id(): string {
+    return this.w.selfId;
+  }
+  get userId(): string {
     return this.w.selfId;
   }
   get name(): string {
@@ -141,6 +205,33 @@ class Self extends Emitter<SelfEvents> implements MeetingSelf {
   get sessionId(): string {
     return this.w.sessionId;
   }
+}
+
+class Meta extends Emitter<MetaEvents> implements MeetingMeta {
+  constructor(private readonly wasm: () => WasmMeeting) {
+    super();
+  }
+  private get w(): WasmMeeting {
+    return this.wasm();
+  }
+  get meetingId(): string {
+    return this.w.meetingId;
+  }
+  get sessionId(): string {
+    return this.w.sessionId;
+  }
+  readonly meetingTitle = '';
+  readonly viewType = 'GROUP_CALL';
+  meetingStartedTimestamp: Date | undefined = undefined;
+  get socketState(): { state: 'connected' | 'disconnected' } {
+    return { state: this.w.roomState === 'joined' ? 'connected' : 'disconnected' };
+  }
+}
+
+class NoConnectedMeetings extends Emitter<ConnectedMeetingsEvents> implements ConnectedMeetings {
+  readonly isActive = false;
+  readonly meetings = Object.freeze([]);
+  readonly parentMeeting = undefined;
 }
 
 class Joined extends Emitter<ParticipantsEvents> implements JoinedParticipants {
@@ -169,6 +260,15 @@ export class MeetingImpl implements Meeting {
   readonly self: MeetingSelf;
   readonly participants: MeetingParticipants;
   readonly meta: MeetingMeta;
+  readonly connectedMeetings: ConnectedMeetings = new NoConnectedMeetings();
+  readonly stage = new inert.Stage();
+  readonly recording = new inert.Recording();
+  readonly livestream = new inert.Livestream();
+  readonly chat = new inert.Chat();
+  readonly polls = new inert.Polls();
+  readonly plugins = new inert.Plugins();
+  readonly ai = new inert.Ai();
+  readonly __internals__ = inert.internals;
   /** @internal Emits `endStateChange` `{state}`; read through `endStateSource(meeting)`. */
   readonly endStates = new Emitter<{ endStateChange: { state: string } }>();
   readonly #w: WasmMeeting;
@@ -183,11 +283,15 @@ export class MeetingImpl implements Meeting {
     )
       throw new TypeError('endsession: heartbeatTimeoutMs must be a whole number of milliseconds, 0 or more');
     const route: Record<string, object> = {};
+    // Created before the wasm meeting, whose callback sets its start time.
+    const meta = new Meta(() => this.#w);
     const w = (this.#w = new WasmMeeting(
       baseURI,
       authToken,
       (name: string, payload: unknown) => {
         if (name == 'roomLeft') this.#left = payload as RoomLeftEvent;
+        if (name == 'roomJoined' && !(payload as { reconnected: boolean }).reconnected)
+          meta.meetingStartedTimestamp = new Date();
         emit(route[name]!, name, payload);
       },
       reconnect.baseDelayMs,
@@ -201,18 +305,11 @@ export class MeetingImpl implements Meeting {
     route.permissionsUpdate = self.permissions;
     route.participantJoined = route.participantLeft = joined;
     route.endStateChange = this.endStates;
-    this.participants = {
+    this.participants = Object.assign(new Emitter<inert.InertEvents>(), inert.participants(), {
       joined,
       kickAll: () => (w.kickAll() as Promise<KickAllResult>).catch(rethrow),
-    };
-    this.meta = {
-      get meetingId() {
-        return w.meetingId;
-      },
-      get sessionId() {
-        return w.sessionId;
-      },
-    };
+    });
+    this.meta = meta;
   }
 
   /** @internal The wasm module's end state (`allowed`, `no-permission`, ...). */
