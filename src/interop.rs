@@ -224,98 +224,22 @@ pub fn server_frame(text: &str) -> Option<ServerFrame> {
 #[cfg(all(test, target_arch = "wasm32"))]
 mod tests {
     use super::*;
+    use endsession_protocol::fixtures;
     use wasm_bindgen_test::wasm_bindgen_test;
 
-    fn someone(id: &str) -> Participant {
-        Participant {
-            id: id.into(),
-            name: "Ann \"A\" \u{e9}".into(),
-            custom_participant_id: "c".into(),
-            preset_name: "group_call_host".into(),
+    #[wasm_bindgen_test]
+    fn client_frames_decode_as_the_protocol_fixtures_say() {
+        for (text, frame) in fixtures::client_frames() {
+            let sent = client_frame(&frame);
+            assert_eq!(ClientFrame::decode(&sent).as_ref(), Ok(&frame), "{sent}");
+            assert_eq!(ClientFrame::decode(text), ClientFrame::decode(&sent), "{text}");
         }
     }
 
     #[wasm_bindgen_test]
-    fn client_frames_decode_with_the_protocol_codec() {
-        let frames = [
-            ClientFrame::Join { token: "t\"x".into(), resume: None, version: 1 },
-            ClientFrame::Join { token: "t".into(), resume: Some("s-1".into()), version: 1 },
-            ClientFrame::KickAll { id: 7 },
-            ClientFrame::Leave,
-        ];
-        for frame in frames {
-            assert_eq!(ClientFrame::decode(&client_frame(&frame)), Ok(frame));
-        }
-    }
-
-    #[wasm_bindgen_test]
-    fn server_frames_from_the_protocol_codec_decode() {
-        let mut frames = vec![
-            ServerFrame::Joined {
-                session_id: "s".into(),
-                meeting_id: "m".into(),
-                self_participant: someone("a"),
-                permissions: Permissions { kick_participant: true },
-                participants: vec![someone("b"), someone("c")],
-                participant_count: None,
-                reconnected: false,
-                heartbeat_ms: None,
-            },
-            ServerFrame::ParticipantJoined { participant: someone("d") },
-            ServerFrame::ParticipantLeft { participant_id: "d".into() },
-            ServerFrame::PermissionsUpdate {
-                preset_name: "p".into(),
-                permissions: Permissions { kick_participant: false },
-            },
-            ServerFrame::KickAllResult { id: 3, session_id: "s".into(), kicked_count: 10, already_ended: true },
-            ServerFrame::Error { id: None, code: ErrorCode::MalformedFrame, message: "bad".into() },
-            ServerFrame::RoomLeft {
-                state: LeaveState::Ended,
-                session_id: "s".into(),
-                reason: Some(EndReason::HostEndedMeeting),
-                kicked_count: None,
-                message: None,
-            },
-            ServerFrame::RoomLeft {
-                state: LeaveState::Ended,
-                session_id: "s".into(),
-                reason: Some(EndReason::AllParticipantsLeft),
-                kicked_count: Some(12),
-                message: None,
-            },
-            ServerFrame::RoomLeft {
-                state: LeaveState::Rejected,
-                session_id: "s".into(),
-                reason: None,
-                kicked_count: None,
-                message: Some("the token was replaced".into()),
-            },
-            ServerFrame::Ping,
-            ServerFrame::Joined {
-                session_id: "s".into(),
-                meeting_id: "m".into(),
-                self_participant: someone("a"),
-                permissions: Permissions { kick_participant: false },
-                participants: vec![],
-                participant_count: Some(0),
-                reconnected: true,
-                heartbeat_ms: Some(10_000),
-            },
-        ];
-        for state in LeaveState::ALL {
-            frames.push(ServerFrame::RoomLeft {
-                state,
-                session_id: "s".into(),
-                reason: None,
-                kicked_count: None,
-                message: None,
-            });
-        }
-        for code in ErrorCode::ALL {
-            frames.push(ServerFrame::Error { id: Some(9), code, message: "m".into() });
-        }
-        for frame in frames {
-            assert_eq!(server_frame(&frame.encode()), Some(frame));
+    fn server_frames_decode_as_the_protocol_fixtures_say() {
+        for (text, frame) in fixtures::server_frames().into_iter().chain(fixtures::server_frames_read_only()) {
+            assert_eq!(server_frame(text), Some(frame), "{text}");
         }
     }
 
@@ -342,10 +266,8 @@ mod tests {
 
     #[wasm_bindgen_test]
     fn junk_is_not_a_frame() {
-        for text in ["", "nope", "5", "null", "[]", r#"{"type":"dance"}"#, r#"{"type":"kickAllResult","id":-1}"#] {
+        for text in fixtures::not_server_frames() {
             assert_eq!(server_frame(text), None, "{text}");
         }
-        let frame = r#"{"type":"kickAllResult","id":1.5,"sessionId":"s","kickedCount":1,"alreadyEnded":false}"#;
-        assert_eq!(server_frame(frame), None);
     }
 }

@@ -1,7 +1,12 @@
-//! The frames and the small enums they carry.
+//! The frames and the small enums they carry, with their wire form as serde attributes: a frame is one JSON object
+//! tagged by `"type"`, camelCase keys, optional fields left out when `None` (and read as `None` when absent or
+//! `null`), unknown fields ignored.
+
+use serde::{Deserialize, Serialize};
 
 /// Why a participant is no longer in the room. The same names as RealtimeKit's `LeaveRoomState`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum LeaveState {
     /// The session was ended for everyone (kickAll from a host or the REST API).
     Ended,
@@ -45,7 +50,8 @@ impl LeaveState {
 }
 
 /// Why a session ended; the `reason` of the `meeting.ended` webhook.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum EndReason {
     /// A participant with `kick_participant`, or the REST API, ended it for all.
     HostEndedMeeting,
@@ -72,25 +78,34 @@ impl EndReason {
 
 /// Error codes of [`ServerFrame::Error`]. RealtimeKit's client codes where one exists (`1201`), else 4xxx codes of
 /// our own. Codes travel as strings, as RealtimeKit's `ClientError.code` does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum ErrorCode {
     /// The participant's preset lacks `kick_participant`. Nothing happened.
+    #[serde(rename = "1201")]
     PermissionDenied,
     /// A frame that is not JSON, or not a frame this protocol knows, or misses a field. The socket is closed.
+    #[serde(rename = "4000")]
     MalformedFrame,
     /// A frame over [`crate::MAX_FRAME_BYTES`]. The socket is closed.
+    #[serde(rename = "4001")]
     FrameTooLarge,
     /// A frame that is valid but not allowed now (anything before `join`, a second `join`).
+    #[serde(rename = "4002")]
     UnexpectedFrame,
     /// The participant token is missing, expired, or not signed by this server.
+    #[serde(rename = "4010")]
     InvalidToken,
     /// The meeting is INACTIVE: nobody can join.
+    #[serde(rename = "4030")]
     MeetingInactive,
     /// The meeting or participant in the token no longer exists.
+    #[serde(rename = "4040")]
     NotFound,
     /// The client speaks a protocol version the server does not.
+    #[serde(rename = "4050")]
     UnsupportedVersion,
     /// Too many sockets are open for this participant token. The socket is closed.
+    #[serde(rename = "4290")]
     TooManyConnections,
 }
 
@@ -132,14 +147,16 @@ impl ErrorCode {
 }
 
 /// What a participant may do; decided by its preset on the server.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Permissions {
     /// RealtimeKit's `kick_participant`: may remove others and end the session for all.
     pub kick_participant: bool,
 }
 
-/// A participant as other participants see it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A participant as other participants see it: `{id, name, customParticipantId, presetName}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Participant {
     pub id: String,
     pub name: String,
@@ -148,11 +165,17 @@ pub struct Participant {
 }
 
 /// Frames the client sends.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "camelCase", rename_all_fields = "camelCase")]
 pub enum ClientFrame {
     /// First frame on every socket. `resume` is the session id the client was in before its socket dropped; if
     /// that session has ended meanwhile, the server answers `RoomLeft { state: Ended }` instead of joining.
-    Join { token: String, resume: Option<String>, version: u32 },
+    Join {
+        token: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        resume: Option<String>,
+        version: u32,
+    },
     /// End the session for everyone. `id` pairs the answer (`KickAllResult` or `Error`) with the call.
     KickAll { id: u64 },
     /// Leave the session; the server answers `RoomLeft { state: Left }` and closes.
@@ -160,7 +183,8 @@ pub enum ClientFrame {
 }
 
 /// Frames the server sends.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "camelCase", rename_all_fields = "camelCase")]
 pub enum ServerFrame {
     /// The join succeeded. `participants` are the others already in the session: all of them while the session has
     /// at most [`crate::LISTED_PARTICIPANTS_MAX`] participants, else the [`crate::LARGE_SESSION_LISTED`] earliest to
@@ -168,16 +192,19 @@ pub enum ServerFrame {
     Joined {
         session_id: String,
         meeting_id: String,
+        #[serde(rename = "self")]
         self_participant: Participant,
         permissions: Permissions,
         participants: Vec<Participant>,
         /// How many others are in the session, listed or not. Optional on the wire (`participantCount`): None from a
         /// server that does not send it, in which case `participants` is all of them.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         participant_count: Option<u32>,
         reconnected: bool,
         /// How often the server sends [`ServerFrame::Ping`], in milliseconds. A client that hears nothing for a few
         /// of these treats its socket as lost. Optional on the wire (`heartbeatMs`): None from a server without
         /// heartbeats.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         heartbeat_ms: Option<u32>,
     },
     /// Sent only while the session, counting this participant, has at most [`crate::LISTED_PARTICIPANTS_MAX`].
@@ -195,16 +222,24 @@ pub enum ServerFrame {
         state: LeaveState,
         session_id: String,
         /// Why the session ended (with [`LeaveState::Ended`]).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         reason: Option<EndReason>,
         /// With [`LeaveState::Ended`]: how many participants the end removed, the `kickedCount` every `kickAll` of
         /// that session resolves with (so a call that crossed the end still gets the shared answer).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         kicked_count: Option<u32>,
         /// A human-readable why, for states other than an end (e.g. the token was refreshed or expired).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         message: Option<String>,
     },
     /// Sent every `heartbeat_ms` (see [`ServerFrame::Joined`]) so that the client can notice a silent connection.
     /// Needs no answer: the browser's own pong to the server's WebSocket ping keeps the server side alive.
     Ping,
     /// `id` is the request it answers, if any.
-    Error { id: Option<u64>, code: ErrorCode, message: String },
+    Error {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<u64>,
+        code: ErrorCode,
+        message: String,
+    },
 }

@@ -20,14 +20,18 @@
 //! assert!(end.encode().contains(r#""state":"ended""#));
 //! ```
 //!
-//! The codec is `miniserde`, not `serde_json`: this crate is compiled into the browser payload, which has a 25 KB
-//! (gzip) budget, and the frames are few and flat.
+//! The wire form is the serde derives on the frames (`#[serde(tag = "type", rename_all = "camelCase")]`); the
+//! server and the load generator encode and decode with `serde_json` through [`ClientFrame::encode`],
+//! [`ServerFrame::decode`] and the like; the browser decodes `JSON.parse` output with `serde-wasm-bindgen`.
+//! [`fixtures`] (feature `fixtures`) pairs JSON texts with frames for every decoder's tests.
 
-mod codec;
+#[cfg(any(test, feature = "fixtures"))]
+pub mod fixtures;
 mod frames;
+mod json;
 
-pub use codec::DecodeError;
 pub use frames::{ClientFrame, EndReason, ErrorCode, LeaveState, Participant, Permissions, ServerFrame};
+pub use json::DecodeError;
 
 /// Path of the WebSocket endpoint on the server.
 pub const WS_PATH: &str = "/realtime/ws";
