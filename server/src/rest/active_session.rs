@@ -3,7 +3,7 @@
 
 use super::sessions::session_json;
 use super::{find_meeting, ok, Body, Ids, MeetingPath};
-use crate::error::ApiError;
+use crate::rest::ApiError;
 use crate::state::AppState;
 use crate::store::SessionRow;
 use axum::extract::State;

@@ -1,7 +1,7 @@
 //! `/accounts/{account_id}/realtime/kit/apps` — SDK `realtime_kit.apps.post` and `.get`.
 
 use super::{created, non_empty, paged, AccountPath, Body, Ids, Params, SortOrder};
-use crate::error::ApiError;
+use crate::rest::ApiError;
 use crate::state::AppState;
 use crate::store::{AppRow, PageRequest};
 use axum::extract::State;

@@ -4,7 +4,7 @@
 //! `status: INACTIVE` is only a flag here: the join refuses new participants (see the hub); a live session goes on.
 
 use super::{created, find_app, find_meeting, ok, paged, query_time, AppPath, Body, Ids, MeetingPath, Params};
-use crate::error::ApiError;
+use crate::rest::ApiError;
 use crate::state::AppState;
 use crate::store::Result as StoreResult;
 use crate::store::{MeetingFilter, MeetingRow, MeetingStatus, PageRequest, KEEP_ALIVE_SETTING, MAX_KEEP_ALIVE_SECS};

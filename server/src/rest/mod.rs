@@ -6,6 +6,9 @@
 
 pub mod active_session;
 pub mod apps;
+pub mod auth;
+pub mod dev;
+pub mod error;
 pub mod meetings;
 pub mod participants;
 pub mod presets;
@@ -15,8 +18,8 @@ pub mod webhooks;
 mod body;
 
 pub use body::Body;
+pub use error::ApiError;
 
-use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store::{AppRow, MeetingRow, Page};
 use axum::extract::FromRequestParts;

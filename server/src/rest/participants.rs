@@ -3,7 +3,7 @@
 //! `.edit_participant`, `.delete_meeting_participant` and `.refresh_participant_token`.
 
 use super::{created, find_meeting, non_empty, ok, paged, Body, Ids, MeetingPath, Params, ParticipantPath};
-use crate::error::ApiError;
+use crate::rest::ApiError;
 use crate::state::AppState;
 use crate::store::{PageRequest, ParticipantRow};
 use axum::extract::State;

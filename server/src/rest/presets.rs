@@ -5,8 +5,8 @@
 //! `permissions` is pushed to the participants connected with the preset, in every live session of the app.
 
 use super::{created, find_app, non_empty, ok, paged, AppPath, Body, Ids, Params, PresetPath};
-use crate::error::ApiError;
 use crate::presets::schema::{self, Mode};
+use crate::rest::ApiError;
 use crate::state::AppState;
 use crate::store::{PageRequest, PresetConflict, PresetRow};
 use axum::extract::State;

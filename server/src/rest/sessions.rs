@@ -4,8 +4,8 @@
 
 use super::{find_app, ok, paging_json, query_time, AppPath, Ids, Params, SessionPath, SortOrder};
 use crate::clock;
-use crate::error::ApiError;
 use crate::hub::LiveInfo;
+use crate::rest::ApiError;
 use crate::state::AppState;
 use crate::store::{AttendanceRow, PageRequest, SessionFilter, SessionRow, SessionSort};
 use axum::extract::State;

@@ -3,7 +3,7 @@
 //! `.delete_webhook`. Delivery (which reads these records when an event happens) is in `crate::webhooks`.
 
 use super::{created, find_app, non_empty, ok, AppPath, Body, Ids, WebhookPath};
-use crate::error::ApiError;
+use crate::rest::ApiError;
 use crate::state::AppState;
 use crate::store::{WebhookEvent, WebhookRow};
 use axum::extract::State;
@@ -155,4 +155,9 @@ pub async fn delete(State(state): State<AppState>, Ids(path): Ids<WebhookPath>) 
     let app = find_app(&state, &path.account_id, &path.app_id).await?;
     let deleted = state.store.run(move |db| db.delete_webhook(&app.id, &path.webhook_id)).await?;
     Ok(ok(webhook_json(&deleted.ok_or_else(|| ApiError::not_found("webhook"))?)))
+}
+
+/// `GET /.well-known/webhooks.json`: the key that verifies `rtk-signature`. Public, like RealtimeKit's.
+pub async fn well_known(State(state): State<AppState>) -> Response {
+    ok(json!({ "publicKey": state.webhook_signer.public_key_pem() }))
 }

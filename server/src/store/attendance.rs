@@ -43,7 +43,7 @@ const READ_COLUMNS: &str = "p.id, p.session_id, p.participant_id, p.custom_parti
                             p.joined_at, COALESCE(p.left_at, s.ended_at)";
 impl Db {
     /// The participant joined the session (not a reconnect: a new stay).
-    pub fn record_arrival(&mut self, session_id: &str, participant: &Participant, at: &str) -> Result<()> {
+    pub fn record_arrival(&self, session_id: &str, participant: &Participant, at: &str) -> Result<()> {
         let name = Some(participant.name.as_str()).filter(|name| !name.is_empty());
         self.conn.execute(
             &format!("INSERT INTO session_participants ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, NULL)"),
@@ -62,7 +62,7 @@ impl Db {
 
     /// The participant's stay in the live session is over (it left, was kicked, or did not come back in time). Not
     /// called for the end of the session, which closes the open stays by itself.
-    pub fn record_departure(&mut self, session_id: &str, participant_id: &str, at: &str) -> Result<()> {
+    pub fn record_departure(&self, session_id: &str, participant_id: &str, at: &str) -> Result<()> {
         self.conn.execute(
             "UPDATE session_participants SET left_at = ?1
              WHERE session_id = ?2 AND participant_id = ?3 AND left_at IS NULL",
@@ -73,7 +73,7 @@ impl Db {
 
     /// A page of the session's stays, by arrival.
     pub fn list_attendance(
-        &mut self,
+        &self,
         session_id: &str,
         newest_first: bool,
         page: PageRequest,

@@ -17,7 +17,7 @@ mod sessions;
 mod webhook_outbox;
 mod webhooks;
 
-pub use accounts::{secret_digest, StoredToken};
+pub use accounts::StoredToken;
 pub use apps::{AppPage, AppRow};
 pub use attendance::AttendanceRow;
 pub use data_dir::ExposedData;
@@ -29,7 +29,7 @@ pub use sessions::{LiveSessionRow, ResumeCheck, SessionFilter, SessionRow, Sessi
 pub use webhook_outbox::{DeliveryState, DueDelivery, EventMeeting, OpenStay};
 pub use webhooks::{WebhookEvent, WebhookRow};
 
-use rusqlite::Connection;
+use rusqlite::{Connection, Transaction, TransactionBehavior};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
@@ -110,20 +110,15 @@ impl Store {
 }
 
 impl Db {
-    /// Runs `f` in one transaction: all of its writes, or none if it fails. Not nestable (SQLite has one
-    /// transaction per connection), so only top-level store calls use it.
-    pub fn transaction<T>(&mut self, f: impl FnOnce(&mut Db) -> Result<T>) -> Result<T> {
-        self.conn.execute_batch("BEGIN IMMEDIATE")?;
-        match f(self) {
-            Ok(value) => {
-                self.conn.execute_batch("COMMIT")?;
-                Ok(value)
-            }
-            Err(e) => {
-                let _ = self.conn.execute_batch("ROLLBACK");
-                Err(e)
-            }
-        }
+    /// Runs `f` in one `BEGIN IMMEDIATE` transaction: all of its writes, or none. The transaction is a
+    /// [`rusqlite::Transaction`] guard, so it rolls back whenever it is not committed: `f` failed (an early `?`) or
+    /// panicked (the guard drops while the panic unwinds). Not nestable (SQLite has one transaction per connection):
+    /// `f` gets a shared `&Db`, and this needs `&mut Db`, so a nested call does not compile.
+    pub fn transaction<T>(&mut self, f: impl FnOnce(&Db) -> Result<T>) -> Result<T> {
+        let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
+        let value = f(self)?;
+        tx.commit()?;
+        Ok(value)
     }
 }
 
@@ -147,6 +142,26 @@ mod tests {
         assert_eq!(store.with(|db| db.app("acct", &app.id)).unwrap().unwrap().name, "first");
         let mode: String = store.with(|db| Ok(db.conn.query_row("PRAGMA journal_mode", [], |r| r.get(0))?)).unwrap();
         assert_eq!(mode, "wal");
+    }
+
+    /// A bug that panics mid-transaction (a lock poisoned, a handler's task torn down) must not leave its first
+    /// writes behind, nor the connection stuck inside a transaction that the next caller's `BEGIN` trips over.
+    #[test]
+    fn a_transaction_that_panics_writes_nothing_and_the_next_one_commits() {
+        let store = Store::open_in_memory().unwrap();
+        let app = store.with(|db| db.create_app("acct", "a")).unwrap();
+        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            store.with(|db| {
+                db.transaction(|db| -> Result<()> {
+                    db.create_meeting(&app.id, Some("lost"), Default::default())?;
+                    panic!("a bug after the first write");
+                })
+            })
+        }));
+        assert!(panicked.is_err());
+        assert!(store.with(|db| db.meeting_by_title(&app.id, "lost")).unwrap().is_none());
+        store.with(|db| db.transaction(|db| db.create_meeting(&app.id, Some("kept"), Default::default()))).unwrap();
+        assert!(store.with(|db| db.meeting_by_title(&app.id, "kept")).unwrap().is_some());
     }
 
     #[tokio::test]

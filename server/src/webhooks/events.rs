@@ -83,14 +83,14 @@ impl Subject<'_> {
         }
     }
 
-    fn enqueue(&self, db: &mut Db, event: WebhookEvent, payload: &Payload<'_>, hooks: &[String]) -> Result<()> {
+    fn enqueue(&self, db: &Db, event: WebhookEvent, payload: &Payload<'_>, hooks: &[String]) -> Result<()> {
         let body = serde_json::to_vec(payload)?;
         db.enqueue_webhook_event(&self.meeting.app_id, event, &body, hooks, &clock::now(), unix_ms())?;
         super::wake();
         Ok(())
     }
 
-    fn participant_event(&self, db: &mut Db, stay: &OpenStay, left_at: Option<&str>, hooks: &[String]) -> Result<()> {
+    fn participant_event(&self, db: &Db, stay: &OpenStay, left_at: Option<&str>, hooks: &[String]) -> Result<()> {
         let (event, name) = match left_at {
             None => (WebhookEvent::ParticipantJoined, "meeting.participantJoined"),
             Some(_) => (WebhookEvent::ParticipantLeft, "meeting.participantLeft"),
@@ -111,13 +111,13 @@ impl Subject<'_> {
 }
 
 /// The meeting and its session's start, for a payload; None if either is gone (nothing to report then).
-fn context(db: &mut Db, meeting_id: &str, session_id: &str) -> Result<Option<(EventMeeting, String)>> {
+fn context(db: &Db, meeting_id: &str, session_id: &str) -> Result<Option<(EventMeeting, String)>> {
     let Some(meeting) = db.event_meeting(meeting_id)? else { return Ok(None) };
     Ok(db.session(meeting_id, session_id)?.map(|session| (meeting, session.started_at)))
 }
 
 /// [`Db::start_session`], and `meeting.started`.
-pub fn start_session(db: &mut Db, session_id: &str, meeting_id: &str, started_at: &str) -> Result<()> {
+pub fn start_session(db: &Db, session_id: &str, meeting_id: &str, started_at: &str) -> Result<()> {
     db.start_session(session_id, meeting_id, started_at)?;
     let hooks = db.webhook_subscribers(meeting_id, WebhookEvent::MeetingStarted)?;
     if hooks.is_empty() {
@@ -131,13 +131,7 @@ pub fn start_session(db: &mut Db, session_id: &str, meeting_id: &str, started_at
 }
 
 /// [`Db::record_arrival`], and `meeting.participantJoined`.
-pub fn record_arrival(
-    db: &mut Db,
-    meeting_id: &str,
-    session_id: &str,
-    participant: &Participant,
-    at: &str,
-) -> Result<()> {
+pub fn record_arrival(db: &Db, meeting_id: &str, session_id: &str, participant: &Participant, at: &str) -> Result<()> {
     db.record_arrival(session_id, participant, at)?;
     let hooks = db.webhook_subscribers(meeting_id, WebhookEvent::ParticipantJoined)?;
     if hooks.is_empty() {
@@ -152,7 +146,7 @@ pub fn record_arrival(
 }
 
 /// [`Db::record_departure`], and `meeting.participantLeft` if the participant was in the session.
-pub fn record_departure(db: &mut Db, meeting_id: &str, session_id: &str, participant_id: &str, at: &str) -> Result<()> {
+pub fn record_departure(db: &Db, meeting_id: &str, session_id: &str, participant_id: &str, at: &str) -> Result<()> {
     let hooks = db.webhook_subscribers(meeting_id, WebhookEvent::ParticipantLeft)?;
     let stays = if hooks.is_empty() { Vec::new() } else { db.open_stays(session_id, Some(participant_id))? };
     db.record_departure(session_id, participant_id, at)?;
@@ -176,7 +170,7 @@ pub fn record_departure(db: &mut Db, meeting_id: &str, session_id: &str, partici
 /// read: without webhooks it adds two small queries. A `meeting.participantLeft` subscriber costs one event per
 /// participant still in the session.
 pub fn end_session(
-    db: &mut Db,
+    db: &Db,
     meeting_id: &str,
     session_id: &str,
     ended_at: &str,

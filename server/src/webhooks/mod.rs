@@ -21,10 +21,6 @@ pub use delivery::DeliverySettings;
 pub use signing::Signer;
 pub use targets::TargetPolicy;
 
-use crate::state::AppState;
-use axum::extract::State;
-use axum::response::Response;
-use serde_json::json;
 use tokio::sync::Notify;
 
 /// Where receivers fetch the public key: `{"success": true, "data": {"publicKey": "-----BEGIN PUBLIC KEY-----..."}}`.
@@ -39,9 +35,4 @@ static WAKE: Notify = Notify::const_new();
 /// wakes reads the store only after the commit.
 pub(crate) fn wake() {
     WAKE.notify_waiters();
-}
-
-/// `GET /.well-known/webhooks.json`: the key that verifies `rtk-signature`. Public, like RealtimeKit's.
-pub async fn well_known(State(state): State<AppState>) -> Response {
-    crate::rest::ok(json!({ "publicKey": state.webhook_signer.public_key_pem() }))
 }
