@@ -8,6 +8,7 @@ mod accounts;
 mod apps;
 mod attendance;
 mod data_dir;
+mod lifecycle;
 mod meetings;
 mod paging;
 mod participants;
@@ -32,6 +33,7 @@ pub use webhooks::{WebhookEvent, WebhookRow};
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
+use tokio::sync::Notify;
 
 /// File name of the database inside `--data`.
 pub const DB_FILE: &str = "endsession.sqlite3";
@@ -55,12 +57,15 @@ pub type Result<T> = std::result::Result<T, StoreError>;
 /// The open database. Methods live next to their tables in the submodules.
 pub struct Db {
     conn: Connection,
+    /// Rung when a webhook event is enqueued ([`Store::webhook_bell`]).
+    webhook_bell: Arc<Notify>,
 }
 
 /// A cheap, cloneable handle on the database.
 #[derive(Clone)]
 pub struct Store {
     db: Arc<Mutex<Db>>,
+    webhook_bell: Arc<Notify>,
 }
 
 impl Store {
@@ -85,9 +90,16 @@ impl Store {
     fn init(conn: Connection) -> Result<Store> {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        let mut db = Db { conn };
+        let webhook_bell = Arc::new(Notify::new());
+        let mut db = Db { conn, webhook_bell: webhook_bell.clone() };
         schema::migrate(&mut db.conn)?;
-        Ok(Store { db: Arc::new(Mutex::new(db)) })
+        Ok(Store { db: Arc::new(Mutex::new(db)), webhook_bell })
+    }
+
+    /// Rings (`notify_waiters`) each time a webhook event is enqueued in this store, so the delivery worker need not
+    /// wait for its next poll. One per store, not per process: a worker is woken only by its own store's events.
+    pub fn webhook_bell(&self) -> Arc<Notify> {
+        self.webhook_bell.clone()
     }
 
     /// Runs `f` on the calling thread. For startup code and tests; async code uses [`Store::run`].

@@ -96,35 +96,6 @@ fn with_title(row: &Row) -> rusqlite::Result<(SessionRow, Option<String>)> {
 }
 
 impl Db {
-    pub fn start_session(&self, session_id: &str, meeting_id: &str, started_at: &str) -> Result<()> {
-        self.conn.execute(
-            "INSERT INTO sessions (id, meeting_id, started_at, peak_participants, last_alive_at)
-             VALUES (?1, ?2, ?3, 0, ?3)",
-            params![session_id, meeting_id, started_at],
-        )?;
-        Ok(())
-    }
-
-    /// Records the end; true if this call ended it. A session ends once: later calls change nothing. The stays still
-    /// open end with it without a write (see [`Db::list_attendance`]): this runs before the participants are told,
-    /// so it stays one row whatever the size of the session.
-    pub fn end_session(
-        &self,
-        session_id: &str,
-        ended_at: &str,
-        reason: EndReason,
-        peak_participants: u32,
-        kicked_count: u32,
-    ) -> Result<bool> {
-        let n = self.conn.execute(
-            "UPDATE sessions SET ended_at = ?1, end_reason = ?2, peak_participants = MAX(peak_participants, ?3),
-                                 kicked_count = ?4
-             WHERE id = ?5 AND ended_at IS NULL",
-            params![ended_at, reason.as_str(), peak_participants, kicked_count, session_id],
-        )?;
-        Ok(n == 1)
-    }
-
     /// The session if it belongs to the meeting.
     pub fn session(&self, meeting_id: &str, session_id: &str) -> Result<Option<SessionRow>> {
         Ok(self
@@ -334,10 +305,13 @@ mod tests {
                 db.create_meeting(&app.id, None, Default::default())
             })
             .unwrap();
-        store.with(|db| db.start_session("s-1", &meeting.id, &clock::now())).unwrap();
-        assert!(store.with(|db| db.latest_session(&meeting.id)).unwrap().unwrap().is_live());
-        assert!(store.with(|db| db.end_session("s-1", &clock::now(), EndReason::HostEndedMeeting, 3, 3)).unwrap());
-        assert!(!store.with(|db| db.end_session("s-1", &clock::now(), EndReason::AllParticipantsLeft, 9, 0)).unwrap());
+        let m = &meeting.id;
+        store.with(|db| db.start_session("s-1", m, &clock::now())).unwrap();
+        assert!(store.with(|db| db.latest_session(m)).unwrap().unwrap().is_live());
+        assert!(store.with(|db| db.end_session(m, "s-1", &clock::now(), EndReason::HostEndedMeeting, 3, 3)).unwrap());
+        assert!(!store
+            .with(|db| db.end_session(m, "s-1", &clock::now(), EndReason::AllParticipantsLeft, 9, 0))
+            .unwrap());
         let row = store.with(|db| db.session(&meeting.id, "s-1")).unwrap().unwrap();
         assert_eq!(row.end_reason, Some(EndReason::HostEndedMeeting));
         assert_eq!((row.peak_participants, row.kicked_count), (3, Some(3)));

@@ -321,13 +321,6 @@ impl Db {
         })?;
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
-
-    /// `(session id, meeting id)` of every session not ended, for closing those a crash left live.
-    pub fn live_sessions(&self) -> Result<Vec<(String, String)>> {
-        let mut statement = self.conn.prepare("SELECT id, meeting_id FROM sessions WHERE ended_at IS NULL")?;
-        let rows = statement.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
-        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
-    }
 }
 
 #[cfg(test)]
