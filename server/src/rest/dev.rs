@@ -5,7 +5,7 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde_json::json;
+use serde::Serialize;
 
 /// `GET /dev/config.json` → `{accountId, appId, meetingId, apiToken, baseURI}`. `baseURI` is the origin the page
 /// was loaded from (its Host header), so the demo works behind whatever address the browser used.
@@ -19,12 +19,24 @@ pub async fn config(State(state): State<AppState>, headers: HeaderMap) -> Respon
         .map(|host| format!("http://{host}"))
         .or_else(|| seed.base_uri.get().cloned())
         .unwrap_or_default();
-    Json(json!({
-        "accountId": seed.account_id,
-        "appId": seed.app_id,
-        "meetingId": seed.meeting_id,
-        "apiToken": seed.api_token,
-        "baseURI": base_uri,
-    }))
+    Json(DevConfig {
+        account_id: &seed.account_id,
+        app_id: &seed.app_id,
+        meeting_id: &seed.meeting_id,
+        api_token: &seed.api_token,
+        base_uri,
+    })
     .into_response()
+}
+
+/// The answer of `/dev/config.json`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct DevConfig<'a> {
+    account_id: &'a str,
+    app_id: &'a str,
+    meeting_id: &'a str,
+    api_token: &'a str,
+    #[serde(rename = "baseURI")]
+    base_uri: String,
 }
