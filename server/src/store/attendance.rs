@@ -78,16 +78,18 @@ mod tests {
             custom_participant_id: format!("c-{id}"),
             preset_name: "p".into(),
         };
+        let m = &meeting.id;
         store
             .with(|db| {
-                let m = &meeting.id;
-                db.start_session("s", m, "t0")?;
-                db.record_arrival(m, "s", &person("a"), "t1")?;
-                db.record_arrival(m, "s", &person("b"), "t2")?;
-                db.record_departure(m, "s", "a", "t3")?;
-                db.record_arrival(m, "s", &person("a"), "t4")?;
-                db.end_session(m, "s", "t5", EndReason::HostEndedMeeting, 2, 2)?;
-                Ok(())
+                db.transaction(|db| {
+                    db.start_session("s", m, "t0")?;
+                    db.record_arrival(m, "s", &person("a"), "t1")?;
+                    db.record_arrival(m, "s", &person("b"), "t2")?;
+                    db.record_departure(m, "s", "a", "t3")?;
+                    db.record_arrival(m, "s", &person("a"), "t4")?;
+                    db.end_session(m, "s", "t5", EndReason::HostEndedMeeting, 2, 2)?;
+                    Ok(())
+                })
             })
             .unwrap();
         let page = store.with(|db| db.list_attendance("s", false, PageRequest::new(None, None))).unwrap();

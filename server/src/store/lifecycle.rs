@@ -1,17 +1,17 @@
 //! The owner of a session's life: its start, each arrival and departure, and its end, each written together with
 //! its webhook events (`meeting.started`, `meeting.participantJoined`, `meeting.participantLeft`, `meeting.ended`).
 //!
-//! The row writes are private to this module, so there is no way to record a change without its event. Callers run
-//! these inside one [`Db::transaction`] (the hub's join, leave and end do), so the change and its event commit
-//! together or not at all: an event cannot be lost by a crash after the change, nor sent for a change that rolled
-//! back. A session ends once ([`Db::end_session`] says whether this call ended it), so it has exactly one
-//! `meeting.ended` event however many callers race to end it.
+//! The row writes are private to this module, so there is no way to record a change without its event. These are
+//! methods of [`Tx`], so they run inside a [`Db::transaction`] (the hub's join, leave and end make one): the change
+//! and its event commit together or not at all, so an event cannot be lost by a crash after the change, nor sent for
+//! a change that rolled back. A session ends once ([`Tx::end_session`] says whether this call ended it), so it has
+//! exactly one `meeting.ended` event however many callers race to end it.
 //!
 //! Payloads follow RealtimeKit's (inherited from Dyte), e.g.
 //! `{"event":"meeting.ended","meeting":{"id","sessionId","title","status","createdAt","startedAt","endedAt",
 //! "organizedBy":{"id","name"}},"reason":"HOST_ENDED_MEETING"}`. `organizedBy` is the app.
 
-use super::{new_id, Db, EventMeeting, OpenStay, Result, WebhookEvent};
+use super::{new_id, Db, EventMeeting, OpenStay, Result, Tx, WebhookEvent};
 use crate::clock;
 use endsession_protocol::{EndReason, Participant};
 use rusqlite::params;
@@ -119,7 +119,7 @@ fn context(db: &Db, meeting_id: &str, session_id: &str) -> Result<Option<(EventM
     Ok(db.session(meeting_id, session_id)?.map(|session| (meeting, session.started_at)))
 }
 
-impl Db {
+impl Tx<'_> {
     /// Starts a session of the meeting, and `meeting.started`.
     pub fn start_session(&self, session_id: &str, meeting_id: &str, started_at: &str) -> Result<()> {
         insert_session(self, session_id, meeting_id, started_at)?;
@@ -156,7 +156,7 @@ impl Db {
     }
 
     /// The participant's stay in the live session is over (it left, was kicked, or did not come back in time), and
-    /// `meeting.participantLeft` if it was in the session. Not for the end of the session: [`Db::end_session`]
+    /// `meeting.participantLeft` if it was in the session. Not for the end of the session: [`Tx::end_session`]
     /// closes the open stays.
     pub fn record_departure(&self, meeting_id: &str, session_id: &str, participant_id: &str, at: &str) -> Result<()> {
         let hooks = self.webhook_subscribers(meeting_id, WebhookEvent::ParticipantLeft)?;

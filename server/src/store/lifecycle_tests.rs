@@ -52,7 +52,7 @@ impl Fixture {
         self.events().into_iter().map(|(name, _)| name).collect()
     }
 
-    fn tx<T>(&self, f: impl FnOnce(&Db) -> Result<T>) -> T {
+    fn tx<T>(&self, f: impl FnOnce(&Tx<'_>) -> Result<T>) -> T {
         self.store.with(|db| db.transaction(f)).unwrap()
     }
 }

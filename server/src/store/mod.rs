@@ -125,12 +125,27 @@ impl Db {
     /// Runs `f` in one `BEGIN IMMEDIATE` transaction: all of its writes, or none. The transaction is a
     /// [`rusqlite::Transaction`] guard, so it rolls back whenever it is not committed: `f` failed (an early `?`) or
     /// panicked (the guard drops while the panic unwinds). Not nestable (SQLite has one transaction per connection):
-    /// `f` gets a shared `&Db`, and this needs `&mut Db`, so a nested call does not compile.
-    pub fn transaction<T>(&mut self, f: impl FnOnce(&Db) -> Result<T>) -> Result<T> {
+    /// `f` gets a shared [`Tx`], and this needs `&mut Db`, so a nested call does not compile.
+    pub fn transaction<T>(&mut self, f: impl FnOnce(&Tx<'_>) -> Result<T>) -> Result<T> {
         let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
-        let value = f(self)?;
+        let value = f(&Tx { db: self })?;
         tx.commit()?;
         Ok(value)
+    }
+}
+
+/// The database inside [`Db::transaction`]: every [`Db`] method (through `Deref`), and the writes that must commit
+/// together with their webhook events, a session's start, arrivals, departures and end (`lifecycle.rs`), which exist
+/// only here.
+pub struct Tx<'a> {
+    db: &'a Db,
+}
+
+impl std::ops::Deref for Tx<'_> {
+    type Target = Db;
+
+    fn deref(&self) -> &Db {
+        self.db
     }
 }
 

@@ -306,12 +306,13 @@ mod tests {
             })
             .unwrap();
         let m = &meeting.id;
-        store.with(|db| db.start_session("s-1", m, &clock::now())).unwrap();
+        let end = |reason, peak, kicked| {
+            store.with(|db| db.transaction(|tx| tx.end_session(m, "s-1", &clock::now(), reason, peak, kicked))).unwrap()
+        };
+        store.with(|db| db.transaction(|tx| tx.start_session("s-1", m, &clock::now()))).unwrap();
         assert!(store.with(|db| db.latest_session(m)).unwrap().unwrap().is_live());
-        assert!(store.with(|db| db.end_session(m, "s-1", &clock::now(), EndReason::HostEndedMeeting, 3, 3)).unwrap());
-        assert!(!store
-            .with(|db| db.end_session(m, "s-1", &clock::now(), EndReason::AllParticipantsLeft, 9, 0))
-            .unwrap());
+        assert!(end(EndReason::HostEndedMeeting, 3, 3));
+        assert!(!end(EndReason::AllParticipantsLeft, 9, 0));
         let row = store.with(|db| db.session(&meeting.id, "s-1")).unwrap().unwrap();
         assert_eq!(row.end_reason, Some(EndReason::HostEndedMeeting));
         assert_eq!((row.peak_participants, row.kicked_count), (3, Some(3)));
