@@ -32,6 +32,12 @@ pub fn minutes_between(from: &str, to: Option<&str>) -> f64 {
     ((end - start).as_seconds_f64() / 60.0).max(0.0)
 }
 
+/// Milliseconds since the Unix epoch: the outbox's clock for scheduling attempts.
+pub fn unix_ms() -> i64 {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    i64::try_from(now.as_millis()).unwrap_or(i64::MAX)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

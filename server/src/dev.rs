@@ -1,15 +1,9 @@
-//! `--dev`: a ready-made account, token, app, presets and meeting for the demo page, and `/dev/config.json` that
-//! hands them to it. Seeding is idempotent: a second start finds and reuses what the first one made.
+//! `--dev`: a ready-made account, token, app, presets and meeting for the demo page, and what `/dev/config.json` (in
+//! [`crate::rest::dev`]) hands to it. Seeding is idempotent: a second start finds and reuses what the first one made.
 
-use crate::config::Scope;
+use crate::api_token::Scope;
 use crate::presets;
-use crate::state::AppState;
 use crate::store::{Result, Store};
-use axum::extract::State;
-use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
-use axum::Json;
-use serde_json::json;
 use std::sync::OnceLock;
 
 pub const DEV_ACCOUNT: &str = "dev-account";
@@ -69,28 +63,6 @@ pub fn seed(store: &Store) -> Result<DevSeed> {
             base_uri: OnceLock::new(),
         })
     })
-}
-
-/// `GET /dev/config.json` → `{accountId, appId, meetingId, apiToken, baseURI}`. `baseURI` is the origin the page
-/// was loaded from (its Host header), so the demo works behind whatever address the browser used.
-pub async fn config(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let Some(seed) = state.dev.as_deref() else {
-        return StatusCode::NOT_FOUND.into_response();
-    };
-    let base_uri = headers
-        .get(header::HOST)
-        .and_then(|host| host.to_str().ok())
-        .map(|host| format!("http://{host}"))
-        .or_else(|| seed.base_uri.get().cloned())
-        .unwrap_or_default();
-    Json(json!({
-        "accountId": seed.account_id,
-        "appId": seed.app_id,
-        "meetingId": seed.meeting_id,
-        "apiToken": seed.api_token,
-        "baseURI": base_uri,
-    }))
-    .into_response()
 }
 
 #[cfg(test)]

@@ -10,11 +10,10 @@
 //! # Ok(()) }
 //! ```
 
-pub mod auth;
+pub mod api_token;
 pub mod clock;
 pub mod config;
 pub mod dev;
-pub mod error;
 pub mod hub;
 pub mod listen;
 pub mod presets;
@@ -26,7 +25,7 @@ pub mod token;
 pub mod webhooks;
 pub mod ws;
 
-use crate::auth::ApiTokens;
+use crate::api_token::ApiTokens;
 use crate::config::Config;
 use crate::dev::DevSeed;
 use crate::hub::LocalHub;

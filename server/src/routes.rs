@@ -1,9 +1,9 @@
 //! The router, built in one function: every route of the server is listed here.
 
 use crate::config::Config;
-use crate::rest::{self, active_session, apps, meetings, participants, presets, sessions, webhooks};
+use crate::rest::{self, active_session, apps, auth, dev, meetings, participants, presets, sessions, webhooks};
 use crate::state::AppState;
-use crate::{auth, dev, ws};
+use crate::ws;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{any, get, post};
 use axum::{middleware, Router};
@@ -55,7 +55,7 @@ pub fn router(state: AppState, config: &Config) -> Router {
 
     let mut app =
         Router::new().merge(api).route("/client/v4/{*rest}", any(rest::no_route)).route(WS_PATH, get(ws::upgrade));
-    app = app.route(crate::webhooks::WELL_KNOWN_PATH, get(crate::webhooks::well_known));
+    app = app.route(crate::webhooks::WELL_KNOWN_PATH, get(webhooks::well_known));
     if config.dev {
         app = app.route("/dev/config.json", get(dev::config));
     }

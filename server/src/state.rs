@@ -1,11 +1,12 @@
 //! The state every handler shares, in one struct (axum-examples style).
 
-use crate::auth::ApiTokens;
+use crate::api_token::ApiTokens;
 use crate::dev::DevSeed;
 use crate::hub::Hub;
 use crate::store::Store;
 use crate::token::TokenKeys;
 use crate::webhooks::Signer;
+use axum::extract::FromRef;
 use std::sync::Arc;
 
 #[derive(Clone)]
@@ -25,4 +26,15 @@ pub struct AppState {
     pub sockets: Arc<crate::ws::Sockets>,
     /// Where webhook URLs may point (`--webhook-targets`), checked when a webhook is created, edited or replaced.
     pub webhook_targets: crate::webhooks::TargetPolicy,
+}
+
+impl FromRef<AppState> for crate::ws::Endpoint {
+    fn from_ref(state: &AppState) -> Self {
+        crate::ws::Endpoint {
+            store: state.store.clone(),
+            hub: state.hub.clone(),
+            tokens: state.tokens.clone(),
+            sockets: state.sockets.clone(),
+        }
+    }
 }

@@ -6,8 +6,8 @@
 
 use super::room::{Departure, Ending, KickRefusal, Linger, LiveInfo, Room};
 use super::{Hub, HubError, JoinOutcome, JoinRequest, KickAllOutcome, Outbox, Seat};
+use crate::clock;
 use crate::store::{new_id, JoinRefusal, ResumeCheck, Store};
-use crate::{clock, webhooks};
 use async_trait::async_trait;
 use endsession_protocol::{ErrorCode, LeaveState, Permissions, ServerFrame};
 use std::collections::HashMap;
@@ -141,9 +141,7 @@ impl Inner {
         if !self.halted() {
             // One transaction: the end and its `meeting.ended` webhook event are recorded together.
             let recorded = self.store.run(move |db| {
-                db.transaction(|db| {
-                    webhooks::events::end_session(db, &meeting, &session_id, &ended_at, reason, peak, kicked)
-                })
+                db.transaction(|db| db.end_session(&meeting, &session_id, &ended_at, reason, peak, kicked))
             });
             if let Err(e) = recorded.await {
                 tracing::error!(meeting_id, error = %e, "could not record the end of a session");
@@ -215,11 +213,11 @@ impl Inner {
                 let mut keep_alive = Duration::ZERO;
                 if let Some((id, at)) = &starting {
                     keep_alive = db.meeting(&app, &meeting)?.map(|m| m.session_keep_alive()).unwrap_or_default();
-                    webhooks::events::start_session(db, id, &meeting, at)?;
+                    db.start_session(id, &meeting, at)?;
                 }
                 let now = clock::now();
                 if !member {
-                    webhooks::events::record_arrival(db, &meeting, &session_id, &context.participant, &now)?;
+                    db.record_arrival(&meeting, &session_id, &context.participant, &now)?;
                     db.clear_removal(&session_id, &participant)?;
                 }
                 db.touch_session(&session_id, &now, peak)?;
@@ -283,7 +281,7 @@ impl Inner {
         let recorded = self.store.run(move |db| {
             db.transaction(|db| {
                 if !ends {
-                    webhooks::events::record_departure(db, &meeting, &session, &participant, &left_at)?;
+                    db.record_departure(&meeting, &session, &participant, &left_at)?;
                 }
                 if kicked {
                     db.record_removal(&session, &participant, LeaveState::Kicked, &left_at)?;

@@ -6,7 +6,6 @@ use super::{Inner, LocalHub};
 use crate::clock;
 use crate::hub::room::RestoredSession;
 use crate::store::StoreError;
-use crate::webhooks;
 use endsession_protocol::EndReason;
 use std::sync::Weak;
 use std::time::Duration;
@@ -30,11 +29,7 @@ impl LocalHub {
                 let reason = EndReason::AllParticipantsLeft;
                 self.inner
                     .store
-                    .run(move |db| {
-                        db.transaction(|db| {
-                            webhooks::events::end_session(db, &meeting, &session_id, &at, reason, peak, 0)
-                        })
-                    })
+                    .run(move |db| db.transaction(|db| db.end_session(&meeting, &session_id, &at, reason, peak, 0)))
                     .await?;
                 continue;
             }

@@ -1,15 +1,15 @@
 //! `/accounts/{account_id}/realtime/kit/{app_id}/meetings/{meeting_id}/active-session[/kick-all|/kick]` — SDK
 //! `realtime_kit.active_session.get_active_session`, `.kick_all_participants` and `.kick_participants`.
 
+use super::participants::{participant_json, ParticipantJson};
 use super::sessions::session_json;
 use super::{find_meeting, ok, Body, Ids, MeetingPath};
-use crate::error::ApiError;
+use crate::rest::ApiError;
 use crate::state::AppState;
 use crate::store::SessionRow;
 use axum::extract::State;
 use axum::response::Response;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
 
 /// The `action` of a kick-all answer.
 pub const KICK_ALL_ACTION: &str = "kick_all";
@@ -57,14 +57,30 @@ pub async fn kick_all(State(state): State<AppState>, Ids(path): Ids<MeetingPath>
     let (_, meeting) = find_meeting(&state, &path).await?;
     let outcome = state.hub.end_session(&meeting.id).await?;
     let kicked = outcome.map_or(0, |o| o.kicked_count);
-    Ok(ok(json!({ "action": KICK_ALL_ACTION, "kicked_participants_count": kicked })))
+    Ok(ok(KickedAll { action: KICK_ALL_ACTION, kicked_participants_count: kicked }))
 }
 
-/// `ActiveSessionKickParticipantsResponse.data.participants[]`
-fn kicked_json(row: &crate::store::ParticipantRow) -> Value {
-    let mut data = super::participants::participant_json(row);
-    data["email"] = Value::Null;
-    data
+/// `ActiveSessionKickAllParticipantsResponse.data`
+#[derive(Serialize)]
+struct KickedAll {
+    action: &'static str,
+    kicked_participants_count: u32,
+}
+
+/// `ActiveSessionKickParticipantsResponse.data`
+#[derive(Serialize)]
+struct Kicked<'a> {
+    action: &'static str,
+    participants: Vec<KickedParticipant<'a>>,
+}
+
+/// `ActiveSessionKickParticipantsResponse.data.participants[]`: the participant model, and `email` (always null:
+/// this server keeps none).
+#[derive(Serialize)]
+struct KickedParticipant<'a> {
+    #[serde(flatten)]
+    participant: ParticipantJson<'a>,
+    email: Option<&'a str>,
 }
 
 /// `POST .../active-session/kick {participant_ids?, custom_participant_ids?}` → `{success, data: {action: "kick",
@@ -87,6 +103,10 @@ pub async fn kick(
         .await?;
     let ids: Vec<String> = rows.iter().map(|row| row.id.clone()).collect();
     let kicked = state.hub.kick(&meeting.id, &ids).await;
-    let participants: Vec<_> = rows.iter().filter(|row| kicked.contains(&row.id)).map(kicked_json).collect();
-    Ok(ok(json!({ "action": KICK_ACTION, "participants": participants })))
+    let participants = rows
+        .iter()
+        .filter(|row| kicked.contains(&row.id))
+        .map(|row| KickedParticipant { participant: participant_json(row), email: None })
+        .collect();
+    Ok(ok(Kicked { action: KICK_ACTION, participants }))
 }

@@ -1,13 +1,12 @@
 //! `/accounts/{account_id}/realtime/kit/apps` — SDK `realtime_kit.apps.post` and `.get`.
 
 use super::{created, non_empty, paged, AccountPath, Body, Ids, Params, SortOrder};
-use crate::error::ApiError;
+use crate::rest::ApiError;
 use crate::state::AppState;
 use crate::store::{AppRow, PageRequest};
 use axum::extract::State;
 use axum::response::Response;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
 
 /// `AppPostParams`
 #[derive(Debug, Deserialize)]
@@ -26,8 +25,21 @@ pub struct ListApps {
 }
 
 /// `AppPostResponse.data.app` / `AppGetResponse.data[]`
-fn app_json(app: &AppRow) -> Value {
-    json!({ "id": app.id, "name": app.name, "created_at": app.created_at })
+#[derive(Serialize)]
+struct AppJson<'a> {
+    id: &'a str,
+    name: &'a str,
+    created_at: &'a str,
+}
+
+fn app_json(app: &AppRow) -> AppJson<'_> {
+    AppJson { id: &app.id, name: &app.name, created_at: &app.created_at }
+}
+
+/// `AppPostResponse.data`
+#[derive(Serialize)]
+struct AppCreated<'a> {
+    app: AppJson<'a>,
 }
 
 /// `POST .../apps {name}` → `201 {success, data: {app: {id, name, created_at}}}`. The app gets the default presets
@@ -39,7 +51,7 @@ pub async fn create(
 ) -> Result<Response, ApiError> {
     let name = non_empty("name", &body.name)?;
     let app = state.store.run(move |db| db.create_app(&path.account_id, &name)).await?;
-    Ok(created(json!({ "app": app_json(&app) })))
+    Ok(created(AppCreated { app: app_json(&app) }))
 }
 
 /// `GET .../apps?page_no&per_page&search&sort_order` → `{success, data: [app], paging: {total_count, start_offset,
@@ -53,5 +65,5 @@ pub async fn list(
     let newest_first = query.sort_order == Some(SortOrder::Desc);
     let search = query.search.filter(|s| !s.is_empty());
     let page = state.store.run(move |db| db.list_apps(&path.account_id, search.as_deref(), newest_first, page)).await?;
-    Ok(paged(page, |app| app_json(&app)))
+    Ok(paged(&page, app_json))
 }

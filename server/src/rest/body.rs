@@ -1,7 +1,7 @@
 //! Reading a JSON request body, with errors a client can act on: not JSON, not an object, or which field is wrong
 //! (by its path, e.g. ``permissions.kick_participant``), never the name of a Rust type.
 
-use crate::error::ApiError;
+use crate::rest::ApiError;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
 use axum::http::header;

@@ -4,14 +4,14 @@
 //! `status: INACTIVE` is only a flag here: the join refuses new participants (see the hub); a live session goes on.
 
 use super::{created, find_app, find_meeting, ok, paged, query_time, AppPath, Body, Ids, MeetingPath, Params};
-use crate::error::ApiError;
+use crate::rest::ApiError;
 use crate::state::AppState;
 use crate::store::Result as StoreResult;
 use crate::store::{MeetingFilter, MeetingRow, MeetingStatus, PageRequest, KEEP_ALIVE_SETTING, MAX_KEEP_ALIVE_SECS};
 use axum::extract::State;
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
 /// `MeetingCreateParams`, `MeetingReplaceMeetingByIDParams` and `MeetingUpdateMeetingByIDParams` (which alone may
 /// carry `status`). The optional settings are stored as given (title and status aside) and echoed back; this
@@ -43,27 +43,58 @@ pub struct MeetingBody {
     pub recording_config: Option<Map<String, Value>>,
 }
 
-/// The meeting model (`MeetingCreateResponse.data`, `MeetingGetMeetingByIDResponse.data`): the stored settings over
-/// RealtimeKit's defaults.
-pub fn meeting_json(meeting: &MeetingRow) -> Value {
-    let mut data = json!({
-        "id": meeting.id,
-        "title": meeting.title,
-        "status": meeting.status.as_str(),
-        "created_at": meeting.created_at,
-        "updated_at": meeting.updated_at,
-        "record_on_start": false,
-        "live_stream_on_start": false,
-        "persist_chat": false,
-        "summarize_on_end": false,
-        "transcribe_on_end": false,
-        // Unset means 0 here: the session ends when its last participant leaves (RealtimeKit's default is 60; set
-        // it for that). See `MeetingRow::session_keep_alive`.
-        "session_keep_alive_time_in_secs": 0,
-    });
-    let object = data.as_object_mut().expect("a JSON object");
-    object.extend(meeting.settings.iter().map(|(key, value)| (key.clone(), value.clone())));
-    data
+/// The meeting model (`MeetingCreateResponse.data`, `MeetingGetMeetingByIDResponse.data`): the settings the meeting
+/// was given (stored as [`MeetingBody`] sent them, so these are all there can be) over RealtimeKit's defaults.
+#[derive(Serialize)]
+pub struct MeetingJson<'a> {
+    pub id: &'a str,
+    pub title: Option<&'a str>,
+    pub status: &'static str,
+    pub created_at: &'a str,
+    pub updated_at: &'a str,
+    pub record_on_start: &'a Value,
+    pub live_stream_on_start: &'a Value,
+    pub persist_chat: &'a Value,
+    pub summarize_on_end: &'a Value,
+    pub transcribe_on_end: &'a Value,
+    /// Unset means 0 here: the session ends when its last participant leaves (RealtimeKit's default is 60; set it
+    /// for that). See `MeetingRow::session_keep_alive`.
+    #[serde(serialize_with = "zero_if_unset")]
+    pub session_keep_alive_time_in_secs: Option<&'a Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ai_config: Option<&'a Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recording_config: Option<&'a Value>,
+}
+
+/// The default of the on/off settings.
+static OFF: Value = Value::Bool(false);
+
+fn zero_if_unset<S: serde::Serializer>(value: &Option<&Value>, serializer: S) -> Result<S::Ok, S::Error> {
+    match value {
+        Some(value) => value.serialize(serializer),
+        None => serializer.serialize_u8(0),
+    }
+}
+
+pub fn meeting_json(meeting: &MeetingRow) -> MeetingJson<'_> {
+    let setting = |name: &str| meeting.settings.get(name);
+    let switch = |name: &str| setting(name).unwrap_or(&OFF);
+    MeetingJson {
+        id: &meeting.id,
+        title: meeting.title.as_deref(),
+        status: meeting.status.as_str(),
+        created_at: &meeting.created_at,
+        updated_at: &meeting.updated_at,
+        record_on_start: switch("record_on_start"),
+        live_stream_on_start: switch("live_stream_on_start"),
+        persist_chat: switch("persist_chat"),
+        summarize_on_end: switch("summarize_on_end"),
+        transcribe_on_end: switch("transcribe_on_end"),
+        session_keep_alive_time_in_secs: setting(KEEP_ALIVE_SETTING),
+        ai_config: setting("ai_config"),
+        recording_config: setting("recording_config"),
+    }
 }
 
 impl MeetingBody {
@@ -135,7 +166,7 @@ pub async fn list(
     let app = find_app(&state, &path.account_id, &path.app_id).await?;
     let page = PageRequest::new(query.page_no, query.per_page);
     let page = state.store.run(move |db| db.list_meetings(&app.id, &filter, page)).await?;
-    Ok(paged(page, |meeting| meeting_json(&meeting)))
+    Ok(paged(&page, meeting_json))
 }
 
 /// `GET .../{app_id}/meetings/{meeting_id}` → `{success, data: meeting}`.

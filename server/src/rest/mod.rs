@@ -6,6 +6,9 @@
 
 pub mod active_session;
 pub mod apps;
+pub mod auth;
+pub mod dev;
+pub mod error;
 pub mod meetings;
 pub mod participants;
 pub mod presets;
@@ -15,8 +18,8 @@ pub mod webhooks;
 mod body;
 
 pub use body::Body;
+pub use error::ApiError;
 
-use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store::{AppRow, MeetingRow, Page};
 use axum::extract::FromRequestParts;
@@ -24,7 +27,6 @@ use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
 
 /// Largest request body accepted; bigger ones get 413.
 pub const BODY_LIMIT: usize = 64 * 1024;
@@ -97,9 +99,32 @@ impl ParticipantPath {
     }
 }
 
+/// Cloudflare's v4 success envelope: `{"success": true, "data": data}`, and `paging` on a list answer.
+#[derive(Serialize)]
+struct Envelope<T> {
+    success: bool,
+    data: T,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    paging: Option<Paging>,
+}
+
+/// RealtimeKit's `paging` object of a list answer.
+#[derive(Serialize)]
+pub struct Paging {
+    pub total_count: u64,
+    pub start_offset: u64,
+    pub end_offset: u64,
+}
+
+impl Paging {
+    pub fn of<T>(page: &Page<T>) -> Paging {
+        Paging { total_count: page.total_count, start_offset: page.start_offset, end_offset: page.end_offset }
+    }
+}
+
 /// `200 {"success": true, "data": data}`
 pub fn ok(data: impl Serialize) -> Response {
-    Json(json!({ "success": true, "data": data })).into_response()
+    Json(Envelope { success: true, data, paging: None }).into_response()
 }
 
 /// `201 {"success": true, "data": data}`
@@ -124,16 +149,15 @@ pub fn query_time(name: &str, value: Option<String>) -> Result<Option<String>, A
     value.map(parse).transpose()
 }
 
-/// RealtimeKit's `paging` object of a list answer.
-pub fn paging_json<T>(page: &Page<T>) -> Value {
-    json!({ "total_count": page.total_count, "start_offset": page.start_offset, "end_offset": page.end_offset })
+/// `200 {"success": true, "data": data, "paging": paging}`: a list answer whose `data` is an object holding the list
+/// (`{sessions: [...]}`).
+pub fn ok_paged(data: impl Serialize, paging: Paging) -> Response {
+    Json(Envelope { success: true, data, paging: Some(paging) }).into_response()
 }
 
 /// `200 {"success": true, "data": [items], "paging": {total_count, start_offset, end_offset}}`
-pub fn paged<T>(page: Page<T>, item: impl FnMut(T) -> Value) -> Response {
-    let paging = paging_json(&page);
-    Json(json!({ "success": true, "data": page.items.into_iter().map(item).collect::<Vec<_>>(), "paging": paging }))
-        .into_response()
+pub fn paged<'a, T, J: Serialize>(page: &'a Page<T>, item: impl FnMut(&'a T) -> J) -> Response {
+    ok_paged(page.items.iter().map(item).collect::<Vec<_>>(), Paging::of(page))
 }
 
 /// A text field that must hold something: trimmed, or 400 naming the field.

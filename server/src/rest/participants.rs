@@ -3,13 +3,12 @@
 //! `.edit_participant`, `.delete_meeting_participant` and `.refresh_participant_token`.
 
 use super::{created, find_meeting, non_empty, ok, paged, Body, Ids, MeetingPath, Params, ParticipantPath};
-use crate::error::ApiError;
+use crate::rest::ApiError;
 use crate::state::AppState;
 use crate::store::{PageRequest, ParticipantRow};
 use axum::extract::State;
 use axum::response::Response;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
 
 /// `MeetingAddParticipantParams`
 #[derive(Debug, Deserialize)]
@@ -38,16 +37,51 @@ pub struct ListParticipants {
 }
 
 /// The participant model (`MeetingGetMeetingParticipantResponse.data`).
-pub fn participant_json(row: &ParticipantRow) -> Value {
-    json!({
-        "id": row.id,
-        "custom_participant_id": row.custom_participant_id,
-        "preset_name": row.preset_name,
-        "name": row.name,
-        "picture": row.picture,
-        "created_at": row.created_at,
-        "updated_at": row.updated_at,
-    })
+#[derive(Serialize)]
+pub struct ParticipantJson<'a> {
+    pub id: &'a str,
+    pub custom_participant_id: &'a str,
+    pub preset_name: &'a str,
+    pub name: Option<&'a str>,
+    pub picture: Option<&'a str>,
+    pub created_at: &'a str,
+    pub updated_at: &'a str,
+}
+
+pub fn participant_json(row: &ParticipantRow) -> ParticipantJson<'_> {
+    ParticipantJson {
+        id: &row.id,
+        custom_participant_id: &row.custom_participant_id,
+        preset_name: &row.preset_name,
+        name: row.name.as_deref(),
+        picture: row.picture.as_deref(),
+        created_at: &row.created_at,
+        updated_at: &row.updated_at,
+    }
+}
+
+/// The participant model with a fresh token (`MeetingAddParticipantResponse.data`,
+/// `MeetingEditParticipantResponse.data`).
+#[derive(Serialize)]
+struct WithToken<'a> {
+    #[serde(flatten)]
+    participant: ParticipantJson<'a>,
+    token: String,
+}
+
+/// `MeetingDeleteMeetingParticipantResponse.data`: the participant as it was, and its preset's id (null if that
+/// preset is gone too).
+#[derive(Serialize)]
+struct Deleted<'a> {
+    #[serde(flatten)]
+    participant: ParticipantJson<'a>,
+    preset_id: Option<String>,
+}
+
+/// `MeetingRefreshParticipantTokenResponse.data`
+#[derive(Serialize)]
+struct Token {
+    token: String,
 }
 
 /// A new participant token at the participant's current token version: what the browser sends in its `join` frame.
@@ -57,12 +91,9 @@ fn token(state: &AppState, account_id: &str, app_id: &str, row: &ParticipantRow)
     state.tokens.issue(&claims)
 }
 
-/// The participant model with a fresh token (`MeetingAddParticipantResponse.data`,
-/// `MeetingEditParticipantResponse.data`).
-fn with_token(state: &AppState, account_id: &str, app_id: &str, row: &ParticipantRow) -> Value {
-    let mut data = participant_json(row);
-    data["token"] = Value::String(token(state, account_id, app_id, row));
-    data
+/// [`WithToken`]
+fn with_token<'a>(state: &AppState, account_id: &str, app_id: &str, row: &'a ParticipantRow) -> WithToken<'a> {
+    WithToken { participant: participant_json(row), token: token(state, account_id, app_id, row) }
 }
 
 fn unknown_preset(name: &str) -> ApiError {
@@ -107,7 +138,7 @@ pub async fn list(
     let (_, meeting) = find_meeting(&state, &path).await?;
     let page = PageRequest::new(query.page_no, query.per_page);
     let page = state.store.run(move |db| db.list_participants(&meeting.id, page)).await?;
-    Ok(paged(page, |row| participant_json(&row)))
+    Ok(paged(&page, participant_json))
 }
 
 /// `GET .../participants/{participant_id}` → `{success, data: participant}` (no token: see refresh).
@@ -173,9 +204,7 @@ pub async fn delete(State(state): State<AppState>, Ids(path): Ids<ParticipantPat
     let (row, preset_id) = deleted.ok_or_else(|| ApiError::not_found("participant"))?;
     // After the delete: a join racing it either read the participant and is kicked now, or finds it gone.
     state.hub.kick(&meeting.id, std::slice::from_ref(&row.id)).await;
-    let mut data = participant_json(&row);
-    data["preset_id"] = json!(preset_id);
-    Ok(ok(data))
+    Ok(ok(Deleted { participant: participant_json(&row), preset_id }))
 }
 
 /// `POST .../participants/{participant_id}/token` (no body) → `{success, data: {token}}`: a new token for the
@@ -188,5 +217,5 @@ pub async fn refresh_token(
     let (app, meeting) = find_meeting(&state, &path.meeting()).await?;
     let row = state.store.run(move |db| db.bump_token_version(&meeting.id, &path.participant_id)).await?;
     let row = row.ok_or_else(|| ApiError::not_found("participant"))?;
-    Ok(ok(json!({ "token": token(&state, &path.account_id, &app.id, &row) })))
+    Ok(ok(Token { token: token(&state, &path.account_id, &app.id, &row) }))
 }

@@ -5,15 +5,15 @@
 //! `permissions` is pushed to the participants connected with the preset, in every live session of the app.
 
 use super::{created, find_app, non_empty, ok, paged, AppPath, Body, Ids, Params, PresetPath};
-use crate::error::ApiError;
 use crate::presets::schema::{self, Mode};
+use crate::rest::ApiError;
 use crate::state::AppState;
 use crate::store::{PageRequest, PresetConflict, PresetRow};
 use axum::extract::State;
 use axum::response::Response;
 use endsession_protocol::Permissions;
-use serde::Deserialize;
-use serde_json::{json, Map, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 
 /// `PresetGetParams`
 #[derive(Debug, Deserialize)]
@@ -24,22 +24,31 @@ pub struct ListPresets {
 }
 
 /// The whole preset (`PresetGetPresetByIDResponse.data` and the answers of every write).
-fn preset_json(preset: &PresetRow) -> Value {
-    let mut data = json!({
-        "id": preset.id,
-        "name": preset.name,
-        "created_at": preset.created_at,
-        "updated_at": preset.updated_at,
-    });
-    if let (Some(data), Value::Object(document)) = (data.as_object_mut(), &preset.document) {
-        data.extend(document.iter().map(|(key, value)| (key.clone(), value.clone())));
-    }
-    data
+/// Its `config`, `permissions` and `ui` are the stored document's (checked against the schema when written, so it
+/// holds none of the summary's names).
+#[derive(Serialize)]
+struct PresetJson<'a> {
+    #[serde(flatten)]
+    summary: Summary<'a>,
+    #[serde(flatten)]
+    document: Option<&'a Map<String, Value>>,
+}
+
+fn preset_json(preset: &PresetRow) -> PresetJson<'_> {
+    PresetJson { summary: summary_json(preset), document: preset.document.as_object() }
 }
 
 /// A list item (`PresetGetResponse.data[]`): the preset without its document.
-fn summary_json(preset: &PresetRow) -> Value {
-    json!({ "id": preset.id, "name": preset.name, "created_at": preset.created_at, "updated_at": preset.updated_at })
+#[derive(Serialize)]
+struct Summary<'a> {
+    id: &'a str,
+    name: &'a str,
+    created_at: &'a str,
+    updated_at: &'a str,
+}
+
+fn summary_json(preset: &PresetRow) -> Summary<'_> {
+    Summary { id: &preset.id, name: &preset.name, created_at: &preset.created_at, updated_at: &preset.updated_at }
 }
 
 /// A checked body split into the name (if sent, non-empty) and the document parts it sends.
@@ -98,7 +107,7 @@ pub async fn list(
     let page = PageRequest::new(query.page_no, query.per_page);
     let search = query.search.filter(|s| !s.is_empty());
     let page = state.store.run(move |db| db.list_presets(&app.id, search.as_deref(), page)).await?;
-    Ok(paged(page, |preset| summary_json(&preset)))
+    Ok(paged(&page, summary_json))
 }
 
 /// `GET .../presets/{preset_id}` → `{success, data: preset}`.

@@ -2,17 +2,15 @@
 //! `realtime_kit.sessions.get_sessions`, `.get_session_details` and `.get_session_participants`: the history of the
 //! app's sessions, live ones included, kept in the store across restarts.
 
-use super::{find_app, ok, paging_json, query_time, AppPath, Ids, Params, SessionPath, SortOrder};
+use super::{find_app, ok, ok_paged, query_time, AppPath, Ids, Paging, Params, SessionPath, SortOrder};
 use crate::clock;
-use crate::error::ApiError;
 use crate::hub::LiveInfo;
+use crate::rest::ApiError;
 use crate::state::AppState;
 use crate::store::{AttendanceRow, PageRequest, SessionFilter, SessionRow, SessionSort};
 use axum::extract::State;
-use axum::response::{IntoResponse, Response};
-use axum::Json;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use axum::response::Response;
+use serde::{Deserialize, Serialize};
 
 /// `SessionGetSessionsParams` (`participants` is not supported and ignored).
 #[derive(Debug, Deserialize)]
@@ -61,49 +59,108 @@ pub enum AttendanceSortBy {
 /// The session model shared by the active-session and history endpoints (`SessionGetSessionsResponse.data
 /// .sessions[]`, `ActiveSessionGetActiveSessionResponse.data`), plus `reason`. `live` is the hub's view of a
 /// session that is live now; the store's row says the rest.
-pub fn session_json(session: &SessionRow, app_id: &str, title: Option<&str>, live: Option<&LiveInfo>) -> Value {
+#[derive(Serialize)]
+pub struct SessionJson<'a> {
+    pub id: &'a str,
+    pub associated_id: &'a str,
+    pub created_at: &'a str,
+    pub updated_at: &'a str,
+    pub started_at: &'a str,
+    pub ended_at: Option<&'a str>,
+    /// `LIVE` or `ENDED`.
+    pub status: &'static str,
+    pub live_participants: usize,
+    pub max_concurrent_participants: usize,
+    pub meeting_display_name: &'a str,
+    pub minutes_consumed: f64,
+    pub organization_id: &'a str,
+    /// Always `meeting`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// Always empty: this server has no breakout rooms.
+    pub breakout_rooms: [(); 0],
+    /// Not in the SDK model (it keeps unknown fields): why the session ended, as the `meeting.ended` webhook says
+    /// it. Null while live.
+    pub reason: Option<&'static str>,
+}
+
+pub fn session_json<'a>(
+    session: &'a SessionRow,
+    app_id: &'a str,
+    title: Option<&'a str>,
+    live: Option<&LiveInfo>,
+) -> SessionJson<'a> {
     let (live_participants, peak) =
         live.map_or((0, session.peak_participants as usize), |info| (info.participants, info.peak));
-    json!({
-        "id": session.id,
-        "associated_id": session.meeting_id,
-        "created_at": session.started_at,
-        "updated_at": session.ended_at.as_deref().unwrap_or(&session.started_at),
-        "started_at": session.started_at,
-        "ended_at": session.ended_at,
-        "status": if session.is_live() { "LIVE" } else { "ENDED" },
-        "live_participants": live_participants,
-        "max_concurrent_participants": peak,
-        "meeting_display_name": title.unwrap_or_default(),
-        "minutes_consumed": clock::minutes_between(&session.started_at, session.ended_at.as_deref()),
-        "organization_id": app_id,
-        "type": "meeting",
-        "breakout_rooms": [],
-        // Not in the SDK model (it keeps unknown fields): why the session ended, as the `meeting.ended` webhook
-        // says it. Null while live.
-        "reason": session.end_reason.map(|r| r.as_str()),
-    })
+    SessionJson {
+        id: &session.id,
+        associated_id: &session.meeting_id,
+        created_at: &session.started_at,
+        updated_at: session.ended_at.as_deref().unwrap_or(&session.started_at),
+        started_at: &session.started_at,
+        ended_at: session.ended_at.as_deref(),
+        status: if session.is_live() { "LIVE" } else { "ENDED" },
+        live_participants,
+        max_concurrent_participants: peak,
+        meeting_display_name: title.unwrap_or_default(),
+        minutes_consumed: clock::minutes_between(&session.started_at, session.ended_at.as_deref()),
+        organization_id: app_id,
+        kind: "meeting",
+        breakout_rooms: [],
+        reason: session.end_reason.map(|r| r.as_str()),
+    }
 }
 
 /// `SessionGetSessionParticipantsResponse.data.participants[]`: one stay of a participant in the session. `id` is
 /// the stay (RealtimeKit's per-session peer id), `user_id` the participant; `duration` is in minutes.
-fn attendance_json(row: &AttendanceRow) -> Value {
-    json!({
-        "id": row.id,
-        "user_id": row.participant_id,
-        "custom_participant_id": row.custom_participant_id,
-        "display_name": row.name,
-        "preset_name": row.preset_name,
-        "joined_at": row.joined_at,
-        "left_at": row.left_at,
-        "duration": clock::minutes_between(&row.joined_at, row.left_at.as_deref()),
-        "created_at": row.joined_at,
-        "updated_at": row.left_at.as_deref().unwrap_or(&row.joined_at),
-    })
+#[derive(Serialize)]
+struct AttendanceJson<'a> {
+    id: &'a str,
+    user_id: &'a str,
+    custom_participant_id: &'a str,
+    display_name: Option<&'a str>,
+    preset_name: &'a str,
+    joined_at: &'a str,
+    left_at: Option<&'a str>,
+    duration: f64,
+    created_at: &'a str,
+    updated_at: &'a str,
+}
+
+fn attendance_json(row: &AttendanceRow) -> AttendanceJson<'_> {
+    AttendanceJson {
+        id: &row.id,
+        user_id: &row.participant_id,
+        custom_participant_id: &row.custom_participant_id,
+        display_name: row.name.as_deref(),
+        preset_name: &row.preset_name,
+        joined_at: &row.joined_at,
+        left_at: row.left_at.as_deref(),
+        duration: clock::minutes_between(&row.joined_at, row.left_at.as_deref()),
+        created_at: &row.joined_at,
+        updated_at: row.left_at.as_deref().unwrap_or(&row.joined_at),
+    }
+}
+
+/// `SessionGetSessionsResponse.data`
+#[derive(Serialize)]
+struct Sessions<'a> {
+    sessions: Vec<SessionJson<'a>>,
+}
+
+/// `SessionGetSessionParticipantsResponse.data`
+#[derive(Serialize)]
+struct Stays<'a> {
+    participants: Vec<AttendanceJson<'a>>,
 }
 
 /// The row as the API shows it, with the hub's live counts if it is live.
-async fn with_live(state: &AppState, app_id: &str, session: &SessionRow, title: Option<&str>) -> Value {
+async fn with_live<'a>(
+    state: &AppState,
+    app_id: &'a str,
+    session: &'a SessionRow,
+    title: Option<&'a str>,
+) -> SessionJson<'a> {
     let live = match session.is_live() {
         true => state.hub.live_session(&session.meeting_id).await.filter(|info| info.session_id == session.id),
         false => None,
@@ -138,8 +195,7 @@ pub async fn list(
     for (session, title) in &page.items {
         sessions.push(with_live(&state, &app.id, session, title.as_deref()).await);
     }
-    let body = json!({ "success": true, "data": { "sessions": sessions }, "paging": paging_json(&page) });
-    Ok(Json(body).into_response())
+    Ok(ok_paged(Sessions { sessions }, Paging::of(&page)))
 }
 
 /// `GET .../sessions/{session_id}` → `{success, data: session}`; 404 unless it is a session of the app's meetings.
@@ -171,7 +227,6 @@ pub async fn participants(
         })
         .await?;
     let page = found.ok_or_else(|| ApiError::not_found("session"))?;
-    let participants: Vec<_> = page.items.iter().map(attendance_json).collect();
-    let body = json!({ "success": true, "data": { "participants": participants }, "paging": paging_json(&page) });
-    Ok(Json(body).into_response())
+    let participants = page.items.iter().map(attendance_json).collect();
+    Ok(ok_paged(Stays { participants }, Paging::of(&page)))
 }

@@ -3,13 +3,12 @@
 //! `.delete_webhook`. Delivery (which reads these records when an event happens) is in `crate::webhooks`.
 
 use super::{created, find_app, non_empty, ok, AppPath, Body, Ids, WebhookPath};
-use crate::error::ApiError;
+use crate::rest::ApiError;
 use crate::state::AppState;
 use crate::store::{WebhookEvent, WebhookRow};
 use axum::extract::State;
 use axum::response::Response;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
 
 /// `WebhookCreateWebhookParams` and `WebhookReplaceWebhookParams`.
 #[derive(Debug, Deserialize)]
@@ -33,16 +32,27 @@ pub struct EditWebhook {
 }
 
 /// The webhook model (`WebhookGetWebhookByIDResponse.data` and the answers of every write).
-fn webhook_json(webhook: &WebhookRow) -> Value {
-    json!({
-        "id": webhook.id,
-        "name": webhook.name,
-        "url": webhook.url,
-        "events": webhook.events,
-        "enabled": webhook.enabled,
-        "created_at": webhook.created_at,
-        "updated_at": webhook.updated_at,
-    })
+#[derive(Serialize)]
+struct WebhookJson<'a> {
+    id: &'a str,
+    name: &'a str,
+    url: &'a str,
+    events: &'a [WebhookEvent],
+    enabled: bool,
+    created_at: &'a str,
+    updated_at: &'a str,
+}
+
+fn webhook_json(webhook: &WebhookRow) -> WebhookJson<'_> {
+    WebhookJson {
+        id: &webhook.id,
+        name: &webhook.name,
+        url: &webhook.url,
+        events: &webhook.events,
+        enabled: webhook.enabled,
+        created_at: &webhook.created_at,
+        updated_at: &webhook.updated_at,
+    }
 }
 
 /// An absolute `http(s)` URL: delivery will POST to it, so anything else could never be delivered. Under
@@ -155,4 +165,14 @@ pub async fn delete(State(state): State<AppState>, Ids(path): Ids<WebhookPath>) 
     let app = find_app(&state, &path.account_id, &path.app_id).await?;
     let deleted = state.store.run(move |db| db.delete_webhook(&app.id, &path.webhook_id)).await?;
     Ok(ok(webhook_json(&deleted.ok_or_else(|| ApiError::not_found("webhook"))?)))
+}
+
+/// `GET /.well-known/webhooks.json`: the key that verifies `rtk-signature`. Public, like RealtimeKit's.
+pub async fn well_known(State(state): State<AppState>) -> Response {
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct PublicKey<'a> {
+        public_key: &'a str,
+    }
+    ok(PublicKey { public_key: state.webhook_signer.public_key_pem() })
 }

@@ -1,10 +1,9 @@
 //! Accounts, the API tokens created inside the server, and the server's own signing secret.
 
 use super::{Db, Result};
+use crate::api_token::{secret_digest, Scope};
 use crate::clock;
-use crate::config::Scope;
 use rusqlite::{params, OptionalExtension};
-use sha2::{Digest, Sha256};
 
 /// A stored API token, found by its secret.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -13,14 +12,9 @@ pub struct StoredToken {
     pub scope: Scope,
 }
 
-/// Hex SHA-256 of a token secret: what the store keeps instead of the secret.
-pub fn secret_digest(secret: &str) -> String {
-    Sha256::digest(secret.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
-}
-
 impl Db {
     /// Creates the account if it does not exist; true if it was created.
-    pub fn ensure_account(&mut self, account_id: &str) -> Result<bool> {
+    pub fn ensure_account(&self, account_id: &str) -> Result<bool> {
         let n = self.conn.execute(
             "INSERT OR IGNORE INTO accounts (id, created_at) VALUES (?1, ?2)",
             params![account_id, clock::now()],
@@ -29,7 +23,7 @@ impl Db {
     }
 
     /// Stores an API token (and its account); true if it was new. Storing the same secret again changes nothing.
-    pub fn ensure_api_token(&mut self, account_id: &str, secret: &str, scope: Scope) -> Result<bool> {
+    pub fn ensure_api_token(&self, account_id: &str, secret: &str, scope: Scope) -> Result<bool> {
         self.ensure_account(account_id)?;
         let n = self.conn.execute(
             "INSERT OR IGNORE INTO api_tokens (secret_sha256, account_id, scope, created_at) VALUES (?1, ?2, ?3, ?4)",
@@ -39,7 +33,7 @@ impl Db {
     }
 
     /// The stored token with this secret, if any.
-    pub fn api_token(&mut self, secret: &str) -> Result<Option<StoredToken>> {
+    pub fn api_token(&self, secret: &str) -> Result<Option<StoredToken>> {
         let row = self
             .conn
             .query_row(
@@ -53,7 +47,7 @@ impl Db {
 
     /// The secret that signs participant tokens: 32 random bytes made on first start and kept, so tokens survive a
     /// restart.
-    pub fn server_secret(&mut self) -> Result<Vec<u8>> {
+    pub fn server_secret(&self) -> Result<Vec<u8>> {
         let existing: Option<Vec<u8>> = self
             .conn
             .query_row("SELECT value FROM server_meta WHERE key = 'participant_token_secret'", [], |row| row.get(0))
@@ -70,7 +64,7 @@ impl Db {
 
 #[cfg(test)]
 mod tests {
-    use crate::config::Scope;
+    use crate::api_token::Scope;
     use crate::store::Store;
 
     #[test]

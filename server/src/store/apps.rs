@@ -46,7 +46,7 @@ impl Db {
     }
 
     /// The app if it exists and belongs to the account: another account's app is reported as missing.
-    pub fn app(&mut self, account_id: &str, app_id: &str) -> Result<Option<AppRow>> {
+    pub fn app(&self, account_id: &str, app_id: &str) -> Result<Option<AppRow>> {
         Ok(self
             .conn
             .query_row(
@@ -58,7 +58,7 @@ impl Db {
     }
 
     /// The account's oldest app with this name (for idempotent seeding).
-    pub fn app_by_name(&mut self, account_id: &str, name: &str) -> Result<Option<AppRow>> {
+    pub fn app_by_name(&self, account_id: &str, name: &str) -> Result<Option<AppRow>> {
         Ok(self
             .conn
             .query_row(
@@ -71,7 +71,7 @@ impl Db {
 
     /// A page of the account's apps by creation time, optionally only those whose name contains `search`.
     pub fn list_apps(
-        &mut self,
+        &self,
         account_id: &str,
         search: Option<&str>,
         newest_first: bool,

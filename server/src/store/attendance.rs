@@ -3,9 +3,8 @@
 //! written again: it is read as having ended with the session, which keeps the end of a big session one write.
 
 use super::paging::{Filter, Page, PageRequest, PagedQuery};
-use super::{new_id, Db, Result};
-use endsession_protocol::Participant;
-use rusqlite::{params, Row};
+use super::{Db, Result};
+use rusqlite::Row;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AttendanceRow {
@@ -37,43 +36,14 @@ impl AttendanceRow {
     }
 }
 
-const COLUMNS: &str = "id, session_id, participant_id, custom_participant_id, name, preset_name, joined_at, left_at";
-/// [`COLUMNS`] of `session_participants p` in `sessions s`, an open stay of an ended session ending with it.
+/// A stay's columns (`session_participants p` in `sessions s`), an open stay of an ended session ending with it. The
+/// stays are written by the session's owner (`lifecycle.rs`).
 const READ_COLUMNS: &str = "p.id, p.session_id, p.participant_id, p.custom_participant_id, p.name, p.preset_name, \
                             p.joined_at, COALESCE(p.left_at, s.ended_at)";
 impl Db {
-    /// The participant joined the session (not a reconnect: a new stay).
-    pub fn record_arrival(&mut self, session_id: &str, participant: &Participant, at: &str) -> Result<()> {
-        let name = Some(participant.name.as_str()).filter(|name| !name.is_empty());
-        self.conn.execute(
-            &format!("INSERT INTO session_participants ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, NULL)"),
-            params![
-                new_id(),
-                session_id,
-                participant.id,
-                participant.custom_participant_id,
-                name,
-                participant.preset_name,
-                at
-            ],
-        )?;
-        Ok(())
-    }
-
-    /// The participant's stay in the live session is over (it left, was kicked, or did not come back in time). Not
-    /// called for the end of the session, which closes the open stays by itself.
-    pub fn record_departure(&mut self, session_id: &str, participant_id: &str, at: &str) -> Result<()> {
-        self.conn.execute(
-            "UPDATE session_participants SET left_at = ?1
-             WHERE session_id = ?2 AND participant_id = ?3 AND left_at IS NULL",
-            params![at, session_id, participant_id],
-        )?;
-        Ok(())
-    }
-
     /// A page of the session's stays, by arrival.
     pub fn list_attendance(
-        &mut self,
+        &self,
         session_id: &str,
         newest_first: bool,
         page: PageRequest,
@@ -91,7 +61,7 @@ impl Db {
 mod tests {
     use super::*;
     use crate::store::Store;
-    use endsession_protocol::EndReason;
+    use endsession_protocol::{EndReason, Participant};
 
     #[test]
     fn stays_open_at_arrival_and_close_at_departure_or_at_the_end() {
@@ -108,15 +78,18 @@ mod tests {
             custom_participant_id: format!("c-{id}"),
             preset_name: "p".into(),
         };
+        let m = &meeting.id;
         store
             .with(|db| {
-                db.start_session("s", &meeting.id, "t0")?;
-                db.record_arrival("s", &person("a"), "t1")?;
-                db.record_arrival("s", &person("b"), "t2")?;
-                db.record_departure("s", "a", "t3")?;
-                db.record_arrival("s", &person("a"), "t4")?;
-                db.end_session("s", "t5", EndReason::HostEndedMeeting, 2, 2)?;
-                Ok(())
+                db.transaction(|db| {
+                    db.start_session("s", m, "t0")?;
+                    db.record_arrival(m, "s", &person("a"), "t1")?;
+                    db.record_arrival(m, "s", &person("b"), "t2")?;
+                    db.record_departure(m, "s", "a", "t3")?;
+                    db.record_arrival(m, "s", &person("a"), "t4")?;
+                    db.end_session(m, "s", "t5", EndReason::HostEndedMeeting, 2, 2)?;
+                    Ok(())
+                })
             })
             .unwrap();
         let page = store.with(|db| db.list_attendance("s", false, PageRequest::new(None, None))).unwrap();

@@ -91,7 +91,7 @@ const COLUMNS: &str = "id, app_id, title, status, settings, created_at, updated_
 
 impl Db {
     pub fn create_meeting(
-        &mut self,
+        &self,
         app_id: &str,
         title: Option<&str>,
         settings: Map<String, Value>,
@@ -123,7 +123,7 @@ impl Db {
     }
 
     /// The meeting if it belongs to the app.
-    pub fn meeting(&mut self, app_id: &str, meeting_id: &str) -> Result<Option<MeetingRow>> {
+    pub fn meeting(&self, app_id: &str, meeting_id: &str) -> Result<Option<MeetingRow>> {
         Ok(self
             .conn
             .query_row(
@@ -135,7 +135,7 @@ impl Db {
     }
 
     /// The app's oldest meeting with this title (for idempotent seeding).
-    pub fn meeting_by_title(&mut self, app_id: &str, title: &str) -> Result<Option<MeetingRow>> {
+    pub fn meeting_by_title(&self, app_id: &str, title: &str) -> Result<Option<MeetingRow>> {
         Ok(self
             .conn
             .query_row(
@@ -147,12 +147,7 @@ impl Db {
     }
 
     /// A page of the app's meetings, oldest first.
-    pub fn list_meetings(
-        &mut self,
-        app_id: &str,
-        filter: &MeetingFilter,
-        page: PageRequest,
-    ) -> Result<Page<MeetingRow>> {
+    pub fn list_meetings(&self, app_id: &str, filter: &MeetingFilter, page: PageRequest) -> Result<Page<MeetingRow>> {
         let mut where_ = Filter::default();
         where_.equals("app_id", app_id.to_owned());
         if let Some(search) = filter.search.as_deref() {
@@ -176,7 +171,7 @@ impl Db {
 
     /// Writes title, status and settings of a changed meeting and stamps `updated_at`; the stored row, or None if
     /// the app has no such meeting. `created_at` never changes.
-    pub fn save_meeting(&mut self, meeting: &MeetingRow) -> Result<Option<MeetingRow>> {
+    pub fn save_meeting(&self, meeting: &MeetingRow) -> Result<Option<MeetingRow>> {
         self.conn.execute(
             "UPDATE meetings SET title = ?1, status = ?2, settings = ?3, updated_at = ?4 WHERE id = ?5 AND app_id = ?6",
             params![
@@ -193,7 +188,7 @@ impl Db {
 
     /// Sets ACTIVE / INACTIVE; the updated meeting, or None if the app has no such meeting.
     pub fn set_meeting_status(
-        &mut self,
+        &self,
         app_id: &str,
         meeting_id: &str,
         status: MeetingStatus,

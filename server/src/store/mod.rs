@@ -8,6 +8,7 @@ mod accounts;
 mod apps;
 mod attendance;
 mod data_dir;
+mod lifecycle;
 mod meetings;
 mod paging;
 mod participants;
@@ -17,7 +18,7 @@ mod sessions;
 mod webhook_outbox;
 mod webhooks;
 
-pub use accounts::{secret_digest, StoredToken};
+pub use accounts::StoredToken;
 pub use apps::{AppPage, AppRow};
 pub use attendance::AttendanceRow;
 pub use data_dir::ExposedData;
@@ -29,9 +30,10 @@ pub use sessions::{LiveSessionRow, ResumeCheck, SessionFilter, SessionRow, Sessi
 pub use webhook_outbox::{DeliveryState, DueDelivery, EventMeeting, OpenStay};
 pub use webhooks::{WebhookEvent, WebhookRow};
 
-use rusqlite::Connection;
+use rusqlite::{Connection, Transaction, TransactionBehavior};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
+use tokio::sync::Notify;
 
 /// File name of the database inside `--data`.
 pub const DB_FILE: &str = "endsession.sqlite3";
@@ -55,12 +57,15 @@ pub type Result<T> = std::result::Result<T, StoreError>;
 /// The open database. Methods live next to their tables in the submodules.
 pub struct Db {
     conn: Connection,
+    /// Rung when a webhook event is enqueued ([`Store::webhook_bell`]).
+    webhook_bell: Arc<Notify>,
 }
 
 /// A cheap, cloneable handle on the database.
 #[derive(Clone)]
 pub struct Store {
     db: Arc<Mutex<Db>>,
+    webhook_bell: Arc<Notify>,
 }
 
 impl Store {
@@ -85,9 +90,16 @@ impl Store {
     fn init(conn: Connection) -> Result<Store> {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        let mut db = Db { conn };
+        let webhook_bell = Arc::new(Notify::new());
+        let mut db = Db { conn, webhook_bell: webhook_bell.clone() };
         schema::migrate(&mut db.conn)?;
-        Ok(Store { db: Arc::new(Mutex::new(db)) })
+        Ok(Store { db: Arc::new(Mutex::new(db)), webhook_bell })
+    }
+
+    /// Rings (`notify_waiters`) each time a webhook event is enqueued in this store, so the delivery worker need not
+    /// wait for its next poll. One per store, not per process: a worker is woken only by its own store's events.
+    pub fn webhook_bell(&self) -> Arc<Notify> {
+        self.webhook_bell.clone()
     }
 
     /// Runs `f` on the calling thread. For startup code and tests; async code uses [`Store::run`].
@@ -110,20 +122,30 @@ impl Store {
 }
 
 impl Db {
-    /// Runs `f` in one transaction: all of its writes, or none if it fails. Not nestable (SQLite has one
-    /// transaction per connection), so only top-level store calls use it.
-    pub fn transaction<T>(&mut self, f: impl FnOnce(&mut Db) -> Result<T>) -> Result<T> {
-        self.conn.execute_batch("BEGIN IMMEDIATE")?;
-        match f(self) {
-            Ok(value) => {
-                self.conn.execute_batch("COMMIT")?;
-                Ok(value)
-            }
-            Err(e) => {
-                let _ = self.conn.execute_batch("ROLLBACK");
-                Err(e)
-            }
-        }
+    /// Runs `f` in one `BEGIN IMMEDIATE` transaction: all of its writes, or none. The transaction is a
+    /// [`rusqlite::Transaction`] guard, so it rolls back whenever it is not committed: `f` failed (an early `?`) or
+    /// panicked (the guard drops while the panic unwinds). Not nestable (SQLite has one transaction per connection):
+    /// `f` gets a shared [`Tx`], and this needs `&mut Db`, so a nested call does not compile.
+    pub fn transaction<T>(&mut self, f: impl FnOnce(&Tx<'_>) -> Result<T>) -> Result<T> {
+        let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
+        let value = f(&Tx { db: self })?;
+        tx.commit()?;
+        Ok(value)
+    }
+}
+
+/// The database inside [`Db::transaction`]: every [`Db`] method (through `Deref`), and the writes that must commit
+/// together with their webhook events, a session's start, arrivals, departures and end (`lifecycle.rs`), which exist
+/// only here.
+pub struct Tx<'a> {
+    db: &'a Db,
+}
+
+impl std::ops::Deref for Tx<'_> {
+    type Target = Db;
+
+    fn deref(&self) -> &Db {
+        self.db
     }
 }
 
@@ -147,6 +169,26 @@ mod tests {
         assert_eq!(store.with(|db| db.app("acct", &app.id)).unwrap().unwrap().name, "first");
         let mode: String = store.with(|db| Ok(db.conn.query_row("PRAGMA journal_mode", [], |r| r.get(0))?)).unwrap();
         assert_eq!(mode, "wal");
+    }
+
+    /// A bug that panics mid-transaction (a lock poisoned, a handler's task torn down) must not leave its first
+    /// writes behind, nor the connection stuck inside a transaction that the next caller's `BEGIN` trips over.
+    #[test]
+    fn a_transaction_that_panics_writes_nothing_and_the_next_one_commits() {
+        let store = Store::open_in_memory().unwrap();
+        let app = store.with(|db| db.create_app("acct", "a")).unwrap();
+        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            store.with(|db| {
+                db.transaction(|db| -> Result<()> {
+                    db.create_meeting(&app.id, Some("lost"), Default::default())?;
+                    panic!("a bug after the first write");
+                })
+            })
+        }));
+        assert!(panicked.is_err());
+        assert!(store.with(|db| db.meeting_by_title(&app.id, "lost")).unwrap().is_none());
+        store.with(|db| db.transaction(|db| db.create_meeting(&app.id, Some("kept"), Default::default()))).unwrap();
+        assert!(store.with(|db| db.meeting_by_title(&app.id, "kept")).unwrap().is_some());
     }
 
     #[tokio::test]

@@ -104,7 +104,7 @@ pub struct PagedQuery<'a> {
 impl Db {
     /// Counts the filtered rows and reads one page of them.
     pub fn page<T>(
-        &mut self,
+        &self,
         query: PagedQuery<'_>,
         request: PageRequest,
         map: impl FnMut(&Row) -> rusqlite::Result<T>,

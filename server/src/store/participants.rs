@@ -77,7 +77,7 @@ const COLUMNS: &str =
 
 impl Db {
     pub fn add_participant(
-        &mut self,
+        &self,
         meeting_id: &str,
         custom_participant_id: &str,
         preset_name: &str,
@@ -114,7 +114,7 @@ impl Db {
     }
 
     /// The participant if it belongs to the meeting.
-    pub fn participant(&mut self, meeting_id: &str, participant_id: &str) -> Result<Option<ParticipantRow>> {
+    pub fn participant(&self, meeting_id: &str, participant_id: &str) -> Result<Option<ParticipantRow>> {
         Ok(self
             .conn
             .query_row(
@@ -126,7 +126,7 @@ impl Db {
     }
 
     /// A page of the meeting's participants, in the order they were added.
-    pub fn list_participants(&mut self, meeting_id: &str, page: PageRequest) -> Result<Page<ParticipantRow>> {
+    pub fn list_participants(&self, meeting_id: &str, page: PageRequest) -> Result<Page<ParticipantRow>> {
         let mut filter = Filter::default();
         filter.equals("meeting_id", meeting_id.to_owned());
         let query = PagedQuery { columns: COLUMNS, from: "participants", filter, order: "created_at, rowid" };
@@ -136,7 +136,7 @@ impl Db {
     /// The meeting's participants with any of these ids or custom participant ids (a custom id may name several
     /// participants: the API does not make it unique), in the order they were added.
     pub fn find_participants(
-        &mut self,
+        &self,
         meeting_id: &str,
         ids: &[String],
         custom_ids: &[String],
@@ -156,7 +156,7 @@ impl Db {
 
     /// Deletes the participant; the deleted row, or None if the meeting has no such participant. Its tokens stop
     /// working: a join re-reads the participant.
-    pub fn delete_participant(&mut self, meeting_id: &str, participant_id: &str) -> Result<Option<ParticipantRow>> {
+    pub fn delete_participant(&self, meeting_id: &str, participant_id: &str) -> Result<Option<ParticipantRow>> {
         let Some(row) = self.participant(meeting_id, participant_id)? else { return Ok(None) };
         self.conn
             .execute("DELETE FROM participants WHERE id = ?1 AND meeting_id = ?2", [participant_id, meeting_id])?;
@@ -166,7 +166,7 @@ impl Db {
     /// Changes the given fields (None leaves a field as it is); the updated row, or None if there is no such
     /// participant in the meeting.
     pub fn update_participant(
-        &mut self,
+        &self,
         meeting_id: &str,
         participant_id: &str,
         preset_name: Option<&str>,
@@ -185,7 +185,7 @@ impl Db {
 
     /// Raises the participant's token version (a token refresh): tokens issued before stop joining. The updated row,
     /// or None if there is no such participant in the meeting.
-    pub fn bump_token_version(&mut self, meeting_id: &str, participant_id: &str) -> Result<Option<ParticipantRow>> {
+    pub fn bump_token_version(&self, meeting_id: &str, participant_id: &str) -> Result<Option<ParticipantRow>> {
         self.conn.execute(
             "UPDATE participants SET token_version = token_version + 1 WHERE id = ?1 AND meeting_id = ?2",
             [participant_id, meeting_id],
@@ -194,7 +194,7 @@ impl Db {
     }
 
     /// Whether the participant's tokens may join: its current token version, or [`TokenStanding::Deleted`].
-    pub fn token_standing(&mut self, meeting_id: &str, participant_id: &str) -> Result<TokenStanding> {
+    pub fn token_standing(&self, meeting_id: &str, participant_id: &str) -> Result<TokenStanding> {
         let version: Option<i64> = self
             .conn
             .query_row(
@@ -209,7 +209,7 @@ impl Db {
     /// Reads the participant, its meeting and its current preset for a join. The ids come from a participant token,
     /// so each is checked against the others: a token for a deleted or moved participant is refused.
     pub fn join_context(
-        &mut self,
+        &self,
         app_id: &str,
         meeting_id: &str,
         participant_id: &str,
@@ -221,7 +221,7 @@ impl Db {
     /// when the participant is already in the live session (a resume or another tab). INACTIVE stops new joins,
     /// not the session, so the people in it keep it over a network blip.
     pub fn admission_context(
-        &mut self,
+        &self,
         app_id: &str,
         meeting_id: &str,
         participant_id: &str,

@@ -48,7 +48,7 @@ const COLUMNS: &str = "id, app_id, name, document, created_at, updated_at";
 
 impl Db {
     /// The app's preset with this name.
-    pub fn preset(&mut self, app_id: &str, name: &str) -> Result<Option<PresetRow>> {
+    pub fn preset(&self, app_id: &str, name: &str) -> Result<Option<PresetRow>> {
         Ok(self
             .conn
             .query_row(
@@ -60,7 +60,7 @@ impl Db {
     }
 
     /// The app's preset with this id.
-    pub fn preset_by_id(&mut self, app_id: &str, preset_id: &str) -> Result<Option<PresetRow>> {
+    pub fn preset_by_id(&self, app_id: &str, preset_id: &str) -> Result<Option<PresetRow>> {
         Ok(self
             .conn
             .query_row(
@@ -72,7 +72,7 @@ impl Db {
     }
 
     /// All presets of the app, oldest first.
-    pub fn presets(&mut self, app_id: &str) -> Result<Vec<PresetRow>> {
+    pub fn presets(&self, app_id: &str) -> Result<Vec<PresetRow>> {
         let mut statement = self
             .conn
             .prepare(&format!("SELECT {COLUMNS} FROM presets WHERE app_id = ?1 ORDER BY created_at, rowid"))?;
@@ -81,7 +81,7 @@ impl Db {
     }
 
     /// A page of the app's presets, oldest first, optionally only those whose name contains `search`.
-    pub fn list_presets(&mut self, app_id: &str, search: Option<&str>, page: PageRequest) -> Result<Page<PresetRow>> {
+    pub fn list_presets(&self, app_id: &str, search: Option<&str>, page: PageRequest) -> Result<Page<PresetRow>> {
         let mut filter = Filter::default();
         filter.equals("app_id", app_id.to_owned());
         if let Some(search) = search {
@@ -93,7 +93,7 @@ impl Db {
     }
 
     pub fn create_preset(
-        &mut self,
+        &self,
         app_id: &str,
         name: &str,
         document: Value,
@@ -145,7 +145,7 @@ impl Db {
 
     /// Deletes the preset; the deleted row, or None if the app has no such preset. Participants that had it keep
     /// its name and, until a preset of that name exists again, no permissions.
-    pub fn delete_preset(&mut self, app_id: &str, preset_id: &str) -> Result<Option<PresetRow>> {
+    pub fn delete_preset(&self, app_id: &str, preset_id: &str) -> Result<Option<PresetRow>> {
         let Some(row) = self.preset_by_id(app_id, preset_id)? else { return Ok(None) };
         self.conn.execute("DELETE FROM presets WHERE id = ?1 AND app_id = ?2", [preset_id, app_id])?;
         Ok(Some(row))

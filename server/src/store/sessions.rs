@@ -96,37 +96,8 @@ fn with_title(row: &Row) -> rusqlite::Result<(SessionRow, Option<String>)> {
 }
 
 impl Db {
-    pub fn start_session(&mut self, session_id: &str, meeting_id: &str, started_at: &str) -> Result<()> {
-        self.conn.execute(
-            "INSERT INTO sessions (id, meeting_id, started_at, peak_participants, last_alive_at)
-             VALUES (?1, ?2, ?3, 0, ?3)",
-            params![session_id, meeting_id, started_at],
-        )?;
-        Ok(())
-    }
-
-    /// Records the end; true if this call ended it. A session ends once: later calls change nothing. The stays still
-    /// open end with it without a write (see [`Db::list_attendance`]): this runs before the participants are told,
-    /// so it stays one row whatever the size of the session.
-    pub fn end_session(
-        &mut self,
-        session_id: &str,
-        ended_at: &str,
-        reason: EndReason,
-        peak_participants: u32,
-        kicked_count: u32,
-    ) -> Result<bool> {
-        let n = self.conn.execute(
-            "UPDATE sessions SET ended_at = ?1, end_reason = ?2, peak_participants = MAX(peak_participants, ?3),
-                                 kicked_count = ?4
-             WHERE id = ?5 AND ended_at IS NULL",
-            params![ended_at, reason.as_str(), peak_participants, kicked_count, session_id],
-        )?;
-        Ok(n == 1)
-    }
-
     /// The session if it belongs to the meeting.
-    pub fn session(&mut self, meeting_id: &str, session_id: &str) -> Result<Option<SessionRow>> {
+    pub fn session(&self, meeting_id: &str, session_id: &str) -> Result<Option<SessionRow>> {
         Ok(self
             .conn
             .query_row(
@@ -138,7 +109,7 @@ impl Db {
     }
 
     /// The meeting's most recent session, live or ended.
-    pub fn latest_session(&mut self, meeting_id: &str) -> Result<Option<SessionRow>> {
+    pub fn latest_session(&self, meeting_id: &str) -> Result<Option<SessionRow>> {
         Ok(self
             .conn
             .query_row(
@@ -154,7 +125,7 @@ impl Db {
     /// Someone was present in the live session at `at`, and it has had `peak` participants at once (None: no
     /// change): both only grow, so a session restored after a restart keeps its true peak and ends at the last
     /// moment anyone was there.
-    pub fn touch_session(&mut self, session_id: &str, at: &str, peak: Option<u32>) -> Result<()> {
+    pub fn touch_session(&self, session_id: &str, at: &str, peak: Option<u32>) -> Result<()> {
         self.conn
             .prepare_cached(
                 "UPDATE sessions SET last_alive_at = MAX(COALESCE(last_alive_at, started_at), ?1),
@@ -177,13 +148,7 @@ impl Db {
     }
 
     /// Remembers that the participant was removed from the session (`Kicked`), so that a resume is told so.
-    pub fn record_removal(
-        &mut self,
-        session_id: &str,
-        participant_id: &str,
-        state: LeaveState,
-        at: &str,
-    ) -> Result<()> {
+    pub fn record_removal(&self, session_id: &str, participant_id: &str, state: LeaveState, at: &str) -> Result<()> {
         self.conn.execute(
             "INSERT INTO session_removals (session_id, participant_id, state, at) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT (session_id, participant_id) DO UPDATE SET state = excluded.state, at = excluded.at",
@@ -193,7 +158,7 @@ impl Db {
     }
 
     /// The participant is in the session again (it joined anew): a removal no longer applies.
-    pub fn clear_removal(&mut self, session_id: &str, participant_id: &str) -> Result<()> {
+    pub fn clear_removal(&self, session_id: &str, participant_id: &str) -> Result<()> {
         self.conn
             .prepare_cached("DELETE FROM session_removals WHERE session_id = ?1 AND participant_id = ?2")?
             .execute([session_id, participant_id])?;
@@ -201,7 +166,7 @@ impl Db {
     }
 
     /// Everything a resume into `session_id` needs to know, in one call.
-    pub fn resume_check(&mut self, meeting_id: &str, session_id: &str, participant_id: &str) -> Result<ResumeCheck> {
+    pub fn resume_check(&self, meeting_id: &str, session_id: &str, participant_id: &str) -> Result<ResumeCheck> {
         let session = self.session(meeting_id, session_id)?;
         let participant_gone = self.participant(meeting_id, participant_id)?.is_none();
         if session.is_none() || participant_gone {
@@ -228,7 +193,7 @@ impl Db {
     }
 
     /// Every session not ended, with its open stays: what a previous run of the server left live.
-    pub fn live_sessions_to_restore(&mut self) -> Result<Vec<LiveSessionRow>> {
+    pub fn live_sessions_to_restore(&self) -> Result<Vec<LiveSessionRow>> {
         let mut statement = self.conn.prepare(&format!(
             "SELECT {COLUMNS}, (SELECT app_id FROM meetings m WHERE m.id = meeting_id), last_alive_at
              FROM sessions WHERE ended_at IS NULL ORDER BY started_at, rowid"
@@ -262,7 +227,7 @@ impl Db {
     }
 
     /// The session if it belongs to one of the app's meetings, with that meeting's title.
-    pub fn session_of_app(&mut self, app_id: &str, session_id: &str) -> Result<Option<(SessionRow, Option<String>)>> {
+    pub fn session_of_app(&self, app_id: &str, session_id: &str) -> Result<Option<(SessionRow, Option<String>)>> {
         Ok(self
             .conn
             .query_row(
@@ -276,7 +241,7 @@ impl Db {
     /// A page of the sessions of the app's meetings, each with its meeting's title. Sorted by minutes, a live
     /// session counts until now.
     pub fn list_sessions(
-        &mut self,
+        &self,
         app_id: &str,
         filter: &SessionFilter,
         sort: SessionSort,
@@ -315,7 +280,7 @@ impl Db {
     }
 
     /// The app's meetings that have a live session: where a preset change must reach connected participants.
-    pub fn live_meetings_of_app(&mut self, app_id: &str) -> Result<Vec<String>> {
+    pub fn live_meetings_of_app(&self, app_id: &str) -> Result<Vec<String>> {
         let mut statement = self.conn.prepare(
             "SELECT DISTINCT s.meeting_id FROM sessions s JOIN meetings m ON m.id = s.meeting_id
              WHERE m.app_id = ?1 AND s.ended_at IS NULL",
@@ -340,10 +305,14 @@ mod tests {
                 db.create_meeting(&app.id, None, Default::default())
             })
             .unwrap();
-        store.with(|db| db.start_session("s-1", &meeting.id, &clock::now())).unwrap();
-        assert!(store.with(|db| db.latest_session(&meeting.id)).unwrap().unwrap().is_live());
-        assert!(store.with(|db| db.end_session("s-1", &clock::now(), EndReason::HostEndedMeeting, 3, 3)).unwrap());
-        assert!(!store.with(|db| db.end_session("s-1", &clock::now(), EndReason::AllParticipantsLeft, 9, 0)).unwrap());
+        let m = &meeting.id;
+        let end = |reason, peak, kicked| {
+            store.with(|db| db.transaction(|tx| tx.end_session(m, "s-1", &clock::now(), reason, peak, kicked))).unwrap()
+        };
+        store.with(|db| db.transaction(|tx| tx.start_session("s-1", m, &clock::now()))).unwrap();
+        assert!(store.with(|db| db.latest_session(m)).unwrap().unwrap().is_live());
+        assert!(end(EndReason::HostEndedMeeting, 3, 3));
+        assert!(!end(EndReason::AllParticipantsLeft, 9, 0));
         let row = store.with(|db| db.session(&meeting.id, "s-1")).unwrap().unwrap();
         assert_eq!(row.end_reason, Some(EndReason::HostEndedMeeting));
         assert_eq!((row.peak_participants, row.kicked_count), (3, Some(3)));

@@ -74,7 +74,7 @@ const DUE_AT: &str = "d.next_attempt_ms + CASE WHEN d.attempts = 0 THEN :first_d
 impl Db {
     /// The enabled webhooks of the meeting's app subscribed to `event`, oldest first. Looked up before anything else
     /// an event needs, so that a change nobody listens to costs this one query.
-    pub fn webhook_subscribers(&mut self, meeting_id: &str, event: WebhookEvent) -> Result<Vec<String>> {
+    pub fn webhook_subscribers(&self, meeting_id: &str, event: WebhookEvent) -> Result<Vec<String>> {
         let name = serde_json::to_value(event)?;
         let mut statement = self.conn.prepare_cached(
             "SELECT w.id FROM meetings m JOIN webhooks w ON w.app_id = m.app_id
@@ -91,7 +91,7 @@ impl Db {
     /// The deliveries are ordered within the session the body names (`meeting.sessionId`): read from the body
     /// rather than passed in, so the key is exactly what the receiver sees.
     pub fn enqueue_webhook_event(
-        &mut self,
+        &self,
         app_id: &str,
         event: WebhookEvent,
         body: &[u8],
@@ -129,7 +129,7 @@ impl Db {
     /// not due yet. Deliveries due now but not taken (their webhook had no room) are not counted: a finished
     /// attempt makes the room.
     pub fn claim_webhook_deliveries(
-        &mut self,
+        &self,
         now_ms: i64,
         first_delay_ms: i64,
         lease_until_ms: i64,
@@ -162,7 +162,7 @@ impl Db {
         Ok((claimed, None))
     }
 
-    fn lease_webhook_delivery(&mut self, event_id: &str, webhook_id: &str, lease_until_ms: i64) -> Result<DueDelivery> {
+    fn lease_webhook_delivery(&self, event_id: &str, webhook_id: &str, lease_until_ms: i64) -> Result<DueDelivery> {
         self.conn
             .prepare_cached(
                 "UPDATE webhook_deliveries SET next_attempt_ms = ?1 WHERE event_id = ?2 AND webhook_id = ?3",
@@ -189,7 +189,7 @@ impl Db {
     }
 
     /// The receiver answered 2xx.
-    pub fn webhook_delivered(&mut self, event_id: &str, webhook_id: &str, at: &str) -> Result<()> {
+    pub fn webhook_delivered(&self, event_id: &str, webhook_id: &str, at: &str) -> Result<()> {
         self.conn.execute(
             "UPDATE webhook_deliveries SET attempts = attempts + 1, delivered_at = ?1, last_error = NULL
              WHERE event_id = ?2 AND webhook_id = ?3",
@@ -200,7 +200,7 @@ impl Db {
 
     /// An attempt failed: try again at `retry_at_ms`, or (None) give up for good.
     pub fn webhook_attempt_failed(
-        &mut self,
+        &self,
         event_id: &str,
         webhook_id: &str,
         error: &str,
@@ -219,7 +219,7 @@ impl Db {
 
     /// Gives up the pending deliveries of disabled webhooks: a disabled webhook is never called, and enabling it
     /// again must not replay what happened meanwhile. Returns how many were dropped.
-    pub fn abandon_disabled_webhook_deliveries(&mut self, at: &str) -> Result<usize> {
+    pub fn abandon_disabled_webhook_deliveries(&self, at: &str) -> Result<usize> {
         Ok(self.conn.execute(
             &format!(
                 "UPDATE webhook_deliveries AS d SET abandoned_at = ?1, last_error = 'webhook disabled'
@@ -231,7 +231,7 @@ impl Db {
 
     /// Gives up the pending deliveries of events that happened before `before` (a timestamp as `created_at`): what
     /// a webhook paused that long would get is stale, and the outbox stays bounded. Returns how many were dropped.
-    pub fn expire_webhook_deliveries(&mut self, before: &str, at: &str) -> Result<usize> {
+    pub fn expire_webhook_deliveries(&self, before: &str, at: &str) -> Result<usize> {
         Ok(self.conn.execute(
             &format!(
                 "UPDATE webhook_deliveries AS d SET abandoned_at = ?1,
@@ -243,7 +243,7 @@ impl Db {
     }
 
     /// Forgets deliveries finished (delivered or abandoned) before `before`, and events with no delivery left.
-    pub fn prune_webhook_outbox(&mut self, before: &str) -> Result<usize> {
+    pub fn prune_webhook_outbox(&self, before: &str) -> Result<usize> {
         let deliveries = self
             .conn
             .execute("DELETE FROM webhook_deliveries WHERE delivered_at < ?1 OR abandoned_at < ?1", [before])?;
@@ -256,7 +256,7 @@ impl Db {
     }
 
     /// The deliveries of an event, by webhook.
-    pub fn webhook_deliveries(&mut self, event_id: &str) -> Result<Vec<DeliveryState>> {
+    pub fn webhook_deliveries(&self, event_id: &str) -> Result<Vec<DeliveryState>> {
         let mut statement = self.conn.prepare(
             "SELECT webhook_id, attempts, delivered_at IS NOT NULL, abandoned_at IS NOT NULL, last_error
              FROM webhook_deliveries WHERE event_id = ?1 ORDER BY rowid",
@@ -274,7 +274,7 @@ impl Db {
     }
 
     /// The app's events, oldest first: `(id, event name, body)`.
-    pub fn webhook_events(&mut self, app_id: &str) -> Result<Vec<(String, String, Vec<u8>)>> {
+    pub fn webhook_events(&self, app_id: &str) -> Result<Vec<(String, String, Vec<u8>)>> {
         let mut statement =
             self.conn.prepare("SELECT id, event, body FROM webhook_events WHERE app_id = ?1 ORDER BY rowid")?;
         let rows = statement.query_map([app_id], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?;
@@ -282,7 +282,7 @@ impl Db {
     }
 
     /// The meeting and its app, as event payloads describe them.
-    pub fn event_meeting(&mut self, meeting_id: &str) -> Result<Option<EventMeeting>> {
+    pub fn event_meeting(&self, meeting_id: &str) -> Result<Option<EventMeeting>> {
         Ok(self
             .conn
             .query_row(
@@ -303,7 +303,7 @@ impl Db {
     }
 
     /// The session's open stays (of one participant, or of all), oldest first.
-    pub fn open_stays(&mut self, session_id: &str, participant_id: Option<&str>) -> Result<Vec<OpenStay>> {
+    pub fn open_stays(&self, session_id: &str, participant_id: Option<&str>) -> Result<Vec<OpenStay>> {
         let mut statement = self.conn.prepare_cached(
             "SELECT id, participant_id, custom_participant_id, name, preset_name, joined_at FROM session_participants
              WHERE session_id = ?1 AND left_at IS NULL AND (?2 IS NULL OR participant_id = ?2)
@@ -319,13 +319,6 @@ impl Db {
                 joined_at: row.get(5)?,
             })
         })?;
-        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
-    }
-
-    /// `(session id, meeting id)` of every session not ended, for closing those a crash left live.
-    pub fn live_sessions(&mut self) -> Result<Vec<(String, String)>> {
-        let mut statement = self.conn.prepare("SELECT id, meeting_id FROM sessions WHERE ended_at IS NULL")?;
-        let rows = statement.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
 }

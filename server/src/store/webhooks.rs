@@ -76,7 +76,7 @@ impl WebhookRow {
 const COLUMNS: &str = "id, app_id, name, url, events, enabled, created_at, updated_at";
 
 impl Db {
-    pub fn create_webhook(&mut self, webhook: &WebhookRow) -> Result<()> {
+    pub fn create_webhook(&self, webhook: &WebhookRow) -> Result<()> {
         self.conn.execute(
             &format!("INSERT INTO webhooks ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"),
             params![
@@ -94,7 +94,7 @@ impl Db {
     }
 
     /// The app's webhook with this id.
-    pub fn webhook(&mut self, app_id: &str, webhook_id: &str) -> Result<Option<WebhookRow>> {
+    pub fn webhook(&self, app_id: &str, webhook_id: &str) -> Result<Option<WebhookRow>> {
         Ok(self
             .conn
             .query_row(
@@ -106,7 +106,7 @@ impl Db {
     }
 
     /// All webhooks of the app, oldest first (an app has a handful; the API does not page them).
-    pub fn webhooks(&mut self, app_id: &str) -> Result<Vec<WebhookRow>> {
+    pub fn webhooks(&self, app_id: &str) -> Result<Vec<WebhookRow>> {
         let mut statement = self
             .conn
             .prepare(&format!("SELECT {COLUMNS} FROM webhooks WHERE app_id = ?1 ORDER BY created_at, rowid"))?;
@@ -115,7 +115,7 @@ impl Db {
     }
 
     /// Writes a changed webhook and stamps `updated_at`; the stored row, or None if the app has no such webhook.
-    pub fn save_webhook(&mut self, webhook: &WebhookRow) -> Result<Option<WebhookRow>> {
+    pub fn save_webhook(&self, webhook: &WebhookRow) -> Result<Option<WebhookRow>> {
         self.conn.execute(
             "UPDATE webhooks SET name = ?1, url = ?2, events = ?3, enabled = ?4, updated_at = ?5
              WHERE id = ?6 AND app_id = ?7",
@@ -133,7 +133,7 @@ impl Db {
     }
 
     /// Deletes the webhook; the deleted row, or None if the app has no such webhook.
-    pub fn delete_webhook(&mut self, app_id: &str, webhook_id: &str) -> Result<Option<WebhookRow>> {
+    pub fn delete_webhook(&self, app_id: &str, webhook_id: &str) -> Result<Option<WebhookRow>> {
         let Some(row) = self.webhook(app_id, webhook_id)? else { return Ok(None) };
         self.conn.execute("DELETE FROM webhooks WHERE id = ?1 AND app_id = ?2", [webhook_id, app_id])?;
         Ok(Some(row))

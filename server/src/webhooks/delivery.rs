@@ -19,9 +19,8 @@
 //!   using up attempts; one still pending [`MAX_PENDING`] after its event is given up.
 
 use super::endpoints::{Change, Endpoints, Limits};
-use super::events::unix_ms;
 use super::targets::{self, PublicResolver, TargetPolicy};
-use super::{Signer, WAKE};
+use super::Signer;
 use crate::clock;
 use crate::store::{DueDelivery, Store, StoreError};
 use reqwest::header::{CONTENT_TYPE, USER_AGENT};
@@ -116,6 +115,7 @@ pub fn spawn(store: Store, signer: Arc<Signer>, settings: DeliverySettings) -> a
         breaker_pause: settings.breaker_pause,
     };
     let worker = Worker {
+        bell: store.webhook_bell(),
         store,
         signer,
         settings,
@@ -128,6 +128,8 @@ pub fn spawn(store: Store, signer: Arc<Signer>, settings: DeliverySettings) -> a
 #[derive(Clone)]
 struct Worker {
     store: Store,
+    /// The store's [`Store::webhook_bell`]: rung when an event is enqueued.
+    bell: Arc<tokio::sync::Notify>,
     signer: Arc<Signer>,
     settings: DeliverySettings,
     client: reqwest::Client,
@@ -161,7 +163,7 @@ impl Worker {
                 }
             }
             // Registered before looking, so an event enqueued while we look still wakes the wait below.
-            let woken = WAKE.notified();
+            let woken = self.bell.notified();
             tokio::pin!(woken);
             woken.as_mut().enable();
 
@@ -170,7 +172,8 @@ impl Worker {
                     for delivery in due {
                         running.spawn(self.clone().attempt(delivery));
                     }
-                    let until_next = next.map_or(IDLE_POLL, |ms| Duration::from_millis((ms - unix_ms()).max(0) as u64));
+                    let until_next =
+                        next.map_or(IDLE_POLL, |ms| Duration::from_millis((ms - clock::unix_ms()).max(0) as u64));
                     let now = Instant::now();
                     let until_probe = self.endpoints().next_probe(now).map_or(IDLE_POLL, |at| at - now);
                     // With every place taken, the next thing to wait for is a finished attempt.
@@ -228,7 +231,7 @@ impl Worker {
         self.store
             .run(move |db| {
                 db.abandon_disabled_webhook_deliveries(&clock::now())?;
-                let (now_ms, now) = (unix_ms(), Instant::now());
+                let (now_ms, now) = (clock::unix_ms(), Instant::now());
                 let mut room = room;
                 let mut endpoints = endpoints.lock().unwrap_or_else(PoisonError::into_inner);
                 let mut taken = Vec::new();
@@ -273,7 +276,7 @@ impl Worker {
                         "webhook delivery failed; giving up (later events of its session go on)"
                     ),
                 }
-                let retry_at = retry.map(|wait| unix_ms() + millis(wait));
+                let retry_at = retry.map(|wait| clock::unix_ms() + millis(wait));
                 self.store
                     .run(move |db| db.webhook_attempt_failed(&event_id, &webhook_id, &error, retry_at, &clock::now()))
                     .await

@@ -1,6 +1,7 @@
 //! Webhooks: signed, durable delivery of meeting events to the URLs an app registered.
 //!
-//! - [`events`]: the four meeting events, recorded in the same transaction as the change they report;
+//! - the events (`store/lifecycle.rs`): the four meeting events, recorded by the store in the same transaction as
+//!   the change they report;
 //! - the outbox tables (`store/webhook_outbox.rs`): where they wait, one delivery per subscribed, enabled webhook;
 //! - [`delivery`]: the worker that POSTs them, in order within a session, retrying with exponential backoff up to a
 //!   bound;
@@ -13,7 +14,6 @@
 
 pub mod delivery;
 pub mod endpoints;
-pub mod events;
 pub mod signing;
 pub mod targets;
 
@@ -21,27 +21,5 @@ pub use delivery::DeliverySettings;
 pub use signing::Signer;
 pub use targets::TargetPolicy;
 
-use crate::state::AppState;
-use axum::extract::State;
-use axum::response::Response;
-use serde_json::json;
-use tokio::sync::Notify;
-
 /// Where receivers fetch the public key: `{"success": true, "data": {"publicKey": "-----BEGIN PUBLIC KEY-----..."}}`.
 pub const WELL_KNOWN_PATH: &str = "/.well-known/webhooks.json";
-
-/// Rings when an event is enqueued, so the worker does not wait for its next poll. A process-wide bell rather than
-/// one per store: enqueueing happens deep inside store calls that know only the database, and a worker woken for
-/// another server's event (tests run several in one process) merely finds nothing due.
-static WAKE: Notify = Notify::const_new();
-
-/// Wakes every delivery worker. Called while the enqueueing transaction still holds the store, so a worker that
-/// wakes reads the store only after the commit.
-pub(crate) fn wake() {
-    WAKE.notify_waiters();
-}
-
-/// `GET /.well-known/webhooks.json`: the key that verifies `rtk-signature`. Public, like RealtimeKit's.
-pub async fn well_known(State(state): State<AppState>) -> Response {
-    crate::rest::ok(json!({ "publicKey": state.webhook_signer.public_key_pem() }))
-}

@@ -5,16 +5,16 @@
 //! `KickAllResult` before the `RoomLeft` that follows it.
 
 use super::frames::{classify, close, fail, send, send_final, send_text, Incoming, Socket, Violation};
+use super::Endpoint;
 use crate::config::Limits;
 use crate::hub::{HubError, Inbox, JoinOutcome, JoinRequest, Outbound, Outbox, Queued, Seat, KICK_DENIED_MESSAGE};
-use crate::state::AppState;
 use axum::extract::ws::{close_code, WebSocket};
 use endsession_protocol::{ClientFrame, ErrorCode, LeaveState, ServerFrame, PROTOCOL_VERSION};
 use std::time::Duration;
 use tokio::time::Instant;
 
 /// The whole life of one connection.
-pub async fn run(socket: WebSocket, state: AppState) {
+pub async fn run(socket: WebSocket, state: Endpoint) {
     // Borrowed from the shared state (not copied into every connection's task).
     let limits = state.sockets.limits();
     let mut socket = Socket::new(socket, limits.write_timeout);
@@ -110,7 +110,7 @@ enum Exit {
 }
 
 /// Serves a joined connection until it leaves, is ended, or drops.
-async fn serve(mut socket: Socket, mut inbox: Inbox, seat: Seat, state: &AppState, limits: &Limits) {
+async fn serve(mut socket: Socket, mut inbox: Inbox, seat: Seat, state: &Endpoint, limits: &Limits) {
     let mut heartbeat = tokio::time::interval_at(Instant::now() + limits.heartbeat_interval, limits.heartbeat_interval);
     heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     // Moved forward on every message (any frame, a Pong included). The timer is not reset on each message (that
@@ -169,7 +169,7 @@ async fn serve(mut socket: Socket, mut inbox: Inbox, seat: Seat, state: &AppStat
 }
 
 /// Acts on one message from a joined client; `Some` ends the connection.
-async fn answer(socket: &mut Socket, incoming: Incoming, seat: &Seat, state: &AppState) -> Option<Exit> {
+async fn answer(socket: &mut Socket, incoming: Incoming, seat: &Seat, state: &Endpoint) -> Option<Exit> {
     match incoming {
         Incoming::Frame(ClientFrame::KickAll { id }) => {
             let reply = match state.hub.kick_all(seat).await {

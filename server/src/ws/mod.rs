@@ -11,9 +11,12 @@ mod sockets;
 
 pub use sockets::{SocketSlot, Sockets};
 
-use crate::state::AppState;
+use crate::hub::Hub;
+use crate::store::Store;
+use crate::token::TokenKeys;
 use axum::extract::{State, WebSocketUpgrade};
 use axum::response::Response;
+use std::sync::Arc;
 
 /// Largest message the transport accepts. Well above [`endsession_protocol::MAX_FRAME_BYTES`], so that an oversized
 /// frame is read whole and answered with `FrameTooLarge` instead of a dropped connection.
@@ -27,8 +30,20 @@ const READ_BUFFER: usize = 4 * 1024;
 /// behind it leave in one write (one segment) instead of two; larger frames are written at once.
 const WRITE_BUFFER: usize = 1024;
 
+/// What a connection needs: the part of the server's shared state the WebSocket endpoint uses, taken from it with
+/// axum's `FromRef` (so this module does not depend on the REST API's state).
+#[derive(Clone)]
+pub struct Endpoint {
+    pub store: Store,
+    pub hub: Arc<dyn Hub>,
+    /// Checks the participant token `join` presents.
+    pub tokens: Arc<TokenKeys>,
+    /// The deadlines and caps, and the open sockets per participant.
+    pub sockets: Arc<Sockets>,
+}
+
 /// `GET /realtime/ws`: upgrades and hands the socket to its connection task.
-pub async fn upgrade(ws: WebSocketUpgrade, State(state): State<AppState>) -> Response {
+pub async fn upgrade(ws: WebSocketUpgrade, State(state): State<Endpoint>) -> Response {
     ws.max_message_size(MAX_TRANSPORT_MESSAGE)
         .max_frame_size(MAX_TRANSPORT_MESSAGE)
         .read_buffer_size(READ_BUFFER)

@@ -5,7 +5,7 @@ use crate::config::Limits;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-/// Shared by every connection (in [`crate::state::AppState`]).
+/// Shared by every connection (in [`super::Endpoint`]).
 #[derive(Debug)]
 pub struct Sockets {
     limits: Limits,

@@ -4,7 +4,8 @@
 #![allow(dead_code)]
 
 use endsession_protocol::{ClientFrame, ServerFrame, PROTOCOL_VERSION, WS_PATH};
-use endsession_server::config::{ApiToken, Config, Scope};
+use endsession_server::api_token::{ApiToken, Scope};
+use endsession_server::config::Config;
 use endsession_server::Server;
 use futures_util::{SinkExt, StreamExt};
 use reqwest::{Method, StatusCode};

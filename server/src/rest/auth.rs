@@ -3,42 +3,14 @@
 //! Order matters and is fixed: no or unknown token → 401; a token of another account → 404 (as if the path did not
 //! exist, so tokens cannot probe other accounts); a read-only token on a write → 403.
 
-use crate::config::{ApiToken, Scope};
-use crate::error::ApiError;
+use super::ApiError;
+use crate::api_token::Caller;
 use crate::state::AppState;
-use crate::store::secret_digest;
 use axum::extract::{Path, Request, State};
 use axum::http::{header, Method};
 use axum::middleware::Next;
 use axum::response::Response;
 use std::collections::HashMap;
-
-/// Who is calling: the account and scope of the token presented. Handlers find it in the request extensions.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Caller {
-    pub account_id: String,
-    pub scope: Scope,
-}
-
-/// The tokens given on the command line, by digest of their secret.
-#[derive(Debug, Default)]
-pub struct ApiTokens {
-    by_digest: HashMap<String, Caller>,
-}
-
-impl ApiTokens {
-    pub fn new(tokens: &[ApiToken]) -> Self {
-        let by_digest = tokens
-            .iter()
-            .map(|t| (secret_digest(&t.secret), Caller { account_id: t.account_id.clone(), scope: t.scope }))
-            .collect();
-        ApiTokens { by_digest }
-    }
-
-    fn find(&self, secret: &str) -> Option<Caller> {
-        self.by_digest.get(&secret_digest(secret)).cloned()
-    }
-}
 
 /// The token of an `Authorization: Bearer <token>` value. The scheme is matched case-insensitively (RFC 9110
 /// §11.1: "bearer" and "BEARER" are the same scheme) and separated from the token by spaces or tabs; None for

@@ -52,7 +52,7 @@ impl Fixture {
         self.events().into_iter().map(|(name, _)| name).collect()
     }
 
-    fn tx<T>(&self, f: impl FnOnce(&mut Db) -> Result<T>) -> T {
+    fn tx<T>(&self, f: impl FnOnce(&Tx<'_>) -> Result<T>) -> T {
         self.store.with(|db| db.transaction(f)).unwrap()
     }
 }
@@ -62,14 +62,14 @@ fn a_session_records_started_joined_left_and_one_ended_with_rtk_payloads() {
     let f = fixture();
     let m = f.meeting.clone();
     f.tx(|db| {
-        start_session(db, "s1", &m, "2026-01-01T00:00:00.000Z")?;
-        record_arrival(db, &m, "s1", &person("p1", "Ann"), "2026-01-01T00:00:00.000Z")?;
-        record_arrival(db, &m, "s1", &person("p2", ""), "2026-01-01T00:00:01.000Z")
+        db.start_session("s1", &m, "2026-01-01T00:00:00.000Z")?;
+        db.record_arrival(&m, "s1", &person("p1", "Ann"), "2026-01-01T00:00:00.000Z")?;
+        db.record_arrival(&m, "s1", &person("p2", ""), "2026-01-01T00:00:01.000Z")
     });
-    f.tx(|db| record_departure(db, &m, "s1", "p2", "2026-01-01T00:00:02.000Z"));
-    f.tx(|db| record_departure(db, &m, "s1", "p2", "2026-01-01T00:00:03.000Z")); // already out: no event
-    let ended = f.tx(|db| end_session(db, &m, "s1", "2026-01-01T00:01:00.000Z", EndReason::HostEndedMeeting, 2, 1));
-    let again = f.tx(|db| end_session(db, &m, "s1", "2026-01-01T00:02:00.000Z", EndReason::AllParticipantsLeft, 0, 0));
+    f.tx(|db| db.record_departure(&m, "s1", "p2", "2026-01-01T00:00:02.000Z"));
+    f.tx(|db| db.record_departure(&m, "s1", "p2", "2026-01-01T00:00:03.000Z")); // already out: no event
+    let ended = f.tx(|db| db.end_session(&m, "s1", "2026-01-01T00:01:00.000Z", EndReason::HostEndedMeeting, 2, 1));
+    let again = f.tx(|db| db.end_session(&m, "s1", "2026-01-01T00:02:00.000Z", EndReason::AllParticipantsLeft, 0, 0));
     assert!(ended && !again, "a session ends once");
 
     assert_eq!(
@@ -122,11 +122,30 @@ fn a_rolled_back_change_leaves_no_event() {
     let m = f.meeting.clone();
     let failed = f.store.with(|db| {
         db.transaction(|db| {
-            start_session(db, "s1", &m, "2026-01-01T00:00:00.000Z")?;
+            db.start_session("s1", &m, "2026-01-01T00:00:00.000Z")?;
             Err::<(), _>(crate::store::StoreError::Task("the join failed after the start".into()))
         })
     });
     assert!(failed.is_err());
     assert_eq!(f.names(), Vec::<String>::new());
     assert_eq!(f.store.with(|db| db.latest_session(&m)).unwrap(), None);
+}
+
+/// The bell is the store's own: an event wakes the worker of the store it was written to, and no other (two servers in
+/// one process, as the tests run them, do not wake each other's workers).
+#[tokio::test]
+async fn an_event_rings_the_bell_of_its_own_store_only() {
+    let f = fixture();
+    let other = Store::open_in_memory().unwrap();
+    let (bell, other_bell) = (f.store.webhook_bell(), other.webhook_bell());
+    let rung = bell.notified();
+    let other_rung = other_bell.notified();
+    tokio::pin!(rung, other_rung);
+    rung.as_mut().enable();
+    other_rung.as_mut().enable();
+    let m = f.meeting.clone();
+    f.tx(|db| db.start_session("s1", &m, "2026-01-01T00:00:00.000Z"));
+    tokio::time::timeout(std::time::Duration::from_secs(10), rung).await.expect("the store's own bell rang");
+    // A timeout polls its future once before looking at the clock: a bell that had rung would be ready then.
+    assert!(tokio::time::timeout(std::time::Duration::ZERO, other_rung).await.is_err(), "another store's bell rang");
 }

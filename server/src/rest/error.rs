@@ -18,7 +18,7 @@ use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde_json::json;
+use serde::Serialize;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {
@@ -72,14 +72,29 @@ impl ApiError {
     }
 }
 
+/// The error envelope (see the module's table); `data` is `null`.
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    success: bool,
+    errors: [ErrorItem<'a>; 1],
+    messages: [&'static str; 0],
+    data: (),
+}
+
+#[derive(Serialize)]
+struct ErrorItem<'a> {
+    code: u32,
+    message: &'a str,
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = json!({
-            "success": false,
-            "errors": [{ "code": self.code, "message": self.message }],
-            "messages": [],
-            "data": null,
-        });
+        let body = ErrorBody {
+            success: false,
+            errors: [ErrorItem { code: self.code, message: &self.message }],
+            messages: [],
+            data: (),
+        };
         (self.status, Json(body)).into_response()
     }
 }

@@ -1,0 +1,279 @@
+//! The owner of a session's life: its start, each arrival and departure, and its end, each written together with
+//! its webhook events (`meeting.started`, `meeting.participantJoined`, `meeting.participantLeft`, `meeting.ended`).
+//!
+//! The row writes are private to this module, so there is no way to record a change without its event. These are
+//! methods of [`Tx`], so they run inside a [`Db::transaction`] (the hub's join, leave and end make one): the change
+//! and its event commit together or not at all, so an event cannot be lost by a crash after the change, nor sent for
+//! a change that rolled back. A session ends once ([`Tx::end_session`] says whether this call ended it), so it has
+//! exactly one `meeting.ended` event however many callers race to end it.
+//!
+//! Payloads follow RealtimeKit's (inherited from Dyte), e.g.
+//! `{"event":"meeting.ended","meeting":{"id","sessionId","title","status","createdAt","startedAt","endedAt",
+//! "organizedBy":{"id","name"}},"reason":"HOST_ENDED_MEETING"}`. `organizedBy` is the app.
+
+use super::{new_id, Db, EventMeeting, OpenStay, Result, Tx, WebhookEvent};
+use crate::clock;
+use endsession_protocol::{EndReason, Participant};
+use rusqlite::params;
+use serde::Serialize;
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct MeetingJson<'a> {
+    id: &'a str,
+    session_id: &'a str,
+    title: Option<&'a str>,
+    /// The session's: `LIVE`, or `ENDED` in `meeting.ended` (and the `participantLeft` events the end causes).
+    status: &'static str,
+    created_at: &'a str,
+    started_at: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ended_at: Option<&'a str>,
+    organized_by: Organizer<'a>,
+}
+
+#[derive(Serialize)]
+struct Organizer<'a> {
+    id: &'a str,
+    name: &'a str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ParticipantJson<'a> {
+    /// The participant (as the REST API names it).
+    id: &'a str,
+    /// This stay in the session: a participant that leaves and joins again has a new one.
+    peer_id: &'a str,
+    custom_participant_id: &'a str,
+    user_display_name: Option<&'a str>,
+    preset_name: &'a str,
+    joined_at: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    left_at: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct Payload<'a> {
+    event: &'static str,
+    meeting: MeetingJson<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    participant: Option<ParticipantJson<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<&'static str>,
+}
+
+/// The session an event is about.
+struct Subject<'a> {
+    meeting: &'a EventMeeting,
+    session_id: &'a str,
+    started_at: &'a str,
+    ended_at: Option<&'a str>,
+}
+
+impl Subject<'_> {
+    fn meeting_json(&self) -> MeetingJson<'_> {
+        MeetingJson {
+            id: &self.meeting.id,
+            session_id: self.session_id,
+            title: self.meeting.title.as_deref(),
+            status: if self.ended_at.is_some() { "ENDED" } else { "LIVE" },
+            created_at: &self.meeting.created_at,
+            started_at: self.started_at,
+            ended_at: self.ended_at,
+            organized_by: Organizer { id: &self.meeting.app_id, name: &self.meeting.app_name },
+        }
+    }
+
+    fn enqueue(&self, db: &Db, event: WebhookEvent, payload: &Payload<'_>, hooks: &[String]) -> Result<()> {
+        let body = serde_json::to_vec(payload)?;
+        db.enqueue_webhook_event(&self.meeting.app_id, event, &body, hooks, &clock::now(), clock::unix_ms())?;
+        // While the transaction still holds the store: a worker that wakes reads it only after the commit.
+        db.webhook_bell.notify_waiters();
+        Ok(())
+    }
+
+    fn participant_event(&self, db: &Db, stay: &OpenStay, left_at: Option<&str>, hooks: &[String]) -> Result<()> {
+        let (event, name) = match left_at {
+            None => (WebhookEvent::ParticipantJoined, "meeting.participantJoined"),
+            Some(_) => (WebhookEvent::ParticipantLeft, "meeting.participantLeft"),
+        };
+        let participant = ParticipantJson {
+            id: &stay.participant_id,
+            peer_id: &stay.id,
+            custom_participant_id: &stay.custom_participant_id,
+            user_display_name: stay.name.as_deref(),
+            preset_name: &stay.preset_name,
+            joined_at: &stay.joined_at,
+            left_at,
+        };
+        let payload =
+            Payload { event: name, meeting: self.meeting_json(), participant: Some(participant), reason: None };
+        self.enqueue(db, event, &payload, hooks)
+    }
+}
+
+/// The meeting and its session's start, for a payload; None if either is gone (nothing to report then).
+fn context(db: &Db, meeting_id: &str, session_id: &str) -> Result<Option<(EventMeeting, String)>> {
+    let Some(meeting) = db.event_meeting(meeting_id)? else { return Ok(None) };
+    Ok(db.session(meeting_id, session_id)?.map(|session| (meeting, session.started_at)))
+}
+
+impl Tx<'_> {
+    /// Starts a session of the meeting, and `meeting.started`.
+    pub fn start_session(&self, session_id: &str, meeting_id: &str, started_at: &str) -> Result<()> {
+        insert_session(self, session_id, meeting_id, started_at)?;
+        let hooks = self.webhook_subscribers(meeting_id, WebhookEvent::MeetingStarted)?;
+        if hooks.is_empty() {
+            return Ok(());
+        }
+        let Some(meeting) = self.event_meeting(meeting_id)? else { return Ok(()) };
+        let subject = Subject { meeting: &meeting, session_id, started_at, ended_at: None };
+        let payload =
+            Payload { event: "meeting.started", meeting: subject.meeting_json(), participant: None, reason: None };
+        subject.enqueue(self, WebhookEvent::MeetingStarted, &payload, &hooks)
+    }
+
+    /// The participant joined the session (not a reconnect: a new stay), and `meeting.participantJoined`.
+    pub fn record_arrival(
+        &self,
+        meeting_id: &str,
+        session_id: &str,
+        participant: &Participant,
+        at: &str,
+    ) -> Result<()> {
+        insert_stay(self, session_id, participant, at)?;
+        let hooks = self.webhook_subscribers(meeting_id, WebhookEvent::ParticipantJoined)?;
+        if hooks.is_empty() {
+            return Ok(());
+        }
+        let Some((meeting, started_at)) = context(self, meeting_id, session_id)? else { return Ok(()) };
+        let subject = Subject { meeting: &meeting, session_id, started_at: &started_at, ended_at: None };
+        for stay in self.open_stays(session_id, Some(&participant.id))?.iter().filter(|s| s.joined_at == at) {
+            subject.participant_event(self, stay, None, &hooks)?;
+        }
+        Ok(())
+    }
+
+    /// The participant's stay in the live session is over (it left, was kicked, or did not come back in time), and
+    /// `meeting.participantLeft` if it was in the session. Not for the end of the session: [`Tx::end_session`]
+    /// closes the open stays.
+    pub fn record_departure(&self, meeting_id: &str, session_id: &str, participant_id: &str, at: &str) -> Result<()> {
+        let hooks = self.webhook_subscribers(meeting_id, WebhookEvent::ParticipantLeft)?;
+        let stays = if hooks.is_empty() { Vec::new() } else { self.open_stays(session_id, Some(participant_id))? };
+        close_stay(self, session_id, participant_id, at)?;
+        // Someone was there until now: a restart that follows ends the session no earlier than this.
+        self.touch_session(session_id, at, None)?;
+        if stays.is_empty() {
+            return Ok(());
+        }
+        let Some((meeting, started_at)) = context(self, meeting_id, session_id)? else { return Ok(()) };
+        let subject = Subject { meeting: &meeting, session_id, started_at: &started_at, ended_at: None };
+        for stay in &stays {
+            subject.participant_event(self, stay, Some(at), &hooks)?;
+        }
+        Ok(())
+    }
+
+    /// Ends the session; if this call ended it, `meeting.participantLeft` for everyone still in it, then
+    /// `meeting.ended`. True if this call ended it (a session ends once: later calls change nothing).
+    ///
+    /// This runs on the way from `kickAll` to the participants' `roomLeft`, so what nobody subscribed to is not even
+    /// read: without webhooks it adds two small queries. A `meeting.participantLeft` subscriber costs one event per
+    /// participant still in the session.
+    pub fn end_session(
+        &self,
+        meeting_id: &str,
+        session_id: &str,
+        ended_at: &str,
+        reason: EndReason,
+        peak_participants: u32,
+        kicked_count: u32,
+    ) -> Result<bool> {
+        let left_hooks = self.webhook_subscribers(meeting_id, WebhookEvent::ParticipantLeft)?;
+        let stays = if left_hooks.is_empty() { Vec::new() } else { self.open_stays(session_id, None)? };
+        if !close_session(self, session_id, ended_at, reason, peak_participants, kicked_count)? {
+            return Ok(false);
+        }
+        let ended_hooks = self.webhook_subscribers(meeting_id, WebhookEvent::MeetingEnded)?;
+        if stays.is_empty() && ended_hooks.is_empty() {
+            return Ok(true);
+        }
+        let Some((meeting, started_at)) = context(self, meeting_id, session_id)? else { return Ok(true) };
+        let subject = Subject { meeting: &meeting, session_id, started_at: &started_at, ended_at: Some(ended_at) };
+        for stay in &stays {
+            subject.participant_event(self, stay, Some(ended_at), &left_hooks)?;
+        }
+        if !ended_hooks.is_empty() {
+            let payload = Payload {
+                event: "meeting.ended",
+                meeting: subject.meeting_json(),
+                participant: None,
+                reason: Some(reason.as_str()),
+            };
+            subject.enqueue(self, WebhookEvent::MeetingEnded, &payload, &ended_hooks)?;
+        }
+        Ok(true)
+    }
+}
+
+fn insert_session(db: &Db, session_id: &str, meeting_id: &str, started_at: &str) -> Result<()> {
+    db.conn.execute(
+        "INSERT INTO sessions (id, meeting_id, started_at, peak_participants, last_alive_at)
+         VALUES (?1, ?2, ?3, 0, ?3)",
+        params![session_id, meeting_id, started_at],
+    )?;
+    Ok(())
+}
+
+/// True if this call ended the session. The stays still open end with it without a write (see
+/// [`Db::list_attendance`]): this runs before the participants are told, so it stays one row whatever the size of
+/// the session.
+fn close_session(
+    db: &Db,
+    session_id: &str,
+    ended_at: &str,
+    reason: EndReason,
+    peak_participants: u32,
+    kicked_count: u32,
+) -> Result<bool> {
+    let n = db.conn.execute(
+        "UPDATE sessions SET ended_at = ?1, end_reason = ?2, peak_participants = MAX(peak_participants, ?3),
+                             kicked_count = ?4
+         WHERE id = ?5 AND ended_at IS NULL",
+        params![ended_at, reason.as_str(), peak_participants, kicked_count, session_id],
+    )?;
+    Ok(n == 1)
+}
+
+fn insert_stay(db: &Db, session_id: &str, participant: &Participant, at: &str) -> Result<()> {
+    let name = Some(participant.name.as_str()).filter(|name| !name.is_empty());
+    db.conn.execute(
+        "INSERT INTO session_participants
+           (id, session_id, participant_id, custom_participant_id, name, preset_name, joined_at, left_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, NULL)",
+        params![
+            new_id(),
+            session_id,
+            participant.id,
+            participant.custom_participant_id,
+            name,
+            participant.preset_name,
+            at
+        ],
+    )?;
+    Ok(())
+}
+
+fn close_stay(db: &Db, session_id: &str, participant_id: &str, at: &str) -> Result<()> {
+    db.conn.execute(
+        "UPDATE session_participants SET left_at = ?1
+         WHERE session_id = ?2 AND participant_id = ?3 AND left_at IS NULL",
+        params![at, session_id, participant_id],
+    )?;
+    Ok(())
+}
+
+#[cfg(test)]
+#[path = "lifecycle_tests.rs"]
+mod tests;
