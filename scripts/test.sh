@@ -125,7 +125,8 @@ if compgen -G "tests/python/test_*.py" >/dev/null; then
 fi
 
 say "end-to-end: playwright"
-PLAYWRIGHT_JSON_OUTPUT_NAME="$LOGS/playwright.json" npx playwright test --reporter=line,json >"$LOGS/playwright.log" 2>&1
+# A free port for the run's server (playwright.config.ts), so two runs on one machine do not collide.
+ENDSESSION_E2E_PORT="${ENDSESSION_E2E_PORT:-$(free_port)}" PLAYWRIGHT_JSON_OUTPUT_NAME="$LOGS/playwright.json" npx playwright test --reporter=line,json >"$LOGS/playwright.log" 2>&1
 rc=$?
 tail -n 30 "$LOGS/playwright.log"
 read -r p f < <(node -e '
