@@ -82,8 +82,13 @@ fn is_public_v6(ip: Ipv6Addr) -> bool {
         || ip.is_multicast() // ff00::/8
         || (s[0] == 0x2001 && s[1] == 0x0db8) // 2001:db8::/32, documentation
         || (s[0] == 0x0100 && s[1..4] == [0, 0, 0]) // 100::/64, discard-only
-        || (s[0] == 0x2001 && s[1] < 0x0200 && s[1] != 0); // 2001::/23 IETF assignments (2001::/32 Teredo aside)
-    !special
+        || (s[0] == 0x2001 && s[1] < 0x0200) // 2001::/23 IETF assignments, Teredo 2001::/32 among them
+        || (s[0] == 0x3fff && s[1] < 0x1000); // 3fff::/20, documentation (RFC 9637)
+                                              // An allow-list on top: only global unicast (2000::/3) is ever public, so the ranges above that lie elsewhere and
+                                              // any range assigned later outside it (64:ff9b:1::/48 local-use NAT64, ::ffff:0:0:0/96 IPv4-translated,
+                                              // 5f00::/16 SRv6, ...) are refused without being listed.
+    let global_unicast = (s[0] & 0xe000) == 0x2000;
+    global_unicast && !special
 }
 
 /// Checks a webhook URL as the REST API receives it: an absolute `http://` or `https://` URL with a host, and under
@@ -91,7 +96,11 @@ fn is_public_v6(ip: Ipv6Addr) -> bool {
 /// "`url` points at 127.0.0.1, a loopback, private or otherwise non-public address; ...".
 pub fn check_url(url: &str, policy: TargetPolicy) -> Result<(), String> {
     let shape = || format!("`url` must be an absolute http:// or https:// URL, got `{url}`");
-    let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://")).ok_or_else(shape)?;
+    // The scheme is case-insensitive (RFC 3986): `HTTP://` is `http://`.
+    let (scheme, rest) = url.split_once("://").ok_or_else(shape)?;
+    if !scheme.eq_ignore_ascii_case("http") && !scheme.eq_ignore_ascii_case("https") {
+        return Err(shape());
+    }
     if rest.is_empty() || rest.starts_with('/') || url.contains(char::is_whitespace) {
         return Err(shape());
     }
@@ -220,6 +229,21 @@ mod tests {
             assert!(public(ip), "{ip} is public");
         }
         assert!(public("::ffff:1.1.1.1") && public("64:ff9b::101:101"), "embedded public IPv4 is public");
+        for text in [
+            "64:ff9b:1::7f00:1",                    // local-use NAT64 holding 127.0.0.1
+            "64:ff9b:1::a00:1",                     // ... and 10.0.0.1
+            "::ffff:0:7f00:1",                      // IPv4-translated 127.0.0.1
+            "::ffff:0:a9fe:a9fe",                   // IPv4-translated 169.254.169.254
+            "2001::",                               // Teredo
+            "2001:0:7f00:1::",                      // Teredo, server 127.0.0.1
+            "2001:0:4136:e378:8000:63bf:80ff:fffe", // Teredo, client 127.0.0.1
+            "3fff::1",                              // documentation (RFC 9637)
+            "5f00::1",                              // SRv6 SIDs
+            "4000::1",                              // outside global unicast
+        ] {
+            assert!(!public(text), "{text} is not public");
+        }
+        assert!(public("2606:4700::1111") && public("2a00:1450:4001::1"), "global unicast stays public");
     }
 
     #[test]
@@ -238,12 +262,20 @@ mod tests {
             "https://169.254.169.254/latest/meta-data",
             "http://0.0.0.0:9000/",
             "http://[fe80::1]/",
+            "HTTP://127.0.0.1/",
+            "http://[64:ff9b:1::7f00:1]/",
         ] {
             let error = check_url(url, TargetPolicy::Public).expect_err(url);
             assert!(error.starts_with("`url` points at") && error.contains("public addresses only"), "{error}");
             assert_eq!(check_url(url, TargetPolicy::Any), Ok(()), "{url} is fine without the policy");
         }
-        for url in ["https://hooks.example.com/rtk", "http://1.1.1.1:8080/x", "https://[2606:4700::1111]/"] {
+        for url in [
+            "https://hooks.example.com/rtk",
+            "http://1.1.1.1:8080/x",
+            "https://[2606:4700::1111]/",
+            "HTTP://hooks.example.com/",
+            "Https://hooks.example.com/",
+        ] {
             assert_eq!(check_url(url, TargetPolicy::Public), Ok(()), "{url}");
         }
         for bad in ["ftp://example.com/", "example.com/hook", "http://", "https:///path", "http://exa mple.com/"] {
