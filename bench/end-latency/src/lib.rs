@@ -10,6 +10,7 @@
 //! connected.
 
 pub mod floor;
+pub mod isolate;
 
 use anyhow::{anyhow, bail, Context, Result};
 use endsession_protocol::{ClientFrame, LeaveState, ServerFrame, PROTOCOL_VERSION, WS_PATH};

@@ -7,9 +7,12 @@
 //! system time from just before the end until 500 ms after the last delivery.
 
 use anyhow::{bail, Context, Result};
+use clap::Parser;
+use endsession_bench::isolate::{allowed_cpus, CoreSplit};
 use endsession_bench::{cpu_ms, create_meeting, rss_bytes, run_floor, run_ours, Run};
 use serde_json::{json, Value};
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -18,37 +21,30 @@ use tokio::process::{Child, Command};
 const ACCOUNT: &str = "bench";
 const SECRET: &str = "bench-secret";
 
+/// kickAll → every participant's `roomLeft` on endsession-server, side by side with a bare broadcast floor.
+#[derive(Parser, Debug)]
+#[command(version, about)]
 struct Args {
+    /// Participants in the meeting (the host is extra).
+    #[arg(long, default_value_t = 1000)]
     n: usize,
-    server_bin: String,
-    floor_bin: String,
-    json: Option<String>,
-    /// `--perf DIR`: record each server with `perf record -g` from just before the end to 500 ms after the last
-    /// delivery, into DIR/ours.data and DIR/floor.data (`perf report -i DIR/ours.data`).
-    perf: Option<String>,
-}
-
-fn args() -> Result<Args> {
-    let mut args = std::env::args().skip(1);
-    let (mut n, mut server_bin, mut floor_bin, mut json, mut perf) = (1000, None, None, None, None);
-    while let Some(flag) = args.next() {
-        let mut value = || args.next().with_context(|| format!("{flag} needs a value"));
-        match flag.as_str() {
-            "--n" => n = value()?.parse()?,
-            "--server-bin" => server_bin = Some(value()?),
-            "--floor-bin" => floor_bin = Some(value()?),
-            "--json" => json = Some(value()?),
-            "--perf" => perf = Some(value()?),
-            other => bail!("unknown argument {other}"),
-        }
-    }
-    Ok(Args {
-        n,
-        server_bin: server_bin.context("--server-bin PATH")?,
-        floor_bin: floor_bin.context("--floor-bin PATH")?,
-        json,
-        perf,
-    })
+    /// The release `endsession-server` binary.
+    #[arg(long)]
+    server_bin: PathBuf,
+    /// The release `bench-floor` binary.
+    #[arg(long)]
+    floor_bin: PathBuf,
+    /// Write the run's figures as JSON here.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// Record each server with `perf record -g` from just before the end to 500 ms after the last delivery, into
+    /// DIR/ours.data and DIR/floor.data (`perf report -i DIR/ours.data`).
+    #[arg(long, value_name = "DIR")]
+    perf: Option<PathBuf>,
+    /// Pin the servers and this load generator to separate cores with `taskset`: on 2 cores one each, on more two
+    /// for the server and the rest for the clients. Without it, both share every core.
+    #[arg(long)]
+    isolate: bool,
 }
 
 /// Spawns a server that prints `listening on [http://]ADDR`; returns it and the address.
@@ -87,13 +83,13 @@ struct Probe {
 
 impl Probe {
     /// Just before the end: memory with everyone in, CPU so far, and `perf record` if asked for.
-    async fn before_end(&mut self, pid: u32, perf_dir: Option<&str>, side: &str) {
+    async fn before_end(&mut self, pid: u32, perf_dir: Option<&Path>, side: &str) {
         tokio::time::sleep(Duration::from_millis(1000)).await;
         self.rss_after = rss_bytes(pid);
         if let Some(dir) = perf_dir {
-            let out = format!("{dir}/{side}.data");
+            let out = dir.join(format!("{side}.data"));
             let mut perf = Command::new("perf");
-            perf.args(["record", "-q", "-F", "2000", "-g", "-p", &pid.to_string(), "-o", &out]);
+            perf.args(["record", "-q", "-F", "2000", "-g", "-p", &pid.to_string(), "-o"]).arg(out);
             self.perf = perf.stdout(Stdio::null()).stderr(Stdio::null()).spawn().ok();
             tokio::time::sleep(Duration::from_millis(300)).await; // perf attaches
         }
@@ -137,6 +133,19 @@ fn print(name: &str, v: &Value) {
     );
 }
 
+/// A server's command line, behind `taskset` when isolated.
+fn server_command(bin: &Path, split: Option<&CoreSplit>) -> Command {
+    match split {
+        Some(split) => {
+            let [taskset, flag, cpus] = split.server_prefix();
+            let mut command = Command::new(taskset);
+            command.args([flag, cpus]).arg(bin);
+            command
+        }
+        None => Command::new(bin),
+    }
+}
+
 fn loadavg() -> String {
     std::fs::read_to_string("/proc/loadavg")
         .unwrap_or_default()
@@ -158,13 +167,27 @@ fn machine() -> Value {
 
 #[tokio::main]
 async fn main() -> Result<()> {
-    let args = args()?;
+    let args = Args::parse();
+    // Before pinning: afterwards this process sees only the clients' cores.
+    let machine = machine();
+    let split = match args.isolate {
+        true => {
+            let split = CoreSplit::of(&allowed_cpus()?)?;
+            split.pin_clients(std::process::id())?;
+            Some(split)
+        }
+        false => None,
+    };
+    match &split {
+        Some(split) => println!("isolated: {split}"),
+        None => println!("shared: server and clients on every core"),
+    }
     let dir = std::env::temp_dir().join(format!("endsession-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let load_start = loadavg();
 
     // Ours.
-    let mut command = Command::new(&args.server_bin);
+    let mut command = server_command(&args.server_bin, split.as_ref());
     command
         .args(["--listen", "127.0.0.1:0", "--data"])
         .arg(dir.join("data"))
@@ -181,7 +204,7 @@ async fn main() -> Result<()> {
     print("ours", &ours);
 
     // The floor, on the same machine right after.
-    let mut command = Command::new(&args.floor_bin);
+    let mut command = server_command(&args.floor_bin, split.as_ref());
     command.args(["--listen", "127.0.0.1:0"]);
     let (floor, addr) = spawn(command, &dir.join("floor.log")).await?;
     let pid = floor.id().context("floor pid")?;
@@ -202,7 +225,11 @@ async fn main() -> Result<()> {
         "ours": ours,
         "floor": floor_side,
         "p99_ratio": ratio,
-        "machine": machine(),
+        "machine": machine,
+        "isolation": match &split {
+            Some(split) => json!({"server_cpus": split.server, "client_cpus": split.clients}),
+            None => Value::Null,
+        },
         "load_start": load_start,
         "load_end": load_end,
     });
