@@ -191,11 +191,23 @@ async fn await_end(mut ws: Ws, ours: bool) -> Option<Instant> {
     }
 }
 
+/// Where a run is, told to the caller's probe (memory, CPU, `perf record`) so it can measure that stretch alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// The timed joins (the last M) are about to start, N − M connected.
+    JoinBurst,
+    /// The timed joins are all in.
+    JoinBurstDone,
+    /// Everyone is in; the end is next.
+    BeforeEnd,
+}
+
 /// Connects `n` clients (the last `probe` of them timed for the join rate), returns their waiting tasks.
 async fn connect_all(
     addr: SocketAddr,
     target: &Target,
     n: usize,
+    stage: &mut impl AsyncFnMut(Stage),
 ) -> Result<(Vec<tokio::task::JoinHandle<Option<Instant>>>, f64, f64, usize)> {
     let probe = (n / 10).clamp(1, 1000).min(n);
     let gate = Arc::new(Semaphore::new(CONNECT_CONCURRENCY));
@@ -203,6 +215,9 @@ async fn connect_all(
     let mut waiting = Vec::with_capacity(n);
     let mut join_rate = f64::NAN;
     for (from, to) in [(0, n - probe), (n - probe, n)] {
+        if from == n - probe {
+            stage(Stage::JoinBurst).await;
+        }
         let phase = Instant::now();
         let (ready_tx, mut ready_rx) = tokio::sync::mpsc::unbounded_channel::<Result<()>>();
         for i in from..to {
@@ -233,6 +248,7 @@ async fn connect_all(
         }
         if from == n - probe {
             join_rate = probe as f64 / phase.elapsed().as_secs_f64();
+            stage(Stage::JoinBurstDone).await;
         }
     }
     Ok((waiting, started.elapsed().as_secs_f64(), join_rate, probe))
@@ -250,14 +266,14 @@ async fn collect(waiting: Vec<tokio::task::JoinHandle<Option<Instant>>>, t0: Ins
     latencies
 }
 
-/// Ours: joins the `guests`, then the host, then the host ends the session for all. `after_connect` runs once
-/// everyone is in (the memory probe), before the end.
-pub async fn run_ours(ws_addr: SocketAddr, meeting: &Meeting, after_connect: impl AsyncFnOnce()) -> Result<Run> {
+/// Ours: joins the `guests`, then the host, then the host ends the session for all. `stage` is awaited at each
+/// [`Stage`] (the caller's probes).
+pub async fn run_ours(ws_addr: SocketAddr, meeting: &Meeting, mut stage: impl AsyncFnMut(Stage)) -> Result<Run> {
     let n = meeting.guests.len();
     let target = Target::Ours { tokens: Arc::new(meeting.guests.clone()) };
-    let (waiting, connect_s, join_rate, join_probe) = connect_all(ws_addr, &target, n).await?;
+    let (waiting, connect_s, join_rate, join_probe) = connect_all(ws_addr, &target, n, &mut stage).await?;
     let mut host = enter(ws_addr, &target, n, Some(&meeting.host)).await.context("host")?;
-    after_connect().await;
+    stage(Stage::BeforeEnd).await;
 
     let t0 = Instant::now();
     host.send(Message::Text(ClientFrame::KickAll { id: 1 }.encode().into())).await?;
@@ -281,10 +297,10 @@ pub async fn run_ours(ws_addr: SocketAddr, meeting: &Meeting, after_connect: imp
 }
 
 /// The floor: `n` clients on the bare broadcast server, then one control client triggers the broadcast.
-pub async fn run_floor(addr: SocketAddr, n: usize, after_connect: impl AsyncFnOnce()) -> Result<Run> {
-    let (waiting, connect_s, join_rate, join_probe) = connect_all(addr, &Target::Floor, n).await?;
+pub async fn run_floor(addr: SocketAddr, n: usize, mut stage: impl AsyncFnMut(Stage)) -> Result<Run> {
+    let (waiting, connect_s, join_rate, join_probe) = connect_all(addr, &Target::Floor, n, &mut stage).await?;
     let mut control = enter(addr, &Target::Floor, n, None).await.context("control")?;
-    after_connect().await;
+    stage(Stage::BeforeEnd).await;
     let t0 = Instant::now();
     control.send(Message::Text("go".into())).await?;
     let latencies_ms = collect(waiting, t0).await;

@@ -9,7 +9,7 @@
 use anyhow::{bail, Context, Result};
 use clap::Parser;
 use endsession_bench::isolate::{allowed_cpus, CoreSplit};
-use endsession_bench::{cpu_ms, create_meeting, rss_bytes, run_floor, run_ours, Run};
+use endsession_bench::{cpu_ms, create_meeting, rss_bytes, run_floor, run_ours, Run, Stage};
 use serde_json::{json, Value};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -38,7 +38,8 @@ struct Args {
     #[arg(long)]
     json: Option<PathBuf>,
     /// Record each server with `perf record -g` from just before the end to 500 ms after the last delivery, into
-    /// DIR/ours.data and DIR/floor.data (`perf report -i DIR/ours.data`).
+    /// DIR/ours.data and DIR/floor.data (`perf report -i DIR/ours.data`), and during the timed join burst, into
+    /// DIR/ours-joins.data and DIR/floor-joins.data.
     #[arg(long, value_name = "DIR")]
     perf: Option<PathBuf>,
     /// Pin the servers and this load generator to separate cores with `taskset`: on 2 cores one each, on more two
@@ -82,24 +83,43 @@ struct Probe {
 }
 
 impl Probe {
+    /// Called at each [`Stage`] of a run.
+    async fn stage(&mut self, stage: Stage, pid: u32, perf_dir: Option<&Path>, side: &str) {
+        match stage {
+            Stage::JoinBurst => self.start_perf(pid, perf_dir, &format!("{side}-joins")).await,
+            Stage::JoinBurstDone => self.stop_perf().await,
+            Stage::BeforeEnd => self.before_end(pid, perf_dir, side).await,
+        }
+    }
+
     /// Just before the end: memory with everyone in, CPU so far, and `perf record` if asked for.
     async fn before_end(&mut self, pid: u32, perf_dir: Option<&Path>, side: &str) {
         tokio::time::sleep(Duration::from_millis(1000)).await;
         self.rss_after = rss_bytes(pid);
+        self.start_perf(pid, perf_dir, side).await;
+        self.cpu_before_ms = cpu_ms(pid);
+    }
+
+    /// 500 ms after the last delivery: CPU, and perf stopped.
+    async fn after_end(&mut self, pid: u32) {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        self.cpu_after_ms = cpu_ms(pid);
+        self.stop_perf().await;
+    }
+
+    /// `perf record -g` of the server into DIR/NAME.data, if a DIR was given.
+    async fn start_perf(&mut self, pid: u32, perf_dir: Option<&Path>, name: &str) {
         if let Some(dir) = perf_dir {
-            let out = dir.join(format!("{side}.data"));
+            let out = dir.join(format!("{name}.data"));
             let mut perf = Command::new("perf");
             perf.args(["record", "-q", "-F", "2000", "-g", "-p", &pid.to_string(), "-o"]).arg(out);
             self.perf = perf.stdout(Stdio::null()).stderr(Stdio::null()).spawn().ok();
             tokio::time::sleep(Duration::from_millis(300)).await; // perf attaches
         }
-        self.cpu_before_ms = cpu_ms(pid);
     }
 
-    /// 500 ms after the last delivery: CPU, and perf stopped with SIGINT so it writes its file.
-    async fn after_end(&mut self, pid: u32) {
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        self.cpu_after_ms = cpu_ms(pid);
+    /// Stops perf with SIGINT so that it writes its file.
+    async fn stop_perf(&mut self) {
         if let Some(mut perf) = self.perf.take() {
             if let Some(id) = perf.id() {
                 let _ = Command::new("kill").args(["-INT", &id.to_string()]).status().await;
@@ -197,7 +217,8 @@ async fn main() -> Result<()> {
     let meeting = create_meeting(&format!("http://{addr}"), ACCOUNT, SECRET, args.n).await?;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let mut probe = Probe { rss_before: rss_bytes(pid), ..Probe::default() };
-    let ours = run_ours(addr, &meeting, async || probe.before_end(pid, args.perf.as_deref(), "ours").await).await?;
+    let ours =
+        run_ours(addr, &meeting, async |stage| probe.stage(stage, pid, args.perf.as_deref(), "ours").await).await?;
     probe.after_end(pid).await;
     let ours = side(&ours, &probe);
     drop(server);
@@ -211,7 +232,7 @@ async fn main() -> Result<()> {
     tokio::time::sleep(Duration::from_millis(200)).await;
     let mut probe = Probe { rss_before: rss_bytes(pid), ..Probe::default() };
     let floor_run =
-        run_floor(addr, args.n, async || probe.before_end(pid, args.perf.as_deref(), "floor").await).await?;
+        run_floor(addr, args.n, async |stage| probe.stage(stage, pid, args.perf.as_deref(), "floor").await).await?;
     probe.after_end(pid).await;
     let floor_side = side(&floor_run, &probe);
     drop(floor);
