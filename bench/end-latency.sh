@@ -4,19 +4,22 @@
 # server (tokio-tungstenite, no session logic) broadcasting one frame of the same size to the same N clients.
 # Also: server RSS per idle connected participant, and joins per second with N already connected.
 #
-# Usage: bench/end-latency.sh [--isolate] [--perf DIR]   (N="1000 5000 10000" by default; e.g. N="20 1000" ...)
+# Usage: bench/end-latency.sh [--isolate] [--webhook] [--perf DIR]   (N="1000 5000 10000" by default; e.g. N="20 1000" ...)
 #   --isolate  the server (and the floor) on some cores, the load generator on the others (taskset); without it, all
 #              share every core. The run prints which cores each side got.
-#   --perf DIR perf record of each server around the end (DIR/ours.data, DIR/floor.data).
-# Writes bench/out/end-latency-N-{shared,isolated}.json and the chart bench/latency.svg (both modes, whichever have
-# been run); updates nothing else. Reports, never asserts.
+#   --webhook  a webhook for meeting.participantLeft and meeting.ended is registered (to a sink in the bench), so
+#              the end also writes one outbox event per participant.
+#   --perf DIR perf record of each server around the end and during the join burst (DIR/ours.data, ...).
+# Writes bench/out/end-latency-N-{shared,isolated}[-webhook].json and the chart bench/latency.svg (every mode run
+# so far); updates nothing else. Reports, never asserts.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N="${N:-1000 5000 10000}"
-mode=shared; extra=()
+mode=shared; suffix=; extra=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --isolate) mode=isolated; extra+=(--isolate) ;;
+    --webhook) suffix=-webhook; extra+=(--webhook) ;;
     --perf) extra+=(--perf "$2"); shift ;;
     *) echo "unknown argument $1 (see the usage at the top of $0)" >&2; exit 2 ;;
   esac
@@ -37,14 +40,14 @@ echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -
 for n in $N; do
   echo "load before N=$n: $(uptime | sed 's/.*load average: //')"
   "$target/release/end-latency" --n "$n" --server-bin "$target/release/endsession-server" \
-    --floor-bin "$target/release/bench-floor" --json "bench/out/end-latency-$n-$mode.json" ${extra[@]+"${extra[@]}"}
+    --floor-bin "$target/release/bench-floor" --json "bench/out/end-latency-$n-$mode$suffix.json" ${extra[@]+"${extra[@]}"}
 done
 
 # The table and the chart, from the JSON of this run and of the other mode's last run if there is one.
 runs=()
 for n in $N; do
-  for mode in shared isolated; do
-    [ -f "bench/out/end-latency-$n-$mode.json" ] && runs+=("bench/out/end-latency-$n-$mode.json")
+  for run in shared isolated shared-webhook isolated-webhook; do
+    [ -f "bench/out/end-latency-$n-$run.json" ] && runs+=("bench/out/end-latency-$n-$run.json")
   done
 done
 echo

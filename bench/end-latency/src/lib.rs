@@ -94,8 +94,16 @@ pub struct Meeting {
     pub host: String,
 }
 
-/// Creates an app, a meeting, `n` guests and a host; returns their tokens.
-pub async fn create_meeting(http_base: &str, account: &str, secret: &str, n: usize) -> Result<Meeting> {
+/// Creates an app, a meeting, `n` guests and a host; returns their tokens. With `webhook_url`, also registers a
+/// webhook for `meeting.participantLeft` and `meeting.ended` there (the end then writes one outbox event per
+/// participant).
+pub async fn create_meeting(
+    http_base: &str,
+    account: &str,
+    secret: &str,
+    n: usize,
+    webhook_url: Option<&str>,
+) -> Result<Meeting> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let http = reqwest::Client::new();
     let kit = format!("{http_base}/client/v4/accounts/{account}/realtime/kit");
@@ -113,6 +121,10 @@ pub async fn create_meeting(http_base: &str, account: &str, secret: &str, n: usi
     };
     let app = post(format!("{kit}/apps"), json!({ "name": "bench" })).await?;
     let app_id = app["app"]["id"].as_str().context("app id")?.to_owned();
+    if let Some(url) = webhook_url {
+        let events = ["meeting.participantLeft", "meeting.ended"];
+        post(format!("{kit}/{app_id}/webhooks"), json!({ "name": "bench", "url": url, "events": events })).await?;
+    }
     let meeting = post(format!("{kit}/{app_id}/meetings"), json!({ "title": "bench" })).await?;
     let meeting_id = meeting["id"].as_str().context("meeting id")?.to_owned();
     let participants = format!("{kit}/{app_id}/meetings/{meeting_id}/participants");
@@ -129,6 +141,31 @@ pub async fn create_meeting(http_base: &str, account: &str, secret: &str, n: usi
         .collect::<Result<_>>()?;
     let host = add(n, "group_call_host").await?;
     Ok(Meeting { guests, host })
+}
+
+/// A webhook receiver on loopback that answers 200 to every POST and counts them: `--webhook`'s sink.
+pub struct WebhookSink {
+    pub url: String,
+    pub received: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl WebhookSink {
+    pub async fn start() -> Result<WebhookSink> {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let received = Arc::new(AtomicUsize::new(0));
+        let count = received.clone();
+        let app = axum::Router::new().route(
+            "/hook",
+            axum::routing::post(move || {
+                count.fetch_add(1, Ordering::Relaxed);
+                std::future::ready(axum::http::StatusCode::OK)
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let url = format!("http://{}/hook", listener.local_addr()?);
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Ok(WebhookSink { url, received })
+    }
 }
 
 /// Opens a socket from loopback source address `127.0.0.(1 + i % SOURCES)`.

@@ -10,7 +10,7 @@ async fn twenty_participants_each_receive_the_end_from_ours_and_from_the_floor()
     let mut config = Config::local(dir.path());
     config.api_tokens = vec![ApiToken { account_id: "bench".into(), secret: "s".into(), scope: Scope::Admin }];
     let server = endsession_server::start(config).await.unwrap();
-    let meeting = create_meeting(&format!("http://{}", server.addr()), "bench", "s", 20).await.unwrap();
+    let meeting = create_meeting(&format!("http://{}", server.addr()), "bench", "s", 20, None).await.unwrap();
     let ours = run_ours(server.addr(), &meeting, async |_| {}).await.unwrap();
     assert_eq!((ours.n, ours.delivered, ours.kicked_count), (20, 20, Some(21)));
 

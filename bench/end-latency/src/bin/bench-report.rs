@@ -21,7 +21,7 @@ struct Args {
 
 /// One run, as read back from its JSON.
 struct Row {
-    mode: &'static str,
+    mode: String,
     n: u64,
     ours: Value,
     floor: Value,
@@ -38,7 +38,11 @@ fn read(path: &PathBuf) -> Result<Row> {
     let text = std::fs::read_to_string(path).with_context(|| format!("read {}", path.display()))?;
     let run: Value = serde_json::from_str(&text).with_context(|| format!("parse {}", path.display()))?;
     Ok(Row {
-        mode: if run["isolation"].is_null() { "shared" } else { "isolated" },
+        mode: format!(
+            "{}{}",
+            if run["isolation"].is_null() { "shared" } else { "isolated" },
+            if run["webhook"].as_bool() == Some(true) { "+webhook" } else { "" }
+        ),
         n: run["n"].as_u64().context("n")?,
         ours: run["ours"].clone(),
         floor: run["floor"].clone(),
@@ -53,11 +57,11 @@ fn read(path: &PathBuf) -> Result<Row> {
 }
 
 fn table(rows: &[Row]) {
-    println!("| mode     |      N | ours p50 | ours p99 | floor p99 | p99 ratio | end CPU ours / floor | RSS/participant | joins/s | load (1m) |");
-    println!("|----------|-------:|---------:|---------:|----------:|----------:|---------------------:|----------------:|--------:|----------:|");
+    println!("| mode             |      N | ours p50 | ours p99 | floor p99 | p99 ratio | end CPU ours / floor | RSS/participant | joins/s | load (1m) |");
+    println!("|------------------|-------:|---------:|---------:|----------:|----------:|---------------------:|----------------:|--------:|----------:|");
     for r in rows {
         println!(
-            "| {:<8} | {:>6} | {:>5.1} ms | {:>5.1} ms | {:>6.1} ms | {:>9.2} | {:>11.0} / {:>3.0} ms | {:>10.1} KiB | {:>7.0} | {:>9} |",
+            "| {:<16} | {:>6} | {:>5.1} ms | {:>5.1} ms | {:>6.1} ms | {:>9.2} | {:>11.0} / {:>3.0} ms | {:>10.1} KiB | {:>7.0} | {:>9} |",
             r.mode,
             r.n,
             ms(&r.ours, "p50_ms"),
@@ -91,6 +95,7 @@ fn chart(rows: &[Row], path: &PathBuf) -> Result<()> {
         .y_desc("latency (ms)")
         .x_label_formatter(&|x| format!("{x:.0}"))
         .draw()?;
+    // Runs with a webhook are in the table only: the chart compares against the floor, which has none.
     let series: [(&str, &str, RGBColor); 4] = [
         ("shared", "ours", RGBColor(0xd9, 0x48, 0x0f)),
         ("shared", "floor", RGBColor(0x1c, 0x7e, 0xd6)),
@@ -121,7 +126,7 @@ fn chart(rows: &[Row], path: &PathBuf) -> Result<()> {
 fn main() -> Result<()> {
     let args = Args::parse();
     let mut rows = args.runs.iter().map(read).collect::<Result<Vec<_>>>()?;
-    rows.sort_by_key(|r| (r.mode, r.n));
+    rows.sort_by(|a, b| (&a.mode, a.n).cmp(&(&b.mode, b.n)));
     table(&rows);
     if let Some(path) = &args.chart {
         chart(&rows, path)?;

@@ -9,7 +9,7 @@
 use anyhow::{bail, Context, Result};
 use clap::Parser;
 use endsession_bench::isolate::{allowed_cpus, CoreSplit};
-use endsession_bench::{cpu_ms, create_meeting, rss_bytes, run_floor, run_ours, Run, Stage};
+use endsession_bench::{cpu_ms, create_meeting, rss_bytes, run_floor, run_ours, Run, Stage, WebhookSink};
 use serde_json::{json, Value};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -46,6 +46,10 @@ struct Args {
     /// for the server and the rest for the clients. Without it, both share every core.
     #[arg(long)]
     isolate: bool,
+    /// Register a webhook for `meeting.participantLeft` and `meeting.ended` to a sink in this process (the server
+    /// gets `--webhook-targets any`), so the end also writes one outbox event per participant.
+    #[arg(long)]
+    webhook: bool,
 }
 
 /// Spawns a server that prints `listening on [http://]ADDR`; returns it and the address.
@@ -212,15 +216,26 @@ async fn main() -> Result<()> {
         .args(["--listen", "127.0.0.1:0", "--data"])
         .arg(dir.join("data"))
         .args(["--api-token", &format!("{ACCOUNT}:{SECRET}:Realtime Admin")]);
+    let sink = match args.webhook {
+        true => {
+            command.args(["--webhook-targets", "any"]);
+            Some(WebhookSink::start().await?)
+        }
+        false => None,
+    };
     let (server, addr) = spawn(command, &dir.join("server.log")).await?;
     let pid = server.id().context("server pid")?;
-    let meeting = create_meeting(&format!("http://{addr}"), ACCOUNT, SECRET, args.n).await?;
+    let webhook_url = sink.as_ref().map(|sink| sink.url.as_str());
+    let meeting = create_meeting(&format!("http://{addr}"), ACCOUNT, SECRET, args.n, webhook_url).await?;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let mut probe = Probe { rss_before: rss_bytes(pid), ..Probe::default() };
     let ours =
         run_ours(addr, &meeting, async |stage| probe.stage(stage, pid, args.perf.as_deref(), "ours").await).await?;
     probe.after_end(pid).await;
-    let ours = side(&ours, &probe);
+    let mut ours = side(&ours, &probe);
+    if let Some(sink) = &sink {
+        ours["webhook_deliveries_by_then"] = json!(sink.received.load(std::sync::atomic::Ordering::Relaxed));
+    }
     drop(server);
     print("ours", &ours);
 
@@ -247,6 +262,7 @@ async fn main() -> Result<()> {
         "floor": floor_side,
         "p99_ratio": ratio,
         "machine": machine,
+        "webhook": args.webhook,
         "isolation": match &split {
             Some(split) => json!({"server_cpus": split.server, "client_cpus": split.clients}),
             None => Value::Null,
