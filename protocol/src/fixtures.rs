@@ -1,5 +1,6 @@
 //! JSON texts paired with frames: the wire format as data, for the tests of every decoder (this crate's
-//! `serde_json` one, which the server uses, and the browser's in the wasm crate). Feature `fixtures`.
+//! `serde_json` one, which the server uses, and the browser's in the wasm crate). Feature `fixtures`; with feature
+//! `fuzz`, also [`fuzz`]: proptest strategies of frame-shaped text.
 //!
 //! ```
 //! use endsession_protocol::{fixtures, ServerFrame};
@@ -7,6 +8,9 @@
 //!     assert_eq!(ServerFrame::decode(text).as_ref(), Ok(&frame));
 //! }
 //! ```
+
+#[cfg(feature = "fuzz")]
+pub mod fuzz;
 
 use crate::{ClientFrame, EndReason, ErrorCode, LeaveState, Participant, Permissions, ServerFrame};
 

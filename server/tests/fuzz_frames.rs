@@ -11,6 +11,7 @@
 mod common;
 
 use common::{TestServer, Ws};
+use endsession_protocol::fixtures::fuzz::{client_frame_text, frame_shaped, json_string, json_value, mutated};
 use endsession_protocol::{ClientFrame, ErrorCode, LeaveState, ServerFrame, PROTOCOL_VERSION};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
@@ -20,63 +21,14 @@ fn cases() -> u32 {
     std::env::var("ENDSESSION_FUZZ_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(300)
 }
 
-fn quoted(s: &str) -> String {
-    serde_json::to_string(s).unwrap()
-}
-
-fn value(token: String) -> impl Strategy<Value = String> {
-    prop_oneof![
-        Just("null".to_string()),
-        any::<bool>().prop_map(|b| b.to_string()),
-        any::<u64>().prop_map(|n| n.to_string()),
-        any::<i64>().prop_map(|n| n.to_string()),
-        any::<f64>().prop_map(|f| serde_json::to_string(&f).unwrap()),
-        Just(PROTOCOL_VERSION.to_string()),
-        Just(quoted(&token)),
-        any::<String>().prop_map(|s| quoted(&s)),
-        Just("[]".to_string()),
-        Just("{}".to_string()),
-        Just("[\"a\",{\"b\":[1]}]".to_string()),
-    ]
-}
-
-/// Frame-shaped text: a `type` (usually a client one) and the frames' field names with any values.
-fn frame_shaped(token: String) -> impl Strategy<Value = String> {
-    let kind = prop_oneof![
-        4 => prop::sample::select(vec!["join", "kickAll", "leave", "joined", "roomLeft", "JOIN", ""]).prop_map(quoted),
-        1 => value(token.clone()),
-    ];
-    let name = prop::sample::select(vec!["token", "resume", "version", "id", "type", "x"]);
-    (kind, prop::collection::vec((name, value(token)), 0..5)).prop_map(|(kind, fields)| {
-        let fields: Vec<String> = fields.into_iter().map(|(k, v)| format!("{}:{v}", quoted(k))).collect();
-        let comma = if fields.is_empty() { "" } else { "," };
-        format!("{{\"type\":{kind}{comma}{}}}", fields.join(","))
-    })
-}
-
-/// A valid client frame with one edit (a cut, an inserted character, a truncation).
-fn mutated(token: String) -> impl Strategy<Value = String> {
-    let valid = prop_oneof![
-        Just(ClientFrame::Join { token: token.clone(), resume: None, version: PROTOCOL_VERSION }.encode()),
-        any::<u64>().prop_map(|id| ClientFrame::KickAll { id }.encode()),
-        Just(ClientFrame::Leave.encode()),
-    ];
-    (valid, any::<prop::sample::Index>(), any::<prop::sample::Index>(), any::<char>(), 0..3u8).prop_map(
-        |(text, at, to, c, edit)| {
-            let chars: Vec<char> = text.chars().collect();
-            let (a, b) = (at.index(chars.len() + 1), to.index(chars.len() + 1));
-            let (a, b) = (a.min(b), a.max(b));
-            match edit {
-                0 => chars[..a].iter().chain(&chars[b..]).collect(),
-                1 => chars[..a].iter().chain(std::iter::once(&c)).chain(&chars[a..]).collect(),
-                _ => chars[..a].iter().collect(),
-            }
-        },
-    )
+/// Field values: any JSON, the protocol version, or the real token (so that some `join`s are right).
+fn value(token: String) -> impl Strategy<Value = String> + Clone {
+    prop_oneof![8 => json_value(), 1 => Just(PROTOCOL_VERSION.to_string()), 1 => Just(json_string(&token))]
 }
 
 fn text(token: String) -> impl Strategy<Value = String> {
-    prop_oneof![1 => any::<String>(), 3 => frame_shaped(token.clone()), 3 => mutated(token)]
+    let join = Just(ClientFrame::Join { token: token.clone(), resume: None, version: PROTOCOL_VERSION });
+    prop_oneof![1 => any::<String>(), 3 => frame_shaped(value(token)), 3 => mutated(client_frame_text(join))]
 }
 
 fn fail(message: String) -> TestCaseError {

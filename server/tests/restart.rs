@@ -5,7 +5,7 @@
 mod common;
 mod receiver;
 
-use common::{Meeting, TestServer, GUARD};
+use common::{Meeting, Pair, TestServer, GUARD};
 use endsession_protocol::ServerFrame;
 use receiver::Receiver;
 use reqwest::Method;
@@ -33,10 +33,8 @@ async fn participants_resume_their_session_after_a_restart_with_no_webhook() {
     receiver.trust(&server.base).await;
     let meeting = server.meeting().await;
     subscribe_all(&server, &meeting, &url).await;
-    let (host_id, host_token) = server.host(&meeting).await;
-    let (guest_id, guest_token) = server.guest(&meeting).await;
-    let (host, session) = server.join(&host_token).await;
-    let (guest, _) = server.join(&guest_token).await;
+    let Pair { session, host, host_id, host_token, guest, guest_id, guest_token } =
+        server.host_and_guest_joined(&meeting).await;
     let before = receiver.wait(GUARD, "started and two joins", |e| e.len() >= 3).await;
 
     let server = server.restart().await;

@@ -6,7 +6,7 @@
 mod common;
 
 use clap::Parser;
-use common::{Meeting, TestServer, Ws, GUARD};
+use common::{Meeting, Pair, TestServer, Ws, GUARD};
 use endsession_protocol::{ClientFrame, ErrorCode, LeaveState, Permissions, ServerFrame};
 use endsession_server::config::Cli;
 use reqwest::Method;
@@ -49,11 +49,8 @@ async fn next_is_join_of(server: &TestServer, meeting: &Meeting, watcher: &mut W
 async fn a_kick_while_the_connection_is_down_is_what_the_resume_learns() {
     let server = TestServer::start_with_grace(Duration::from_secs(30)).await;
     let meeting = server.meeting().await;
-    let (_, host_token) = server.host(&meeting).await;
-    let (b_id, b_token) = server.guest(&meeting).await;
-    let (mut host, session) = server.join(&host_token).await;
-    let (b, _) = server.join(&b_token).await;
-    assert!(matches!(host.recv().await, ServerFrame::ParticipantJoined { .. }));
+    let Pair { session, mut host, guest: b, guest_id: b_id, guest_token: b_token, .. } =
+        server.host_and_guest_joined(&meeting).await;
 
     b.drop_abruptly();
     let path = TestServer::meeting_path(&meeting, "/active-session/kick");
@@ -93,10 +90,8 @@ async fn a_kick_while_the_connection_is_down_is_what_the_resume_learns() {
 async fn a_kick_while_down_is_remembered_across_a_restart() {
     let server = TestServer::start_with_grace(Duration::from_secs(30)).await;
     let meeting = server.meeting().await;
-    let (_, host_token) = server.host(&meeting).await;
-    let (b_id, b_token) = server.guest(&meeting).await;
-    let (host, session) = server.join(&host_token).await;
-    let (b, _) = server.join(&b_token).await;
+    let Pair { session, host, host_token, guest: b, guest_id: b_id, guest_token: b_token, .. } =
+        server.host_and_guest_joined(&meeting).await;
     b.drop_abruptly();
     let path = TestServer::meeting_path(&meeting, "/active-session/kick");
     server.admin(Method::POST, &path, Some(json!({ "participant_ids": [b_id] }))).await;
@@ -114,10 +109,8 @@ async fn a_kick_while_down_is_remembered_across_a_restart() {
 async fn a_permission_change_while_down_is_in_the_resumed_joined() {
     let server = TestServer::start_with_grace(Duration::from_secs(30)).await;
     let meeting = server.meeting().await;
-    let (_, host_token) = server.host(&meeting).await;
-    let (b_id, b_token) = server.guest(&meeting).await;
-    let (_host, session) = server.join(&host_token).await;
-    let (b, _) = server.join(&b_token).await;
+    let Pair { session, guest: b, guest_id: b_id, guest_token: b_token, .. } =
+        server.host_and_guest_joined(&meeting).await;
 
     // The participant's preset changes while it is away...
     b.drop_abruptly();
@@ -147,11 +140,8 @@ async fn a_permission_change_while_down_is_in_the_resumed_joined() {
 async fn a_participant_deleted_while_down_is_refused_and_out_of_the_session() {
     let server = TestServer::start_with_grace(Duration::from_secs(30)).await;
     let meeting = server.meeting().await;
-    let (_, host_token) = server.host(&meeting).await;
-    let (b_id, b_token) = server.guest(&meeting).await;
-    let (mut host, session) = server.join(&host_token).await;
-    let (b, _) = server.join(&b_token).await;
-    assert!(matches!(host.recv().await, ServerFrame::ParticipantJoined { .. }));
+    let Pair { session, mut host, guest: b, guest_id: b_id, guest_token: b_token, .. } =
+        server.host_and_guest_joined(&meeting).await;
 
     b.drop_abruptly();
     server.admin(Method::DELETE, &TestServer::meeting_path(&meeting, &format!("/participants/{b_id}")), None).await;

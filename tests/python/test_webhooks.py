@@ -148,6 +148,15 @@ OWN_NETWORK = [
     "http://0.0.0.0/hooks",
     "http://[fd00::1]/hooks",
     "http://[fe80::1]/hooks",
+    # Outside IPv6 global unicast (2000::/3), or special inside it: each embeds or reaches a non-public address.
+    "http://[64:ff9b:1::7f00:1]/",  # local-use NAT64 holding 127.0.0.1
+    "http://[::ffff:0:a9fe:a9fe]/",  # IPv4-translated 169.254.169.254
+    "http://[2001::1]/",  # Teredo
+    "http://[3fff::1]/",  # documentation (RFC 9637)
+    "http://[5f00::1]/",  # SRv6
+    # The scheme is case-insensitive, so these are the URLs above, not malformed ones.
+    "HTTP://127.0.0.1/",
+    "Https://[::1]/",
 ]
 
 
@@ -173,3 +182,15 @@ def test_a_url_into_the_servers_own_network_is_refused(admin: Kit, url: str):
                                                       events=["meeting.ended"]))
     got = admin.rk.webhooks.get_webhook_by_id(w.id, account_id=admin.account, app_id=app).data
     assert (got.name, got.url) == (w.name, w.url), "a refused change changes nothing"
+
+
+@pytest.mark.parametrize("url", ["HTTPS://1.1.1.1/hooks", "Http://[2606:4700::1111]:8080/rtk"])
+def test_a_public_url_with_an_uppercase_scheme_is_accepted(admin: Kit, url: str):
+    app = admin.new_app()
+    w = create(admin, app, url=url)
+    assert w.url == url
+    edited = admin.rk.webhooks.edit_webhook(w.id, account_id=admin.account, app_id=app, url=url.lower()).data
+    assert edited.url == url.lower()
+    replaced = admin.rk.webhooks.replace_webhook(w.id, account_id=admin.account, app_id=app, name="h", url=url,
+                                                 events=["meeting.ended"]).data
+    assert replaced.url == url

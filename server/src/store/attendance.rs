@@ -60,18 +60,12 @@ impl Db {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::Store;
+    use crate::store::tests::store_with_meeting;
     use endsession_protocol::{EndReason, Participant};
 
     #[test]
     fn stays_open_at_arrival_and_close_at_departure_or_at_the_end() {
-        let store = Store::open_in_memory().unwrap();
-        let meeting = store
-            .with(|db| {
-                let app = db.create_app("acct", "a")?;
-                db.create_meeting(&app.id, None, Default::default())
-            })
-            .unwrap();
+        let (store, _, meeting) = store_with_meeting();
         let person = |id: &str| Participant {
             id: id.into(),
             name: String::new(),

@@ -158,6 +158,19 @@ pub fn new_id() -> String {
 mod tests {
     use super::*;
 
+    /// The start of most store tests: an in-memory store with an app (of account `acct`) and a meeting in it.
+    pub(super) fn store_with_meeting() -> (Store, AppRow, MeetingRow) {
+        let store = Store::open_in_memory().unwrap();
+        let (app, meeting) = store
+            .with(|db| {
+                let app = db.create_app("acct", "a")?;
+                let meeting = db.create_meeting(&app.id, None, Default::default())?;
+                Ok((app, meeting))
+            })
+            .unwrap();
+        (store, app, meeting)
+    }
+
     #[test]
     fn reopening_keeps_data_and_the_schema_version() {
         let dir = tempfile::tempdir().unwrap();

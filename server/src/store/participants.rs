@@ -245,18 +245,11 @@ impl Db {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::Store;
+    use crate::store::tests::store_with_meeting;
 
     #[test]
     fn join_context_follows_the_current_preset_and_status() {
-        let store = Store::open_in_memory().unwrap();
-        let (app, meeting) = store
-            .with(|db| {
-                let app = db.create_app("acct", "a")?;
-                let meeting = db.create_meeting(&app.id, None, Default::default())?;
-                Ok((app, meeting))
-            })
-            .unwrap();
+        let (store, app, meeting) = store_with_meeting();
         let p = store
             .with(|db| db.add_participant(&meeting.id, "c-1", "group_call_participant", Some("Ann"), None))
             .unwrap();
@@ -281,13 +274,7 @@ mod tests {
 
     #[test]
     fn refreshes_raise_the_token_version_and_deletes_end_it() {
-        let store = Store::open_in_memory().unwrap();
-        let meeting = store
-            .with(|db| {
-                let app = db.create_app("acct", "a")?;
-                db.create_meeting(&app.id, None, Default::default())
-            })
-            .unwrap();
+        let (store, _, meeting) = store_with_meeting();
         let p = store.with(|db| db.add_participant(&meeting.id, "c", "group_call_host", None, None)).unwrap();
         assert_eq!(p.token_version, 0);
         assert_eq!(store.with(|db| db.token_standing(&meeting.id, &p.id)).unwrap(), TokenStanding::Current(0));
@@ -302,13 +289,7 @@ mod tests {
 
     #[test]
     fn participants_are_found_by_ids_or_custom_ids_listed_and_deleted() {
-        let store = Store::open_in_memory().unwrap();
-        let meeting = store
-            .with(|db| {
-                let app = db.create_app("acct", "a")?;
-                db.create_meeting(&app.id, None, Default::default())
-            })
-            .unwrap();
+        let (store, _, meeting) = store_with_meeting();
         let add = |custom: &str| {
             store.with(|db| db.add_participant(&meeting.id, custom, "group_call_participant", None, None)).unwrap()
         };

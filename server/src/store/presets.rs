@@ -155,19 +155,12 @@ impl Db {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::Store;
+    use crate::store::tests::store_with_meeting;
     use serde_json::json;
 
     #[test]
     fn names_are_unique_and_a_rename_carries_over_to_participants() {
-        let store = Store::open_in_memory().unwrap();
-        let (app, meeting) = store
-            .with(|db| {
-                let app = db.create_app("acct", "a")?;
-                let meeting = db.create_meeting(&app.id, None, Default::default())?;
-                Ok((app, meeting))
-            })
-            .unwrap();
+        let (store, app, meeting) = store_with_meeting();
         let taken = store.with(|db| db.create_preset(&app.id, "group_call_host", json!({}))).unwrap();
         assert_eq!(taken, Err(PresetConflict::NameTaken("group_call_host".into())));
         let made = store.with(|db| db.create_preset(&app.id, "mod", json!({ "permissions": {} }))).unwrap().unwrap();

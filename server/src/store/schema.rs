@@ -165,6 +165,13 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE participants ADD COLUMN token_version INTEGER NOT NULL DEFAULT 0;
     "#,
+    // 7: sessions live at an upgrade from before migration 4 have no `last_alive_at`, so a restart would end them at
+    // their start. They were live when the old server stopped, and the upgrade runs at the next start: its time is
+    // the best bound known (clock::format's shape, which string comparisons with stored times rely on).
+    r#"
+    UPDATE sessions SET last_alive_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+        WHERE ended_at IS NULL AND last_alive_at IS NULL;
+    "#,
 ];
 
 /// Applies the migrations the database has not seen yet, each in its own transaction.
@@ -185,4 +192,76 @@ pub fn migrate(conn: &mut Connection) -> Result<()> {
         tx.commit()?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use std::time::Duration;
+
+    /// Applies the first `version` migrations, as a server of that schema version left its database.
+    fn migrate_to(conn: &mut Connection, version: usize) {
+        for (index, sql) in MIGRATIONS.iter().enumerate().take(version) {
+            conn.execute_batch(sql).unwrap();
+            conn.pragma_update(None, "user_version", index as i64 + 1).unwrap();
+        }
+    }
+
+    /// A session live at an upgrade from before `last_alive_at` (migration 4) has no such stamp; after the restart
+    /// that does the upgrade, nobody comes back, and it must end then (when it was last known live), not at its start.
+    #[tokio::test]
+    async fn a_session_live_at_an_upgrade_from_before_last_alive_at_does_not_end_at_its_start() {
+        const STARTED: &str = "2026-01-05T09:00:00.000Z";
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(super::super::DB_FILE);
+        {
+            let mut conn = Connection::open(&path).unwrap();
+            migrate_to(&mut conn, 3);
+            // Two sessions of schema 3 left live: one with a participant in it, one with nobody (its keep-alive was
+            // running). `meetings.settings` default: no keep-alive.
+            conn.execute_batch(&format!(
+                "INSERT INTO accounts VALUES ('acct', '{STARTED}');
+                 INSERT INTO apps VALUES ('app', 'acct', 'app', '{STARTED}');
+                 INSERT INTO meetings (id, app_id, created_at, updated_at) VALUES ('m1', 'app', '{STARTED}', '{STARTED}');
+                 INSERT INTO meetings (id, app_id, created_at, updated_at) VALUES ('m2', 'app', '{STARTED}', '{STARTED}');
+                 INSERT INTO participants VALUES ('p1', 'm1', 'c1', 'group_call_host', 'Ada', NULL, '{STARTED}', '{STARTED}');
+                 INSERT INTO sessions (id, meeting_id, started_at, peak_participants) VALUES ('s1', 'm1', '{STARTED}', 1);
+                 INSERT INTO sessions (id, meeting_id, started_at, peak_participants) VALUES ('s2', 'm2', '{STARTED}', 1);
+                 INSERT INTO session_participants VALUES ('sp1', 's1', 'p1', 'c1', 'Ada', 'group_call_host', '{STARTED}', NULL);"
+            ))
+            .unwrap();
+        }
+        // Owner-only, as the server requires of the data it holds secrets in.
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+
+        let before_upgrade = crate::clock::now();
+        let mut config = Config::local(dir.path());
+        config.reconnect_grace = Duration::from_millis(100);
+        let server = crate::start(config).await.unwrap();
+        let store = server.store().clone();
+        let ended = |id: &'static str| {
+            let store = store.clone();
+            async move {
+                let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+                loop {
+                    let session = store.with(|db| db.session_of_app("app", id)).unwrap().unwrap().0;
+                    if session.ended_at.is_some() {
+                        return session;
+                    }
+                    assert!(tokio::time::Instant::now() < deadline, "{id} did not end after the restart");
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            }
+        };
+        for id in ["s1", "s2"] {
+            let session = ended(id).await;
+            let at = session.ended_at.unwrap();
+            assert_ne!(at, STARTED, "{id} ended at its start time");
+            assert!(at >= before_upgrade, "{id} ended at {at}, before the upgrade ({before_upgrade})");
+            assert_eq!(crate::clock::normalize(&at).as_deref(), Some(at.as_str()), "stored in the API's shape");
+        }
+    }
 }

@@ -294,17 +294,11 @@ impl Db {
 mod tests {
     use super::*;
     use crate::clock;
-    use crate::store::Store;
+    use crate::store::tests::store_with_meeting;
 
     #[test]
     fn a_session_ends_once_and_keeps_its_first_end() {
-        let store = Store::open_in_memory().unwrap();
-        let meeting = store
-            .with(|db| {
-                let app = db.create_app("acct", "a")?;
-                db.create_meeting(&app.id, None, Default::default())
-            })
-            .unwrap();
+        let (store, _, meeting) = store_with_meeting();
         let m = &meeting.id;
         let end = |reason, peak, kicked| {
             store.with(|db| db.transaction(|tx| tx.end_session(m, "s-1", &clock::now(), reason, peak, kicked))).unwrap()

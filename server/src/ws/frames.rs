@@ -90,14 +90,19 @@ pub fn classify(received: Option<Result<Message, axum::Error>>) -> Incoming {
                 close_code: close_code::INVALID,
             })
         }
-        Some(Err(_)) | None => return Incoming::Closed,
+        Some(Err(e)) => {
+            return match too_long(&e) {
+                Some(size) => Incoming::Invalid(too_large(format!("message of {size} bytes or more"))),
+                None => Incoming::Closed,
+            }
+        }
+        None => return Incoming::Closed,
     };
     match message {
-        Message::Text(text) if text.len() > MAX_FRAME_BYTES => Incoming::Invalid(Violation {
-            code: ErrorCode::FrameTooLarge,
-            message: format!("frame of {} bytes is over the limit of {MAX_FRAME_BYTES} bytes", text.len()),
-            close_code: close_code::SIZE,
-        }),
+        // The transport's limit is the same (see `MAX_TRANSPORT_MESSAGE`); kept so that this rule does not depend on it.
+        Message::Text(text) if text.len() > MAX_FRAME_BYTES => {
+            Incoming::Invalid(too_large(format!("frame of {} bytes", text.len())))
+        }
         Message::Text(text) => match ClientFrame::decode(&text) {
             Ok(frame) => Incoming::Frame(frame),
             Err(e) => Incoming::Invalid(Violation {
@@ -113,6 +118,27 @@ pub fn classify(received: Option<Result<Message, axum::Error>>) -> Incoming {
         }),
         Message::Ping(_) | Message::Pong(_) => Incoming::Ignore,
         Message::Close(_) => Incoming::Closed,
+    }
+}
+
+/// `FrameTooLarge`, closed with 1009 (RFC 6455 §7.4.1: a message too big to process); `what` names the message.
+fn too_large(what: String) -> Violation {
+    Violation {
+        code: ErrorCode::FrameTooLarge,
+        message: format!("{what} is over the limit of {MAX_FRAME_BYTES} bytes"),
+        close_code: close_code::SIZE,
+    }
+}
+
+/// The transport's error for a message over its limit: a frame whose header announces more (refused before its
+/// payload is read) or fragments that add up to more. Its size is the announced length, or the fragments' total so
+/// far. After it the transport reads nothing more (the stream is fused), but it still writes, so the `Error` and
+/// the close frame go out.
+fn too_long(error: &axum::Error) -> Option<usize> {
+    use tungstenite::error::CapacityError;
+    match std::error::Error::source(error)?.downcast_ref::<tungstenite::Error>()? {
+        tungstenite::Error::Capacity(CapacityError::MessageTooLong { size, .. }) => Some(*size),
+        _ => None,
     }
 }
 

@@ -18,9 +18,11 @@ use axum::extract::{State, WebSocketUpgrade};
 use axum::response::Response;
 use std::sync::Arc;
 
-/// Largest message the transport accepts. Well above [`endsession_protocol::MAX_FRAME_BYTES`], so that an oversized
-/// frame is read whole and answered with `FrameTooLarge` instead of a dropped connection.
-const MAX_TRANSPORT_MESSAGE: usize = 1024 * 1024;
+/// Largest frame, and largest message (all its fragments together), the transport reads: the protocol's own limit.
+/// tungstenite refuses a frame whose header announces more before reading its payload, and a fragmented message as
+/// soon as its fragments add up to more, so an oversized message costs the server at most this much memory; the
+/// refusal is answered with `FrameTooLarge` and close 1009 (see `frames::classify`).
+const MAX_TRANSPORT_MESSAGE: usize = endsession_protocol::MAX_FRAME_BYTES;
 
 /// Initial read buffer. Client frames are tiny; tungstenite's 128 KiB default would dominate the memory of an idle
 /// connection.

@@ -197,6 +197,33 @@ impl TestServer {
     }
 }
 
+/// A host and a guest in one session; see [`TestServer::host_and_guest_joined`].
+pub struct Pair {
+    pub session: String,
+    pub host: Ws,
+    pub host_id: String,
+    pub host_token: String,
+    pub guest: Ws,
+    pub guest_id: String,
+    pub guest_token: String,
+}
+
+impl TestServer {
+    /// Adds a host and a guest to `meeting` and joins both to its session; the host has seen the guest arrive. The
+    /// start of the tests of what happens while a connection is down (the guest's, or both at a restart).
+    pub async fn host_and_guest_joined(&self, meeting: &Meeting) -> Pair {
+        let (host_id, host_token) = self.host(meeting).await;
+        let (guest_id, guest_token) = self.guest(meeting).await;
+        let (mut host, session) = self.join(&host_token).await;
+        let (guest, _) = self.join(&guest_token).await;
+        match host.recv().await {
+            ServerFrame::ParticipantJoined { participant } => assert_eq!(participant.id, guest_id),
+            other => panic!("expected participantJoined of the guest, got {other:?}"),
+        }
+        Pair { session, host, host_id, host_token, guest, guest_id, guest_token }
+    }
+}
+
 /// A number not used before in this test binary, for unique custom participant ids.
 fn unique() -> u64 {
     use std::sync::atomic::{AtomicU64, Ordering};
