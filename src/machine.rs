@@ -58,9 +58,9 @@ pub struct Machine {
     participants: Participants,
     join_calls: Vec<CallId>,
     kick: Option<PendingKick>,
-    /// The server confirmed that this participant's `kickAll` ended the current session (with this `kickedCount`);
-    /// its `roomLeft` is next.
-    end_confirmed: Option<u32>,
+    /// The server confirmed that a `kickAll` of this participant ended the current session: what every later call
+    /// resolves with (`alreadyEnded: true`, the confirmed `kickedCount`) until the `roomLeft` that is next.
+    end_confirmed: Option<KickAllResult>,
     /// The user's silence timeout in ms: `None` derives it from the server's heartbeat, `Some(0)` never times out.
     heartbeat_timeout: Option<u32>,
     /// The silence timeout watched on the current socket (the connect deadline until `joined`), while the timer
@@ -182,19 +182,26 @@ impl Machine {
         }
     }
 
-    /// `meeting.participants.kickAll()`: ends the session for everyone. Rejects with `1205` outside the room and
-    /// `1201` without `kick_participant` (sending nothing); otherwise resolves with the server's answer. Calls while
-    /// one is in flight share it. Once the session has ended (`roomLeft` `ended`), resolves at once with that
-    /// session's id and `kickedCount` and `alreadyEnded: true`: one end per session, every caller gets its result.
+    /// `meeting.participants.kickAll()`: ends the session for everyone. Rejects with `1205` before joining (also
+    /// while joining) and after leaving, being kicked or rejected; `1201` without the permission.
+    ///
+    /// One end per session, and every caller on this meeting gets its result: calls made while one is in flight
+    /// share its request; when the server answers, the first call gets the server's result and every other call
+    /// `alreadyEnded: true` with the same `sessionId` and `kickedCount` — as does every call made after that, before
+    /// the `roomLeft` that follows or after it (`roomLeft` `ended`, whoever ended the session).
+    ///
+    /// While the socket is down (`Reconnecting`, `roomState` `disconnected`) the call waits for the reconnect and is
+    /// sent then (a call already in flight is sent again); it rejects with `4901` if reconnecting gives up (after
+    /// [`Reconnect::attempts`], the same bound as the reconnect itself) and `4902` if the participant leaves first.
     pub fn kick_all(&mut self, call: CallId) {
         let ended = self.ended.as_ref().filter(|_| self.state == RoomState::Left(LeaveState::Ended));
-        if self.state != RoomState::Joined && ended.is_none() {
+        if !matches!(self.state, RoomState::Joined | RoomState::Reconnecting) && ended.is_none() {
             return self.push(Effect::Reject(call, ClientError::not_joined()));
         }
         if !self.permissions.kick_participant {
             return self.push(Effect::Reject(call, ClientError::permission_denied()));
         }
-        if let Some(result) = ended {
+        if let Some(result) = ended.or(self.end_confirmed.as_ref()) {
             return self.push(Effect::Resolve(call, Outcome::KickAll(result.clone())));
         }
         if let Some(kick) = &mut self.kick {
@@ -203,7 +210,10 @@ impl Machine {
         let id = self.next_request;
         self.next_request += 1;
         self.kick = Some(PendingKick { id, calls: vec![call] });
-        self.send(ClientFrame::KickAll { id });
+        // Reconnecting: sent once the session is resumed (see the `Joined` frame).
+        if self.state == RoomState::Joined {
+            self.send(ClientFrame::KickAll { id });
+        }
     }
 
     // ----- socket and timer -----
@@ -314,11 +324,15 @@ impl Machine {
             }
             ServerFrame::KickAllResult { id, session_id, kicked_count, already_ended } => {
                 if self.kick.as_ref().is_some_and(|k| k.id == id) {
+                    let first = KickAllResult { session_id, kicked_count, already_ended };
+                    // Only the first call ended it; the others sharing the request, and later ones, did not.
+                    let others = KickAllResult { already_ended: true, ..first.clone() };
                     // The session is over: the control stays `ending` until the `roomLeft` that follows.
-                    self.end_confirmed = (session_id == self.session_id).then_some(kicked_count);
-                    let result = KickAllResult { session_id, kicked_count, already_ended };
-                    for call in self.kick.take().map(|k| k.calls).unwrap_or_default() {
-                        self.push(Effect::Resolve(call, Outcome::KickAll(result.clone())));
+                    self.end_confirmed = (others.session_id == self.session_id).then(|| others.clone());
+                    let calls = self.kick.take().map(|k| k.calls).unwrap_or_default();
+                    for (i, call) in calls.into_iter().enumerate() {
+                        let result = if i == 0 { first.clone() } else { others.clone() };
+                        self.push(Effect::Resolve(call, Outcome::KickAll(result)));
                     }
                 }
             }
@@ -326,7 +340,8 @@ impl Machine {
                 if in_room {
                     self.push(Effect::Close);
                     // An end this participant confirmed has its count even if the frame lacks it.
-                    let kicked_count = kicked_count.or(self.end_confirmed.filter(|_| session_id == self.session_id));
+                    let confirmed = self.end_confirmed.as_ref().filter(|r| r.session_id == session_id);
+                    let kicked_count = kicked_count.or(confirmed.map(|r| r.kicked_count));
                     self.left(Leave { state: leave_state, session_id, reason, kicked_count, code: None, message });
                 }
             }
