@@ -9,7 +9,7 @@
 // - ending by keyboard leaves the focus on the ended screen's heading, not on <body>.
 import { test, expect, type Browser, type Page } from '@playwright/test';
 import { Relay } from './relay';
-import { join, newMeeting } from './support';
+import { backend, join, newMeeting } from './support';
 
 let relay: Relay;
 test.beforeEach(async ({ baseURL }) => {
@@ -244,5 +244,79 @@ for (const name of ['react', 'angular', 'element'] as Panel[]) {
     expect(
       await page.evaluate((name) => !!document.activeElement?.closest(`article[data-panel=${name}]`), name),
     ).toBe(true);
+  });
+}
+
+// ----- the bindings on the demo page, every connection through the relay -----
+
+const PANELS: Panel[] = ['react', 'angular', 'element'];
+const pill = (page: Page, name: Panel) => page.getByTestId(`${name}-state`);
+const endButton = (page: Page, name: Panel) =>
+  page.locator(`article[data-panel=${name}]`).getByRole('button', { name: 'End meeting for all' });
+const reason = (page: Page, name: Panel) =>
+  page.locator(`article[data-panel=${name}]`).locator('.endsession-reason, [part=reason]');
+
+/** The demo on a new meeting, loaded through the relay (its panels connect to `location.origin`), every panel a host. */
+async function demoThroughRelay(page: Page, request: Parameters<typeof newMeeting>[0]) {
+  await page.setViewportSize({ width: 1440, height: 1000 });
+  const meetingId = await newMeeting(request);
+  await page.goto(`${relay.origin}/?meeting=${meetingId}`);
+  for (const name of PANELS) {
+    const toggle = page.getByTestId(`grant-${name}`);
+    await expect(toggle).toBeVisible();
+    if ((await toggle.getAttribute('aria-checked')) !== 'true') await toggle.click();
+    await expect(pill(page, name)).toHaveAttribute('data-state', 'allowed');
+  }
+  return meetingId;
+}
+
+test('every binding disables its End button while disconnected and enables it again after the reconnect', async ({
+  page,
+  request,
+}) => {
+  await demoThroughRelay(page, request);
+  relay.down();
+  for (const name of PANELS) {
+    await expect(pill(page, name)).toHaveAttribute('data-state', 'not-joined');
+    await expect(endButton(page, name)).toBeDisabled();
+  }
+  relay.up();
+  for (const name of PANELS) {
+    await expect(pill(page, name)).toHaveAttribute('data-state', 'allowed', { timeout: 15_000 });
+    await expect(endButton(page, name)).toBeEnabled();
+    await expect(reason(page, name)).toHaveText('');
+  }
+});
+
+for (const name of PANELS) {
+  test(`the ${name} binding's error goes when the state changes back to allowed`, async ({
+    page,
+    request,
+  }) => {
+    const meetingId = await demoThroughRelay(page, request);
+    const rest = await backend(request);
+    const participantId = await page.evaluate(
+      (name) => (window as any).endsessionDemo.seats[name].participantId,
+      name,
+    );
+    const role = (preset: string) =>
+      rest.call('PATCH', `/meetings/${meetingId}/participants/${participantId}`, { preset_name: preset });
+    await endButton(page, name).click();
+    // The kickAll waits in the frozen relay while the backend (connected directly) revokes the permission: the
+    // server refuses it with 1201, an error the button shows.
+    relay.freeze();
+    await page.locator(`article[data-panel=${name}]`).getByRole('button', { name: 'End for all' }).click();
+    await expect(pill(page, name)).toHaveAttribute('data-state', 'ending');
+    await role('group_call_participant');
+    relay.thaw();
+    await expect(pill(page, name)).toHaveAttribute('data-state', 'no-permission');
+    await expect(reason(page, name)).toHaveAttribute('data-error', '');
+    await expect(reason(page, name)).toContainText('permission');
+    // Granted again: allowed, and the error from before is gone.
+    await role('group_call_host');
+    await expect(pill(page, name)).toHaveAttribute('data-state', 'allowed');
+    await expect(endButton(page, name)).toBeEnabled();
+    await expect(reason(page, name)).not.toHaveAttribute('data-error');
+    await expect(reason(page, name)).toHaveText('');
   });
 }
