@@ -107,8 +107,11 @@ function wire(meeting) {
   $('confirm').addEventListener('close', async () => {
     if ($('confirm').returnValue !== 'end') return;
     try {
-      await kickAll(meeting);
+      const ending = kickAll(meeting);
+      render(); // the gate is closed while the end is under way
+      await ending;
     } catch (error) {
+      render();
       showError(error);
     }
   });
