@@ -16,6 +16,7 @@ use crate::{
     RoomState,
 };
 use endsession_protocol::{ClientFrame, Participant, Permissions, ServerFrame, PROTOCOL_VERSION};
+use kick::PendingKick;
 
 /// How many heartbeat periods of silence make a connection lost, when the user sets no timeout: 2.5 (two pings
 /// missed, plus half a period for a ping delayed by a busy server or network).
@@ -24,13 +25,6 @@ pub const HEARTBEAT_TIMEOUT_FACTOR: (u32, u32) = (5, 2);
 /// How long one attempt may take from opening the socket to the server's `joined` (or its refusal), in ms: a TCP
 /// connection that opens but carries nothing (a frozen network) would otherwise hang the join or the reconnect.
 pub const CONNECT_TIMEOUT_MS: u32 = 10_000;
-
-/// One `kickAll` frame in flight and every call waiting for its answer.
-#[derive(Debug)]
-struct PendingKick {
-    id: u64,
-    calls: Vec<CallId>,
-}
 
 /// One participant's meeting, as a state machine.
 ///
@@ -182,40 +176,6 @@ impl Machine {
         }
     }
 
-    /// `meeting.participants.kickAll()`: ends the session for everyone. Rejects with `1205` before joining (also
-    /// while joining) and after leaving, being kicked or rejected; `1201` without the permission.
-    ///
-    /// One end per session, and every caller on this meeting gets its result: calls made while one is in flight
-    /// share its request; when the server answers, the first call gets the server's result and every other call
-    /// `alreadyEnded: true` with the same `sessionId` and `kickedCount` — as does every call made after that, before
-    /// the `roomLeft` that follows or after it (`roomLeft` `ended`, whoever ended the session).
-    ///
-    /// While the socket is down (`Reconnecting`, `roomState` `disconnected`) the call waits for the reconnect and is
-    /// sent then (a call already in flight is sent again); it rejects with `4901` if reconnecting gives up (after
-    /// [`Reconnect::attempts`], the same bound as the reconnect itself) and `4902` if the participant leaves first.
-    pub fn kick_all(&mut self, call: CallId) {
-        let ended = self.ended.as_ref().filter(|_| self.state == RoomState::Left(LeaveState::Ended));
-        if !matches!(self.state, RoomState::Joined | RoomState::Reconnecting) && ended.is_none() {
-            return self.push(Effect::Reject(call, ClientError::not_joined()));
-        }
-        if !self.permissions.kick_participant {
-            return self.push(Effect::Reject(call, ClientError::permission_denied()));
-        }
-        if let Some(result) = ended.or(self.end_confirmed.as_ref()) {
-            return self.push(Effect::Resolve(call, Outcome::KickAll(result.clone())));
-        }
-        if let Some(kick) = &mut self.kick {
-            return kick.calls.push(call);
-        }
-        let id = self.next_request;
-        self.next_request += 1;
-        self.kick = Some(PendingKick { id, calls: vec![call] });
-        // Reconnecting: sent once the session is resumed (see the `Joined` frame).
-        if self.state == RoomState::Joined {
-            self.send(ClientFrame::KickAll { id });
-        }
-    }
-
     // ----- socket and timer -----
 
     /// The socket asked for by [`Effect::Open`] is open: send `join`, resuming the last session when reconnecting.
@@ -323,18 +283,7 @@ impl Machine {
                 }
             }
             ServerFrame::KickAllResult { id, session_id, kicked_count, already_ended } => {
-                if self.kick.as_ref().is_some_and(|k| k.id == id) {
-                    let first = KickAllResult { session_id, kicked_count, already_ended };
-                    // Only the first call ended it; the others sharing the request, and later ones, did not.
-                    let others = KickAllResult { already_ended: true, ..first.clone() };
-                    // The session is over: the control stays `ending` until the `roomLeft` that follows.
-                    self.end_confirmed = (others.session_id == self.session_id).then(|| others.clone());
-                    let calls = self.kick.take().map(|k| k.calls).unwrap_or_default();
-                    for (i, call) in calls.into_iter().enumerate() {
-                        let result = if i == 0 { first.clone() } else { others.clone() };
-                        self.push(Effect::Resolve(call, Outcome::KickAll(result)));
-                    }
-                }
+                self.kick_answered(id, KickAllResult { session_id, kicked_count, already_ended });
             }
             ServerFrame::RoomLeft { state: leave_state, session_id, reason, kicked_count, message } => {
                 if in_room {
@@ -453,16 +402,6 @@ impl Machine {
         }
     }
 
-    /// What every `kickAll` of a session that ended resolves with, but the one that ended it.
-    fn ended_result(leave: &Leave) -> KickAllResult {
-        // 0 when the server did not say (an end learned on reconnect, from a server that does not count it there).
-        KickAllResult {
-            session_id: leave.session_id.clone(),
-            kicked_count: leave.kicked_count.unwrap_or(0),
-            already_ended: true,
-        }
-    }
-
     /// Schedules the next reconnect attempt, or gives up.
     fn retry(&mut self) {
         if self.failures >= self.reconnect.attempts {
@@ -506,12 +445,6 @@ impl Machine {
         }
     }
 
-    fn reject_kick(&mut self, error: ClientError) {
-        for call in self.kick.take().map(|k| k.calls).unwrap_or_default() {
-            self.push(Effect::Reject(call, error.clone()));
-        }
-    }
-
     fn send(&mut self, frame: ClientFrame) {
         self.push(Effect::Send(frame));
     }
@@ -525,5 +458,6 @@ impl Machine {
     }
 }
 
+mod kick;
 #[cfg(test)]
 mod tests;
