@@ -1,5 +1,7 @@
 //! `kickAll` calls that cross the session's end: every call on a session that ends resolves with that session's
-//! id and `alreadyEnded: true`, but the one call that ended it (issue 10, fault 3).
+//! id and `alreadyEnded: true`, but the one call that ended it (issue 10, fault 3) — from other meetings, and from
+//! the same meeting object (N at once, one while another is in flight, across a reconnect, right after the end);
+//! calls made while disconnected wait for the reconnect.
 
 use super::*;
 
