@@ -111,8 +111,12 @@ function toTarget(meeting: AnyMeeting): EndSessionTarget {
     throw new TypeError('endsession: expected a meeting from initMeeting() or a RealtimeKit meeting');
   }
   return {
+    // Ours: the wasm module's end state (joined, the permission, no end under way), so the gate is closed while
+    // reconnecting and after leaving, when `kickAll` would not be sent now.
     canEndSession: () =>
-      meeting.self.permissions.kickParticipant === true && (ours || meeting.self.roomState === 'joined'),
+      meeting instanceof MeetingImpl
+        ? meeting.endState === 'allowed'
+        : rtk.self.permissions.kickParticipant === true && rtk.self.roomState === 'joined',
     kickAll: (options) =>
       ours
         ? meeting.participants.kickAll()
@@ -163,10 +167,12 @@ export async function initMeeting(options: InitMeetingOptions): Promise<Meeting>
 }
 
 /**
- * Whether the participant may end the session for everyone (`self.permissions.kickParticipant`; for a RealtimeKit
- * meeting, which knows its permissions before joining, also `self.roomState === 'joined'`). Follow changes with
- * `on(meeting, 'permissionsUpdate', …)`, `'roomJoined'` and `'roomLeft'` — or use the end state
- * (`endsession/end-state`) and the bindings, which do.
+ * Whether the participant may end the session for everyone now: true only when the end state
+ * (`endsession/end-state`) is `allowed` — in the room (`self.roomState === 'joined'`; not while `disconnected`,
+ * i.e. reconnecting, nor after leaving), with `self.permissions.kickParticipant`, and no end of its own under way.
+ * For a RealtimeKit meeting: `kickParticipant` and `roomState === 'joined'`. Follow changes with
+ * `on(meeting, 'permissionsUpdate', …)`, `'roomJoined'` and `'roomLeft'` — or use the end state and the bindings,
+ * which do.
  *
  * @example
  * endButton.disabled = !canEndSession(meeting);
@@ -177,7 +183,11 @@ export function canEndSession(meeting: AnyMeeting): boolean {
 
 /**
  * Ends the session for every participant; resolves after the server confirmed with `{sessionId, kickedCount,
- * alreadyEnded}`. Rejects with `ClientError` `'1205'` outside the room, `'1201'` without the permission.
+ * alreadyEnded}`. Rejects with `ClientError` `'1205'` before joining and after leaving (left, kicked, rejected),
+ * `'1201'` without the permission. One end per session: of the calls on a meeting, only the one that ended the
+ * session resolves `alreadyEnded: false`; every other call, concurrent or later, resolves `alreadyEnded: true` with
+ * the same `sessionId` and `kickedCount`. While `disconnected` (reconnecting) the call waits for the reconnect and
+ * is sent then; it rejects with `'4901'` if reconnecting gives up, `'4902'` if the room is left first.
  *
  * On a RealtimeKit meeting: `'1205'` unless `self.roomState` is `joined` (also after leaving, where RealtimeKit's
  * own call would let a second `kickAll` through); then `meeting.participants.kickAll()`, whose errors (`'1201'`

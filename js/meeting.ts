@@ -77,8 +77,10 @@ export interface JoinedParticipants extends Emitter<ParticipantsEvents>, Iterabl
 export interface MeetingParticipants extends Emitter<inert.InertEvents>, inert.InertParticipants {
   readonly joined: JoinedParticipants;
   /**
-   * Ends the session for everyone; resolves once the server did. Rejects with `ClientError` `'1205'` outside the
-   * room and `'1201'` without `kickParticipant` (nothing is sent then).
+   * Ends the session for everyone; resolves once the server did. Rejects with `ClientError` `'1205'` before joining
+   * and after leaving, and `'1201'` without `kickParticipant` (nothing is sent then). While `disconnected` it waits
+   * for the reconnect (`'4901'` if that gives up). Of several calls, only the one that ended the session resolves
+   * `alreadyEnded: false`.
    */
   kickAll(): Promise<KickAllResult>;
 }

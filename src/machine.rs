@@ -16,6 +16,7 @@ use crate::{
     RoomState,
 };
 use endsession_protocol::{ClientFrame, Participant, Permissions, ServerFrame, PROTOCOL_VERSION};
+use kick::PendingKick;
 
 /// How many heartbeat periods of silence make a connection lost, when the user sets no timeout: 2.5 (two pings
 /// missed, plus half a period for a ping delayed by a busy server or network).
@@ -24,13 +25,6 @@ pub const HEARTBEAT_TIMEOUT_FACTOR: (u32, u32) = (5, 2);
 /// How long one attempt may take from opening the socket to the server's `joined` (or its refusal), in ms: a TCP
 /// connection that opens but carries nothing (a frozen network) would otherwise hang the join or the reconnect.
 pub const CONNECT_TIMEOUT_MS: u32 = 10_000;
-
-/// One `kickAll` frame in flight and every call waiting for its answer.
-#[derive(Debug)]
-struct PendingKick {
-    id: u64,
-    calls: Vec<CallId>,
-}
 
 /// One participant's meeting, as a state machine.
 ///
@@ -58,9 +52,9 @@ pub struct Machine {
     participants: Participants,
     join_calls: Vec<CallId>,
     kick: Option<PendingKick>,
-    /// The server confirmed that this participant's `kickAll` ended the current session (with this `kickedCount`);
-    /// its `roomLeft` is next.
-    end_confirmed: Option<u32>,
+    /// The server confirmed that a `kickAll` of this participant ended the current session: what every later call
+    /// resolves with (`alreadyEnded: true`, the confirmed `kickedCount`) until the `roomLeft` that is next.
+    end_confirmed: Option<KickAllResult>,
     /// The user's silence timeout in ms: `None` derives it from the server's heartbeat, `Some(0)` never times out.
     heartbeat_timeout: Option<u32>,
     /// The silence timeout watched on the current socket (the connect deadline until `joined`), while the timer
@@ -182,30 +176,6 @@ impl Machine {
         }
     }
 
-    /// `meeting.participants.kickAll()`: ends the session for everyone. Rejects with `1205` outside the room and
-    /// `1201` without `kick_participant` (sending nothing); otherwise resolves with the server's answer. Calls while
-    /// one is in flight share it. Once the session has ended (`roomLeft` `ended`), resolves at once with that
-    /// session's id and `kickedCount` and `alreadyEnded: true`: one end per session, every caller gets its result.
-    pub fn kick_all(&mut self, call: CallId) {
-        let ended = self.ended.as_ref().filter(|_| self.state == RoomState::Left(LeaveState::Ended));
-        if self.state != RoomState::Joined && ended.is_none() {
-            return self.push(Effect::Reject(call, ClientError::not_joined()));
-        }
-        if !self.permissions.kick_participant {
-            return self.push(Effect::Reject(call, ClientError::permission_denied()));
-        }
-        if let Some(result) = ended {
-            return self.push(Effect::Resolve(call, Outcome::KickAll(result.clone())));
-        }
-        if let Some(kick) = &mut self.kick {
-            return kick.calls.push(call);
-        }
-        let id = self.next_request;
-        self.next_request += 1;
-        self.kick = Some(PendingKick { id, calls: vec![call] });
-        self.send(ClientFrame::KickAll { id });
-    }
-
     // ----- socket and timer -----
 
     /// The socket asked for by [`Effect::Open`] is open: send `join`, resuming the last session when reconnecting.
@@ -313,20 +283,14 @@ impl Machine {
                 }
             }
             ServerFrame::KickAllResult { id, session_id, kicked_count, already_ended } => {
-                if self.kick.as_ref().is_some_and(|k| k.id == id) {
-                    // The session is over: the control stays `ending` until the `roomLeft` that follows.
-                    self.end_confirmed = (session_id == self.session_id).then_some(kicked_count);
-                    let result = KickAllResult { session_id, kicked_count, already_ended };
-                    for call in self.kick.take().map(|k| k.calls).unwrap_or_default() {
-                        self.push(Effect::Resolve(call, Outcome::KickAll(result.clone())));
-                    }
-                }
+                self.kick_answered(id, KickAllResult { session_id, kicked_count, already_ended });
             }
             ServerFrame::RoomLeft { state: leave_state, session_id, reason, kicked_count, message } => {
                 if in_room {
                     self.push(Effect::Close);
                     // An end this participant confirmed has its count even if the frame lacks it.
-                    let kicked_count = kicked_count.or(self.end_confirmed.filter(|_| session_id == self.session_id));
+                    let confirmed = self.end_confirmed.as_ref().filter(|r| r.session_id == session_id);
+                    let kicked_count = kicked_count.or(confirmed.map(|r| r.kicked_count));
                     self.left(Leave { state: leave_state, session_id, reason, kicked_count, code: None, message });
                 }
             }
@@ -438,16 +402,6 @@ impl Machine {
         }
     }
 
-    /// What every `kickAll` of a session that ended resolves with, but the one that ended it.
-    fn ended_result(leave: &Leave) -> KickAllResult {
-        // 0 when the server did not say (an end learned on reconnect, from a server that does not count it there).
-        KickAllResult {
-            session_id: leave.session_id.clone(),
-            kicked_count: leave.kicked_count.unwrap_or(0),
-            already_ended: true,
-        }
-    }
-
     /// Schedules the next reconnect attempt, or gives up.
     fn retry(&mut self) {
         if self.failures >= self.reconnect.attempts {
@@ -491,12 +445,6 @@ impl Machine {
         }
     }
 
-    fn reject_kick(&mut self, error: ClientError) {
-        for call in self.kick.take().map(|k| k.calls).unwrap_or_default() {
-            self.push(Effect::Reject(call, error.clone()));
-        }
-    }
-
     fn send(&mut self, frame: ClientFrame) {
         self.push(Effect::Send(frame));
     }
@@ -510,5 +458,6 @@ impl Machine {
     }
 }
 
+mod kick;
 #[cfg(test)]
 mod tests;

@@ -7,7 +7,8 @@
  * - `<meeting-ended-screen>`: not displayed while in the room (no `state` attribute); once left, a title and message
  *   for the leave state and its reason (`leaveText`: ended for everyone, ended because everyone left, `kicked`,
  *   `left`, `rejected` with the server's why, `failed`) and whatever children it has (e.g. a "Join again" button).
- *   The reason is in a `reason` attribute (`HOST_ENDED_MEETING`, `ALL_PARTICIPANTS_LEFT`) once ended.
+ *   The reason is in a `reason` attribute (`HOST_ENDED_MEETING`, `ALL_PARTICIPANTS_LEFT`) once ended. As it
+ *   appears it takes the keyboard focus (its title) if the same meeting's End button had it.
  *
  * Both take the meeting as a property (`.meeting`), ours or a RealtimeKit one, and reflect the state in a `state`
  * attribute. The property may be set before this module is imported (before the element is upgraded): the element
@@ -24,7 +25,7 @@
  */
 import { type EndStateSource, endStateSource, type RealtimeKitLikeMeeting } from '../end-state/index.js';
 import type { Meeting } from '../meeting.js';
-import { openModal, trapTab } from '../ui/dialog.js';
+import { openModal, takeEndFocus, trackEndFocus, trapTab } from '../ui/dialog.js';
 import {
   CANCEL,
   CONFIRM,
@@ -136,6 +137,8 @@ export class EndMeetingButtonElement extends MeetingElement {
     this.#dialog.addEventListener('keydown', trapTab);
     part('cancel').addEventListener('click', () => this.#dialog.close());
     part('confirm').addEventListener('click', () => this.#confirm());
+    // The host holds the document's focus for the button inside; the end may take it away (see ../ui/dialog.ts).
+    trackEndFocus(this, () => this.source);
   }
 
   /** Opens the confirmation dialog, if ending is allowed now. */
@@ -191,7 +194,7 @@ export class MeetingEndedScreenElement extends MeetingElement {
 [part=message] { margin: 0 0 1.2em; color: var(--endsession-muted, #6b7280); }
 </style>
 <section part="screen" role="status" aria-live="polite">
-  <h2 part="title"></h2><p part="message"></p><slot></slot>
+  <h2 part="title" tabindex="-1"></h2><p part="message"></p><slot></slot>
 </section>`;
     this.#title = root.querySelector('[part=title]')!;
     this.#message = root.querySelector('[part=message]')!;
@@ -200,11 +203,14 @@ export class MeetingEndedScreenElement extends MeetingElement {
   protected render(): void {
     if (!this.#title) return;
     const left = this.source?.leave ?? null;
+    const appears = !!left && !this.hasAttribute('state');
     if (left) this.setAttribute('state', left.state);
     else this.removeAttribute('state');
     if (left?.reason) this.setAttribute('reason', left.reason);
     else this.removeAttribute('reason');
     [this.#title.textContent, this.#message.textContent] = left ? leaveText(left) : ['', ''];
+    // The End button that had the focus is disabled or hidden with the room: the screen takes it.
+    if (appears && this.isConnected && this.source) takeEndFocus(this.source, this.#title);
   }
 }
 

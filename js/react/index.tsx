@@ -28,7 +28,7 @@ import {
   type RoomLeftEvent,
 } from '../end-state/index.js';
 import type { KickAllResult, Meeting } from '../meeting.js';
-import { openModal, trapTab } from '../ui/dialog.js';
+import { openModal, takeEndFocus, trackEndFocus, trapTab } from '../ui/dialog.js';
 import {
   CANCEL,
   CONFIRM,
@@ -103,7 +103,10 @@ export interface EndMeetingButtonProps {
  */
 export function EndMeetingButton({ meeting, children, className, onEnded, onError }: EndMeetingButtonProps) {
   const { state, canEnd, kickAll } = useEndSession(meeting);
-  const [error, setError] = useState('');
+  // The error of the last end, with the end state it failed in: shown while that state lasts, dropped when it
+  // changes (e.g. a reconnect: what failed before is not true after).
+  const [failed, setFailed] = useState<{ error: string; state: EndState } | null>(null);
+  const error = failed?.state === state ? failed.error : '';
   const dialog = useRef<HTMLDialogElement>(null);
   const cancel = useRef<HTMLButtonElement>(null);
   const button = useRef<HTMLButtonElement>(null);
@@ -111,13 +114,22 @@ export function EndMeetingButton({ meeting, children, className, onEnded, onErro
   useEffect(() => {
     if (!canEnd) dialog.current?.close();
   }, [canEnd]);
+  useEffect(() => {
+    if (failed && failed.state !== state) setFailed(null);
+  }, [failed, state]);
+  const source = meeting ? endStateSource(meeting) : null;
+  useEffect(
+    () => (button.current && source ? trackEndFocus(button.current, () => source) : undefined),
+    [source],
+  );
   const confirm = async () => {
     dialog.current?.close();
     try {
       const result = await kickAll(); // not inside `onEnded?.(…)`: without onEnded it would never run
       onEnded?.(result);
     } catch (e) {
-      setError(e instanceof Error ? e.message.split('\n').pop()! : String(e));
+      const error = e instanceof Error ? e.message.split('\n').pop()! : String(e);
+      setFailed({ error, state: source?.state ?? 'not-joined' });
       onError?.(e);
     }
   };
@@ -130,7 +142,7 @@ export function EndMeetingButton({ meeting, children, className, onEnded, onErro
         disabled={!canEnd}
         aria-describedby={`${id}-reason`}
         onClick={() => {
-          setError('');
+          setFailed(null);
           if (dialog.current) openModal(dialog.current, cancel.current, button.current);
         }}
       >
@@ -194,6 +206,12 @@ export function useRoomLeftEvent(meeting: AnyMeeting | null | undefined): RoomLe
  */
 export function MeetingEndedScreen({ meeting, children, className }: MeetingEndedScreenProps) {
   const left = useRoomLeftEvent(meeting);
+  const heading = useRef<HTMLHeadingElement>(null);
+  const shown = !!left;
+  // The End button that had the focus went with the room: the heading takes it.
+  useEffect(() => {
+    if (shown && meeting && heading.current) takeEndFocus(endStateSource(meeting), heading.current);
+  }, [shown, meeting]);
   if (!left) return null;
   const [title, message] = leaveText(left);
   return (
@@ -204,7 +222,9 @@ export function MeetingEndedScreen({ meeting, children, className }: MeetingEnde
       role="status"
       aria-live="polite"
     >
-      <h2>{title}</h2>
+      <h2 ref={heading} tabIndex={-1}>
+        {title}
+      </h2>
       <p>{message}</p>
       {children}
     </section>

@@ -10,11 +10,12 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Cloudflare from 'cloudflare';
-import { initMeeting, on } from 'endsession';
+import { canEndSession, initMeeting, kickAll, on } from 'endsession';
 import { verifyWebhook } from 'endsession/webhooks';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -281,4 +282,96 @@ test('webhooks: create, list, edit, delete, and a signed meeting.ended delivered
     hooks.map((h) => JSON.parse(h.body).event),
     ['meeting.ended'],
   );
+});
+
+/**
+ * A TCP relay to the server that the test can take down (every relayed socket destroyed, new ones refused: a dropped
+ * network) and bring up again; tests/e2e/relay.ts is the fuller one Playwright uses.
+ */
+async function relayTo(origin) {
+  const port = Number(new URL(origin).port);
+  let open = true;
+  const sockets = new Set();
+  const relay = net.createServer((client) => {
+    if (!open) return client.destroy();
+    const upstream = net.connect(port, '127.0.0.1');
+    for (const [a, b] of [
+      [client, upstream],
+      [upstream, client],
+    ]) {
+      a.pipe(b);
+      a.on('error', () => b.destroy());
+      a.on('close', () => b.destroy());
+      sockets.add(a);
+      a.on('close', () => sockets.delete(a));
+    }
+  });
+  await new Promise((ok) => relay.listen(0, '127.0.0.1', ok));
+  return {
+    origin: `http://127.0.0.1:${relay.address().port}`,
+    down() {
+      open = false;
+      for (const socket of sockets) socket.destroy();
+    },
+    up() {
+      open = true;
+    },
+    close() {
+      this.down();
+      relay.close();
+    },
+  };
+}
+
+test('canEndSession follows the end state: off while disconnected and after leave(); kickAll waits for the reconnect', async () => {
+  const appId = await newApp();
+  const meetingId = (await cf.realtimeKit.meetings.create(appId, { account_id: account, title: 'Gate' })).data
+    .id;
+  const relay = await relayTo(baseURI);
+  try {
+    const host = await initMeeting({
+      authToken: (await addParticipant(appId, meetingId, 'ann', 'group_call_host')).token,
+      baseURI: relay.origin,
+      reconnect: { baseDelayMs: 100, maxDelayMs: 500, attempts: 40 },
+    });
+    assert.equal(canEndSession(host), false, 'init');
+    await host.join();
+    joined.push(host);
+    const guest = await joinAs(
+      (await addParticipant(appId, meetingId, 'bob', 'group_call_participant')).token,
+    );
+    assert.equal(canEndSession(host), true, 'a host in the room');
+    assert.equal(canEndSession(guest.meeting), false, 'a guest in the room');
+    const sessionId = host.meta.sessionId;
+
+    relay.down();
+    await until('roomState disconnected', () => host.self.roomState === 'disconnected');
+    assert.equal(host.self.permissions.kickParticipant, true);
+    assert.equal(canEndSession(host), false, 'disconnected: the permission alone does not open the gate');
+    let outcome;
+    kickAll(host).then(
+      (value) => (outcome = { value }),
+      (error) => (outcome = { code: error.code }),
+    );
+    await new Promise((ok) => setTimeout(ok, 50));
+    assert.equal(outcome, undefined, 'kickAll waits for the reconnect: no 1205');
+
+    relay.up();
+    await until('kickAll settled after the reconnect', () => outcome);
+    assert.deepEqual(outcome, { value: { sessionId, kickedCount: 2, alreadyEnded: false } });
+    await until('roomLeft ended for the guest', () => guest.left.includes('ended'));
+    assert.equal(canEndSession(host), false, 'ended');
+
+    // After leave(): out of the room, the gate is closed and kickAll says 1205.
+    const other = (await cf.realtimeKit.meetings.create(appId, { account_id: account, title: 'Left' })).data
+      .id;
+    const carl = await joinAs((await addParticipant(appId, other, 'carl', 'group_call_host')).token);
+    assert.equal(canEndSession(carl.meeting), true);
+    await carl.meeting.leave();
+    assert.equal(carl.meeting.self.roomState, 'left');
+    assert.equal(canEndSession(carl.meeting), false, 'left');
+    await assert.rejects(kickAll(carl.meeting), { code: '1205' });
+  } finally {
+    relay.close();
+  }
 });

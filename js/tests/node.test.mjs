@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { canEndSession, ClientError, initMeeting, kickAll, on } from 'endsession';
+import { endStateSource } from 'endsession/end-state';
 
 const options = { authToken: 'not-a-real-token', baseURI: 'http://127.0.0.1:9' };
 
@@ -43,6 +44,20 @@ test('join to an unreachable server rejects with 4900 and emits roomLeft failed'
   assert.deepEqual(states, ['failed']);
   assert.equal(meeting.self.roomState, 'failed');
   off();
+});
+
+test("our meeting's gate is its end state's `allowed` in every state reached here (init, joining, failed, left)", async () => {
+  const meeting = await initMeeting(options);
+  const end = endStateSource(meeting);
+  const check = (label) => assert.equal(canEndSession(meeting), end.state === 'allowed', label);
+  check('init');
+  const joining = meeting.join();
+  check('joining');
+  await assert.rejects(joining, { code: '4900' });
+  check('failed');
+  await meeting.leave();
+  check('after leave');
+  // Joined, disconnected and ended against a real server: cloudflare-sdk.test.mjs and tests/e2e/end-gate.spec.ts.
 });
 
 test('bad arguments are TypeErrors', async () => {

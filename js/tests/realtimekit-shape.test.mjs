@@ -20,6 +20,17 @@ test('the gate needs the permission and the room', () => {
   assert.equal(canEndSession(m), false);
 });
 
+test('the gate of a RealtimeKit meeting is unchanged: permission and roomState joined, so not while disconnected', () => {
+  const m = fakeMeeting({ kick: true, roomState: 'joined' });
+  assert.equal(canEndSession(m), true);
+  for (const state of ['disconnected', 'left', 'kicked', 'ended', 'waitlisted', 'init']) {
+    m.self.roomState = state;
+    assert.equal(canEndSession(m), false, state);
+  }
+  m.self.roomState = 'joined';
+  assert.equal(canEndSession(m), true, 'back in the room');
+});
+
 test('kickAll: 1205 before joining and after leaving, without asking RealtimeKit', async () => {
   const m = fakeMeeting({ kick: true });
   await assert.rejects(kickAll(m), (e) => e instanceof ClientError && e.code === '1205');

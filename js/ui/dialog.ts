@@ -1,7 +1,8 @@
 /**
  * The confirmation dialog's keyboard behaviour, shared by `<end-meeting-button>` and React's `EndMeetingButton`:
  * a modal `<dialog>` (the page behind is inert), focus starts on Cancel, Tab and Shift+Tab stay inside, Esc
- * cancels, and focus returns to the button that opened it.
+ * cancels, and focus returns to the button that opened it. Once the room is left, the ended screen of the same
+ * meeting takes the focus its End button can no longer hold ({@link trackEndFocus}, {@link takeEndFocus}).
  *
  * @module
  */
@@ -38,4 +39,50 @@ export function trapTab(event: KeyboardEvent, dialog = event.currentTarget as HT
     event.preventDefault();
     first.focus();
   }
+}
+
+// ----- the focus an End button loses when the end disables, hides or removes it -----
+//
+// Pressed by keyboard, the End button has the focus; the end then disables it (`ending`) and the room around it is
+// hidden or removed, and Chromium moves the focus to <body>. It is owed to the same meeting's ended screen, which
+// takes it on its heading as it appears (not any ended screen: a page may show several meetings).
+
+/** Meetings (their end-state sources) whose End button lost the focus to nothing. */
+const owed = new WeakSet<object>();
+/** The elements that hold the document's focus for an End button, and the meeting each one is for. */
+const endButtons = new WeakMap<Element, () => object | null>();
+
+/**
+ * Follows the focus of `target`, the element that holds the document's focus for an End button (the shadow host of
+ * `<end-meeting-button>`), for the meeting `source()` returns. Returns the function that stops.
+ */
+export function trackEndFocus(target: HTMLElement, source: () => object | null): () => void {
+  const lost = (event: FocusEvent) => {
+    const s = source();
+    if (s && !event.relatedTarget) owed.add(s);
+  };
+  const found = () => {
+    const s = source();
+    if (s) owed.delete(s);
+  };
+  endButtons.set(target, source);
+  target.addEventListener('focusout', lost);
+  target.addEventListener('focusin', found);
+  return () => {
+    endButtons.delete(target);
+    target.removeEventListener('focusout', lost);
+    target.removeEventListener('focusin', found);
+  };
+}
+
+/**
+ * Called by the ended screen of `source` as it appears: moves the focus to `heading` (`tabindex="-1"`) if that
+ * meeting's End button has it still (disabled now) or lost it to nothing and nothing else took it since.
+ */
+export function takeEndFocus(source: object, heading: HTMLElement): void {
+  const active = document.activeElement;
+  const onButton = !!active && endButtons.get(active)?.() === source;
+  const nowhere = !active || active === document.body;
+  if (onButton || (owed.has(source) && nowhere)) heading.focus();
+  owed.delete(source);
 }

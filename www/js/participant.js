@@ -48,8 +48,15 @@ function reconnect() {
 
 function wire(meeting) {
   let left = null; // the last roomLeft payload: the ended screen says why
+  let shown = null; // the state and gate last rendered: an error shown belongs to them
   const render = () => {
     const state = meeting.self.roomState;
+    const allowed = canEndSession(meeting);
+    // An error is about what was tried in one state: it goes when the state or the gate changes (a 1205 from before
+    // a reconnect is not true after it).
+    const now = `${state}:${allowed}`;
+    if (shown !== null && shown !== now) $('error').textContent = '';
+    shown = now;
     stateEl.textContent = state;
     stateEl.dataset.state = state;
     document.querySelector('[data-testid=session-id]').textContent = meeting.meta.sessionId ?? '–';
@@ -62,16 +69,27 @@ function wire(meeting) {
       }),
     );
     document.querySelector('[data-testid=participant-count]').textContent = String(people.length + 1);
-    const allowed = canEndSession(meeting);
+    // The gate is the end state: closed while reconnecting and while the end is under way, open again after.
     $('end').disabled = !allowed;
     $('end-reason').textContent = allowed
       ? ''
-      : state === 'joined'
-        ? 'Your role cannot end the meeting for everyone.'
-        : 'Join the meeting to end it.';
-    $('in-room').hidden = !['joined', 'disconnected'].includes(state);
+      : state === 'disconnected'
+        ? 'Reconnecting…'
+        : state !== 'joined'
+          ? 'Join the meeting to end it.'
+          : meeting.self.permissions.kickParticipant
+            ? 'Ending the meeting for everyone…'
+            : 'Your role cannot end the meeting for everyone.';
     const out = left?.state === state && !['joined', 'disconnected'].includes(state);
+    // Focus in the room that is about to be hidden (the End button pressed by keyboard) would fall to <body>: it
+    // moves to the ended screen's heading instead.
+    const focusLost =
+      out &&
+      $('ended').hidden &&
+      ($('in-room').contains(document.activeElement) || document.activeElement === document.body);
+    $('in-room').hidden = !['joined', 'disconnected'].includes(state);
     $('ended').hidden = !out;
+    if (focusLost) $('ended-title').focus();
     $('ended').dataset.reason = (out && left.reason) || '';
     if (out) [$('ended-title').textContent, $('ended-text').textContent] = leaveText(left);
   };
@@ -89,8 +107,11 @@ function wire(meeting) {
   $('confirm').addEventListener('close', async () => {
     if ($('confirm').returnValue !== 'end') return;
     try {
-      await kickAll(meeting);
+      const ending = kickAll(meeting);
+      render(); // the gate is closed while the end is under way
+      await ending;
     } catch (error) {
+      render();
       showError(error);
     }
   });

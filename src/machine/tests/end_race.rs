@@ -1,5 +1,7 @@
 //! `kickAll` calls that cross the session's end: every call on a session that ends resolves with that session's
-//! id and `alreadyEnded: true`, but the one call that ended it (issue 10, fault 3).
+//! id and `alreadyEnded: true`, but the one call that ended it (issue 10, fault 3) — from other meetings, and from
+//! the same meeting object (N at once, one while another is in flight, across a reconnect, right after the end);
+//! calls made while disconnected wait for the reconnect.
 
 use super::*;
 
@@ -70,7 +72,7 @@ fn the_call_that_ended_it_alone_is_not_already_ended() {
         kicked_count: 3,
         already_ended: false,
     });
-    m.kick_all(CallId(2)); // still in the room until its roomLeft: a new request, answered by the server
+    m.kick_all(CallId(2)); // still in the room until its roomLeft, but the end is confirmed: no new request
     m.socket_frame(ended(None));
     m.kick_all(CallId(3));
     let effects = m.take_effects();
@@ -158,4 +160,144 @@ fn the_roomleft_payload_says_why() {
     });
     let leave = Leave { message: Some("the token was refreshed".into()), ..Leave::new(LeaveState::Rejected, "s-1") };
     assert_eq!(emits(&m.take_effects()), [Event::RoomLeft(leave)]);
+}
+
+// ----- many calls on the same meeting object (a double-click, a script and a button) -----
+
+fn kick_result(kicked_count: u32, already_ended: bool) -> ServerFrame {
+    ServerFrame::KickAllResult { id: 1, session_id: "s-1".into(), kicked_count, already_ended }
+}
+
+fn ended_it(kicked_count: u32) -> Outcome {
+    Outcome::KickAll(KickAllResult { session_id: "s-1".into(), kicked_count, already_ended: false })
+}
+
+/// Exactly one `alreadyEnded: false`, the first call's; every other call `alreadyEnded: true`, same session, count.
+fn one_ended_it(effects: &[Effect], calls: impl IntoIterator<Item = u32>, kicked_count: u32) {
+    let want: Vec<_> = calls
+        .into_iter()
+        .enumerate()
+        .map(|(i, c)| (c, if i == 0 { ended_it(kicked_count) } else { already_ended(kicked_count) }))
+        .collect();
+    assert_eq!(resolved(effects), want);
+}
+
+#[test]
+fn of_n_concurrent_calls_on_one_meeting_only_the_first_ended_it() {
+    for n in [2, 3, 5] {
+        let mut m = joined(true);
+        for call in 1..=n {
+            m.kick_all(CallId(call));
+        }
+        assert_eq!(sent(&m.take_effects()), [ClientFrame::KickAll { id: 1 }], "one request for {n} calls");
+        m.socket_frame(kick_result(3, false));
+        one_ended_it(&m.take_effects(), 1..=n, 3);
+        // Later calls, before and after the roomLeft that follows: already ended, nothing sent.
+        m.kick_all(CallId(n + 1));
+        m.socket_frame(ended(None));
+        m.kick_all(CallId(n + 2));
+        let effects = m.take_effects();
+        assert_eq!(sent(&effects), []);
+        assert_eq!(resolved(&effects), [(n + 1, already_ended(3)), (n + 2, already_ended(3))]);
+    }
+}
+
+#[test]
+fn when_someone_else_ended_it_every_concurrent_call_is_already_ended() {
+    for n in [2, 3, 5] {
+        let mut m = joined(true);
+        for call in 1..=n {
+            m.kick_all(CallId(call));
+        }
+        m.take_effects();
+        m.socket_frame(kick_result(4, true));
+        let all: Vec<_> = (1..=n).map(|c| (c, already_ended(4))).collect();
+        assert_eq!(resolved(&m.take_effects()), all);
+    }
+}
+
+#[test]
+fn a_call_made_while_the_first_is_in_flight_shares_it_and_is_already_ended() {
+    let mut m = joined(true);
+    m.kick_all(CallId(1));
+    assert_eq!(sent(&m.take_effects()), [ClientFrame::KickAll { id: 1 }]);
+    m.socket_frame(ServerFrame::Ping);
+    m.kick_all(CallId(2));
+    assert_eq!(sent(&m.take_effects()), [], "shares the request in flight");
+    m.socket_frame(kick_result(2, false));
+    one_ended_it(&m.take_effects(), [1, 2], 2);
+}
+
+#[test]
+fn calls_across_a_reconnect_share_the_resent_request_and_one_ended_it() {
+    let mut m = joined(true);
+    m.kick_all(CallId(1));
+    m.take_effects();
+    m.socket_closed();
+    assert_eq!(m.room_state(), RoomState::Reconnecting);
+    m.kick_all(CallId(2));
+    m.kick_all(CallId(3));
+    let effects = m.take_effects();
+    assert_eq!((rejected(&effects, 2), rejected(&effects, 3)), (None, None), "they wait for the reconnect");
+    assert_eq!(sent(&effects), []);
+    m.reconnect_due();
+    m.socket_open();
+    m.take_effects();
+    m.socket_frame(joined_frame("s-1", true, &["b", "c"]));
+    assert_eq!(sent(&m.take_effects()), [ClientFrame::KickAll { id: 1 }], "sent again, once");
+    m.socket_frame(kick_result(3, false));
+    one_ended_it(&m.take_effects(), [1, 2, 3], 3);
+}
+
+#[test]
+fn a_call_made_while_disconnected_is_sent_after_the_reconnect() {
+    let mut m = joined(true);
+    m.socket_closed();
+    m.take_effects();
+    m.kick_all(CallId(1));
+    m.kick_all(CallId(2));
+    assert_eq!(m.take_effects(), [], "nothing sent, nothing rejected: there is no socket");
+    assert_eq!(m.end_state(), EndState::NotJoined, "the control is not offered meanwhile");
+    m.reconnect_due();
+    m.socket_open();
+    m.take_effects();
+    m.socket_frame(joined_frame("s-1", true, &["b", "c"]));
+    assert_eq!(sent(&m.take_effects()), [ClientFrame::KickAll { id: 1 }]);
+    assert_eq!(m.end_state(), EndState::Ending);
+    m.socket_frame(kick_result(3, false));
+    one_ended_it(&m.take_effects(), [1, 2], 3);
+    // The session ended while the socket was down: the resume is told so, and the calls are already ended.
+    let mut m = joined(true);
+    m.socket_closed();
+    m.kick_all(CallId(1));
+    m.reconnect_due();
+    m.socket_open();
+    m.take_effects();
+    m.socket_frame(ended(Some(2)));
+    assert_eq!(resolved(&m.take_effects()), [(1, already_ended(2))]);
+}
+
+#[test]
+fn a_call_made_while_disconnected_fails_4901_when_reconnecting_gives_up_and_4902_on_leave() {
+    let mut m = joined(true);
+    m.reconnect = Reconnect { attempts: 2, ..Reconnect::default() };
+    m.socket_closed();
+    m.kick_all(CallId(1));
+    for _ in 0..2 {
+        m.reconnect_due();
+        m.socket_closed();
+    }
+    assert_eq!(rejected(&m.take_effects(), 1).map(|e| e.code), Some(CONNECTION_LOST.into()));
+    assert_eq!(m.room_state(), RoomState::Left(LeaveState::Failed));
+
+    let mut m = joined(true);
+    m.socket_closed();
+    m.kick_all(CallId(1));
+    m.leave();
+    assert_eq!(rejected(&m.take_effects(), 1).map(|e| e.code), Some(ROOM_LEFT.into()));
+    // Without the permission it is refused at once, as in the room.
+    let mut m = joined(false);
+    m.socket_closed();
+    m.kick_all(CallId(1));
+    assert_eq!(rejected(&m.take_effects(), 1).map(|e| e.code), Some(PERMISSION_DENIED.into()));
 }

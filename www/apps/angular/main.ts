@@ -3,6 +3,7 @@
 // gives it (window.endsessionDemo, see www/js/demo.js). The binding has no components, so the button, its
 // confirmation dialog and the ended screen are this app's own markup.
 import {
+  afterRenderEffect,
   Component,
   DestroyRef,
   ElementRef,
@@ -63,16 +64,18 @@ const REASON: Record<string, string> = {
             [disabled]="!end.canEnd()"
             aria-describedby="angular-reason"
             (click)="open()"
+            (focusin)="focusOwed = false"
+            (focusout)="focusOwed = !$any($event).relatedTarget"
           >
             End meeting for all
           </button>
           <p
             id="angular-reason"
             class="endsession-reason"
-            [attr.data-error]="error() ? '' : null"
+            [attr.data-error]="errorText() ? '' : null"
             aria-live="polite"
           >
-            {{ error() || reason() }}
+            {{ errorText() || reason() }}
           </p>
         </div>
       </div>
@@ -97,7 +100,7 @@ const REASON: Record<string, string> = {
     </dialog>
     @if (ended(); as text) {
       <section class="endsession-ended" role="status" aria-live="polite" [attr.data-state]="end.roomLeft()">
-        <h2>{{ text[0] }}</h2>
+        <h2 #endedTitle tabindex="-1">{{ text[0] }}</h2>
         <p>{{ text[1] }}</p>
         <button type="button" class="secondary" (click)="rejoin()">Join again</button>
       </section>
@@ -109,7 +112,12 @@ class AngularPanel {
   readonly meeting = signal<Meeting | null>(null);
   readonly end = injectEndSession(this.meeting);
   readonly room = signal<Room>({ sessionId: '', count: 0, names: [] });
-  readonly error = signal('');
+  /** The last end's error, with the end state it failed in: shown while that state lasts. */
+  readonly error = signal<{ text: string; state: string } | null>(null);
+  readonly errorText = computed(() => {
+    const error = this.error();
+    return error?.state === this.end.state() ? error.text : '';
+  });
   readonly role = computed(() => (this.seat() ? bus.roleLabel(this.seat()!.role) : ''));
   readonly label = computed(() => bus.label(this.end.state()));
   readonly reason = computed(() => REASON[this.end.state()] ?? '');
@@ -120,6 +128,9 @@ class AngularPanel {
   readonly dialog = viewChild.required<ElementRef<HTMLDialogElement>>('dialog');
   readonly cancel = viewChild.required<ElementRef<HTMLButtonElement>>('cancel');
   readonly opener = viewChild<ElementRef<HTMLButtonElement>>('opener');
+  readonly endedTitle = viewChild<ElementRef<HTMLElement>>('endedTitle');
+  /** The End button lost the focus to nothing (disabled by the end, or removed with the room). */
+  focusOwed = false;
   #token = '';
   #offRoom = () => {};
 
@@ -134,6 +145,25 @@ class AngularPanel {
     effect(() => {
       if (!this.end.canEnd() && this.dialog().nativeElement.open) this.dialog().nativeElement.close();
     });
+    // An error belongs to the state it happened in: a new state (a reconnect, a new permission) drops it.
+    effect(() => {
+      const error = this.error();
+      if (error && error.state !== this.end.state()) this.error.set(null);
+    });
+    // The End button had the focus (still has it, disabled, or lost it to nothing) and goes with the room: the ended
+    // screen's title takes it, once, as it appears. Not when the focus was elsewhere: the page has other panels.
+    let focused = false;
+    afterRenderEffect(() => {
+      const title = this.endedTitle()?.nativeElement;
+      if (!title) focused = false;
+      else if (!focused) {
+        focused = true;
+        const active = document.activeElement;
+        const nowhere = !active || active === document.body;
+        if (active === this.opener()?.nativeElement || (this.focusOwed && nowhere)) title.focus();
+        this.focusOwed = false;
+      }
+    });
   }
 
   async take(seat: Seat) {
@@ -145,7 +175,7 @@ class AngularPanel {
     const meeting = await initMeeting({ authToken: seat.token, baseURI: seat.baseURI });
     if (this.#token !== seat.token) return void meeting.leave();
     bus.meetings['angular'] = meeting;
-    this.error.set('');
+    this.error.set(null);
     this.meeting.set(meeting);
     this.#offRoom = bus.room(meeting, (room) => this.room.set(room));
     await meeting.join().catch(() => {}); // a refused join shows as the `rejected` state
@@ -153,7 +183,7 @@ class AngularPanel {
 
   open() {
     if (!this.end.canEnd()) return;
-    this.error.set('');
+    this.error.set(null);
     const dialog = this.dialog().nativeElement;
     dialog.showModal();
     this.cancel().nativeElement.focus();
@@ -180,7 +210,8 @@ class AngularPanel {
     try {
       await this.end.kickAll();
     } catch (e) {
-      this.error.set(e instanceof ClientError ? `${e.code}: ${e.message}` : String(e));
+      const text = e instanceof ClientError ? `${e.code}: ${e.message}` : String(e);
+      this.error.set({ text, state: this.end.state() });
     }
   }
 
