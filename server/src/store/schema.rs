@@ -165,6 +165,16 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE participants ADD COLUMN token_version INTEGER NOT NULL DEFAULT 0;
     "#,
+    // 7: Standard Webhooks secrets (see store/webhooks.rs `WebhookSecret`).
+    r#"
+    -- Each webhook's HMAC secret (32 random bytes; shown to the app once, as whsec_ + base64). Webhooks made before
+    -- this migration get one here, which their app learns by rotating it. While a rotation's window is open the old
+    -- secret signs too, until previous_secret_until_ms (unix ms).
+    ALTER TABLE webhooks ADD COLUMN secret BLOB NOT NULL DEFAULT x'';
+    UPDATE webhooks SET secret = randomblob(32) WHERE length(secret) = 0;
+    ALTER TABLE webhooks ADD COLUMN previous_secret BLOB;
+    ALTER TABLE webhooks ADD COLUMN previous_secret_until_ms INTEGER;
+    "#,
 ];
 
 /// Applies the migrations the database has not seen yet, each in its own transaction.
