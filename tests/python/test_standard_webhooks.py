@@ -9,7 +9,10 @@ see a rotated secret's old one accepted and then retired.
 from __future__ import annotations
 
 import base64
+import os
 import shutil
+import stat
+import subprocess
 import time
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -19,8 +22,8 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 import standardwebhooks.webhooks as standardwebhooks_module
 from participant import Crowd
-from support import Kit, ServerProcess, Tokens, temp_data_dir, unique
-from webhook_receiver import Delivery, Receiver, verify_standard
+from support import Kit, ServerProcess, Tokens, server_binary, temp_data_dir, unique
+from webhook_receiver import Delivery, Receiver, load_public_key, verify, verify_standard
 
 ROTATION_WINDOW = 6.0  # seconds; the retry that must fall inside it is due 50 ms after its failed attempt
 FAST = ["--webhook-retry-base-ms", "50", "--webhook-max-attempts", "5", "--webhook-targets", "any",
@@ -241,3 +244,83 @@ def test_rotating_refuses_bad_input_and_unknown_webhooks(kit: Kit, hooks_server:
     reader = Kit(hooks_server, hooks_server.tokens.a_read)
     assert rotate(reader, app, hook_id).status == 403, "rotating is a write"
     assert rotate(kit, app, hook_id, body={}).status == 200, "an empty object takes the server's window"
+
+
+def well_known(srv: ServerProcess) -> dict[str, Any]:
+    resp = srv.raw("GET", "//.well-known/webhooks.json")
+    assert resp.status == 200, str(resp)
+    return resp.json()["data"]
+
+
+def rotate_signing_key(data: os.PathLike, window_ms: int) -> subprocess.CompletedProcess:
+    """The operator's command: `endsession-server --data DIR --rotate-webhook-signing-key`."""
+    return subprocess.run([str(server_binary()), "--data", str(data), "--rotate-webhook-signing-key",
+                           "--webhook-rotation-window-ms", str(window_ms)],
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_the_signing_key_rotates_announced_first_then_signing(receiver: Receiver):
+    data = temp_data_dir()
+    tokens = Tokens.generate()
+    servers: list[ServerProcess] = []
+    crowds: list[Crowd] = []
+
+    def start() -> tuple[ServerProcess, Kit, Crowd]:
+        srv = ServerProcess(data, tokens, args=FAST).start()
+        servers.append(srv)
+        crowds.append(Crowd(srv.ws_url))
+        return srv, Kit(srv, tokens.a_admin), crowds[-1]
+
+    def rtk_checks(d: Delivery, pem: str) -> bool:
+        return verify(load_public_key(pem), d.body, d.headers["rtk-signature"])
+
+    try:
+        srv, kit, people = start()
+        old = well_known(srv)
+        assert old["publicKeys"] == [old["publicKey"]] and "nextKeySignsFrom" not in old, old
+        app = kit.new_app()
+        _, name, _ = subscribe(kit, app, receiver, ["meeting.ended"])
+        srv.stop()
+
+        window_ms = 8000
+        rotated = rotate_signing_key(data, window_ms)
+        assert rotated.returncode == 0, rotated.stderr
+        new_pem = rotated.stdout[rotated.stdout.index("-----BEGIN PUBLIC KEY-----"):]
+        assert new_pem != old["publicKey"]
+        assert stat.S_IMODE(os.stat(data / "webhooks-signing-key.next.pem").st_mode) == 0o600
+        again = rotate_signing_key(data, 0)
+        assert again.returncode != 0 and "already under way" in again.stderr, again
+
+        # Announced: both keys listed, the old one still signs (receivers that pinned it keep verifying).
+        srv, kit, people = start()
+        announced = well_known(srv)
+        assert announced["publicKey"] == old["publicKey"], announced
+        assert announced["publicKeys"] == [old["publicKey"], new_pem], announced
+        switch = datetime.fromisoformat(announced["nextKeySignsFrom"].replace("Z", "+00:00")).timestamp()
+        before = end_a_session(kit, app, people)
+        d = ended_delivery(receiver, name, before)
+        assert d.standard == {"first": True}, "the webhook secret is not touched by a key rotation"
+        assert time.time() < switch, "the delivery came before the switch (the window is wide enough)"
+        assert rtk_checks(d, old["publicKey"]) and not rtk_checks(d, new_pem), d
+
+        # After the switch: the new key signs, the old one is no longer listed; no restart needed.
+        time.sleep(max(0.0, switch - time.time()) + 0.5)
+        switched = well_known(srv)
+        assert switched["publicKeys"] == [new_pem] and switched["publicKey"] == new_pem, switched
+        after = end_a_session(kit, app, people)
+        d = ended_delivery(receiver, name, after)
+        assert rtk_checks(d, new_pem) and not rtk_checks(d, old["publicKey"]), d
+        assert d.standard == {"first": True}
+
+        # The next start makes the new key the key file's.
+        srv.stop()
+        srv, _, _ = start()
+        assert well_known(srv)["publicKeys"] == [new_pem]
+        assert not (data / "webhooks-signing-key.next.pem").exists()
+        assert stat.S_IMODE(os.stat(data / "webhooks-signing-key.pem").st_mode) == 0o600
+    finally:
+        for crowd in crowds:
+            crowd.close()
+        for srv in servers:
+            srv.stop()
+        shutil.rmtree(data.parent, ignore_errors=True)

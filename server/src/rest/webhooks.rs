@@ -193,7 +193,7 @@ pub struct RotateSecret {
     pub old_secret_valid_secs: Option<u64>,
 }
 
-/// A week: longer than any delivery stays pending (a day), so a longer window would sign nothing more.
+/// A week: ample time to move receivers to the new secret; an old secret accepted for longer is a risk kept open.
 pub const MAX_ROTATION_WINDOW_SECS: u64 = 7 * 24 * 3600;
 
 /// `POST .../webhooks/{webhook_id}/rotate-secret [{old_secret_valid_secs?}]` → `{success, data: webhook + secret +
