@@ -245,15 +245,15 @@ pub async fn delete(State(state): State<AppState>, Ids(path): Ids<WebhookPath>) 
 pub async fn well_known(State(state): State<AppState>) -> Response {
     #[derive(Serialize)]
     #[serde(rename_all = "camelCase")]
-    struct PublicKeys<'a> {
-        public_key: &'a str,
-        public_keys: Vec<&'a str>,
+    struct PublicKeys {
+        public_key: String,
+        public_keys: Vec<String>,
         #[serde(skip_serializing_if = "Option::is_none")]
         next_key_signs_from: Option<String>,
     }
     let (public_keys, switch_at_ms) = state.webhook_signer.public_keys();
     ok(PublicKeys {
-        public_key: public_keys[0],
+        public_key: public_keys[0].clone(),
         next_key_signs_from: switch_at_ms.map(crate::webhooks::signing::format_ms),
         public_keys,
     })
