@@ -139,9 +139,10 @@ pub struct Cli {
     #[arg(long = "webhook-rotation-window-ms", default_value_t = crate::webhooks::delivery::DEFAULT_ROTATION_WINDOW.as_millis() as u64)]
     pub webhook_rotation_window_ms: u64,
 
-    /// Rotate the webhook signing key under `--data` and exit, printing the new public key: it is announced (listed
-    /// in `/.well-known/webhooks.json` beside the current one) from the server's next start and signs from
-    /// `--webhook-rotation-window-ms` after now. Refused while an earlier rotation's switch is still to come.
+    /// Rotate the webhook signing key under `--data` and exit, printing the new public key: the server running on
+    /// that directory announces it (lists it in `/.well-known/webhooks.json` beside the current one) within 2 s, and
+    /// it signs from `--webhook-rotation-window-ms` after now. Refused while an earlier rotation's switch is still to
+    /// come.
     #[arg(long = "rotate-webhook-signing-key")]
     pub rotate_webhook_signing_key: bool,
 }
