@@ -132,6 +132,19 @@ pub struct Cli {
         value_parser = clap::value_parser!(u64).range(1..)
     )]
     pub participant_token_ttl_secs: u64,
+
+    /// After a webhook secret is rotated (`POST .../webhooks/{id}/rotate-secret`) or the signing key is
+    /// (`--rotate-webhook-signing-key`), how long the old one stays accepted beside the new one: deliveries carry
+    /// `webhook-signature`s with both secrets, and `/.well-known/webhooks.json` lists both keys.
+    #[arg(long = "webhook-rotation-window-ms", default_value_t = crate::webhooks::delivery::DEFAULT_ROTATION_WINDOW.as_millis() as u64)]
+    pub webhook_rotation_window_ms: u64,
+
+    /// Rotate the webhook signing key under `--data` and exit, printing the new public key: the server running on
+    /// that directory announces it (lists it in `/.well-known/webhooks.json` beside the current one) within 2 s, and
+    /// it signs from `--webhook-rotation-window-ms` after now. Refused while an earlier rotation's switch is still to
+    /// come.
+    #[arg(long = "rotate-webhook-signing-key")]
+    pub rotate_webhook_signing_key: bool,
 }
 
 /// Everything [`crate::start`] needs. Built from [`Cli`] by the binary, or directly by tests.
@@ -149,6 +162,8 @@ pub struct Config {
     pub limits: Limits,
     /// How long a participant token joins after its issue (see [`crate::token`]).
     pub participant_token_ttl: Duration,
+    /// `--rotate-webhook-signing-key`: the binary rotates the key and exits instead of serving.
+    pub rotate_webhook_signing_key: bool,
 }
 
 impl Config {
@@ -165,6 +180,7 @@ impl Config {
             webhooks: DeliverySettings::default(),
             limits: Limits::default(),
             participant_token_ttl: crate::token::DEFAULT_TTL,
+            rotate_webhook_signing_key: false,
         }
     }
 }
@@ -205,6 +221,7 @@ impl Cli {
                 } else {
                     TargetPolicy::Public
                 }),
+                rotation_window: Duration::from_millis(self.webhook_rotation_window_ms),
             },
             limits: Limits {
                 max_connections: self.max_connections as usize,
@@ -218,6 +235,7 @@ impl Cli {
                 max_sockets_per_participant: self.max_sockets_per_participant as usize,
             },
             participant_token_ttl: Duration::from_secs(self.participant_token_ttl_secs),
+            rotate_webhook_signing_key: self.rotate_webhook_signing_key,
         })
     }
 }

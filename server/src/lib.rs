@@ -95,7 +95,8 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
     let secret = store.with(|db| db.server_secret())?;
     // Made on the first start (a fraction of a second), read on later ones.
     let data = config.data.clone();
-    let signer = Arc::new(tokio::task::spawn_blocking(move || Signer::load_or_create(&data)).await??);
+    let signer = tokio::task::spawn_blocking(move || Signer::load_or_create(&data)).await??;
+    let signer = Arc::new(signer.with_rotation_window(config.webhooks.rotation_window));
     let dev = if config.dev { Some(Arc::new(dev::seed(&store)?)) } else { None };
 
     let state = AppState {

@@ -12,6 +12,10 @@ async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt().with_writer(std::io::stderr).init();
     let env_tokens = std::env::var("ENDSESSION_API_TOKENS").ok();
     let config = Cli::parse().into_config(env_tokens.as_deref()).map_err(anyhow::Error::msg)?;
+    if config.rotate_webhook_signing_key {
+        // An operator's command on the data directory, not a server: see webhooks/signing.rs.
+        return endsession_server::webhooks::signing::rotate_and_report(&config.data, config.webhooks.rotation_window);
+    }
     let dev = config.dev;
     // A refused start (e.g. a data directory others can read) is one clear line on standard error, not a backtrace.
     let server = match endsession_server::start(config).await {

@@ -48,6 +48,7 @@ pub fn router(state: AppState, config: &Config) -> Router {
             &kit("/{app_id}/webhooks/{webhook_id}"),
             get(webhooks::get).patch(webhooks::edit).put(webhooks::replace).delete(webhooks::delete),
         )
+        .route(&kit("/{app_id}/webhooks/{webhook_id}/rotate-secret"), post(webhooks::rotate_secret))
         // Before the route layer: layered routes can no longer take a fallback.
         .method_not_allowed_fallback(rest::method_not_allowed)
         .route_layer(middleware::from_fn_with_state(state.clone(), auth::require_api_token))

@@ -1,11 +1,15 @@
 """A real HTTP server that receives webhook deliveries and verifies each one as a backend would: `rtk-signature`
 checked with the `cryptography` package (RSA PKCS#1 v1.5, SHA-256) against the PEM public key the endsession-server
-serves at `/.well-known/webhooks.json`.
+serves at `/.well-known/webhooks.json`; and, for the secrets it was given, the Standard Webhooks headers checked with
+the official `standardwebhooks` package at the moment the delivery arrives (its clock judges the timestamp).
 
     receiver = Receiver()
     url = receiver.url("ends", public_key_pem)         # deliveries to this URL are recorded under "ends"
+    receiver.trust("ends", "first", "whsec_...")       # optional: also verify each delivery with this secret
     receiver.answer("ends", [500, 500])                # optional: the next answers; 200 once they are used up
+    receiver.before_answering("ends", fn)              # optional: fn(delivery) runs before each answer is sent
     got = receiver.wait_for("ends", lambda ds: len(ds) >= 3, what="three attempts")
+    got[0].standard                                    # {"first": True}: verified with that secret
 """
 
 from __future__ import annotations
@@ -14,13 +18,14 @@ import base64
 import json
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 WAIT = 10.0  # seconds any one wait for deliveries may take
 
@@ -40,6 +45,16 @@ def verify(key: rsa.RSAPublicKey, body: bytes, signature_b64: str) -> bool:
         return False
 
 
+def verify_standard(secret: str, body: bytes, headers: dict[str, str]) -> bool:
+    """What a receiving backend does with the official `standardwebhooks` package: `webhook-signature` over
+    `{webhook-id}.{webhook-timestamp}.{body}`, and the timestamp within its tolerance (five minutes) of now."""
+    try:
+        Webhook(secret).verify(body, headers)
+        return True
+    except WebhookVerificationError:
+        return False
+
+
 @dataclass
 class Delivery:
     name: str
@@ -47,6 +62,8 @@ class Delivery:
     body: bytes
     verified: bool
     status: int  # what the receiver answered
+    received_at: float = 0.0  # time.time() when it arrived
+    standard: dict[str, bool] = field(default_factory=dict)  # trusted secret's label -> verified with it
 
     @property
     def json(self) -> dict[str, Any]:
@@ -70,6 +87,8 @@ class Receiver:
         self._keys: dict[str, rsa.RSAPublicKey] = {}
         self._answers: dict[str, list[int]] = {}
         self._got: dict[str, list[Delivery]] = {}
+        self._secrets: dict[str, dict[str, str]] = {}
+        self._hooks: dict[str, Callable[[Delivery], None]] = {}
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -92,6 +111,17 @@ class Receiver:
             self._got.setdefault(name, [])
         return f"http://127.0.0.1:{self.port}/hooks/{name}"
 
+    def trust(self, name: str, label: str, secret: str) -> None:
+        """Verifies every later delivery to `name` with this Standard Webhooks secret too (result under `label`)."""
+        with self._lock:
+            self._secrets.setdefault(name, {})[label] = secret
+
+    def before_answering(self, name: str, hook: Callable[[Delivery], None]) -> None:
+        """Runs `hook(delivery)` for each delivery to `name` before it is recorded and answered (outside the lock: it
+        may call the server), so whatever it does has happened when a `wait_for` sees the delivery."""
+        with self._lock:
+            self._hooks[name] = hook
+
     def answer(self, name: str, statuses: list[int]) -> None:
         """The statuses of the next deliveries to `name`, in order; 200 after them."""
         with self._lock:
@@ -99,12 +129,21 @@ class Receiver:
 
     def _record(self, path: str, headers: dict[str, str], body: bytes, handler: BaseHTTPRequestHandler) -> None:
         name = path.rsplit("/", 1)[-1]
+        received_at = time.time()
         with self._lock:
             key = self._keys.get(name)
-            verified = key is not None and verify(key, body, headers.get("rtk-signature", ""))
+            secrets = dict(self._secrets.get(name, {}))
+            hook = self._hooks.get(name)
+        verified = key is not None and verify(key, body, headers.get("rtk-signature", ""))
+        standard = {label: verify_standard(secret, body, headers) for label, secret in secrets.items()}
+        with self._lock:
             queue = self._answers.get(name) or []
             status = queue.pop(0) if queue else 200
-            self._got.setdefault(name, []).append(Delivery(name, headers, body, verified, status))
+            delivery = Delivery(name, headers, body, verified, status, received_at, standard)
+        if hook:
+            hook(delivery)
+        with self._lock:
+            self._got.setdefault(name, []).append(delivery)
             self._lock.notify_all()
         handler.send_response(status)
         handler.send_header("Content-Length", "0")

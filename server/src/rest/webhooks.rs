@@ -1,14 +1,21 @@
 //! `/accounts/{account_id}/realtime/kit/{app_id}/webhooks[/{webhook_id}]` — SDK `realtime_kit.webhooks
 //! .create_webhook`, `.get_webhooks`, `.get_webhook_by_id`, `.edit_webhook`, `.replace_webhook` and
 //! `.delete_webhook`. Delivery (which reads these records when an event happens) is in `crate::webhooks`.
+//!
+//! Beyond RealtimeKit: each webhook's Standard Webhooks secret (`whsec_…`) is in the create answer as an extra
+//! `secret` field and nowhere else; `POST .../webhooks/{webhook_id}/rotate-secret` makes a new one and shows it once.
 
+use super::body::parse;
 use super::{created, find_app, non_empty, ok, AppPath, Body, Ids, WebhookPath};
+use crate::clock;
 use crate::rest::ApiError;
 use crate::state::AppState;
-use crate::store::{WebhookEvent, WebhookRow};
+use crate::store::{WebhookEvent, WebhookRow, WebhookSecret};
+use axum::body::Bytes;
 use axum::extract::State;
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
+use std::time::Duration;
 
 /// `WebhookCreateWebhookParams` and `WebhookReplaceWebhookParams`.
 #[derive(Debug, Deserialize)]
@@ -41,6 +48,18 @@ struct WebhookJson<'a> {
     enabled: bool,
     created_at: &'a str,
     updated_at: &'a str,
+}
+
+/// The webhook model and, once, its secret: the answers of create and rotate-secret.
+#[derive(Serialize)]
+struct WithSecret<'a> {
+    #[serde(flatten)]
+    webhook: WebhookJson<'a>,
+    /// `whsec_` + base64 of the secret's bytes, as the `standardwebhooks` libraries take it.
+    secret: String,
+    /// rotate-secret only: until when (ISO 8601) deliveries are signed with the old secret too.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    previous_secret_expires_at: Option<String>,
 }
 
 fn webhook_json(webhook: &WebhookRow) -> WebhookJson<'_> {
@@ -78,7 +97,8 @@ fn checked_events(events: Vec<WebhookEvent>) -> Result<Vec<WebhookEvent>, ApiErr
     Ok(unique)
 }
 
-/// `POST .../webhooks {name, url, events, enabled?}` → `201 {success, data: webhook}`.
+/// `POST .../webhooks {name, url, events, enabled?}` → `201 {success, data: webhook + secret}`: the webhook's
+/// Standard Webhooks secret (`whsec_…`) is shown here once; no other answer carries it.
 pub async fn create(
     State(state): State<AppState>,
     Ids(path): Ids<AppPath>,
@@ -90,7 +110,11 @@ pub async fn create(
     let webhook = WebhookRow::new(&app.id, name, url, events, body.enabled.unwrap_or(true));
     let row = webhook.clone();
     state.store.run(move |db| db.create_webhook(&row)).await?;
-    Ok(created(webhook_json(&webhook)))
+    Ok(created(WithSecret {
+        webhook: webhook_json(&webhook),
+        secret: webhook.secret.whsec(),
+        previous_secret_expires_at: None,
+    }))
 }
 
 /// `GET .../webhooks` → `{success, data: [webhook]}`, oldest first (the SDK model has no paging).
@@ -160,6 +184,54 @@ pub async fn replace(
     .await
 }
 
+/// The optional body of rotate-secret.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RotateSecret {
+    /// How long the old secret keeps signing, in seconds; default `--webhook-rotation-window-ms`. 0 retires it at
+    /// once (a leaked secret). At most [`MAX_ROTATION_WINDOW_SECS`].
+    pub old_secret_valid_secs: Option<u64>,
+}
+
+/// A week: ample time to move receivers to the new secret; an old secret accepted for longer is a risk kept open.
+pub const MAX_ROTATION_WINDOW_SECS: u64 = 7 * 24 * 3600;
+
+/// `POST .../webhooks/{webhook_id}/rotate-secret [{old_secret_valid_secs?}]` → `{success, data: webhook + secret +
+/// previous_secret_expires_at}`. The new secret is shown here once. Until `previous_secret_expires_at` every
+/// attempt (retries of earlier events too) carries two signatures, `v1,<new> v1,<old>`, so receivers holding either
+/// secret verify; after it only the new one. A second rotation within the window drops the first one's old secret.
+/// No body (or `{}`) takes the server's window; 400 for an unknown field or a window over a week.
+pub async fn rotate_secret(
+    State(state): State<AppState>,
+    Ids(path): Ids<WebhookPath>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let options: RotateSecret =
+        if body.iter().all(u8::is_ascii_whitespace) { Default::default() } else { parse(&body)? };
+    let window = match options.old_secret_valid_secs {
+        Some(secs) if secs > MAX_ROTATION_WINDOW_SECS => {
+            return Err(ApiError::invalid(format!(
+                "`old_secret_valid_secs` must be at most {MAX_ROTATION_WINDOW_SECS} (a week), got {secs}"
+            )))
+        }
+        Some(secs) => Duration::from_secs(secs),
+        None => state.webhook_signer.rotation_window(),
+    };
+    let app = find_app(&state, &path.account_id, &path.app_id).await?;
+    let secret = WebhookSecret::generate();
+    let now_ms = clock::unix_ms();
+    let until_ms = now_ms.saturating_add(i64::try_from(window.as_millis()).unwrap_or(i64::MAX));
+    let new = secret.clone();
+    let rotated =
+        state.store.run(move |db| db.rotate_webhook_secret(&app.id, &path.webhook_id, &new, until_ms)).await?;
+    let webhook = rotated.ok_or_else(|| ApiError::not_found("webhook"))?;
+    Ok(ok(WithSecret {
+        webhook: webhook_json(&webhook),
+        secret: secret.whsec(),
+        previous_secret_expires_at: Some(crate::webhooks::signing::format_ms(until_ms)),
+    }))
+}
+
 /// `DELETE .../webhooks/{webhook_id}` → `{success, data: the deleted webhook}`.
 pub async fn delete(State(state): State<AppState>, Ids(path): Ids<WebhookPath>) -> Result<Response, ApiError> {
     let app = find_app(&state, &path.account_id, &path.app_id).await?;
@@ -167,12 +239,22 @@ pub async fn delete(State(state): State<AppState>, Ids(path): Ids<WebhookPath>) 
     Ok(ok(webhook_json(&deleted.ok_or_else(|| ApiError::not_found("webhook"))?)))
 }
 
-/// `GET /.well-known/webhooks.json`: the key that verifies `rtk-signature`. Public, like RealtimeKit's.
+/// `GET /.well-known/webhooks.json` → `{success, data: {publicKey, publicKeys, nextKeySignsFrom?}}`: `publicKey` checks
+/// `rtk-signature` now (RealtimeKit's field); `publicKeys` lists every key to accept, the signing one first and, while
+/// a rotation is announced, the new one, which signs from `nextKeySignsFrom` on. Public, like RealtimeKit's.
 pub async fn well_known(State(state): State<AppState>) -> Response {
     #[derive(Serialize)]
     #[serde(rename_all = "camelCase")]
-    struct PublicKey<'a> {
-        public_key: &'a str,
+    struct PublicKeys {
+        public_key: String,
+        public_keys: Vec<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        next_key_signs_from: Option<String>,
     }
-    ok(PublicKey { public_key: state.webhook_signer.public_key_pem() })
+    let (public_keys, switch_at_ms) = state.webhook_signer.public_keys();
+    ok(PublicKeys {
+        public_key: public_keys[0].clone(),
+        next_key_signs_from: switch_at_ms.map(crate::webhooks::signing::format_ms),
+        public_keys,
+    })
 }

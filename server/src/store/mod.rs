@@ -28,7 +28,7 @@ pub use participants::{JoinContext, JoinRefusal, ParticipantRow, TokenStanding};
 pub use presets::{PresetConflict, PresetRow};
 pub use sessions::{LiveSessionRow, ResumeCheck, SessionFilter, SessionRow, SessionSort};
 pub use webhook_outbox::{DeliveryState, DueDelivery, EventMeeting, OpenStay};
-pub use webhooks::{WebhookEvent, WebhookRow};
+pub use webhooks::{WebhookEvent, WebhookRow, WebhookSecret};
 
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 use std::path::Path;

@@ -172,6 +172,16 @@ const MIGRATIONS: &[&str] = &[
     UPDATE sessions SET last_alive_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
         WHERE ended_at IS NULL AND last_alive_at IS NULL;
     "#,
+    // 8: Standard Webhooks secrets (see store/webhooks.rs `WebhookSecret`).
+    r#"
+    -- Each webhook's HMAC secret (32 random bytes; shown to the app once, as whsec_ + base64). Webhooks made before
+    -- this migration get one here, which their app learns by rotating it. While a rotation's window is open the old
+    -- secret signs too, until previous_secret_until_ms (unix ms).
+    ALTER TABLE webhooks ADD COLUMN secret BLOB NOT NULL DEFAULT x'';
+    UPDATE webhooks SET secret = randomblob(32) WHERE length(secret) = 0;
+    ALTER TABLE webhooks ADD COLUMN previous_secret BLOB;
+    ALTER TABLE webhooks ADD COLUMN previous_secret_until_ms INTEGER;
+    "#,
 ];
 
 /// Applies the migrations the database has not seen yet, each in its own transaction.
@@ -206,6 +216,34 @@ mod tests {
             conn.execute_batch(sql).unwrap();
             conn.pragma_update(None, "user_version", index as i64 + 1).unwrap();
         }
+    }
+
+    /// Webhooks made before Standard Webhooks secrets (migration 8) each get their own 32 random bytes at the upgrade,
+    /// so every delivery after it carries a `webhook-signature` the app can learn to verify by rotating.
+    #[test]
+    fn webhooks_from_before_secrets_each_get_their_own_at_the_upgrade() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate_to(&mut conn, 7);
+        conn.execute_batch(
+            "INSERT INTO accounts VALUES ('acct', '2026-01-05T09:00:00.000Z');
+             INSERT INTO apps VALUES ('app', 'acct', 'app', '2026-01-05T09:00:00.000Z');
+             INSERT INTO webhooks VALUES ('w1', 'app', 'one', 'https://example.com/a', '[\"meeting.ended\"]', 1,
+                 '2026-01-05T09:00:00.000Z', '2026-01-05T09:00:00.000Z');
+             INSERT INTO webhooks VALUES ('w2', 'app', 'two', 'https://example.com/b', '[\"meeting.ended\"]', 1,
+                 '2026-01-05T09:00:00.000Z', '2026-01-05T09:00:00.000Z');",
+        )
+        .unwrap();
+        migrate(&mut conn).unwrap();
+        let secret = |id: &str| -> (Vec<u8>, Option<Vec<u8>>) {
+            conn.query_row("SELECT secret, previous_secret FROM webhooks WHERE id = ?1", [id], |row| {
+                Ok((row.get(0)?, row.get(1)?))
+            })
+            .unwrap()
+        };
+        let (one, two) = (secret("w1"), secret("w2"));
+        assert_eq!((one.0.len(), two.0.len()), (32, 32));
+        assert_ne!(one.0, two.0, "each webhook has its own secret");
+        assert_eq!((one.1, two.1), (None, None), "no rotation is running");
     }
 
     /// A session live at an upgrade from before `last_alive_at` (migration 4) has no such stamp; after the restart

@@ -5,7 +5,7 @@
 //! row per webhook that was enabled and subscribed when the event happened. The delivery worker
 //! ([`crate::webhooks::delivery`]) claims due deliveries, POSTs them and records the outcome here.
 
-use super::{new_id, Db, Result, WebhookEvent};
+use super::{new_id, Db, Result, WebhookEvent, WebhookSecret};
 use rusqlite::{params, OptionalExtension};
 
 /// A delivery the worker should attempt now.
@@ -19,6 +19,19 @@ pub struct DueDelivery {
     pub body: Vec<u8>,
     /// Attempts made before this one.
     pub attempts: u32,
+    /// The webhook's secret, read at claim time like the URL: an attempt after a rotation is signed with the new one.
+    pub secret: WebhookSecret,
+    /// The secret before the last rotation and until when (unix ms) it signs too.
+    pub previous_secret: Option<(WebhookSecret, i64)>,
+}
+
+impl DueDelivery {
+    /// The secrets to sign an attempt made at `now_ms` with: the current one, and the previous one while its window
+    /// is open (`webhook-signature` carries one signature for each, so receivers holding either verify).
+    pub fn signing_secrets(&self, now_ms: i64) -> Vec<&[u8]> {
+        let previous = self.previous_secret.iter().filter(|(_, until_ms)| now_ms < *until_ms);
+        std::iter::once(self.secret.as_bytes()).chain(previous.map(|(secret, _)| secret.as_bytes())).collect()
+    }
 }
 
 /// The part of an event body that names its session.
@@ -171,7 +184,7 @@ impl Db {
         Ok(self
             .conn
             .prepare_cached(
-                "SELECT w.url, e.event, e.body, d.attempts
+                "SELECT w.url, e.event, e.body, d.attempts, w.secret, w.previous_secret, w.previous_secret_until_ms
                  FROM webhook_deliveries d JOIN webhook_events e ON e.id = d.event_id
                       JOIN webhooks w ON w.id = d.webhook_id
                  WHERE d.event_id = ?1 AND d.webhook_id = ?2",
@@ -184,6 +197,11 @@ impl Db {
                     event: row.get(1)?,
                     body: row.get(2)?,
                     attempts: row.get(3)?,
+                    secret: row.get(4)?,
+                    previous_secret: match (row.get(5)?, row.get(6)?) {
+                        (Some(secret), Some(until_ms)) => Some((secret, until_ms)),
+                        _ => None,
+                    },
                 })
             })?)
     }

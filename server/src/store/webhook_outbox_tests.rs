@@ -216,3 +216,22 @@ fn deliveries_pending_too_long_expire() {
     assert_eq!(expired.last_error.as_deref(), Some("expired: not delivered before 2026-01-02T00:00:00.000Z: HTTP 503"));
     assert_eq!(f.claim(0, 0), [(new, hook, 0)], "the newer one is still to be sent");
 }
+
+#[test]
+fn a_claim_reads_the_webhooks_secrets_so_a_retry_after_a_rotation_signs_with_both_until_the_deadline() {
+    let f = fixture();
+    let hook = f.hook(&[WebhookEvent::MeetingEnded], true);
+    let row = f.store.with(|db| db.webhook(&f.app, &hook)).unwrap().unwrap();
+    let event = f.enqueue(WebhookEvent::MeetingEnded, 0).unwrap();
+    let claim = |now_ms| f.store.with(|db| db.claim_webhook_deliveries(now_ms, 0, now_ms + 10, &mut |_, _| true));
+    let (first, _) = claim(0).unwrap();
+    assert_eq!(first[0].signing_secrets(0), vec![row.secret.as_bytes()], "no rotation yet: one secret");
+    f.store.with(|db| db.webhook_attempt_failed(&event, &hook, "HTTP 500", Some(100), "t")).unwrap();
+
+    let new = WebhookSecret::generate();
+    f.store.with(|db| db.rotate_webhook_secret(&f.app, &hook, &new, 5_000)).unwrap();
+    let (retry, _) = claim(100).unwrap();
+    assert_eq!(retry[0].event_id, event);
+    assert_eq!(retry[0].signing_secrets(4_999), vec![new.as_bytes(), row.secret.as_bytes()], "new first, then old");
+    assert_eq!(retry[0].signing_secrets(5_000), vec![new.as_bytes()], "the old one's window has closed");
+}

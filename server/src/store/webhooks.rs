@@ -1,4 +1,7 @@
 //! Webhooks: where an app wants to hear about its meetings. Records only; delivery reads them when it enqueues.
+//!
+//! Each webhook has its own Standard Webhooks secret ([`WebhookSecret`]), made with it and shown once; rotating it
+//! keeps the old one accepted (deliveries signed with both) until a deadline.
 
 use super::{new_id, Db, Result};
 use crate::clock;
@@ -28,6 +31,53 @@ pub enum WebhookEvent {
     Summary,
 }
 
+/// A webhook's Standard Webhooks signing secret: [`WebhookSecret::BYTES`] random bytes, shown to the app as
+/// `whsec_` + base64 (the spec's serialization, which the `standardwebhooks` libraries take as it is). Kept in the
+/// store as raw bytes: HMAC needs the secret itself, so it cannot be hashed like API tokens.
+#[derive(Clone, PartialEq, Eq)]
+pub struct WebhookSecret(Vec<u8>);
+
+impl WebhookSecret {
+    /// 256 bits: the spec asks for 24 to 64 bytes.
+    pub const BYTES: usize = 32;
+
+    /// A new random secret. Panics only if the OS has no randomness to give, as `new_id` does.
+    pub fn generate() -> Self {
+        let mut bytes = vec![0u8; Self::BYTES];
+        getrandom::fill(&mut bytes).expect("the OS gives randomness");
+        WebhookSecret(bytes)
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// `whsec_<base64>`, as the create and rotate answers show it.
+    pub fn whsec(&self) -> String {
+        use base64::Engine;
+        format!("whsec_{}", base64::engine::general_purpose::STANDARD.encode(&self.0))
+    }
+}
+
+impl std::fmt::Debug for WebhookSecret {
+    /// Never the secret itself: rows are logged and shown in test failures.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("WebhookSecret(..)")
+    }
+}
+
+impl rusqlite::types::FromSql for WebhookSecret {
+    fn column_result(value: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
+        Vec::<u8>::column_result(value).map(WebhookSecret)
+    }
+}
+
+impl rusqlite::ToSql for WebhookSecret {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        self.0.to_sql()
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WebhookRow {
     pub id: String,
@@ -39,6 +89,10 @@ pub struct WebhookRow {
     pub enabled: bool,
     pub created_at: String,
     pub updated_at: String,
+    /// Signs every delivery (`webhook-signature`).
+    pub secret: WebhookSecret,
+    /// The secret before the last rotation and until when (unix ms) deliveries are signed with it too.
+    pub previous_secret: Option<(WebhookSecret, i64)>,
 }
 
 impl WebhookRow {
@@ -54,6 +108,8 @@ impl WebhookRow {
             enabled,
             created_at: now.clone(),
             updated_at: now,
+            secret: WebhookSecret::generate(),
+            previous_secret: None,
         }
     }
 
@@ -69,16 +125,22 @@ impl WebhookRow {
             enabled: row.get(5)?,
             created_at: row.get(6)?,
             updated_at: row.get(7)?,
+            secret: row.get(8)?,
+            previous_secret: match (row.get(9)?, row.get(10)?) {
+                (Some(secret), Some(until_ms)) => Some((secret, until_ms)),
+                _ => None,
+            },
         })
     }
 }
 
-const COLUMNS: &str = "id, app_id, name, url, events, enabled, created_at, updated_at";
+const COLUMNS: &str =
+    "id, app_id, name, url, events, enabled, created_at, updated_at, secret, previous_secret, previous_secret_until_ms";
 
 impl Db {
     pub fn create_webhook(&self, webhook: &WebhookRow) -> Result<()> {
         self.conn.execute(
-            &format!("INSERT INTO webhooks ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"),
+            &format!("INSERT INTO webhooks ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"),
             params![
                 webhook.id,
                 webhook.app_id,
@@ -87,7 +149,10 @@ impl Db {
                 serde_json::to_string(&webhook.events)?,
                 webhook.enabled,
                 webhook.created_at,
-                webhook.updated_at
+                webhook.updated_at,
+                webhook.secret,
+                webhook.previous_secret.as_ref().map(|(secret, _)| secret),
+                webhook.previous_secret.as_ref().map(|(_, until_ms)| until_ms)
             ],
         )?;
         Ok(())
@@ -132,6 +197,25 @@ impl Db {
         self.webhook(&webhook.app_id, &webhook.id)
     }
 
+    /// Gives the webhook the secret `new`; the one it had stays accepted until `old_until_ms` (unix ms): deliveries
+    /// until then carry a signature with each. An earlier old secret still in its window is dropped (one rotation
+    /// at a time). The stored row, or None if the app has no such webhook.
+    pub fn rotate_webhook_secret(
+        &self,
+        app_id: &str,
+        webhook_id: &str,
+        new: &WebhookSecret,
+        old_until_ms: i64,
+    ) -> Result<Option<WebhookRow>> {
+        // Every right-hand side reads the row as it was: `previous_secret = secret` keeps the old secret.
+        self.conn.execute(
+            "UPDATE webhooks SET previous_secret = secret, previous_secret_until_ms = ?1, secret = ?2, updated_at = ?3
+             WHERE id = ?4 AND app_id = ?5",
+            params![old_until_ms, new, clock::now(), webhook_id, app_id],
+        )?;
+        self.webhook(app_id, webhook_id)
+    }
+
     /// Deletes the webhook; the deleted row, or None if the app has no such webhook.
     pub fn delete_webhook(&self, app_id: &str, webhook_id: &str) -> Result<Option<WebhookRow>> {
         let Some(row) = self.webhook(app_id, webhook_id)? else { return Ok(None) };
@@ -163,5 +247,31 @@ mod tests {
         assert!(store.with(|db| db.webhooks(&app.id)).unwrap().is_empty());
         let json = serde_json::to_string(&WebhookEvent::LivestreamingStatusUpdate).unwrap();
         assert_eq!(json, r#""livestreaming.statusUpdate""#);
+    }
+
+    #[test]
+    fn each_webhook_has_its_own_secret_and_a_rotation_keeps_the_old_one_until_its_deadline() {
+        let store = Store::open_in_memory().unwrap();
+        let app = store.with(|db| db.create_app("acct", "a")).unwrap();
+        let new = |name: &str| WebhookRow::new(&app.id, name.into(), "https://x.example/h".into(), vec![], true);
+        let (one, two) = (new("one"), new("two"));
+        assert_ne!(one.secret, two.secret, "made per webhook");
+        assert_eq!(one.secret.as_bytes().len(), WebhookSecret::BYTES);
+        assert!(one.secret.whsec().starts_with("whsec_"));
+        assert_eq!(format!("{:?}", one.secret), "WebhookSecret(..)", "never in logs");
+        store.with(|db| db.create_webhook(&one)).unwrap();
+
+        let rotated = WebhookSecret::generate();
+        let row = store.with(|db| db.rotate_webhook_secret(&app.id, &one.id, &rotated, 1234)).unwrap().unwrap();
+        assert_eq!(row.secret, rotated);
+        assert_eq!(row.previous_secret, Some((one.secret.clone(), 1234)));
+        let edited = store.with(|db| db.save_webhook(&WebhookRow { name: "renamed".into(), ..row.clone() }));
+        assert_eq!(edited.unwrap().unwrap().previous_secret, row.previous_secret, "an edit keeps the secrets");
+
+        let again = WebhookSecret::generate();
+        let row = store.with(|db| db.rotate_webhook_secret(&app.id, &one.id, &again, 99)).unwrap().unwrap();
+        assert_eq!((row.secret, row.previous_secret), (again, Some((rotated, 99))), "one rotation at a time");
+        let elsewhere = store.with(|db| db.rotate_webhook_secret("other-app", &one.id, &WebhookSecret::generate(), 1));
+        assert_eq!(elsewhere.unwrap(), None);
     }
 }

@@ -1,7 +1,9 @@
 //! The delivery worker: one tokio task per server that POSTs due outbox entries and records what happened.
 //!
 //! Each attempt sends the stored body unchanged with `content-type: application/json`, `rtk-signature`, `rtk-uuid`
-//! (the event id: the same on every attempt and for every webhook) and `rtk-webhook-id`. A 2xx answer delivers it;
+//! (the event id: the same on every attempt and for every webhook) and `rtk-webhook-id`, and the Standard Webhooks
+//! headers ([`super::standard`]): `webhook-id` (= `rtk-uuid`), `webhook-timestamp` (this attempt's send time) and
+//! `webhook-signature` (with the webhook's secrets as they are at the attempt). A 2xx answer delivers it;
 //! anything else (another status, a refused connection, a timeout) schedules the next attempt after
 //! `retry_base * 2^(attempts - 1)` (capped at [`MAX_BACKOFF`]) until `max_attempts` attempts were made.
 //!
@@ -20,7 +22,7 @@
 
 use super::endpoints::{Change, Endpoints, Limits};
 use super::targets::{self, PublicResolver, TargetPolicy};
-use super::Signer;
+use super::{standard, Signer};
 use crate::clock;
 use crate::store::{DueDelivery, Store, StoreError};
 use reqwest::header::{CONTENT_TYPE, USER_AGENT};
@@ -33,6 +35,9 @@ pub const MAX_BACKOFF: Duration = Duration::from_secs(3600);
 /// Attempts under way at once, all webhooks together (each also has its own `endpoint_concurrency`); more due
 /// deliveries wait for a free place. Each is one outgoing connection.
 pub const MAX_IN_FLIGHT: usize = 128;
+/// How long an old webhook secret or signing key stays accepted after a rotation, unless told otherwise: a day, for
+/// receivers to take the new one up without missing a delivery.
+pub const DEFAULT_ROTATION_WINDOW: Duration = Duration::from_secs(24 * 3600);
 /// How long past the request timeout a claimed attempt stays leased (the time to record its outcome).
 const LEASE_SLACK: Duration = Duration::from_secs(5);
 /// The longest the worker sleeps without looking at the store, as a net under the wake-up bell.
@@ -66,12 +71,15 @@ pub struct DeliverySettings {
     pub breaker_pause: Duration,
     /// Where deliveries may go (`--webhook-targets`); checked again after DNS resolution at every attempt.
     pub targets: TargetPolicy,
+    /// How long a rotated webhook secret (and a rotated signing key) stays accepted beside the new one
+    /// (`--webhook-rotation-window-ms`).
+    pub rotation_window: Duration,
 }
 
 impl Default for DeliverySettings {
     /// 8 attempts 2 s, 4 s, ... 128 s apart: about four minutes before a delivery is given up; 4 attempts at once
     /// per webhook; a webhook paused for 30 s after 5 failures in a row; any target (the command line makes it
-    /// `public` outside `--dev`).
+    /// `public` outside `--dev`); old secrets and keys accepted for a day after a rotation.
     fn default() -> Self {
         DeliverySettings {
             retry_base: Duration::from_secs(2),
@@ -82,6 +90,7 @@ impl Default for DeliverySettings {
             breaker_failures: 5,
             breaker_pause: Duration::from_secs(30),
             targets: TargetPolicy::Any,
+            rotation_window: DEFAULT_ROTATION_WINDOW,
         }
     }
 }
@@ -299,6 +308,12 @@ impl Worker {
             let url = reqwest::Url::parse(&delivery.url).map_err(|e| format!("invalid URL: {e}"))?;
             targets::check_address(&url).map_err(|why| format!("refused: the URL {why}"))?;
         }
+        // Standard Webhooks: signed now, with the secrets the webhook has now, so each attempt (a retry after a
+        // rotation too) carries its own send time and verifies with the current secret set.
+        let now_ms = clock::unix_ms();
+        let timestamp = now_ms.div_euclid(1000);
+        let standard_signature =
+            standard::signature_header(delivery.signing_secrets(now_ms), &delivery.event_id, timestamp, &delivery.body);
         let response = self
             .client
             .post(&delivery.url)
@@ -307,6 +322,9 @@ impl Worker {
             .header("rtk-signature", signature)
             .header("rtk-uuid", &delivery.event_id)
             .header("rtk-webhook-id", &delivery.webhook_id)
+            .header("webhook-id", &delivery.event_id)
+            .header("webhook-timestamp", timestamp.to_string())
+            .header("webhook-signature", standard_signature)
             .body(delivery.body.clone())
             .send()
             .await

@@ -7,7 +7,9 @@
 //!   bound;
 //! - [`endpoints`]: each webhook's own places and circuit breaker, so one failing receiver delays only itself;
 //! - [`targets`]: `--webhook-targets public`, which keeps deliveries off loopback, private and link-local addresses;
-//! - [`signing`]: `rtk-signature`, RSA-SHA256 over the raw body, with the key kept under `--data`.
+//! - [`signing`]: `rtk-signature`, RSA-SHA256 over the raw body, with the key kept under `--data`;
+//! - [`standard`]: the Standard Webhooks headers (`webhook-id`, `webhook-timestamp`, `webhook-signature`), HMAC with
+//!   each webhook's own secret.
 //!
 //! The hub never waits for a delivery: recording an event is two small inserts inside a transaction it makes anyway,
 //! and the worker runs on its own task, reaching the store only through [`crate::store::Store::run`].
@@ -15,6 +17,7 @@
 pub mod delivery;
 pub mod endpoints;
 pub mod signing;
+pub mod standard;
 pub mod targets;
 
 pub use delivery::DeliverySettings;
