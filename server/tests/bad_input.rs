@@ -285,3 +285,57 @@ async fn an_oversized_frame_is_refused_at_its_header_without_waiting_for_the_pay
         assert_eq!(ws.close_code().await, Some(1009), "{announced}");
     }
 }
+
+/// Frames that break RFC 6455's framing rules (not our protocol's): each gets `Error 4000` naming the rule, then
+/// close 1002 (§7.4.1 protocol error), before and after join — not a bare TCP close.
+#[tokio::test]
+async fn frames_that_break_websocket_framing_get_error_4000_and_close_1002_before_and_after_join() {
+    use tokio::io::AsyncWriteExt;
+    /// A client frame, masked with key 0 (so the payload is sent as is) unless `masked` is false.
+    fn frame(first: u8, payload: &[u8], masked: bool) -> Vec<u8> {
+        let mut out = vec![first];
+        let mask = if masked { 0x80 } else { 0 };
+        match payload.len() {
+            n if n < 126 => out.push(mask | n as u8),
+            n => {
+                out.push(mask | 126);
+                out.extend_from_slice(&(n as u16).to_be_bytes());
+            }
+        }
+        if masked {
+            out.extend_from_slice(&[0; 4]);
+        }
+        out.extend_from_slice(payload);
+        out
+    }
+    let cases: [(&str, Vec<u8>); 8] = [
+        ("a 200-byte ping (control frames carry at most 125)", frame(0x89, &[b'p'; 200], true)),
+        ("a fragmented ping", frame(0x09, b"p", true)),
+        ("a continuation with no message started", frame(0x80, b"abc", true)),
+        ("RSV1 set without an extension", frame(0xC1, b"{}", true)),
+        ("an unmasked client frame", frame(0x81, br#"{"type":"leave"}"#, false)),
+        ("an unknown data opcode", frame(0x83, b"x", true)),
+        ("an unknown control opcode", frame(0x8B, b"", true)),
+        ("a new message inside a fragmented one", [frame(0x01, b"{", true), frame(0x81, b"{}", true)].concat()),
+    ];
+    let server = TestServer::start().await;
+    let meeting = server.meeting().await;
+    for joined in [false, true] {
+        for (what, bytes) in &cases {
+            let mut ws = match joined {
+                false => server.connect().await,
+                true => {
+                    let (_, token) = server.participant(&meeting, "group_call_participant").await;
+                    server.join(&token).await.0
+                }
+            };
+            ws.stream.get_mut().write_all(bytes).await.unwrap();
+            ws.stream.get_mut().flush().await.unwrap();
+            match ws.recv().await {
+                ServerFrame::Error { id: None, code: ErrorCode::MalformedFrame, .. } => {}
+                other => panic!("{what} (joined: {joined}): expected Error 4000, got {other:?}"),
+            }
+            assert_eq!(ws.close_code().await, Some(1002), "{what} (joined: {joined})");
+        }
+    }
+}

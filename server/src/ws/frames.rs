@@ -91,9 +91,14 @@ pub fn classify(received: Option<Result<Message, axum::Error>>) -> Incoming {
             })
         }
         Some(Err(e)) => {
-            return match too_long(&e) {
-                Some(size) => Incoming::Invalid(too_large(format!("message of {size} bytes or more"))),
-                None => Incoming::Closed,
+            return match (too_long(&e), framing_violation(&e)) {
+                (Some(size), _) => Incoming::Invalid(too_large(format!("message of {size} bytes or more"))),
+                (None, Some(rule)) => Incoming::Invalid(Violation {
+                    code: ErrorCode::MalformedFrame,
+                    message: format!("not a valid WebSocket frame: {rule}"),
+                    close_code: close_code::PROTOCOL,
+                }),
+                (None, None) => Incoming::Closed,
             }
         }
         None => return Incoming::Closed,
@@ -138,6 +143,30 @@ fn too_long(error: &axum::Error) -> Option<usize> {
     use tungstenite::error::CapacityError;
     match std::error::Error::source(error)?.downcast_ref::<tungstenite::Error>()? {
         tungstenite::Error::Capacity(CapacityError::MessageTooLong { size, .. }) => Some(*size),
+        _ => None,
+    }
+}
+
+/// The transport's error for a frame that breaks RFC 6455's framing (a control frame over 125 bytes or fragmented,
+/// a continuation with nothing to continue, reserved bits without an extension, an unmasked client frame, an
+/// unknown opcode, a new message inside a fragmented one), as words for the `Error` frame; answered with close 1002
+/// (§7.4.1). As after [`too_long`], the transport reads no more but still writes. A TCP close without the closing
+/// handshake is a protocol error to tungstenite too, but there is nobody left to tell: `None`.
+fn framing_violation(error: &axum::Error) -> Option<String> {
+    use tungstenite::error::ProtocolError as P;
+    match std::error::Error::source(error)?.downcast_ref::<tungstenite::Error>()? {
+        tungstenite::Error::Protocol(
+            rule @ (P::NonZeroReservedBits
+            | P::UnmaskedFrameFromClient
+            | P::FragmentedControlFrame
+            | P::ControlFrameTooBig
+            | P::UnknownControlFrameType(_)
+            | P::UnknownDataFrameType(_)
+            | P::UnexpectedContinueFrame
+            | P::ExpectedFragment(_)
+            | P::InvalidOpcode(_)
+            | P::InvalidCloseSequence),
+        ) => Some(rule.to_string()),
         _ => None,
     }
 }
