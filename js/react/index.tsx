@@ -118,8 +118,10 @@ export function EndMeetingButton({ meeting, children, className, onEnded, onErro
     if (failed && failed.state !== state) setFailed(null);
   }, [failed, state]);
   const source = meeting ? endStateSource(meeting) : null;
+  // The wrapper holds the focus for the button and its dialog: an end while the dialog is open takes it from there.
+  const control = useRef<HTMLDivElement>(null);
   useEffect(
-    () => (button.current && source ? trackEndFocus(button.current, () => source) : undefined),
+    () => (control.current && source ? trackEndFocus(control.current, () => source) : undefined),
     [source],
   );
   const confirm = async () => {
@@ -134,7 +136,7 @@ export function EndMeetingButton({ meeting, children, className, onEnded, onErro
     }
   };
   return (
-    <div className={['endsession', className].filter(Boolean).join(' ')} data-state={state}>
+    <div ref={control} className={['endsession', className].filter(Boolean).join(' ')} data-state={state}>
       <button
         ref={button}
         type="button"

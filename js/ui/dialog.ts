@@ -49,17 +49,37 @@ export function trapTab(event: KeyboardEvent, dialog = event.currentTarget as HT
 
 /** Meetings (their end-state sources) whose End button lost the focus to nothing. */
 const owed = new WeakSet<object>();
+/**
+ * Ended-screen headings that could not take the focus yet: it was still inside their meeting's End control, in its
+ * modal dialog (the page behind a modal is inert). They take it when the control lets it go.
+ */
+const waiting = new WeakMap<object, HTMLElement>();
 /** The elements that hold the document's focus for an End button, and the meeting each one is for. */
 const endButtons = new WeakMap<Element, () => object | null>();
 
+/** The meeting of the End control that `element` is (or is inside), if any. */
+function endControlOf(element: Element | null): object | null {
+  for (let e = element; e; e = e.parentElement) {
+    const source = endButtons.get(e);
+    if (source) return source();
+  }
+  return null;
+}
+
 /**
- * Follows the focus of `target`, the element that holds the document's focus for an End button (the shadow host of
- * `<end-meeting-button>`), for the meeting `source()` returns. Returns the function that stops.
+ * Follows the focus of `target`, the element that holds the document's focus for an End button and its dialog (the
+ * shadow host of `<end-meeting-button>`, the wrapper of React's button and dialog), for the meeting `source()`
+ * returns. Returns the function that stops.
  */
 export function trackEndFocus(target: HTMLElement, source: () => object | null): () => void {
   const lost = (event: FocusEvent) => {
     const s = source();
-    if (s && !event.relatedTarget) owed.add(s);
+    if (!s || event.relatedTarget) return;
+    const heading = waiting.get(s);
+    waiting.delete(s);
+    // The focus is still moving (to <body>) while focusout runs: take it once it has landed.
+    if (heading?.isConnected) setTimeout(() => heading.focus());
+    else owed.add(s);
   };
   const found = () => {
     const s = source();
@@ -77,12 +97,17 @@ export function trackEndFocus(target: HTMLElement, source: () => object | null):
 
 /**
  * Called by the ended screen of `source` as it appears: moves the focus to `heading` (`tabindex="-1"`) if that
- * meeting's End button has it still (disabled now) or lost it to nothing and nothing else took it since.
+ * meeting's End control has it still (its button disabled now, or its dialog about to close) or lost it to nothing
+ * and nothing else took it since.
  */
 export function takeEndFocus(source: object, heading: HTMLElement): void {
   const active = document.activeElement;
-  const onButton = !!active && endButtons.get(active)?.() === source;
+  const inControl = endControlOf(active) === source;
   const nowhere = !active || active === document.body;
-  if (onButton || (owed.has(source) && nowhere)) heading.focus();
+  if (inControl || (owed.has(source) && nowhere)) {
+    heading.focus();
+    // Refused while a modal dialog of the control is open: wait for the control to let the focus go.
+    if (inControl && document.activeElement !== heading) waiting.set(source, heading);
+  }
   owed.delete(source);
 }

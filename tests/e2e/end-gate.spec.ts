@@ -9,7 +9,7 @@
 // - ending by keyboard leaves the focus on the ended screen's heading, not on <body>.
 import { test, expect, type Browser, type Page } from '@playwright/test';
 import { Relay } from './relay';
-import { backend, join, newMeeting } from './support';
+import { backend, devConfig, join, newMeeting } from './support';
 
 let relay: Relay;
 test.beforeEach(async ({ baseURL }) => {
@@ -246,6 +246,42 @@ for (const name of ['react', 'angular', 'element'] as Panel[]) {
     ).toBe(true);
   });
 }
+
+// An end from elsewhere (REST) while the panel's End control has the focus — on its button, or in its open
+// confirmation dialog on Cancel or on "End for all": the focus goes to that panel's ended screen, not to <body>.
+for (const name of ['react', 'angular', 'element'] as Panel[])
+  for (const where of ['button', 'dialog: Cancel', 'dialog: End for all'])
+    test(`an end by the API while the ${name} panel's End control has the focus (${where}) moves it to that panel's ended screen`, async ({
+      page,
+      request,
+    }) => {
+      await page.setViewportSize({ width: 1440, height: 1000 });
+      const meetingId = await newMeeting(request);
+      await page.goto(`/?meeting=${meetingId}`);
+      const panel = page.locator(`article[data-panel=${name}]`);
+      const toggle = page.getByTestId(`grant-${name}`);
+      await expect(toggle).toBeVisible();
+      if ((await toggle.getAttribute('aria-checked')) !== 'true') await toggle.click();
+      await expect(page.getByTestId(`${name}-state`)).toHaveAttribute('data-state', 'allowed');
+      await panel.getByRole('button', { name: 'End meeting for all' }).focus();
+      if (where !== 'button') {
+        await page.keyboard.press('Enter');
+        await expect(panel.getByRole('button', { name: 'Cancel' })).toBeFocused();
+        if (where === 'dialog: End for all') await page.keyboard.press('Tab');
+      }
+      const cfg = await devConfig(request);
+      const ended = await request.post(
+        `/client/v4/accounts/${cfg.accountId}/realtime/kit/${cfg.appId}/meetings/${meetingId}/active-session/kick-all`,
+        { headers: { authorization: `Bearer ${cfg.apiToken}` }, data: {} },
+      );
+      expect(ended.ok()).toBe(true);
+      await expect(page.getByTestId(`${name}-state`)).toHaveAttribute('data-state', 'ended');
+      const heading = panel.getByRole('status').getByRole('heading', { name: 'The meeting ended.' });
+      await expect(heading).toBeFocused();
+      expect(
+        await page.evaluate((name) => !!document.activeElement?.closest(`article[data-panel=${name}]`), name),
+      ).toBe(true);
+    });
 
 // ----- the bindings on the demo page, every connection through the relay -----
 
