@@ -122,7 +122,7 @@ fn mutated_frame() -> impl Strategy<Value = String> {
         prop_oneof![
             (".{0,40}", prop::option::of(".{0,40}"), any::<u32>())
                 .prop_map(|(token, resume, version)| ClientFrame::Join { token, resume, version }.encode()),
-            any::<u64>().prop_map(|id| ClientFrame::KickAll { id }.encode()),
+            any::<u64>().prop_map(|id| ClientFrame::kick_all(id).encode()),
             Just(ClientFrame::Leave.encode()),
         ];
     (valid, any::<prop::sample::Index>(), any::<prop::sample::Index>(), any::<char>(), 0..3u8).prop_map(

@@ -58,7 +58,7 @@ fn frame_shaped(token: String) -> impl Strategy<Value = String> {
 fn mutated(token: String) -> impl Strategy<Value = String> {
     let valid = prop_oneof![
         Just(ClientFrame::Join { token: token.clone(), resume: None, version: PROTOCOL_VERSION }.encode()),
-        any::<u64>().prop_map(|id| ClientFrame::KickAll { id }.encode()),
+        any::<u64>().prop_map(|id| ClientFrame::kick_all(id).encode()),
         Just(ClientFrame::Leave.encode()),
     ];
     (valid, any::<prop::sample::Index>(), any::<prop::sample::Index>(), any::<char>(), 0..3u8).prop_map(
@@ -121,7 +121,7 @@ async fn joined_frame(server: &TestServer, token: &str, text: String) -> Result<
     match ClientFrame::decode(&text) {
         Err(_) => expect_error_and_close(&mut ws, Some(ErrorCode::MalformedFrame), &what).await,
         Ok(ClientFrame::Join { .. }) => expect_error_and_close(&mut ws, Some(ErrorCode::UnexpectedFrame), &what).await,
-        Ok(ClientFrame::KickAll { id }) => match ws.next().await {
+        Ok(ClientFrame::KickAll { id, .. }) => match ws.next().await {
             Some(ServerFrame::Error { id: Some(got), code: ErrorCode::PermissionDenied, .. }) if got == id => Ok(()),
             other => Err(fail(format!("{what}: expected PermissionDenied for {id}, got {other:?}"))),
         },

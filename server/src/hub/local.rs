@@ -4,12 +4,12 @@
 //! what serializes joins and ends per meeting. It is never held across a socket write: fan-out only queues.
 //! Meetings without a live session keep no memory: their room is retired and dropped.
 
-use super::room::{Departure, Ending, KickRefusal, Linger, LiveInfo, Room};
-use super::{Hub, HubError, JoinOutcome, JoinRequest, KickAllOutcome, Outbox, Seat};
+use super::room::{Departure, Ending, HostWatch, KickRefusal, Linger, LiveInfo, Room};
+use super::{Deliver, Hub, HubError, JoinOutcome, JoinRequest, KickAllOutcome, Outbound, Outbox, Seat};
 use crate::clock;
-use crate::store::{new_id, JoinRefusal, ResumeCheck, Store};
+use crate::store::{new_id, CountdownRow, EndRecord, JoinRefusal, ResumeCheck, Store};
 use async_trait::async_trait;
-use endsession_protocol::{ErrorCode, LeaveState, Permissions, ServerFrame};
+use endsession_protocol::{EndOptions, EndReason, EndedBy, ErrorCode, LeaveState, Permissions, ServerFrame};
 use std::collections::HashMap;
 use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -129,22 +129,25 @@ impl Inner {
     }
 
     /// Records an end, then tells everybody: the store is never behind what clients were told.
-    async fn finish(&self, meeting_id: &str, ending: Ending<Outbox>) -> KickAllOutcome {
+    async fn finish(&self, meeting_id: &str, mut ending: Ending<Outbox>) -> KickAllOutcome {
         let outcome = KickAllOutcome {
             session_id: ending.session_id.clone(),
             kicked_count: ending.kicked_count,
             already_ended: false,
+            ends_at: None,
         };
-        let (session_id, reason, peak, kicked) =
-            (ending.session_id.clone(), ending.reason, ending.peak, ending.kicked_count);
+        let (session_id, record, peak, kicked) =
+            (ending.session_id.clone(), ending.record(), ending.peak, ending.kicked_count);
         let (meeting, ended_at) = (meeting_id.to_owned(), ending.ended_at.clone().unwrap_or_else(clock::now));
         if !self.halted() {
-            // One transaction: the end and its `meeting.ended` webhook event are recorded together.
+            // One transaction: the end, its `meeting.ended` webhook event (whose id every participant is told) and,
+            // with `lock`, the meeting's INACTIVE status are recorded together.
             let recorded = self.store.run(move |db| {
-                db.transaction(|db| db.end_session(&meeting, &session_id, &ended_at, reason, peak, kicked))
+                db.transaction(|db| db.end_session_recorded(&meeting, &session_id, &ended_at, &record, peak, kicked))
             });
-            if let Err(e) = recorded.await {
-                tracing::error!(meeting_id, error = %e, "could not record the end of a session");
+            match recorded.await {
+                Ok(event_id) => ending.event_id = event_id,
+                Err(e) => tracing::error!(meeting_id, error = %e, "could not record the end of a session"),
             }
         }
         let remains = ending.deliver();
@@ -173,16 +176,28 @@ impl Inner {
                     let message = "the participant no longer exists".to_string();
                     return JoinOutcome::Refused { code: ErrorCode::NotFound, message };
                 }
-                Ok(ResumeCheck { session: Some(row), removed, was_in, .. }) => {
+                Ok(ResumeCheck { session: Some(row), removed, was_in, end, .. }) => {
                     if let Some(state) = removed {
-                        return JoinOutcome::Ended { state, session_id: row.id, reason: None, kicked_count: None };
+                        return JoinOutcome::Ended {
+                            state,
+                            session_id: row.id,
+                            reason: None,
+                            kicked_count: None,
+                            ended_by: None,
+                            message: None,
+                            event_id: None,
+                        };
                     }
                     if !row.is_live() {
+                        let end = end.unwrap_or_default();
                         return JoinOutcome::Ended {
                             state: LeaveState::Ended,
                             session_id: row.id,
                             reason: row.end_reason,
                             kicked_count: row.kicked_count,
+                            ended_by: end.ended_by,
+                            message: end.message,
+                            event_id: end.event_id,
                         };
                     }
                     former_member = was_in && live_id.as_deref() == Some(row.id.as_str());
@@ -210,9 +225,11 @@ impl Inner {
                     Err(refusal) => return Ok(Err(refusal)),
                 };
                 // With their webhook events (`meeting.started`, `meeting.participantJoined`).
-                let mut keep_alive = Duration::ZERO;
+                let (mut keep_alive, mut no_host_after) = (Duration::ZERO, None);
                 if let Some((id, at)) = &starting {
-                    keep_alive = db.meeting(&app, &meeting)?.map(|m| m.session_keep_alive()).unwrap_or_default();
+                    let row = db.meeting(&app, &meeting)?;
+                    keep_alive = row.as_ref().map(|m| m.session_keep_alive()).unwrap_or_default();
+                    no_host_after = row.as_ref().and_then(|m| m.end_when_no_host_after());
                     db.start_session(id, &meeting, at)?;
                 }
                 let now = clock::now();
@@ -221,10 +238,10 @@ impl Inner {
                     db.clear_removal(&session_id, &participant)?;
                 }
                 db.touch_session(&session_id, &now, peak)?;
-                Ok(Ok((context, keep_alive)))
+                Ok(Ok((context, keep_alive, no_host_after)))
             })
         });
-        let (context, keep_alive) = match admitted.await {
+        let (context, keep_alive, no_host_after) = match admitted.await {
             Ok(Ok(admitted)) => admitted,
             Ok(Err(JoinRefusal::NotFound(message))) => {
                 return JoinOutcome::Refused { code: ErrorCode::NotFound, message }
@@ -237,11 +254,19 @@ impl Inner {
         };
         if let Some((session_id, started_at)) = new_session {
             room.start(session_id, started_at, keep_alive);
+            room.set_no_host_after(no_host_after);
         }
 
         let conn_id = self.next_conn.fetch_add(1, Ordering::Relaxed);
+        let own = outbox.clone();
         let admission =
             room.admit(context.participant.clone(), context.permissions, conn_id, outbox, resume.as_deref());
+        // A host's arrival may cancel a `NO_HOST` countdown (everyone, this joiner too, is told); one still running
+        // is told to this joiner, queued after admission so that it follows `Joined`.
+        self.watch_hosts(&mut room, &meeting_id).await;
+        if let Some(frame) = room.countdown_frame(clock::unix_ms()) {
+            own.deliver(Outbound::Frame(Outbound::encode(&frame)));
+        }
         let seat =
             Seat { meeting_id: meeting_id.clone(), session_id: admission.session_id.clone(), participant_id, conn_id };
         let frame = Box::new(ServerFrame::Joined {
@@ -329,6 +354,7 @@ impl Inner {
                 if let Departure::Removed { ending, linger } = room.expire(&session_id, &participant_id, generation) {
                     inner.removed(&meeting_id, &session_id, &participant_id, at, false, ending, linger).await;
                 }
+                inner.watch_hosts(&mut room, &meeting_id).await;
             }
         });
     }
@@ -347,6 +373,110 @@ impl Inner {
                 }
             }
         });
+    }
+}
+
+impl Inner {
+    /// Starts `NO_HOST`'s countdown when the last host is gone, cancels it when a host is back (see
+    /// [`Room::host_watch`]). Called under the room lock after every change of who is connected or permitted.
+    async fn watch_hosts(self: &Arc<Self>, room: &mut Room<Outbox>, meeting_id: &str) {
+        match room.host_watch() {
+            HostWatch::Nothing => {}
+            HostWatch::NoHost(after) => {
+                let row = CountdownRow {
+                    ends_at: String::new(),
+                    reason: EndReason::NoHost,
+                    ended_by: None,
+                    message: None,
+                    lock: false,
+                };
+                self.start_countdown(room, meeting_id, row, after).await;
+            }
+            HostWatch::HostBack => {
+                self.save_countdown(room, None).await;
+                room.cancel_countdown(None);
+            }
+        }
+    }
+
+    /// Stores the countdown (or its absence) of the live session; the store is never behind what clients are told.
+    async fn save_countdown(&self, room: &Room<Outbox>, row: Option<CountdownRow>) {
+        let Some(session_id) = room.live_session_id().map(str::to_owned) else { return };
+        if self.halted() {
+            return;
+        }
+        if let Err(e) = self.store.run(move |db| db.save_countdown(&session_id, row.as_ref())).await {
+            tracing::error!(error = %e, "could not store the countdown of a session");
+        }
+    }
+
+    /// Starts a countdown of `delay` on the live session: stored, told to everyone (`sessionEnding`), and timed.
+    /// Returns when it ends (`row.ends_at` is set here).
+    async fn start_countdown(
+        self: &Arc<Self>,
+        room: &mut Room<Outbox>,
+        meeting_id: &str,
+        mut row: CountdownRow,
+        delay: Duration,
+    ) -> String {
+        let now_ms = clock::unix_ms();
+        let ends_at_ms = now_ms.saturating_add(i64::try_from(delay.as_millis()).unwrap_or(i64::MAX));
+        row.ends_at = clock::format(time::OffsetDateTime::now_utc() + delay);
+        self.save_countdown(room, Some(row.clone())).await;
+        let ends_at = row.ends_at.clone();
+        if let Some(generation) = room.start_countdown(row, ends_at_ms, now_ms) {
+            let session_id = room.live_session_id().unwrap_or_default().to_owned();
+            self.spawn_countdown(meeting_id, &session_id, generation, delay);
+        }
+        ends_at
+    }
+
+    /// After `delay`, ends the session with its countdown's record if that countdown (`generation`) still runs.
+    fn spawn_countdown(self: &Arc<Self>, meeting_id: &str, session_id: &str, generation: u64, delay: Duration) {
+        let inner = self.clone();
+        let (meeting_id, session_id) = (meeting_id.to_owned(), session_id.to_owned());
+        tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            if let Some(mut room) = inner.lock_existing(&meeting_id).await {
+                if let Some(ending) = room.countdown_expired(&session_id, generation) {
+                    inner.finish(&meeting_id, ending).await;
+                }
+            }
+        });
+    }
+
+    /// Ends the live session now (`graceSeconds` 0 or absent), or starts its countdown; `by` may end it (checked).
+    /// A countdown already running is kept (its `ends_at` is answered), unless it is `NO_HOST`'s, which a host's or
+    /// the API's countdown replaces; an end now ends it whatever runs.
+    async fn end_or_schedule(
+        self: &Arc<Self>,
+        room: &mut Room<Outbox>,
+        meeting_id: &str,
+        by: EndedBy,
+        options: EndOptions,
+    ) -> KickAllOutcome {
+        let session_id = room.live_session_id().unwrap_or_default().to_owned();
+        let EndOptions { message, lock, grace_seconds } = options;
+        let grace = grace_seconds.unwrap_or(0);
+        if grace == 0 {
+            let record = EndRecord { reason: EndReason::HostEndedMeeting, ended_by: Some(by), message, lock };
+            let ending = room.end_now(record).expect("the caller checked that a session is live");
+            return self.finish(meeting_id, ending).await;
+        }
+        let ends_at = match room.countdown().filter(|c| c.row.reason != EndReason::NoHost) {
+            Some(running) => running.row.ends_at.clone(),
+            None => {
+                let row = CountdownRow {
+                    ends_at: String::new(),
+                    reason: EndReason::HostEndedMeeting,
+                    ended_by: Some(by),
+                    message,
+                    lock,
+                };
+                self.start_countdown(room, meeting_id, row, Duration::from_secs(grace.into())).await
+            }
+        };
+        KickAllOutcome { session_id, kicked_count: 0, already_ended: false, ends_at: Some(ends_at) }
     }
 }
 
@@ -371,6 +501,7 @@ impl Hub for LocalHub {
         let departure = room.leave(&seat.participant_id, seat.conn_id);
         let was_in = !matches!(departure, Departure::NotPresent);
         self.inner.settle(seat, departure).await;
+        self.inner.watch_hosts(&mut room, &seat.meeting_id).await;
         was_in
     }
 
@@ -383,13 +514,14 @@ impl Hub for LocalHub {
         }
         let departure = room.disconnect(&seat.participant_id, seat.conn_id);
         self.inner.settle(seat, departure).await;
+        self.inner.watch_hosts(&mut room, &seat.meeting_id).await;
     }
 
-    async fn kick_all(&self, seat: &Seat) -> Result<KickAllOutcome, HubError> {
+    async fn kick_all(&self, seat: &Seat, options: EndOptions) -> Result<KickAllOutcome, HubError> {
         let room = self.inner.lock_existing(&seat.meeting_id).await;
         let refusal = match room {
-            Some(mut room) => match room.kick_all(Some(&seat.session_id), Some(&seat.participant_id)) {
-                Ok(ending) => return Ok(self.inner.finish(&seat.meeting_id, ending).await),
+            Some(mut room) => match room.check_host(Some(&seat.session_id), Some(&seat.participant_id)) {
+                Ok(by) => return Ok(self.inner.end_or_schedule(&mut room, &seat.meeting_id, by, options).await),
                 Err(refusal) => refusal,
             },
             None => KickRefusal::NotLive,
@@ -401,19 +533,51 @@ impl Hub for LocalHub {
                 let (meeting, session) = (seat.meeting_id.clone(), seat.session_id.clone());
                 let row = self.inner.store.run(move |db| db.session(&meeting, &session)).await?;
                 let kicked_count = row.and_then(|r| r.kicked_count).unwrap_or(0);
-                Ok(KickAllOutcome { session_id: seat.session_id.clone(), kicked_count, already_ended: true })
+                Ok(KickAllOutcome {
+                    session_id: seat.session_id.clone(),
+                    kicked_count,
+                    already_ended: true,
+                    ends_at: None,
+                })
             }
         }
     }
 
-    async fn end_session(&self, meeting_id: &str) -> Result<Option<KickAllOutcome>, HubError> {
-        let Some(mut room) = self.inner.lock_existing(meeting_id).await else {
+    async fn end_session(&self, meeting_id: &str, options: EndOptions) -> Result<Option<KickAllOutcome>, HubError> {
+        // With `lock`, the room is taken even if idle: a join waits for it, then finds the meeting INACTIVE.
+        let room = match options.lock {
+            true => Some(self.inner.lock(meeting_id).await),
+            false => self.inner.lock_existing(meeting_id).await,
+        };
+        let Some(mut room) = room else {
             return Ok(None);
         };
-        match room.kick_all(None, None) {
-            Ok(ending) => Ok(Some(self.inner.finish(meeting_id, ending).await)),
-            Err(_) => Ok(None),
+        match room.check_host(None, None) {
+            Ok(by) => Ok(Some(self.inner.end_or_schedule(&mut room, meeting_id, by, options).await)),
+            Err(_) => {
+                if options.lock && !self.inner.halted() {
+                    let meeting = meeting_id.to_owned();
+                    self.inner.store.run(move |db| db.lock_meeting(&meeting)).await?;
+                }
+                Ok(None)
+            }
         }
+    }
+
+    async fn cancel_end(&self, meeting_id: &str, seat: Option<&Seat>) -> Result<bool, HubError> {
+        let Some(mut room) = self.inner.lock_existing(meeting_id).await else {
+            return Ok(false);
+        };
+        let by = match room.check_host(seat.map(|s| s.session_id.as_str()), seat.map(|s| s.participant_id.as_str())) {
+            Ok(by) => by,
+            Err(KickRefusal::PermissionDenied) => return Err(HubError::PermissionDenied),
+            Err(KickRefusal::NotLive) => return Ok(false),
+        };
+        if room.countdown().is_none() {
+            return Ok(false);
+        }
+        self.inner.save_countdown(&room, None).await;
+        Ok(room.cancel_countdown(Some(by)))
     }
 
     async fn kick(&self, meeting_id: &str, participant_ids: &[String]) -> Vec<String> {
@@ -428,6 +592,7 @@ impl Hub for LocalHub {
                 self.inner.removed(meeting_id, &session_id, id, clock::now(), true, ending, linger).await;
             }
         }
+        self.inner.watch_hosts(&mut room, meeting_id).await;
         kicked
     }
 
@@ -440,12 +605,14 @@ impl Hub for LocalHub {
     ) {
         if let Some(mut room) = self.inner.lock_existing(meeting_id).await {
             room.set_permissions(participant_id, preset_name, permissions);
+            self.inner.watch_hosts(&mut room, meeting_id).await;
         }
     }
 
     async fn update_preset(&self, meeting_id: &str, preset_name: &str, new_name: &str, permissions: Permissions) {
         if let Some(mut room) = self.inner.lock_existing(meeting_id).await {
             room.set_preset(preset_name, new_name, permissions);
+            self.inner.watch_hosts(&mut room, meeting_id).await;
         }
     }
 

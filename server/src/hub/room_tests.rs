@@ -64,9 +64,20 @@ fn ended(session: &str, reason: EndReason, kicked: u32) -> (ServerFrame, bool) {
             reason: Some(reason),
             kicked_count: Some(kicked),
             message: None,
+            ended_by: None,
+            event_id: None,
         },
         true,
     )
+}
+
+/// A host's or the API's end: `endedBy` names who.
+fn ended_by(session: &str, kicked: u32, by: EndedBy) -> (ServerFrame, bool) {
+    let (mut frame, last) = ended(session, EndReason::HostEndedMeeting, kicked);
+    if let ServerFrame::RoomLeft { ended_by, .. } = &mut frame {
+        *ended_by = Some(by);
+    }
+    (frame, last)
 }
 
 #[test]
@@ -92,8 +103,9 @@ fn kick_all_needs_the_permission_and_changes_nothing_without_it() {
     let ending = room.kick_all(Some("s1"), Some("host")).ok().unwrap();
     assert_eq!((ending.kicked_count, ending.peak, ending.reason), (3, 3, EndReason::HostEndedMeeting));
     let _ = ending.deliver();
+    let by = EndedBy::Participant { id: "host".into(), name: "HOST".into(), custom_participant_id: "c-host".into() };
     for probe in &probes {
-        assert_eq!(probe.take(), vec![ended("s1", EndReason::HostEndedMeeting, 3)]);
+        assert_eq!(probe.take(), vec![ended_by("s1", 3, by.clone())]);
     }
     assert!(room.is_idle());
     assert_eq!(room.kick_all(Some("s1"), Some("host")).err(), Some(KickRefusal::NotLive), "a session ends once");
@@ -105,7 +117,7 @@ fn the_api_may_always_end_and_a_stale_session_id_may_not() {
     let (mut room, probes) = room_with(&[("guest", GUEST)]);
     assert_eq!(room.kick_all(Some("old"), None).err(), Some(KickRefusal::NotLive));
     let _ = room.kick_all(None, None).ok().unwrap().deliver();
-    assert_eq!(probes[0].take(), vec![ended("s1", EndReason::HostEndedMeeting, 1)]);
+    assert_eq!(probes[0].take(), vec![ended_by("s1", 1, EndedBy::api())]);
 }
 
 #[test]
@@ -195,6 +207,8 @@ fn a_kicked_participant_alone_is_told_kicked() {
         reason: None,
         kicked_count: None,
         message: None,
+        ended_by: None,
+        event_id: None,
     };
     assert_eq!(probes[0].take(), vec![(kicked, true)]);
     assert_eq!(probes[1].take(), vec![(ServerFrame::ParticipantLeft { participant_id: "a".into() }, false)]);

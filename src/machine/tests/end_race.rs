@@ -10,6 +10,8 @@ fn ended(kicked_count: Option<u32>) -> ServerFrame {
         reason: Some(EndReason::HostEndedMeeting),
         kicked_count,
         message: None,
+        ended_by: None,
+        event_id: None,
     }
 }
 
@@ -144,6 +146,8 @@ fn the_roomleft_payload_says_why() {
             reason,
             kicked_count: Some(5),
             message: None,
+            ended_by: None,
+            event_id: None,
         });
         let leave = Leave { reason, kicked_count: Some(5), ..Leave::new(LeaveState::Ended, "s-1") };
         assert_eq!(emits(&m.take_effects()), [Event::RoomLeft(leave)]);
@@ -155,6 +159,8 @@ fn the_roomleft_payload_says_why() {
         reason: None,
         kicked_count: None,
         message: Some("the token was refreshed".into()),
+        ended_by: None,
+        event_id: None,
     });
     let leave = Leave { message: Some("the token was refreshed".into()), ..Leave::new(LeaveState::Rejected, "s-1") };
     assert_eq!(emits(&m.take_effects()), [Event::RoomLeft(leave)]);
