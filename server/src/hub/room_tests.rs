@@ -329,3 +329,80 @@ fn a_restored_session_waits_for_its_members_and_ends_when_they_were_last_seen() 
         (EndReason::AllParticipantsLeft, 4, Some("t7"))
     );
 }
+
+fn countdown(reason: EndReason, by: Option<EndedBy>) -> CountdownRow {
+    CountdownRow { ends_at: "t9".into(), reason, ended_by: by, message: Some("bye".into()), lock: true }
+}
+
+#[test]
+fn a_countdown_is_told_to_everyone_a_cancel_stales_its_timer_and_the_next_one_ends_with_its_record() {
+    let (mut room, probes) = room_with(&[("host", HOST), ("guest", GUEST)]);
+    let by = room.check_host(Some("s1"), Some("host")).unwrap();
+    assert_eq!(room.check_host(Some("s1"), Some("guest")).err(), Some(KickRefusal::PermissionDenied));
+    let first = room.start_countdown(countdown(EndReason::HostEndedMeeting, Some(by.clone())), 10_000, 4_000).unwrap();
+    let told = ServerFrame::SessionEnding {
+        session_id: "s1".into(),
+        ends_at: "t9".into(),
+        remaining_ms: 6_000,
+        reason: EndReason::HostEndedMeeting,
+        ended_by: Some(by.clone()),
+        message: Some("bye".into()),
+    };
+    for probe in &probes {
+        assert_eq!(probe.take(), vec![(told.clone(), false)]);
+    }
+    assert!(room.cancel_countdown(Some(EndedBy::api())));
+    assert!(!room.cancel_countdown(Some(EndedBy::api())), "nothing left to cancel");
+    let cancelled = ServerFrame::SessionEndCancelled { session_id: "s1".into(), cancelled_by: Some(EndedBy::api()) };
+    for probe in &probes {
+        assert_eq!(probe.take(), vec![(cancelled.clone(), false)]);
+    }
+    assert!(room.countdown_expired("s1", first).is_none(), "a cancelled countdown's timer does nothing");
+
+    let second = room.start_countdown(countdown(EndReason::HostEndedMeeting, Some(by.clone())), 10_000, 0).unwrap();
+    assert!(room.countdown_expired("s1", first).is_none(), "nor does an older one's");
+    let ending = room.countdown_expired("s1", second).expect("the running countdown ends the session");
+    let record = ending.record();
+    assert_eq!(
+        record,
+        EndRecord { reason: EndReason::HostEndedMeeting, ended_by: Some(by), message: Some("bye".into()), lock: true }
+    );
+    let _ = ending.deliver();
+    assert!(room.is_idle());
+    for probe in &probes {
+        let frames = probe.take();
+        assert!(
+            matches!(frames.last(), Some((ServerFrame::RoomLeft { message: Some(m), .. }, true)) if m == "bye"),
+            "{frames:?}"
+        );
+    }
+}
+
+#[test]
+fn the_host_watch_counts_down_without_a_connected_host_and_stops_when_one_is_back() {
+    let (mut room, _probes) = room_with(&[("host", HOST), ("guest", GUEST)]);
+    assert_eq!(room.host_watch(), HostWatch::Nothing, "no setting, no watch");
+    room.set_no_host_after(Some(Duration::from_secs(60)));
+    assert_eq!(room.host_watch(), HostWatch::Nothing, "a host is connected");
+    assert!(matches!(room.disconnect("host", 1), Departure::Absent { .. }));
+    assert_eq!(room.host_watch(), HostWatch::NoHost(Duration::from_secs(60)), "an absent host is not there");
+    room.start_countdown(countdown(EndReason::NoHost, None), 60_000, 0);
+    assert_eq!(room.host_watch(), HostWatch::Nothing, "one countdown at a time");
+    room.admit(person("host"), HOST, 9, Probe::default(), Some("s1"));
+    assert_eq!(room.host_watch(), HostWatch::HostBack);
+    assert!(room.cancel_countdown(None));
+    // A NO_HOST countdown cancelled by hand does not start again until a host has been connected.
+    room.set_permissions("host", "p", GUEST);
+    assert_eq!(room.host_watch(), HostWatch::NoHost(Duration::from_secs(60)), "demoted: no host any more");
+    room.start_countdown(countdown(EndReason::NoHost, None), 60_000, 0);
+    assert!(room.cancel_countdown(Some(EndedBy::api())));
+    assert_eq!(room.host_watch(), HostWatch::Nothing, "waived by the cancel");
+    room.set_permissions("host", "p", HOST);
+    assert_eq!(room.host_watch(), HostWatch::Nothing);
+    room.set_permissions("host", "p", GUEST);
+    assert_eq!(
+        room.host_watch(),
+        HostWatch::NoHost(Duration::from_secs(60)),
+        "a host came back: the watch is on again"
+    );
+}
