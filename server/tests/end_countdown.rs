@@ -227,7 +227,7 @@ async fn a_session_ends_no_host_once_its_last_host_is_gone_and_not_while_one_is_
 #[tokio::test]
 async fn a_host_coming_back_cancels_the_no_host_countdown() {
     let server = TestServer::start_with_grace(Duration::from_secs(30)).await;
-    let meeting = no_host_meeting(&server, 3).await;
+    let meeting = no_host_meeting(&server, 10).await;
     let (_, host_token) = server.host(&meeting).await;
     let (host, session, _) = join_as(&server, &host_token).await;
     let (mut guest, _, _) = join_as(&server, &server.guest(&meeting).await.1).await;
