@@ -121,7 +121,8 @@ pub fn client_frame(frame: &ClientFrame) -> String {
             }
             object
         }
-        ClientFrame::KickAll { id } => object(&[("type", string("kickAll")), ("id", JsValue::from(*id as f64))]),
+        ClientFrame::KickAll { id, .. } => object(&[("type", string("kickAll")), ("id", JsValue::from(*id as f64))]),
+        ClientFrame::CancelEnd { id } => object(&[("type", string("cancelEnd")), ("id", JsValue::from(*id as f64))]),
         ClientFrame::Leave => object(&[("type", string("leave"))]),
     };
     JSON::stringify(&object).map(String::from).unwrap_or_default()
@@ -210,6 +211,9 @@ pub fn server_frame(text: &str) -> Option<ServerFrame> {
             },
             kicked_count: u64_field(&v, "kickedCount").and_then(|n| u32::try_from(n).ok()),
             message: text_field(&v, "message"),
+            // endedBy is not read yet (the client half of issue 13 comes later); eventId is a plain string.
+            ended_by: None,
+            event_id: text_field(&v, "eventId"),
         },
         "ping" => ServerFrame::Ping,
         "error" => ServerFrame::Error {

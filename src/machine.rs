@@ -240,7 +240,7 @@ impl Machine {
                 // that ended meanwhile answers `roomLeft` `ended` instead, which resolves it). Ask again.
                 if let Some(id) = self.kick.as_ref().map(|k| k.id) {
                     if reconnected && same_session {
-                        self.send(ClientFrame::KickAll { id });
+                        self.send(ClientFrame::kick_all(id));
                     } else {
                         self.reject_kick(ClientError::connection_lost());
                     }
@@ -285,7 +285,7 @@ impl Machine {
             ServerFrame::KickAllResult { id, session_id, kicked_count, already_ended } => {
                 self.kick_answered(id, KickAllResult { session_id, kicked_count, already_ended });
             }
-            ServerFrame::RoomLeft { state: leave_state, session_id, reason, kicked_count, message } => {
+            ServerFrame::RoomLeft { state: leave_state, session_id, reason, kicked_count, message, .. } => {
                 if in_room {
                     self.push(Effect::Close);
                     // An end this participant confirmed has its count even if the frame lacks it.
@@ -296,6 +296,11 @@ impl Machine {
             }
             // A heartbeat: it restarted the silence timer above; nothing else to do.
             ServerFrame::Ping => {}
+            // The countdown and cancel of issue 13: not surfaced by this client yet.
+            ServerFrame::KickAllScheduled { .. }
+            | ServerFrame::SessionEnding { .. }
+            | ServerFrame::SessionEndCancelled { .. }
+            | ServerFrame::CancelEndResult { .. } => {}
             ServerFrame::Error { id, code, message } => {
                 if id.is_some() && self.kick.as_ref().map(|k| k.id) == id {
                     self.reject_kick(ClientError::from_server(code, &message));

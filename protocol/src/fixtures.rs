@@ -12,7 +12,9 @@
 #[cfg(feature = "fuzz")]
 pub mod fuzz;
 
-use crate::{ClientFrame, EndReason, ErrorCode, LeaveState, Participant, Permissions, ServerFrame};
+use crate::{
+    ClientFrame, EndOptions, EndReason, EndedBy, ErrorCode, LeaveState, Participant, Permissions, ServerFrame,
+};
 
 fn someone(id: &str) -> Participant {
     Participant {
@@ -34,7 +36,7 @@ pub fn client_frames() -> Vec<(&'static str, ClientFrame)> {
             r#"{"type":"join","token":"t","resume":"s-1","version":1}"#,
             ClientFrame::Join { token: "t".into(), resume: Some("s-1".into()), version: 1 },
         ),
-        (r#"{"type":"kickAll","id":7}"#, ClientFrame::KickAll { id: 7 }),
+        (r#"{"type":"kickAll","id":7}"#, ClientFrame::kick_all(7)),
         (r#"{"type":"leave"}"#, ClientFrame::Leave),
     ]
 }
@@ -121,6 +123,8 @@ pub fn server_frames() -> Vec<(&'static str, ServerFrame)> {
                 reason: None,
                 kicked_count: None,
                 message: Some("the token was refreshed".into()),
+                ended_by: None,
+                event_id: None,
             },
         ),
         (r#"{"type":"ping"}"#, ServerFrame::Ping),
@@ -187,7 +191,15 @@ pub fn not_server_frames() -> Vec<&'static str> {
 }
 
 fn left(state: LeaveState) -> ServerFrame {
-    ServerFrame::RoomLeft { state, session_id: "s".into(), reason: None, kicked_count: None, message: None }
+    ServerFrame::RoomLeft {
+        state,
+        session_id: "s".into(),
+        reason: None,
+        kicked_count: None,
+        message: None,
+        ended_by: None,
+        event_id: None,
+    }
 }
 
 fn ended(reason: EndReason, kicked_count: Option<u32>) -> ServerFrame {
@@ -197,9 +209,107 @@ fn ended(reason: EndReason, kicked_count: Option<u32>) -> ServerFrame {
         reason: Some(reason),
         kicked_count,
         message: None,
+        ended_by: None,
+        event_id: None,
     }
 }
 
 fn error(code: ErrorCode) -> ServerFrame {
     ServerFrame::Error { id: Some(9), code, message: "m".into() }
+}
+
+/// The frames of ending with options and a countdown (issue 13), with their exact texts: kept apart from
+/// [`client_frames`] while the browser's decoder does not read them yet.
+pub fn end_client_frames() -> Vec<(&'static str, ClientFrame)> {
+    vec![
+        (
+            r#"{"type":"kickAll","id":8,"message":"Thanks, all","lock":true,"graceSeconds":30}"#,
+            ClientFrame::kick_all_with(
+                8,
+                EndOptions { message: Some("Thanks, all".into()), lock: true, grace_seconds: Some(30) },
+            ),
+        ),
+        (
+            r#"{"type":"kickAll","id":9,"graceSeconds":0}"#,
+            ClientFrame::kick_all_with(9, EndOptions { grace_seconds: Some(0), ..Default::default() }),
+        ),
+        (r#"{"type":"cancelEnd","id":4}"#, ClientFrame::CancelEnd { id: 4 }),
+    ]
+}
+
+/// See [`end_client_frames`]: the server's frames of an end with a record, a countdown and its cancel.
+pub fn end_server_frames() -> Vec<(&'static str, ServerFrame)> {
+    let host = EndedBy::Participant { id: "a".into(), name: "Ann".into(), custom_participant_id: "c-a".into() };
+    vec![
+        (
+            concat!(
+                r#"{"type":"roomLeft","state":"ended","sessionId":"s","reason":"HOST_ENDED_MEETING","kickedCount":3,"#,
+                r#""message":"Thanks, all","endedBy":{"id":"a","name":"Ann","customParticipantId":"c-a"},"#,
+                r#""eventId":"e-1"}"#
+            ),
+            ServerFrame::RoomLeft {
+                state: LeaveState::Ended,
+                session_id: "s".into(),
+                reason: Some(EndReason::HostEndedMeeting),
+                kicked_count: Some(3),
+                message: Some("Thanks, all".into()),
+                ended_by: Some(host.clone()),
+                event_id: Some("e-1".into()),
+            },
+        ),
+        (
+            r#"{"type":"roomLeft","state":"ended","sessionId":"s","reason":"NO_HOST","kickedCount":2,"endedBy":{"api":true},"eventId":"e-2"}"#,
+            ServerFrame::RoomLeft {
+                state: LeaveState::Ended,
+                session_id: "s".into(),
+                reason: Some(EndReason::NoHost),
+                kicked_count: Some(2),
+                message: None,
+                ended_by: Some(EndedBy::api()),
+                event_id: Some("e-2".into()),
+            },
+        ),
+        (
+            r#"{"type":"kickAllScheduled","id":8,"sessionId":"s","endsAt":"2026-11-30T00:00:30.000Z"}"#,
+            ServerFrame::KickAllScheduled { id: 8, session_id: "s".into(), ends_at: "2026-11-30T00:00:30.000Z".into() },
+        ),
+        (
+            concat!(
+                r#"{"type":"sessionEnding","sessionId":"s","endsAt":"2026-11-30T00:00:30.000Z","remainingMs":30000,"#,
+                r#""reason":"HOST_ENDED_MEETING","endedBy":{"id":"a","name":"Ann","customParticipantId":"c-a"},"#,
+                r#""message":"Wrapping up"}"#
+            ),
+            ServerFrame::SessionEnding {
+                session_id: "s".into(),
+                ends_at: "2026-11-30T00:00:30.000Z".into(),
+                remaining_ms: 30_000,
+                reason: EndReason::HostEndedMeeting,
+                ended_by: Some(host.clone()),
+                message: Some("Wrapping up".into()),
+            },
+        ),
+        (
+            r#"{"type":"sessionEnding","sessionId":"s","endsAt":"2026-11-30T00:01:00.000Z","remainingMs":1,"reason":"NO_HOST"}"#,
+            ServerFrame::SessionEnding {
+                session_id: "s".into(),
+                ends_at: "2026-11-30T00:01:00.000Z".into(),
+                remaining_ms: 1,
+                reason: EndReason::NoHost,
+                ended_by: None,
+                message: None,
+            },
+        ),
+        (
+            r#"{"type":"sessionEndCancelled","sessionId":"s","cancelledBy":{"api":true}}"#,
+            ServerFrame::SessionEndCancelled { session_id: "s".into(), cancelled_by: Some(EndedBy::api()) },
+        ),
+        (
+            r#"{"type":"sessionEndCancelled","sessionId":"s"}"#,
+            ServerFrame::SessionEndCancelled { session_id: "s".into(), cancelled_by: None },
+        ),
+        (
+            r#"{"type":"cancelEndResult","id":4,"cancelled":true}"#,
+            ServerFrame::CancelEndResult { id: 4, cancelled: true },
+        ),
+    ]
 }

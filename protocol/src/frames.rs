@@ -57,6 +57,9 @@ pub enum EndReason {
     HostEndedMeeting,
     /// The last participant left.
     AllParticipantsLeft,
+    /// No participant with `kick_participant` was connected for the meeting's `end_when_no_host_after_secs`
+    /// (an extension of ours; RealtimeKit has no such reason).
+    NoHost,
 }
 
 impl EndReason {
@@ -64,6 +67,7 @@ impl EndReason {
         match self {
             EndReason::HostEndedMeeting => "HOST_ENDED_MEETING",
             EndReason::AllParticipantsLeft => "ALL_PARTICIPANTS_LEFT",
+            EndReason::NoHost => "NO_HOST",
         }
     }
 
@@ -71,6 +75,7 @@ impl EndReason {
         match s {
             "HOST_ENDED_MEETING" => Some(EndReason::HostEndedMeeting),
             "ALL_PARTICIPANTS_LEFT" => Some(EndReason::AllParticipantsLeft),
+            "NO_HOST" => Some(EndReason::NoHost),
             _ => None,
         }
     }
@@ -107,10 +112,14 @@ pub enum ErrorCode {
     /// Too many sockets are open for this participant token. The socket is closed.
     #[serde(rename = "4290")]
     TooManyConnections,
+    /// A request's options are out of bounds (e.g. `kickAll`'s `message` too long, `graceSeconds` too large).
+    /// Nothing happened; the socket stays open.
+    #[serde(rename = "4220")]
+    InvalidOptions,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 9] = [
+    pub const ALL: [ErrorCode; 10] = [
         ErrorCode::PermissionDenied,
         ErrorCode::MalformedFrame,
         ErrorCode::FrameTooLarge,
@@ -120,6 +129,7 @@ impl ErrorCode {
         ErrorCode::NotFound,
         ErrorCode::UnsupportedVersion,
         ErrorCode::TooManyConnections,
+        ErrorCode::InvalidOptions,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -133,6 +143,7 @@ impl ErrorCode {
             ErrorCode::NotFound => "4040",
             ErrorCode::UnsupportedVersion => "4050",
             ErrorCode::TooManyConnections => "4290",
+            ErrorCode::InvalidOptions => "4220",
         }
     }
 
@@ -142,7 +153,7 @@ impl ErrorCode {
 
     /// Whether the server closes the socket after sending this error.
     pub fn is_fatal(self) -> bool {
-        !matches!(self, ErrorCode::PermissionDenied)
+        !matches!(self, ErrorCode::PermissionDenied | ErrorCode::InvalidOptions)
     }
 }
 
@@ -164,6 +175,56 @@ pub struct Participant {
     pub preset_name: String,
 }
 
+/// Who ended (or started the countdown to end) a session: a participant `{id, name, customParticipantId}`, or
+/// the REST API `{api: true}`. The same shape in `roomLeft`, `sessionEnding` and the `meeting.ended` webhook's
+/// `endedBy`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum EndedBy {
+    Participant {
+        id: String,
+        name: String,
+        #[serde(rename = "customParticipantId")]
+        custom_participant_id: String,
+    },
+    /// The REST API (a backend's `active-session/kick-all`). `api` is always true.
+    Api { api: bool },
+}
+
+impl EndedBy {
+    /// `{api: true}`.
+    pub fn api() -> Self {
+        EndedBy::Api { api: true }
+    }
+
+    /// The participant as `endedBy` names it.
+    pub fn participant(participant: &Participant) -> Self {
+        EndedBy::Participant {
+            id: participant.id.clone(),
+            name: participant.name.clone(),
+            custom_participant_id: participant.custom_participant_id.clone(),
+        }
+    }
+}
+
+/// How `kickAll` ends the session; every field is optional and `{}` is the plain end of RealtimeKit's `kickAll`.
+/// The same fields as the REST kick-all body's extension fields.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EndOptions {
+    /// Shown to every participant with the end (`roomLeft.message`) and in the `meeting.ended` webhook. At most
+    /// [`crate::MAX_END_MESSAGE_CHARS`] characters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// The meeting becomes INACTIVE in the same store transaction as the end: no join is admitted after it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub lock: bool,
+    /// End after a countdown of this many seconds instead of now (0 or absent: now). At most
+    /// [`crate::MAX_GRACE_SECONDS`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grace_seconds: Option<u32>,
+}
+
 /// Frames the client sends.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "camelCase", rename_all_fields = "camelCase")]
@@ -176,10 +237,37 @@ pub enum ClientFrame {
         resume: Option<String>,
         version: u32,
     },
-    /// End the session for everyone. `id` pairs the answer (`KickAllResult` or `Error`) with the call.
-    KickAll { id: u64 },
+    /// End the session for everyone. `id` pairs the answer (`KickAllResult`, `KickAllScheduled` or `Error`) with
+    /// the call.
+    /// `message`, `lock` and `graceSeconds` are [`EndOptions`] (see there); absent, it is RealtimeKit's plain
+    /// `kickAll`.
+    KickAll {
+        id: u64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        message: Option<String>,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        lock: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        grace_seconds: Option<u32>,
+    },
+    /// Cancels the countdown to the session's end (see [`ServerFrame::SessionEnding`]); needs `kick_participant`.
+    /// Answered `CancelEndResult` (or `Error` 1201); everyone gets `SessionEndCancelled` if one was running.
+    CancelEnd { id: u64 },
     /// Leave the session; the server answers `RoomLeft { state: Left }` and closes.
     Leave,
+}
+
+impl ClientFrame {
+    /// A plain `kickAll` (no options): RealtimeKit's end for everyone, now.
+    pub fn kick_all(id: u64) -> Self {
+        ClientFrame::KickAll { id, message: None, lock: false, grace_seconds: None }
+    }
+
+    /// A `kickAll` with these options.
+    pub fn kick_all_with(id: u64, options: EndOptions) -> Self {
+        let EndOptions { message, lock, grace_seconds } = options;
+        ClientFrame::KickAll { id, message, lock, grace_seconds }
+    }
 }
 
 /// Frames the server sends.
@@ -228,10 +316,44 @@ pub enum ServerFrame {
         /// that session resolves with (so a call that crossed the end still gets the shared answer).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         kicked_count: Option<u32>,
-        /// A human-readable why, for states other than an end (e.g. the token was refreshed or expired).
+        /// A human-readable why: with [`LeaveState::Ended`] the host's message (`kickAll`'s `message`, if given),
+        /// for other states the server's (e.g. the token was refreshed or expired).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        message: Option<String>,
+        /// With [`LeaveState::Ended`]: who ended it (None for `ALL_PARTICIPANTS_LEFT` and `NO_HOST`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ended_by: Option<EndedBy>,
+        /// With [`LeaveState::Ended`]: the id of the end's `meeting.ended` event, which is the `rtk-uuid` header of
+        /// its webhook deliveries. The same for every participant, on resume, and across webhook retries.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        event_id: Option<String>,
+    },
+    /// The answer to a `KickAll` with `graceSeconds`: the session ends at `ends_at` unless cancelled. A countdown
+    /// already running is kept (its `ends_at` is answered); see [`ServerFrame::SessionEnding`].
+    KickAllScheduled { id: u64, session_id: String, ends_at: String },
+    /// The session will end at `ends_at` (UTC, RFC 3339 with milliseconds, like the REST API's times), in
+    /// `remaining_ms` from when the frame was sent, unless a participant with `kick_participant` (or the API)
+    /// cancels it. Sent to everyone when the countdown starts, and to anyone who joins during it, after `Joined`.
+    SessionEnding {
+        session_id: String,
+        ends_at: String,
+        remaining_ms: u64,
+        /// `HOST_ENDED_MEETING` (a host or the API asked for it) or `NO_HOST`.
+        reason: EndReason,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ended_by: Option<EndedBy>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         message: Option<String>,
     },
+    /// The countdown was cancelled: the session goes on. `cancelled_by` is None when a host's return cancelled a
+    /// `NO_HOST` countdown.
+    SessionEndCancelled {
+        session_id: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        cancelled_by: Option<EndedBy>,
+    },
+    /// The answer to `CancelEnd`: `cancelled` is false if no countdown was running.
+    CancelEndResult { id: u64, cancelled: bool },
     /// Sent every `heartbeat_ms` (see [`ServerFrame::Joined`]) so that the client can notice a silent connection.
     /// Needs no answer: the browser's own pong to the server's WebSocket ping keeps the server side alive.
     Ping,

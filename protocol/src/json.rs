@@ -225,11 +225,33 @@ mod tests {
             let error = ServerFrame::decode(text).expect_err(text);
             assert!(!error.0.is_empty(), "{text}");
         }
+        for (text, frame) in fixtures::end_client_frames() {
+            assert_eq!(ClientFrame::decode(text).as_ref(), Ok(&frame), "{text}");
+            assert_eq!(frame.encode(), text);
+        }
+        for (text, frame) in fixtures::end_server_frames() {
+            assert_eq!(ServerFrame::decode(text).as_ref(), Ok(&frame), "{text}");
+            assert_eq!(frame.encode(), text);
+        }
+    }
+
+    #[test]
+    fn bad_end_options_name_the_field() {
+        let cases = [
+            (r#"{"type":"kickAll","id":1,"message":5}"#, "`message` must be a string"),
+            (r#"{"type":"kickAll","id":1,"lock":"yes"}"#, "`lock` must be a boolean"),
+            (r#"{"type":"kickAll","id":1,"graceSeconds":-1}"#, "`graceSeconds` must be a non-negative integer"),
+            (r#"{"type":"kickAll","id":1,"graceSeconds":4294967296}"#, "`graceSeconds` is too large"),
+            (r#"{"type":"cancelEnd"}"#, "missing field `id`"),
+        ];
+        for (text, message) in cases {
+            assert_eq!(ClientFrame::decode(text), Err(DecodeError(message.into())), "{text}");
+        }
     }
 
     #[test]
     fn client_ids_round_trip_at_the_edge() {
-        let frame = ClientFrame::KickAll { id: u64::MAX };
+        let frame = ClientFrame::kick_all(u64::MAX);
         assert_eq!(ClientFrame::decode(&frame.encode()), Ok(frame));
     }
 
@@ -298,10 +320,7 @@ mod tests {
 
     #[test]
     fn unknown_fields_are_ignored() {
-        assert_eq!(
-            ClientFrame::decode(r#"{"type":"kickAll","id":2,"reason":"bye"}"#),
-            Ok(ClientFrame::KickAll { id: 2 })
-        );
+        assert_eq!(ClientFrame::decode(r#"{"type":"kickAll","id":2,"reason":"bye"}"#), Ok(ClientFrame::kick_all(2)));
         assert_eq!(ClientFrame::decode(r#"{"type":"leave","why":{"a":[1]}}"#), Ok(ClientFrame::Leave));
     }
 
@@ -321,7 +340,9 @@ mod tests {
         for code in ErrorCode::ALL {
             assert_eq!(serde_json::to_value(code).unwrap(), code.as_str());
         }
-        for reason in [crate::EndReason::HostEndedMeeting, crate::EndReason::AllParticipantsLeft] {
+        for reason in
+            [crate::EndReason::HostEndedMeeting, crate::EndReason::AllParticipantsLeft, crate::EndReason::NoHost]
+        {
             assert_eq!(serde_json::to_value(reason).unwrap(), reason.as_str());
         }
     }

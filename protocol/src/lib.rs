@@ -7,7 +7,7 @@
 //! ```
 //! use endsession_protocol::{ClientFrame, ServerFrame, LeaveState, EndReason};
 //!
-//! let frame = ClientFrame::KickAll { id: 7 };
+//! let frame = ClientFrame::kick_all(7);
 //! assert_eq!(ClientFrame::decode(&frame.encode()).unwrap(), frame);
 //!
 //! let end = ServerFrame::RoomLeft {
@@ -16,6 +16,8 @@
 //!     reason: Some(EndReason::HostEndedMeeting),
 //!     kicked_count: Some(3),
 //!     message: None,
+//!     ended_by: None,
+//!     event_id: None,
 //! };
 //! assert!(end.encode().contains(r#""state":"ended""#));
 //! ```
@@ -30,7 +32,9 @@ pub mod fixtures;
 mod frames;
 mod json;
 
-pub use frames::{ClientFrame, EndReason, ErrorCode, LeaveState, Participant, Permissions, ServerFrame};
+pub use frames::{
+    ClientFrame, EndOptions, EndReason, EndedBy, ErrorCode, LeaveState, Participant, Permissions, ServerFrame,
+};
 pub use json::DecodeError;
 
 /// Path of the WebSocket endpoint on the server.
@@ -54,3 +58,10 @@ pub const LARGE_SESSION_LISTED: usize = 20;
 
 /// Largest client frame the server accepts, in bytes. Larger frames get [`ErrorCode::FrameTooLarge`] and a close.
 pub const MAX_FRAME_BYTES: usize = 16 * 1024;
+
+/// Longest end message (`kickAll`'s `message`), in characters: it is shown on every participant's ended screen and
+/// sent to every one of them, so it stays a sentence, not a document.
+pub const MAX_END_MESSAGE_CHARS: usize = 500;
+
+/// Longest countdown `kickAll`'s `graceSeconds` may ask for: an hour. 0 ends at once.
+pub const MAX_GRACE_SECONDS: u32 = 3600;

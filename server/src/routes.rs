@@ -39,6 +39,7 @@ pub fn router(state: AppState, config: &Config) -> Router {
         )
         .route(&kit("/{app_id}/meetings/{meeting_id}/active-session"), get(active_session::get))
         .route(&kit("/{app_id}/meetings/{meeting_id}/active-session/kick-all"), post(active_session::kick_all))
+        .route(&kit("/{app_id}/meetings/{meeting_id}/active-session/cancel-end"), post(active_session::cancel_end))
         .route(&kit("/{app_id}/meetings/{meeting_id}/active-session/kick"), post(active_session::kick))
         .route(&kit("/{app_id}/sessions"), get(sessions::list))
         .route(&kit("/{app_id}/sessions/{session_id}"), get(sessions::get))

@@ -62,7 +62,7 @@ async fn bad_frames_get_an_error_and_a_close_while_others_keep_working() {
     expect_fatal(&mut other, ErrorCode::UnexpectedFrame).await;
 
     // The host never noticed any of it and still ends the session (the two dropped guests are within the grace).
-    host.send(&ClientFrame::KickAll { id: 9 }).await;
+    host.send(&ClientFrame::kick_all(9)).await;
     assert_eq!(
         host.recv().await,
         ServerFrame::KickAllResult { id: 9, session_id: session, kicked_count: 3, already_ended: false }

@@ -100,7 +100,7 @@ async fn text_frames_that_are_not_utf8_are_closed_with_1007_before_and_after_joi
     assert_eq!(code, Some(INVALID_PAYLOAD));
 
     // The others are unaffected: the host can still end the session it is in.
-    host.send(&ClientFrame::KickAll { id: 1 }).await;
+    host.send(&ClientFrame::kick_all(1)).await;
     let frames = host.until_closed().await;
     assert!(
         frames.iter().any(|f| matches!(f, ServerFrame::KickAllResult { session_id, .. } if *session_id == session)),

@@ -48,14 +48,14 @@ async fn kick_all_race(server: &TestServer, round: usize) {
         server.rest_kick_all(&meeting).await["kicked_participants_count"].as_u64().unwrap() as u32
     };
     let first = async {
-        h1.send(&ClientFrame::KickAll { id: 1 }).await;
+        h1.send(&ClientFrame::kick_all(1)).await;
         h1.until_closed().await
     };
     let second = async {
         if round.is_multiple_of(2) {
             tokio::task::yield_now().await;
         }
-        h2.send(&ClientFrame::KickAll { id: 1 }).await;
+        h2.send(&ClientFrame::kick_all(1)).await;
         h2.until_closed().await
     };
     let (rest_count, h1_frames, h2_frames) = tokio::join!(rest, first, second);
@@ -107,7 +107,7 @@ async fn races_in_one_meeting(server: &TestServer, meeting: Meeting, races: usiz
                 server.rest_kick_all(&meeting).await;
                 host.until_closed().await
             } else {
-                host.send(&ClientFrame::KickAll { id: 1 }).await;
+                host.send(&ClientFrame::kick_all(1)).await;
                 host.until_closed().await
             }
         };

@@ -73,7 +73,7 @@ async fn joined_frame(server: &TestServer, token: &str, text: String) -> Result<
     match ClientFrame::decode(&text) {
         Err(_) => expect_error_and_close(&mut ws, Some(ErrorCode::MalformedFrame), &what).await,
         Ok(ClientFrame::Join { .. }) => expect_error_and_close(&mut ws, Some(ErrorCode::UnexpectedFrame), &what).await,
-        Ok(ClientFrame::KickAll { id }) => match ws.next().await {
+        Ok(ClientFrame::KickAll { id, .. }) => match ws.next().await {
             Some(ServerFrame::Error { id: Some(got), code: ErrorCode::PermissionDenied, .. }) if got == id => Ok(()),
             other => Err(fail(format!("{what}: expected PermissionDenied for {id}, got {other:?}"))),
         },

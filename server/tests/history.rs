@@ -25,7 +25,7 @@ async fn sessions_and_who_was_in_them_survive_a_restart() {
     let (mut guest, _) = server.join(&guest_token).await;
     guest.send(&ClientFrame::Leave).await;
     assert!(matches!(guest.until_closed().await.as_slice(), [ServerFrame::RoomLeft { state: LeaveState::Left, .. }]));
-    host.send(&ClientFrame::KickAll { id: 1 }).await;
+    host.send(&ClientFrame::kick_all(1)).await;
     host.until_closed().await;
     // Session 2: still live when the server goes away.
     let (_still_connected, second) = server.join(&guest_token).await;

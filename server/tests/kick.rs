@@ -15,6 +15,8 @@ fn kicked(session_id: &str) -> ServerFrame {
         reason: None,
         kicked_count: None,
         message: None,
+        ended_by: None,
+        event_id: None,
     }
 }
 

@@ -64,7 +64,7 @@ async fn a_preset_change_reaches_its_holders_in_every_live_meeting() {
     // Deleting the preset takes the permission away at once: the end is refused.
     server.admin(Method::DELETE, &preset, None).await;
     assert_eq!(mod_1.recv().await, update("chair", false));
-    mod_1.send(&ClientFrame::KickAll { id: 1 }).await;
+    mod_1.send(&ClientFrame::kick_all(1)).await;
     assert!(matches!(mod_1.recv().await, ServerFrame::Error { id: Some(1), code: ErrorCode::PermissionDenied, .. }));
 
     // The guests heard none of it: their next frames are the end.

@@ -57,7 +57,7 @@ async fn participants_resume_their_session_after_a_restart_with_no_webhook() {
     );
 
     // The host saw nobody leave or join; the session ends when the host ends it, with both counted.
-    host.send(&endsession_protocol::ClientFrame::KickAll { id: 1 }).await;
+    host.send(&endsession_protocol::ClientFrame::kick_all(1)).await;
     assert_eq!(
         host.recv().await,
         ServerFrame::KickAllResult { id: 1, session_id: session.clone(), kicked_count: 2, already_ended: false }

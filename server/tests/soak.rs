@@ -62,7 +62,7 @@ async fn a_normal_session(server: &TestServer) {
         guests.push(server.join(&token).await.0);
     }
     let (mut host, session) = server.join(&host_token).await;
-    host.send(&ClientFrame::KickAll { id: 1 }).await;
+    host.send(&ClientFrame::kick_all(1)).await;
     for ws in guests.iter_mut().chain([&mut host]) {
         let frames = ws.until_closed().await;
         assert!(
@@ -104,7 +104,7 @@ async fn idle_sockets_slowloris_and_a_hanging_webhook_receiver_do_not_stop_a_ses
     let meeting = server.meeting_in(&app_id).await;
     let (_, token) = server.host(&meeting).await;
     let (mut host, _) = server.join(&token).await;
-    host.send(&ClientFrame::KickAll { id: 1 }).await;
+    host.send(&ClientFrame::kick_all(1)).await;
     assert!(host.until_closed().await.iter().any(|f| matches!(f, ServerFrame::RoomLeft { .. })));
     let deadline = tokio::time::Instant::now() + GUARD;
     while held.lock().unwrap().is_empty() {

@@ -37,7 +37,7 @@ async fn a_hanging_receiver_with_many_pending_events_does_not_delay_another_acco
     for round in 0..SESSIONS {
         let (_, token) = server.host(&meeting).await;
         let (mut ws, _) = server.join(&token).await;
-        ws.send(&ClientFrame::KickAll { id: 1 }).await;
+        ws.send(&ClientFrame::kick_all(1)).await;
         let frames = ws.until_closed().await;
         assert!(
             frames.iter().any(|f| matches!(f, ServerFrame::RoomLeft { state: LeaveState::Ended, .. })),

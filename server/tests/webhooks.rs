@@ -154,7 +154,7 @@ async fn a_receiver_that_never_answers_does_not_hold_up_joins_or_ends() {
     for round in 0..3 {
         let (_, token) = server.host(&meeting).await;
         let (mut ws, _) = server.join(&token).await;
-        ws.send(&ClientFrame::KickAll { id: 1 }).await;
+        ws.send(&ClientFrame::kick_all(1)).await;
         let frames = ws.until_closed().await;
         assert!(
             frames.iter().any(|f| matches!(f, ServerFrame::RoomLeft { state: LeaveState::Ended, .. })),

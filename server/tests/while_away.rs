@@ -69,6 +69,8 @@ async fn a_kick_while_the_connection_is_down_is_what_the_resume_learns() {
                 reason: None,
                 kicked_count: None,
                 message: None,
+                ended_by: None,
+                event_id: None,
             }
         );
         b.expect_closed().await;
@@ -132,7 +134,7 @@ async fn a_permission_change_while_down_is_in_the_resumed_joined() {
     server.admin(Method::PATCH, &path, Some(json!({ "permissions": { "kick_participant": false } }))).await;
     let (mut b, answer) = server.join_with(&b_token, Some(&session)).await;
     assert!(matches!(answer, ServerFrame::Joined { permissions: CANNOT_KICK, reconnected: true, .. }), "{answer:?}");
-    b.send(&ClientFrame::KickAll { id: 1 }).await;
+    b.send(&ClientFrame::kick_all(1)).await;
     assert!(matches!(b.recv().await, ServerFrame::Error { code: ErrorCode::PermissionDenied, .. }));
 }
 
@@ -190,7 +192,7 @@ async fn a_member_resumes_an_inactive_meetings_live_session_even_after_its_grace
     let (_, answer) = server.join_with(&outsider_token, Some(&session)).await;
     assert!(matches!(answer, ServerFrame::Error { code: ErrorCode::MeetingInactive, .. }), "{answer:?}");
 
-    host.send(&ClientFrame::KickAll { id: 1 }).await;
+    host.send(&ClientFrame::kick_all(1)).await;
     assert!(matches!(host.recv().await, ServerFrame::KickAllResult { already_ended: false, kicked_count: 2, .. }));
 }
 
@@ -258,7 +260,7 @@ async fn a_preset_deleted_then_created_again_or_renamed_onto_the_name_is_pushed(
     server.admin(Method::PATCH, &path, Some(json!({ "name": "mod" }))).await;
     told(&mut tab, "mod", true).await;
     // What it was told is what is enforced.
-    tab.send(&ClientFrame::KickAll { id: 1 }).await;
+    tab.send(&ClientFrame::kick_all(1)).await;
     assert!(matches!(tab.recv().await, ServerFrame::KickAllResult { already_ended: false, .. }));
 }
 
@@ -281,7 +283,7 @@ async fn a_second_tab_that_reads_newer_permissions_tells_the_first() {
     let (mut second, answer) = server.join_with(&token, None).await;
     assert!(matches!(answer, ServerFrame::Joined { permissions: CAN_KICK, .. }), "{answer:?}");
     told(&mut first, "mod", true).await;
-    first.send(&ClientFrame::KickAll { id: 1 }).await;
+    first.send(&ClientFrame::kick_all(1)).await;
     assert!(matches!(first.recv().await, ServerFrame::KickAllResult { already_ended: false, .. }));
     assert!(matches!(second.recv().await, ServerFrame::RoomLeft { state: LeaveState::Ended, .. }));
 }

@@ -46,7 +46,7 @@ impl Machine {
         self.kick = Some(PendingKick { id, calls: vec![call] });
         // Reconnecting: sent once the session is resumed (see the `Joined` frame).
         if self.state == RoomState::Joined {
-            self.send(ClientFrame::KickAll { id });
+            self.send(ClientFrame::kick_all(id));
         }
     }
 

@@ -124,8 +124,10 @@ def test_every_event_arrives_signed_in_realtimekit_shape(kit: Kit, people: Crowd
         assert m["organizedBy"] == {"id": app, "name": "Acme"}
 
     end = ended(got, a.session_id)[0].json
-    assert set(end) == {"event", "meeting", "reason"}
+    # RealtimeKit's fields, and (issue 13, additive) the end record's `endedBy` and `message`.
+    assert set(end) == {"event", "meeting", "reason", "endedBy", "message"}
     assert end["reason"] == "HOST_ENDED_MEETING"
+    assert (end["endedBy"], end["message"]) == ({"id": ann.id, "name": "Ann", "customParticipantId": "ann"}, None)
     assert set(end["meeting"]) == {"id", "sessionId", "title", "status", "createdAt", "startedAt", "endedAt",
                                    "organizedBy"}
     assert end["meeting"]["status"] == "ENDED"

@@ -20,6 +20,8 @@ pub fn end_frame() -> Utf8Bytes {
         reason: Some(EndReason::HostEndedMeeting),
         kicked_count: None,
         message: None,
+        ended_by: None,
+        event_id: None,
     }
     .encode()
     .into()

@@ -313,7 +313,7 @@ pub async fn run_ours(ws_addr: SocketAddr, meeting: &Meeting, mut stage: impl As
     stage(Stage::BeforeEnd).await;
 
     let t0 = Instant::now();
-    host.send(Message::Text(ClientFrame::KickAll { id: 1 }.encode().into())).await?;
+    host.send(Message::Text(ClientFrame::kick_all(1).encode().into())).await?;
     let kicked_count = loop {
         match ServerFrame::decode(&next_text(&mut host).await?) {
             Ok(ServerFrame::KickAllResult { kicked_count, .. }) => break kicked_count,

@@ -5,11 +5,11 @@
 //! Meetings without a live session keep no memory: their room is retired and dropped.
 
 use super::room::{Departure, Ending, KickRefusal, Linger, LiveInfo, Room};
-use super::{Hub, HubError, JoinOutcome, JoinRequest, KickAllOutcome, Outbox, Seat};
+use super::{Deliver, Hub, HubError, JoinOutcome, JoinRequest, KickAllOutcome, Outbound, Outbox, Seat};
 use crate::clock;
 use crate::store::{new_id, JoinRefusal, ResumeCheck, Store};
 use async_trait::async_trait;
-use endsession_protocol::{ErrorCode, LeaveState, Permissions, ServerFrame};
+use endsession_protocol::{EndOptions, ErrorCode, LeaveState, Permissions, ServerFrame};
 use std::collections::HashMap;
 use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -17,6 +17,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{Mutex as AsyncMutex, OwnedMutexGuard};
 
+#[path = "countdown.rs"]
+mod countdown;
 #[path = "restore.rs"]
 mod restore;
 use restore::stamp_alive;
@@ -129,22 +131,25 @@ impl Inner {
     }
 
     /// Records an end, then tells everybody: the store is never behind what clients were told.
-    async fn finish(&self, meeting_id: &str, ending: Ending<Outbox>) -> KickAllOutcome {
+    async fn finish(&self, meeting_id: &str, mut ending: Ending<Outbox>) -> KickAllOutcome {
         let outcome = KickAllOutcome {
             session_id: ending.session_id.clone(),
             kicked_count: ending.kicked_count,
             already_ended: false,
+            ends_at: None,
         };
-        let (session_id, reason, peak, kicked) =
-            (ending.session_id.clone(), ending.reason, ending.peak, ending.kicked_count);
+        let (session_id, record, peak, kicked) =
+            (ending.session_id.clone(), ending.record(), ending.peak, ending.kicked_count);
         let (meeting, ended_at) = (meeting_id.to_owned(), ending.ended_at.clone().unwrap_or_else(clock::now));
         if !self.halted() {
-            // One transaction: the end and its `meeting.ended` webhook event are recorded together.
+            // One transaction: the end, its `meeting.ended` webhook event (whose id every participant is told) and,
+            // with `lock`, the meeting's INACTIVE status are recorded together.
             let recorded = self.store.run(move |db| {
-                db.transaction(|db| db.end_session(&meeting, &session_id, &ended_at, reason, peak, kicked))
+                db.transaction(|db| db.end_session_recorded(&meeting, &session_id, &ended_at, &record, peak, kicked))
             });
-            if let Err(e) = recorded.await {
-                tracing::error!(meeting_id, error = %e, "could not record the end of a session");
+            match recorded.await {
+                Ok(event_id) => ending.event_id = event_id,
+                Err(e) => tracing::error!(meeting_id, error = %e, "could not record the end of a session"),
             }
         }
         let remains = ending.deliver();
@@ -173,16 +178,28 @@ impl Inner {
                     let message = "the participant no longer exists".to_string();
                     return JoinOutcome::Refused { code: ErrorCode::NotFound, message };
                 }
-                Ok(ResumeCheck { session: Some(row), removed, was_in, .. }) => {
+                Ok(ResumeCheck { session: Some(row), removed, was_in, end, .. }) => {
                     if let Some(state) = removed {
-                        return JoinOutcome::Ended { state, session_id: row.id, reason: None, kicked_count: None };
+                        return JoinOutcome::Ended {
+                            state,
+                            session_id: row.id,
+                            reason: None,
+                            kicked_count: None,
+                            ended_by: None,
+                            message: None,
+                            event_id: None,
+                        };
                     }
                     if !row.is_live() {
+                        let end = end.unwrap_or_default();
                         return JoinOutcome::Ended {
                             state: LeaveState::Ended,
                             session_id: row.id,
                             reason: row.end_reason,
                             kicked_count: row.kicked_count,
+                            ended_by: end.ended_by,
+                            message: end.message,
+                            event_id: end.event_id,
                         };
                     }
                     former_member = was_in && live_id.as_deref() == Some(row.id.as_str());
@@ -210,9 +227,11 @@ impl Inner {
                     Err(refusal) => return Ok(Err(refusal)),
                 };
                 // With their webhook events (`meeting.started`, `meeting.participantJoined`).
-                let mut keep_alive = Duration::ZERO;
+                let (mut keep_alive, mut no_host_after) = (Duration::ZERO, None);
                 if let Some((id, at)) = &starting {
-                    keep_alive = db.meeting(&app, &meeting)?.map(|m| m.session_keep_alive()).unwrap_or_default();
+                    let row = db.meeting(&app, &meeting)?;
+                    keep_alive = row.as_ref().map(|m| m.session_keep_alive()).unwrap_or_default();
+                    no_host_after = row.as_ref().and_then(|m| m.end_when_no_host_after());
                     db.start_session(id, &meeting, at)?;
                 }
                 let now = clock::now();
@@ -221,10 +240,10 @@ impl Inner {
                     db.clear_removal(&session_id, &participant)?;
                 }
                 db.touch_session(&session_id, &now, peak)?;
-                Ok(Ok((context, keep_alive)))
+                Ok(Ok((context, keep_alive, no_host_after)))
             })
         });
-        let (context, keep_alive) = match admitted.await {
+        let (context, keep_alive, no_host_after) = match admitted.await {
             Ok(Ok(admitted)) => admitted,
             Ok(Err(JoinRefusal::NotFound(message))) => {
                 return JoinOutcome::Refused { code: ErrorCode::NotFound, message }
@@ -237,11 +256,19 @@ impl Inner {
         };
         if let Some((session_id, started_at)) = new_session {
             room.start(session_id, started_at, keep_alive);
+            room.set_no_host_after(no_host_after);
         }
 
         let conn_id = self.next_conn.fetch_add(1, Ordering::Relaxed);
+        let own = outbox.clone();
         let admission =
             room.admit(context.participant.clone(), context.permissions, conn_id, outbox, resume.as_deref());
+        // A host's arrival may cancel a `NO_HOST` countdown (everyone, this joiner too, is told); one still running
+        // is told to this joiner, queued after admission so that it follows `Joined`.
+        self.watch_hosts(&mut room, &meeting_id).await;
+        if let Some(frame) = room.countdown_frame(clock::unix_ms()) {
+            own.deliver(Outbound::Frame(Outbound::encode(&frame)));
+        }
         let seat =
             Seat { meeting_id: meeting_id.clone(), session_id: admission.session_id.clone(), participant_id, conn_id };
         let frame = Box::new(ServerFrame::Joined {
@@ -329,6 +356,7 @@ impl Inner {
                 if let Departure::Removed { ending, linger } = room.expire(&session_id, &participant_id, generation) {
                     inner.removed(&meeting_id, &session_id, &participant_id, at, false, ending, linger).await;
                 }
+                inner.watch_hosts(&mut room, &meeting_id).await;
             }
         });
     }
@@ -371,6 +399,7 @@ impl Hub for LocalHub {
         let departure = room.leave(&seat.participant_id, seat.conn_id);
         let was_in = !matches!(departure, Departure::NotPresent);
         self.inner.settle(seat, departure).await;
+        self.inner.watch_hosts(&mut room, &seat.meeting_id).await;
         was_in
     }
 
@@ -383,13 +412,14 @@ impl Hub for LocalHub {
         }
         let departure = room.disconnect(&seat.participant_id, seat.conn_id);
         self.inner.settle(seat, departure).await;
+        self.inner.watch_hosts(&mut room, &seat.meeting_id).await;
     }
 
-    async fn kick_all(&self, seat: &Seat) -> Result<KickAllOutcome, HubError> {
+    async fn kick_all(&self, seat: &Seat, options: EndOptions) -> Result<KickAllOutcome, HubError> {
         let room = self.inner.lock_existing(&seat.meeting_id).await;
         let refusal = match room {
-            Some(mut room) => match room.kick_all(Some(&seat.session_id), Some(&seat.participant_id)) {
-                Ok(ending) => return Ok(self.inner.finish(&seat.meeting_id, ending).await),
+            Some(mut room) => match room.check_host(Some(&seat.session_id), Some(&seat.participant_id)) {
+                Ok(by) => return Ok(self.inner.end_or_schedule(&mut room, &seat.meeting_id, by, options).await),
                 Err(refusal) => refusal,
             },
             None => KickRefusal::NotLive,
@@ -401,19 +431,51 @@ impl Hub for LocalHub {
                 let (meeting, session) = (seat.meeting_id.clone(), seat.session_id.clone());
                 let row = self.inner.store.run(move |db| db.session(&meeting, &session)).await?;
                 let kicked_count = row.and_then(|r| r.kicked_count).unwrap_or(0);
-                Ok(KickAllOutcome { session_id: seat.session_id.clone(), kicked_count, already_ended: true })
+                Ok(KickAllOutcome {
+                    session_id: seat.session_id.clone(),
+                    kicked_count,
+                    already_ended: true,
+                    ends_at: None,
+                })
             }
         }
     }
 
-    async fn end_session(&self, meeting_id: &str) -> Result<Option<KickAllOutcome>, HubError> {
-        let Some(mut room) = self.inner.lock_existing(meeting_id).await else {
+    async fn end_session(&self, meeting_id: &str, options: EndOptions) -> Result<Option<KickAllOutcome>, HubError> {
+        // With `lock`, the room is taken even if idle: a join waits for it, then finds the meeting INACTIVE.
+        let room = match options.lock {
+            true => Some(self.inner.lock(meeting_id).await),
+            false => self.inner.lock_existing(meeting_id).await,
+        };
+        let Some(mut room) = room else {
             return Ok(None);
         };
-        match room.kick_all(None, None) {
-            Ok(ending) => Ok(Some(self.inner.finish(meeting_id, ending).await)),
-            Err(_) => Ok(None),
+        match room.check_host(None, None) {
+            Ok(by) => Ok(Some(self.inner.end_or_schedule(&mut room, meeting_id, by, options).await)),
+            Err(_) => {
+                if options.lock && !self.inner.halted() {
+                    let meeting = meeting_id.to_owned();
+                    self.inner.store.run(move |db| db.lock_meeting(&meeting)).await?;
+                }
+                Ok(None)
+            }
         }
+    }
+
+    async fn cancel_end(&self, meeting_id: &str, seat: Option<&Seat>) -> Result<bool, HubError> {
+        let Some(mut room) = self.inner.lock_existing(meeting_id).await else {
+            return Ok(false);
+        };
+        let by = match room.check_host(seat.map(|s| s.session_id.as_str()), seat.map(|s| s.participant_id.as_str())) {
+            Ok(by) => by,
+            Err(KickRefusal::PermissionDenied) => return Err(HubError::PermissionDenied),
+            Err(KickRefusal::NotLive) => return Ok(false),
+        };
+        if room.countdown().is_none() {
+            return Ok(false);
+        }
+        self.inner.save_countdown(&room, None).await;
+        Ok(room.cancel_countdown(Some(by)))
     }
 
     async fn kick(&self, meeting_id: &str, participant_ids: &[String]) -> Vec<String> {
@@ -428,6 +490,7 @@ impl Hub for LocalHub {
                 self.inner.removed(meeting_id, &session_id, id, clock::now(), true, ending, linger).await;
             }
         }
+        self.inner.watch_hosts(&mut room, meeting_id).await;
         kicked
     }
 
@@ -440,12 +503,14 @@ impl Hub for LocalHub {
     ) {
         if let Some(mut room) = self.inner.lock_existing(meeting_id).await {
             room.set_permissions(participant_id, preset_name, permissions);
+            self.inner.watch_hosts(&mut room, meeting_id).await;
         }
     }
 
     async fn update_preset(&self, meeting_id: &str, preset_name: &str, new_name: &str, permissions: Permissions) {
         if let Some(mut room) = self.inner.lock_existing(meeting_id).await {
             room.set_preset(preset_name, new_name, permissions);
+            self.inner.watch_hosts(&mut room, meeting_id).await;
         }
     }
 

@@ -21,6 +21,14 @@
 //! - a session stays live for its meeting's `session_keep_alive_time_in_secs` after its last participant left; a
 //!   join meanwhile is in the same session; it then ends `ALL_PARTICIPANTS_LEFT`, dated when the last one left;
 //! - a restart does not end sessions (see [`LocalHub::restore`]): participants resume them within the grace.
+//! - one end record: every participant's `RoomLeft { ended }` of a session carries the same `reason`, `endedBy`,
+//!   `message` and `eventId` (the `meeting.ended` event id, fixed in the end's transaction), and so does the answer
+//!   to a resume after the end;
+//! - an end with `lock` makes the meeting INACTIVE in the end's transaction, under the room lock, so no join is
+//!   admitted after the end;
+//! - a countdown to the end (`graceSeconds`, or `NO_HOST`) is stored before anyone is told, its timer is the
+//!   server's (it survives the host leaving and, through the store, a restart), and joiners during it get
+//!   `sessionEnding` right after `Joined`.
 
 mod local;
 mod outbox;
@@ -32,7 +40,7 @@ pub use room::{ConnId, LiveInfo, RestoredSession};
 
 use crate::store::StoreError;
 use async_trait::async_trait;
-use endsession_protocol::{EndReason, ErrorCode, LeaveState, Permissions, ServerFrame};
+use endsession_protocol::{EndOptions, EndReason, EndedBy, ErrorCode, LeaveState, Permissions, ServerFrame};
 
 /// The message of a refused `kickAll`, word for word RealtimeKit's.
 pub const KICK_DENIED_MESSAGE: &str = "Unauthorized: User does not have permission to kick peers.";
@@ -66,7 +74,16 @@ pub enum JoinOutcome {
     /// `kicked_count`, the same count every `kickAll` of that session got), or the participant was removed from it
     /// while its connection was down (`state: Kicked`). The client must learn that, not join a new session silently:
     /// send `RoomLeft` with these fields and close.
-    Ended { state: LeaveState, session_id: String, reason: Option<EndReason>, kicked_count: Option<u32> },
+    /// With `Ended`, also the end record: who ended it, the host's message, the `meeting.ended` event id.
+    Ended {
+        state: LeaveState,
+        session_id: String,
+        reason: Option<EndReason>,
+        kicked_count: Option<u32>,
+        ended_by: Option<EndedBy>,
+        message: Option<String>,
+        event_id: Option<String>,
+    },
     /// Refused for a reason the client should see.
     Refused { code: ErrorCode, message: String },
     /// The store failed; nothing was joined. The client may retry.
@@ -78,8 +95,11 @@ pub enum JoinOutcome {
 pub struct KickAllOutcome {
     pub session_id: String,
     pub kicked_count: u32,
-    /// False only for the one call that ended the session.
+    /// False only for the one call that ended the session (or started its countdown).
     pub already_ended: bool,
+    /// Set when the session did not end but a countdown to its end runs (started by this call, or already running
+    /// when it asked with `graceSeconds`): when it ends. `kicked_count` is then 0.
+    pub ends_at: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -103,11 +123,17 @@ pub trait Hub: Send + Sync {
     /// The connection dropped. The participant stays for the reconnect grace, then is removed.
     async fn disconnect(&self, seat: &Seat);
 
-    /// `kickAll` from a participant: ends the session if its current preset allows it.
-    async fn kick_all(&self, seat: &Seat) -> Result<KickAllOutcome, HubError>;
+    /// `kickAll` from a participant: ends the session (now, or after `options.grace_seconds`) if its current
+    /// preset allows it. The caller has checked `options` (see [`check_end_options`]).
+    async fn kick_all(&self, seat: &Seat, options: EndOptions) -> Result<KickAllOutcome, HubError>;
 
-    /// Ends the meeting's live session for all, for the REST API. None if no session is live.
-    async fn end_session(&self, meeting_id: &str) -> Result<Option<KickAllOutcome>, HubError>;
+    /// Ends the meeting's live session for all, for the REST API, with `endedBy: {api: true}`. None if no session
+    /// is live (with `lock`, the meeting is made INACTIVE all the same, under the room lock).
+    async fn end_session(&self, meeting_id: &str, options: EndOptions) -> Result<Option<KickAllOutcome>, HubError>;
+
+    /// Cancels the countdown to the end of the live session: by a participant (`seat`, which needs
+    /// `kick_participant`) or the API (None). True if one was running.
+    async fn cancel_end(&self, meeting_id: &str, seat: Option<&Seat>) -> Result<bool, HubError>;
 
     /// Removes these participants from the meeting's live session (`RoomLeft { Kicked }` to each); returns the ids
     /// that were in it.
@@ -128,4 +154,22 @@ pub trait Hub: Send + Sync {
 
     /// The meeting's live session, if any.
     async fn live_session(&self, meeting_id: &str) -> Option<LiveInfo>;
+}
+
+/// Checks `kickAll`'s options: the message at most [`endsession_protocol::MAX_END_MESSAGE_CHARS`] characters, the
+/// grace at most [`endsession_protocol::MAX_GRACE_SECONDS`]. The error names the field.
+pub fn check_end_options(options: &EndOptions) -> Result<(), String> {
+    use endsession_protocol::{MAX_END_MESSAGE_CHARS, MAX_GRACE_SECONDS};
+    if let Some(message) = &options.message {
+        let chars = message.chars().count();
+        if chars > MAX_END_MESSAGE_CHARS {
+            return Err(format!("`message` is {chars} characters long; at most {MAX_END_MESSAGE_CHARS} are allowed"));
+        }
+    }
+    if let Some(grace) = options.grace_seconds {
+        if grace > MAX_GRACE_SECONDS {
+            return Err(format!("`graceSeconds` must be from 0 to {MAX_GRACE_SECONDS}, got {grace}"));
+        }
+    }
+    Ok(())
 }

@@ -45,6 +45,19 @@ impl LocalHub {
                 last_alive: live.last_alive.clone(),
             };
             let generations = room.restore(session, live.members);
+            room.set_no_host_after(live.no_host_after);
+            // The countdown goes on where it was: a restart does not move the end (one already due ends now).
+            if let Some(row) = live.countdown {
+                let now_ms = clock::unix_ms();
+                let ends_at_ms =
+                    time::OffsetDateTime::parse(&row.ends_at, &time::format_description::well_known::Rfc3339)
+                        .map(|at| i64::try_from(at.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX))
+                        .unwrap_or(now_ms);
+                let delay = Duration::from_millis(u64::try_from(ends_at_ms.saturating_sub(now_ms)).unwrap_or(0));
+                if let Some(generation) = room.start_countdown(row, ends_at_ms, now_ms) {
+                    self.inner.spawn_countdown(&meeting_id, &live.session.id, generation, delay);
+                }
+            }
             drop(room);
             for (participant_id, generation) in generations {
                 self.inner.spawn_expiry(&meeting_id, &live.session.id, &participant_id, generation);

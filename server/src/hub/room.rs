@@ -11,8 +11,10 @@
 //! announced, so a join costs O(1) frames and O(1) bytes per connection whatever the session's size.
 
 use super::outbox::{Deliver, Outbound};
+use crate::store::{CountdownRow, EndRecord};
 use endsession_protocol::{
-    EndReason, LeaveState, Participant, Permissions, ServerFrame, LARGE_SESSION_LISTED, LISTED_PARTICIPANTS_MAX,
+    EndReason, EndedBy, LeaveState, Participant, Permissions, ServerFrame, LARGE_SESSION_LISTED,
+    LISTED_PARTICIPANTS_MAX,
 };
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
@@ -41,6 +43,21 @@ struct Session<O> {
     /// Restored after a restart and nobody has come back since: the last moment anyone was known present, which is
     /// when the session ended if nobody comes back (downtime is not meeting time).
     dormant_since: Option<String>,
+    /// The countdown to the session's end, if one is running (see [`Room::start_countdown`]).
+    countdown: Option<Countdown>,
+    /// The meeting's `end_when_no_host_after_secs`, read when the session started.
+    no_host_after: Option<Duration>,
+    /// A `NO_HOST` countdown was cancelled by hand: none starts again until a host has been connected.
+    no_host_waived: bool,
+}
+
+/// A countdown to the end of the live session: the stored row, when it ends in unix ms, and the generation of its
+/// timer (a timer whose generation is no longer the current one does nothing).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Countdown {
+    pub row: CountdownRow,
+    pub ends_at_ms: i64,
+    pub generation: u64,
 }
 
 struct Member<O> {
@@ -92,6 +109,16 @@ pub struct Linger {
     pub keep_alive: Duration,
 }
 
+/// What [`Room::host_watch`] asks of the hub.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HostWatch {
+    Nothing,
+    /// No host is connected and no countdown runs: start a `NO_HOST` countdown of this length.
+    NoHost(Duration),
+    /// A host is connected again during a `NO_HOST` countdown: cancel it.
+    HostBack,
+}
+
 /// Why [`Room::kick_all`] did nothing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KickRefusal {
@@ -106,6 +133,12 @@ pub struct Ending<O> {
     pub session_id: String,
     pub started_at: String,
     pub reason: EndReason,
+    /// Who ended it, the host's message, and whether the end locks the meeting.
+    pub ended_by: Option<EndedBy>,
+    pub message: Option<String>,
+    pub lock: bool,
+    /// The id of the end's `meeting.ended` event, set by the caller once the end is recorded.
+    pub event_id: Option<String>,
     /// Participants removed by the end, including absent ones and the caller.
     pub kicked_count: u32,
     pub peak: u32,
@@ -120,6 +153,18 @@ pub struct Ending<O> {
 #[must_use = "dropping the remains here frees the whole session where this runs (possibly under the room lock)"]
 pub struct Remains<O>(#[allow(dead_code)] Session<O>);
 
+impl<O> Ending<O> {
+    /// The end record to persist.
+    pub fn record(&self) -> EndRecord {
+        EndRecord {
+            reason: self.reason,
+            ended_by: self.ended_by.clone(),
+            message: self.message.clone(),
+            lock: self.lock,
+        }
+    }
+}
+
 impl<O: Deliver> Ending<O> {
     /// Sends `RoomLeft { state: Ended }` to every connection that was in the session, encoded once. Returns the
     /// session's remains: at 10,000 members, freeing them took as long as the deliveries themselves (~8 ms).
@@ -129,7 +174,9 @@ impl<O: Deliver> Ending<O> {
             session_id: self.session_id,
             reason: Some(self.reason),
             kicked_count: Some(self.kicked_count),
-            message: None,
+            message: self.message,
+            ended_by: self.ended_by,
+            event_id: self.event_id,
         });
         for (_, outbox) in self.session.members.values().flat_map(|m| &m.conns) {
             outbox.deliver(Outbound::Final(frame.clone()));
@@ -217,6 +264,9 @@ impl<O: Deliver> Room<O> {
             keep_alive,
             empty: None,
             dormant_since: None,
+            countdown: None,
+            no_host_after: None,
+            no_host_waived: false,
         });
     }
 
@@ -362,23 +412,19 @@ impl<O: Deliver> Room<O> {
     /// current one), with `ALL_PARTICIPANTS_LEFT`.
     pub fn linger_expired(&mut self, session_id: &str, generation: u64) -> Option<Ending<O>> {
         let still_empty = self.live.as_ref().is_some_and(|s| s.id == session_id && s.empty == Some(generation));
-        still_empty.then(|| self.end(EndReason::AllParticipantsLeft))
+        still_empty.then(|| self.end(EndRecord::plain(EndReason::AllParticipantsLeft)))
     }
 
     /// Ends the session for all. `session_id` is the session the caller believes is live (None: whatever is live,
     /// as the REST API asks); `by` is the calling participant (None: the API, always permitted).
     pub fn kick_all(&mut self, session_id: Option<&str>, by: Option<&str>) -> Result<Ending<O>, KickRefusal> {
-        let session = self.live.as_ref().ok_or(KickRefusal::NotLive)?;
-        if session_id.is_some_and(|id| id != session.id) {
-            return Err(KickRefusal::NotLive);
-        }
-        if let Some(by) = by {
-            let member = session.members.get(by).ok_or(KickRefusal::NotLive)?;
-            if !member.permissions.kick_participant {
-                return Err(KickRefusal::PermissionDenied);
-            }
-        }
-        Ok(self.end(EndReason::HostEndedMeeting))
+        let ended_by = self.check_host(session_id, by)?;
+        Ok(self.end(EndRecord {
+            reason: EndReason::HostEndedMeeting,
+            ended_by: Some(ended_by),
+            message: None,
+            lock: false,
+        }))
     }
 
     /// Removes one participant from the live session (RealtimeKit's kick): its connections get
@@ -397,6 +443,8 @@ impl<O: Deliver> Room<O> {
             reason: None,
             kicked_count: None,
             message: None,
+            ended_by: None,
+            event_id: None,
         });
         for (_, outbox) in &member.conns {
             outbox.deliver(Outbound::Final(frame.clone()));
@@ -453,7 +501,8 @@ impl<O: Deliver> Room<O> {
             return Departure::Removed { ending: None, linger: None };
         }
         if session.keep_alive.is_zero() {
-            return Departure::Removed { ending: Some(self.end(EndReason::AllParticipantsLeft)), linger: None };
+            let ending = self.end(EndRecord::plain(EndReason::AllParticipantsLeft));
+            return Departure::Removed { ending: Some(ending), linger: None };
         }
         self.next_generation += 1;
         session.empty = Some(self.next_generation);
@@ -461,12 +510,17 @@ impl<O: Deliver> Room<O> {
         Departure::Removed { ending: None, linger: Some(linger) }
     }
 
-    fn end(&mut self, reason: EndReason) -> Ending<O> {
+    fn end(&mut self, record: EndRecord) -> Ending<O> {
         let session = self.live.take().expect("end needs a live session");
+        let EndRecord { reason, ended_by, message, lock } = record;
         Ending {
             session_id: session.id.clone(),
             started_at: session.started_at.clone(),
             reason,
+            ended_by,
+            message,
+            lock,
+            event_id: None,
             kicked_count: u32::try_from(session.members.len()).unwrap_or(u32::MAX),
             peak: u32::try_from(session.peak).unwrap_or(u32::MAX),
             ended_at: session.dormant_since.clone(),
@@ -500,6 +554,9 @@ fn broadcast<O: Deliver>(members: &HashMap<String, Member<O>>, frame: &ServerFra
         outbox.deliver(Outbound::Frame(text.clone()));
     }
 }
+
+#[path = "room_countdown.rs"]
+mod countdown;
 
 #[cfg(test)]
 #[path = "room_tests.rs"]

@@ -64,9 +64,20 @@ fn ended(session: &str, reason: EndReason, kicked: u32) -> (ServerFrame, bool) {
             reason: Some(reason),
             kicked_count: Some(kicked),
             message: None,
+            ended_by: None,
+            event_id: None,
         },
         true,
     )
+}
+
+/// A host's or the API's end: `endedBy` names who.
+fn ended_by(session: &str, kicked: u32, by: EndedBy) -> (ServerFrame, bool) {
+    let (mut frame, last) = ended(session, EndReason::HostEndedMeeting, kicked);
+    if let ServerFrame::RoomLeft { ended_by, .. } = &mut frame {
+        *ended_by = Some(by);
+    }
+    (frame, last)
 }
 
 #[test]
@@ -92,8 +103,9 @@ fn kick_all_needs_the_permission_and_changes_nothing_without_it() {
     let ending = room.kick_all(Some("s1"), Some("host")).ok().unwrap();
     assert_eq!((ending.kicked_count, ending.peak, ending.reason), (3, 3, EndReason::HostEndedMeeting));
     let _ = ending.deliver();
+    let by = EndedBy::Participant { id: "host".into(), name: "HOST".into(), custom_participant_id: "c-host".into() };
     for probe in &probes {
-        assert_eq!(probe.take(), vec![ended("s1", EndReason::HostEndedMeeting, 3)]);
+        assert_eq!(probe.take(), vec![ended_by("s1", 3, by.clone())]);
     }
     assert!(room.is_idle());
     assert_eq!(room.kick_all(Some("s1"), Some("host")).err(), Some(KickRefusal::NotLive), "a session ends once");
@@ -105,7 +117,7 @@ fn the_api_may_always_end_and_a_stale_session_id_may_not() {
     let (mut room, probes) = room_with(&[("guest", GUEST)]);
     assert_eq!(room.kick_all(Some("old"), None).err(), Some(KickRefusal::NotLive));
     let _ = room.kick_all(None, None).ok().unwrap().deliver();
-    assert_eq!(probes[0].take(), vec![ended("s1", EndReason::HostEndedMeeting, 1)]);
+    assert_eq!(probes[0].take(), vec![ended_by("s1", 1, EndedBy::api())]);
 }
 
 #[test]
@@ -195,6 +207,8 @@ fn a_kicked_participant_alone_is_told_kicked() {
         reason: None,
         kicked_count: None,
         message: None,
+        ended_by: None,
+        event_id: None,
     };
     assert_eq!(probes[0].take(), vec![(kicked, true)]);
     assert_eq!(probes[1].take(), vec![(ServerFrame::ParticipantLeft { participant_id: "a".into() }, false)]);
@@ -313,5 +327,82 @@ fn a_restored_session_waits_for_its_members_and_ends_when_they_were_last_seen() 
     assert_eq!(
         (ending.reason, ending.peak, ending.ended_at.as_deref()),
         (EndReason::AllParticipantsLeft, 4, Some("t7"))
+    );
+}
+
+fn countdown(reason: EndReason, by: Option<EndedBy>) -> CountdownRow {
+    CountdownRow { ends_at: "t9".into(), reason, ended_by: by, message: Some("bye".into()), lock: true }
+}
+
+#[test]
+fn a_countdown_is_told_to_everyone_a_cancel_stales_its_timer_and_the_next_one_ends_with_its_record() {
+    let (mut room, probes) = room_with(&[("host", HOST), ("guest", GUEST)]);
+    let by = room.check_host(Some("s1"), Some("host")).unwrap();
+    assert_eq!(room.check_host(Some("s1"), Some("guest")).err(), Some(KickRefusal::PermissionDenied));
+    let first = room.start_countdown(countdown(EndReason::HostEndedMeeting, Some(by.clone())), 10_000, 4_000).unwrap();
+    let told = ServerFrame::SessionEnding {
+        session_id: "s1".into(),
+        ends_at: "t9".into(),
+        remaining_ms: 6_000,
+        reason: EndReason::HostEndedMeeting,
+        ended_by: Some(by.clone()),
+        message: Some("bye".into()),
+    };
+    for probe in &probes {
+        assert_eq!(probe.take(), vec![(told.clone(), false)]);
+    }
+    assert!(room.cancel_countdown(Some(EndedBy::api())));
+    assert!(!room.cancel_countdown(Some(EndedBy::api())), "nothing left to cancel");
+    let cancelled = ServerFrame::SessionEndCancelled { session_id: "s1".into(), cancelled_by: Some(EndedBy::api()) };
+    for probe in &probes {
+        assert_eq!(probe.take(), vec![(cancelled.clone(), false)]);
+    }
+    assert!(room.countdown_expired("s1", first).is_none(), "a cancelled countdown's timer does nothing");
+
+    let second = room.start_countdown(countdown(EndReason::HostEndedMeeting, Some(by.clone())), 10_000, 0).unwrap();
+    assert!(room.countdown_expired("s1", first).is_none(), "nor does an older one's");
+    let ending = room.countdown_expired("s1", second).expect("the running countdown ends the session");
+    let record = ending.record();
+    assert_eq!(
+        record,
+        EndRecord { reason: EndReason::HostEndedMeeting, ended_by: Some(by), message: Some("bye".into()), lock: true }
+    );
+    let _ = ending.deliver();
+    assert!(room.is_idle());
+    for probe in &probes {
+        let frames = probe.take();
+        assert!(
+            matches!(frames.last(), Some((ServerFrame::RoomLeft { message: Some(m), .. }, true)) if m == "bye"),
+            "{frames:?}"
+        );
+    }
+}
+
+#[test]
+fn the_host_watch_counts_down_without_a_connected_host_and_stops_when_one_is_back() {
+    let (mut room, _probes) = room_with(&[("host", HOST), ("guest", GUEST)]);
+    assert_eq!(room.host_watch(), HostWatch::Nothing, "no setting, no watch");
+    room.set_no_host_after(Some(Duration::from_secs(60)));
+    assert_eq!(room.host_watch(), HostWatch::Nothing, "a host is connected");
+    assert!(matches!(room.disconnect("host", 1), Departure::Absent { .. }));
+    assert_eq!(room.host_watch(), HostWatch::NoHost(Duration::from_secs(60)), "an absent host is not there");
+    room.start_countdown(countdown(EndReason::NoHost, None), 60_000, 0);
+    assert_eq!(room.host_watch(), HostWatch::Nothing, "one countdown at a time");
+    room.admit(person("host"), HOST, 9, Probe::default(), Some("s1"));
+    assert_eq!(room.host_watch(), HostWatch::HostBack);
+    assert!(room.cancel_countdown(None));
+    // A NO_HOST countdown cancelled by hand does not start again until a host has been connected.
+    room.set_permissions("host", "p", GUEST);
+    assert_eq!(room.host_watch(), HostWatch::NoHost(Duration::from_secs(60)), "demoted: no host any more");
+    room.start_countdown(countdown(EndReason::NoHost, None), 60_000, 0);
+    assert!(room.cancel_countdown(Some(EndedBy::api())));
+    assert_eq!(room.host_watch(), HostWatch::Nothing, "waived by the cancel");
+    room.set_permissions("host", "p", HOST);
+    assert_eq!(room.host_watch(), HostWatch::Nothing);
+    room.set_permissions("host", "p", GUEST);
+    assert_eq!(
+        room.host_watch(),
+        HostWatch::NoHost(Duration::from_secs(60)),
+        "a host came back: the watch is on again"
     );
 }

@@ -4,11 +4,14 @@
 use super::participants::{participant_json, ParticipantJson};
 use super::sessions::session_json;
 use super::{find_meeting, ok, Body, Ids, MeetingPath};
+use crate::hub::check_end_options;
 use crate::rest::ApiError;
 use crate::state::AppState;
 use crate::store::SessionRow;
+use axum::body::Bytes;
 use axum::extract::State;
 use axum::response::Response;
+use endsession_protocol::EndOptions;
 use serde::{Deserialize, Serialize};
 
 /// The `action` of a kick-all answer.
@@ -49,22 +52,70 @@ pub async fn get(State(state): State<AppState>, Ids(path): Ids<MeetingPath>) -> 
     Ok(ok(session_json(&session, &app.id, title, None)))
 }
 
-/// `POST .../active-session/kick-all` (no body) → `{success, data: {action: "kick_all", kicked_participants_count}}`.
-/// Ends the live session exactly as a host's kickAll does (every participant gets `RoomLeft { Ended }`). Idempotent:
-/// with no live session (never started, already ended, or ended by a concurrent call) the count is 0 and nothing
-/// happens.
-pub async fn kick_all(State(state): State<AppState>, Ids(path): Ids<MeetingPath>) -> Result<Response, ApiError> {
-    let (_, meeting) = find_meeting(&state, &path).await?;
-    let outcome = state.hub.end_session(&meeting.id).await?;
-    let kicked = outcome.map_or(0, |o| o.kicked_count);
-    Ok(ok(KickedAll { action: KICK_ALL_ACTION, kicked_participants_count: kicked }))
+/// The extension fields of the kick-all body (the official SDK sends them with `extra_body`), all optional: see
+/// [`EndOptions`]. Unknown fields are refused, so a misspelled option is an error rather than a plain end.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KickAllBody {
+    pub message: Option<String>,
+    pub lock: Option<bool>,
+    #[serde(rename = "graceSeconds", alias = "grace_seconds")]
+    pub grace_seconds: Option<u32>,
 }
 
-/// `ActiveSessionKickAllParticipantsResponse.data`
+/// `POST .../active-session/kick-all {message?, lock?, graceSeconds?}` → `{success, data: {action: "kick_all",
+/// kicked_participants_count}}`. Ends the live session exactly as a host's kickAll does (every participant gets
+/// `RoomLeft { Ended }`, here with `endedBy: {api: true}`). Idempotent: with no live session (never started,
+/// already ended, or ended by a concurrent call) the count is 0 and nothing happens, except that `lock` still makes
+/// the meeting INACTIVE. No body is RealtimeKit's call.
+///
+/// Extensions: `message` (at most 500 characters) travels with the end; `lock: true` makes the meeting INACTIVE in
+/// the end's transaction; `graceSeconds` (1 to 3600) starts a countdown instead (count 0, and `ends_at` in the
+/// answer; a countdown already running is kept and its `ends_at` answered). 400 for an option out of bounds.
+pub async fn kick_all(
+    State(state): State<AppState>,
+    Ids(path): Ids<MeetingPath>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    // No body at all is RealtimeKit's plain call (the SDK sends none without `extra_body`).
+    let body: KickAllBody =
+        if body.iter().all(u8::is_ascii_whitespace) { KickAllBody::default() } else { super::body::parse(&body)? };
+    let options =
+        EndOptions { message: body.message, lock: body.lock.unwrap_or(false), grace_seconds: body.grace_seconds };
+    check_end_options(&options).map_err(ApiError::invalid)?;
+    let (_, meeting) = find_meeting(&state, &path).await?;
+    let outcome = state.hub.end_session(&meeting.id, options).await?;
+    let kicked = outcome.as_ref().map_or(0, |o| o.kicked_count);
+    let ends_at = outcome.and_then(|o| o.ends_at);
+    Ok(ok(KickedAll { action: KICK_ALL_ACTION, kicked_participants_count: kicked, ends_at }))
+}
+
+/// `ActiveSessionKickAllParticipantsResponse.data`, and `ends_at` (ours) when a countdown runs instead.
 #[derive(Serialize)]
 struct KickedAll {
     action: &'static str,
     kicked_participants_count: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ends_at: Option<String>,
+}
+
+/// `POST .../active-session/cancel-end` (no body; an extension of ours) → `{success, data: {action: "cancel_end",
+/// cancelled}}`: cancels the countdown to the live session's end (everyone gets `sessionEndCancelled` with
+/// `cancelledBy: {api: true}`). `cancelled` is false, and nothing happens, if no countdown runs. A cancelled
+/// `NO_HOST` countdown does not start again until a host has been connected.
+pub async fn cancel_end(State(state): State<AppState>, Ids(path): Ids<MeetingPath>) -> Result<Response, ApiError> {
+    let (_, meeting) = find_meeting(&state, &path).await?;
+    let cancelled = state.hub.cancel_end(&meeting.id, None).await?;
+    Ok(ok(CancelledEnd { action: CANCEL_END_ACTION, cancelled }))
+}
+
+/// The `action` of a cancel-end answer.
+pub const CANCEL_END_ACTION: &str = "cancel_end";
+
+#[derive(Serialize)]
+struct CancelledEnd {
+    action: &'static str,
+    cancelled: bool,
 }
 
 /// `ActiveSessionKickParticipantsResponse.data`

@@ -7,7 +7,10 @@ use super::{created, find_app, find_meeting, ok, paged, query_time, AppPath, Bod
 use crate::rest::ApiError;
 use crate::state::AppState;
 use crate::store::Result as StoreResult;
-use crate::store::{MeetingFilter, MeetingRow, MeetingStatus, PageRequest, KEEP_ALIVE_SETTING, MAX_KEEP_ALIVE_SECS};
+use crate::store::{
+    MeetingFilter, MeetingRow, MeetingStatus, PageRequest, KEEP_ALIVE_SETTING, MAX_KEEP_ALIVE_SECS, MAX_NO_HOST_SECS,
+    NO_HOST_SETTING,
+};
 use axum::extract::State;
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
@@ -41,6 +44,9 @@ pub struct MeetingBody {
     pub ai_config: Option<Map<String, Value>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub recording_config: Option<Map<String, Value>>,
+    /// An extension of ours: see [`NO_HOST_SETTING`]. Whole seconds from 0 (never) to a day.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub end_when_no_host_after_secs: Option<u64>,
 }
 
 /// The meeting model (`MeetingCreateResponse.data`, `MeetingGetMeetingByIDResponse.data`): the settings the meeting
@@ -65,6 +71,9 @@ pub struct MeetingJson<'a> {
     pub ai_config: Option<&'a Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub recording_config: Option<&'a Value>,
+    /// Ours: 0 (never) unless set; see `MeetingRow::end_when_no_host_after`.
+    #[serde(serialize_with = "zero_if_unset")]
+    pub end_when_no_host_after_secs: Option<&'a Value>,
 }
 
 /// The default of the on/off settings.
@@ -94,17 +103,25 @@ pub fn meeting_json(meeting: &MeetingRow) -> MeetingJson<'_> {
         session_keep_alive_time_in_secs: setting(KEEP_ALIVE_SETTING),
         ai_config: setting("ai_config"),
         recording_config: setting("recording_config"),
+        end_when_no_host_after_secs: setting(NO_HOST_SETTING),
     }
 }
 
 impl MeetingBody {
     /// The settings this body sends (the fields that are neither title nor status). A keep-alive must be a number
-    /// of seconds from 0 to a day.
+    /// of seconds from 0 to a day; `end_when_no_host_after_secs` whole seconds from 0 to a day.
     fn settings(&self) -> Result<Map<String, Value>, ApiError> {
         if let Some(secs) = self.session_keep_alive_time_in_secs {
             if !(0.0..=MAX_KEEP_ALIVE_SECS).contains(&secs) {
                 return Err(ApiError::bad_body(format!(
                     "`{KEEP_ALIVE_SETTING}` must be a number of seconds from 0 to {MAX_KEEP_ALIVE_SECS}, got {secs}"
+                )));
+            }
+        }
+        if let Some(secs) = self.end_when_no_host_after_secs {
+            if secs > MAX_NO_HOST_SECS {
+                return Err(ApiError::bad_body(format!(
+                    "`{NO_HOST_SETTING}` must be a whole number of seconds from 0 (never) to {MAX_NO_HOST_SECS}, got {secs}"
                 )));
             }
         }

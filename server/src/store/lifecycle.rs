@@ -9,11 +9,13 @@
 //!
 //! Payloads follow RealtimeKit's (inherited from Dyte), e.g.
 //! `{"event":"meeting.ended","meeting":{"id","sessionId","title","status","createdAt","startedAt","endedAt",
-//! "organizedBy":{"id","name"}},"reason":"HOST_ENDED_MEETING"}`. `organizedBy` is the app.
+//! "organizedBy":{"id","name"}},"reason":"HOST_ENDED_MEETING"}`. `organizedBy` is the app. `meeting.ended` also
+//! carries, as additive fields of ours, `endedBy` (`{id, name, customParticipantId}`, `{"api": true}` or null) and
+//! `message` (the host's, or null): the same end record the participants' `roomLeft` carries.
 
 use super::{new_id, Db, EventMeeting, OpenStay, Result, Tx, WebhookEvent};
 use crate::clock;
-use endsession_protocol::{EndReason, Participant};
+use endsession_protocol::{EndReason, EndedBy, Participant};
 use rusqlite::params;
 use serde::Serialize;
 
@@ -61,6 +63,34 @@ struct Payload<'a> {
     participant: Option<ParticipantJson<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     reason: Option<&'static str>,
+    /// Only in `meeting.ended`.
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    end: Option<EndJson<'a>>,
+}
+
+/// The additive fields of `meeting.ended`: always both, null when there is none.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct EndJson<'a> {
+    ended_by: Option<&'a EndedBy>,
+    message: Option<&'a str>,
+}
+
+/// How a session ends: its `reason`, who ended it (None: nobody did, e.g. `ALL_PARTICIPANTS_LEFT`), the host's
+/// message, and whether the meeting becomes INACTIVE with the end (`lock`, same transaction).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EndRecord {
+    pub reason: EndReason,
+    pub ended_by: Option<EndedBy>,
+    pub message: Option<String>,
+    pub lock: bool,
+}
+
+impl EndRecord {
+    /// An end nobody asked for (the last participant left).
+    pub fn plain(reason: EndReason) -> Self {
+        EndRecord { reason, ended_by: None, message: None, lock: false }
+    }
 }
 
 /// The session an event is about.
@@ -85,12 +115,14 @@ impl Subject<'_> {
         }
     }
 
-    fn enqueue(&self, db: &Db, event: WebhookEvent, payload: &Payload<'_>, hooks: &[String]) -> Result<()> {
+    /// Returns the event's id (its deliveries' `rtk-uuid`).
+    fn enqueue(&self, db: &Db, event: WebhookEvent, payload: &Payload<'_>, hooks: &[String]) -> Result<String> {
         let body = serde_json::to_vec(payload)?;
-        db.enqueue_webhook_event(&self.meeting.app_id, event, &body, hooks, &clock::now(), clock::unix_ms())?;
+        let id =
+            db.enqueue_webhook_event(&self.meeting.app_id, event, &body, hooks, &clock::now(), clock::unix_ms())?;
         // While the transaction still holds the store: a worker that wakes reads it only after the commit.
         db.webhook_bell.notify_waiters();
-        Ok(())
+        Ok(id)
     }
 
     fn participant_event(&self, db: &Db, stay: &OpenStay, left_at: Option<&str>, hooks: &[String]) -> Result<()> {
@@ -107,9 +139,14 @@ impl Subject<'_> {
             joined_at: &stay.joined_at,
             left_at,
         };
-        let payload =
-            Payload { event: name, meeting: self.meeting_json(), participant: Some(participant), reason: None };
-        self.enqueue(db, event, &payload, hooks)
+        let payload = Payload {
+            event: name,
+            meeting: self.meeting_json(),
+            participant: Some(participant),
+            reason: None,
+            end: None,
+        };
+        self.enqueue(db, event, &payload, hooks).map(drop)
     }
 }
 
@@ -129,9 +166,14 @@ impl Tx<'_> {
         }
         let Some(meeting) = self.event_meeting(meeting_id)? else { return Ok(()) };
         let subject = Subject { meeting: &meeting, session_id, started_at, ended_at: None };
-        let payload =
-            Payload { event: "meeting.started", meeting: subject.meeting_json(), participant: None, reason: None };
-        subject.enqueue(self, WebhookEvent::MeetingStarted, &payload, &hooks)
+        let payload = Payload {
+            event: "meeting.started",
+            meeting: subject.meeting_json(),
+            participant: None,
+            reason: None,
+            end: None,
+        };
+        subject.enqueue(self, WebhookEvent::MeetingStarted, &payload, &hooks).map(drop)
     }
 
     /// The participant joined the session (not a reconnect: a new stay), and `meeting.participantJoined`.
@@ -175,12 +217,7 @@ impl Tx<'_> {
         Ok(())
     }
 
-    /// Ends the session; if this call ended it, `meeting.participantLeft` for everyone still in it, then
-    /// `meeting.ended`. True if this call ended it (a session ends once: later calls change nothing).
-    ///
-    /// This runs on the way from `kickAll` to the participants' `roomLeft`, so what nobody subscribed to is not even
-    /// read: without webhooks it adds two small queries. A `meeting.participantLeft` subscriber costs one event per
-    /// participant still in the session.
+    /// [`Tx::end_session_recorded`] of an end nobody asked for: true if this call ended the session.
     pub fn end_session(
         &self,
         meeting_id: &str,
@@ -190,30 +227,66 @@ impl Tx<'_> {
         peak_participants: u32,
         kicked_count: u32,
     ) -> Result<bool> {
+        let record = EndRecord::plain(reason);
+        Ok(self
+            .end_session_recorded(meeting_id, session_id, ended_at, &record, peak_participants, kicked_count)?
+            .is_some())
+    }
+
+    /// Ends the session with its end record; if this call ended it, `meeting.participantLeft` for everyone still in
+    /// it, then `meeting.ended`, and with `record.lock` the meeting becomes INACTIVE, all in this transaction.
+    /// Returns the id of the end's `meeting.ended` event if this call ended the session (a session ends once: later
+    /// calls change nothing and get None). The id is fixed here, kept on the session (see [`Db::session_end`]), and
+    /// is the event's `rtk-uuid` when a webhook is subscribed (with none, no event is stored and the id names the
+    /// end alone).
+    ///
+    /// This runs on the way from `kickAll` to the participants' `roomLeft`, so what nobody subscribed to is not even
+    /// read: without webhooks it adds two small queries. A `meeting.participantLeft` subscriber costs one event per
+    /// participant still in the session.
+    pub fn end_session_recorded(
+        &self,
+        meeting_id: &str,
+        session_id: &str,
+        ended_at: &str,
+        record: &EndRecord,
+        peak_participants: u32,
+        kicked_count: u32,
+    ) -> Result<Option<String>> {
         let left_hooks = self.webhook_subscribers(meeting_id, WebhookEvent::ParticipantLeft)?;
         let stays = if left_hooks.is_empty() { Vec::new() } else { self.open_stays(session_id, None)? };
-        if !close_session(self, session_id, ended_at, reason, peak_participants, kicked_count)? {
-            return Ok(false);
+        if !close_session(self, session_id, ended_at, record, peak_participants, kicked_count)? {
+            return Ok(None);
+        }
+        if record.lock {
+            self.conn.execute(
+                "UPDATE meetings SET status = 'INACTIVE', updated_at = ?1 WHERE id = ?2",
+                params![clock::now(), meeting_id],
+            )?;
         }
         let ended_hooks = self.webhook_subscribers(meeting_id, WebhookEvent::MeetingEnded)?;
-        if stays.is_empty() && ended_hooks.is_empty() {
-            return Ok(true);
+        let mut event_id = None;
+        if !stays.is_empty() || !ended_hooks.is_empty() {
+            if let Some((meeting, started_at)) = context(self, meeting_id, session_id)? {
+                let subject =
+                    Subject { meeting: &meeting, session_id, started_at: &started_at, ended_at: Some(ended_at) };
+                for stay in &stays {
+                    subject.participant_event(self, stay, Some(ended_at), &left_hooks)?;
+                }
+                if !ended_hooks.is_empty() {
+                    let payload = Payload {
+                        event: "meeting.ended",
+                        meeting: subject.meeting_json(),
+                        participant: None,
+                        reason: Some(record.reason.as_str()),
+                        end: Some(EndJson { ended_by: record.ended_by.as_ref(), message: record.message.as_deref() }),
+                    };
+                    event_id = Some(subject.enqueue(self, WebhookEvent::MeetingEnded, &payload, &ended_hooks)?);
+                }
+            }
         }
-        let Some((meeting, started_at)) = context(self, meeting_id, session_id)? else { return Ok(true) };
-        let subject = Subject { meeting: &meeting, session_id, started_at: &started_at, ended_at: Some(ended_at) };
-        for stay in &stays {
-            subject.participant_event(self, stay, Some(ended_at), &left_hooks)?;
-        }
-        if !ended_hooks.is_empty() {
-            let payload = Payload {
-                event: "meeting.ended",
-                meeting: subject.meeting_json(),
-                participant: None,
-                reason: Some(reason.as_str()),
-            };
-            subject.enqueue(self, WebhookEvent::MeetingEnded, &payload, &ended_hooks)?;
-        }
-        Ok(true)
+        let event_id = event_id.unwrap_or_else(new_id);
+        self.conn.execute("UPDATE sessions SET end_event_id = ?1 WHERE id = ?2", params![event_id, session_id])?;
+        Ok(Some(event_id))
     }
 }
 
@@ -233,15 +306,24 @@ fn close_session(
     db: &Db,
     session_id: &str,
     ended_at: &str,
-    reason: EndReason,
+    record: &EndRecord,
     peak_participants: u32,
     kicked_count: u32,
 ) -> Result<bool> {
+    let ended_by = record.ended_by.as_ref().map(serde_json::to_string).transpose()?;
     let n = db.conn.execute(
         "UPDATE sessions SET ended_at = ?1, end_reason = ?2, peak_participants = MAX(peak_participants, ?3),
-                             kicked_count = ?4
-         WHERE id = ?5 AND ended_at IS NULL",
-        params![ended_at, reason.as_str(), peak_participants, kicked_count, session_id],
+                             kicked_count = ?4, ended_by = ?5, end_message = ?6, ending_at = NULL
+         WHERE id = ?7 AND ended_at IS NULL",
+        params![
+            ended_at,
+            record.reason.as_str(),
+            peak_participants,
+            kicked_count,
+            ended_by,
+            record.message,
+            session_id
+        ],
     )?;
     Ok(n == 1)
 }

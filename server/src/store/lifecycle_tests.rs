@@ -112,7 +112,7 @@ fn a_session_records_started_joined_left_and_one_ended_with_rtk_payloads() {
     assert_eq!(
         events[5].1,
         json!({"event": "meeting.ended", "meeting": meeting("ENDED", Some("2026-01-01T00:01:00.000Z")),
-               "reason": "HOST_ENDED_MEETING"})
+               "reason": "HOST_ENDED_MEETING", "endedBy": null, "message": null})
     );
 }
 

@@ -51,7 +51,21 @@ pub const KEEP_ALIVE_SETTING: &str = "session_keep_alive_time_in_secs";
 /// meeting may hold.
 pub const MAX_KEEP_ALIVE_SECS: f64 = 86_400.0;
 
+/// The meeting setting (an extension of ours) that ends a session when no participant with `kick_participant` has
+/// been connected to it for this many seconds (reason `NO_HOST`). 0 or unset: never.
+pub const NO_HOST_SETTING: &str = "end_when_no_host_after_secs";
+
+/// The longest `end_when_no_host_after_secs` accepted: a day, like the keep-alive.
+pub const MAX_NO_HOST_SECS: u64 = 86_400;
+
 impl MeetingRow {
+    /// How long a session of this meeting may go on with no host connected before it ends with `NO_HOST` (see
+    /// [`NO_HOST_SETTING`]); None: for ever. Read when a session starts (and when a restart puts it back).
+    pub fn end_when_no_host_after(&self) -> Option<std::time::Duration> {
+        let secs = self.settings.get(NO_HOST_SETTING).and_then(Value::as_u64).unwrap_or(0);
+        (secs > 0).then(|| std::time::Duration::from_secs(secs.min(MAX_NO_HOST_SECS)))
+    }
+
     /// How long a session of this meeting stays live after its last participant left (RealtimeKit's
     /// `session_keep_alive_time_in_secs`). Unset is 0 here: the session ends when the last participant leaves
     /// (RealtimeKit's own default is 60 s; set it on the meeting for that behaviour). Read when a session starts.
@@ -184,6 +198,15 @@ impl Db {
             ],
         )?;
         self.meeting(&meeting.app_id, &meeting.id)
+    }
+
+    /// Makes the meeting INACTIVE (an end with `lock` when no session is live).
+    pub fn lock_meeting(&self, meeting_id: &str) -> Result<()> {
+        self.conn.execute(
+            "UPDATE meetings SET status = 'INACTIVE', updated_at = ?1 WHERE id = ?2",
+            params![clock::now(), meeting_id],
+        )?;
+        Ok(())
     }
 
     /// Sets ACTIVE / INACTIVE; the updated meeting, or None if the app has no such meeting.

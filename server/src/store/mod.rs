@@ -9,6 +9,7 @@ mod apps;
 mod attendance;
 mod data_dir;
 mod lifecycle;
+mod lifecycle_end;
 mod meetings;
 mod paging;
 mod participants;
@@ -22,7 +23,12 @@ pub use accounts::StoredToken;
 pub use apps::{AppPage, AppRow};
 pub use attendance::AttendanceRow;
 pub use data_dir::ExposedData;
-pub use meetings::{MeetingFilter, MeetingRow, MeetingStatus, KEEP_ALIVE_SETTING, MAX_KEEP_ALIVE_SECS};
+pub use lifecycle::EndRecord;
+pub use lifecycle_end::{CountdownRow, SessionEnd};
+pub use meetings::{
+    MeetingFilter, MeetingRow, MeetingStatus, KEEP_ALIVE_SETTING, MAX_KEEP_ALIVE_SECS, MAX_NO_HOST_SECS,
+    NO_HOST_SETTING,
+};
 pub use paging::{Page, PageRequest, DEFAULT_PER_PAGE, MAX_PER_PAGE};
 pub use participants::{JoinContext, JoinRefusal, ParticipantRow, TokenStanding};
 pub use presets::{PresetConflict, PresetRow};

@@ -182,6 +182,23 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE webhooks ADD COLUMN previous_secret BLOB;
     ALTER TABLE webhooks ADD COLUMN previous_secret_until_ms INTEGER;
     "#,
+    // 9: one end record per session, and the countdown to an end (see store/lifecycle_end.rs).
+    r#"
+    -- Who ended the session (JSON `{id, name, customParticipantId}` or `{"api": true}`; NULL when nobody did, e.g.
+    -- ALL_PARTICIPANTS_LEFT), the host's message, and the id of its `meeting.ended` event (the `rtk-uuid` of its
+    -- deliveries), fixed in the end's transaction so that every participant, a late resume and every retry agree.
+    ALTER TABLE sessions ADD COLUMN ended_by TEXT;
+    ALTER TABLE sessions ADD COLUMN end_message TEXT;
+    ALTER TABLE sessions ADD COLUMN end_event_id TEXT;
+    -- A countdown to the end of a live session (kickAll with graceSeconds, or NO_HOST): when it ends the session,
+    -- why, who asked, the message and whether the end locks the meeting. NULL ending_at: none is running. Kept here
+    -- so that the timer survives the host leaving and a restart.
+    ALTER TABLE sessions ADD COLUMN ending_at TEXT;
+    ALTER TABLE sessions ADD COLUMN ending_reason TEXT;
+    ALTER TABLE sessions ADD COLUMN ending_by TEXT;
+    ALTER TABLE sessions ADD COLUMN ending_message TEXT;
+    ALTER TABLE sessions ADD COLUMN ending_lock INTEGER NOT NULL DEFAULT 0;
+    "#,
 ];
 
 /// Applies the migrations the database has not seen yet, each in its own transaction.

@@ -48,6 +48,10 @@ pub struct LiveSessionRow {
     pub last_alive: String,
     /// The participants with an open stay, by arrival, and their preset's current permissions.
     pub members: Vec<(Participant, Permissions)>,
+    /// The countdown to its end that was running, if any.
+    pub countdown: Option<super::CountdownRow>,
+    /// The meeting's `end_when_no_host_after_secs` (see [`super::MeetingRow::end_when_no_host_after`]).
+    pub no_host_after: Option<std::time::Duration>,
 }
 
 /// What the store knows about a participant asking to resume a session (see [`Db::resume_check`]).
@@ -61,6 +65,8 @@ pub struct ResumeCheck {
     pub was_in: bool,
     /// The participant was deleted: it is refused, whatever it was in.
     pub participant_gone: bool,
+    /// The end record, if the session ended.
+    pub end: Option<super::SessionEnd>,
 }
 
 /// Which sessions [`Db::list_sessions`] returns; None filters nothing.
@@ -170,7 +176,7 @@ impl Db {
         let session = self.session(meeting_id, session_id)?;
         let participant_gone = self.participant(meeting_id, participant_id)?.is_none();
         if session.is_none() || participant_gone {
-            return Ok(ResumeCheck { session, removed: None, was_in: false, participant_gone });
+            return Ok(ResumeCheck { session, removed: None, was_in: false, participant_gone, end: None });
         }
         let removed: Option<String> = self
             .conn
@@ -189,7 +195,12 @@ impl Db {
             )
             .optional()?
             .is_some();
-        Ok(ResumeCheck { session, removed: removed.as_deref().and_then(LeaveState::parse), was_in, participant_gone })
+        let end = match &session {
+            Some(row) if !row.is_live() => self.session_end(session_id)?,
+            _ => None,
+        };
+        let removed = removed.as_deref().and_then(LeaveState::parse);
+        Ok(ResumeCheck { session, removed, was_in, participant_gone, end })
     }
 
     /// Every session not ended, with its open stays: what a previous run of the server left live.
@@ -205,10 +216,10 @@ impl Db {
         let mut restored = Vec::with_capacity(sessions.len());
         for (session, app_id, last_alive) in sessions {
             let app_id = app_id.unwrap_or_default();
-            let keep_alive = match self.meeting(&app_id, &session.meeting_id)? {
-                Some(meeting) => meeting.session_keep_alive(),
-                None => std::time::Duration::ZERO,
-            };
+            let meeting = self.meeting(&app_id, &session.meeting_id)?;
+            let keep_alive = meeting.as_ref().map(|m| m.session_keep_alive()).unwrap_or_default();
+            let no_host_after = meeting.as_ref().and_then(|m| m.end_when_no_host_after());
+            let countdown = self.countdown(&session.id)?;
             let mut members = Vec::new();
             for stay in self.open_stays(&session.id, None)? {
                 let permissions = self.preset(&app_id, &stay.preset_name)?.map(|p| p.permissions()).unwrap_or_default();
@@ -221,7 +232,15 @@ impl Db {
                 members.push((participant, permissions));
             }
             let last_alive = last_alive.unwrap_or_else(|| session.started_at.clone());
-            restored.push(LiveSessionRow { session, app_id, keep_alive, last_alive, members });
+            restored.push(LiveSessionRow {
+                session,
+                app_id,
+                keep_alive,
+                last_alive,
+                members,
+                countdown,
+                no_host_after,
+            });
         }
         Ok(restored)
     }

@@ -7,9 +7,12 @@
 use super::frames::{classify, close, fail, send, send_final, send_text, Incoming, Socket, Violation};
 use super::Endpoint;
 use crate::config::Limits;
-use crate::hub::{HubError, Inbox, JoinOutcome, JoinRequest, Outbound, Outbox, Queued, Seat, KICK_DENIED_MESSAGE};
+use crate::hub::{
+    check_end_options, HubError, Inbox, JoinOutcome, JoinRequest, KickAllOutcome, Outbound, Outbox, Queued, Seat,
+    KICK_DENIED_MESSAGE,
+};
 use axum::extract::ws::{close_code, WebSocket};
-use endsession_protocol::{ClientFrame, ErrorCode, LeaveState, ServerFrame, PROTOCOL_VERSION};
+use endsession_protocol::{ClientFrame, EndOptions, ErrorCode, LeaveState, ServerFrame, PROTOCOL_VERSION};
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -62,8 +65,8 @@ pub async fn run(socket: WebSocket, state: Endpoint) {
             }
             serve(socket, inbox, seat, &state, limits).await;
         }
-        JoinOutcome::Ended { state, session_id, reason, kicked_count } => {
-            let frame = ServerFrame::RoomLeft { state, session_id, reason, kicked_count, message: None };
+        JoinOutcome::Ended { state, session_id, reason, kicked_count, ended_by, message, event_id } => {
+            let frame = ServerFrame::RoomLeft { state, session_id, reason, kicked_count, message, ended_by, event_id };
             send_final(&mut socket, frame.encode().into(), close_code::NORMAL, "session ended").await;
         }
         JoinOutcome::Refused { code, message } => {
@@ -171,8 +174,17 @@ async fn serve(mut socket: Socket, mut inbox: Inbox, seat: Seat, state: &Endpoin
 /// Acts on one message from a joined client; `Some` ends the connection.
 async fn answer(socket: &mut Socket, incoming: Incoming, seat: &Seat, state: &Endpoint) -> Option<Exit> {
     match incoming {
-        Incoming::Frame(ClientFrame::KickAll { id }) => {
-            let reply = match state.hub.kick_all(seat).await {
+        Incoming::Frame(ClientFrame::KickAll { id, message, lock, grace_seconds }) => {
+            let options = EndOptions { message, lock, grace_seconds };
+            if let Err(message) = check_end_options(&options) {
+                // A bad option is the caller's mistake, not a broken socket: refused, and nothing happens.
+                let reply = ServerFrame::Error { id: Some(id), code: ErrorCode::InvalidOptions, message };
+                return send(socket, &reply).await.err().map(|_| Exit::Dropped);
+            }
+            let reply = match state.hub.kick_all(seat, options).await {
+                Ok(KickAllOutcome { session_id, ends_at: Some(ends_at), .. }) => {
+                    ServerFrame::KickAllScheduled { id, session_id, ends_at }
+                }
                 Ok(outcome) => ServerFrame::KickAllResult {
                     id,
                     session_id: outcome.session_id,
@@ -192,6 +204,22 @@ async fn answer(socket: &mut Socket, incoming: Incoming, seat: &Seat, state: &En
             };
             send(socket, &reply).await.err().map(|_| Exit::Dropped)
         }
+        Incoming::Frame(ClientFrame::CancelEnd { id }) => {
+            let reply = match state.hub.cancel_end(&seat.meeting_id, Some(seat)).await {
+                Ok(cancelled) => ServerFrame::CancelEndResult { id, cancelled },
+                Err(HubError::PermissionDenied) => ServerFrame::Error {
+                    id: Some(id),
+                    code: ErrorCode::PermissionDenied,
+                    message: KICK_DENIED_MESSAGE.into(),
+                },
+                Err(HubError::Store(e)) => {
+                    tracing::error!(error = %e, "cancelEnd failed on the store");
+                    close(socket, close_code::ERROR, "store unavailable, retry").await;
+                    return Some(Exit::Dropped);
+                }
+            };
+            send(socket, &reply).await.err().map(|_| Exit::Dropped)
+        }
         Incoming::Frame(ClientFrame::Leave) => {
             if !state.hub.leave(seat).await {
                 // Not in the session any more: it ended, and its `RoomLeft { Ended }` is next in the queue.
@@ -203,6 +231,8 @@ async fn answer(socket: &mut Socket, incoming: Incoming, seat: &Seat, state: &En
                 reason: None,
                 kicked_count: None,
                 message: None,
+                ended_by: None,
+                event_id: None,
             };
             send_final(socket, frame.encode().into(), close_code::NORMAL, "left").await;
             Some(Exit::Done)

@@ -243,7 +243,7 @@ fn a_permissions_update_changes_the_gate_and_is_emitted() {
     assert_eq!(m.take_effects(), [Effect::Emit(Event::PermissionsUpdate { kick_participant: true })]);
     assert!(m.permissions().kick_participant);
     m.kick_all(CallId(1));
-    assert_eq!(sent(&m.take_effects()), [ClientFrame::KickAll { id: 1 }]);
+    assert_eq!(sent(&m.take_effects()), [ClientFrame::kick_all(1)]);
     m.socket_frame(ServerFrame::PermissionsUpdate {
         preset_name: "group_call_participant".into(),
         permissions: Permissions { kick_participant: false },

@@ -12,6 +12,8 @@ fn ended(kicked_count: Option<u32>) -> ServerFrame {
         reason: Some(EndReason::HostEndedMeeting),
         kicked_count,
         message: None,
+        ended_by: None,
+        event_id: None,
     }
 }
 
@@ -146,6 +148,8 @@ fn the_roomleft_payload_says_why() {
             reason,
             kicked_count: Some(5),
             message: None,
+            ended_by: None,
+            event_id: None,
         });
         let leave = Leave { reason, kicked_count: Some(5), ..Leave::new(LeaveState::Ended, "s-1") };
         assert_eq!(emits(&m.take_effects()), [Event::RoomLeft(leave)]);
@@ -157,6 +161,8 @@ fn the_roomleft_payload_says_why() {
         reason: None,
         kicked_count: None,
         message: Some("the token was refreshed".into()),
+        ended_by: None,
+        event_id: None,
     });
     let leave = Leave { message: Some("the token was refreshed".into()), ..Leave::new(LeaveState::Rejected, "s-1") };
     assert_eq!(emits(&m.take_effects()), [Event::RoomLeft(leave)]);
@@ -189,7 +195,7 @@ fn of_n_concurrent_calls_on_one_meeting_only_the_first_ended_it() {
         for call in 1..=n {
             m.kick_all(CallId(call));
         }
-        assert_eq!(sent(&m.take_effects()), [ClientFrame::KickAll { id: 1 }], "one request for {n} calls");
+        assert_eq!(sent(&m.take_effects()), [ClientFrame::kick_all(1)], "one request for {n} calls");
         m.socket_frame(kick_result(3, false));
         one_ended_it(&m.take_effects(), 1..=n, 3);
         // Later calls, before and after the roomLeft that follows: already ended, nothing sent.
@@ -220,7 +226,7 @@ fn when_someone_else_ended_it_every_concurrent_call_is_already_ended() {
 fn a_call_made_while_the_first_is_in_flight_shares_it_and_is_already_ended() {
     let mut m = joined(true);
     m.kick_all(CallId(1));
-    assert_eq!(sent(&m.take_effects()), [ClientFrame::KickAll { id: 1 }]);
+    assert_eq!(sent(&m.take_effects()), [ClientFrame::kick_all(1)]);
     m.socket_frame(ServerFrame::Ping);
     m.kick_all(CallId(2));
     assert_eq!(sent(&m.take_effects()), [], "shares the request in flight");
@@ -244,7 +250,7 @@ fn calls_across_a_reconnect_share_the_resent_request_and_one_ended_it() {
     m.socket_open();
     m.take_effects();
     m.socket_frame(joined_frame("s-1", true, &["b", "c"]));
-    assert_eq!(sent(&m.take_effects()), [ClientFrame::KickAll { id: 1 }], "sent again, once");
+    assert_eq!(sent(&m.take_effects()), [ClientFrame::kick_all(1)], "sent again, once");
     m.socket_frame(kick_result(3, false));
     one_ended_it(&m.take_effects(), [1, 2, 3], 3);
 }
@@ -262,7 +268,7 @@ fn a_call_made_while_disconnected_is_sent_after_the_reconnect() {
     m.socket_open();
     m.take_effects();
     m.socket_frame(joined_frame("s-1", true, &["b", "c"]));
-    assert_eq!(sent(&m.take_effects()), [ClientFrame::KickAll { id: 1 }]);
+    assert_eq!(sent(&m.take_effects()), [ClientFrame::kick_all(1)]);
     assert_eq!(m.end_state(), EndState::Ending);
     m.socket_frame(kick_result(3, false));
     one_ended_it(&m.take_effects(), [1, 2], 3);

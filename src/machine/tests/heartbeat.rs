@@ -202,7 +202,7 @@ fn a_kick_all_sent_before_the_silence_is_asked_again_after_the_reconnect() {
     m.socket_open();
     m.take_effects();
     m.socket_frame(joined_with_heartbeat("s-1", Some(1000)));
-    assert_eq!(sent(&m.take_effects()), [ClientFrame::KickAll { id: 1 }]);
+    assert_eq!(sent(&m.take_effects()), [ClientFrame::kick_all(1)]);
     m.socket_frame(ServerFrame::KickAllResult {
         id: 1,
         session_id: "s-1".into(),

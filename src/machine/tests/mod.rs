@@ -53,7 +53,15 @@ fn joined(kick: bool) -> Machine {
 }
 
 fn room_left(state: LeaveState) -> ServerFrame {
-    ServerFrame::RoomLeft { state, session_id: "s-1".into(), reason: None, kicked_count: None, message: None }
+    ServerFrame::RoomLeft {
+        state,
+        session_id: "s-1".into(),
+        reason: None,
+        kicked_count: None,
+        message: None,
+        ended_by: None,
+        event_id: None,
+    }
 }
 
 fn error(id: Option<u64>, code: ErrorCode) -> ServerFrame {
@@ -236,7 +244,7 @@ fn kick_all_without_permission_rejects_1201_and_sends_nothing() {
 fn kick_all_resolves_only_on_the_servers_result() {
     let mut m = joined(true);
     m.kick_all(CallId(1));
-    assert_eq!(m.take_effects(), [Effect::Send(ClientFrame::KickAll { id: 1 })]);
+    assert_eq!(m.take_effects(), [Effect::Send(ClientFrame::kick_all(1))]);
     // Not answered yet; an answer to another request changes nothing.
     m.socket_frame(ServerFrame::KickAllResult {
         id: 7,
@@ -260,6 +268,8 @@ fn kick_all_resolves_only_on_the_servers_result() {
         reason: Some(EndReason::HostEndedMeeting),
         kicked_count: None,
         message: None,
+        ended_by: None,
+        event_id: None,
     });
     let effects = m.take_effects();
     let mut leave = Leave::new(LeaveState::Ended, "s-1");
@@ -274,7 +284,7 @@ fn concurrent_kick_alls_share_one_request() {
     m.kick_all(CallId(1));
     m.kick_all(CallId(2));
     m.kick_all(CallId(3));
-    assert_eq!(sent(&m.take_effects()), [ClientFrame::KickAll { id: 1 }]);
+    assert_eq!(sent(&m.take_effects()), [ClientFrame::kick_all(1)]);
     m.socket_frame(ServerFrame::KickAllResult {
         id: 1,
         session_id: "s-1".into(),

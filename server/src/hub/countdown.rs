@@ -1,0 +1,122 @@
+//! The countdown to a session's end, on the hub's side: started by `kickAll` with `graceSeconds` (or by the
+//! `NO_HOST` watch), stored before anyone is told, timed by a task of this server, cancelled by a host or the API.
+//! The rules (who may, what everyone is told) are [`Room`]'s; this adds the store and the timers.
+
+use super::{Inner, Room};
+use crate::clock;
+use crate::hub::room::HostWatch;
+use crate::hub::{KickAllOutcome, Outbox};
+use crate::store::{CountdownRow, EndRecord};
+use endsession_protocol::{EndOptions, EndReason, EndedBy};
+use std::sync::Arc;
+use std::time::Duration;
+
+impl Inner {
+    /// Starts `NO_HOST`'s countdown when the last host is gone, cancels it when a host is back (see
+    /// [`Room::host_watch`]). Called under the room lock after every change of who is connected or permitted.
+    pub(super) async fn watch_hosts(self: &Arc<Self>, room: &mut Room<Outbox>, meeting_id: &str) {
+        match room.host_watch() {
+            HostWatch::Nothing => {}
+            HostWatch::NoHost(after) => {
+                let row = CountdownRow {
+                    ends_at: String::new(),
+                    reason: EndReason::NoHost,
+                    ended_by: None,
+                    message: None,
+                    lock: false,
+                };
+                self.start_countdown(room, meeting_id, row, after).await;
+            }
+            HostWatch::HostBack => {
+                self.save_countdown(room, None).await;
+                room.cancel_countdown(None);
+            }
+        }
+    }
+
+    /// Stores the countdown (or its absence) of the live session; the store is never behind what clients are told.
+    pub(super) async fn save_countdown(&self, room: &Room<Outbox>, row: Option<CountdownRow>) {
+        let Some(session_id) = room.live_session_id().map(str::to_owned) else { return };
+        if self.halted() {
+            return;
+        }
+        if let Err(e) = self.store.run(move |db| db.save_countdown(&session_id, row.as_ref())).await {
+            tracing::error!(error = %e, "could not store the countdown of a session");
+        }
+    }
+
+    /// Starts a countdown of `delay` on the live session: stored, told to everyone (`sessionEnding`), and timed.
+    /// Returns when it ends (`row.ends_at` is set here).
+    pub(super) async fn start_countdown(
+        self: &Arc<Self>,
+        room: &mut Room<Outbox>,
+        meeting_id: &str,
+        mut row: CountdownRow,
+        delay: Duration,
+    ) -> String {
+        let now_ms = clock::unix_ms();
+        let ends_at_ms = now_ms.saturating_add(i64::try_from(delay.as_millis()).unwrap_or(i64::MAX));
+        row.ends_at = clock::format(time::OffsetDateTime::now_utc() + delay);
+        self.save_countdown(room, Some(row.clone())).await;
+        let ends_at = row.ends_at.clone();
+        if let Some(generation) = room.start_countdown(row, ends_at_ms, now_ms) {
+            let session_id = room.live_session_id().unwrap_or_default().to_owned();
+            self.spawn_countdown(meeting_id, &session_id, generation, delay);
+        }
+        ends_at
+    }
+
+    /// After `delay`, ends the session with its countdown's record if that countdown (`generation`) still runs.
+    pub(super) fn spawn_countdown(
+        self: &Arc<Self>,
+        meeting_id: &str,
+        session_id: &str,
+        generation: u64,
+        delay: Duration,
+    ) {
+        let inner = self.clone();
+        let (meeting_id, session_id) = (meeting_id.to_owned(), session_id.to_owned());
+        tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            if let Some(mut room) = inner.lock_existing(&meeting_id).await {
+                if let Some(ending) = room.countdown_expired(&session_id, generation) {
+                    inner.finish(&meeting_id, ending).await;
+                }
+            }
+        });
+    }
+
+    /// Ends the live session now (`graceSeconds` 0 or absent), or starts its countdown; `by` may end it (checked).
+    /// A countdown already running is kept (its `ends_at` is answered), unless it is `NO_HOST`'s, which a host's or
+    /// the API's countdown replaces; an end now ends it whatever runs.
+    pub(super) async fn end_or_schedule(
+        self: &Arc<Self>,
+        room: &mut Room<Outbox>,
+        meeting_id: &str,
+        by: EndedBy,
+        options: EndOptions,
+    ) -> KickAllOutcome {
+        let session_id = room.live_session_id().unwrap_or_default().to_owned();
+        let EndOptions { message, lock, grace_seconds } = options;
+        let grace = grace_seconds.unwrap_or(0);
+        if grace == 0 {
+            let record = EndRecord { reason: EndReason::HostEndedMeeting, ended_by: Some(by), message, lock };
+            let ending = room.end_now(record).expect("the caller checked that a session is live");
+            return self.finish(meeting_id, ending).await;
+        }
+        let ends_at = match room.countdown().filter(|c| c.row.reason != EndReason::NoHost) {
+            Some(running) => running.row.ends_at.clone(),
+            None => {
+                let row = CountdownRow {
+                    ends_at: String::new(),
+                    reason: EndReason::HostEndedMeeting,
+                    ended_by: Some(by),
+                    message,
+                    lock,
+                };
+                self.start_countdown(room, meeting_id, row, Duration::from_secs(grace.into())).await
+            }
+        };
+        KickAllOutcome { session_id, kicked_count: 0, already_ended: false, ends_at: Some(ends_at) }
+    }
+}
