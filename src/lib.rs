@@ -142,7 +142,7 @@ impl WasmMeeting {
 
     /// The others in the session, in join order: `[{id, name, customParticipantId, presetName}]`.
     pub fn participants(&self) -> Array {
-        self.0.read(|m| interop::participants(m.participants().iter()))
+        self.0.read(|m| interop::participants(m.participants()))
     }
 }
 
