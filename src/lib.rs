@@ -7,11 +7,9 @@
 //!   [`Participants`], [`ws_url`];
 //! - a thin wasm-bindgen layer: [`WasmMeeting`] (this file, the JavaScript surface), `driver` (runs the machine
 //!   with a `WebSocket` and `setTimeout`) and `interop` (every Rust ↔ JavaScript conversion);
-//! - on wasm32, a small global allocator ([`Heap`]) in place of dlmalloc, for the payload's size budget.
 //!
 //! The TypeScript package (`js/`) wraps [`WasmMeeting`] in the RealtimeKit-shaped `Meeting`; users never see it.
 
-mod alloc;
 mod driver;
 mod effects;
 mod end_state;
@@ -25,7 +23,6 @@ mod participants;
 mod reconnect;
 mod room;
 
-pub use alloc::Heap;
 pub use effects::{CallId, Effect, KickAllResult, Outcome};
 pub use end_state::EndState;
 pub use endpoint::ws_url;
@@ -81,9 +78,11 @@ impl WasmMeeting {
         WasmMeeting(Driver::new(ws_url(base_uri), machine, on_event))
     }
 
-    /// Joins the session; resolves with `undefined` once the server let the participant in.
+    /// Joins the session; resolves with `undefined` once the server let the participant in, rejects with
+    /// `{code, message}` ([`ClientError`]).
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn join(&self) -> Promise {
-        self.0.call(Machine::join)
+        settled(self.0.call(Machine::join))
     }
 
     /// Leaves the room (`roomLeft` `left`); the session goes on for the others.
@@ -91,10 +90,11 @@ impl WasmMeeting {
         self.0.input(Machine::leave);
     }
 
-    /// Ends the session for everyone; resolves with `{sessionId, kickedCount, alreadyEnded}`.
+    /// Ends the session for everyone; resolves with `{sessionId, kickedCount, alreadyEnded}`, rejects with
+    /// `{code, message}` ([`ClientError`]).
     #[wasm_bindgen(js_name = kickAll)]
     pub fn kick_all(&self) -> Promise {
-        self.0.call(Machine::kick_all)
+        settled(self.0.call(Machine::kick_all))
     }
 
     /// `init`, `joining`, `joined`, `disconnected` (reconnecting), or how the room was left (`ended`, `left`, ...).
@@ -144,6 +144,17 @@ impl WasmMeeting {
     pub fn participants(&self) -> Array {
         self.0.read(|m| interop::participants(m.participants()))
     }
+}
+
+/// The promise of a call: the future runs on the microtask queue (`wasm-bindgen-futures`); the call itself was made
+/// before this returns, so its effects (a frame sent, an at-once rejection) happen in order with the caller's.
+fn settled(call: impl std::future::Future<Output = driver::CallOutcome> + 'static) -> Promise {
+    wasm_bindgen_futures::future_to_promise(async move {
+        match call.await {
+            Ok(outcome) => Ok(interop::outcome(&outcome)),
+            Err(error) => Err(interop::error(&error)),
+        }
+    })
 }
 
 /// The end state of a meeting that is not ours (RealtimeKit's), from what it shows: `roomState`,
