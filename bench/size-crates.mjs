@@ -1,6 +1,6 @@
 // What each crate costs in the wasm: the code bytes of every function, grouped by the crate its name starts with.
 // Reads a module built with names kept (`wasm-opt -Oz -g`: the same code as the shipped one, plus a name section).
-// Usage: node bench/size-crates.mjs MODULE.wasm
+// Usage: node bench/size-crates.mjs MODULE.wasm [GZIP_BYTES_OF_THE_SHIPPED_MODULE]
 // Hand-written (~80 lines) rather than twiggy: twiggy is a cargo install of ~2 minutes and prints per function, not
 // per crate; a wasm module's sections and name section are a short, stable format.
 import { readFileSync } from 'node:fs';
@@ -40,7 +40,7 @@ while (at < bytes.length) {
       else if (kind === 1) (at++, bytes[at++] & 1 ? (u32(), u32()) : u32());
       else if (kind === 2) bytes[at++] & 1 ? (u32(), u32()) : u32();
       else if (kind === 3) at += 2;
-      else u32(), u32();
+      else (u32(), u32());
     }
   } else if (id === 10) {
     for (let n = u32(); n > 0; n--) {
@@ -64,15 +64,26 @@ while (at < bytes.length) {
   at = end;
 }
 
-// The crate of a function: the first path segment of its name, inside `<…>` and `<X as Trait>` taken as X. Generic
-// code is named after where it is defined (`core::ops::function::FnOnce::call_once` may run any crate's closure).
+// The crate of a function: the first path segment of its name, `<X as Trait>::f` and `<X>::f` counted to X, a
+// `drop_in_place<X>` to X. Generic code is named where it is defined, so a few rows are approximations: closures run
+// through `core::ops::function::FnOnce::call_once` belong to whoever made them (mostly this crate's driver).
 const crateOf = (fn) => {
   if (!fn) return '(unnamed)';
-  if (/externref shim|^__wbg|^__wbindgen|^__externref/.test(fn)) return 'wasm_bindgen';
-  if (fn.startsWith('__rustc') || fn.startsWith('__rdl') || fn.startsWith('__rg')) return 'alloc';
-  const path = fn.replace(/^<+/, '').replace(/^&(mut )?/, '');
-  const crate = path.match(/^[A-Za-z_][A-Za-z0-9_]*/)?.[0] ?? '(other)';
-  return fn.includes('::') ? crate : `(${crate.length > 24 ? 'export' : crate})`;
+  if (/externref shim$/.test(fn)) return 'endsession (exports)';
+  if (/^__wbg|^__wbindgen|^__externref/.test(fn)) return 'wasm_bindgen';
+  if (/^__rustc|^__rdl|^__rg/.test(fn)) return 'alloc';
+  if (/^core::ops::function::Fn(Once|Mut)?::call/.test(fn)) return '(closures, any crate)';
+  if (/^js_sys::futures::/.test(fn)) return 'wasm_bindgen_futures';
+  const dropped = fn.match(/^core::ptr::drop_in_place<(.*)>::h[0-9a-f]+$/);
+  const path = (dropped ? dropped[1] : fn)
+    .replace(/^[<&]+(mut )?/, '')
+    .replace(/^(alloc::(rc|boxed|vec)::\w+<|core::option::Option<)+/, '');
+  const crate = path.match(/^[A-Za-z_][A-Za-z0-9_]*/)?.[0];
+  if (/^([iu](8|16|32|64|128|size)|f32|f64|bool|char|str|[A-Z])$/.test(crate ?? '')) return 'core';
+  if (crate === 'hashbrown') return 'hashbrown (serde_wasm_bindgen)';
+  if (!crate || !fn.includes('::'))
+    return /^[a-z]+[A-Z]|^[a-z_]+$/.test(fn) ? 'endsession (exports)' : '(other)';
+  return crate;
 };
 
 const crates = new Map();
@@ -82,9 +93,19 @@ bodies.forEach((length, i) => {
 });
 const code = bodies.reduce((a, b) => a + b, 0);
 const rows = [...crates].sort((a, b) => b[1] - a[1]);
-const row = (label, n) => console.log(`${label.padEnd(34)} ${String(n).padStart(9)} ${(((100 * n) / (code + data + other)) | 0).toString().padStart(7)}%`);
-console.log(`${'crate (code bytes, before gzip)'.padEnd(34)} ${'raw'.padStart(9)} ${'share'.padStart(8)}`);
+// gzip -9 of the shipped module, when given: each row's share of it, in proportion to its raw bytes (an estimate:
+// gzip does not split by function).
+const gz = Number(process.argv[3] ?? 0);
+const total = code + data + other;
+const row = (label, n) =>
+  console.log(
+    `${label.padEnd(34)} ${String(n).padStart(9)} ${String(gz ? Math.round((gz * n) / total) : '').padStart(9)}`,
+  );
+console.log(`${'wasm by crate (code bytes)'.padEnd(34)} ${'raw'.padStart(9)} ${'~gzip -9'.padStart(9)}`);
 for (const [crate, n] of rows) if (n >= 200) row(crate, n);
-row('(crates under 200 B)', rows.filter(([, n]) => n < 200).reduce((a, [, n]) => a + n, 0));
+row(
+  '(crates under 200 B)',
+  rows.filter(([, n]) => n < 200).reduce((a, [, n]) => a + n, 0),
+);
 row('data (strings, tables)', data);
 row('other sections', other);
