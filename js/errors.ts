@@ -4,28 +4,19 @@
  * @module
  */
 
+import type { ClientErrorCode as WasmClientErrorCode } from './wasm/endsession.js';
+
 /**
  * Codes of {@link ClientError}, always strings as in RealtimeKit:
  * - `'1201'` no `kick_participant` permission; `'1205'` not in the room (RealtimeKit's codes and messages);
- * - `'4000'`–`'4050'` from the server: `'4010'` bad token, `'4030'` meeting INACTIVE, `'4040'` no such meeting…;
+ * - `'4000'`–`'4290'` from the server: `'4010'` bad token, `'4030'` meeting INACTIVE, `'4040'` no such meeting…;
  * - `'4900'` could not connect, `'4901'` connection lost before the answer, `'4902'` left before the answer;
  * - `'4903'` a RealtimeKit meeting's `kickAll`: no `roomLeft` `ended` within `timeoutMs` (see `KickAllOptions`);
  * - for a RealtimeKit meeting, any other code RealtimeKit's own `ClientError` carries, as it is.
+ *
+ * All but `'4903'` are the wasm module's (Rust's) list, through its `.d.ts`.
  */
-export type ClientErrorCode =
-  | '1201'
-  | '1205'
-  | '4000'
-  | '4001'
-  | '4002'
-  | '4010'
-  | '4030'
-  | '4040'
-  | '4050'
-  | '4900'
-  | '4901'
-  | '4902'
-  | '4903';
+export type ClientErrorCode = WasmClientErrorCode | '4903';
 
 /**
  * What `join()` and `kickAll()` reject with.

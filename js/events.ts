@@ -13,20 +13,15 @@
  * @module
  */
 
-/**
- * How a participant left the room (RealtimeKit's `LeaveRoomState`, less the states this server never produces).
- * `disconnected` is followed by `roomJoined {reconnected: true}` or by a final `failed` or `ended`.
- */
-export type LeaveRoomState = 'ended' | 'kicked' | 'left' | 'rejected' | 'disconnected' | 'failed';
-
-/** Where the participant is: `meeting.self.roomState`; `disconnected` while reconnecting, as in RealtimeKit. */
-export type RoomState = 'init' | 'joining' | 'joined' | LeaveRoomState;
+import type { EndReason, LeaveRoomState, RoomState } from './wasm/endsession.js';
 
 /**
- * Why a session ended: the `reason` of `roomLeft` `ended` and of the `meeting.ended` webhook. A host or the REST API
- * ended it for everyone, or the last participant left (or was gone longer than the reconnect window).
+ * The leave states (`LeaveRoomState`: RealtimeKit's, less the states this server never produces; `disconnected` is
+ * followed by `roomJoined {reconnected: true}` or by a final `failed` or `ended`), the room states (`RoomState`:
+ * `meeting.self.roomState`) and the end reasons (`EndReason`: the `reason` of `roomLeft` `ended` and of the
+ * `meeting.ended` webhook) are defined once, in the wasm module (Rust), and reach TypeScript through its `.d.ts`.
  */
-export type EndReason = 'HOST_ENDED_MEETING' | 'ALL_PARTICIPANTS_LEFT';
+export type { EndReason, LeaveRoomState, RoomState };
 
 /**
  * The `roomLeft` payload: how and why the participant left. On a RealtimeKit meeting it is RealtimeKit's own

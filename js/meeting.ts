@@ -21,7 +21,7 @@ import {
   type SelfEvents,
 } from './events.js';
 import * as inert from './inert.js';
-import { WasmMeeting } from './wasm/endsession.js';
+import { type EndState, WasmMeeting } from './wasm/endsession.js';
 
 /** What `kickAll()` resolves with, once the server has ended the session. */
 export interface KickAllResult {
@@ -188,7 +188,7 @@ class Self extends Emitter<SelfEvents & InertSelfEvents> implements MeetingSelf 
     this.permissions = new Permissions(w);
   }
   get roomState(): RoomState {
-    return this.w.roomState as RoomState;
+    return this.w.roomState;
   }
   get roomJoined(): boolean {
     return this.roomState === 'joined';
@@ -313,8 +313,8 @@ export class MeetingImpl implements Meeting {
   }
 
   /** @internal The wasm module's end state (`allowed`, `no-permission`, ...). */
-  get endState(): string {
-    return this.#w.endState as string;
+  get endState(): EndState {
+    return this.#w.endState;
   }
 
   /** @internal The last `roomLeft` payload, kept after leaving (`null` before the first). */

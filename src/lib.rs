@@ -98,14 +98,14 @@ impl WasmMeeting {
     }
 
     /// `init`, `joining`, `joined`, `disconnected` (reconnecting), or how the room was left (`ended`, `left`, ...).
-    #[wasm_bindgen(getter, js_name = roomState)]
+    #[wasm_bindgen(getter, js_name = roomState, unchecked_return_type = "RoomState")]
     pub fn room_state(&self) -> JsValue {
         self.0.read(|m| m.room_state().as_str().into())
     }
 
     /// What an "End meeting for all" control shows: `allowed`, `no-permission`, `not-joined`, `ending`, or the
     /// leave state. Each change is emitted as `endStateChange` `{state}`.
-    #[wasm_bindgen(getter, js_name = endState)]
+    #[wasm_bindgen(getter, js_name = endState, unchecked_return_type = "EndState")]
     pub fn end_state(&self) -> JsValue {
         self.0.read(|m| m.end_state().as_str().into())
     }
@@ -164,7 +164,99 @@ fn settled(call: impl std::future::Future<Output = driver::CallOutcome> + 'stati
 /// ```js
 /// endStateOf('joined', true, false); // 'allowed'
 /// ```
-#[wasm_bindgen(js_name = endStateOf)]
+#[wasm_bindgen(js_name = endStateOf, unchecked_return_type = "EndState")]
 pub fn end_state_of(room_state: &str, kick_participant: bool, ending: bool) -> JsValue {
     EndState::derive(RoomState::parse(room_state), kick_participant, ending).as_str().into()
+}
+
+/// The names JavaScript sees, as TypeScript types in `endsession.d.ts`; the TypeScript layer (`js/`) imports them from
+/// there. Written out here because wasm-bindgen takes this section as one literal; the test below holds every list to
+/// the Rust one it names ([`LeaveState`], [`RoomState`], [`EndState`], [`EndReason`](endsession_protocol::EndReason),
+/// the [`ClientError`] codes), so a variant added in Rust and not here fails `cargo test`.
+#[allow(dead_code)] // read through `VOCABULARY_TS` by wasm-bindgen (on wasm32) and by the tests
+const VOCABULARY: &str = r#"
+/** How a participant left the room: `LeaveState` (RealtimeKit's `LeaveRoomState`, less what this server never does). */
+export type LeaveRoomState = "ended" | "kicked" | "left" | "rejected" | "disconnected" | "failed";
+/** `meeting.self.roomState`: `RoomState`; `disconnected` while reconnecting, as in RealtimeKit. */
+export type RoomState = "init" | "joining" | "joined" | "disconnected" | "ended" | "kicked" | "left" | "rejected" | "failed";
+/** What an "End meeting for all" control shows: `EndState`. */
+export type EndState = "allowed" | "no-permission" | "not-joined" | "ending" | "ended" | "kicked" | "left" | "rejected" | "failed";
+/** Why a session ended: `EndReason`, the `reason` of `roomLeft` `ended` and of the `meeting.ended` webhook. */
+export type EndReason = "HOST_ENDED_MEETING" | "ALL_PARTICIPANTS_LEFT";
+/** The codes `join()` and `kickAll()` reject with: `ClientError.code` (the server's `ErrorCode`s and the client's). */
+export type ClientErrorCode = "1201" | "1205" | "4000" | "4001" | "4002" | "4010" | "4030" | "4040" | "4050" | "4290" | "4900" | "4901" | "4902";
+"#;
+
+#[wasm_bindgen(typescript_custom_section)]
+const VOCABULARY_TS: &'static str = VOCABULARY;
+
+#[cfg(test)]
+mod vocabulary {
+    use super::*;
+    use endsession_protocol::{EndReason, ErrorCode};
+
+    /// The string literals of `export type NAME = ...;` in [`VOCABULARY`], in order.
+    fn emitted(name: &str) -> Vec<&'static str> {
+        let head = format!("export type {name} = ");
+        let line = VOCABULARY.lines().find_map(|line| line.strip_prefix(head.as_str())).expect(name);
+        line.trim_end_matches(';').split(" | ").map(|literal| literal.trim_matches('"')).collect()
+    }
+
+    fn unique(names: impl IntoIterator<Item = &'static str>) -> Vec<&'static str> {
+        let mut list = Vec::new();
+        for name in names {
+            if !list.contains(&name) {
+                list.push(name);
+            }
+        }
+        list
+    }
+
+    /// Every room state there is: the ones before and while in the room, and a left room for each leave state
+    /// (a dropped socket is `Reconnecting`, whose name is `disconnected`).
+    fn room_states() -> Vec<RoomState> {
+        [RoomState::Init, RoomState::Joining, RoomState::Joined, RoomState::Reconnecting]
+            .into_iter()
+            .chain(LeaveState::ALL.into_iter().filter(|s| *s != LeaveState::Disconnected).map(RoomState::Left))
+            .collect()
+    }
+
+    #[test]
+    fn leave_and_room_states_are_the_rust_ones() {
+        assert_eq!(emitted("LeaveRoomState"), LeaveState::ALL.map(LeaveState::as_str));
+        assert_eq!(emitted("RoomState"), unique(room_states().into_iter().map(RoomState::as_str)));
+        for name in emitted("RoomState") {
+            assert_eq!(RoomState::parse(name).as_str(), if name == "joining" { "init" } else { name });
+        }
+    }
+
+    #[test]
+    fn end_states_are_every_one_the_rules_derive() {
+        let derived = room_states().into_iter().flat_map(|room| {
+            [(false, false), (true, false), (true, true)].map(|(kick, ending)| EndState::derive(room, kick, ending))
+        });
+        let mut names = unique(derived.map(EndState::as_str));
+        let mut listed = emitted("EndState");
+        names.sort_unstable();
+        listed.sort_unstable();
+        assert_eq!(listed, names);
+    }
+
+    #[test]
+    fn end_reasons_and_error_codes_are_the_rust_ones() {
+        // A match with every variant: adding one to `EndReason` fails to compile here until the list has it.
+        let reasons = [EndReason::HostEndedMeeting, EndReason::AllParticipantsLeft].map(|reason| match reason {
+            EndReason::HostEndedMeeting | EndReason::AllParticipantsLeft => reason.as_str(),
+        });
+        assert_eq!(emitted("EndReason"), reasons);
+        let mut codes = unique(ErrorCode::ALL.map(ErrorCode::as_str).into_iter().chain([
+            PERMISSION_DENIED,
+            NOT_JOINED,
+            CONNECTION_FAILED,
+            CONNECTION_LOST,
+            ROOM_LEFT,
+        ]));
+        codes.sort_unstable();
+        assert_eq!(emitted("ClientErrorCode"), codes);
+    }
 }
