@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { ClientErrorCode as WasmClientErrorCode } from './wasm/endsession.js';
+import type { ClientErrorCode as WasmClientErrorCode, WasmClientError } from './wasm/endsession.js';
 
 /**
  * Codes of {@link ClientError}, always strings as in RealtimeKit:
@@ -38,10 +38,20 @@ export class ClientError extends Error {
   }
 }
 
+/** A rejection of the wasm module: a plain `{code, message}` object (not an `Error`) with a string code. */
+function isWasmClientError(error: unknown): error is WasmClientError {
+  return (
+    typeof error === 'object' &&
+    error !== null &&
+    !(error instanceof Error) &&
+    'code' in error &&
+    typeof error.code === 'string' &&
+    'message' in error &&
+    typeof error.message === 'string'
+  );
+}
+
 /** Turns the wasm module's `{code, message}` rejections into `ClientError`s; rethrows anything else as is. */
 export function rethrow(error: unknown): never {
-  const e = error as { code?: unknown; message?: unknown } | null;
-  throw typeof e?.code === 'string' && !(e instanceof Error)
-    ? new ClientError(e.code as ClientErrorCode, String(e.message))
-    : error;
+  throw isWasmClientError(error) ? new ClientError(error.code, error.message) : error;
 }

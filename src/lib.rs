@@ -62,7 +62,7 @@ impl WasmMeeting {
     pub fn new(
         base_uri: &str,
         auth_token: String,
-        on_event: Function,
+        #[wasm_bindgen(unchecked_param_type = "(...event: MeetingEvent) => void")] on_event: Function,
         reconnect_base_ms: Option<u32>,
         reconnect_max_ms: Option<u32>,
         reconnect_attempts: Option<u32>,
@@ -92,7 +92,7 @@ impl WasmMeeting {
 
     /// Ends the session for everyone; resolves with `{sessionId, kickedCount, alreadyEnded}`, rejects with
     /// `{code, message}` ([`ClientError`]).
-    #[wasm_bindgen(js_name = kickAll)]
+    #[wasm_bindgen(js_name = kickAll, unchecked_return_type = "Promise<KickAllResult>")]
     pub fn kick_all(&self) -> Promise {
         settled(self.0.call(Machine::kick_all))
     }
@@ -141,6 +141,7 @@ impl WasmMeeting {
     }
 
     /// The others in the session, in join order: `[{id, name, customParticipantId, presetName}]`.
+    #[wasm_bindgen(unchecked_return_type = "Participant[]")]
     pub fn participants(&self) -> Array {
         self.0.read(|m| interop::participants(m.participants()))
     }
@@ -185,6 +186,53 @@ export type EndState = "allowed" | "no-permission" | "not-joined" | "ending" | "
 export type EndReason = "HOST_ENDED_MEETING" | "ALL_PARTICIPANTS_LEFT";
 /** The codes `join()` and `kickAll()` reject with: `ClientError.code` (the server's `ErrorCode`s and the client's). */
 export type ClientErrorCode = "1201" | "1205" | "4000" | "4001" | "4002" | "4010" | "4030" | "4040" | "4050" | "4290" | "4900" | "4901" | "4902";
+/** Another participant in the session (`Participant`). */
+export interface Participant {
+  id: string;
+  name: string;
+  customParticipantId: string;
+  presetName: string;
+}
+/**
+ * The `roomLeft` payload (`Leave`): how and why the participant left. On a RealtimeKit meeting it is RealtimeKit's
+ * own payload (`{state}`).
+ *
+ * @example
+ * meeting.self.on('roomLeft', ({ state, reason }) =>
+ *   state === 'ended' && reason === 'HOST_ENDED_MEETING' ? showEndedByHost() : showOther(state));
+ */
+export interface RoomLeftEvent {
+  state: LeaveRoomState;
+  /** The session the participant was in (or was refused back into); `''` if it never had one. */
+  sessionId: string;
+  /** With `ended`: why the session ended (`null` if the server did not say); `null` for every other state. */
+  reason: EndReason | null;
+  /** With `ended`, when the server counted it: how many participants the end removed. */
+  kickedCount?: number;
+  /** With `rejected` after a refused join: the server's error code (`'4010'` bad token, `'4030'` INACTIVE, ...). */
+  code?: string;
+  /** With `rejected`: the server's why, for a developer or a person. */
+  message?: string;
+}
+/** What `kickAll()` resolves with (`KickAllResult`). */
+export interface KickAllResult {
+  sessionId: string;
+  kickedCount: number;
+  alreadyEnded: boolean;
+}
+/** What a rejected `join()` or `kickAll()` carries (`ClientError`). */
+export interface WasmClientError {
+  code: ClientErrorCode;
+  message: string;
+}
+/** The arguments of the `onEvent` callback (`Event`): its name, then its payload. */
+export type MeetingEvent =
+  | ["roomJoined", { reconnected: boolean }]
+  | ["roomLeft", RoomLeftEvent]
+  | ["permissionsUpdate", { kickParticipant: boolean }]
+  | ["participantJoined", Participant]
+  | ["participantLeft", Participant]
+  | ["endStateChange", { state: EndState }];
 "#;
 
 #[wasm_bindgen(typescript_custom_section)]
@@ -193,7 +241,7 @@ const VOCABULARY_TS: &'static str = VOCABULARY;
 #[cfg(test)]
 mod vocabulary {
     use super::*;
-    use endsession_protocol::{EndReason, ErrorCode};
+    use endsession_protocol::{EndReason, ErrorCode, Participant};
 
     /// The string literals of `export type NAME = ...;` in [`VOCABULARY`], in order.
     fn emitted(name: &str) -> Vec<&'static str> {
@@ -240,6 +288,27 @@ mod vocabulary {
         names.sort_unstable();
         listed.sort_unstable();
         assert_eq!(listed, names);
+    }
+
+    #[test]
+    fn event_names_are_the_rust_ones() {
+        let ann = Participant {
+            id: "a".into(),
+            name: "Ann".into(),
+            custom_participant_id: "c".into(),
+            preset_name: "group_call_host".into(),
+        };
+        let events = [
+            Event::RoomJoined { reconnected: false },
+            Event::RoomLeft(Leave::new(LeaveState::Left, "s")),
+            Event::PermissionsUpdate { kick_participant: false },
+            Event::ParticipantJoined(ann.clone()),
+            Event::ParticipantLeft(ann),
+            Event::EndStateChange { state: EndState::Allowed },
+        ];
+        let start = VOCABULARY.find("export type MeetingEvent =").expect("MeetingEvent");
+        let emitted: Vec<_> = VOCABULARY[start..].split("| [\"").skip(1).map(|s| &s[..s.find('"').unwrap()]).collect();
+        assert_eq!(emitted, events.map(|e| e.name()));
     }
 
     #[test]
