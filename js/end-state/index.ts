@@ -42,7 +42,7 @@ export interface EndStateSource {
 }
 
 export type { RealtimeKitLikeMeeting, RoomLeftEvent };
-export { leaveText } from '../ui/text.js';
+export { disabledReason, leaveText } from '../ui/text.js';
 
 const LEAVE_STATES: readonly string[] = ['ended', 'kicked', 'left', 'rejected', 'failed'];
 

@@ -3,7 +3,7 @@
 // timeout (tests/e2e/reconnect.spec.ts).
 // Uses only the public `endsession` API; the tests read the same DOM a person does.
 import { initMeeting, canEndSession, kickAll, on, ClientError } from '/pkg/index.js';
-import { leaveText } from '/pkg/end-state/index.js';
+import { disabledReason, leaveText } from '/pkg/end-state/index.js';
 import { addParticipant } from './backend.js';
 
 const params = new URLSearchParams(location.search);
@@ -64,11 +64,9 @@ function wire(meeting) {
     document.querySelector('[data-testid=participant-count]').textContent = String(people.length + 1);
     const allowed = canEndSession(meeting);
     $('end').disabled = !allowed;
-    $('end-reason').textContent = allowed
-      ? ''
-      : state === 'joined'
-        ? 'Your role cannot end the meeting for everyone.'
-        : 'Join the meeting to end it.';
+    $('end-reason').textContent = disabledReason(
+      allowed ? 'allowed' : state === 'joined' ? 'no-permission' : 'not-joined',
+    );
     $('in-room').hidden = !['joined', 'disconnected'].includes(state);
     const out = left?.state === state && !['joined', 'disconnected'].includes(state);
     $('ended').hidden = !out;
