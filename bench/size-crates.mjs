@@ -73,7 +73,7 @@ const crateOf = (fn) => {
   if (/^__wbg|^__wbindgen|^__externref/.test(fn)) return 'wasm_bindgen';
   if (/^__rustc|^__rdl|^__rg/.test(fn)) return 'alloc';
   if (/^core::ops::function::Fn(Once|Mut)?::call/.test(fn)) return '(closures, any crate)';
-  if (/^js_sys::futures::/.test(fn)) return 'wasm_bindgen_futures';
+  if (/^js_sys::futures::/.test(fn)) return 'js_sys::futures (wasm-bindgen-futures)';
   const dropped = fn.match(/^core::ptr::drop_in_place<(.*)>::h[0-9a-f]+$/);
   const path = (dropped ? dropped[1] : fn)
     .replace(/^[<&]+(mut )?/, '')

@@ -1,5 +1,5 @@
 //! Runs a [`Machine`] in JavaScript: one [`Socket`] (a `WebSocket` with its listeners), two [`Timeout`]s
-//! (reconnect, silence), the senders of pending calls and the event callback. Carries out the machine's
+//! (reconnect, silence), the promises of pending calls and the event callback. Carries out the machine's
 //! [`Effect`]s in order. Socket and timers are values that clean up when dropped, so dropping the meeting, closing,
 //! or replacing one needs no teardown code.
 //!
@@ -8,10 +8,9 @@
 //! are `Cell`s used by take-and-put-back rather than `RefCell`s: nothing here can panic on a borrow, and the
 //! payload has no borrow-error formatting code.
 
-use crate::{interop, CallId, ClientError, Effect, EndState, Event, Machine, Outcome};
-use futures_channel::oneshot;
+use crate::{interop, CallId, Effect, EndState, Event, Machine};
 use gloo_events::EventListener;
-use js_sys::Function;
+use js_sys::{Function, Promise};
 use std::cell::Cell;
 use std::rc::{Rc, Weak};
 use wasm_bindgen::prelude::*;
@@ -111,9 +110,6 @@ impl Handlers {
     }
 }
 
-/// How a call ends: what its promise resolves or rejects with.
-pub type CallOutcome = Result<Outcome, ClientError>;
-
 /// One meeting's machine plus the JavaScript resources it drives.
 pub struct Driver {
     url: String,
@@ -127,8 +123,8 @@ pub struct Driver {
     silence: Cell<Option<Timeout>>,
     /// For the sockets' listeners.
     this: Weak<Driver>,
-    /// Pending calls: their id and where their outcome goes.
-    calls: Cell<Vec<(CallId, oneshot::Sender<CallOutcome>)>>,
+    /// Pending promises: call id, resolve, reject.
+    calls: Cell<Vec<(CallId, Function, Function)>>,
     next_call: Cell<u32>,
     /// The end state last reported as `endStateChange`.
     reported: Cell<EndState>,
@@ -184,25 +180,19 @@ impl Driver {
         }
     }
 
-    /// Starts a call: `input` gets the call's id, and the machine settles it later (or at once) with an
-    /// [`Effect::Resolve`] or [`Effect::Reject`]. A meeting dropped before that settles it with `4902` (room left).
-    pub fn call(
-        self: &Rc<Self>,
-        input: impl FnOnce(&mut Machine, CallId),
-    ) -> impl std::future::Future<Output = CallOutcome> {
+    /// A promise for a call: `input` gets the call's id and the machine resolves or rejects it later (or at once).
+    pub fn call(self: &Rc<Self>, input: impl FnOnce(&mut Machine, CallId)) -> Promise {
         let id = CallId(self.next_call.get());
         self.next_call.set(id.0.wrapping_add(1));
-        let (sender, outcome) = oneshot::channel();
-        with(&self.calls, |calls| calls.push((id, sender)));
+        let promise = Promise::new(&mut |resolve, reject| with(&self.calls, |calls| calls.push((id, resolve, reject))));
         self.input(|machine| input(machine, id));
-        async move { outcome.await.unwrap_or_else(|_| Err(ClientError::room_left())) }
+        promise
     }
 
-    fn settle(&self, id: CallId, outcome: CallOutcome) {
-        let call = with(&self.calls, |calls| calls.iter().position(|(c, _)| *c == id).map(|i| calls.swap_remove(i)));
-        if let Some((_, sender)) = call {
-            // The receiver is gone only if its promise was dropped; nothing waits for the outcome then.
-            let _ = sender.send(outcome);
+    fn settle(&self, id: CallId, resolved: bool, value: &JsValue) {
+        let call = with(&self.calls, |calls| calls.iter().position(|(c, _, _)| *c == id).map(|i| calls.swap_remove(i)));
+        if let Some((_, resolve, reject)) = call {
+            let _ = if resolved { resolve } else { reject }.call1(&JsValue::UNDEFINED, value);
         }
     }
 
@@ -225,8 +215,8 @@ impl Driver {
                 // A listener that throws must not stop the meeting; the TypeScript layer reports it.
                 let _ = self.on_event.call2(&JsValue::UNDEFINED, &name, &payload);
             }
-            Effect::Resolve(id, outcome) => self.settle(id, Ok(outcome)),
-            Effect::Reject(id, error) => self.settle(id, Err(error)),
+            Effect::Resolve(id, outcome) => self.settle(id, true, &interop::outcome(&outcome)),
+            Effect::Reject(id, error) => self.settle(id, false, &interop::error(&error)),
         }
     }
 

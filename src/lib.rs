@@ -7,9 +7,11 @@
 //!   [`Participants`], [`ws_url`];
 //! - a thin wasm-bindgen layer: [`WasmMeeting`] (this file, the JavaScript surface), `driver` (runs the machine
 //!   with a `WebSocket` and `setTimeout`) and `interop` (every Rust ↔ JavaScript conversion);
+//! - on wasm32, a small global allocator ([`Heap`]) in place of dlmalloc, for the payload's size budget.
 //!
 //! The TypeScript package (`js/`) wraps [`WasmMeeting`] in the RealtimeKit-shaped `Meeting`; users never see it.
 
+mod alloc;
 mod driver;
 mod effects;
 mod end_state;
@@ -23,6 +25,7 @@ mod participants;
 mod reconnect;
 mod room;
 
+pub use alloc::Heap;
 pub use effects::{CallId, Effect, KickAllResult, Outcome};
 pub use end_state::EndState;
 pub use endpoint::ws_url;
@@ -82,7 +85,7 @@ impl WasmMeeting {
     /// `{code, message}` ([`ClientError`]).
     #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn join(&self) -> Promise {
-        settled(self.0.call(Machine::join))
+        self.0.call(Machine::join)
     }
 
     /// Leaves the room (`roomLeft` `left`); the session goes on for the others.
@@ -94,7 +97,7 @@ impl WasmMeeting {
     /// `{code, message}` ([`ClientError`]).
     #[wasm_bindgen(js_name = kickAll, unchecked_return_type = "Promise<KickAllResult>")]
     pub fn kick_all(&self) -> Promise {
-        settled(self.0.call(Machine::kick_all))
+        self.0.call(Machine::kick_all)
     }
 
     /// `init`, `joining`, `joined`, `disconnected` (reconnecting), or how the room was left (`ended`, `left`, ...).
@@ -145,17 +148,6 @@ impl WasmMeeting {
     pub fn participants(&self) -> Array {
         self.0.read(|m| interop::participants(m.participants()))
     }
-}
-
-/// The promise of a call: the future runs on the microtask queue (`wasm-bindgen-futures`); the call itself was made
-/// before this returns, so its effects (a frame sent, an at-once rejection) happen in order with the caller's.
-fn settled(call: impl std::future::Future<Output = driver::CallOutcome> + 'static) -> Promise {
-    wasm_bindgen_futures::future_to_promise(async move {
-        match call.await {
-            Ok(outcome) => Ok(interop::outcome(&outcome)),
-            Err(error) => Err(interop::error(&error)),
-        }
-    })
 }
 
 /// The end state of a meeting that is not ours (RealtimeKit's), from what it shows: `roomState`,
