@@ -4,28 +4,19 @@
  * @module
  */
 
+import type { ClientErrorCode as WasmClientErrorCode, WasmClientError } from './wasm/endsession.js';
+
 /**
  * Codes of {@link ClientError}, always strings as in RealtimeKit:
  * - `'1201'` no `kick_participant` permission; `'1205'` not in the room (RealtimeKit's codes and messages);
- * - `'4000'`–`'4050'` from the server: `'4010'` bad token, `'4030'` meeting INACTIVE, `'4040'` no such meeting…;
+ * - `'4000'`–`'4290'` from the server: `'4010'` bad token, `'4030'` meeting INACTIVE, `'4040'` no such meeting…;
  * - `'4900'` could not connect, `'4901'` connection lost before the answer, `'4902'` left before the answer;
  * - `'4903'` a RealtimeKit meeting's `kickAll`: no `roomLeft` `ended` within `timeoutMs` (see `KickAllOptions`);
  * - for a RealtimeKit meeting, any other code RealtimeKit's own `ClientError` carries, as it is.
+ *
+ * All but `'4903'` are the wasm module's (Rust's) list, through its `.d.ts`.
  */
-export type ClientErrorCode =
-  | '1201'
-  | '1205'
-  | '4000'
-  | '4001'
-  | '4002'
-  | '4010'
-  | '4030'
-  | '4040'
-  | '4050'
-  | '4900'
-  | '4901'
-  | '4902'
-  | '4903';
+export type ClientErrorCode = WasmClientErrorCode | '4903';
 
 /**
  * What `join()` and `kickAll()` reject with.
@@ -47,10 +38,20 @@ export class ClientError extends Error {
   }
 }
 
+/** A rejection of the wasm module: a plain `{code, message}` object (not an `Error`) with a string code. */
+function isWasmClientError(error: unknown): error is WasmClientError {
+  return (
+    typeof error === 'object' &&
+    error !== null &&
+    !(error instanceof Error) &&
+    'code' in error &&
+    typeof error.code === 'string' &&
+    'message' in error &&
+    typeof error.message === 'string'
+  );
+}
+
 /** Turns the wasm module's `{code, message}` rejections into `ClientError`s; rethrows anything else as is. */
 export function rethrow(error: unknown): never {
-  const e = error as { code?: unknown; message?: unknown } | null;
-  throw typeof e?.code === 'string' && !(e instanceof Error)
-    ? new ClientError(e.code as ClientErrorCode, String(e.message))
-    : error;
+  throw isWasmClientError(error) ? new ClientError(error.code, error.message) : error;
 }

@@ -13,50 +13,16 @@
  * @module
  */
 
-/**
- * How a participant left the room (RealtimeKit's `LeaveRoomState`, less the states this server never produces).
- * `disconnected` is followed by `roomJoined {reconnected: true}` or by a final `failed` or `ended`.
- */
-export type LeaveRoomState = 'ended' | 'kicked' | 'left' | 'rejected' | 'disconnected' | 'failed';
-
-/** Where the participant is: `meeting.self.roomState`; `disconnected` while reconnecting, as in RealtimeKit. */
-export type RoomState = 'init' | 'joining' | 'joined' | LeaveRoomState;
+import type { EndReason, LeaveRoomState, Participant, RoomLeftEvent, RoomState } from './wasm/endsession.js';
 
 /**
- * Why a session ended: the `reason` of `roomLeft` `ended` and of the `meeting.ended` webhook. A host or the REST API
- * ended it for everyone, or the last participant left (or was gone longer than the reconnect window).
+ * The leave states (`LeaveRoomState`: RealtimeKit's, less the states this server never produces; `disconnected` is
+ * followed by `roomJoined {reconnected: true}` or by a final `failed` or `ended`), the room states (`RoomState`:
+ * `meeting.self.roomState`) and the end reasons (`EndReason`: the `reason` of `roomLeft` `ended` and of the
+ * `meeting.ended` webhook) are defined once, in the wasm module (Rust), and reach TypeScript through its `.d.ts`; so
+ * are the payloads it emits: {@link RoomLeftEvent} (`roomLeft`) and {@link Participant}.
  */
-export type EndReason = 'HOST_ENDED_MEETING' | 'ALL_PARTICIPANTS_LEFT';
-
-/**
- * The `roomLeft` payload: how and why the participant left. On a RealtimeKit meeting it is RealtimeKit's own
- * payload (`{state}`).
- *
- * @example
- * meeting.self.on('roomLeft', ({ state, reason }) =>
- *   state === 'ended' && reason === 'HOST_ENDED_MEETING' ? showEndedByHost() : showOther(state));
- */
-export interface RoomLeftEvent {
-  state: LeaveRoomState;
-  /** The session the participant was in (or was refused back into); `''` if it never had one. */
-  sessionId: string;
-  /** With `ended`: why the session ended (`null` if the server did not say); `null` for every other state. */
-  reason: EndReason | null;
-  /** With `ended`, when the server counted it: how many participants the end removed. */
-  kickedCount?: number;
-  /** With `rejected` after a refused join: the server's error code (`'4010'` bad token, `'4030'` INACTIVE, ...). */
-  code?: string;
-  /** With `rejected`: the server's why, for a developer or a person. */
-  message?: string;
-}
-
-/** Another participant in the session. */
-export interface Participant {
-  id: string;
-  name: string;
-  customParticipantId: string;
-  presetName: string;
-}
+export type { EndReason, LeaveRoomState, Participant, RoomLeftEvent, RoomState };
 
 /** Events of `meeting.self`. */
 export interface SelfEvents {

@@ -21,7 +21,7 @@ import {
   type SelfEvents,
 } from './events.js';
 import * as inert from './inert.js';
-import { WasmMeeting } from './wasm/endsession.js';
+import { type EndState, type MeetingEvent, WasmMeeting } from './wasm/endsession.js';
 
 /** What `kickAll()` resolves with, once the server has ended the session. */
 export interface KickAllResult {
@@ -190,7 +190,7 @@ class Self extends Emitter<SelfEvents & InertSelfEvents> implements MeetingSelf 
     this.permissions = new Permissions(w);
   }
   get roomState(): RoomState {
-    return this.w.roomState as RoomState;
+    return this.w.roomState;
   }
   get roomJoined(): boolean {
     return this.roomState === 'joined';
@@ -250,7 +250,7 @@ class Joined extends Emitter<ParticipantsEvents> implements JoinedParticipants {
     return !!this.get(id);
   }
   toArray(): Participant[] {
-    return this.w.participants() as Participant[];
+    return this.w.participants();
   }
   [Symbol.iterator](): Iterator<Participant> {
     return this.toArray()[Symbol.iterator]();
@@ -290,10 +290,9 @@ export class MeetingImpl implements Meeting {
     const w = (this.#w = new WasmMeeting(
       baseURI,
       authToken,
-      (name: string, payload: unknown) => {
-        if (name == 'roomLeft') this.#left = payload as RoomLeftEvent;
-        if (name == 'roomJoined' && !(payload as { reconnected: boolean }).reconnected)
-          meta.meetingStartedTimestamp = new Date();
+      (...[name, payload]: MeetingEvent) => {
+        if (name == 'roomLeft') this.#left = payload;
+        if (name == 'roomJoined' && !payload.reconnected) meta.meetingStartedTimestamp = new Date();
         emit(route[name]!, name, payload);
       },
       reconnect.baseDelayMs,
@@ -309,14 +308,14 @@ export class MeetingImpl implements Meeting {
     route.endStateChange = this.endStates;
     this.participants = Object.assign(new Emitter<inert.InertEvents>(), inert.participants(), {
       joined,
-      kickAll: () => (w.kickAll() as Promise<KickAllResult>).catch(rethrow),
+      kickAll: () => w.kickAll().catch(rethrow),
     });
     this.meta = meta;
   }
 
   /** @internal The wasm module's end state (`allowed`, `no-permission`, ...). */
-  get endState(): string {
-    return this.#w.endState as string;
+  get endState(): EndState {
+    return this.#w.endState;
   }
 
   /** @internal The last `roomLeft` payload, kept after leaving (`null` before the first). */
@@ -325,7 +324,7 @@ export class MeetingImpl implements Meeting {
   }
 
   join(): Promise<void> {
-    return (this.#w.join() as Promise<void>).catch(rethrow);
+    return this.#w.join().catch(rethrow);
   }
 
   async leave(): Promise<void> {

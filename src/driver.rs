@@ -1,5 +1,7 @@
-//! Runs a [`Machine`] in JavaScript: one `WebSocket`, two `setTimeout` timers (reconnect, silence), the promises of pending calls and the
-//! event callback. Carries out the machine's [`Effect`]s in order.
+//! Runs a [`Machine`] in JavaScript: one [`Socket`] (a `WebSocket` with its listeners), two [`Timeout`]s
+//! (reconnect, silence), the promises of pending calls and the event callback. Carries out the machine's
+//! [`Effect`]s in order. Socket and timers are values that clean up when dropped, so dropping the meeting, closing,
+//! or replacing one needs no teardown code.
 //!
 //! Re-entrancy: the machine is never held while user JavaScript runs (listeners and promise callbacks may call
 //! back into the meeting), so every input is `take → input → take_effects → put back`, then the effects. The cells
@@ -7,18 +9,80 @@
 //! payload has no borrow-error formatting code.
 
 use crate::{interop, CallId, Effect, EndState, Event, Machine};
+use gloo_events::EventListener;
 use js_sys::{Function, Promise};
 use std::cell::Cell;
 use std::rc::{Rc, Weak};
 use wasm_bindgen::prelude::*;
 use web_sys::{MessageEvent, WebSocket};
 
-/// The JavaScript callbacks given to every socket and to the timer. Made once per meeting; they hold a weak
-/// reference so that dropping the meeting frees everything.
+/// One open `WebSocket` and its `open`/`message`/`close` listeners. Dropping it detaches the listeners and closes
+/// the socket: that is the whole teardown, wherever the socket is replaced, closed or the meeting dropped.
+struct Socket {
+    ws: WebSocket,
+    _listeners: [EventListener; 3],
+}
+
+impl Socket {
+    /// Opens a socket to `url` whose events feed `driver`'s machine (a weak reference: the meeting may be dropped).
+    fn open(url: &str, driver: &Weak<Driver>) -> Result<Self, JsValue> {
+        let ws = WebSocket::new(url)?;
+        let on = |name: &'static str, input: fn(&Rc<Driver>)| {
+            let driver = driver.clone();
+            EventListener::new(&ws, name, move |_| {
+                if let Some(driver) = driver.upgrade() {
+                    input(&driver);
+                }
+            })
+        };
+        let weak = driver.clone();
+        let message = EventListener::new(&ws, "message", move |event| {
+            let text = event.dyn_ref::<MessageEvent>().and_then(|event| interop::text(&event.data()));
+            if let (Some(driver), Some(frame)) = (weak.upgrade(), text.and_then(|text| interop::server_frame(&text))) {
+                driver.input(|m| m.socket_frame(frame));
+            }
+        });
+        let listeners = [
+            on("open", |d| d.input(Machine::socket_open)),
+            message,
+            on("close", |d| {
+                // The socket is gone; forget it (detaching these listeners) before the machine decides what next.
+                d.socket.take();
+                d.input(Machine::socket_closed);
+            }),
+        ];
+        Ok(Socket { ws, _listeners: listeners })
+    }
+
+    fn send(&self, text: &str) {
+        let _ = self.ws.send_with_str(text);
+    }
+}
+
+impl Drop for Socket {
+    fn drop(&mut self) {
+        let _ = self.ws.close();
+    }
+}
+
+/// A pending `setTimeout`, cleared when dropped (a fired one is cleared harmlessly).
+struct Timeout(JsValue);
+
+impl Timeout {
+    fn start(handler: &Closure<dyn FnMut()>, ms: u32) -> Self {
+        Timeout(interop::set_timeout(handler.as_ref(), ms))
+    }
+}
+
+impl Drop for Timeout {
+    fn drop(&mut self) {
+        interop::clear_timeout(&self.0);
+    }
+}
+
+/// The JavaScript callbacks of the two timers. Made once per meeting; they hold a weak reference so that dropping
+/// the meeting frees everything.
 struct Handlers {
-    open: Closure<dyn FnMut()>,
-    message: Closure<dyn FnMut(MessageEvent)>,
-    close: Closure<dyn FnMut()>,
     timer: Closure<dyn FnMut()>,
     silence: Closure<dyn FnMut()>,
 }
@@ -33,22 +97,7 @@ impl Handlers {
                 }
             })
         }
-        let weak = driver.clone();
         Handlers {
-            open: on(driver, |d| d.input(Machine::socket_open)),
-            message: Closure::own_aborting(move |event: MessageEvent| {
-                let frame = interop::text(&event.data()).and_then(|text| interop::server_frame(&text));
-                if let (Some(driver), Some(frame)) = (weak.upgrade(), frame) {
-                    driver.input(|m| m.socket_frame(frame));
-                }
-            }),
-            close: on(driver, |d| {
-                // The socket is gone; forget it before the machine decides what next.
-                if let Some(socket) = d.socket.take() {
-                    detach(&socket);
-                }
-                d.input(Machine::socket_closed);
-            }),
             timer: on(driver, |d| {
                 d.timer.take();
                 d.input(Machine::reconnect_due);
@@ -61,22 +110,19 @@ impl Handlers {
     }
 }
 
-fn detach(socket: &WebSocket) {
-    socket.set_onopen(None);
-    socket.set_onmessage(None);
-    socket.set_onclose(None);
-}
-
 /// One meeting's machine plus the JavaScript resources it drives.
 pub struct Driver {
     url: String,
     /// `None` only while an input runs.
     machine: Cell<Option<Box<Machine>>>,
     on_event: Function,
-    socket: Cell<Option<WebSocket>>,
-    timer: Cell<Option<JsValue>>,
+    socket: Cell<Option<Socket>>,
+    /// The reconnect timer ([`Effect::ScheduleReconnect`]).
+    timer: Cell<Option<Timeout>>,
     /// The silence timer ([`Effect::WatchSilence`]).
-    silence: Cell<Option<JsValue>>,
+    silence: Cell<Option<Timeout>>,
+    /// For the sockets' listeners.
+    this: Weak<Driver>,
     /// Pending promises: call id, resolve, reject.
     calls: Cell<Vec<(CallId, Function, Function)>>,
     next_call: Cell<u32>,
@@ -107,6 +153,7 @@ impl Driver {
             next_call: Cell::new(0),
             reported: Cell::new(EndState::NotJoined),
             handlers: Handlers::new(weak),
+            this: weak.clone(),
         })
     }
 
@@ -154,30 +201,15 @@ impl Driver {
             Effect::Open => self.open(),
             Effect::Send(frame) => with(&self.socket, |socket| {
                 if let Some(socket) = socket {
-                    let _ = socket.send_with_str(&interop::client_frame(&frame));
+                    socket.send(&interop::client_frame(&frame));
                 }
             }),
             Effect::Close => {
-                if let Some(socket) = self.socket.take() {
-                    detach(&socket);
-                    let _ = socket.close();
-                }
-                if let Some(timer) = self.timer.take() {
-                    interop::clear_timeout(&timer);
-                }
+                self.socket.take();
+                self.timer.take();
             }
-            Effect::ScheduleReconnect(ms) => {
-                let timer = interop::set_timeout(self.handlers.timer.as_ref(), ms);
-                if let Some(old) = self.timer.replace(Some(timer)) {
-                    interop::clear_timeout(&old);
-                }
-            }
-            Effect::WatchSilence(ms) => {
-                let timer = ms.map(|ms| interop::set_timeout(self.handlers.silence.as_ref(), ms));
-                if let Some(old) = self.silence.replace(timer) {
-                    interop::clear_timeout(&old);
-                }
-            }
+            Effect::ScheduleReconnect(ms) => self.timer.set(Some(Timeout::start(&self.handlers.timer, ms))),
+            Effect::WatchSilence(ms) => self.silence.set(ms.map(|ms| Timeout::start(&self.handlers.silence, ms))),
             Effect::Emit(event) => {
                 let (name, payload) = interop::event(&event);
                 // A listener that throws must not stop the meeting; the TypeScript layer reports it.
@@ -189,34 +221,11 @@ impl Driver {
     }
 
     fn open(self: &Rc<Self>) {
-        match WebSocket::new(&self.url) {
-            Ok(socket) => {
-                let h = &self.handlers;
-                socket.set_onopen(Some(h.open.as_ref().unchecked_ref()));
-                socket.set_onmessage(Some(h.message.as_ref().unchecked_ref()));
-                socket.set_onclose(Some(h.close.as_ref().unchecked_ref()));
-                if let Some(old) = self.socket.replace(Some(socket)) {
-                    detach(&old);
-                    let _ = old.close();
-                }
-            }
+        match Socket::open(&self.url, &self.this) {
+            // Replacing drops the old socket, if any: detached and closed.
+            Ok(socket) => self.socket.set(Some(socket)),
             // No WebSocket in this runtime, or a malformed URL: the same as a socket that could not connect.
             Err(_) => self.input(|m| m.socket_closed()),
-        }
-    }
-}
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        if let Some(socket) = self.socket.take() {
-            detach(&socket);
-            let _ = socket.close();
-        }
-        if let Some(timer) = self.timer.take() {
-            interop::clear_timeout(&timer);
-        }
-        if let Some(timer) = self.silence.take() {
-            interop::clear_timeout(&timer);
         }
     }
 }

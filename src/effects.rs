@@ -2,6 +2,7 @@
 
 use crate::{ClientError, Event};
 use endsession_protocol::ClientFrame;
+use serde::Serialize;
 
 /// Names one pending `join()` or `kickAll()` call, i.e. one JavaScript promise. The driver picks the ids.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -14,7 +15,8 @@ pub struct CallId(pub u32);
 /// let r = KickAllResult { session_id: "s-1".into(), kicked_count: 3, already_ended: false };
 /// assert_eq!(r.kicked_count, 3);
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct KickAllResult {
     /// The session that ended.
     pub session_id: String,

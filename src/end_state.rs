@@ -1,6 +1,7 @@
 //! What an "End meeting for all" control should show: [`EndState`].
 
 use crate::{LeaveState, RoomState};
+use serde::{Serialize, Serializer};
 
 /// The end state of one participant, derived from where it is ([`RoomState`]), its `kick_participant` permission
 /// and whether an end it asked for is under way. The framework bindings render it; none of them re-derives it.
@@ -61,6 +62,13 @@ impl EndState {
             EndState::Ending => "ending",
             EndState::Left(state) => state.as_str(),
         }
+    }
+}
+
+/// As its JavaScript name ([`EndState::as_str`]).
+impl Serialize for EndState {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
     }
 }
 

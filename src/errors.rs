@@ -4,6 +4,7 @@
 //! `4000`–`4050` come from the server ([`endsession_protocol::ErrorCode`]); `4900`–`4902` are the client's own.
 
 use endsession_protocol::ErrorCode;
+use serde::Serialize;
 
 /// Why a `join()` or `kickAll()` call failed.
 ///
@@ -13,7 +14,7 @@ use endsession_protocol::ErrorCode;
 /// assert_eq!(e.code, "1205");
 /// assert!(e.message.starts_with("[ERR1205]: {Participant} Action not permitted without joining room"));
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ClientError {
     /// `"1201"`, `"1205"`, a server code such as `"4010"`, or a client code `"49xx"`.
     pub code: String,

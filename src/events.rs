@@ -2,6 +2,7 @@
 
 use crate::{EndState, Leave};
 use endsession_protocol::Participant;
+use serde::Serialize;
 
 /// An event for the JavaScript listeners. [`Event::name`] is the event name, the fields are its payload.
 ///
@@ -18,7 +19,9 @@ use endsession_protocol::Participant;
 /// use endsession::{Event, Leave, LeaveState};
 /// assert_eq!(Event::RoomLeft(Leave::new(LeaveState::Ended, "s-1")).name(), "roomLeft");
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Serializes as its payload alone (the name travels apart).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged, rename_all_fields = "camelCase")]
 pub enum Event {
     /// The participant is in the session; `reconnected` after a dropped socket was restored.
     RoomJoined { reconnected: bool },

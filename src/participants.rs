@@ -1,6 +1,7 @@
 //! The others in the session: [`Participants`].
 
 use endsession_protocol::Participant;
+use serde::Serialize;
 
 /// The other participants in the session, in the order they joined; `meeting.participants.joined`.
 ///
@@ -16,7 +17,8 @@ use endsession_protocol::Participant;
 /// assert_eq!(joined.remove("a").map(|p| p.id), Some("a".to_string()));
 /// assert!(joined.is_empty());
 /// ```
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
 pub struct Participants(Vec<Participant>);
 
 impl Participants {

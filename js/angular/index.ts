@@ -27,13 +27,13 @@ import {
   type EndStateSource,
   endStateSource,
   leaveStateOf,
-  type RealtimeKitLikeMeeting,
   type RoomLeftEvent,
 } from '../end-state/index.js';
-import type { KickAllResult, Meeting } from '../meeting.js';
+import type { AnyMeeting } from '../index.js';
+import type { KickAllResult } from '../meeting.js';
 
 export type { EndState };
-export type AnyMeeting = Meeting | RealtimeKitLikeMeeting;
+export type { AnyMeeting };
 /** A meeting, or a signal (any function) returning one, or `null` while there is none. */
 export type MeetingInput = AnyMeeting | null | undefined | (() => AnyMeeting | null | undefined);
 

@@ -23,8 +23,8 @@
  *
  * @module
  */
-import { type EndStateSource, endStateSource, type RealtimeKitLikeMeeting } from '../end-state/index.js';
-import type { Meeting } from '../meeting.js';
+import { type EndStateSource, endStateSource } from '../end-state/index.js';
+import type { AnyMeeting } from '../index.js';
 import { openModal, takeEndFocus, trackEndFocus, trapTab } from '../ui/dialog.js';
 import {
   CANCEL,
@@ -35,8 +35,6 @@ import {
   LABEL,
   leaveText,
 } from '../ui/text.js';
-
-type AnyMeeting = Meeting | RealtimeKitLikeMeeting;
 
 // Without a DOM (Node, server-side rendering) the module still imports; nothing is defined.
 const Base = (globalThis.HTMLElement ?? class {}) as typeof HTMLElement;

@@ -10,7 +10,7 @@ import type { LeaveRoomState, RoomLeftEvent } from '../events.js';
 import { loadWasm, wasmLoaded } from '../load.js';
 import { kickAll } from '../index.js';
 import { type KickAllResult, type Meeting, MeetingImpl, type RealtimeKitLikeMeeting } from '../meeting.js';
-import { endStateOf } from '../wasm/endsession.js';
+import { type EndState, endStateOf } from '../wasm/endsession.js';
 
 /**
  * - `allowed`: in the session, may end it for everyone;
@@ -18,9 +18,10 @@ import { endStateOf } from '../wasm/endsession.js';
  * - `not-joined`: before joining, while joining or reconnecting;
  * - `ending`: this participant's end is under way;
  * - a leave state once out of the room: `ended` (ended for all), `kicked`, `left`, `rejected`, `failed`.
+ *
+ * Defined once, in the wasm module (Rust's `EndState`), and read from its `.d.ts`.
  */
-export type EndState =
-  'allowed' | 'no-permission' | 'not-joined' | 'ending' | Exclude<LeaveRoomState, 'disconnected'>;
+export type { EndState };
 
 /** The end state of one meeting; one per meeting object, shared by every binding. */
 export interface EndStateSource {
@@ -41,7 +42,7 @@ export interface EndStateSource {
 }
 
 export type { RealtimeKitLikeMeeting, RoomLeftEvent };
-export { leaveText } from '../ui/text.js';
+export { disabledReason, leaveText } from '../ui/text.js';
 
 const LEAVE_STATES: readonly string[] = ['ended', 'kicked', 'left', 'rejected', 'failed'];
 
@@ -102,7 +103,7 @@ function source(
 /** Our meeting: the wasm module derives the state and emits `endStateChange`. */
 function ours(meeting: MeetingImpl): EndStateSource {
   return source(
-    () => meeting.endState as EndState,
+    () => meeting.endState,
     () => meeting.lastLeave,
     () => meeting.participants.kickAll(),
     (changed) => {
@@ -121,11 +122,7 @@ function foreign(meeting: RealtimeKitLikeMeeting): EndStateSource {
   let last: Partial<RoomLeftEvent> | null = null;
   const read = (): EndState =>
     wasmLoaded()
-      ? (endStateOf(
-          meeting.self.roomState,
-          meeting.self.permissions.kickParticipant === true,
-          ending,
-        ) as EndState)
+      ? endStateOf(meeting.self.roomState, meeting.self.permissions.kickParticipant === true, ending)
       : 'not-joined';
   const s = source(
     read,

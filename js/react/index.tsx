@@ -24,10 +24,10 @@ import {
   type EndStateSource,
   endStateSource,
   leaveStateOf,
-  type RealtimeKitLikeMeeting,
   type RoomLeftEvent,
 } from '../end-state/index.js';
-import type { KickAllResult, Meeting } from '../meeting.js';
+import type { AnyMeeting } from '../index.js';
+import type { KickAllResult } from '../meeting.js';
 import { openModal, takeEndFocus, trackEndFocus, trapTab } from '../ui/dialog.js';
 import {
   CANCEL,
@@ -40,7 +40,7 @@ import {
 } from '../ui/text.js';
 
 export type { EndState };
-export type AnyMeeting = Meeting | RealtimeKitLikeMeeting;
+export type { AnyMeeting };
 
 const none = () => () => {};
 

@@ -12,6 +12,9 @@ test('leaveText says something true for every state and reason', () => {
   const everyone = leaveText({ state: 'ended', reason: 'ALL_PARTICIPANTS_LEFT' });
   assert.match(everyone.join(' '), /everyone left/);
   assert.doesNotMatch(everyone.join(' '), /for everyone/, 'nobody ended it for everyone');
+  const noHost = leaveText({ state: 'ended', reason: 'NO_HOST' }).join(' ');
+  assert.match(noHost, /no host/);
+  assert.doesNotMatch(noHost, /for everyone|everyone left/, 'nobody ended it, and people were still there');
   const unknown = leaveText({ state: 'ended', reason: null }).join(' ');
   assert.doesNotMatch(unknown, /for everyone|everyone left/, 'no reason claimed without one');
   assert.match(unknown, /ended/);

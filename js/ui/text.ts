@@ -36,7 +36,8 @@ const REJECTED: Record<string, string> = {
 /**
  * Title and message of the ended screen for a `roomLeft` payload: true for each leave state and, for an end, each
  * reason — `HOST_ENDED_MEETING` was ended for everyone; `ALL_PARTICIPANTS_LEFT` ended because everyone had left
- * (never "ended for everyone"); `rejected` gives the server's why. A payload with only `{state}` (RealtimeKit's)
+ * (never "ended for everyone"); `NO_HOST` ended because no host was left (the meeting's
+ * `end_when_no_host_after_secs`); `rejected` gives the server's why. A payload with only `{state}` (RealtimeKit's)
  * gets words that hold whatever the reason.
  *
  * @example
@@ -51,7 +52,9 @@ export function leaveText(left: Pick<RoomLeftEvent, 'state'> & Partial<RoomLeftE
           ? 'The session was ended for everyone.'
           : left.reason === 'ALL_PARTICIPANTS_LEFT'
             ? 'The session ended because everyone left.'
-            : 'This session is over.',
+            : left.reason === 'NO_HOST'
+              ? 'The session ended because no host was left in it.'
+              : 'This session is over.',
       ];
     case 'kicked':
       return ['You were removed from the meeting.', 'A host removed you from this session.'];

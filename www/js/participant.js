@@ -3,7 +3,7 @@
 // timeout (tests/e2e/reconnect.spec.ts).
 // Uses only the public `endsession` API; the tests read the same DOM a person does.
 import { initMeeting, canEndSession, kickAll, on, ClientError } from '/pkg/index.js';
-import { leaveText } from '/pkg/end-state/index.js';
+import { disabledReason, leaveText } from '/pkg/end-state/index.js';
 import { addParticipant } from './backend.js';
 
 const params = new URLSearchParams(location.search);
@@ -71,15 +71,19 @@ function wire(meeting) {
     document.querySelector('[data-testid=participant-count]').textContent = String(people.length + 1);
     // The gate is the end state: closed while reconnecting and while the end is under way, open again after.
     $('end').disabled = !allowed;
-    $('end-reason').textContent = allowed
-      ? ''
-      : state === 'disconnected'
+    // Texts of the end states are the package's (disabledReason); "Reconnecting…" is this page's own.
+    $('end-reason').textContent =
+      !allowed && state === 'disconnected'
         ? 'Reconnecting…'
-        : state !== 'joined'
-          ? 'Join the meeting to end it.'
-          : meeting.self.permissions.kickParticipant
-            ? 'Ending the meeting for everyone…'
-            : 'Your role cannot end the meeting for everyone.';
+        : disabledReason(
+            allowed
+              ? 'allowed'
+              : state !== 'joined'
+                ? 'not-joined'
+                : meeting.self.permissions.kickParticipant
+                  ? 'ending'
+                  : 'no-permission',
+          );
     const out = left?.state === state && !['joined', 'disconnected'].includes(state);
     // Focus in the room that is about to be hidden (the End button pressed by keyboard) would fall to <body>: it
     // moves to the ended screen's heading instead.

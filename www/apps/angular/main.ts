@@ -17,16 +17,10 @@ import {
 import { bootstrapApplication } from '@angular/platform-browser';
 import { initMeeting, ClientError, type Meeting } from 'endsession';
 import { injectEndSession } from 'endsession/angular';
-import { leaveText } from 'endsession/end-state';
+import { disabledReason, leaveStateOf, leaveText } from 'endsession/end-state';
 import type { DemoBus, Room, Seat } from '../bus';
 
 const bus = (window as unknown as { endsessionDemo: DemoBus }).endsessionDemo;
-
-const REASON: Record<string, string> = {
-  'no-permission': 'Your role cannot end the meeting for everyone.',
-  'not-joined': 'Join the meeting to end it.',
-  ending: 'Ending the meeting for everyone…',
-};
 
 @Component({
   selector: 'angular-panel',
@@ -120,7 +114,8 @@ class AngularPanel {
   });
   readonly role = computed(() => (this.seat() ? bus.roleLabel(this.seat()!.role) : ''));
   readonly label = computed(() => bus.label(this.end.state()));
-  readonly reason = computed(() => REASON[this.end.state()] ?? '');
+  // Out of the room the ended screen says why; the line under the button stays empty.
+  readonly reason = computed(() => (leaveStateOf(this.end.state()) ? '' : disabledReason(this.end.state())));
   readonly ended = computed(() => {
     const left = this.end.leave();
     return left ? leaveText(left) : null;
