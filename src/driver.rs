@@ -37,7 +37,9 @@ impl Socket {
         };
         let weak = driver.clone();
         let message = EventListener::new(&ws, "message", move |event| {
-            let text = event.dyn_ref::<MessageEvent>().and_then(|event| interop::text(&event.data()));
+            // Not `dyn_ref`: Node's WebSocket (undici) dispatches its own MessageEvent class, which is no instance of
+            // the global one, and every frame would be dropped. A "message" event of a WebSocket always has `data`.
+            let text = interop::text(&event.unchecked_ref::<MessageEvent>().data());
             if let (Some(driver), Some(frame)) = (weak.upgrade(), text.and_then(|text| interop::server_frame(&text))) {
                 driver.input(|m| m.socket_frame(frame));
             }
