@@ -106,7 +106,7 @@ export function EndMeetingButton({ meeting, children, className, onEnded, onErro
   // The error of the last end, with the end state it failed in: shown while that state lasts, dropped when it
   // changes (e.g. a reconnect: what failed before is not true after).
   const [failed, setFailed] = useState<{ error: string; state: EndState } | null>(null);
-  const error = failed?.state === state ? failed.error : '';
+  const error = failed && (failed.state === state || failed.state === 'ending') ? failed.error : '';
   const dialog = useRef<HTMLDialogElement>(null);
   const cancel = useRef<HTMLButtonElement>(null);
   const button = useRef<HTMLButtonElement>(null);
@@ -114,8 +114,11 @@ export function EndMeetingButton({ meeting, children, className, onEnded, onErro
   useEffect(() => {
     if (!canEnd) dialog.current?.close();
   }, [canEnd]);
+  // The failure itself ends `ending` (the answer and the state change race): the state that follows it is the one
+  // the error belongs to.
   useEffect(() => {
-    if (failed && failed.state !== state) setFailed(null);
+    if (!failed || failed.state === state) return;
+    setFailed(failed.state === 'ending' ? { ...failed, state } : null);
   }, [failed, state]);
   const source = meeting ? endStateSource(meeting) : null;
   // The wrapper holds the focus for the button and its dialog: an end while the dialog is open takes it from there.

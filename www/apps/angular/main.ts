@@ -110,7 +110,7 @@ class AngularPanel {
   readonly error = signal<{ text: string; state: string } | null>(null);
   readonly errorText = computed(() => {
     const error = this.error();
-    return error?.state === this.end.state() ? error.text : '';
+    return error && [this.end.state(), 'ending'].includes(error.state) ? error.text : '';
   });
   readonly role = computed(() => (this.seat() ? bus.roleLabel(this.seat()!.role) : ''));
   readonly label = computed(() => bus.label(this.end.state()));
@@ -141,9 +141,12 @@ class AngularPanel {
       if (!this.end.canEnd() && this.dialog().nativeElement.open) this.dialog().nativeElement.close();
     });
     // An error belongs to the state it happened in: a new state (a reconnect, a new permission) drops it.
+    // The failure itself ends `ending`: the state that follows it is the one the error belongs to.
     effect(() => {
       const error = this.error();
-      if (error && error.state !== this.end.state()) this.error.set(null);
+      const state = this.end.state();
+      if (!error || error.state === state) return;
+      this.error.set(error.state === 'ending' ? { ...error, state } : null);
     });
     // The End button had the focus (still has it, disabled, or lost it to nothing) and goes with the room: the ended
     // screen's title takes it, once, as it appears. Not when the focus was elsewhere: the page has other panels.
