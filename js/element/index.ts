@@ -99,6 +99,8 @@ export class EndMeetingButtonElement extends MeetingElement {
   readonly #button: HTMLButtonElement;
   readonly #reason: HTMLElement;
   readonly #dialog: HTMLDialogElement;
+  /** The last end's error, and whether the state has left `allowed` for another than `ending` since. */
+  #failed: { text: string; away: boolean } | null = null;
 
   constructor() {
     super();
@@ -142,6 +144,8 @@ export class EndMeetingButtonElement extends MeetingElement {
   /** Opens the confirmation dialog, if ending is allowed now. */
   open(): void {
     if (this.source?.state !== 'allowed') return;
+    this.#failed = null;
+    delete this.#reason.dataset.error;
     this.#reason.textContent = '';
     openModal(this.#dialog, this.shadowRoot!.querySelector('[part=cancel]'), this.#button);
   }
@@ -156,9 +160,11 @@ export class EndMeetingButtonElement extends MeetingElement {
         new CustomEvent('endsession-ended', { detail: result, bubbles: true, composed: true }),
       );
     } catch (error) {
+      this.#failed = {
+        text: error instanceof Error ? error.message.split('\n').pop()! : String(error),
+        away: false,
+      };
       this.render();
-      this.#reason.dataset.error = '';
-      this.#reason.textContent = error instanceof Error ? error.message.split('\n').pop()! : String(error);
       this.dispatchEvent(
         new CustomEvent('endsession-error', { detail: error, bubbles: true, composed: true }),
       );
@@ -170,8 +176,13 @@ export class EndMeetingButtonElement extends MeetingElement {
     const state = this.source?.state ?? 'not-joined';
     this.setAttribute('state', state);
     this.#button.disabled = state !== 'allowed';
-    delete this.#reason.dataset.error;
-    this.#reason.textContent = disabledReason(state);
+    // The last end's error stays until the state is back to `allowed` after having left it for another state than
+    // `ending`: the answer and the state change it brings arrive in either order.
+    if (this.#failed && state === 'allowed' && this.#failed.away) this.#failed = null;
+    else if (this.#failed && state !== 'allowed' && state !== 'ending') this.#failed.away = true;
+    if (this.#failed) this.#reason.dataset.error = '';
+    else delete this.#reason.dataset.error;
+    this.#reason.textContent = this.#failed?.text ?? disabledReason(state);
     if (state !== 'allowed' && this.#dialog.open) this.#dialog.close();
   }
 }

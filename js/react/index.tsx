@@ -103,10 +103,11 @@ export interface EndMeetingButtonProps {
  */
 export function EndMeetingButton({ meeting, children, className, onEnded, onError }: EndMeetingButtonProps) {
   const { state, canEnd, kickAll } = useEndSession(meeting);
-  // The error of the last end, with the end state it failed in: shown while that state lasts, dropped when it
-  // changes (e.g. a reconnect: what failed before is not true after).
-  const [failed, setFailed] = useState<{ error: string; state: EndState } | null>(null);
-  const error = failed && (failed.state === state || failed.state === 'ending') ? failed.error : '';
+  // The error of the last end: shown until the end state comes back to `allowed` after having left it for another
+  // state than `ending` (a reconnect, the permission back: what failed before is not true after). Not tied to the
+  // state at the moment of failure: the answer and the state change it brings arrive in either order.
+  const [failed, setFailed] = useState<{ error: string; away: boolean } | null>(null);
+  const error = failed?.error ?? '';
   const dialog = useRef<HTMLDialogElement>(null);
   const cancel = useRef<HTMLButtonElement>(null);
   const button = useRef<HTMLButtonElement>(null);
@@ -114,11 +115,10 @@ export function EndMeetingButton({ meeting, children, className, onEnded, onErro
   useEffect(() => {
     if (!canEnd) dialog.current?.close();
   }, [canEnd]);
-  // The failure itself ends `ending` (the answer and the state change race): the state that follows it is the one
-  // the error belongs to.
   useEffect(() => {
-    if (!failed || failed.state === state) return;
-    setFailed(failed.state === 'ending' ? { ...failed, state } : null);
+    if (!failed) return;
+    if (state === 'allowed' && failed.away) setFailed(null);
+    else if (state !== 'allowed' && state !== 'ending' && !failed.away) setFailed({ ...failed, away: true });
   }, [failed, state]);
   const source = meeting ? endStateSource(meeting) : null;
   // The wrapper holds the focus for the button and its dialog: an end while the dialog is open takes it from there.
@@ -134,7 +134,7 @@ export function EndMeetingButton({ meeting, children, className, onEnded, onErro
       onEnded?.(result);
     } catch (e) {
       const error = e instanceof Error ? e.message.split('\n').pop()! : String(e);
-      setFailed({ error, state: source?.state ?? 'not-joined' });
+      setFailed({ error, away: false });
       onError?.(e);
     }
   };

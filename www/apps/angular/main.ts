@@ -106,12 +106,12 @@ class AngularPanel {
   readonly meeting = signal<Meeting | null>(null);
   readonly end = injectEndSession(this.meeting);
   readonly room = signal<Room>({ sessionId: '', count: 0, names: [] });
-  /** The last end's error, with the end state it failed in: shown while that state lasts. */
-  readonly error = signal<{ text: string; state: string } | null>(null);
-  readonly errorText = computed(() => {
-    const error = this.error();
-    return error && [this.end.state(), 'ending'].includes(error.state) ? error.text : '';
-  });
+  /**
+   * The last end's error: shown until the end state is back to `allowed` after having left it for another state than
+   * `ending` (the answer and the state change it brings arrive in either order).
+   */
+  readonly error = signal<{ text: string; away: boolean } | null>(null);
+  readonly errorText = computed(() => this.error()?.text ?? '');
   readonly role = computed(() => (this.seat() ? bus.roleLabel(this.seat()!.role) : ''));
   readonly label = computed(() => bus.label(this.end.state()));
   // Out of the room the ended screen says why; the line under the button stays empty.
@@ -140,13 +140,14 @@ class AngularPanel {
     effect(() => {
       if (!this.end.canEnd() && this.dialog().nativeElement.open) this.dialog().nativeElement.close();
     });
-    // An error belongs to the state it happened in: a new state (a reconnect, a new permission) drops it.
-    // The failure itself ends `ending`: the state that follows it is the one the error belongs to.
+    // A reconnect or the permission back: what failed before is not true after.
     effect(() => {
       const error = this.error();
       const state = this.end.state();
-      if (!error || error.state === state) return;
-      this.error.set(error.state === 'ending' ? { ...error, state } : null);
+      if (!error) return;
+      if (state === 'allowed' && error.away) this.error.set(null);
+      else if (state !== 'allowed' && state !== 'ending' && !error.away)
+        this.error.set({ ...error, away: true });
     });
     // The End button had the focus (still has it, disabled, or lost it to nothing) and goes with the room: the ended
     // screen's title takes it, once, as it appears. Not when the focus was elsewhere: the page has other panels.
@@ -209,7 +210,7 @@ class AngularPanel {
       await this.end.kickAll();
     } catch (e) {
       const text = e instanceof ClientError ? `${e.code}: ${e.message}` : String(e);
-      this.error.set({ text, state: this.end.state() });
+      this.error.set({ text, away: false });
     }
   }
 
