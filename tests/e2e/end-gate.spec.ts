@@ -217,19 +217,24 @@ for (const key of ['Enter', 'Space']) {
 }
 
 type Panel = 'react' | 'angular' | 'element';
+
+/** The demo on a new meeting with the `name` panel a host (its End allowed); returns the meeting and the panel. */
+async function demoPanelAllowed(page: Page, request: Parameters<typeof newMeeting>[0], name: Panel) {
+  await page.setViewportSize({ width: 1440, height: 1000 });
+  const meetingId = await newMeeting(request);
+  await page.goto(`/?meeting=${meetingId}`);
+  const toggle = page.getByTestId(`grant-${name}`);
+  await expect(toggle).toBeVisible();
+  if ((await toggle.getAttribute('aria-checked')) !== 'true') await toggle.click();
+  await expect(page.getByTestId(`${name}-state`)).toHaveAttribute('data-state', 'allowed');
+  return { meetingId, panel: page.locator(`article[data-panel=${name}]`) };
+}
 for (const name of ['react', 'angular', 'element'] as Panel[]) {
   test(`ending by keyboard from the ${name} panel of the demo moves the focus to that panel's ended screen`, async ({
     page,
     request,
   }) => {
-    await page.setViewportSize({ width: 1440, height: 1000 });
-    const meetingId = await newMeeting(request);
-    await page.goto(`/?meeting=${meetingId}`);
-    const panel = page.locator(`article[data-panel=${name}]`);
-    const toggle = page.getByTestId(`grant-${name}`);
-    await expect(toggle).toBeVisible();
-    if ((await toggle.getAttribute('aria-checked')) !== 'true') await toggle.click();
-    await expect(page.getByTestId(`${name}-state`)).toHaveAttribute('data-state', 'allowed');
+    const { panel } = await demoPanelAllowed(page, request, name);
     const end = panel.getByRole('button', { name: 'End meeting for all' });
     await end.focus();
     await page.keyboard.press('Enter');
@@ -255,14 +260,7 @@ for (const name of ['react', 'angular', 'element'] as Panel[])
       page,
       request,
     }) => {
-      await page.setViewportSize({ width: 1440, height: 1000 });
-      const meetingId = await newMeeting(request);
-      await page.goto(`/?meeting=${meetingId}`);
-      const panel = page.locator(`article[data-panel=${name}]`);
-      const toggle = page.getByTestId(`grant-${name}`);
-      await expect(toggle).toBeVisible();
-      if ((await toggle.getAttribute('aria-checked')) !== 'true') await toggle.click();
-      await expect(page.getByTestId(`${name}-state`)).toHaveAttribute('data-state', 'allowed');
+      const { meetingId, panel } = await demoPanelAllowed(page, request, name);
       await panel.getByRole('button', { name: 'End meeting for all' }).focus();
       if (where !== 'button') {
         await page.keyboard.press('Enter');
