@@ -4,89 +4,33 @@
 // in it, and manage webhooks, whose signed `meeting.ended` arrives at a real HTTP receiver that verifies it with
 // `endsession/webhooks`. Binary: $ENDSESSION_SERVER_BIN, else ${CARGO_TARGET_DIR:-target}/release/endsession-server.
 // Node 20 has WebSocket only behind --experimental-websocket (scripts/test.sh passes it; Node 22 has it by default).
+import { DEADLINE_MS, startServer, until } from './server.mjs';
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import Cloudflare from 'cloudflare';
 import { canEndSession, initMeeting, kickAll, on } from 'endsession';
 import { verifyWebhook } from 'endsession/webhooks';
 
-const root = fileURLToPath(new URL('../../', import.meta.url));
-const binary =
-  process.env.ENDSESSION_SERVER_BIN ??
-  join(resolve(root, process.env.CARGO_TARGET_DIR ?? 'target'), 'release/endsession-server');
 const account = 'sdk-account';
 const secret = randomBytes(16).toString('hex');
-const DEADLINE_MS = 10_000;
 
-let server;
-let data;
 let baseURI;
+let stopServer;
 let cf;
 let receiver;
 let hooks; // [{ headers, body }] as the receiver got them
 let joined = [];
 
-/** Resolves with `check()`'s first truthy value, polled every 20 ms; rejects after `ms` naming `what`. */
-async function until(what, check, ms = DEADLINE_MS) {
-  const end = Date.now() + ms;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > end) throw new Error(`no ${what} within ${ms} ms`);
-    await new Promise((ok) => setTimeout(ok, 20));
-  }
-}
-
-/** A free loopback port, as the OS hands it out. */
-async function freePort() {
-  const probe = createServer();
-  await new Promise((ok) => probe.listen(0, '127.0.0.1', ok));
-  const { port } = probe.address();
-  await new Promise((ok) => probe.close(ok));
-  return port;
-}
-
 before(async () => {
-  assert.ok(existsSync(binary), `${binary} is missing: cargo build --release -p endsession-server`);
   assert.equal(
     typeof WebSocket,
     'function',
     'no WebSocket: run node --experimental-websocket --test (Node 20)',
   );
-  data = mkdtempSync(join(tmpdir(), 'endsession-sdk-'));
-  const port = await freePort();
-  baseURI = `http://127.0.0.1:${port}`;
-  server = spawn(
-    binary,
-    // `--webhook-targets any`: the test's webhook receiver is on this machine, which the default policy refuses.
-    [
-      '--listen',
-      `127.0.0.1:${port}`,
-      '--data',
-      data,
-      '--api-token',
-      `${account}:${secret}:Realtime Admin`,
-      '--webhook-targets',
-      'any',
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let log = '';
-  server.stdout.on('data', (b) => (log += b));
-  server.stderr.on('data', (b) => (log += b));
-  await until(
-    '`listening on` from the server',
-    () => log.includes('listening on') || server.exitCode !== null,
-  );
-  assert.equal(server.exitCode, null, `the server exited: ${log}`);
+  ({ baseURI, stop: stopServer } = await startServer(account, secret));
   cf = new Cloudflare({
     apiToken: secret,
     baseURL: `${baseURI}/client/v4`,
@@ -108,9 +52,8 @@ before(async () => {
 
 after(async () => {
   for (const meeting of joined) await meeting.leave().catch(() => {});
-  server?.kill();
+  stopServer?.();
   receiver?.close();
-  if (data) rmSync(data, { recursive: true, force: true });
 });
 
 const receiverURL = () => `http://127.0.0.1:${receiver.address().port}/hooks`;

@@ -4,50 +4,21 @@
 // delivery verifies with the old and with the new secret. A participant joins over a raw WebSocket (undici's: Node 20
 // has no global one without a flag) so that the session starts and the API can end it.
 // Binary: $ENDSESSION_SERVER_BIN, else ${CARGO_TARGET_DIR:-target}/release/endsession-server.
+import { DEADLINE_MS, startServer, until } from './server.mjs';
 import { test, before, after, mock } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Webhook, WebhookVerificationError } from 'standardwebhooks';
 import { WebSocket } from 'undici';
 
-const root = fileURLToPath(new URL('../../', import.meta.url));
-const binary =
-  process.env.ENDSESSION_SERVER_BIN ??
-  join(resolve(root, process.env.CARGO_TARGET_DIR ?? 'target'), 'release/endsession-server');
 const account = 'standard-webhooks-account';
 const token = randomBytes(16).toString('hex');
-const DEADLINE_MS = 10_000;
 
-let server;
-let data;
 let baseURI;
+let stopServer;
 let receiver;
 const deliveries = []; // [{ headers, body: Buffer }] as the receiver got them
-
-/** Resolves with `check()`'s first truthy value, polled every 20 ms; rejects after `ms` naming `what`. */
-async function until(what, check, ms = DEADLINE_MS) {
-  const end = Date.now() + ms;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > end) throw new Error(`no ${what} within ${ms} ms`);
-    await new Promise((ok) => setTimeout(ok, 20));
-  }
-}
-
-async function freePort() {
-  const probe = createServer();
-  await new Promise((ok) => probe.listen(0, '127.0.0.1', ok));
-  const { port } = probe.address();
-  await new Promise((ok) => probe.close(ok));
-  return port;
-}
 
 /** One REST call below /client/v4/accounts/{account}/realtime/kit; resolves with `data`, throws on !success. */
 async function api(method, path, body) {
@@ -63,33 +34,7 @@ async function api(method, path, body) {
 }
 
 before(async () => {
-  assert.ok(existsSync(binary), `${binary} is missing: cargo build --release -p endsession-server`);
-  data = mkdtempSync(join(tmpdir(), 'endsession-standard-webhooks-'));
-  const port = await freePort();
-  baseURI = `http://127.0.0.1:${port}`;
-  // `--webhook-targets any`: the receiver is on this machine, which the default policy refuses.
-  server = spawn(
-    binary,
-    [
-      '--listen',
-      `127.0.0.1:${port}`,
-      '--data',
-      data,
-      '--api-token',
-      `${account}:${token}:Realtime Admin`,
-      '--webhook-targets',
-      'any',
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let log = '';
-  server.stdout.on('data', (b) => (log += b));
-  server.stderr.on('data', (b) => (log += b));
-  await until(
-    '`listening on` from the server',
-    () => log.includes('listening on') || server.exitCode !== null,
-  );
-  assert.equal(server.exitCode, null, `the server exited: ${log}`);
+  ({ baseURI, stop: stopServer } = await startServer(account, token));
 
   receiver = createServer((req, res) => {
     const chunks = [];
@@ -103,9 +48,8 @@ before(async () => {
 });
 
 after(() => {
-  server?.kill();
+  stopServer?.();
   receiver?.close();
-  if (data) rmSync(data, { recursive: true, force: true });
 });
 
 /** A new app with a webhook for meeting.ended to the receiver; returns { appId, hook } (hook.secret included). */
