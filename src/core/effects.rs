@@ -1,6 +1,6 @@
 //! What the state machine asks its driver to do: [`Effect`].
 
-use crate::{ClientError, Event};
+use crate::core::{ClientError, Event};
 use endsession_protocol::ClientFrame;
 use serde::Serialize;
 

@@ -5,7 +5,7 @@
 //! with the same session and count and `alreadyEnded: true`.
 
 use super::Machine;
-use crate::{CallId, ClientError, Effect, KickAllResult, Leave, LeaveState, Outcome, RoomState};
+use crate::core::{CallId, ClientError, Effect, KickAllResult, Leave, LeaveState, Outcome, RoomState};
 use endsession_protocol::ClientFrame;
 
 /// One `kickAll` frame in flight and every call waiting for its answer.

@@ -1,6 +1,6 @@
 //! How and why the participant left the room: [`Leave`], the `roomLeft` payload.
 
-use crate::LeaveState;
+use crate::core::LeaveState;
 use endsession_protocol::{EndReason, ErrorCode};
 use serde::Serialize;
 

@@ -12,7 +12,7 @@
 //! serde-wasm-bindgen outbound but before the default allocator and wasm-bindgen-futures: this decoder 30,466;
 //! `serde_wasm_bindgen::from_value(JSON.parse(text))` 66,635; `serde_json::from_str` 71,261.
 
-use crate::{ClientError, Event, Outcome, Participants};
+use crate::core::{ClientError, Event, Outcome, Participants};
 use endsession_protocol::{ClientFrame, EndReason, ErrorCode, LeaveState, Participant, Permissions, ServerFrame};
 use js_sys::{Array, Reflect, JSON};
 use serde::Serialize;

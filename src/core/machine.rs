@@ -11,7 +11,7 @@
 //! stage before, from opening a socket to the server's `joined`, has its own deadline ([`CONNECT_TIMEOUT_MS`]) on
 //! the same timer: a join that hangs fails, a reconnect attempt that hangs counts as a failed attempt.
 
-use crate::{
+use crate::core::{
     CallId, ClientError, Effect, EndState, Event, KickAllResult, Leave, LeaveState, Outcome, Participants, Reconnect,
     RoomState,
 };

@@ -8,7 +8,8 @@
 //! are `Cell`s used by take-and-put-back rather than `RefCell`s: nothing here can panic on a borrow, and the
 //! payload has no borrow-error formatting code.
 
-use crate::{interop, CallId, Effect, EndState, Event, Machine};
+use super::interop;
+use crate::core::{CallId, Effect, EndState, Event, Machine};
 use gloo_events::EventListener;
 use js_sys::{Function, Promise};
 use std::cell::Cell;

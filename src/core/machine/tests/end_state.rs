@@ -1,7 +1,7 @@
 //! Tests of [`Machine::end_state`]: every transition, driven by the machine's real inputs.
 
 use super::*;
-use crate::EndState;
+use crate::core::EndState;
 
 fn kick_result(id: u64, session: &str) -> ServerFrame {
     ServerFrame::KickAllResult { id, session_id: session.into(), kicked_count: 3, already_ended: false }

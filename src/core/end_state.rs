@@ -1,6 +1,6 @@
 //! What an "End meeting for all" control should show: [`EndState`].
 
-use crate::{LeaveState, RoomState};
+use crate::core::{LeaveState, RoomState};
 use serde::{Serialize, Serializer};
 
 /// The end state of one participant, derived from where it is ([`RoomState`]), its `kick_participant` permission

@@ -1,6 +1,6 @@
 //! Every event the meeting emits: [`Event`].
 
-use crate::{EndState, Leave};
+use crate::core::{EndState, Leave};
 use endsession_protocol::Participant;
 use serde::Serialize;
 

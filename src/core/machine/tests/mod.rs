@@ -8,13 +8,13 @@ mod end_state;
 mod heartbeat;
 
 use super::*;
-use crate::errors::{CONNECTION_FAILED, CONNECTION_LOST, NOT_JOINED, PERMISSION_DENIED, ROOM_LEFT};
+use crate::core::errors::{CONNECTION_FAILED, CONNECTION_LOST, NOT_JOINED, PERMISSION_DENIED, ROOM_LEFT};
 use endsession_protocol::{EndReason, ErrorCode};
 
 const TOKEN: &str = "tok";
 
 /// What opening a socket asks for: the socket, and the deadline for getting into the room on it.
-const OPEN: [Effect; 2] = [Effect::Open, Effect::WatchSilence(Some(crate::CONNECT_TIMEOUT_MS))];
+const OPEN: [Effect; 2] = [Effect::Open, Effect::WatchSilence(Some(crate::core::CONNECT_TIMEOUT_MS))];
 
 fn person(id: &str) -> Participant {
     Participant {
