@@ -6,14 +6,15 @@ from __future__ import annotations
 
 from participant import Crowd, Participant
 from support import Kit
-from test_webhook_delivery import ended, hooks_server, kit, people, receiver, subscribe  # noqa: F401 (fixtures)
+from hooks import kit, people, receiver, subscribe  # noqa: F401 (fixtures)
+from test_webhook_delivery import ended, hooks_server  # noqa: F401 (fixtures)
 from webhook_receiver import Receiver
 
 
 def test_room_left_event_id_is_the_rtk_uuid_of_a_retried_meeting_ended(kit: Kit, people: Crowd, receiver: Receiver):
     app = kit.new_app("Acme")
     meeting = kit.new_meeting(app, title="Retro")
-    _, name = subscribe(kit, app, receiver, ["meeting.ended"])
+    _, name, _ = subscribe(kit, app, receiver, ["meeting.ended"])
     receiver.answer(name, [500, 503])  # two failed attempts first: the retries must keep the id
     ann = kit.add(app, meeting.id, "ann", preset="group_call_host", name="Ann")
     bob = kit.add(app, meeting.id, "bob", name="Bob")

@@ -22,7 +22,8 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 import standardwebhooks.webhooks as standardwebhooks_module
 from participant import Crowd
-from support import Kit, ServerProcess, Tokens, poll, server_binary, temp_data_dir, unique
+from hooks import kit, people, public_key_pem, receiver, server_with, subscribe  # noqa: F401 (fixtures)
+from support import Kit, ServerProcess, Tokens, poll, server_binary, temp_data_dir
 from webhook_receiver import Delivery, Receiver, load_public_key, verify, verify_standard
 
 ROTATION_WINDOW = 6.0  # seconds; the retry that must fall inside it is due 50 ms after its failed attempt
@@ -30,49 +31,7 @@ FAST = ["--webhook-retry-base-ms", "50", "--webhook-max-attempts", "5", "--webho
         "--webhook-rotation-window-ms", str(int(ROTATION_WINDOW * 1000))]
 
 
-@pytest.fixture(scope="module")
-def receiver():
-    r = Receiver()
-    yield r
-    r.close()
-
-
-@pytest.fixture(scope="module")
-def hooks_server():
-    data = temp_data_dir()
-    tokens = Tokens.generate()
-    srv = ServerProcess(data, tokens, args=FAST).start()
-    yield srv
-    srv.stop()
-    shutil.rmtree(data.parent, ignore_errors=True)
-
-
-@pytest.fixture
-def kit(hooks_server: ServerProcess) -> Kit:
-    return Kit(hooks_server, hooks_server.tokens.a_admin)
-
-
-@pytest.fixture
-def people(hooks_server: ServerProcess):
-    c = Crowd(hooks_server.ws_url)
-    yield c
-    c.close()
-
-
-def public_key_pem(srv: ServerProcess) -> str:
-    return srv.raw("GET", "//.well-known/webhooks.json").json()["data"]["publicKey"]
-
-
-def subscribe(kit: Kit, app: str, receiver: Receiver, events: list[str]) -> tuple[str, str, str]:
-    """A webhook of the app to a fresh receiver URL, made with the official SDK; returns (webhook id, receiver name,
-    its secret as the create answer showed it). The receiver verifies every delivery with that secret ("first")."""
-    name = unique("hook")
-    url = receiver.url(name, public_key_pem(kit.server))
-    created = kit.rk.webhooks.create_webhook(app, account_id=kit.account, name=name, url=url, events=events)
-    secret = (created.data.model_extra or {}).get("secret")
-    assert isinstance(secret, str), f"the create answer carries the secret: {created}"
-    receiver.trust(name, "first", secret)
-    return created.data.id, name, secret
+hooks_server = server_with(FAST)
 
 
 def rotate(kit: Kit, app: str, hook_id: str, body: Any = None):

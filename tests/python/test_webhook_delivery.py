@@ -24,7 +24,8 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 
 from participant import Crowd
-from support import Kit, ServerProcess, Tokens, poll, temp_data_dir, unique
+from hooks import kit, people, public_key_pem, receiver, server_with, subscribe  # noqa: F401 (fixtures)
+from support import Kit, ServerProcess, Tokens, poll, temp_data_dir
 from webhook_receiver import Delivery, Receiver, load_public_key, verify
 
 ALL_EVENTS = ["meeting.started", "meeting.ended", "meeting.participantJoined", "meeting.participantLeft"]
@@ -32,50 +33,7 @@ ALL_EVENTS = ["meeting.started", "meeting.ended", "meeting.participantJoined", "
 FAST = ["--webhook-retry-base-ms", "50", "--webhook-max-attempts", "5", "--webhook-targets", "any"]
 
 
-@pytest.fixture(scope="module")
-def receiver():
-    r = Receiver()
-    yield r
-    r.close()
-
-
-@pytest.fixture(scope="module")
-def hooks_server():
-    data = temp_data_dir()
-    tokens = Tokens.generate()
-    srv = ServerProcess(data, tokens, args=FAST).start()
-    yield srv
-    srv.stop()
-    shutil.rmtree(data.parent, ignore_errors=True)
-
-
-@pytest.fixture
-def kit(hooks_server: ServerProcess) -> Kit:
-    return Kit(hooks_server, hooks_server.tokens.a_admin)
-
-
-@pytest.fixture
-def people(hooks_server: ServerProcess):
-    c = Crowd(hooks_server.ws_url)
-    yield c
-    c.close()
-
-
-def public_key_pem(srv: ServerProcess) -> str:
-    resp = srv.raw("GET", "//.well-known/webhooks.json")
-    assert resp.status == 200, str(resp)
-    body = resp.json()
-    assert body["success"] is True, str(resp)
-    return body["data"]["publicKey"]
-
-
-def subscribe(kit: Kit, app: str, receiver: Receiver, events: list[str], enabled: bool = True) -> tuple[str, str]:
-    """A webhook of the app to a fresh receiver URL; returns (webhook id, receiver name)."""
-    name = unique("hook")
-    url = receiver.url(name, public_key_pem(kit.server))
-    hook = kit.rk.webhooks.create_webhook(app, account_id=kit.account, name=name, url=url, events=events,
-                                          enabled=enabled).data
-    return hook.id, name
+hooks_server = server_with(FAST)
 
 
 def ended(ds: list[Delivery], session_id: str) -> list[Delivery]:
@@ -100,7 +58,7 @@ def test_the_public_key_is_served_as_pem(hooks_server: ServerProcess):
 def test_every_event_arrives_signed_in_realtimekit_shape(kit: Kit, people: Crowd, receiver: Receiver):
     app = kit.new_app("Acme")
     meeting = kit.new_meeting(app, title="Weekly sync")
-    hook_id, name = subscribe(kit, app, receiver, ALL_EVENTS)
+    hook_id, name, _ = subscribe(kit, app, receiver, ALL_EVENTS)
     ann = kit.add(app, meeting.id, "ann", preset="group_call_host", name="Ann")
     bob = kit.add(app, meeting.id, "bob", name="Bob")
     a = people.join(ann.token, "ann")
@@ -144,7 +102,7 @@ def test_every_event_arrives_signed_in_realtimekit_shape(kit: Kit, people: Crowd
 def test_one_ended_event_per_session_however_it_ends(how: str, kit: Kit, people: Crowd, receiver: Receiver):
     app = kit.new_app()
     meeting = kit.new_meeting(app)
-    _, name = subscribe(kit, app, receiver, ["meeting.ended"])
+    _, name, _ = subscribe(kit, app, receiver, ["meeting.ended"])
     host = kit.add(app, meeting.id, preset="group_call_host")
     guest = kit.add(app, meeting.id)
     h, g = people.join(host.token, "host"), people.join(guest.token, "guest")
@@ -170,7 +128,7 @@ def test_one_ended_event_per_session_however_it_ends(how: str, kit: Kit, people:
 def test_concurrent_ends_give_one_ended_event(kit: Kit, people: Crowd, receiver: Receiver):
     app = kit.new_app()
     meeting = kit.new_meeting(app)
-    _, name = subscribe(kit, app, receiver, ["meeting.ended"])
+    _, name, _ = subscribe(kit, app, receiver, ["meeting.ended"])
     hosts = [people.join(kit.add(app, meeting.id, preset="group_call_host").token, f"host{i}") for i in range(3)]
     session_id = hosts[0].session_id
 
@@ -194,7 +152,7 @@ def test_a_failing_receiver_gets_the_same_event_id_until_it_answers_200(kit: Kit
                                                                           receiver: Receiver):
     app = kit.new_app()
     meeting = kit.new_meeting(app)
-    _, name = subscribe(kit, app, receiver, ["meeting.ended"])
+    _, name, _ = subscribe(kit, app, receiver, ["meeting.ended"])
     receiver.answer(name, [500, 500])
     s = people.join(kit.add(app, meeting.id).token)
     kit.kick_all(app, meeting.id)
@@ -214,7 +172,7 @@ def test_a_sessions_events_arrive_in_the_order_they_happened_though_attempts_fai
                                                                                  receiver: Receiver):
     app = kit.new_app()
     meeting = kit.new_meeting(app)
-    _, name = subscribe(kit, app, receiver, ALL_EVENTS)
+    _, name, _ = subscribe(kit, app, receiver, ALL_EVENTS)
     receiver.answer(name, [200] + [500, 200] * 11)  # every event but the first fails once, then is retried
     h = people.join(kit.add(app, meeting.id, "host", preset="group_call_host").token, "host")
     guests = [people.join(kit.add(app, meeting.id, f"guest{i}").token, f"guest{i}") for i in range(4)]
@@ -261,7 +219,7 @@ def test_a_hanging_receiver_does_not_delay_another_accounts_webhook(hooks_server
         other = Kit(hooks_server, hooks_server.tokens.b_admin)  # another account, a healthy receiver
         other_app = other.new_app()
         other_meeting = other.new_meeting(other_app)
-        _, name = subscribe(other, other_app, receiver, ["meeting.started"])
+        _, name, _ = subscribe(other, other_app, receiver, ["meeting.started"])
         p = people.join(other.add(other_app, other_meeting.id, preset="group_call_host").token, "elsewhere")
         joined = time.monotonic()
         # A behaviour bound with a wide margin: the delivery is immediate (it took minutes behind the hanging one).
@@ -276,10 +234,10 @@ def test_a_hanging_receiver_does_not_delay_another_accounts_webhook(hooks_server
 def test_disabled_and_unsubscribed_webhooks_are_not_called(kit: Kit, people: Crowd, receiver: Receiver):
     app = kit.new_app()
     meeting = kit.new_meeting(app)
-    _, ends = subscribe(kit, app, receiver, ["meeting.ended"])
-    _, disabled = subscribe(kit, app, receiver, ALL_EVENTS, enabled=False)
-    _, starts = subscribe(kit, app, receiver, ["meeting.started"])
-    later_off, switched_off = subscribe(kit, app, receiver, ALL_EVENTS)
+    _, ends, _ = subscribe(kit, app, receiver, ["meeting.ended"])
+    _, disabled, _ = subscribe(kit, app, receiver, ALL_EVENTS, enabled=False)
+    _, starts, _ = subscribe(kit, app, receiver, ["meeting.started"])
+    later_off, switched_off, _ = subscribe(kit, app, receiver, ALL_EVENTS)
     kit.rk.webhooks.edit_webhook(later_off, account_id=kit.account, app_id=app, enabled=False)
 
     s = people.join(kit.add(app, meeting.id).token)
@@ -297,7 +255,7 @@ def test_disabled_and_unsubscribed_webhooks_are_not_called(kit: Kit, people: Cro
 def test_a_tampered_body_fails_verification(kit: Kit, people: Crowd, receiver: Receiver):
     app = kit.new_app()
     meeting = kit.new_meeting(app)
-    _, name = subscribe(kit, app, receiver, ["meeting.started", "meeting.ended"])
+    _, name, _ = subscribe(kit, app, receiver, ["meeting.started", "meeting.ended"])
     people.join(kit.add(app, meeting.id).token)
     kit.kick_all(app, meeting.id)
     got = receiver.wait_for(name, lambda ds: len(ds) >= 2, what="two events")
@@ -324,7 +282,7 @@ def test_an_event_stored_before_a_crash_is_delivered_after_the_restart(receiver:
         pem = public_key_pem(first)
         app = kit.new_app()
         meeting = kit.new_meeting(app)
-        _, name = subscribe(kit, app, receiver, ["meeting.ended"])
+        _, name, _ = subscribe(kit, app, receiver, ["meeting.ended"])
         crowd = Crowd(first.ws_url)
         s = crowd.join(kit.add(app, meeting.id, preset="group_call_host").token)
         kit.kick_all(app, meeting.id)
