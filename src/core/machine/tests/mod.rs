@@ -9,7 +9,7 @@ mod heartbeat;
 
 use super::*;
 use crate::core::errors::{CONNECTION_FAILED, CONNECTION_LOST, NOT_JOINED, PERMISSION_DENIED, ROOM_LEFT};
-use endsession_protocol::{EndReason, ErrorCode};
+use endsession_protocol::{EndReason, ErrorCode, ServerFrame};
 
 const TOKEN: &str = "tok";
 
