@@ -1,7 +1,7 @@
 //! The meeting state machine: [`Machine`].
 //!
 //! Pure: it never touches a socket, a timer or JavaScript. Inputs are the user's calls ([`Machine::join`],
-//! [`Machine::leave`], [`Machine::kick_all`]), socket events ([`Machine::socket_open`], [`Machine::socket_frame`],
+//! [`Machine::leave`], [`Machine::kick_all`], [`Machine::cancel_end`]), socket events ([`Machine::socket_open`], [`Machine::socket_frame`],
 //! [`Machine::socket_closed`]) and the timers ([`Machine::reconnect_due`], [`Machine::silence_due`]); each queues
 //! [`Effect`]s that the driver takes with [`Machine::take_effects`] and carries out in order.
 //!
@@ -13,8 +13,9 @@
 
 use crate::core::{
     CallId, ClientError, Effect, EndState, Event, KickAllResult, Leave, LeaveState, Outcome, Participants, Reconnect,
-    RoomState,
+    RoomState, SessionEnding,
 };
+use countdown::PendingCancel;
 use endsession_protocol::{ClientFrame, Participant, Permissions, PROTOCOL_VERSION};
 use kick::PendingKick;
 
@@ -62,6 +63,19 @@ pub struct Machine {
     silence_ms: Option<u32>,
     /// After `roomLeft` `ended`: what every later `kickAll` resolves with.
     ended: Option<KickAllResult>,
+    /// The countdown to the session's end running now (the last `sessionEnding`), until it is cancelled or the
+    /// room is left.
+    countdown: Option<SessionEnding>,
+    /// The countdown was held across a dropped socket: the server re-sends `sessionEnding` right after `joined` if
+    /// it still runs, so any other frame first means it was cancelled meanwhile.
+    countdown_unconfirmed: bool,
+    /// This participant's `kickAll` was answered `kickAllScheduled` with this `endsAt` before its `sessionEnding`
+    /// arrived (the answer and the broadcast come in either order): the control shows `ending` meanwhile.
+    scheduled: Option<String>,
+    /// The `endsAt` of the last `sessionEnding` heard in this session (so that a late `kickAllScheduled` for a
+    /// countdown already heard, and perhaps already cancelled, is not taken for a new one).
+    last_ends_at: Option<String>,
+    cancel: Option<PendingCancel>,
     next_request: u64,
     effects: Vec<Effect>,
 }
@@ -85,6 +99,11 @@ impl Machine {
             heartbeat_timeout: None,
             silence_ms: None,
             ended: None,
+            countdown: None,
+            countdown_unconfirmed: false,
+            scheduled: None,
+            last_ends_at: None,
+            cancel: None,
             next_request: 1,
             effects: Vec::new(),
         }
@@ -119,8 +138,15 @@ impl Machine {
     /// What an "End meeting for all" control shows now: derived from the room state, the permission and the end
     /// in flight (see [`EndState`]). The driver reports each change as [`Event::EndStateChange`].
     pub fn end_state(&self) -> EndState {
-        let ending = self.kick.is_some() || self.end_confirmed.is_some();
+        let ending =
+            self.kick.is_some() || self.end_confirmed.is_some() || self.countdown.is_some() || self.scheduled.is_some();
         EndState::derive(self.state, self.permissions.kick_participant, ending)
+    }
+
+    /// The countdown to the session's end running now, as the server last told it (`remaining_ms` as of then);
+    /// `None` when none runs, after it is cancelled, and once the room is left.
+    pub fn session_ending(&self) -> Option<&SessionEnding> {
+        self.countdown.as_ref()
     }
 
     /// This participant, once joined (kept after leaving).
@@ -291,6 +317,7 @@ impl Machine {
     fn fail(&mut self) {
         self.reject_join(ClientError::connection_failed());
         self.reject_kick(ClientError::connection_lost());
+        self.reject_cancel(ClientError::connection_lost());
         self.left(Leave::new(LeaveState::Failed, &self.session_id));
     }
 
@@ -300,6 +327,8 @@ impl Machine {
     fn left(&mut self, leave: Leave) {
         self.state = RoomState::Left(leave.state);
         self.participants.clear();
+        self.clear_countdown();
+        self.reject_cancel(ClientError::room_left());
         self.stop_silence();
         self.reject_join(ClientError::room_left());
         if leave.state == LeaveState::Ended {
@@ -333,6 +362,7 @@ impl Machine {
     }
 }
 
+mod countdown;
 mod frames;
 mod kick;
 #[cfg(test)]

@@ -46,11 +46,13 @@ pub fn event(event: &Event) -> (JsValue, JsValue) {
     (JsValue::from_str(event.name()), to_js(event))
 }
 
-/// What a promise resolves with: `undefined` for `join()`, `{sessionId, kickedCount, alreadyEnded}` for `kickAll()`.
+/// What a promise resolves with: `undefined` for `join()`, `{sessionId, kickedCount, alreadyEnded}` (+ `endsAt` for a
+/// countdown) for `kickAll()`, `{cancelled}` for `cancelEnd()`.
 pub fn outcome(outcome: &Outcome) -> JsValue {
     match outcome {
         Outcome::Joined => JsValue::UNDEFINED,
         Outcome::KickAll(result) => to_js(result),
+        Outcome::CancelEnd(result) => to_js(result),
     }
 }
 
@@ -241,7 +243,7 @@ mod tests {
         assert!(Array::is_array(&participants(&joined)));
         assert_eq!(json(&participants(&joined)), format!("[{ann_json}]"));
 
-        let result = KickAllResult { session_id: "s-1".into(), kicked_count: 4, already_ended: false };
+        let result = KickAllResult { session_id: "s-1".into(), kicked_count: 4, already_ended: false, ends_at: None };
         assert_eq!(
             json(&outcome(&Outcome::KickAll(result))),
             r#"{"sessionId":"s-1","kickedCount":4,"alreadyEnded":false}"#

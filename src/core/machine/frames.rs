@@ -1,8 +1,8 @@
 //! [`Machine::socket_frame`]: one method per server frame.
 
 use super::Machine;
-use crate::core::{ClientError, Effect, Event, KickAllResult, Leave, LeaveState, Outcome, RoomState};
-use endsession_protocol::{ClientFrame, EndReason, ErrorCode, Participant, Permissions, ServerFrame};
+use crate::core::{ClientError, Effect, Event, KickAllResult, Leave, LeaveState, Outcome, RoomState, SessionEnding};
+use endsession_protocol::{ErrorCode, Participant, Permissions, ServerFrame};
 
 impl Machine {
     /// One frame from the server (the driver decodes it; frames that do not decode are dropped there).
@@ -12,6 +12,11 @@ impl Machine {
         if let Some(ms) = self.silence_ms.filter(|_| self.state == RoomState::Joined) {
             self.push(Effect::WatchSilence(Some(ms)));
         }
+        let ending_news = matches!(
+            frame,
+            ServerFrame::SessionEnding { .. } | ServerFrame::SessionEndCancelled { .. } | ServerFrame::RoomLeft { .. }
+        );
+        self.countdown_checked(ending_news);
         match frame {
             ServerFrame::Joined {
                 session_id,
@@ -35,18 +40,28 @@ impl Machine {
             ServerFrame::ParticipantLeft { participant_id } => self.on_participant_left(&participant_id),
             ServerFrame::PermissionsUpdate { permissions, .. } => self.on_permissions_update(permissions),
             ServerFrame::KickAllResult { id, session_id, kicked_count, already_ended } => {
-                self.kick_answered(id, KickAllResult { session_id, kicked_count, already_ended });
+                self.kick_answered(id, KickAllResult { session_id, kicked_count, already_ended, ends_at: None });
             }
-            ServerFrame::RoomLeft { state, session_id, reason, kicked_count, message, .. } => {
-                self.on_room_left(state, session_id, reason, kicked_count, message)
+            ServerFrame::RoomLeft { state, session_id, reason, kicked_count, message, ended_by, event_id } => {
+                let mut leave = Leave::new(state, "");
+                (leave.session_id, leave.reason, leave.kicked_count) = (session_id, reason, kicked_count);
+                (leave.message, leave.ended_by, leave.event_id) = (message, ended_by, event_id);
+                self.on_room_left(leave)
             }
             // A heartbeat: it restarted the silence timer above; nothing else to do.
             ServerFrame::Ping => {}
-            // The countdown and cancel of issue 13: not surfaced by this client yet.
-            ServerFrame::KickAllScheduled { .. }
-            | ServerFrame::SessionEnding { .. }
-            | ServerFrame::SessionEndCancelled { .. }
-            | ServerFrame::CancelEndResult { .. } => {}
+            ServerFrame::KickAllScheduled { id, session_id, ends_at } => {
+                self.on_kick_all_scheduled(id, session_id, ends_at)
+            }
+            ServerFrame::SessionEnding { session_id, ends_at, remaining_ms, reason, ended_by, message } => {
+                // A u32 of ms is 49 days, far past the server's bound on a countdown.
+                let remaining_ms = u32::try_from(remaining_ms).unwrap_or(u32::MAX);
+                self.on_session_ending(SessionEnding { session_id, ends_at, remaining_ms, reason, ended_by, message })
+            }
+            ServerFrame::SessionEndCancelled { session_id, cancelled_by } => {
+                self.on_session_end_cancelled(session_id, cancelled_by)
+            }
+            ServerFrame::CancelEndResult { id, cancelled } => self.on_cancel_end_result(id, cancelled),
             ServerFrame::Error { id, code, message } => self.on_error(id, code, message),
         }
     }
@@ -94,13 +109,14 @@ impl Machine {
         }
         // A kickAll sent on the socket that dropped: the session is still live, so it was not done (a session
         // that ended meanwhile answers `roomLeft` `ended` instead, which resolves it). Ask again.
-        if let Some(id) = self.kick.as_ref().map(|k| k.id) {
+        if let Some(frame) = self.kick.as_ref().map(|k| k.frame()) {
             if reconnected && same_session {
-                self.send(ClientFrame::kick_all(id));
+                self.send(frame);
             } else {
                 self.reject_kick(ClientError::connection_lost());
             }
         }
+        self.rejoined_countdown(reconnected && same_session);
         self.emit(Event::RoomJoined { reconnected });
         if reconnected {
             // Tell the listeners what changed while the socket was down.
@@ -146,22 +162,16 @@ impl Machine {
     }
 
     /// `roomLeft`: the server took this participant out of the room (ended, kicked, left, refused a resume).
-    fn on_room_left(
-        &mut self,
-        state: LeaveState,
-        session_id: String,
-        reason: Option<EndReason>,
-        kicked_count: Option<u32>,
-        message: Option<String>,
-    ) {
+    /// The end record (`endedBy`, `message`, `eventId`) reaches the payload as the server sent it.
+    fn on_room_left(&mut self, mut leave: Leave) {
         if !matches!(self.state, RoomState::Joining | RoomState::Joined | RoomState::Reconnecting) {
             return;
         }
         self.push(Effect::Close);
         // An end this participant confirmed has its count even if the frame lacks it.
-        let confirmed = self.end_confirmed.as_ref().filter(|r| r.session_id == session_id);
-        let kicked_count = kicked_count.or(confirmed.map(|r| r.kicked_count));
-        self.left(Leave { state, session_id, reason, kicked_count, code: None, message });
+        let confirmed = self.end_confirmed.as_ref().filter(|r| r.session_id == leave.session_id);
+        leave.kicked_count = leave.kicked_count.or(confirmed.map(|r| r.kicked_count));
+        self.left(leave);
     }
 
     /// `error`: the answer to a request (`id`), or the server refusing the join.
@@ -169,6 +179,8 @@ impl Machine {
         let state = self.state;
         if id.is_some() && self.kick.as_ref().map(|k| k.id) == id {
             self.reject_kick(ClientError::from_server(code, &message));
+        } else if id.is_some() && self.cancel.as_ref().map(|c| c.id) == id {
+            self.reject_cancel(ClientError::from_server(code, &message));
         } else if matches!(state, RoomState::Joining | RoomState::Reconnecting) {
             // The server refused the join (bad token, meeting INACTIVE, unknown meeting, ...).
             self.push(Effect::Close);
