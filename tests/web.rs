@@ -94,7 +94,7 @@ impl Client {
     }
 
     async fn kick_all(&self) -> Result<JsValue, JsValue> {
-        JsFuture::from(self.meeting.kick_all()).await
+        JsFuture::from(self.meeting.kick_all(None, None, None)).await
     }
 
     fn room_state(&self) -> String {

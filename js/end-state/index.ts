@@ -9,14 +9,21 @@
 import type { LeaveRoomState, RoomLeftEvent } from '../events.js';
 import { loadWasm, wasmLoaded } from '../load.js';
 import { kickAll } from '../index.js';
-import { type KickAllResult, type Meeting, MeetingImpl, type RealtimeKitLikeMeeting } from '../meeting.js';
+import {
+  type KickAllResult,
+  type Meeting,
+  MeetingImpl,
+  meetingKind,
+  type RealtimeKitLikeMeeting,
+} from '../meeting.js';
 import { type EndState, endStateOf } from '../wasm/endsession.js';
 
 /**
  * - `allowed`: in the session, may end it for everyone;
  * - `no-permission`: in the session, without `kickParticipant`;
  * - `not-joined`: before joining, while joining or reconnecting;
- * - `ending`: this participant's end is under way;
+ * - `ending`: this participant's end is under way, or a countdown to the session's end runs (for every participant;
+ *   one with `kickParticipant` may `cancelEnd(meeting)` then, and `canEndSession` is false);
  * - a leave state once out of the room: `ended` (ended for all), `kicked`, `left`, `rejected`, `failed`.
  *
  * Defined once, in the wasm module (Rust's `EndState`), and read from its `.d.ts`.
@@ -175,10 +182,7 @@ const sources = new WeakMap<object, EndStateSource>();
 export function endStateSource(meeting: Meeting | RealtimeKitLikeMeeting): EndStateSource {
   let s = sources.get(meeting);
   if (!s) {
-    if (meeting instanceof MeetingImpl) s = ours(meeting);
-    else if (typeof meeting?.self?.on === 'function' && typeof meeting.participants?.kickAll === 'function')
-      s = foreign(meeting as RealtimeKitLikeMeeting);
-    else throw new TypeError('endsession: expected a meeting from initMeeting() or a RealtimeKit meeting');
+    s = meeting instanceof MeetingImpl ? ours(meeting) : (meetingKind(meeting), foreign(meeting));
     sources.set(meeting, s);
   }
   return s;

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { ClientError, type ClientErrorCode } from '../errors.js';
+import { ClientError, type ClientErrorCode, notJoined } from '../errors.js';
 import type { KickAllResult, RealtimeKitLikeMeeting } from '../meeting.js';
 
 const pending = new WeakMap<object, Promise<KickAllResult>>();
@@ -19,10 +19,7 @@ export function rtkKickAll({ self, participants, meta }: RealtimeKitLikeMeeting,
   let p = pending.get(self);
   if (!p) {
     p = new Promise<KickAllResult>((resolve, reject) => {
-      if (self.roomState !== 'joined') {
-        const m = 'Action not permitted without joining room\nCan`t kick all without joining room';
-        throw new ClientError('1205', `[ERR1205]: {Participant} ${m}`);
-      }
+      if (self.roomState !== 'joined') throw notJoined();
       const result = { sessionId: meta?.sessionId ?? '', kickedCount: (participants.joined?.size ?? 0) + 1 };
       const done = (error?: unknown) => {
         clearTimeout(timer);
