@@ -8,8 +8,10 @@
  */
 import type { LeaveRoomState, RoomLeftEvent } from '../events.js';
 import { loadWasm, wasmLoaded } from '../load.js';
-import { kickAll } from '../index.js';
+import { cancelEnd, kickAll } from '../index.js';
 import {
+  type CancelEndResult,
+  type EndOptions,
   type KickAllResult,
   type Meeting,
   MeetingImpl,
@@ -44,8 +46,13 @@ export interface EndStateSource {
   readonly leave: RoomLeftEvent | null;
   /** Calls `onChange` after every change of `state`; returns the function that stops it. */
   subscribe(onChange: () => void): () => void;
-  /** Ends the session for everyone (`meeting.participants.kickAll()`); `state` is `ending` meanwhile. */
-  kickAll(): Promise<KickAllResult | void>;
+  /**
+   * Ends the session for everyone (`kickAll(meeting, options)`, {@link EndOptions}); `state` is `ending` meanwhile
+   * (and, with `graceSeconds`, until the countdown is cancelled or the session ends).
+   */
+  kickAll(options?: EndOptions): Promise<KickAllResult | void>;
+  /** Cancels the countdown to the end (`cancelEnd(meeting)`): `{cancelled}`. */
+  cancelEnd(): Promise<CancelEndResult>;
 }
 
 export type { RealtimeKitLikeMeeting, RoomLeftEvent };
@@ -65,8 +72,9 @@ export function leaveStateOf(state: EndState): EndStateSource['roomLeft'] {
 function source(
   read: () => EndState,
   lastLeave: () => Partial<RoomLeftEvent> | null,
-  kickAll: () => Promise<KickAllResult | void>,
+  kickAll: (options?: EndOptions) => Promise<KickAllResult | void>,
   watch: (changed: () => void) => () => void,
+  cancel: () => Promise<CancelEndResult>,
 ): EndStateSource & { changed(): void } {
   const subscribers = new Set<() => void>();
   let last = read();
@@ -103,6 +111,7 @@ function source(
       };
     },
     kickAll,
+    cancelEnd: cancel,
     changed,
   };
 }
@@ -112,11 +121,12 @@ function ours(meeting: MeetingImpl): EndStateSource {
   return source(
     () => meeting.endState,
     () => meeting.lastLeave,
-    () => meeting.participants.kickAll(),
+    (options) => meeting.participants.kickAll(options),
     (changed) => {
       meeting.endStates.on('endStateChange', changed);
       return () => meeting.endStates.off('endStateChange', changed);
     },
+    () => meeting.cancelEnd(),
   );
 }
 
@@ -134,12 +144,12 @@ function foreign(meeting: RealtimeKitLikeMeeting): EndStateSource {
   const s = source(
     read,
     () => (last ? { sessionId: meeting.meta?.sessionId ?? '', ...last } : null),
-    () => {
+    (options) => {
       ending = true;
       s.changed();
       // `kickAll(meeting)` applies RealtimeKit's checks and resolves on `roomLeft` `ended` (RealtimeKit's own call
       // resolves before the server acted): `ending` until the room is left.
-      return kickAll(meeting).catch((error: unknown) => {
+      return kickAll(meeting, options).catch((error: unknown) => {
         ending = false;
         s.changed();
         throw error;
@@ -165,6 +175,7 @@ function foreign(meeting: RealtimeKitLikeMeeting): EndStateSource {
         self.permissions.off('permissionsUpdate', changed);
       };
     },
+    () => cancelEnd(meeting),
   );
   return s;
 }
