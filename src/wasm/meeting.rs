@@ -135,11 +135,14 @@ impl WasmMeeting {
     }
 }
 
+/// A user call's input to the machine, with the call's id.
+type CallInput = dyn FnOnce(&mut Machine, CallId);
+
 impl WasmMeeting {
     /// [`Driver::call`] made once for every call (`join`, `kickAll`, `cancelEnd`) rather than once per call, each
     /// inlined into its export: the payload's budget (`bench/size`).
     #[inline(never)]
-    fn call(&self, input: Box<dyn FnOnce(&mut Machine, CallId)>) -> Promise {
+    fn call(&self, input: Box<CallInput>) -> Promise {
         self.0.call(input)
     }
 }
