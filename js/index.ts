@@ -28,7 +28,7 @@ import {
   type KickAllResult,
   type Meeting,
   MeetingImpl,
-  meetingKind,
+  realtimeKitMeeting,
   type RealtimeKitLikeMeeting,
 } from './meeting.js';
 import { loadWasm } from './load.js';
@@ -108,8 +108,8 @@ export interface KickAllOptions extends EndOptions {
 
 /** The target for `meeting`, or a `TypeError` for anything that is not a meeting. */
 function toTarget(meeting: AnyMeeting): EndSessionTarget {
-  if (meetingKind(meeting) == 'ours') {
-    const ours = meeting as MeetingImpl;
+  if (meeting instanceof MeetingImpl) {
+    const ours = meeting;
     return {
       // The wasm module's end state (joined, the permission, no end under way, no countdown running), so the gate
       // is closed while reconnecting, after leaving, and during a countdown (when Cancel is what applies).
@@ -119,7 +119,7 @@ function toTarget(meeting: AnyMeeting): EndSessionTarget {
       sessionEnding: () => ours.sessionEnding,
     };
   }
-  const rtk = meeting as RealtimeKitLikeMeeting;
+  const rtk = realtimeKitMeeting(meeting);
   return {
     canEndSession: () => rtk.self.permissions.kickParticipant === true && rtk.self.roomState === 'joined',
     kickAll: (options) => adapter().then((m) => m.rtkKickAllWith(rtk, options ?? undefined)),
@@ -261,7 +261,7 @@ export function on<K extends MeetingEventName>(
   event: K,
   listener: Listener<MeetingEvents[K]>,
 ): () => void {
-  meetingKind(meeting);
+  if (!(meeting instanceof MeetingImpl)) realtimeKitMeeting(meeting);
   // Ours and RealtimeKit's carry each event on the same emitter; a RealtimeKit meeting may lack `participants.joined`.
   const emitter: EmitterLike | undefined = emitterOf<EmitterLike>(meeting, event);
   emitter?.on(event, listener);

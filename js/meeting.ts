@@ -222,12 +222,11 @@ export function isRealtimeKitMeeting(meeting: unknown): meeting is RealtimeKitLi
 }
 
 /**
- * `meeting` as ours or as a RealtimeKit meeting; a `TypeError` for anything else. The one check every public
- * function that takes a meeting makes.
+ * `meeting` as a RealtimeKit meeting; a `TypeError` for anything that is neither ours nor one. The one check every
+ * public function makes of a meeting that is not an `instanceof MeetingImpl`.
  */
-export function meetingKind(meeting: unknown): 'ours' | 'realtimekit' {
-  if (meeting instanceof MeetingImpl) return 'ours';
-  if (isRealtimeKitMeeting(meeting)) return 'realtimekit';
+export function realtimeKitMeeting(meeting: unknown): RealtimeKitLikeMeeting {
+  if (isRealtimeKitMeeting(meeting)) return meeting;
   throw new TypeError('endsession: expected a meeting from initMeeting() or a RealtimeKit meeting');
 }
 

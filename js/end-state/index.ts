@@ -15,7 +15,7 @@ import {
   type KickAllResult,
   type Meeting,
   MeetingImpl,
-  meetingKind,
+  realtimeKitMeeting,
   type RealtimeKitLikeMeeting,
 } from '../meeting.js';
 import { type EndState, endStateOf } from '../wasm/endsession.js';
@@ -193,7 +193,7 @@ const sources = new WeakMap<object, EndStateSource>();
 export function endStateSource(meeting: Meeting | RealtimeKitLikeMeeting): EndStateSource {
   let s = sources.get(meeting);
   if (!s) {
-    s = meeting instanceof MeetingImpl ? ours(meeting) : (meetingKind(meeting), foreign(meeting));
+    s = meeting instanceof MeetingImpl ? ours(meeting) : foreign(realtimeKitMeeting(meeting));
     sources.set(meeting, s);
   }
   return s;
