@@ -11,12 +11,16 @@ import type { ClientErrorCode as WasmClientErrorCode, WasmClientError } from './
  * - `'1201'` no `kick_participant` permission; `'1205'` not in the room (RealtimeKit's codes and messages);
  * - `'4000'`–`'4290'` from the server: `'4010'` bad token, `'4030'` meeting INACTIVE, `'4040'` no such meeting…;
  * - `'4900'` could not connect, `'4901'` connection lost before the answer, `'4902'` left before the answer;
+ * - `'4220'` `kickAll`'s end options of the wrong type (checked here) or past the server's bounds (the server's code);
  * - `'4903'` a RealtimeKit meeting's `kickAll`: no `roomLeft` `ended` within `timeoutMs` (see `KickAllOptions`);
+ * - `'4904'` a RealtimeKit meeting's `kickAll` given end options (`message`, `lock: true`, `graceSeconds` > 0):
+ *   RealtimeKit has none of them, and ending without what was asked (no lock, no countdown) would be worse than not
+ *   ending; nothing is sent;
  * - for a RealtimeKit meeting, any other code RealtimeKit's own `ClientError` carries, as it is.
  *
- * All but `'4903'` are the wasm module's (Rust's) list, through its `.d.ts`.
+ * All but `'4903'` and `'4904'` are the wasm module's (Rust's) list, through its `.d.ts`.
  */
-export type ClientErrorCode = WasmClientErrorCode | '4903';
+export type ClientErrorCode = WasmClientErrorCode | '4903' | '4904';
 
 /**
  * What `join()` and `kickAll()` reject with.

@@ -1,11 +1,15 @@
 /**
  * Every event a meeting emits, the emitter that carries it, and its payload — in one module, as in LiveKit's
- * client. The names and payloads are RealtimeKit's, so listeners written for RealtimeKit work unchanged.
+ * client. The names and payloads are RealtimeKit's, so listeners written for RealtimeKit work unchanged; `sessionEnding`
+ * and `sessionEndCancelled` (a countdown to the end: `kickAll(meeting, {graceSeconds})`) are this server's own, and
+ * a RealtimeKit meeting never emits them.
  *
  * | event               | emitter                        | payload                          |
  * | ------------------- | ------------------------------ | -------------------------------- |
  * | `roomJoined`        | `meeting.self`                 | `{ reconnected }`                |
  * | `roomLeft`          | `meeting.self`                 | {@link RoomLeftEvent}            |
+ * | `sessionEnding`     | `meeting.self`                 | {@link SessionEnding}            |
+ * | `sessionEndCancelled` | `meeting.self`               | {@link SessionEndCancelled}      |
  * | `permissionsUpdate` | `meeting.self.permissions`     | `{ kickParticipant }`            |
  * | `participantJoined` | `meeting.participants.joined`  | the {@link Participant}          |
  * | `participantLeft`   | `meeting.participants.joined`  | the {@link Participant}          |
@@ -13,21 +17,45 @@
  * @module
  */
 
-import type { EndReason, LeaveRoomState, Participant, RoomLeftEvent, RoomState } from './wasm/endsession.js';
+import type {
+  EndedBy,
+  EndReason,
+  LeaveRoomState,
+  Participant,
+  RoomLeftEvent,
+  RoomState,
+  SessionEndCancelled,
+  SessionEnding,
+} from './wasm/endsession.js';
 
 /**
  * The leave states (`LeaveRoomState`: RealtimeKit's, less the states this server never produces; `disconnected` is
  * followed by `roomJoined {reconnected: true}` or by a final `failed` or `ended`), the room states (`RoomState`:
  * `meeting.self.roomState`) and the end reasons (`EndReason`: the `reason` of `roomLeft` `ended` and of the
  * `meeting.ended` webhook) are defined once, in the wasm module (Rust), and reach TypeScript through its `.d.ts`; so
- * are the payloads it emits: {@link RoomLeftEvent} (`roomLeft`) and {@link Participant}.
+ * are the payloads it emits: {@link RoomLeftEvent} (`roomLeft`), {@link SessionEnding} (`sessionEnding`),
+ * {@link SessionEndCancelled} (`sessionEndCancelled`), {@link EndedBy} (who ended, or started or cancelled the
+ * countdown: `{id, name, customParticipantId}` or `{api: true}`) and {@link Participant}.
  */
-export type { EndReason, LeaveRoomState, Participant, RoomLeftEvent, RoomState };
+export type {
+  EndedBy,
+  EndReason,
+  LeaveRoomState,
+  Participant,
+  RoomLeftEvent,
+  RoomState,
+  SessionEndCancelled,
+  SessionEnding,
+};
 
 /** Events of `meeting.self`. */
 export interface SelfEvents {
   roomJoined: { reconnected: boolean };
   roomLeft: RoomLeftEvent;
+  /** A countdown to the session's end started, or was running when this participant joined or came back. */
+  sessionEnding: SessionEnding;
+  /** The countdown was cancelled: the session goes on. */
+  sessionEndCancelled: SessionEndCancelled;
 }
 
 /** Events of `meeting.self.permissions`. */
@@ -65,6 +93,33 @@ export interface ConnectedMeetingsEvents {
 export interface MeetingEvents extends SelfEvents, PermissionsEvents, ParticipantsEvents {}
 
 export type MeetingEventName = keyof MeetingEvents;
+
+/** The emitters of a meeting, ours or RealtimeKit's (whose `participants.joined` may be missing). */
+interface Emitters<E> {
+  self: E & { permissions: E };
+  participants: { joined?: E };
+}
+
+/**
+ * The emitter that carries `event` on `meeting` (`undefined` for a RealtimeKit meeting without `participants.joined`);
+ * a `TypeError` for a name that is no meeting event. The one place events are routed: the meeting's own callback and
+ * `on(meeting, …)` both ask it.
+ */
+export function emitterOf<E>(meeting: Emitters<E>, event: string): E | undefined {
+  switch (event) {
+    case 'roomJoined':
+    case 'roomLeft':
+    case 'sessionEnding':
+    case 'sessionEndCancelled':
+      return meeting.self;
+    case 'permissionsUpdate':
+      return meeting.self.permissions;
+    case 'participantJoined':
+    case 'participantLeft':
+      return meeting.participants.joined;
+  }
+  throw new TypeError(`endsession: unknown event '${event}'`);
+}
 
 export type Listener<T> = (payload: T) => void;
 

@@ -14,8 +14,23 @@
  * @module
  */
 import { ClientError } from './errors.js';
-import type { Listener, MeetingEventName, MeetingEvents } from './events.js';
-import { type KickAllResult, type Meeting, MeetingImpl, type RealtimeKitLikeMeeting } from './meeting.js';
+import {
+  emitterOf,
+  type Listener,
+  type MeetingEventName,
+  type MeetingEvents,
+  type SessionEnding,
+} from './events.js';
+import {
+  type CancelEndResult,
+  type EndOptions,
+  type EmitterLike,
+  type KickAllResult,
+  type Meeting,
+  MeetingImpl,
+  realtimeKitMeeting,
+  type RealtimeKitLikeMeeting,
+} from './meeting.js';
 import { loadWasm } from './load.js';
 
 export { ClientError };
@@ -23,6 +38,7 @@ export type { ClientErrorCode } from './errors.js';
 export type {
   ConnectedMeetingsEvents,
   Emitter,
+  EndedBy,
   EndReason,
   InertSelfEvents,
   MetaEvents,
@@ -36,6 +52,8 @@ export type {
   RoomLeftEvent,
   RoomState,
   SelfEvents,
+  SessionEndCancelled,
+  SessionEnding,
 } from './events.js';
 export type {
   InertEvents,
@@ -46,8 +64,10 @@ export type {
   PresetUiConfig,
 } from './inert.js';
 export type {
+  CancelEndResult,
   ConnectedMeetings,
   ConnectedMeetingsPermissions,
+  EndOptions,
   JoinedParticipants,
   KickAllResult,
   Meeting,
@@ -70,29 +90,15 @@ export type {
 interface EndSessionTarget {
   canEndSession(): boolean;
   kickAll(options?: KickAllOptions): Promise<KickAllResult>;
-  on<K extends MeetingEventName>(event: K, listener: Listener<MeetingEvents[K]>): () => void;
-}
-
-/** The emitter that carries each event: the same paths on our meeting and on RealtimeKit's. */
-function emitterOf(meeting: AnyMeeting, event: MeetingEventName) {
-  switch (event) {
-    case 'roomJoined':
-    case 'roomLeft':
-      return meeting.self;
-    case 'permissionsUpdate':
-      return meeting.self.permissions;
-    case 'participantJoined':
-    case 'participantLeft':
-      return meeting.participants.joined;
-  }
-  throw new TypeError(`endsession: unknown event '${String(event)}'`);
+  cancelEnd(): Promise<CancelEndResult>;
+  sessionEnding(): SessionEnding | null;
 }
 
 /** A meeting from `initMeeting()` or a `@cloudflare/realtimekit` 2.x meeting. */
 export type AnyMeeting = Meeting | RealtimeKitLikeMeeting;
 
-/** Options of {@link kickAll}. */
-export interface KickAllOptions {
+/** Options of {@link kickAll}: how to end ({@link EndOptions}), and a RealtimeKit meeting's wait. */
+export interface KickAllOptions extends EndOptions {
   /**
    * RealtimeKit meetings only: how long to wait for `roomLeft` `ended` once the request is sent, in ms (10000);
    * then `kickAll` rejects with `ClientError` `'4903'`.
@@ -102,34 +108,33 @@ export interface KickAllOptions {
 
 /** The target for `meeting`, or a `TypeError` for anything that is not a meeting. */
 function toTarget(meeting: AnyMeeting): EndSessionTarget {
-  const ours = meeting instanceof MeetingImpl;
-  const rtk = meeting as RealtimeKitLikeMeeting;
-  if (
-    !ours &&
-    !(typeof rtk?.self?.permissions?.on == 'function' && typeof rtk.participants?.kickAll == 'function')
-  ) {
-    throw new TypeError('endsession: expected a meeting from initMeeting() or a RealtimeKit meeting');
+  if (meeting instanceof MeetingImpl) {
+    const ours = meeting;
+    return {
+      // The wasm module's end state (joined, the permission, no end under way, no countdown running), so the gate
+      // is closed while reconnecting, after leaving, and during a countdown (when Cancel is what applies).
+      canEndSession: () => ours.endState === 'allowed',
+      kickAll: (options) => ours.participants.kickAll(options == null ? undefined : endOptionsOf(options)),
+      cancelEnd: () => ours.cancelEnd(),
+      sessionEnding: () => ours.sessionEnding,
+    };
   }
+  const rtk = realtimeKitMeeting(meeting);
   return {
-    // Ours: the wasm module's end state (joined, the permission, no end under way), so the gate is closed while
-    // reconnecting and after leaving, when `kickAll` would not be sent now.
-    canEndSession: () =>
-      meeting instanceof MeetingImpl
-        ? meeting.endState === 'allowed'
-        : rtk.self.permissions.kickParticipant === true && rtk.self.roomState === 'joined',
-    kickAll: (options) =>
-      ours
-        ? meeting.participants.kickAll()
-        : import('./realtimekit/index.js').then((m) => m.rtkKickAll(rtk, options?.timeoutMs)),
-    on(event, listener) {
-      const emitter = emitterOf(meeting, event) as unknown as {
-        on(e: string, l: unknown): void;
-        off(e: string, l: unknown): void;
-      };
-      emitter.on(event, listener);
-      return () => emitter.off(event, listener);
-    },
+    canEndSession: () => rtk.self.permissions.kickParticipant === true && rtk.self.roomState === 'joined',
+    kickAll: (options) => adapter().then((m) => m.rtkKickAllWith(rtk, options ?? undefined)),
+    cancelEnd: () => adapter().then((m) => m.rtkCancelEnd(rtk)),
+    // RealtimeKit has no countdown.
+    sessionEnding: () => null,
   };
+}
+
+/** The RealtimeKit adapter: a chunk of its own (bundlers split it), loaded on a RealtimeKit meeting's first call. */
+const adapter = () => import('./realtimekit/index.js');
+
+/** `EndOptions` without the RealtimeKit-only `timeoutMs`. */
+function endOptionsOf({ message, lock, graceSeconds }: KickAllOptions): EndOptions {
+  return { message, lock, graceSeconds };
 }
 
 /** Options of {@link initMeeting}. */
@@ -197,12 +202,51 @@ export function canEndSession(meeting: AnyMeeting): boolean {
  * room, itself included, alreadyEnded: false}` — and rejects with `'4902'` if the room is left in another way,
  * `'4903'` if nothing arrives within `options.timeoutMs` (10000). Concurrent calls share one result.
  *
+ * `options` ({@link EndOptions}, this server's own): `message` (shown to everyone: `sessionEnding.message`,
+ * `roomLeft.message`), `lock` (the meeting becomes INACTIVE with the end), `graceSeconds` (a countdown first: the
+ * call resolves once it started, with `{sessionId, kickedCount: 0, alreadyEnded: false, endsAt}`; everyone gets
+ * `sessionEnding` and the end state `ending`; `cancelEnd(meeting)` stops it; at its end everyone gets `roomLeft`
+ * `ended`). A countdown already running is kept: the call resolves with its `endsAt`. Options of the wrong type
+ * reject with `'4220'` and nothing is sent; so do options past the server's bounds (the server answers `'4220'`).
+ * A RealtimeKit meeting has none of these: any option but `lock: false` and `graceSeconds: 0` rejects with `'4904'`
+ * and nothing is sent.
+ *
  * @example
  * const { kickedCount } = await kickAll(meeting);
+ * const { endsAt } = await kickAll(meeting, { graceSeconds: 30, message: 'Wrapping up', lock: true });
  * await kickAll(realtimeKitMeeting, { timeoutMs: 5000 });
  */
 export function kickAll(meeting: AnyMeeting, options?: KickAllOptions): Promise<KickAllResult> {
   return toTarget(meeting).kickAll(options);
+}
+
+/**
+ * Cancels the countdown to the session's end (`kickAll(meeting, {graceSeconds})`, or the server's own `NO_HOST`
+ * countdown); resolves with `{cancelled}` — false when no countdown was running. Everyone gets `sessionEndCancelled`
+ * and the end state goes back to what it was. Rejects like `kickAll`: `ClientError` `'1205'` outside the room,
+ * `'1201'` without `kickParticipant` (nothing is sent; also when the server refuses it); while `disconnected` it
+ * waits for the reconnect (`'4901'` if that gives up, `'4902'` if the room is left first). On a RealtimeKit meeting
+ * (no countdowns there): `{cancelled: false}` when joined, else `'1205'`.
+ *
+ * @example
+ * cancelButton.onclick = () => cancelEnd(meeting);
+ */
+export function cancelEnd(meeting: AnyMeeting): Promise<CancelEndResult> {
+  return toTarget(meeting).cancelEnd();
+}
+
+/**
+ * The countdown to the session's end running now: `{sessionId, endsAt, remainingMs, reason, endedBy?, message?}`
+ * with `remainingMs` counted down to the moment of the call (by this machine's monotonic clock, from the server's
+ * own count: no clock skew); `null` when none runs, once it is cancelled or the room is left, and always for a
+ * RealtimeKit meeting. Follow it with `on(meeting, 'sessionEnding' | 'sessionEndCancelled' | 'roomLeft', …)`.
+ *
+ * @example
+ * const ending = sessionEnding(meeting);
+ * if (ending) banner.textContent = `Ends in ${Math.ceil(ending.remainingMs / 1000)} s: ${ending.message ?? ''}`;
+ */
+export function sessionEnding(meeting: AnyMeeting): SessionEnding | null {
+  return toTarget(meeting).sessionEnding();
 }
 
 /**
@@ -217,5 +261,9 @@ export function on<K extends MeetingEventName>(
   event: K,
   listener: Listener<MeetingEvents[K]>,
 ): () => void {
-  return toTarget(meeting).on(event, listener);
+  if (!(meeting instanceof MeetingImpl)) realtimeKitMeeting(meeting);
+  // Ours and RealtimeKit's carry each event on the same emitter; a RealtimeKit meeting may lack `participants.joined`.
+  const emitter: EmitterLike | undefined = emitterOf<EmitterLike>(meeting, event);
+  emitter?.on(event, listener);
+  return () => void emitter?.off(event, listener);
 }

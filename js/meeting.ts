@@ -10,6 +10,7 @@ import { ClientError, rethrow } from './errors.js';
 import {
   emit,
   Emitter,
+  emitterOf,
   type ConnectedMeetingsEvents,
   type InertSelfEvents,
   type MetaEvents,
@@ -19,6 +20,7 @@ import {
   type RoomLeftEvent,
   type RoomState,
   type SelfEvents,
+  type SessionEnding,
 } from './events.js';
 import * as inert from './inert.js';
 import { type EndState, type MeetingEvent, WasmMeeting } from './wasm/endsession.js';
@@ -31,6 +33,54 @@ export interface KickAllResult {
   kickedCount: number;
   /** True when someone else had already ended this session (repeated and concurrent calls get the same result). */
   alreadyEnded: boolean;
+  /**
+   * Set when a countdown started or runs (`graceSeconds`): when the session ends, UTC, ISO 8601 with milliseconds
+   * (the server's clock); `kickedCount` is 0 then, as nobody has been removed yet.
+   */
+  endsAt?: string;
+}
+
+/**
+ * How `kickAll` ends the session; every field is optional, and none (or `{}`) is RealtimeKit's plain end, now.
+ * The server's bounds apply (`ClientError` `'4220'` past them, nothing happens): `message` at most 500 characters,
+ * `graceSeconds` at most 3600.
+ */
+export interface EndOptions {
+  /** Shown to every participant with the end (`roomLeft.message`, and `sessionEnding.message` during a countdown). */
+  message?: string;
+  /** The meeting becomes INACTIVE with the end: nobody can join it after (until a backend sets it ACTIVE). */
+  lock?: boolean;
+  /**
+   * End after a countdown of this many whole seconds instead of now (0 or absent: now): everyone gets
+   * `sessionEnding`, the end state is `ending`, and `cancelEnd(meeting)` stops it.
+   */
+  graceSeconds?: number;
+}
+
+/** What `cancelEnd()` resolves with: `cancelled` is false when no countdown was running. */
+export interface CancelEndResult {
+  cancelled: boolean;
+}
+
+/**
+ * The `'4220'` error for options of the wrong type (the server checks the bounds and answers the same code);
+ * `undefined` when they are fine. Checked here because the wasm module would coerce a wrong type silently.
+ */
+function badEndOptions(options: EndOptions | undefined): ClientError | undefined {
+  if (options === undefined) return undefined;
+  const { message, lock, graceSeconds: g } = options ?? {};
+  if (
+    typeof options != 'object' ||
+    !options ||
+    (message !== undefined && typeof message != 'string') ||
+    (lock !== undefined && typeof lock != 'boolean') ||
+    (g !== undefined && !(Number.isInteger(g) && g >= 0 && g < 2 ** 32))
+  )
+    return new ClientError(
+      '4220',
+      '[ERR4220]: kickAll options: message must be a string, lock a boolean, graceSeconds a whole number of seconds (0 or more)',
+    );
+  return undefined;
 }
 
 /** `meeting.self.permissions`: what this participant's preset allows; emits `permissionsUpdate`. */
@@ -48,7 +98,10 @@ export interface ConnectedMeetingsPermissions {
   readonly canSwitchToParentMeeting: false;
 }
 
-/** `meeting.self`: this participant; emits `roomJoined` and `roomLeft`. */
+/**
+ * `meeting.self`: this participant; emits `roomJoined`, `roomLeft`, and the countdown to the session's end:
+ * `sessionEnding` and `sessionEndCancelled`.
+ */
 export interface MeetingSelf extends Emitter<SelfEvents & InertSelfEvents>, inert.InertSelfMedia {
   readonly roomState: RoomState;
   /** `roomState === 'joined'` (RealtimeKit's UI kit joins unless this is true). */
@@ -80,9 +133,10 @@ export interface MeetingParticipants extends Emitter<inert.InertEvents>, inert.I
    * Ends the session for everyone; resolves once the server did. Rejects with `ClientError` `'1205'` before joining
    * and after leaving, and `'1201'` without `kickParticipant` (nothing is sent then). While `disconnected` it waits
    * for the reconnect (`'4901'` if that gives up). Of several calls, only the one that ended the session resolves
-   * `alreadyEnded: false`.
+   * `alreadyEnded: false`. `options` ({@link EndOptions}): a message, a lock, a countdown (then it resolves once
+   * the countdown started, with `endsAt`); options of the wrong type reject with `'4220'` and nothing is sent.
    */
-  kickAll(): Promise<KickAllResult>;
+  kickAll(options?: EndOptions): Promise<KickAllResult>;
 }
 
 /** `meeting.meta`: an emitter, as RealtimeKit's is, of events this server's meeting never emits. */
@@ -154,6 +208,26 @@ export interface RealtimeKitLikeMeeting {
   };
   participants: { kickAll(): Promise<unknown>; joined?: EmitterLike & { size?: number } };
   meta?: { sessionId?: string };
+}
+
+/** Whether `meeting` has the shape of a `@cloudflare/realtimekit` 2.x meeting (and is not ours). */
+export function isRealtimeKitMeeting(meeting: unknown): meeting is RealtimeKitLikeMeeting {
+  const m = meeting as Partial<RealtimeKitLikeMeeting> | null | undefined;
+  return (
+    !(meeting instanceof MeetingImpl) &&
+    typeof m?.self?.on == 'function' &&
+    typeof m.self.permissions?.on == 'function' &&
+    typeof m.participants?.kickAll == 'function'
+  );
+}
+
+/**
+ * `meeting` as a RealtimeKit meeting; a `TypeError` for anything that is neither ours nor one. The one check every
+ * public function makes of a meeting that is not an `instanceof MeetingImpl`.
+ */
+export function realtimeKitMeeting(meeting: unknown): RealtimeKitLikeMeeting {
+  if (isRealtimeKitMeeting(meeting)) return meeting;
+  throw new TypeError('endsession: expected a meeting from initMeeting() or a RealtimeKit meeting');
 }
 
 /** Options of {@link MeetingImpl}; see `InitMeetingOptions`. */
@@ -275,6 +349,8 @@ export class MeetingImpl implements Meeting {
   readonly endStates = new Emitter<{ endStateChange: { state: string } }>();
   readonly #w: WasmMeeting;
   #left: RoomLeftEvent | null = null;
+  /** When the last `sessionEnding` arrived (`performance.now()`), to count its `remainingMs` down. */
+  #endingHeard = 0;
 
   constructor({ authToken, baseURI, reconnect = {}, heartbeatTimeoutMs }: MeetingConfig) {
     if (typeof authToken !== 'string' || !authToken) throw new TypeError('endsession: authToken is required');
@@ -284,7 +360,6 @@ export class MeetingImpl implements Meeting {
       !(Number.isSafeInteger(heartbeatTimeoutMs) && heartbeatTimeoutMs >= 0)
     )
       throw new TypeError('endsession: heartbeatTimeoutMs must be a whole number of milliseconds, 0 or more');
-    const route: Record<string, object> = {};
     // Created before the wasm meeting, whose callback sets its start time.
     const meta = new Meta(() => this.#w);
     const w = (this.#w = new WasmMeeting(
@@ -293,7 +368,10 @@ export class MeetingImpl implements Meeting {
       (...[name, payload]: MeetingEvent) => {
         if (name == 'roomLeft') this.#left = payload;
         if (name == 'roomJoined' && !payload.reconnected) meta.meetingStartedTimestamp = new Date();
-        emit(route[name]!, name, payload);
+        if (name == 'sessionEnding') this.#endingHeard = performance.now();
+        // Events arrive only after `join()`, when every emitter exists.
+        const target = name == 'endStateChange' ? this.endStates : emitterOf<object>(this, name);
+        if (target) emit(target, name, payload);
       },
       reconnect.baseDelayMs,
       reconnect.maxDelayMs,
@@ -302,13 +380,13 @@ export class MeetingImpl implements Meeting {
     ));
     const self = (this.self = new Self(w));
     const joined = new Joined(w);
-    route.roomJoined = route.roomLeft = self;
-    route.permissionsUpdate = self.permissions;
-    route.participantJoined = route.participantLeft = joined;
-    route.endStateChange = this.endStates;
     this.participants = Object.assign(new Emitter<inert.InertEvents>(), inert.participants(), {
       joined,
-      kickAll: () => w.kickAll().catch(rethrow),
+      kickAll: (options?: EndOptions): Promise<KickAllResult> => {
+        const bad = badEndOptions(options);
+        if (bad) return Promise.reject(bad);
+        return w.kickAll(options?.message, options?.lock, options?.graceSeconds).catch(rethrow);
+      },
     });
     this.meta = meta;
   }
@@ -316,6 +394,22 @@ export class MeetingImpl implements Meeting {
   /** @internal The wasm module's end state (`allowed`, `no-permission`, ...). */
   get endState(): EndState {
     return this.#w.endState;
+  }
+
+  /**
+   * @internal The countdown to the session's end running now, `remainingMs` counted down to this moment; `null` when
+   * none runs (read through `sessionEnding(meeting)`).
+   */
+  get sessionEnding(): SessionEnding | null {
+    const ending = this.#w.sessionEnding;
+    if (!ending) return null;
+    const since = Math.round(performance.now() - this.#endingHeard);
+    return { ...ending, remainingMs: Math.max(0, ending.remainingMs - since) };
+  }
+
+  /** @internal Cancels the countdown (read through `cancelEnd(meeting)`). */
+  cancelEnd(): Promise<CancelEndResult> {
+    return this.#w.cancelEnd().catch(rethrow);
   }
 
   /** @internal The last `roomLeft` payload, kept after leaving (`null` before the first). */

@@ -8,15 +8,24 @@
  */
 import type { LeaveRoomState, RoomLeftEvent } from '../events.js';
 import { loadWasm, wasmLoaded } from '../load.js';
-import { kickAll } from '../index.js';
-import { type KickAllResult, type Meeting, MeetingImpl, type RealtimeKitLikeMeeting } from '../meeting.js';
+import { cancelEnd, kickAll } from '../index.js';
+import {
+  type CancelEndResult,
+  type EndOptions,
+  type KickAllResult,
+  type Meeting,
+  MeetingImpl,
+  realtimeKitMeeting,
+  type RealtimeKitLikeMeeting,
+} from '../meeting.js';
 import { type EndState, endStateOf } from '../wasm/endsession.js';
 
 /**
  * - `allowed`: in the session, may end it for everyone;
  * - `no-permission`: in the session, without `kickParticipant`;
  * - `not-joined`: before joining, while joining or reconnecting;
- * - `ending`: this participant's end is under way;
+ * - `ending`: this participant's end is under way, or a countdown to the session's end runs (for every participant;
+ *   one with `kickParticipant` may `cancelEnd(meeting)` then, and `canEndSession` is false);
  * - a leave state once out of the room: `ended` (ended for all), `kicked`, `left`, `rejected`, `failed`.
  *
  * Defined once, in the wasm module (Rust's `EndState`), and read from its `.d.ts`.
@@ -37,8 +46,13 @@ export interface EndStateSource {
   readonly leave: RoomLeftEvent | null;
   /** Calls `onChange` after every change of `state`; returns the function that stops it. */
   subscribe(onChange: () => void): () => void;
-  /** Ends the session for everyone (`meeting.participants.kickAll()`); `state` is `ending` meanwhile. */
-  kickAll(): Promise<KickAllResult | void>;
+  /**
+   * Ends the session for everyone (`kickAll(meeting, options)`, {@link EndOptions}); `state` is `ending` meanwhile
+   * (and, with `graceSeconds`, until the countdown is cancelled or the session ends).
+   */
+  kickAll(options?: EndOptions): Promise<KickAllResult | void>;
+  /** Cancels the countdown to the end (`cancelEnd(meeting)`): `{cancelled}`. */
+  cancelEnd(): Promise<CancelEndResult>;
 }
 
 export type { RealtimeKitLikeMeeting, RoomLeftEvent };
@@ -58,8 +72,9 @@ export function leaveStateOf(state: EndState): EndStateSource['roomLeft'] {
 function source(
   read: () => EndState,
   lastLeave: () => Partial<RoomLeftEvent> | null,
-  kickAll: () => Promise<KickAllResult | void>,
+  kickAll: (options?: EndOptions) => Promise<KickAllResult | void>,
   watch: (changed: () => void) => () => void,
+  cancel: () => Promise<CancelEndResult>,
 ): EndStateSource & { changed(): void } {
   const subscribers = new Set<() => void>();
   let last = read();
@@ -96,6 +111,7 @@ function source(
       };
     },
     kickAll,
+    cancelEnd: cancel,
     changed,
   };
 }
@@ -105,11 +121,12 @@ function ours(meeting: MeetingImpl): EndStateSource {
   return source(
     () => meeting.endState,
     () => meeting.lastLeave,
-    () => meeting.participants.kickAll(),
+    (options) => meeting.participants.kickAll(options),
     (changed) => {
       meeting.endStates.on('endStateChange', changed);
       return () => meeting.endStates.off('endStateChange', changed);
     },
+    () => meeting.cancelEnd(),
   );
 }
 
@@ -127,12 +144,12 @@ function foreign(meeting: RealtimeKitLikeMeeting): EndStateSource {
   const s = source(
     read,
     () => (last ? { sessionId: meeting.meta?.sessionId ?? '', ...last } : null),
-    () => {
+    (options) => {
       ending = true;
       s.changed();
       // `kickAll(meeting)` applies RealtimeKit's checks and resolves on `roomLeft` `ended` (RealtimeKit's own call
       // resolves before the server acted): `ending` until the room is left.
-      return kickAll(meeting).catch((error: unknown) => {
+      return kickAll(meeting, options).catch((error: unknown) => {
         ending = false;
         s.changed();
         throw error;
@@ -158,6 +175,7 @@ function foreign(meeting: RealtimeKitLikeMeeting): EndStateSource {
         self.permissions.off('permissionsUpdate', changed);
       };
     },
+    () => cancelEnd(meeting),
   );
   return s;
 }
@@ -175,10 +193,7 @@ const sources = new WeakMap<object, EndStateSource>();
 export function endStateSource(meeting: Meeting | RealtimeKitLikeMeeting): EndStateSource {
   let s = sources.get(meeting);
   if (!s) {
-    if (meeting instanceof MeetingImpl) s = ours(meeting);
-    else if (typeof meeting?.self?.on === 'function' && typeof meeting.participants?.kickAll === 'function')
-      s = foreign(meeting as RealtimeKitLikeMeeting);
-    else throw new TypeError('endsession: expected a meeting from initMeeting() or a RealtimeKit meeting');
+    s = meeting instanceof MeetingImpl ? ours(meeting) : foreign(realtimeKitMeeting(meeting));
     sources.set(meeting, s);
   }
   return s;

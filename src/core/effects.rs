@@ -4,7 +4,7 @@ use crate::core::{ClientError, Event};
 use endsession_protocol::ClientFrame;
 use serde::Serialize;
 
-/// Names one pending `join()` or `kickAll()` call, i.e. one JavaScript promise. The driver picks the ids.
+/// Names one pending `join()`, `kickAll()` or `cancelEnd()` call, i.e. one JavaScript promise. The driver picks the ids.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct CallId(pub u32);
 
@@ -12,7 +12,7 @@ pub struct CallId(pub u32);
 ///
 /// ```
 /// use endsession::KickAllResult;
-/// let r = KickAllResult { session_id: "s-1".into(), kicked_count: 3, already_ended: false };
+/// let r = KickAllResult { session_id: "s-1".into(), kicked_count: 3, already_ended: false, ends_at: None };
 /// assert_eq!(r.kicked_count, 3);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -24,6 +24,17 @@ pub struct KickAllResult {
     pub kicked_count: u32,
     /// True when the session had already been ended by someone else.
     pub already_ended: bool,
+    /// With a countdown (`kickAll` with `graceSeconds`, answered `kickAllScheduled`): when the session ends, UTC,
+    /// RFC 3339 with milliseconds (the server's clock); `kicked_count` is 0 then, as nobody has been removed yet.
+    /// Left out of the JavaScript object when `None`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ends_at: Option<String>,
+}
+
+/// The server's answer to `cancelEnd()`: `{cancelled}`, false when no countdown was running.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct CancelEndResult {
+    pub cancelled: bool,
 }
 
 /// What a call resolves with.
@@ -33,6 +44,8 @@ pub enum Outcome {
     Joined,
     /// `kickAll()` completed.
     KickAll(KickAllResult),
+    /// `cancelEnd()` completed.
+    CancelEnd(CancelEndResult),
 }
 
 /// One instruction for the driver, in the order the machine produced them.

@@ -1,7 +1,7 @@
 //! Every event the meeting emits: [`Event`].
 
-use crate::core::{EndState, Leave};
-use endsession_protocol::Participant;
+use crate::core::{EndState, Leave, SessionEnding};
+use endsession_protocol::{EndedBy, Participant};
 use serde::Serialize;
 
 /// An event for the JavaScript listeners. [`Event::name`] is the event name, the fields are its payload.
@@ -9,7 +9,9 @@ use serde::Serialize;
 /// | name | emitter in JS | payload |
 /// |---|---|---|
 /// | `roomJoined` | `meeting.self` | `{reconnected}` |
-/// | `roomLeft` | `meeting.self` | `{state, sessionId, reason}` (+ `kickedCount`, `code`, `message`: [`Leave`]) |
+/// | `roomLeft` | `meeting.self` | `{state, sessionId, reason}` (+ `kickedCount`, `code`, `message`, `endedBy`, `eventId`: [`Leave`]) |
+/// | `sessionEnding` | `meeting.self` | [`SessionEnding`] |
+/// | `sessionEndCancelled` | `meeting.self` | `{sessionId, cancelledBy?}` |
 /// | `permissionsUpdate` | `meeting.self.permissions` | `{kickParticipant}` |
 /// | `participantJoined` | `meeting.participants.joined` | the participant |
 /// | `participantLeft` | `meeting.participants.joined` | the participant |
@@ -34,6 +36,15 @@ pub enum Event {
     ParticipantJoined(Participant),
     /// Someone else left the session.
     ParticipantLeft(Participant),
+    /// A countdown to the session's end started (or was running when this participant joined or came back).
+    SessionEnding(SessionEnding),
+    /// The countdown was cancelled: the session goes on. `cancelled_by` is `None` when a host's return cancelled a
+    /// `NO_HOST` countdown, or when the countdown was found gone on coming back from a dropped socket.
+    SessionEndCancelled {
+        session_id: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        cancelled_by: Option<EndedBy>,
+    },
     /// [`Machine::end_state`](crate::Machine::end_state) changed. The driver emits it after the other events of
     /// an input, comparing with the last state it reported, so a listener that calls back in never sees it stale.
     EndStateChange { state: EndState },
@@ -48,6 +59,8 @@ impl Event {
             Event::PermissionsUpdate { .. } => "permissionsUpdate",
             Event::ParticipantJoined(_) => "participantJoined",
             Event::ParticipantLeft(_) => "participantLeft",
+            Event::SessionEnding(_) => "sessionEnding",
+            Event::SessionEndCancelled { .. } => "sessionEndCancelled",
             Event::EndStateChange { .. } => "endStateChange",
         }
     }

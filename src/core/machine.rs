@@ -1,7 +1,7 @@
 //! The meeting state machine: [`Machine`].
 //!
 //! Pure: it never touches a socket, a timer or JavaScript. Inputs are the user's calls ([`Machine::join`],
-//! [`Machine::leave`], [`Machine::kick_all`]), socket events ([`Machine::socket_open`], [`Machine::socket_frame`],
+//! [`Machine::leave`], [`Machine::kick_all`], [`Machine::cancel_end`]), socket events ([`Machine::socket_open`], [`Machine::socket_frame`],
 //! [`Machine::socket_closed`]) and the timers ([`Machine::reconnect_due`], [`Machine::silence_due`]); each queues
 //! [`Effect`]s that the driver takes with [`Machine::take_effects`] and carries out in order.
 //!
@@ -13,9 +13,10 @@
 
 use crate::core::{
     CallId, ClientError, Effect, EndState, Event, KickAllResult, Leave, LeaveState, Outcome, Participants, Reconnect,
-    RoomState,
+    RoomState, SessionEnding,
 };
-use endsession_protocol::{ClientFrame, Participant, Permissions, ServerFrame, PROTOCOL_VERSION};
+use countdown::PendingCancel;
+use endsession_protocol::{ClientFrame, Participant, Permissions, PROTOCOL_VERSION};
 use kick::PendingKick;
 
 /// How many heartbeat periods of silence make a connection lost, when the user sets no timeout: 2.5 (two pings
@@ -62,6 +63,19 @@ pub struct Machine {
     silence_ms: Option<u32>,
     /// After `roomLeft` `ended`: what every later `kickAll` resolves with.
     ended: Option<KickAllResult>,
+    /// The countdown to the session's end running now (the last `sessionEnding`), until it is cancelled or the
+    /// room is left.
+    countdown: Option<SessionEnding>,
+    /// The countdown was held across a dropped socket: the server re-sends `sessionEnding` right after `joined` if
+    /// it still runs, so any other frame first means it was cancelled meanwhile.
+    countdown_unconfirmed: bool,
+    /// This participant's `kickAll` was answered `kickAllScheduled` with this `endsAt` before its `sessionEnding`
+    /// arrived (the answer and the broadcast come in either order): the control shows `ending` meanwhile.
+    scheduled: Option<String>,
+    /// The `endsAt` of the last `sessionEnding` heard in this session (so that a late `kickAllScheduled` for a
+    /// countdown already heard, and perhaps already cancelled, is not taken for a new one).
+    last_ends_at: Option<String>,
+    cancel: Option<PendingCancel>,
     next_request: u64,
     effects: Vec<Effect>,
 }
@@ -85,6 +99,11 @@ impl Machine {
             heartbeat_timeout: None,
             silence_ms: None,
             ended: None,
+            countdown: None,
+            countdown_unconfirmed: false,
+            scheduled: None,
+            last_ends_at: None,
+            cancel: None,
             next_request: 1,
             effects: Vec::new(),
         }
@@ -119,8 +138,15 @@ impl Machine {
     /// What an "End meeting for all" control shows now: derived from the room state, the permission and the end
     /// in flight (see [`EndState`]). The driver reports each change as [`Event::EndStateChange`].
     pub fn end_state(&self) -> EndState {
-        let ending = self.kick.is_some() || self.end_confirmed.is_some();
+        let ending =
+            self.kick.is_some() || self.end_confirmed.is_some() || self.countdown.is_some() || self.scheduled.is_some();
         EndState::derive(self.state, self.permissions.kick_participant, ending)
+    }
+
+    /// The countdown to the session's end running now, as the server last told it (`remaining_ms` as of then);
+    /// `None` when none runs, after it is cancelled, and once the room is left.
+    pub fn session_ending(&self) -> Option<&SessionEnding> {
+        self.countdown.as_ref()
     }
 
     /// This participant, once joined (kept after leaving).
@@ -186,136 +212,6 @@ impl Machine {
             _ => return,
         };
         self.send(ClientFrame::Join { token: self.token.clone(), resume, version: PROTOCOL_VERSION });
-    }
-
-    /// One frame from the server (the driver decodes it; frames that do not decode are dropped there).
-    pub fn socket_frame(&mut self, frame: ServerFrame) {
-        // Any frame in the room is a sign of life: restart the silence timer. (Before `joined` the timer is the
-        // connect deadline, which frames do not extend.)
-        if let Some(ms) = self.silence_ms.filter(|_| self.state == RoomState::Joined) {
-            self.push(Effect::WatchSilence(Some(ms)));
-        }
-        let state = self.state;
-        let in_room = matches!(state, RoomState::Joining | RoomState::Joined | RoomState::Reconnecting);
-        match frame {
-            ServerFrame::Joined {
-                session_id,
-                meeting_id,
-                self_participant,
-                permissions,
-                participants,
-                participant_count,
-                heartbeat_ms,
-                ..
-            } => {
-                if !matches!(state, RoomState::Joining | RoomState::Reconnecting) {
-                    return;
-                }
-                let reconnected = state == RoomState::Reconnecting;
-                self.state = RoomState::Joined;
-                self.failures = 0;
-                self.end_confirmed = None;
-                let same_session = session_id == self.session_id;
-                self.session_id = session_id;
-                self.watch_silence(heartbeat_ms);
-                self.meeting_id = meeting_id;
-                let others: Vec<_> = participants.into_iter().filter(|p| p.id != self_participant.id).collect();
-                // A large session lists only its first few (protocol crate, `LARGE_SESSION_LISTED`): that list is not
-                // everyone, so on a reconnect the ones known before stay, and nobody is said to have left.
-                let partial = participant_count.is_some_and(|n| n as usize > others.len());
-                self.me = Some(self_participant);
-                let before = std::mem::replace(&mut self.permissions, permissions);
-                let old = self.participants.replace(others);
-                if reconnected && partial {
-                    for p in &old {
-                        if self.participants.get(&p.id).is_none() {
-                            self.participants.insert(p.clone());
-                        }
-                    }
-                }
-                for call in std::mem::take(&mut self.join_calls) {
-                    self.push(Effect::Resolve(call, Outcome::Joined));
-                }
-                // A kickAll sent on the socket that dropped: the session is still live, so it was not done (a session
-                // that ended meanwhile answers `roomLeft` `ended` instead, which resolves it). Ask again.
-                if let Some(id) = self.kick.as_ref().map(|k| k.id) {
-                    if reconnected && same_session {
-                        self.send(ClientFrame::kick_all(id));
-                    } else {
-                        self.reject_kick(ClientError::connection_lost());
-                    }
-                }
-                self.emit(Event::RoomJoined { reconnected });
-                if reconnected {
-                    // Tell the listeners what changed while the socket was down.
-                    if before != permissions {
-                        self.emit(Event::PermissionsUpdate { kick_participant: permissions.kick_participant });
-                    }
-                    let gone: Vec<_> = old.iter().filter(|p| self.participants.get(&p.id).is_none()).cloned().collect();
-                    debug_assert!(!partial || gone.is_empty());
-                    let came: Vec<_> =
-                        self.participants.iter().filter(|p| !old.iter().any(|o| o.id == p.id)).cloned().collect();
-                    for p in gone {
-                        self.emit(Event::ParticipantLeft(p));
-                    }
-                    for p in came {
-                        self.emit(Event::ParticipantJoined(p));
-                    }
-                }
-            }
-            ServerFrame::ParticipantJoined { participant } => {
-                let is_me = self.me.as_ref().is_some_and(|me| me.id == participant.id);
-                if state == RoomState::Joined && !is_me && self.participants.insert(participant.clone()) {
-                    self.emit(Event::ParticipantJoined(participant));
-                }
-            }
-            ServerFrame::ParticipantLeft { participant_id } => {
-                if state == RoomState::Joined {
-                    if let Some(p) = self.participants.remove(&participant_id) {
-                        self.emit(Event::ParticipantLeft(p));
-                    }
-                }
-            }
-            ServerFrame::PermissionsUpdate { permissions, .. } => {
-                if state == RoomState::Joined {
-                    self.permissions = permissions;
-                    self.emit(Event::PermissionsUpdate { kick_participant: permissions.kick_participant });
-                }
-            }
-            ServerFrame::KickAllResult { id, session_id, kicked_count, already_ended } => {
-                self.kick_answered(id, KickAllResult { session_id, kicked_count, already_ended });
-            }
-            ServerFrame::RoomLeft { state: leave_state, session_id, reason, kicked_count, message, .. } => {
-                if in_room {
-                    self.push(Effect::Close);
-                    // An end this participant confirmed has its count even if the frame lacks it.
-                    let confirmed = self.end_confirmed.as_ref().filter(|r| r.session_id == session_id);
-                    let kicked_count = kicked_count.or(confirmed.map(|r| r.kicked_count));
-                    self.left(Leave { state: leave_state, session_id, reason, kicked_count, code: None, message });
-                }
-            }
-            // A heartbeat: it restarted the silence timer above; nothing else to do.
-            ServerFrame::Ping => {}
-            // The countdown and cancel of issue 13: not surfaced by this client yet.
-            ServerFrame::KickAllScheduled { .. }
-            | ServerFrame::SessionEnding { .. }
-            | ServerFrame::SessionEndCancelled { .. }
-            | ServerFrame::CancelEndResult { .. } => {}
-            ServerFrame::Error { id, code, message } => {
-                if id.is_some() && self.kick.as_ref().map(|k| k.id) == id {
-                    self.reject_kick(ClientError::from_server(code, &message));
-                } else if matches!(state, RoomState::Joining | RoomState::Reconnecting) {
-                    // The server refused the join (bad token, meeting INACTIVE, unknown meeting, ...).
-                    self.push(Effect::Close);
-                    self.reject_join(ClientError::from_server(code, &message));
-                    // A fresh join was refused a session it never had; a resume was refused the one it had.
-                    let session = if state == RoomState::Reconnecting { self.session_id.as_str() } else { "" };
-                    let mut leave = Leave::new(LeaveState::Rejected, session);
-                    (leave.code, leave.message) = (Some(code), Some(message));
-                    self.left(leave);
-                }
-            }
-        }
     }
 
     /// The socket closed without [`Effect::Close`] asking for it (or could not be opened).
@@ -421,6 +317,7 @@ impl Machine {
     fn fail(&mut self) {
         self.reject_join(ClientError::connection_failed());
         self.reject_kick(ClientError::connection_lost());
+        self.reject_cancel(ClientError::connection_lost());
         self.left(Leave::new(LeaveState::Failed, &self.session_id));
     }
 
@@ -430,6 +327,8 @@ impl Machine {
     fn left(&mut self, leave: Leave) {
         self.state = RoomState::Left(leave.state);
         self.participants.clear();
+        self.clear_countdown();
+        self.reject_cancel(ClientError::room_left());
         self.stop_silence();
         self.reject_join(ClientError::room_left());
         if leave.state == LeaveState::Ended {
@@ -463,6 +362,8 @@ impl Machine {
     }
 }
 
+mod countdown;
+mod frames;
 mod kick;
 #[cfg(test)]
 mod tests;

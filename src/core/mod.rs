@@ -4,6 +4,7 @@
 //! around it the states ([`RoomState`], [`EndState`], [`LeaveState`]), the [`Event`]s, the [`ClientError`]s, the
 //! [`Participants`] list and the [`Reconnect`] policy.
 
+mod countdown;
 mod effects;
 mod end_state;
 mod endpoint;
@@ -15,7 +16,8 @@ mod participants;
 mod reconnect;
 mod room;
 
-pub use effects::{CallId, Effect, KickAllResult, Outcome};
+pub use countdown::SessionEnding;
+pub use effects::{CallId, CancelEndResult, Effect, KickAllResult, Outcome};
 pub use end_state::EndState;
 pub use endpoint::ws_url;
 pub use errors::{ClientError, CONNECTION_FAILED, CONNECTION_LOST, NOT_JOINED, PERMISSION_DENIED, ROOM_LEFT};

@@ -12,8 +12,10 @@
 //! serde-wasm-bindgen outbound but before the default allocator and wasm-bindgen-futures: this decoder 30,466;
 //! `serde_wasm_bindgen::from_value(JSON.parse(text))` 66,635; `serde_json::from_str` 71,261.
 
-use crate::core::{ClientError, Event, Outcome, Participants};
-use endsession_protocol::{ClientFrame, EndReason, ErrorCode, LeaveState, Participant, Permissions, ServerFrame};
+use crate::core::{ClientError, Event, Outcome, Participants, SessionEnding};
+use endsession_protocol::{
+    ClientFrame, EndReason, EndedBy, ErrorCode, LeaveState, Participant, Permissions, ServerFrame,
+};
 use js_sys::{Array, Reflect, JSON};
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
@@ -46,12 +48,19 @@ pub fn event(event: &Event) -> (JsValue, JsValue) {
     (JsValue::from_str(event.name()), to_js(event))
 }
 
-/// What a promise resolves with: `undefined` for `join()`, `{sessionId, kickedCount, alreadyEnded}` for `kickAll()`.
+/// What a promise resolves with: `undefined` for `join()`, `{sessionId, kickedCount, alreadyEnded}` (+ `endsAt` for a
+/// countdown) for `kickAll()`, `{cancelled}` for `cancelEnd()`.
 pub fn outcome(outcome: &Outcome) -> JsValue {
     match outcome {
         Outcome::Joined => JsValue::UNDEFINED,
         Outcome::KickAll(result) => to_js(result),
+        Outcome::CancelEnd(result) => to_js(result),
     }
+}
+
+/// The countdown running now, as its `sessionEnding` payload said; `null` when none runs.
+pub fn session_ending(ending: Option<&SessionEnding>) -> JsValue {
+    ending.map_or(JsValue::NULL, to_js)
 }
 
 /// `{code, message}`.
@@ -98,6 +107,22 @@ fn participant_from(value: &JsValue) -> Option<Participant> {
         name: text_field(value, "name")?,
         custom_participant_id: text_field(value, "customParticipantId")?,
         preset_name: text_field(value, "presetName")?,
+    })
+}
+
+/// `{api: true}` or `{id, name, customParticipantId}`; `None` when absent or neither (a who that does not read is
+/// left out rather than losing the frame that carries it).
+fn ended_by_from(value: &JsValue) -> Option<EndedBy> {
+    if !value.is_object() {
+        return None;
+    }
+    if bool_field(value, "api") == Some(true) {
+        return Some(EndedBy::api());
+    }
+    Some(EndedBy::Participant {
+        id: text_field(value, "id")?,
+        name: text_field(value, "name")?,
+        custom_participant_id: text_field(value, "customParticipantId")?,
     })
 }
 
@@ -156,10 +181,29 @@ pub fn server_frame(text: &str) -> Option<ServerFrame> {
             },
             kicked_count: u64_field(&v, "kickedCount").and_then(|n| u32::try_from(n).ok()),
             message: text_field(&v, "message"),
-            // endedBy is not read yet (the client half of issue 13 comes later); eventId is a plain string.
-            ended_by: None,
+            ended_by: ended_by_from(&get(&v, "endedBy")),
             event_id: text_field(&v, "eventId"),
         },
+        "kickAllScheduled" => ServerFrame::KickAllScheduled {
+            id: u64_field(&v, "id")?,
+            session_id: text_field(&v, "sessionId")?,
+            ends_at: text_field(&v, "endsAt")?,
+        },
+        "sessionEnding" => ServerFrame::SessionEnding {
+            session_id: text_field(&v, "sessionId")?,
+            ends_at: text_field(&v, "endsAt")?,
+            remaining_ms: u64_field(&v, "remainingMs")?,
+            reason: EndReason::parse(&text_field(&v, "reason")?)?,
+            ended_by: ended_by_from(&get(&v, "endedBy")),
+            message: text_field(&v, "message"),
+        },
+        "sessionEndCancelled" => ServerFrame::SessionEndCancelled {
+            session_id: text_field(&v, "sessionId")?,
+            cancelled_by: ended_by_from(&get(&v, "cancelledBy")),
+        },
+        "cancelEndResult" => {
+            ServerFrame::CancelEndResult { id: u64_field(&v, "id")?, cancelled: bool_field(&v, "cancelled")? }
+        }
         "ping" => ServerFrame::Ping,
         "error" => ServerFrame::Error {
             id: u64_field(&v, "id"),
@@ -173,20 +217,21 @@ pub fn server_frame(text: &str) -> Option<ServerFrame> {
 #[cfg(all(test, target_arch = "wasm32"))]
 mod tests {
     use super::*;
-    use crate::{EndState, KickAllResult, Leave, LeaveState};
-    use endsession_protocol::{fixtures, EndReason, ErrorCode, Participant};
+    use crate::{CancelEndResult, EndState, KickAllResult, Leave, LeaveState};
+    use endsession_protocol::{fixtures, EndReason, EndedBy, ErrorCode, Participant};
     use wasm_bindgen_test::wasm_bindgen_test;
 
     #[wasm_bindgen_test]
     fn client_frames_decode_as_the_protocol_fixtures_say() {
-        for (text, frame) in fixtures::client_frames() {
+        for (text, frame) in fixtures::client_frames().into_iter().chain(fixtures::end_client_frames()) {
             assert_eq!(client_frame(&frame), text);
         }
     }
 
     #[wasm_bindgen_test]
     fn server_frames_decode_as_the_protocol_fixtures_say() {
-        for (text, frame) in fixtures::server_frames().into_iter().chain(fixtures::server_frames_read_only()) {
+        let all = fixtures::server_frames().into_iter().chain(fixtures::server_frames_read_only());
+        for (text, frame) in all.chain(fixtures::end_server_frames()) {
             assert_eq!(server_frame(text), Some(frame), "{text}");
         }
     }
@@ -200,6 +245,20 @@ mod tests {
             json(&ended),
             r#"{"state":"ended","sessionId":"s-1","reason":"HOST_ENDED_MEETING","kickedCount":3}"#
         );
+        let mut record = ended.clone();
+        record.message = Some("Thanks, all".into());
+        record.ended_by =
+            Some(EndedBy::Participant { id: "a".into(), name: "Ann".into(), custom_participant_id: "c".into() });
+        record.event_id = Some("e-1".into());
+        assert_eq!(
+            json(&record),
+            concat!(
+                r#"{"state":"ended","sessionId":"s-1","reason":"HOST_ENDED_MEETING","kickedCount":3,"#,
+                r#""message":"Thanks, all","endedBy":{"id":"a","name":"Ann","customParticipantId":"c"},"eventId":"e-1"}"#
+            )
+        );
+        record.ended_by = Some(EndedBy::api());
+        assert!(json(&record).contains(r#""endedBy":{"api":true}"#));
         let mut rejected = Leave::new(LeaveState::Rejected, "");
         (rejected.code, rejected.message) = (Some(ErrorCode::MeetingInactive), Some("closed".into()));
         assert_eq!(
@@ -234,6 +293,30 @@ mod tests {
         let ended = EndState::Left(LeaveState::Ended);
         assert_eq!(payload(Event::EndStateChange { state: ended }), r#"{"state":"ended"}"#);
         assert_eq!(event(&Event::RoomJoined { reconnected: true }).0, "roomJoined");
+        let ending = SessionEnding {
+            session_id: "s-1".into(),
+            ends_at: "2026-11-30T00:00:30.000Z".into(),
+            remaining_ms: 2000,
+            reason: EndReason::HostEndedMeeting,
+            ended_by: Some(EndedBy::api()),
+            message: Some("bye".into()),
+        };
+        let ending_json = concat!(
+            r#"{"sessionId":"s-1","endsAt":"2026-11-30T00:00:30.000Z","remainingMs":2000,"#,
+            r#""reason":"HOST_ENDED_MEETING","endedBy":{"api":true},"message":"bye"}"#
+        );
+        assert_eq!(payload(Event::SessionEnding(ending.clone())), ending_json);
+        assert_eq!(json(&session_ending(Some(&ending))), ending_json);
+        assert!(session_ending(None).is_null());
+        assert_eq!(
+            payload(Event::SessionEndCancelled { session_id: "s-1".into(), cancelled_by: None }),
+            r#"{"sessionId":"s-1"}"#
+        );
+        let by = Some(EndedBy::api());
+        assert_eq!(
+            payload(Event::SessionEndCancelled { session_id: "s-1".into(), cancelled_by: by }),
+            r#"{"sessionId":"s-1","cancelledBy":{"api":true}}"#
+        );
 
         let mut joined = Participants::default();
         assert_eq!(json(&participants(&joined)), "[]");
@@ -241,11 +324,22 @@ mod tests {
         assert!(Array::is_array(&participants(&joined)));
         assert_eq!(json(&participants(&joined)), format!("[{ann_json}]"));
 
-        let result = KickAllResult { session_id: "s-1".into(), kicked_count: 4, already_ended: false };
+        let result = KickAllResult { session_id: "s-1".into(), kicked_count: 4, already_ended: false, ends_at: None };
         assert_eq!(
             json(&outcome(&Outcome::KickAll(result))),
             r#"{"sessionId":"s-1","kickedCount":4,"alreadyEnded":false}"#
         );
+        let scheduled = KickAllResult {
+            session_id: "s-1".into(),
+            kicked_count: 0,
+            already_ended: false,
+            ends_at: Some("2026-11-30T00:00:30.000Z".into()),
+        };
+        assert_eq!(
+            json(&outcome(&Outcome::KickAll(scheduled))),
+            r#"{"sessionId":"s-1","kickedCount":0,"alreadyEnded":false,"endsAt":"2026-11-30T00:00:30.000Z"}"#
+        );
+        assert_eq!(json(&outcome(&Outcome::CancelEnd(CancelEndResult { cancelled: true }))), r#"{"cancelled":true}"#);
         assert!(outcome(&Outcome::Joined).is_undefined());
         assert_eq!(
             json(&error(&ClientError::room_left())),

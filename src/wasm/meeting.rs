@@ -2,7 +2,8 @@
 
 use super::driver::Driver;
 use super::interop;
-use crate::core::{ws_url, EndState, Machine, Reconnect, RoomState};
+use crate::core::{ws_url, CallId, EndState, Machine, Reconnect, RoomState};
+use endsession_protocol::EndOptions;
 use js_sys::{Array, Function, Promise};
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
@@ -50,7 +51,7 @@ impl WasmMeeting {
     /// `{code, message}` ([`ClientError`](crate::core::ClientError)).
     #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn join(&self) -> Promise {
-        self.0.call(Machine::join)
+        self.call(Box::new(Machine::join))
     }
 
     /// Leaves the room (`roomLeft` `left`); the session goes on for the others.
@@ -58,11 +59,30 @@ impl WasmMeeting {
         self.0.input(Machine::leave);
     }
 
-    /// Ends the session for everyone; resolves with `{sessionId, kickedCount, alreadyEnded}`, rejects with
-    /// `{code, message}` ([`ClientError`](crate::core::ClientError)).
+    /// Ends the session for everyone; resolves with `{sessionId, kickedCount, alreadyEnded}` (+ `endsAt` when
+    /// `grace_seconds` started a countdown), rejects with `{code, message}`
+    /// ([`ClientError`](crate::core::ClientError)). The options are [`EndOptions`]' fields, each optional: `message`
+    /// (shown to everyone with the end), `lock` (the meeting becomes INACTIVE with the end), `grace_seconds` (a
+    /// countdown of that many seconds first). Three plain arguments rather than one object: reading an object
+    /// with serde costs the payload its deserializer (see `interop`); the TypeScript layer checks the types.
     #[wasm_bindgen(js_name = kickAll, unchecked_return_type = "Promise<KickAllResult>")]
-    pub fn kick_all(&self) -> Promise {
-        self.0.call(Machine::kick_all)
+    pub fn kick_all(&self, message: Option<String>, lock: Option<bool>, grace_seconds: Option<u32>) -> Promise {
+        let options = EndOptions { message, lock: lock.unwrap_or(false), grace_seconds };
+        self.call(Box::new(|m, call| m.kick_all_with(call, options)))
+    }
+
+    /// Cancels the countdown to the session's end; resolves with `{cancelled}` (false when none was running),
+    /// rejects with `{code, message}` as `kickAll` does (`1205` outside the room, `1201` without the permission).
+    #[wasm_bindgen(js_name = cancelEnd, unchecked_return_type = "Promise<CancelEndResult>")]
+    pub fn cancel_end(&self) -> Promise {
+        self.call(Box::new(Machine::cancel_end))
+    }
+
+    /// The countdown to the session's end running now, as its last `sessionEnding` said (`remainingMs` as of
+    /// then); `null` when none runs.
+    #[wasm_bindgen(getter, js_name = sessionEnding, unchecked_return_type = "SessionEnding | null")]
+    pub fn session_ending(&self) -> JsValue {
+        self.0.read(|m| Some(interop::session_ending(m.session_ending()))).unwrap_or(JsValue::NULL)
     }
 
     /// `init`, `joining`, `joined`, `disconnected` (reconnecting), or how the room was left (`ended`, `left`, ...).
@@ -112,6 +132,18 @@ impl WasmMeeting {
     #[wasm_bindgen(unchecked_return_type = "Participant[]")]
     pub fn participants(&self) -> Array {
         self.0.read(|m| interop::participants(m.participants()))
+    }
+}
+
+/// A user call's input to the machine, with the call's id.
+type CallInput = dyn FnOnce(&mut Machine, CallId);
+
+impl WasmMeeting {
+    /// [`Driver::call`] made once for every call (`join`, `kickAll`, `cancelEnd`) rather than once per call, each
+    /// inlined into its export: the payload's budget (`bench/size`).
+    #[inline(never)]
+    fn call(&self, input: Box<CallInput>) -> Promise {
+        self.0.call(input)
     }
 }
 

@@ -43,14 +43,48 @@ export interface RoomLeftEvent {
   kickedCount?: number;
   /** With `rejected` after a refused join: the server's error code (`'4010'` bad token, `'4030'` INACTIVE, ...). */
   code?: string;
-  /** With `rejected`: the server's why, for a developer or a person. */
+  /** With `ended`: the host's message (`kickAll`'s `message`); with `rejected`: the server's why. */
   message?: string;
+  /** With `ended`: who ended it (absent for `ALL_PARTICIPANTS_LEFT` and `NO_HOST`). */
+  endedBy?: EndedBy;
+  /** With `ended`: the id of the end's `meeting.ended` event, the `rtk-uuid` header of its webhook deliveries. */
+  eventId?: string;
+}
+/** Who ended a session or started or cancelled its countdown (`EndedBy`): a participant, or the REST API. */
+export type EndedBy = { id: string; name: string; customParticipantId: string } | { api: true };
+/**
+ * The `sessionEnding` payload (`SessionEnding`): the session ends at `endsAt` unless a participant with
+ * `kickParticipant` (or the REST API) cancels it.
+ */
+export interface SessionEnding {
+  sessionId: string;
+  /** When the session ends: UTC, ISO 8601 with milliseconds, by the server's clock. */
+  endsAt: string;
+  /** How long until then, in ms, from when the server sent it (free of clock skew). */
+  remainingMs: number;
+  /** `HOST_ENDED_MEETING` (a host or the API asked for it) or `NO_HOST`. */
+  reason: EndReason;
+  endedBy?: EndedBy;
+  /** The host's message, to show with the countdown. */
+  message?: string;
+}
+/** The `sessionEndCancelled` payload: the session goes on. `cancelledBy` is absent when nobody in particular did. */
+export interface SessionEndCancelled {
+  sessionId: string;
+  cancelledBy?: EndedBy;
 }
 /** What `kickAll()` resolves with (`KickAllResult`). */
 export interface KickAllResult {
   sessionId: string;
+  /** How many participants the end removed; 0 when a countdown started (nobody removed yet). */
   kickedCount: number;
   alreadyEnded: boolean;
+  /** Set when a countdown started or runs: when the session ends, UTC, ISO 8601 with milliseconds. */
+  endsAt?: string;
+}
+/** What `cancelEnd()` resolves with (`CancelEndResult`): false when no countdown was running. */
+export interface CancelEndResult {
+  cancelled: boolean;
 }
 /** What a rejected `join()` or `kickAll()` carries (`ClientError`). */
 export interface WasmClientError {
@@ -64,6 +98,8 @@ export type MeetingEvent =
   | ["permissionsUpdate", { kickParticipant: boolean }]
   | ["participantJoined", Participant]
   | ["participantLeft", Participant]
+  | ["sessionEnding", SessionEnding]
+  | ["sessionEndCancelled", SessionEndCancelled]
   | ["endStateChange", { state: EndState }];
 "#;
 
@@ -137,11 +173,60 @@ mod tests {
             Event::PermissionsUpdate { kick_participant: false },
             Event::ParticipantJoined(ann.clone()),
             Event::ParticipantLeft(ann),
+            Event::SessionEnding(SessionEnding {
+                session_id: "s".into(),
+                ends_at: "t".into(),
+                remaining_ms: 1,
+                reason: EndReason::NoHost,
+                ended_by: None,
+                message: None,
+            }),
+            Event::SessionEndCancelled { session_id: "s".into(), cancelled_by: None },
             Event::EndStateChange { state: EndState::Allowed },
         ];
         let start = VOCABULARY.find("export type MeetingEvent =").expect("MeetingEvent");
         let emitted: Vec<_> = VOCABULARY[start..].split("| [\"").skip(1).map(|s| &s[..s.find('"').unwrap()]).collect();
         assert_eq!(emitted, events.map(|e| e.name()));
+    }
+
+    /// The keys of `export interface NAME { ... }` in [`VOCABULARY`], with `?` on the optional ones.
+    fn keys(name: &str) -> Vec<String> {
+        let head = format!("export interface {name} {{");
+        let start = VOCABULARY.find(&head).expect(name) + head.len();
+        let body = &VOCABULARY[start..start + VOCABULARY[start..].find("\n}").expect("the interface ends")];
+        body.lines()
+            .filter_map(|line| line.strip_prefix("  ").filter(|l| !l.starts_with(['/', '*', ' '])))
+            .map(|line| line[..line.find(':').expect("key: type")].to_string())
+            .collect()
+    }
+
+    #[test]
+    fn payload_interfaces_have_the_rust_fields() {
+        // Destructured without `..`: a field added in Rust fails to compile here until the list (and the
+        // interface) has it. Optional (`?`) where Rust leaves the field out when `None`.
+        let SessionEnding { session_id: _, ends_at: _, remaining_ms: _, reason: _, ended_by: _, message: _ };
+        assert_eq!(keys("SessionEnding"), ["sessionId", "endsAt", "remainingMs", "reason", "endedBy?", "message?"]);
+        let Leave {
+            state: _,
+            session_id: _,
+            reason: _,
+            kicked_count: _,
+            code: _,
+            message: _,
+            ended_by: _,
+            event_id: _,
+        };
+        assert_eq!(
+            keys("RoomLeftEvent"),
+            ["state", "sessionId", "reason", "kickedCount?", "code?", "message?", "endedBy?", "eventId?"]
+        );
+        let KickAllResult { session_id: _, kicked_count: _, already_ended: _, ends_at: _ };
+        assert_eq!(keys("KickAllResult"), ["sessionId", "kickedCount", "alreadyEnded", "endsAt?"]);
+        let CancelEndResult { cancelled: _ };
+        assert_eq!(keys("CancelEndResult"), ["cancelled"]);
+        let ann = Event::SessionEndCancelled { session_id: String::new(), cancelled_by: None };
+        let Event::SessionEndCancelled { session_id: _, cancelled_by: _ } = ann else { unreachable!() };
+        assert_eq!(keys("SessionEndCancelled"), ["sessionId", "cancelledBy?"]);
     }
 
     #[test]

@@ -6,13 +6,22 @@
 
 use super::Machine;
 use crate::core::{CallId, ClientError, Effect, KickAllResult, Leave, LeaveState, Outcome, RoomState};
-use endsession_protocol::ClientFrame;
+use endsession_protocol::{ClientFrame, EndOptions};
 
 /// One `kickAll` frame in flight and every call waiting for its answer.
 #[derive(Debug)]
 pub(super) struct PendingKick {
     pub(super) id: u64,
     pub(super) calls: Vec<CallId>,
+    /// The first call's options: the calls sharing the request share its options too.
+    pub(super) options: EndOptions,
+}
+
+impl PendingKick {
+    /// The `kickAll` frame of this request (sent again as is after a reconnect).
+    pub(super) fn frame(&self) -> ClientFrame {
+        ClientFrame::kick_all_with(self.id, self.options.clone())
+    }
 }
 
 impl Machine {
@@ -28,6 +37,15 @@ impl Machine {
     /// sent then (a call already in flight is sent again); it rejects with `4901` if reconnecting gives up (after
     /// [`Reconnect::attempts`](crate::Reconnect::attempts), the same bound as the reconnect itself) and `4902` if the participant leaves first.
     pub fn kick_all(&mut self, call: CallId) {
+        self.kick_all_with(call, EndOptions::default());
+    }
+
+    /// [`Machine::kick_all`] with [`EndOptions`]: `message` (shown to everyone with the end), `lock` (the meeting
+    /// becomes INACTIVE with the end), `grace_seconds` (a countdown first: the call resolves with the server's
+    /// `kickAllScheduled` as `{sessionId, kickedCount: 0, alreadyEnded: false, endsAt}`, and everyone gets
+    /// `sessionEnding`). The server checks the bounds (`4220`). A call made while another is in flight shares that
+    /// request and its options.
+    pub fn kick_all_with(&mut self, call: CallId, options: EndOptions) {
         let ended = self.ended.as_ref().filter(|_| self.state == RoomState::Left(LeaveState::Ended));
         if !matches!(self.state, RoomState::Joined | RoomState::Reconnecting) && ended.is_none() {
             return self.push(Effect::Reject(call, ClientError::not_joined()));
@@ -43,11 +61,12 @@ impl Machine {
         }
         let id = self.next_request;
         self.next_request += 1;
-        self.kick = Some(PendingKick { id, calls: vec![call] });
+        let kick = PendingKick { id, calls: vec![call], options };
         // Reconnecting: sent once the session is resumed (see the `Joined` frame).
         if self.state == RoomState::Joined {
-            self.send(ClientFrame::kick_all(id));
+            self.send(kick.frame());
         }
+        self.kick = Some(kick);
     }
 
     /// The server's `kickAllResult` for request `id`: the first call gets `result`, the others `alreadyEnded`.
@@ -73,6 +92,7 @@ impl Machine {
             session_id: leave.session_id.clone(),
             kicked_count: leave.kicked_count.unwrap_or(0),
             already_ended: true,
+            ends_at: None,
         }
     }
 

@@ -18,7 +18,7 @@ fn ended(kicked_count: Option<u32>) -> ServerFrame {
 }
 
 fn already_ended(kicked_count: u32) -> Outcome {
-    Outcome::KickAll(KickAllResult { session_id: "s-1".into(), kicked_count, already_ended: true })
+    Outcome::KickAll(KickAllResult { session_id: "s-1".into(), kicked_count, already_ended: true, ends_at: None })
 }
 
 fn resolved(effects: &[Effect]) -> Vec<(u32, Outcome)> {
@@ -78,7 +78,12 @@ fn the_call_that_ended_it_alone_is_not_already_ended() {
     m.socket_frame(ended(None));
     m.kick_all(CallId(3));
     let effects = m.take_effects();
-    let first = Outcome::KickAll(KickAllResult { session_id: "s-1".into(), kicked_count: 3, already_ended: false });
+    let first = Outcome::KickAll(KickAllResult {
+        session_id: "s-1".into(),
+        kicked_count: 3,
+        already_ended: false,
+        ends_at: None,
+    });
     assert_eq!(resolved(&effects), [(1, first), (2, already_ended(3)), (3, already_ended(3))], "the confirmed count");
 }
 
@@ -175,7 +180,7 @@ fn kick_result(kicked_count: u32, already_ended: bool) -> ServerFrame {
 }
 
 fn ended_it(kicked_count: u32) -> Outcome {
-    Outcome::KickAll(KickAllResult { session_id: "s-1".into(), kicked_count, already_ended: false })
+    Outcome::KickAll(KickAllResult { session_id: "s-1".into(), kicked_count, already_ended: false, ends_at: None })
 }
 
 /// Exactly one `alreadyEnded: false`, the first call's; every other call `alreadyEnded: true`, same session, count.

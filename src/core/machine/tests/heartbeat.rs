@@ -209,6 +209,6 @@ fn a_kick_all_sent_before_the_silence_is_asked_again_after_the_reconnect() {
         kicked_count: 2,
         already_ended: false,
     });
-    let result = KickAllResult { session_id: "s-1".into(), kicked_count: 2, already_ended: false };
+    let result = KickAllResult { session_id: "s-1".into(), kicked_count: 2, already_ended: false, ends_at: None };
     assert!(m.take_effects().contains(&Effect::Resolve(CallId(1), Outcome::KickAll(result))));
 }

@@ -3,13 +3,14 @@
 //! cross the session's end in `end_race.rs`.
 
 mod connection;
+mod countdown;
 mod end_race;
 mod end_state;
 mod heartbeat;
 
 use super::*;
 use crate::core::errors::{CONNECTION_FAILED, CONNECTION_LOST, NOT_JOINED, PERMISSION_DENIED, ROOM_LEFT};
-use endsession_protocol::{EndReason, ErrorCode};
+use endsession_protocol::{EndReason, ErrorCode, ServerFrame};
 
 const TOKEN: &str = "tok";
 
@@ -259,7 +260,7 @@ fn kick_all_resolves_only_on_the_servers_result() {
         kicked_count: 3,
         already_ended: false,
     });
-    let result = KickAllResult { session_id: "s-1".into(), kicked_count: 3, already_ended: false };
+    let result = KickAllResult { session_id: "s-1".into(), kicked_count: 3, already_ended: false, ends_at: None };
     assert_eq!(m.take_effects(), [Effect::Resolve(CallId(1), Outcome::KickAll(result))]);
     // Then the server ends the room for this participant too.
     m.socket_frame(ServerFrame::RoomLeft {
