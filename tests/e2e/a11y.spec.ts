@@ -34,7 +34,7 @@ test('the demo page has no WCAG 2.1 AA violation when joined, with the dialog op
   await expect(dialog).toBeVisible();
   expect.soft(await violations(page), 'dialog open').toEqual([]);
 
-  await dialog.getByRole('button', { name: 'End for all' }).click();
+  await dialog.getByRole('button', { name: 'End now' }).click();
   for (const name of ['react', 'angular', 'element']) {
     await expect(page.getByTestId(`${name}-state`)).toHaveAttribute('data-state', 'ended');
   }
@@ -113,7 +113,7 @@ test('each custom element has no WCAG 2.1 AA violation in its default colours, i
   await expect(hostButton.getByRole('dialog')).toBeVisible();
   expect.soft(await violations(page), 'dialog open').toEqual([]);
 
-  await hostButton.getByRole('dialog').getByRole('button', { name: 'End for all' }).click();
+  await hostButton.getByRole('dialog').getByRole('button', { name: 'End now' }).click();
   await expect(page.locator('meeting-ended-screen').getByRole('status')).toBeVisible();
   expect.soft(await violations(page), 'ended').toEqual([]);
 });

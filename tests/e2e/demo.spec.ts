@@ -68,7 +68,7 @@ for (const name of PANELS) {
     await expect(dialog).toBeVisible();
     await expect(dialog).toHaveAccessibleName('End the meeting for everyone?');
     await shot(page, 'confirm');
-    await dialog.getByRole('button', { name: 'End for all' }).click();
+    await dialog.getByRole('button', { name: 'End now' }).click();
     await expectAllEnded(page);
     await shot(page, 'ended');
   });
@@ -116,7 +116,7 @@ for (const name of PANELS) {
     await expect(pill(page, name)).toHaveAttribute('data-state', 'allowed');
     await expect(endButton(page, name)).toBeFocused();
     await shot(page, 'cancelled');
-    // Enter opens it again, Tab to "End for all", Enter ends the session for everyone.
+    // Enter opens it again, Tab to "End now", Enter ends the session for everyone.
     await page.keyboard.press('Enter');
     await expect(cancel).toBeFocused();
     await page.keyboard.press('Tab');
