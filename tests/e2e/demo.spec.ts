@@ -134,8 +134,11 @@ test('the backend pane ends the session via the API, closes and reopens the meet
   const session = await page.getByTestId('react-session').textContent();
   await page.getByTestId('end-api').click();
   await expectAllEnded(page);
-  // Every panel says why: the API ended it for everyone.
-  for (const name of PANELS) await expect(endedScreen(page, name)).toContainText('ended for everyone');
+  // Every panel says why and who: the app's backend (the API) ended it for everyone.
+  for (const name of PANELS)
+    await expect(endedScreen(page, name)).toContainText(
+      "The meeting's organiser ended the session for everyone.",
+    );
   await shot(page, 'ended-via-api');
 
   await page.getByTestId('set-inactive').click();
