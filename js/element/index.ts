@@ -22,7 +22,7 @@
  * All take the meeting as a property (`.meeting`), ours or a RealtimeKit one, and reflect the state in a `state`
  * attribute. The property may be set before this module is imported (before the element is upgraded): the element
  * takes it over. Style them with `::part(button|reason|dialog|title|text|options|message|lock|hint|confirm|later|
- * cancel|screen|note|banner|status|countdown|cancel-end)` and the custom properties `--endsession-danger`,
+ * cancel|screen|note|banner|status|countdown|cancel-end|error)` and the custom properties `--endsession-danger`,
  * `--endsession-danger-text`, `--endsession-surface`, `--endsession-text`, `--endsession-muted`,
  * `--endsession-radius`, `--endsession-font`, `--endsession-warning`.
  *
@@ -353,15 +353,15 @@ export class SessionEndingBannerElement extends MeetingElement {
 [part=status] p { margin: 0 0 .4em; font-weight: 600; }
 :host([state=cancelled]) [part=status] p { font-weight: 400; }
 [part=countdown] { margin: 0 0 .6em; font-size: 1.4em; font-variant-numeric: tabular-nums; }
-[part=countdown][hidden], [part=cancel-end][hidden], [part=reason][hidden] { display: none; }
+[part=countdown][hidden], [part=cancel-end][hidden], [part=error][hidden] { display: none; }
 [part=cancel-end] { background: transparent; color: inherit; border-color: currentColor; }
-[part=reason] { margin: .4em 0 0; font-size: .85em; color: var(--endsession-error, var(--endsession-danger, #d13438)); }
+[part=error] { margin: .4em 0 0; font-size: .85em; color: var(--endsession-error, var(--endsession-danger, #d13438)); }
 </style>
 <div part="banner">
   <div part="status" role="status" aria-live="polite"><p></p>${NOTE}</div>
   <p part="countdown" hidden><time></time></p>
   <button part="cancel-end" type="button" hidden>${CANCEL_END}</button>
-  <p part="reason" role="alert" hidden></p>
+  <p part="error" role="alert" hidden></p>
 </div>`;
     const part = <T extends HTMLElement>(name: string) => root.querySelector(`[part=${name}]`) as T;
     this.#banner = part('banner');
@@ -370,7 +370,7 @@ export class SessionEndingBannerElement extends MeetingElement {
     this.#note = part('note');
     this.#countdown = root.querySelector('time')!;
     this.#cancel = part('cancel-end');
-    this.#error = part('reason');
+    this.#error = part('error');
     this.#cancel.addEventListener('click', () => this.#cancelEnd());
   }
 

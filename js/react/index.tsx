@@ -402,7 +402,7 @@ export function SessionEndingBanner({ meeting, className, onError }: SessionEndi
         </button>
       )}
       {ending && error && (
-        <p className="endsession-reason" data-error="" role="alert">
+        <p className="endsession-cancel-error" role="alert">
           {error}
         </p>
       )}

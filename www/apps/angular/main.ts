@@ -86,7 +86,7 @@ const bus = (window as unknown as { endsessionDemo: DemoBus }).endsessionDemo;
               </button>
             }
             @if (cancelError()) {
-              <p class="endsession-reason" data-error="" role="alert">{{ cancelError() }}</p>
+              <p class="endsession-cancel-error" role="alert">{{ cancelError() }}</p>
             }
           }
         </div>
