@@ -4,7 +4,7 @@
 // <session-ending-banner>) with Cancel for hosts, and its ended screen says who ended the session and their message.
 // The demo runs against the real server; its countdown is shortened with `?grace=N` (www/js/demo.js).
 import { test, expect, type Page } from '@playwright/test';
-import { backend, newMeeting } from './support';
+import { backend, join, newMeeting } from './support';
 
 type Panel = 'react' | 'angular' | 'element';
 const PANELS: Panel[] = ['react', 'angular', 'element'];
@@ -15,6 +15,8 @@ const GRACE = 8;
 
 test.use({ viewport: { width: 1440, height: 1100 } });
 
+const shot = (page: Page, name: string) =>
+  page.screenshot({ path: test.info().outputPath(`${name}.png`), fullPage: true });
 const panel = (page: Page, name: Panel) => page.locator(`article[data-panel=${name}]`);
 const pill = (page: Page, name: Panel) => page.getByTestId(`${name}-state`);
 const endButton = (page: Page, name: Panel) =>
@@ -54,6 +56,7 @@ async function end(
   await expect(dialog).toBeVisible();
   if (message !== undefined) await dialog.getByLabel('Message to everyone (optional)').fill(message);
   if (lock) await dialog.getByRole('checkbox', { name: 'Lock the meeting' }).check();
+  await shot(page, `dialog-${name}`);
   await dialog.getByRole('button', { name: action }).click();
   await expect(dialog).toBeHidden();
 }
@@ -135,6 +138,7 @@ test('"End in N s": every panel counts down, Cancel in any panel stops it for al
   await expect(cancelEnd(page, 'react')).toBeVisible();
   await expect(cancelEnd(page, 'angular')).toHaveCount(0);
   await expect(cancelEnd(page, 'element')).toHaveCount(0);
+  await shot(page, 'countdown');
   // It ticks.
   const first = await secondsShown(page, 'element');
   await expect.poll(() => secondsShown(page, 'element'), { timeout: 5000 }).toBeLessThan(first);
@@ -146,6 +150,7 @@ test('"End in N s": every panel counts down, Cancel in any panel stops it for al
     await expect(cancelEnd(page, name)).toHaveCount(0);
   }
   await expect(pill(page, 'react')).toHaveAttribute('data-state', 'allowed');
+  await shot(page, 'cancelled');
 
   // Every binding's Cancel: each panel a host, a countdown started in one, cancelled in another.
   await grant(page, 'angular');
@@ -177,6 +182,7 @@ test('"End in N s": every panel counts down, Cancel in any panel stops it for al
     await expect(screen).toContainText('Cleo ended the session for everyone.');
     await expect(screen).toContainText(message);
   }
+  await shot(page, 'ended-after-countdown');
 });
 
 // A RealtimeKit meeting takes no end options: its End dialog offers "End now" only (the element is given a
@@ -207,4 +213,46 @@ test('for a RealtimeKit meeting the End dialog offers "End now" only, and no ban
   await expect(dialog.getByRole('checkbox')).toHaveCount(0);
   await expect(page.locator('session-ending-banner')).toHaveAttribute('state', 'idle');
   await expect(page.locator('session-ending-banner').getByRole('button')).toHaveCount(0);
+});
+
+// The single participant page (www/participant.html) has no end options in its own dialog; an end started through
+// the API (`kickAll(meeting, options)`) shows there too: <session-ending-banner> and who ended it with the message.
+test('the participant page shows the countdown, its Cancel, who ended the session and the message', async ({
+  browser,
+  request,
+}) => {
+  const meetingId = await newMeeting(request);
+  const ann = await join(browser, meetingId, 'Ann', 'group_call_host');
+  const bob = await join(browser, meetingId, 'Bob', 'group_call_participant');
+  await expect(ann.getByTestId('participant-count')).toHaveText('2');
+  const start = (message: string, graceSeconds: number) =>
+    ann.evaluate(
+      ([message, graceSeconds]) =>
+        (window as any).endsession.kickAll((window as any).meeting, { message, graceSeconds }),
+      [message, graceSeconds] as const,
+    );
+
+  await start('Five minutes left.', 60);
+  for (const page of [ann, bob]) {
+    await expect(page.getByTestId('ending-banner')).toHaveAttribute('state', 'ending');
+    await expect(page.getByTestId('ending-banner').getByRole('status')).toContainText(
+      'Ann is ending the meeting for everyone in',
+    );
+    await expect(page.getByTestId('ending-banner')).toContainText('Five minutes left.');
+    await expect(page.getByTestId('end-button')).toBeDisabled();
+  }
+  await expect(bob.getByTestId('ending-banner').getByRole('button')).toHaveCount(0);
+  await ann.getByTestId('ending-banner').getByRole('button', { name: 'Cancel the end' }).click();
+  for (const page of [ann, bob]) {
+    await expect(page.getByTestId('ending-banner')).toHaveAttribute('state', 'cancelled');
+    await expect(page.getByTestId('ending-banner')).toContainText('Ann cancelled the end.');
+  }
+  await expect(ann.getByTestId('end-button')).toBeEnabled();
+
+  await start('Thanks, all.', 0);
+  for (const page of [ann, bob]) {
+    await expect(page.getByTestId('ended-screen')).toContainText('Ann ended the session for everyone.');
+    await expect(page.getByTestId('ended-screen')).toContainText('Message from Ann');
+    await expect(page.getByTestId('ended-screen')).toContainText('Thanks, all.');
+  }
 });

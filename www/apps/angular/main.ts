@@ -62,6 +62,13 @@ const bus = (window as unknown as { endsessionDemo: DemoBus }).endsessionDemo;
             Connecting…
           }
         </p>
+        <ul class="roster" aria-label="In the room">
+          @for (n of room().names; track n) {
+            <li>
+              <span class="mini">{{ n[0] }}</span>{{ n }}
+            </li>
+          }
+        </ul>
         <div class="endsession-ending" [attr.data-state]="bannerState()">
           <div role="status" aria-live="polite" class="endsession-ending-status">
             @if (ending.ending()) {
@@ -90,13 +97,6 @@ const bus = (window as unknown as { endsessionDemo: DemoBus }).endsessionDemo;
             }
           }
         </div>
-        <ul class="roster" aria-label="In the room">
-          @for (n of room().names; track n) {
-            <li>
-              <span class="mini">{{ n[0] }}</span>{{ n }}
-            </li>
-          }
-        </ul>
         <div class="endsession" [attr.data-state]="end.state()">
           <button
             #opener
