@@ -59,9 +59,3 @@ function isWasmClientError(error: unknown): error is WasmClientError {
 export function rethrow(error: unknown): never {
   throw isWasmClientError(error) ? new ClientError(error.code, error.message) : error;
 }
-
-/** `'1205'` with RealtimeKit's message, for a RealtimeKit meeting's call outside the room (ours come from Rust). */
-export function notJoined(): ClientError {
-  const m = 'Action not permitted without joining room\nCan`t kick all without joining room';
-  return new ClientError('1205', `[ERR1205]: {Participant} ${m}`);
-}

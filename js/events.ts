@@ -94,17 +94,6 @@ export interface MeetingEvents extends SelfEvents, PermissionsEvents, Participan
 
 export type MeetingEventName = keyof MeetingEvents;
 
-/** Which emitter of a meeting carries each event (the table above): the same paths on ours and on RealtimeKit's. */
-const EMITTER_OF: Record<MeetingEventName, 'self' | 'permissions' | 'joined'> = {
-  roomJoined: 'self',
-  roomLeft: 'self',
-  sessionEnding: 'self',
-  sessionEndCancelled: 'self',
-  permissionsUpdate: 'permissions',
-  participantJoined: 'joined',
-  participantLeft: 'joined',
-};
-
 /** The emitters of a meeting, ours or RealtimeKit's (whose `participants.joined` may be missing). */
 interface Emitters<E> {
   self: E & { permissions: E };
@@ -117,12 +106,16 @@ interface Emitters<E> {
  * `on(meeting, …)` both ask it.
  */
 export function emitterOf<E>(meeting: Emitters<E>, event: string): E | undefined {
-  switch (Object.hasOwn(EMITTER_OF, event) && EMITTER_OF[event as MeetingEventName]) {
-    case 'self':
+  switch (event) {
+    case 'roomJoined':
+    case 'roomLeft':
+    case 'sessionEnding':
+    case 'sessionEndCancelled':
       return meeting.self;
-    case 'permissions':
+    case 'permissionsUpdate':
       return meeting.self.permissions;
-    case 'joined':
+    case 'participantJoined':
+    case 'participantLeft':
       return meeting.participants.joined;
   }
   throw new TypeError(`endsession: unknown event '${event}'`);

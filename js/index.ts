@@ -13,7 +13,7 @@
  *
  * @module
  */
-import { ClientError, notJoined } from './errors.js';
+import { ClientError } from './errors.js';
 import {
   emitterOf,
   type Listener,
@@ -106,11 +106,6 @@ export interface KickAllOptions extends EndOptions {
   timeoutMs?: number;
 }
 
-/** Whether `options` asks for more than RealtimeKit's plain end (`lock: false` and `graceSeconds: 0` do not). */
-function asksMoreThanAPlainEnd({ message, lock, graceSeconds }: EndOptions): boolean {
-  return message !== undefined || (lock !== undefined && lock !== false) || (graceSeconds ?? 0) !== 0;
-}
-
 /** The target for `meeting`, or a `TypeError` for anything that is not a meeting. */
 function toTarget(meeting: AnyMeeting): EndSessionTarget {
   if (meetingKind(meeting) == 'ours') {
@@ -127,21 +122,15 @@ function toTarget(meeting: AnyMeeting): EndSessionTarget {
   const rtk = meeting as RealtimeKitLikeMeeting;
   return {
     canEndSession: () => rtk.self.permissions.kickParticipant === true && rtk.self.roomState === 'joined',
-    kickAll: (options) =>
-      options && asksMoreThanAPlainEnd(options)
-        ? Promise.reject(
-            new ClientError(
-              '4904',
-              "[ERR4904]: RealtimeKit's kickAll has no end options (message, lock, graceSeconds); call it without them",
-            ),
-          )
-        : import('./realtimekit/index.js').then((m) => m.rtkKickAll(rtk, options?.timeoutMs)),
-    // RealtimeKit has no countdown: there is never one to cancel (the room checks still apply).
-    cancelEnd: () =>
-      rtk.self.roomState === 'joined' ? Promise.resolve({ cancelled: false }) : Promise.reject(notJoined()),
+    kickAll: (options) => adapter().then((m) => m.rtkKickAllWith(rtk, options ?? undefined)),
+    cancelEnd: () => adapter().then((m) => m.rtkCancelEnd(rtk)),
+    // RealtimeKit has no countdown.
     sessionEnding: () => null,
   };
 }
+
+/** The RealtimeKit adapter: a chunk of its own (bundlers split it), loaded on a RealtimeKit meeting's first call. */
+const adapter = () => import('./realtimekit/index.js');
 
 /** `EndOptions` without the RealtimeKit-only `timeoutMs`. */
 function endOptionsOf({ message, lock, graceSeconds }: KickAllOptions): EndOptions {

@@ -68,19 +68,19 @@ export interface CancelEndResult {
  */
 function badEndOptions(options: EndOptions | undefined): ClientError | undefined {
   if (options === undefined) return undefined;
-  const { message, lock, graceSeconds } = options ?? {};
-  const why =
-    typeof options !== 'object' || options === null
-      ? 'options must be an object'
-      : message !== undefined && typeof message !== 'string'
-        ? 'message must be a string'
-        : lock !== undefined && typeof lock !== 'boolean'
-          ? 'lock must be a boolean'
-          : graceSeconds !== undefined &&
-              !(Number.isInteger(graceSeconds) && graceSeconds >= 0 && graceSeconds <= 0xffff_ffff)
-            ? 'graceSeconds must be a whole number of seconds, 0 or more'
-            : undefined;
-  return why === undefined ? undefined : new ClientError('4220', `[ERR4220]: kickAll: ${why}`);
+  const { message, lock, graceSeconds: g } = options ?? {};
+  if (
+    typeof options != 'object' ||
+    !options ||
+    (message !== undefined && typeof message != 'string') ||
+    (lock !== undefined && typeof lock != 'boolean') ||
+    (g !== undefined && !(Number.isInteger(g) && g >= 0 && g < 2 ** 32))
+  )
+    return new ClientError(
+      '4220',
+      '[ERR4220]: kickAll options: message must be a string, lock a boolean, graceSeconds a whole number of seconds (0 or more)',
+    );
+  return undefined;
 }
 
 /** `meeting.self.permissions`: what this participant's preset allows; emits `permissionsUpdate`. */

@@ -4,8 +4,39 @@
  *
  * @module
  */
-import { ClientError, type ClientErrorCode, notJoined } from '../errors.js';
-import type { KickAllResult, RealtimeKitLikeMeeting } from '../meeting.js';
+import { ClientError, type ClientErrorCode } from '../errors.js';
+import type { CancelEndResult, EndOptions, KickAllResult, RealtimeKitLikeMeeting } from '../meeting.js';
+
+/** `'1205'` with RealtimeKit's message, for a call outside the room. */
+function notJoined(): ClientError {
+  const m = 'Action not permitted without joining room\nCan`t kick all without joining room';
+  return new ClientError('1205', `[ERR1205]: {Participant} ${m}`);
+}
+
+/**
+ * `kickAll(meeting, options)` on a RealtimeKit meeting: options that ask for more than RealtimeKit's plain end
+ * (`message`, `lock: true`, `graceSeconds` > 0; RealtimeKit has none of them) reject with `'4904'` and nothing is
+ * sent, as ending without what was asked (no lock, no countdown) would be worse than not ending; else
+ * {@link rtkKickAll}.
+ */
+export function rtkKickAllWith(
+  meeting: RealtimeKitLikeMeeting,
+  options: EndOptions & { timeoutMs?: number } = {},
+) {
+  const { message, lock, graceSeconds, timeoutMs } = options;
+  if (message !== undefined || (lock ?? false) !== false || (graceSeconds ?? 0) !== 0) {
+    const why =
+      "RealtimeKit's kickAll has no end options (message, lock, graceSeconds); call it without them";
+    return Promise.reject(new ClientError('4904', `[ERR4904]: ${why}`));
+  }
+  return rtkKickAll(meeting, timeoutMs);
+}
+
+/** `cancelEnd(meeting)` on a RealtimeKit meeting, which has no countdown: `{cancelled: false}` in the room, else `'1205'`. */
+export async function rtkCancelEnd({ self }: RealtimeKitLikeMeeting): Promise<CancelEndResult> {
+  if (self.roomState !== 'joined') throw notJoined();
+  return { cancelled: false };
+}
 
 const pending = new WeakMap<object, Promise<KickAllResult>>();
 
