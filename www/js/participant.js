@@ -12,8 +12,7 @@ import {
   sessionEnding,
   ClientError,
 } from '/pkg/index.js';
-import { disabledReason, leaveText } from '/pkg/end-state/index.js';
-import { endNote } from '/pkg/ui/text.js';
+import { disabledReason, endNote, leaveText } from '/pkg/end-state/index.js';
 import '/pkg/element/index.js';
 import { addParticipant } from './backend.js';
 
