@@ -116,8 +116,8 @@ function followInput(meeting: MeetingInput, follow: (m: AnyMeeting | null | unde
 /** What {@link injectSessionEnding} returns. */
 export interface SessionEndingSignals {
   /**
-   * The countdown running now (`{sessionId, endsAt, remainingMs, reason, endedBy?, message?}`), or `null`; always
-   * `null` for a RealtimeKit meeting.
+   * The countdown running now (`{sessionId, endsAt, remainingMs, reason, endedBy?, message?}`; `remainingMs` as of
+   * its arrival, see `secondsLeft` for the time left now), or `null`; always `null` for a RealtimeKit meeting.
    */
   ending: Signal<SessionEnding | null>;
   /** Whole seconds left of the running countdown, updated every 250 ms (on this page's clock); `null` when none. */

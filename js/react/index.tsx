@@ -325,7 +325,9 @@ function useEnding(meeting: AnyMeeting | null | undefined): EndingSource | null 
 
 /**
  * The countdown to the end of the session running now — `{sessionId, endsAt, remainingMs, reason, endedBy?,
- * message?}` — or `null`; re-renders when one starts, is cancelled or ends. Always `null` for a RealtimeKit meeting.
+ * message?}` — or `null`; re-renders when one starts, is cancelled or ends (not at every tick: `remainingMs` is as
+ * of its arrival; `sessionEnding(meeting)` gives it as of now, {@link SessionEndingBanner} shows it ticking). Always
+ * `null` for a RealtimeKit meeting.
  *
  * @example
  * const ending = useSessionEnding(meeting);
