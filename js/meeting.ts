@@ -98,7 +98,10 @@ export interface ConnectedMeetingsPermissions {
   readonly canSwitchToParentMeeting: false;
 }
 
-/** `meeting.self`: this participant; emits `roomJoined` and `roomLeft`. */
+/**
+ * `meeting.self`: this participant; emits `roomJoined`, `roomLeft`, and the countdown to the session's end:
+ * `sessionEnding` and `sessionEndCancelled`.
+ */
 export interface MeetingSelf extends Emitter<SelfEvents & InertSelfEvents>, inert.InertSelfMedia {
   readonly roomState: RoomState;
   /** `roomState === 'joined'` (RealtimeKit's UI kit joins unless this is true). */

@@ -97,6 +97,15 @@ impl Client {
         JsFuture::from(self.meeting.kick_all(None, None, None)).await
     }
 
+    /// `kickAll` with a message and a countdown of `grace_seconds`.
+    async fn kick_all_after(&self, message: &str, grace_seconds: u32) -> Result<JsValue, JsValue> {
+        JsFuture::from(self.meeting.kick_all(Some(message.into()), None, Some(grace_seconds))).await
+    }
+
+    async fn cancel_end(&self) -> Result<JsValue, JsValue> {
+        JsFuture::from(self.meeting.cancel_end()).await
+    }
+
     fn room_state(&self) -> String {
         self.meeting.room_state().as_string().unwrap()
     }
@@ -113,13 +122,18 @@ impl Client {
 
     /// Waits up to 5 s for a `name` event whose payload passes `test`.
     async fn wait_for(&self, name: &str, test: impl Fn(&JsValue) -> bool) -> JsValue {
-        for _ in 0..250 {
+        self.wait_for_within(name, test, 5).await
+    }
+
+    /// Waits up to `seconds` for a `name` event whose payload passes `test`.
+    async fn wait_for_within(&self, name: &str, test: impl Fn(&JsValue) -> bool, seconds: u32) -> JsValue {
+        for _ in 0..seconds * 50 {
             if let Some(payload) = self.events(name).into_iter().find(|p| test(p)) {
                 return payload;
             }
             sleep(20).await;
         }
-        panic!("no matching `{name}` event within 5 s; events: {:?}", self.events.borrow());
+        panic!("no matching `{name}` event within {seconds} s; events: {:?}", self.events.borrow());
     }
 
     fn participant_ids(&self) -> Vec<String> {
@@ -307,6 +321,49 @@ mod server {
         sleep(300).await;
         assert_eq!((host.room_state(), guest.room_state()), ("joined".into(), "joined".into()));
         assert!(host.room_left().is_empty() && guest.room_left().is_empty());
+    }
+
+    /// Issue 13 in the browser: a countdown reaches the guest (`sessionEnding`, end state `ending`), the guest
+    /// without `kick_participant` may not cancel it, the host does (`sessionEndCancelled`), and the next countdown
+    /// ends the session with its record (`endedBy`, `message`, `eventId`).
+    #[wasm_bindgen_test]
+    async fn a_countdown_reaches_everyone_is_cancelled_and_the_next_one_ends_with_its_record() {
+        let server = Server::get().await;
+        let meeting = server.meeting().await;
+        let (host, host_id) = server.joined(&meeting, "host", HOST).await;
+        let (guest, guest_id) = server.joined(&meeting, "guest", PARTICIPANT).await;
+        host.wait_for("participantJoined", |p| text(p, "id") == guest_id).await;
+        let session = host.meeting.session_id().as_string().unwrap();
+
+        let scheduled = host.kick_all_after("Wrapping up", 2).await.expect("a host may start a countdown");
+        assert_eq!(text(&scheduled, "sessionId"), session);
+        assert_eq!(get(&scheduled, "kickedCount").as_f64(), Some(0.0));
+        let ends_at = text(&scheduled, "endsAt");
+        let told = guest.wait_for("sessionEnding", |_| true).await;
+        assert_eq!((text(&told, "endsAt"), text(&told, "message")), (ends_at.clone(), "Wrapping up".into()));
+        assert_eq!(text(&told, "reason"), "HOST_ENDED_MEETING");
+        assert_eq!(text(&get(&told, "endedBy"), "id"), host_id);
+        assert_eq!(guest.meeting.end_state(), "ending");
+        assert_eq!(text(&guest.meeting.session_ending(), "endsAt"), ends_at);
+
+        let refused = guest.cancel_end().await.expect_err("a participant may not cancel the end");
+        assert_eq!(text(&refused, "code"), "1201");
+        let cancelled = host.cancel_end().await.expect("the host may cancel it");
+        assert_eq!(get(&cancelled, "cancelled"), JsValue::TRUE);
+        let told = guest.wait_for("sessionEndCancelled", |_| true).await;
+        assert_eq!(text(&get(&told, "cancelledBy"), "id"), host_id);
+        assert_eq!(guest.meeting.end_state(), "no-permission");
+        assert!(guest.meeting.session_ending().is_null());
+
+        host.kick_all_after("Bye now", 1).await.expect("a second countdown");
+        for client in [&host, &guest] {
+            let left = client.wait_for_within("roomLeft", |p| text(p, "state") == "ended", 15).await;
+            assert_eq!((text(&left, "sessionId"), text(&left, "message")), (session.clone(), "Bye now".into()));
+            assert_eq!(text(&get(&left, "endedBy"), "id"), host_id);
+            assert!(!text(&left, "eventId").is_empty());
+        }
+        let ids: Vec<_> = [&host, &guest].map(|c| text(&c.events("roomLeft")[0], "eventId")).into();
+        assert_eq!(ids[0], ids[1], "one end record");
     }
 
     #[wasm_bindgen_test]

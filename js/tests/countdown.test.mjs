@@ -260,3 +260,40 @@ test('end options out of bounds are refused with 4220 and nothing happens', asyn
   assert.equal(endStateSource(ann.meeting).state, 'allowed');
   assert.deepEqual(ann.events, []);
 });
+
+test('auto-end: a session without a host counts down (NO_HOST); a host who comes cancels it, one who goes lets it end', async () => {
+  const appId = (await api('POST', '/apps', { name: `no-host-${Date.now()}` })).app.id;
+  const meetingId = (
+    await api('POST', `/${appId}/meetings`, { title: 'No host', end_when_no_host_after_secs: 1 })
+  ).id;
+  const room = { appId, meetingId };
+  const bob = await joinAs(room, 'bob', 'group_call_participant');
+  const [alone] = await until(
+    'a NO_HOST sessionEnding',
+    () => bob.of('sessionEnding').length && bob.of('sessionEnding'),
+  );
+  assert.equal(alone.reason, 'NO_HOST');
+  assert.equal(alone.endedBy, undefined, 'nobody asked for it');
+  assert.equal(endStateSource(bob.meeting).state, 'ending');
+  assert.equal(sessionEnding(bob.meeting).reason, 'NO_HOST');
+
+  const ann = await joinAs(room, 'ann', 'group_call_host');
+  const [cancelled] = await until(
+    'sessionEndCancelled by the host coming',
+    () => bob.of('sessionEndCancelled').length && bob.of('sessionEndCancelled'),
+  );
+  assert.deepEqual(cancelled, { sessionId: alone.sessionId }, 'cancelled by nobody in particular');
+  assert.equal(endStateSource(bob.meeting).state, 'no-permission');
+  assert.equal(sessionEnding(bob.meeting), null);
+
+  await ann.meeting.leave();
+  const [left] = await until(
+    'roomLeft ended NO_HOST',
+    () => bob.of('roomLeft').length && bob.of('roomLeft'),
+    3 * DEADLINE_MS,
+  );
+  assert.equal(bob.of('sessionEnding').length, 2, `each countdown told once: ${JSON.stringify(bob.events)}`);
+  assert.equal(left.state, 'ended');
+  assert.equal(left.reason, 'NO_HOST');
+  assert.equal(typeof left.eventId, 'string');
+});

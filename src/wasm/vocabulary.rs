@@ -189,6 +189,46 @@ mod tests {
         assert_eq!(emitted, events.map(|e| e.name()));
     }
 
+    /// The keys of `export interface NAME { ... }` in [`VOCABULARY`], with `?` on the optional ones.
+    fn keys(name: &str) -> Vec<String> {
+        let head = format!("export interface {name} {{");
+        let start = VOCABULARY.find(&head).expect(name) + head.len();
+        let body = &VOCABULARY[start..start + VOCABULARY[start..].find("\n}").expect("the interface ends")];
+        body.lines()
+            .filter_map(|line| line.strip_prefix("  ").filter(|l| !l.starts_with(['/', '*', ' '])))
+            .map(|line| line[..line.find(':').expect("key: type")].to_string())
+            .collect()
+    }
+
+    #[test]
+    fn payload_interfaces_have_the_rust_fields() {
+        // Destructured without `..`: a field added in Rust fails to compile here until the list (and the
+        // interface) has it. Optional (`?`) where Rust leaves the field out when `None`.
+        let SessionEnding { session_id: _, ends_at: _, remaining_ms: _, reason: _, ended_by: _, message: _ };
+        assert_eq!(keys("SessionEnding"), ["sessionId", "endsAt", "remainingMs", "reason", "endedBy?", "message?"]);
+        let Leave {
+            state: _,
+            session_id: _,
+            reason: _,
+            kicked_count: _,
+            code: _,
+            message: _,
+            ended_by: _,
+            event_id: _,
+        };
+        assert_eq!(
+            keys("RoomLeftEvent"),
+            ["state", "sessionId", "reason", "kickedCount?", "code?", "message?", "endedBy?", "eventId?"]
+        );
+        let KickAllResult { session_id: _, kicked_count: _, already_ended: _, ends_at: _ };
+        assert_eq!(keys("KickAllResult"), ["sessionId", "kickedCount", "alreadyEnded", "endsAt?"]);
+        let CancelEndResult { cancelled: _ };
+        assert_eq!(keys("CancelEndResult"), ["cancelled"]);
+        let ann = Event::SessionEndCancelled { session_id: String::new(), cancelled_by: None };
+        let Event::SessionEndCancelled { session_id: _, cancelled_by: _ } = ann else { unreachable!() };
+        assert_eq!(keys("SessionEndCancelled"), ["sessionId", "cancelledBy?"]);
+    }
+
     #[test]
     fn end_reasons_and_error_codes_are_the_rust_ones() {
         // A match with every variant: adding one to `EndReason` fails to compile here until the list has it.

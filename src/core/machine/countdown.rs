@@ -58,13 +58,18 @@ impl Machine {
         }
     }
 
-    /// `sessionEnding`: a countdown started, or runs (told again after joining). Held until cancelled or the room
-    /// is left; emitted each time.
+    /// `sessionEnding`: a countdown started, or runs (told again after joining or coming back). Held until
+    /// cancelled or the room is left; emitted when it is news: the countdown held already (same `endsAt`), told
+    /// again, is not (the server tells a joiner during a countdown, and may tell one that joined as it started
+    /// twice), and keeps its first `remainingMs`, which the TypeScript layer counts down from its arrival.
     pub(super) fn on_session_ending(&mut self, ending: SessionEnding) {
         if self.state != RoomState::Joined || ending.session_id != self.session_id {
             return;
         }
         self.countdown_unconfirmed = false;
+        if self.countdown.as_ref().is_some_and(|held| held.ends_at == ending.ends_at) {
+            return;
+        }
         self.scheduled = None;
         self.last_ends_at = Some(ending.ends_at.clone());
         self.countdown = Some(ending.clone());

@@ -100,6 +100,21 @@ fn a_countdown_is_ending_for_every_participant_and_its_cancel_restores_the_state
 }
 
 #[test]
+fn the_same_countdown_told_twice_is_emitted_once() {
+    // The server tells a participant who joins as a countdown starts both ways (broadcast and after `joined`).
+    let mut m = joined(false);
+    m.socket_frame(ending_frame("s-1", ENDS_AT));
+    m.socket_frame(ending_frame("s-1", ENDS_AT));
+    assert_eq!(emits(&m.take_effects()), [Event::SessionEnding(ending_event(ENDS_AT))]);
+    // Cancelled, then started again with another end: news again.
+    m.socket_frame(cancelled(None));
+    m.socket_frame(ending_frame("s-1", "2026-11-30T00:05:00.000Z"));
+    let events = emits(&m.take_effects());
+    assert_eq!(events.len(), 2);
+    assert_eq!(events[1], Event::SessionEnding(ending_event("2026-11-30T00:05:00.000Z")));
+}
+
+#[test]
 fn a_joiner_during_a_countdown_is_told_after_joined() {
     let mut m = machine();
     m.join(CallId(1));
@@ -227,10 +242,16 @@ fn a_countdown_held_across_a_reconnect_is_kept_if_told_again_and_dropped_if_not(
     assert_eq!(m.end_state(), EndState::Ending, "held until the next frame says");
     m.take_effects();
     m.socket_frame(ending_frame("s-1", ENDS_AT));
-    assert_eq!(emits(&m.take_effects()), [Event::SessionEnding(ending_event(ENDS_AT))]);
+    assert_eq!(emits(&m.take_effects()), [], "the same countdown: no news");
     m.socket_frame(ServerFrame::Ping);
     assert_eq!(emits(&m.take_effects()), []);
     assert_eq!(m.end_state(), EndState::Ending);
+    assert_eq!(m.session_ending(), Some(&ending_event(ENDS_AT)));
+    // Replaced while the socket was down (cancelled, then another started): the new one is news.
+    reconnect(&mut m, true);
+    m.take_effects();
+    m.socket_frame(ending_frame("s-1", "2026-11-30T00:05:00.000Z"));
+    assert_eq!(emits(&m.take_effects()), [Event::SessionEnding(ending_event("2026-11-30T00:05:00.000Z"))]);
 
     // Cancelled while the socket was down: any other first frame says it is gone.
     let mut m = joined(true);
