@@ -56,7 +56,16 @@ export interface EndStateSource {
 }
 
 export type { RealtimeKitLikeMeeting, RoomLeftEvent };
-export { disabledReason, leaveText } from '../ui/text.js';
+export {
+  cancelledText,
+  countdownText,
+  disabledReason,
+  endedByName,
+  endingNote,
+  endingText,
+  endNote,
+  leaveText,
+} from '../ui/text.js';
 
 const LEAVE_STATES: readonly string[] = ['ended', 'kicked', 'left', 'rejected', 'failed'];
 

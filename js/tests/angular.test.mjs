@@ -4,7 +4,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createEnvironmentInjector, Injector, runInInjectionContext } from '@angular/core';
-import { injectCanEndSession, injectEndSession, injectRoomLeft } from 'endsession/angular';
+import {
+  injectCanEndSession,
+  injectEndSession,
+  injectRoomLeft,
+  injectSessionEnding,
+} from 'endsession/angular';
 import { initMeeting } from 'endsession';
 import { fakeMeeting } from './fake-meeting.mjs';
 
@@ -44,5 +49,36 @@ test('injectEndSession: our meeting, and no meeting yet', async () => {
   assert.equal(none.state(), 'not-joined');
   await assert.rejects(none.kickAll(), TypeError);
   await assert.rejects(end.kickAll(), { code: '1205' });
+  injector.destroy();
+});
+
+// Issue 13: the countdown as signals. A running countdown, its ticking and Cancel are checked on the demo's Angular
+// panel against the real server (tests/e2e/end-options.spec.ts); here what holds without one.
+test('injectSessionEnding: a RealtimeKit meeting never counts down, canCancel follows the permission, listeners go on destroy', async () => {
+  await loaded();
+  const m = fakeMeeting({ roomState: 'joined' });
+  const injector = createEnvironmentInjector([], Injector.NULL);
+  const ending = runInInjectionContext(injector, () => injectSessionEnding(m));
+  const end = runInInjectionContext(injector, () => injectEndSession(m));
+  assert.deepEqual([ending.ending(), ending.secondsLeft(), ending.cancelled()], [null, null, null]);
+  assert.equal(ending.canCancel(), false);
+  m.grant(true);
+  assert.equal(ending.canCancel(), true);
+  assert.equal(end.takesEndOptions(), false, 'a RealtimeKit meeting: End now only');
+  assert.deepEqual(await ending.cancel(), { cancelled: false });
+  injector.destroy();
+  assert.equal(m.self.count() + m.self.permissions.count(), 0, 'every listener removed on destroy');
+});
+
+test('injectSessionEnding: our meeting takes end options; Cancel outside the room is 1205; no meeting yet', async () => {
+  const meeting = await loaded();
+  const injector = createEnvironmentInjector([], Injector.NULL);
+  const end = runInInjectionContext(injector, () => injectEndSession(meeting));
+  const ending = runInInjectionContext(injector, () => injectSessionEnding(meeting));
+  const none = runInInjectionContext(injector, () => injectSessionEnding(null));
+  assert.equal(end.takesEndOptions(), true);
+  assert.deepEqual([ending.ending(), ending.secondsLeft(), ending.canCancel()], [null, null, false]);
+  await assert.rejects(ending.cancel(), { code: '1205' });
+  await assert.rejects(none.cancel(), TypeError);
   injector.destroy();
 });

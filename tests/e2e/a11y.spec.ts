@@ -34,11 +34,50 @@ test('the demo page has no WCAG 2.1 AA violation when joined, with the dialog op
   await expect(dialog).toBeVisible();
   expect.soft(await violations(page), 'dialog open').toEqual([]);
 
-  await dialog.getByRole('button', { name: 'End for all' }).click();
+  await dialog.getByRole('button', { name: 'End now' }).click();
   for (const name of ['react', 'angular', 'element']) {
     await expect(page.getByTestId(`${name}-state`)).toHaveAttribute('data-state', 'ended');
   }
   expect.soft(await violations(page), 'ended').toEqual([]);
+});
+
+test('the demo page has no WCAG 2.1 AA violation with the end options, a countdown, after a cancel, and ended with a message', async ({
+  page,
+  request,
+}) => {
+  const meetingId = await newMeeting(request);
+  await page.goto(`/?meeting=${meetingId}&grace=60`);
+  const react = page.locator('article[data-panel=react]');
+  await expect(page.getByTestId('react-state')).toHaveAttribute('data-state', 'allowed');
+  await react.getByRole('button', { name: 'End meeting for all' }).click();
+  const dialog = react.getByRole('dialog');
+  await dialog.getByLabel('Message to everyone (optional)').fill('Wrapping up: thanks, all.');
+  await dialog.getByRole('checkbox', { name: 'Lock the meeting' }).focus();
+  expect.soft(await violations(page), 'dialog with the end options').toEqual([]);
+
+  await dialog.getByRole('button', { name: 'End in 60 s' }).click();
+  for (const name of ['react', 'angular', 'element'])
+    await expect(page.locator(`article[data-panel=${name}]`).getByRole('status')).toContainText(
+      'Ada is ending the meeting for everyone',
+    );
+  await expect(react.getByRole('button', { name: 'Cancel the end' })).toBeVisible();
+  expect.soft(await violations(page), 'countdown').toEqual([]);
+
+  await react.getByRole('button', { name: 'Cancel the end' }).click();
+  for (const name of ['react', 'angular', 'element'])
+    await expect(page.locator(`article[data-panel=${name}]`).getByRole('status')).toContainText(
+      'Ada cancelled the end.',
+    );
+  expect.soft(await violations(page), 'cancelled').toEqual([]);
+
+  await react.getByRole('button', { name: 'End meeting for all' }).click();
+  await dialog.getByLabel('Message to everyone (optional)').fill('See you next week.');
+  await dialog.getByRole('button', { name: 'End now' }).click();
+  for (const name of ['react', 'angular', 'element'])
+    await expect(page.locator(`article[data-panel=${name}]`).getByRole('status')).toContainText(
+      'See you next week.',
+    );
+  expect.soft(await violations(page), 'ended with a message').toEqual([]);
 });
 
 test('each custom element has no WCAG 2.1 AA violation in its default colours, in every state', async ({
@@ -65,6 +104,8 @@ test('each custom element has no WCAG 2.1 AA violation in its default colours, i
       <h1>Elements</h1>
       <end-meeting-button data-testid="host-button"></end-meeting-button>
       <end-meeting-button data-testid="guest-button"></end-meeting-button>
+      <session-ending-banner data-testid="host-banner"></session-ending-banner>
+      <session-ending-banner data-testid="guest-banner"></session-ending-banner>
       <meeting-ended-screen><button>Join again</button></meeting-ended-screen>
     </section>
     </main>
@@ -79,7 +120,11 @@ test('each custom element has no WCAG 2.1 AA violation in its default colours, i
       const [host, guest] = await Promise.all([open(${JSON.stringify(host)}), open(${JSON.stringify(guest)})]);
       document.querySelector('[data-testid=host-button]').meeting = host;
       document.querySelector('[data-testid=guest-button]').meeting = guest;
+      document.querySelector('[data-testid=host-banner]').meeting = host;
+      document.querySelector('[data-testid=guest-banner]').meeting = guest;
       document.querySelector('meeting-ended-screen').meeting = host;
+      window.host = host;
+      window.endsession = await import('/pkg/index.js');
     </script></body></html>`);
   const hostButton = page.getByTestId('host-button');
   await expect(hostButton).toHaveAttribute('state', 'allowed');
@@ -109,11 +154,28 @@ test('each custom element has no WCAG 2.1 AA violation in its default colours, i
   expect(await fill()).toBe('rgb(120, 20, 30)');
   await hostButton.evaluate((el) => el.style.removeProperty('--endsession-danger'));
 
+  // The countdown banner: counting down with a message (Cancel for the host only), then cancelled.
+  await page.evaluate(() => {
+    const w = window as any;
+    return w.endsession.kickAll(w.host, { graceSeconds: 60, message: 'Wrapping up: thanks, all.' });
+  });
+  for (const id of ['host-banner', 'guest-banner'])
+    await expect(page.getByTestId(id)).toHaveAttribute('state', 'ending');
+  await expect(page.getByTestId('host-banner').getByRole('button', { name: 'Cancel the end' })).toBeVisible();
+  await expect(page.getByTestId('guest-banner').getByRole('button')).toHaveCount(0);
+  expect.soft(await violations(page), 'countdown').toEqual([]);
+  await page.getByTestId('host-banner').getByRole('button', { name: 'Cancel the end' }).click();
+  for (const id of ['host-banner', 'guest-banner'])
+    await expect(page.getByTestId(id)).toHaveAttribute('state', 'cancelled');
+  expect.soft(await violations(page), 'cancelled').toEqual([]);
+
+  await expect(hostButton).toHaveAttribute('state', 'allowed');
   await hostButton.getByRole('button', { name: 'End meeting for all' }).click();
   await expect(hostButton.getByRole('dialog')).toBeVisible();
+  await expect(hostButton.getByRole('dialog').getByRole('button', { name: 'End in 30 s' })).toBeVisible();
   expect.soft(await violations(page), 'dialog open').toEqual([]);
 
-  await hostButton.getByRole('dialog').getByRole('button', { name: 'End for all' }).click();
+  await hostButton.getByRole('dialog').getByRole('button', { name: 'End now' }).click();
   await expect(page.locator('meeting-ended-screen').getByRole('status')).toBeVisible();
   expect.soft(await violations(page), 'ended').toEqual([]);
 });

@@ -68,7 +68,7 @@ for (const name of PANELS) {
     await expect(dialog).toBeVisible();
     await expect(dialog).toHaveAccessibleName('End the meeting for everyone?');
     await shot(page, 'confirm');
-    await dialog.getByRole('button', { name: 'End for all' }).click();
+    await dialog.getByRole('button', { name: 'End now' }).click();
     await expectAllEnded(page);
     await shot(page, 'ended');
   });
@@ -116,7 +116,7 @@ for (const name of PANELS) {
     await expect(pill(page, name)).toHaveAttribute('data-state', 'allowed');
     await expect(endButton(page, name)).toBeFocused();
     await shot(page, 'cancelled');
-    // Enter opens it again, Tab to "End for all", Enter ends the session for everyone.
+    // Enter opens it again, Tab to "End now", Enter ends the session for everyone.
     await page.keyboard.press('Enter');
     await expect(cancel).toBeFocused();
     await page.keyboard.press('Tab');
@@ -134,8 +134,11 @@ test('the backend pane ends the session via the API, closes and reopens the meet
   const session = await page.getByTestId('react-session').textContent();
   await page.getByTestId('end-api').click();
   await expectAllEnded(page);
-  // Every panel says why: the API ended it for everyone.
-  for (const name of PANELS) await expect(endedScreen(page, name)).toContainText('ended for everyone');
+  // Every panel says why and who: the app's backend (the API) ended it for everyone.
+  for (const name of PANELS)
+    await expect(endedScreen(page, name)).toContainText(
+      "The meeting's organiser ended the session for everyone.",
+    );
   await shot(page, 'ended-via-api');
 
   await page.getByTestId('set-inactive').click();

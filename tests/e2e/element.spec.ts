@@ -78,7 +78,7 @@ test('the confirmation dialog works with the keyboard alone', async ({ page, req
   await walkDialogByKeyboard(page, dialog);
   await expect(button).toHaveAttribute('state', 'allowed');
   await expect(button.getByRole('button', { name: 'End meeting for all' })).toBeFocused();
-  // Enter, Tab to "End for all", Enter: the session ends.
+  // Enter, Tab to "End now", Enter: the session ends.
   await page.keyboard.press('Enter');
   await page.keyboard.press('Tab');
   await page.keyboard.press('Enter');
@@ -142,11 +142,11 @@ test('a .meeting set before the module is imported is taken over by both element
     .first()
     .getByRole('button', { name: 'End meeting for all' })
     .click();
-  await page.getByRole('button', { name: 'End for all' }).first().click();
+  await page.getByRole('button', { name: 'End now' }).first().click();
   const screen = page.locator('meeting-ended-screen');
   await expect(screen).toHaveAttribute('state', 'ended');
   await expect(screen).toHaveAttribute('reason', 'HOST_ENDED_MEETING');
-  await expect(screen.getByRole('status')).toContainText('The session was ended for everyone.');
+  await expect(screen.getByRole('status')).toContainText('Ann ended the session for everyone.');
   await expect(page.locator('#later')).toHaveAttribute('state', 'ended');
 });
 
@@ -180,6 +180,25 @@ test('<meeting-ended-screen> says something true for every leave state and reaso
   const screen = page.locator('meeting-ended-screen');
   const cases: [object, string, string?][] = [
     [{ state: 'ended', reason: 'HOST_ENDED_MEETING' }, 'The session was ended for everyone.'],
+    [
+      {
+        state: 'ended',
+        reason: 'HOST_ENDED_MEETING',
+        endedBy: { id: 'p-1', name: 'Zoe', customParticipantId: 'zoe' },
+        message: 'Thanks, all.',
+      },
+      'Zoe ended the session for everyone.Message from ZoeThanks, all.',
+    ],
+    [
+      { state: 'ended', reason: 'HOST_ENDED_MEETING', endedBy: { api: true } },
+      "The meeting's organiser ended the session for everyone.",
+      'Message',
+    ],
+    [
+      { state: 'ended', reason: 'NO_HOST' },
+      'The session ended because no host was left in it.',
+      'for everyone',
+    ],
     [
       { state: 'ended', reason: 'ALL_PARTICIPANTS_LEFT' },
       'The session ended because everyone left.',

@@ -253,9 +253,9 @@ for (const name of ['react', 'angular', 'element'] as Panel[]) {
 }
 
 // An end from elsewhere (REST) while the panel's End control has the focus — on its button, or in its open
-// confirmation dialog on Cancel or on "End for all": the focus goes to that panel's ended screen, not to <body>.
+// confirmation dialog on Cancel or on "End now": the focus goes to that panel's ended screen, not to <body>.
 for (const name of ['react', 'angular', 'element'] as Panel[])
-  for (const where of ['button', 'dialog: Cancel', 'dialog: End for all'])
+  for (const where of ['button', 'dialog: Cancel', 'dialog: End now'])
     test(`an end by the API while the ${name} panel's End control has the focus (${where}) moves it to that panel's ended screen`, async ({
       page,
       request,
@@ -265,7 +265,7 @@ for (const name of ['react', 'angular', 'element'] as Panel[])
       if (where !== 'button') {
         await page.keyboard.press('Enter');
         await expect(panel.getByRole('button', { name: 'Cancel' })).toBeFocused();
-        if (where === 'dialog: End for all') await page.keyboard.press('Tab');
+        if (where === 'dialog: End now') await page.keyboard.press('Tab');
       }
       const cfg = await devConfig(request);
       const ended = await request.post(
@@ -339,7 +339,7 @@ for (const name of PANELS) {
     // The kickAll waits in the frozen relay while the backend (connected directly) revokes the permission: the
     // server refuses it with 1201, an error the button shows.
     relay.freeze();
-    await page.locator(`article[data-panel=${name}]`).getByRole('button', { name: 'End for all' }).click();
+    await page.locator(`article[data-panel=${name}]`).getByRole('button', { name: 'End now' }).click();
     await expect(pill(page, name)).toHaveAttribute('data-state', 'ending');
     await role('group_call_participant');
     relay.thaw();

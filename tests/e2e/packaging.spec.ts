@@ -160,7 +160,7 @@ async function joinAndEnd(
   await page.goto(`${origin}/${await host(request, baseURL)}`);
   await expect(page.getByTestId('state')).toHaveText(/allowed|joined/);
   await scope.getByRole('button', { name: 'End meeting for all' }).click();
-  await scope.getByRole('dialog').getByRole('button', { name: 'End for all' }).click();
+  await scope.getByRole('dialog').getByRole('button', { name: 'End now' }).click();
   await expect(page.getByTestId('state')).toHaveText('ended');
 }
 

@@ -77,19 +77,31 @@ export async function join(
 }
 
 /**
- * The keyboard walk of an open confirmation dialog: focus starts on Cancel, Tab and Shift+Tab stay inside the
- * dialog, Esc closes it. Returns the dialog's two buttons.
+ * The keyboard walk of an open confirmation dialog: focus starts on Cancel, Tab goes to "End now", Tab and
+ * Shift+Tab go round the dialog's controls (its end options, "End in N s") and never out of it, Esc closes it.
+ * Returns the dialog's Cancel and "End now" buttons.
  */
 export async function walkDialogByKeyboard(page: Page, dialog: Locator) {
   const cancel = dialog.getByRole('button', { name: 'Cancel' });
-  const confirm = dialog.getByRole('button', { name: 'End for all' });
+  const confirm = dialog.getByRole('button', { name: 'End now' });
+  const focused = dialog.locator(':focus');
   await expect(cancel).toBeFocused();
   await page.keyboard.press('Tab');
   await expect(confirm).toBeFocused();
-  await page.keyboard.press('Tab');
-  await expect(cancel).toBeFocused();
+  // Round the dialog forwards: back to Cancel within a few steps, the focus in the dialog at every step.
+  let steps = 0;
+  for (; steps < 8; steps++) {
+    await page.keyboard.press('Tab');
+    await expect(focused).toHaveCount(1);
+    if (await cancel.evaluate((e) => e === (e.getRootNode() as Document | ShadowRoot).activeElement)) break;
+  }
+  await expect(cancel, 'Tab goes round the dialog back to Cancel').toBeFocused();
+  // And backwards: Shift+Tab from Cancel stays in the dialog too.
   await page.keyboard.press('Shift+Tab');
-  await expect(confirm).toBeFocused();
+  await expect(focused).toHaveCount(1);
+  await expect(cancel).not.toBeFocused();
+  await page.keyboard.press('Tab');
+  await expect(cancel).toBeFocused();
   await page.keyboard.press('Escape');
   await expect(dialog).toBeHidden();
   return { cancel, confirm };

@@ -15,6 +15,8 @@ export interface Seat {
 
 export interface DemoBus {
   meetings: Record<string, Meeting>;
+  /** The countdown the End dialogs offer ("End in N s"), in seconds: the page's `?grace=N`, 30 by default. */
+  graceSeconds: number;
   follow(panel: string, onSeat: (seat: Seat) => void): () => void;
   rejoin(panel: string): Promise<void>;
   label(state: string): string;

@@ -5,6 +5,10 @@
 // (React, Angular, Web Component) makes its own meeting with `initMeeting` from that token: three participants, three
 // connections. The pane then changes roles (PATCH participant), ends the session (POST active-session/kick-all),
 // sets the meeting INACTIVE or ACTIVE (PATCH meeting) and seats new participants ("Rejoin all").
+//
+// Query parameters: `meeting=ID` opens that meeting instead of the seeded one; `grace=N` sets the countdown every
+// panel's End dialog offers ("End in N s", 1 to 3600; 30 by default; 0 offers none), e.g. `?grace=5` to watch a
+// countdown end without waiting half a minute (tests/e2e/end-options.spec.ts does).
 import { api, devConfig, addParticipant, setPreset, endForAll } from './backend.js';
 
 const HOST = 'group_call_host';
@@ -28,11 +32,19 @@ const STATE_LABEL = {
 
 const events = new EventTarget();
 const seats = {};
+const params = new URLSearchParams(location.search);
+
+/** `?grace=N`: whole seconds, 0 to 3600 (the server's `MAX_GRACE_SECONDS`); anything else is the default, 30. */
+function graceSeconds() {
+  const n = Number(params.get('grace') ?? 30);
+  return Number.isSafeInteger(n) && n >= 0 && n <= 3600 ? n : 30;
+}
 
 /** What the panels use: `follow(panel, onSeat)`, `rejoin(panel)`, `label(state)`, `roleLabel(role)`, `room(...)`. */
 const bus = {
   seats,
   meetings: {},
+  graceSeconds: graceSeconds(),
   /** Calls `onSeat(seat)` with the panel's seat now (if any) and whenever it changes; returns the unsubscribe. */
   follow(panel, onSeat) {
     const listener = (e) => e.detail.panel === panel && onSeat(e.detail);
@@ -68,7 +80,6 @@ const bus = {
 };
 window.endsessionDemo = bus;
 
-const params = new URLSearchParams(location.search);
 const $ = (selector) => document.querySelector(selector);
 let meetingId;
 

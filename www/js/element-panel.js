@@ -1,5 +1,5 @@
-// The Web Component panel: plain JavaScript with `endsession/element` (<end-meeting-button>, <meeting-ended-screen>)
-// and its own meeting, made from the seat the page's backend gives it.
+// The Web Component panel: plain JavaScript with `endsession/element` (<end-meeting-button>,
+// <session-ending-banner>, <meeting-ended-screen>) and its own meeting, made from the seat the page's backend gives it.
 import { initMeeting } from '/pkg/index.js';
 import { endStateSource } from '/pkg/end-state/index.js';
 import '/pkg/element/index.js';
@@ -15,6 +15,7 @@ root.innerHTML = `
   <div class="room">
     <p class="meta"></p>
     <ul class="roster" aria-label="In the room"></ul>
+    <session-ending-banner></session-ending-banner>
     <end-meeting-button></end-meeting-button>
   </div>
   <meeting-ended-screen data-testid="element-ended">
@@ -22,7 +23,9 @@ root.innerHTML = `
   </meeting-ended-screen>`;
 const $ = (selector) => root.querySelector(selector);
 const button = $('end-meeting-button');
+const banner = $('session-ending-banner');
 const screen = $('meeting-ended-screen');
+button.graceSeconds = bus.graceSeconds;
 $('meeting-ended-screen button').addEventListener('click', () => bus.rejoin('element'));
 
 let current = null; // {token, meeting, off}
@@ -64,6 +67,7 @@ bus.follow('element', async (seat) => {
   mine.off = () => (offState(), offRoom());
   showState();
   button.meeting = meeting;
+  banner.meeting = meeting;
   screen.meeting = meeting;
   await meeting.join().catch(() => {}); // a refused join shows as the `rejected` state
 });

@@ -1,9 +1,19 @@
 // One participant in one tab: `participant.html?name=Ann&preset=group_call_host`; optional `reconnectBaseMs`,
 // `reconnectMaxMs`, `reconnectAttempts` tune the client's reconnect backoff and `heartbeatTimeoutMs` its silence
 // timeout (tests/e2e/reconnect.spec.ts).
-// Uses only the public `endsession` API; the tests read the same DOM a person does.
-import { initMeeting, canEndSession, kickAll, on, ClientError } from '/pkg/index.js';
-import { disabledReason, leaveText } from '/pkg/end-state/index.js';
+// Uses only the public `endsession` API (and `<session-ending-banner>` from `endsession/element` for a countdown);
+// the tests read the same DOM a person does.
+import {
+  initMeeting,
+  canEndSession,
+  cancelEnd,
+  kickAll,
+  on,
+  sessionEnding,
+  ClientError,
+} from '/pkg/index.js';
+import { disabledReason, endNote, leaveText } from '/pkg/end-state/index.js';
+import '/pkg/element/index.js';
 import { addParticipant } from './backend.js';
 
 const params = new URLSearchParams(location.search);
@@ -13,7 +23,7 @@ const meetingId = params.get('meeting') ?? undefined; // default: the seeded dem
 const $ = (id) => document.getElementById(id);
 const stateEl = document.querySelector('[data-testid=state]');
 
-window.endsession = { canEndSession, kickAll, on, ClientError };
+window.endsession = { canEndSession, cancelEnd, kickAll, on, sessionEnding, ClientError };
 
 async function start() {
   $('name').textContent = name;
@@ -96,13 +106,22 @@ function wire(meeting) {
     if (focusLost) $('ended-title').focus();
     $('ended').dataset.reason = (out && left.reason) || '';
     if (out) [$('ended-title').textContent, $('ended-text').textContent] = leaveText(left);
+    // The message of whoever ended the session, with whom it is from.
+    const note = out ? endNote(left) : null;
+    $('ended-note').hidden = !note;
+    if (note)
+      [$('ended-note').firstElementChild.textContent, $('ended-note').lastElementChild.textContent] = note;
   };
+  document.querySelector('session-ending-banner').meeting = meeting;
   meeting.self.on('roomJoined', render);
   meeting.self.on('roomLeft', (payload) => {
     left = payload;
     render();
   });
   meeting.self.permissions.on('permissionsUpdate', render);
+  // A countdown closes the gate for everyone (end state `ending`) until it is cancelled.
+  meeting.self.on('sessionEnding', render);
+  meeting.self.on('sessionEndCancelled', render);
   meeting.participants.joined.on('participantJoined', render);
   meeting.participants.joined.on('participantLeft', render);
   render();

@@ -1,7 +1,8 @@
 // The Angular panel: a zoneless Angular 21 standalone component using `endsession/angular` (injectEndSession:
-// state, canEnd, roomLeft and kickAll as signals), with its own meeting, made from the seat the page's backend
-// gives it (window.endsessionDemo, see www/js/demo.js). The binding has no components, so the button, its
-// confirmation dialog and the ended screen are this app's own markup.
+// state, canEnd, roomLeft and kickAll as signals; injectSessionEnding: the countdown, its seconds left and cancel),
+// with its own meeting, made from the seat the page's backend gives it (window.endsessionDemo, see www/js/demo.js).
+// The binding has no components, so the button, its confirmation dialog with the end options, the countdown banner
+// and the ended screen are this app's own markup, with the binding's words.
 import {
   afterRenderEffect,
   Component,
@@ -16,8 +17,26 @@ import {
 } from '@angular/core';
 import { bootstrapApplication } from '@angular/platform-browser';
 import { initMeeting, ClientError, type Meeting } from 'endsession';
-import { injectEndSession } from 'endsession/angular';
-import { disabledReason, leaveStateOf, leaveText } from 'endsession/end-state';
+import {
+  CANCEL_END,
+  cancelledText,
+  CONFIRM_TEXT,
+  CONFIRM_TEXT_LATER,
+  countdownText,
+  disabledReason,
+  endingNote,
+  endingText,
+  endLaterLabel,
+  endNote,
+  injectEndSession,
+  injectSessionEnding,
+  leaveText,
+  LOCK_HINT,
+  LOCK_LABEL,
+  MAX_MESSAGE_CHARS,
+  MESSAGE_LABEL,
+} from 'endsession/angular';
+import { leaveStateOf } from 'endsession/end-state';
 import type { DemoBus, Room, Seat } from '../bus';
 
 const bus = (window as unknown as { endsessionDemo: DemoBus }).endsessionDemo;
@@ -50,6 +69,34 @@ const bus = (window as unknown as { endsessionDemo: DemoBus }).endsessionDemo;
             </li>
           }
         </ul>
+        <div class="endsession-ending" [attr.data-state]="bannerState()">
+          <div role="status" aria-live="polite" class="endsession-ending-status">
+            @if (ending.ending()) {
+              <p>{{ endingSentence() }}</p>
+              @if (bannerNote(); as note) {
+                <figure class="endsession-note">
+                  <figcaption>{{ note[0] }}</figcaption>
+                  <blockquote>{{ note[1] }}</blockquote>
+                </figure>
+              }
+            } @else if (ending.cancelled(); as c) {
+              <p>{{ cancelledText(c.cancelledBy) }}</p>
+            }
+          </div>
+          @if (ending.ending(); as e) {
+            <p class="endsession-countdown">
+              <time [attr.datetime]="e.endsAt">{{ countdownText(ending.secondsLeft() ?? 0) }}</time>
+            </p>
+            @if (ending.canCancel()) {
+              <button type="button" class="endsession-cancel-end" (click)="cancelEnd()">
+                {{ CANCEL_END }}
+              </button>
+            }
+            @if (cancelError()) {
+              <p class="endsession-cancel-error" role="alert">{{ cancelError() }}</p>
+            }
+          }
+        </div>
         <div class="endsession" [attr.data-state]="end.state()">
           <button
             #opener
@@ -82,20 +129,43 @@ const bus = (window as unknown as { endsessionDemo: DemoBus }).endsessionDemo;
       (keydown)="trap($event)"
     >
       <h2 id="angular-confirm-title">End the meeting for everyone?</h2>
-      <p id="angular-confirm-text">
-        Every participant leaves now. They can join again and start a new session.
-      </p>
+      <p id="angular-confirm-text">{{ later() ? CONFIRM_TEXT_LATER : CONFIRM_TEXT }}</p>
+      @if (end.takesEndOptions()) {
+        <div class="endsession-options">
+          <label for="angular-end-message">{{ MESSAGE_LABEL }}</label>
+          <textarea
+            #message
+            id="angular-end-message"
+            class="endsession-message"
+            rows="2"
+            [attr.maxlength]="MAX_MESSAGE_CHARS"
+          ></textarea>
+          <label class="endsession-lock">
+            <input #lock type="checkbox" aria-describedby="angular-lock-hint" /> {{ LOCK_LABEL }}
+          </label>
+          <p id="angular-lock-hint" class="endsession-hint">{{ LOCK_HINT }}</p>
+        </div>
+      }
       <div class="endsession-actions">
         <button #cancel type="button" class="endsession-cancel" (click)="dialog.close()">Cancel</button>
-        <button #confirmButton type="button" class="endsession-confirm" (click)="confirm()">
-          End for all
-        </button>
+        <button #confirmButton type="button" class="endsession-confirm" (click)="confirm(0)">End now</button>
+        @if (later()) {
+          <button type="button" class="endsession-later" (click)="confirm(grace)">
+            {{ endLaterLabel(grace) }}
+          </button>
+        }
       </div>
     </dialog>
     @if (ended(); as text) {
       <section class="endsession-ended" role="status" aria-live="polite" [attr.data-state]="end.roomLeft()">
         <h2 #endedTitle tabindex="-1">{{ text[0] }}</h2>
         <p>{{ text[1] }}</p>
+        @if (endedNote(); as note) {
+          <figure class="endsession-note">
+            <figcaption>{{ note[0] }}</figcaption>
+            <blockquote>{{ note[1] }}</blockquote>
+          </figure>
+        }
         <button type="button" class="secondary" (click)="rejoin()">Join again</button>
       </section>
     }
@@ -105,6 +175,37 @@ class AngularPanel {
   readonly seat = signal<Seat | null>(null);
   readonly meeting = signal<Meeting | null>(null);
   readonly end = injectEndSession(this.meeting);
+  readonly ending = injectSessionEnding(this.meeting);
+  readonly grace = bus.graceSeconds;
+  /** "End in N s" is offered: the meeting takes end options and the page's countdown is not 0. */
+  readonly later = computed(() => this.end.takesEndOptions() && this.grace > 0);
+  readonly bannerState = computed(() =>
+    this.ending.ending() ? 'ending' : this.ending.cancelled() ? 'cancelled' : 'idle',
+  );
+  // The sentence is set once per countdown (the status region speaks it); the ticking seconds are apart from it.
+  readonly endingSentence = computed(() => {
+    const e = this.ending.ending();
+    return e ? endingText(e, Math.ceil(e.remainingMs / 1000)) : '';
+  });
+  readonly bannerNote = computed(() => {
+    const e = this.ending.ending();
+    return e ? endingNote(e) : null;
+  });
+  readonly endedNote = computed(() => {
+    const left = this.end.leave();
+    return left ? endNote(left) : null;
+  });
+  readonly cancelError = signal('');
+  readonly CANCEL_END = CANCEL_END;
+  readonly CONFIRM_TEXT = CONFIRM_TEXT;
+  readonly CONFIRM_TEXT_LATER = CONFIRM_TEXT_LATER;
+  readonly MESSAGE_LABEL = MESSAGE_LABEL;
+  readonly LOCK_LABEL = LOCK_LABEL;
+  readonly LOCK_HINT = LOCK_HINT;
+  readonly MAX_MESSAGE_CHARS = MAX_MESSAGE_CHARS;
+  readonly cancelledText = cancelledText;
+  readonly countdownText = countdownText;
+  readonly endLaterLabel = endLaterLabel;
   readonly room = signal<Room>({ sessionId: '', count: 0, names: [] });
   /**
    * The last end's error: shown until the end state is back to `allowed` after having left it for another state than
@@ -122,6 +223,8 @@ class AngularPanel {
   });
   readonly dialog = viewChild.required<ElementRef<HTMLDialogElement>>('dialog');
   readonly cancel = viewChild.required<ElementRef<HTMLButtonElement>>('cancel');
+  readonly message = viewChild<ElementRef<HTMLTextAreaElement>>('message');
+  readonly lock = viewChild<ElementRef<HTMLInputElement>>('lock');
   readonly opener = viewChild<ElementRef<HTMLButtonElement>>('opener');
   readonly endedTitle = viewChild<ElementRef<HTMLElement>>('endedTitle');
   /** The End button lost the focus to nothing (disabled by the end, or removed with the room). */
@@ -139,6 +242,11 @@ class AngularPanel {
     // The permission went away (or the room was left) while asking: close the question.
     effect(() => {
       if (!this.end.canEnd() && this.dialog().nativeElement.open) this.dialog().nativeElement.close();
+    });
+    // A new countdown, or none: a failed Cancel of another one is not true of it.
+    effect(() => {
+      this.ending.ending();
+      this.cancelError.set('');
     });
     // A reconnect or the permission back: what failed before is not true after.
     effect(() => {
@@ -192,7 +300,7 @@ class AngularPanel {
   /** Tab and Shift+Tab stay inside the dialog. */
   trap(event: KeyboardEvent) {
     if (event.key !== 'Tab') return;
-    const items = [...this.dialog().nativeElement.querySelectorAll<HTMLElement>('button')];
+    const items = [...this.dialog().nativeElement.querySelectorAll<HTMLElement>('button, textarea, input')];
     const [first, last] = [items[0], items[items.length - 1]];
     const active = document.activeElement;
     if (event.shiftKey && active === first) {
@@ -204,13 +312,35 @@ class AngularPanel {
     }
   }
 
-  async confirm() {
+  async confirm(graceSeconds: number) {
     this.dialog().nativeElement.close();
+    const message = this.message()?.nativeElement;
+    const lock = this.lock()?.nativeElement;
+    const text = message?.value.trim() ?? '';
     try {
-      await this.end.kickAll();
+      await this.end.kickAll(
+        this.end.takesEndOptions()
+          ? {
+              ...(text && { message: text }),
+              ...(lock?.checked && { lock: true }),
+              ...(graceSeconds > 0 && { graceSeconds }),
+            }
+          : undefined,
+      );
+      if (message) message.value = '';
+      if (lock) lock.checked = false;
     } catch (e) {
       const text = e instanceof ClientError ? `${e.code}: ${e.message}` : String(e);
       this.error.set({ text, away: false });
+    }
+  }
+
+  async cancelEnd() {
+    this.cancelError.set('');
+    try {
+      await this.ending.cancel();
+    } catch (e) {
+      this.cancelError.set(e instanceof ClientError ? `${e.code}: ${e.message}` : String(e));
     }
   }
 

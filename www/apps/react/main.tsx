@@ -1,9 +1,10 @@
-// The React panel: `endsession/react` (useEndSession, <EndMeetingButton>, <MeetingEndedScreen>) with its own
+// The React panel: `endsession/react` (useEndSession, <EndMeetingButton>, <SessionEndingBanner>,
+// <MeetingEndedScreen>) with its own
 // meeting, made from the seat the page's backend gives it (window.endsessionDemo, see www/js/demo.js).
 import { StrictMode, useEffect, useState } from 'react';
 import { createRoot } from 'react-dom/client';
 import { initMeeting, type Meeting } from 'endsession';
-import { EndMeetingButton, MeetingEndedScreen, useEndSession } from 'endsession/react';
+import { EndMeetingButton, MeetingEndedScreen, SessionEndingBanner, useEndSession } from 'endsession/react';
 import type { DemoBus, Room, Seat } from '../bus';
 
 const bus = (window as unknown as { endsessionDemo: DemoBus }).endsessionDemo;
@@ -84,7 +85,8 @@ function ReactPanel() {
               </li>
             ))}
           </ul>
-          <EndMeetingButton meeting={meeting} />
+          <SessionEndingBanner meeting={meeting} />
+          <EndMeetingButton meeting={meeting} graceSeconds={bus.graceSeconds} />
         </div>
       )}
       <MeetingEndedScreen meeting={meeting}>
