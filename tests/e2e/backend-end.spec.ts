@@ -153,3 +153,35 @@ test('the no-host setting is saved on the meeting from the pane', async ({ page,
   await page.reload();
   await expect(page.getByTestId('no-host-secs')).toHaveValue('120');
 });
+
+test('with the no-host setting, revoking the only host ends the next session after it: NO_HOST, in the pane', async ({
+  page,
+  request,
+}) => {
+  const { meetingId, session } = await openDemo(page, request);
+  await page.getByTestId('no-host-secs').fill('2');
+  await page.getByTestId('no-host-save').click();
+  await expect(page.locator('#log li').first()).toHaveAttribute('data-result', 'ok');
+  // The setting is read when a session starts: end this one and seat everyone in a new one.
+  await page.getByTestId('end-api').click();
+  await expectAllEnded(page);
+  await page.getByTestId('rejoin-all').click();
+  await expect(pill(page, 'react')).toHaveAttribute('data-state', 'allowed');
+  for (const name of PANELS) await expect(panel(page, name)).toContainText('3 in the room');
+  const next: string = (await activeSession(request, meetingId)).id;
+  expect(next).not.toBe(session);
+
+  // React's Ada is the only host; taking her permission away leaves the session without one.
+  await page.getByTestId('grant-react').click();
+  await expect(pill(page, 'react')).toHaveAttribute('data-state', 'no-permission');
+  for (const name of PANELS) {
+    await expect(pill(page, name)).toHaveAttribute('data-state', 'ended', { timeout: 15_000 });
+  }
+  const ended = page
+    .getByTestId('deliveries')
+    .locator(`li[data-event="meeting.ended"][data-session="${next}"]`);
+  await expect(ended.locator('.reason')).toHaveText('NO_HOST');
+  await expect(ended).toHaveAttribute('data-verified', 'true');
+  const after = await activeSession(request, meetingId);
+  expect([after.id, after.status, after.reason]).toEqual([next, 'ENDED', 'NO_HOST']);
+});
