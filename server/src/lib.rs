@@ -97,7 +97,8 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
     let data = config.data.clone();
     let signer = tokio::task::spawn_blocking(move || Signer::load_or_create(&data)).await??;
     let signer = Arc::new(signer.with_rotation_window(config.webhooks.rotation_window));
-    let dev = if config.dev { Some(Arc::new(dev::seed(&store)?)) } else { None };
+    let sink = config.webhooks.targets == webhooks::TargetPolicy::Any;
+    let dev = if config.dev { Some(Arc::new(dev::seed(&store, sink)?)) } else { None };
 
     let state = AppState {
         store: store.clone(),
@@ -115,6 +116,7 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
     let addr = listener.local_addr()?;
     if let Some(dev) = &dev {
         let _ = dev.base_uri.set(format!("http://{addr}"));
+        dev::point_sink(&store, dev, addr)?;
     }
     let task = tokio::spawn(listen::serve(listener, app, config.limits.clone()));
     let webhooks = webhooks::delivery::spawn(store.clone(), signer, config.webhooks)?;

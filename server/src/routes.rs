@@ -60,6 +60,8 @@ pub fn router(state: AppState, config: &Config) -> Router {
     app = app.route(crate::webhooks::WELL_KNOWN_PATH, get(webhooks::well_known));
     if config.dev {
         app = app.route("/dev/config.json", get(dev::config));
+        app = app.route(crate::dev::SINK_PATH, post(rest::dev_sink::receive));
+        app = app.route("/dev/webhook-deliveries", get(rest::dev_sink::list));
     }
     if let Some(pkg) = &config.pkg {
         app = app.nest_service("/pkg", ServeDir::new(pkg));

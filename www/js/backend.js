@@ -48,8 +48,42 @@ export async function setPreset(participantId, preset, meetingId) {
   });
 }
 
-/** Ends the live session of the meeting for everyone, as a backend would. */
-export async function endForAll(meetingId) {
+/** The end message the backend pane sends with every end it makes (empty: none). */
+let endMessage = '';
+export function setEndMessage(message) {
+  endMessage = message.trim();
+}
+
+/**
+ * Ends the live session of the meeting for everyone, as a backend would: `POST …/active-session/kick-all`, with the
+ * pane's end message and `{lock, graceSeconds}` as the extension fields of the body (none at all: RealtimeKit's
+ * plain call). Resolves `{action, kicked_participants_count, ends_at?}` (`ends_at` when a countdown started).
+ */
+export async function endForAll(meetingId, { lock = false, graceSeconds } = {}) {
   const config = await devConfig();
-  return api('POST', `/meetings/${meetingId ?? config.meetingId}/active-session/kick-all`);
+  const body = {};
+  if (endMessage) body.message = endMessage;
+  if (lock) body.lock = true;
+  if (graceSeconds !== undefined) body.graceSeconds = graceSeconds;
+  const path = `/meetings/${meetingId ?? config.meetingId}/active-session/kick-all`;
+  return api('POST', path, Object.keys(body).length ? body : undefined);
+}
+
+/** Cancels the countdown to the end of the live session; resolves `{action, cancelled}`. */
+export async function cancelEnd(meetingId) {
+  const config = await devConfig();
+  return api('POST', `/meetings/${meetingId ?? config.meetingId}/active-session/cancel-end`);
+}
+
+/**
+ * What the dev server's webhook sink received for the meeting, newest first: `{deliveries: [{seq, event, sessionId,
+ * reason, message, endedBy, verified, problem, …}], sink}` (`sink` false when it is off). Rejects after `timeoutMs`.
+ */
+export async function webhookDeliveries(meetingId, timeoutMs = 3000) {
+  const query = new URLSearchParams({ meeting: meetingId });
+  const response = await fetch(`/dev/webhook-deliveries?${query}`, {
+    signal: AbortSignal.timeout(timeoutMs),
+  });
+  if (!response.ok) throw new Error(`GET /dev/webhook-deliveries: ${response.status}`);
+  return response.json();
 }

@@ -8,6 +8,7 @@ pub mod active_session;
 pub mod apps;
 pub mod auth;
 pub mod dev;
+pub mod dev_sink;
 pub mod error;
 pub mod meetings;
 pub mod participants;
