@@ -165,6 +165,8 @@ test('a session that ended because everyone left says so on the screen', async (
     sessionId,
     reason: 'ALL_PARTICIPANTS_LEFT',
     kickedCount: 0,
+    // The end record's id: the `rtk-uuid` of this session's `meeting.ended` delivery (issue 13).
+    eventId: expect.stringMatching(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/),
   });
   const screen = bob.getByTestId('ended-screen');
   await expect(screen).toContainText('The session ended because everyone left.');
