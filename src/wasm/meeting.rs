@@ -1,8 +1,9 @@
 //! [`WasmMeeting`], the JavaScript surface of one participant's meeting, and [`end_state_of`] for RealtimeKit's.
 
-use super::driver::Driver;
+use super::driver::{CallOutcome, Driver};
 use super::interop;
-use crate::core::{ws_url, EndState, Machine, Reconnect, RoomState};
+use crate::core::{ws_url, ClientError, EndState, Machine, Reconnect, RoomState};
+use futures_channel::oneshot;
 use js_sys::{Array, Function, Promise};
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
@@ -50,7 +51,7 @@ impl WasmMeeting {
     /// `{code, message}` ([`ClientError`](crate::core::ClientError)).
     #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn join(&self) -> Promise {
-        self.0.call(Machine::join)
+        promise(self.0.call(Machine::join))
     }
 
     /// Leaves the room (`roomLeft` `left`); the session goes on for the others.
@@ -62,7 +63,7 @@ impl WasmMeeting {
     /// `{code, message}` ([`ClientError`](crate::core::ClientError)).
     #[wasm_bindgen(js_name = kickAll, unchecked_return_type = "Promise<KickAllResult>")]
     pub fn kick_all(&self) -> Promise {
-        self.0.call(Machine::kick_all)
+        promise(self.0.call(Machine::kick_all))
     }
 
     /// `init`, `joining`, `joined`, `disconnected` (reconnecting), or how the room was left (`ended`, `left`, ...).
@@ -113,6 +114,18 @@ impl WasmMeeting {
     pub fn participants(&self) -> Array {
         self.0.read(|m| interop::participants(m.participants()))
     }
+}
+
+/// The promise of a call made already ([`Driver::call`]): async Rust on `wasm-bindgen-futures`' microtask executor
+/// that awaits the call's outcome. One function for every call, so the payload has one copy of the executor's
+/// task code (each future type is its own copy).
+fn promise(outcome: oneshot::Receiver<CallOutcome>) -> Promise {
+    wasm_bindgen_futures::future_to_promise(async move {
+        match outcome.await.unwrap_or_else(|_| Err(ClientError::room_left())) {
+            Ok(outcome) => Ok(interop::outcome(&outcome)),
+            Err(error) => Err(interop::error(&error)),
+        }
+    })
 }
 
 /// The end state of a meeting that is not ours (RealtimeKit's), from what it shows: `roomState`,
