@@ -177,6 +177,13 @@ impl Driver {
                 machine.take_effects()
             })
         });
+        self.carry_out(effects);
+    }
+
+    /// What every input does after the machine took it. Not inlined into each of [`Driver::input`]'s callers (a
+    /// copy per listener, timer and method): one copy is smaller.
+    #[inline(never)]
+    fn carry_out(self: &Rc<Self>, effects: Vec<Effect>) {
         for effect in effects {
             self.apply(effect);
         }
