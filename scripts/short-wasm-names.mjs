@@ -2,10 +2,11 @@
 // `__wbg_addEventListener_f2d27251d333a631` becomes `c`, the import module `./endsession_bg.js` becomes `a`. The
 // names are a private contract between the two files (nothing else loads the module), and their hash suffixes
 // cannot be compressed: 1.6 KB of the payload's gzip -9 (bench/size). `memory` keeps its name.
-// Usage: node scripts/short-wasm-names.mjs MODULE.wasm GLUE.js   (both rewritten in place; run once per build)
+// Usage: node scripts/short-wasm-names.mjs MODULE.wasm GLUE.js   (both rewritten in place, and the exports' names in
+// GLUE.d.ts's `InitOutput` and in MODULE.wasm.d.ts; run once per build)
 // Hand-written: wasm-bindgen has no option for it, and binaryen's --minify-imports-and-exports renames only the
 // imports of Emscripten's `env` module. The import and export sections are a short, stable format (wasm spec §5.5).
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 
 const [wasmPath, gluePath] = process.argv.slice(2);
 const MODULE = './endsession_bg.js';
@@ -109,3 +110,10 @@ replace(JSON.stringify(MODULE), '"a"', true);
 
 writeFileSync(wasmPath, Buffer.concat(sections));
 writeFileSync(gluePath, glue);
+// The declarations of the exports: `readonly name:` (InitOutput) and `export const name:`.
+for (const path of [gluePath.replace(/\.js$/, '.d.ts'), `${wasmPath}.d.ts`].filter(existsSync)) {
+  let text = readFileSync(path, 'utf8');
+  for (const [from, to] of exports)
+    text = text.replace(new RegExp(`(?<=(readonly|const) )${from}(?=:)`, 'g'), to);
+  writeFileSync(path, text);
+}
