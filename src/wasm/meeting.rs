@@ -117,8 +117,9 @@ impl WasmMeeting {
 }
 
 /// The promise of a call made already ([`Driver::call`]): async Rust on `wasm-bindgen-futures`' microtask executor
-/// that awaits the call's outcome. One function for every call, so the payload has one copy of the executor's
-/// task code (each future type is its own copy).
+/// that awaits the call's outcome. Not an `async fn` export: that would start the call on a microtask, after
+/// `join()` returned (`roomState` would still read `init`). One function for every call, so the payload has one
+/// copy of the executor's task code (each future type is its own copy).
 fn promise(outcome: oneshot::Receiver<CallOutcome>) -> Promise {
     wasm_bindgen_futures::future_to_promise(async move {
         match outcome.await.unwrap_or_else(|_| Err(ClientError::room_left())) {
