@@ -154,6 +154,25 @@ mod offline {
         assert!(client.events.borrow().is_empty());
     }
 
+    /// The call is made when `join()` returns (its effects are in order with the caller's), and a meeting freed
+    /// while it is pending settles it: the promise rejects with `{code: '4902', message}` rather than never
+    /// settling.
+    #[wasm_bindgen_test]
+    async fn a_call_pending_when_the_meeting_is_freed_rejects_4902() {
+        let client = Client::new("http://127.0.0.1:9", "token");
+        let join = client.meeting.join();
+        assert_eq!(client.room_state(), "joining");
+        drop(client);
+        // Resolves (with `undefined`) after 5 s: a join still pending then fails the `expect_err` below.
+        let deadline = Promise::new(&mut |resolve, _| {
+            set_timeout(&resolve, 5000);
+        });
+        let race = Promise::race(&js_sys::Array::of2(&join, &deadline));
+        let error = JsFuture::from(race).await.expect_err("the pending join must reject");
+        assert_eq!(text(&error, "code"), "4902");
+        assert!(text(&error, "message").starts_with("[ERR4902]: "), "{error:?}");
+    }
+
     #[wasm_bindgen_test]
     async fn an_unreachable_server_fails_the_join_with_4900() {
         let client = Client::new("http://127.0.0.1:9", "token");

@@ -1,5 +1,5 @@
 //! Runs a [`Machine`] in JavaScript: one [`Socket`] (a `WebSocket` with its listeners), two [`Timeout`]s
-//! (reconnect, silence), the promises of pending calls and the event callback. Carries out the machine's
+//! (reconnect, silence), the senders of pending calls and the event callback. Carries out the machine's
 //! [`Effect`]s in order. Socket and timers are values that clean up when dropped, so dropping the meeting, closing,
 //! or replacing one needs no teardown code.
 //!
@@ -9,9 +9,10 @@
 //! payload has no borrow-error formatting code.
 
 use super::interop;
-use crate::core::{CallId, Effect, EndState, Event, Machine};
+use crate::core::{CallId, ClientError, Effect, EndState, Event, Machine, Outcome};
+use futures_channel::oneshot;
 use gloo_events::EventListener;
-use js_sys::{Function, Promise};
+use js_sys::Function;
 use std::cell::Cell;
 use std::rc::{Rc, Weak};
 use wasm_bindgen::prelude::*;
@@ -113,6 +114,9 @@ impl Handlers {
     }
 }
 
+/// How a call ends: what its promise resolves or rejects with.
+pub type CallOutcome = Result<Outcome, ClientError>;
+
 /// One meeting's machine plus the JavaScript resources it drives.
 pub struct Driver {
     url: String,
@@ -126,8 +130,8 @@ pub struct Driver {
     silence: Cell<Option<Timeout>>,
     /// For the sockets' listeners.
     this: Weak<Driver>,
-    /// Pending promises: call id, resolve, reject.
-    calls: Cell<Vec<(CallId, Function, Function)>>,
+    /// Pending calls: their id and where their outcome goes.
+    calls: Cell<Vec<(CallId, oneshot::Sender<CallOutcome>)>>,
     next_call: Cell<u32>,
     /// The end state last reported as `endStateChange`.
     reported: Cell<EndState>,
@@ -173,6 +177,13 @@ impl Driver {
                 machine.take_effects()
             })
         });
+        self.carry_out(effects);
+    }
+
+    /// What every input does after the machine took it. Not inlined into each of [`Driver::input`]'s callers (a
+    /// copy per listener, timer and method): one copy is smaller.
+    #[inline(never)]
+    fn carry_out(self: &Rc<Self>, effects: Vec<Effect>) {
         for effect in effects {
             self.apply(effect);
         }
@@ -183,19 +194,24 @@ impl Driver {
         }
     }
 
-    /// A promise for a call: `input` gets the call's id and the machine resolves or rejects it later (or at once).
-    pub fn call(self: &Rc<Self>, input: impl FnOnce(&mut Machine, CallId)) -> Promise {
+    /// Starts a call: `input` gets the call's id, and the machine settles it later (or at once) with an
+    /// [`Effect::Resolve`] or [`Effect::Reject`], sent to the returned receiver. The call is made before this
+    /// returns, so its effects (a frame sent, an at-once rejection) happen in order with the caller's. A meeting
+    /// dropped before it settles the call drops the sender (the receiver then reads `Canceled`).
+    pub fn call(self: &Rc<Self>, input: impl FnOnce(&mut Machine, CallId)) -> oneshot::Receiver<CallOutcome> {
         let id = CallId(self.next_call.get());
         self.next_call.set(id.0.wrapping_add(1));
-        let promise = Promise::new(&mut |resolve, reject| with(&self.calls, |calls| calls.push((id, resolve, reject))));
+        let (sender, outcome) = oneshot::channel();
+        with(&self.calls, |calls| calls.push((id, sender)));
         self.input(|machine| input(machine, id));
-        promise
+        outcome
     }
 
-    fn settle(&self, id: CallId, resolved: bool, value: &JsValue) {
-        let call = with(&self.calls, |calls| calls.iter().position(|(c, _, _)| *c == id).map(|i| calls.swap_remove(i)));
-        if let Some((_, resolve, reject)) = call {
-            let _ = if resolved { resolve } else { reject }.call1(&JsValue::UNDEFINED, value);
+    fn settle(&self, id: CallId, outcome: CallOutcome) {
+        let call = with(&self.calls, |calls| calls.iter().position(|(c, _)| *c == id).map(|i| calls.swap_remove(i)));
+        if let Some((_, sender)) = call {
+            // The receiver is gone only if its promise was dropped; nothing waits for the outcome then.
+            let _ = sender.send(outcome);
         }
     }
 
@@ -218,8 +234,8 @@ impl Driver {
                 // A listener that throws must not stop the meeting; the TypeScript layer reports it.
                 let _ = self.on_event.call2(&JsValue::UNDEFINED, &name, &payload);
             }
-            Effect::Resolve(id, outcome) => self.settle(id, true, &interop::outcome(&outcome)),
-            Effect::Reject(id, error) => self.settle(id, false, &interop::error(&error)),
+            Effect::Resolve(id, outcome) => self.settle(id, Ok(outcome)),
+            Effect::Reject(id, error) => self.settle(id, Err(error)),
         }
     }
 

@@ -1,9 +1,10 @@
 //! [`WasmMeeting`], the JavaScript surface of one participant's meeting, and [`end_state_of`] for RealtimeKit's.
 
-use super::driver::Driver;
+use super::driver::{CallOutcome, Driver};
 use super::interop;
-use crate::core::{ws_url, CallId, EndState, Machine, Reconnect, RoomState};
+use crate::core::{ws_url, CallId, ClientError, EndState, Machine, Reconnect, RoomState};
 use endsession_protocol::EndOptions;
+use futures_channel::oneshot;
 use js_sys::{Array, Function, Promise};
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
@@ -143,8 +144,21 @@ impl WasmMeeting {
     /// inlined into its export: the payload's budget (`bench/size`).
     #[inline(never)]
     fn call(&self, input: Box<CallInput>) -> Promise {
-        self.0.call(input)
+        promise(self.0.call(input))
     }
+}
+
+/// The promise of a call made already ([`Driver::call`]): async Rust on `wasm-bindgen-futures`' microtask executor
+/// that awaits the call's outcome. Not an `async fn` export: that would start the call on a microtask, after
+/// `join()` returned (`roomState` would still read `init`). One function for every call, so the payload has one
+/// copy of the executor's task code (each future type is its own copy).
+fn promise(outcome: oneshot::Receiver<CallOutcome>) -> Promise {
+    wasm_bindgen_futures::future_to_promise(async move {
+        match outcome.await.unwrap_or_else(|_| Err(ClientError::room_left())) {
+            Ok(outcome) => Ok(interop::outcome(&outcome)),
+            Err(error) => Err(interop::error(&error)),
+        }
+    })
 }
 
 /// The end state of a meeting that is not ours (RealtimeKit's), from what it shows: `roomState`,
