@@ -6,10 +6,12 @@
 //! page. The webhook's Standard Webhooks secret lives with it in the store, where the rest of the seed lives, so it
 //! survives restarts; the sink reads it there (current and, after a rotate-secret, the previous one in its window).
 
+pub mod sink;
+
 use crate::api_token::Scope;
 use crate::presets;
-use crate::rest::dev_sink::Deliveries;
 use crate::store::{Result, Store, WebhookEvent, WebhookRow};
+use sink::Deliveries;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::OnceLock;
 
