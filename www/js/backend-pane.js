@@ -1,6 +1,6 @@
 // The backend pane's end controls and its webhook deliveries (the rest of the pane is demo.js's).
 //
-// - "End in N s" starts a countdown (kick-all `{graceSeconds}`); N is 30 unless the page's `?endGrace=N` says
+// - "End in N s" starts a countdown (kick-all `{graceSeconds}`); N is 30 unless the page's `?grace=N` says
 //   otherwise (the tests use a few seconds). "Cancel end" cancels it (POST …/active-session/cancel-end);
 //   "End and lock" ends at once and makes the meeting INACTIVE in the same step (kick-all `{lock: true}`). The end
 //   message goes with every end the pane makes, "End session via API" included.
@@ -10,7 +10,7 @@
 import { api, devConfig, endForAll, cancelEnd, setEndMessage, webhookDeliveries } from './backend.js';
 
 const params = new URLSearchParams(location.search);
-const GRACE = Math.max(1, Math.min(3600, Number(params.get('endGrace')) || 30));
+const GRACE = Math.max(1, Math.min(3600, Number(params.get('grace')) || 30));
 /** How often the deliveries are polled, and how many are shown. */
 const POLL_MS = 700;
 const SHOWN = 8;
