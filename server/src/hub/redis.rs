@@ -201,7 +201,13 @@ impl Inner {
             Err(e) => return unavailable(&request.meeting_id, e),
         };
         let outcome = self.join_held(&mut held, request).await;
-        self.release(held).await;
+        if !self.release(held).await {
+            // Not admitted as far as the other nodes know: the client retries.
+            if let JoinOutcome::Joined { seat, .. } = &outcome {
+                self.forget(seat.conn_id);
+            }
+            return JoinOutcome::Unavailable;
+        }
         outcome
     }
 

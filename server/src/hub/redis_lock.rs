@@ -27,7 +27,11 @@ return 1
 
 impl Inner {
     /// Takes the meeting's lease (waiting at most [`LOCK_WAIT`]) and loads its room.
+    /// A halted hub takes no lease: it changes nothing any more.
     pub(super) async fn lock(&self, meeting_id: &str) -> Result<Held, StoreError> {
+        if self.halted() {
+            return Err(live_error("this node is halted"));
+        }
         let token = new_id();
         let key = lock_key(meeting_id);
         let lease = u64::try_from(LEASE.as_millis()).unwrap_or(u64::MAX);
@@ -111,7 +115,9 @@ impl Inner {
     }
 
     /// Saves the room, publishes the frames its transitions decided, and gives the lease back: one script.
-    pub(super) async fn release(&self, held: Held) {
+    /// False if nothing was saved or published (the lease ran out, or Redis failed): the transition did not happen
+    /// as far as the other nodes know.
+    pub(super) async fn release(&self, held: Held) -> bool {
         let Held { meeting_id, token, room, sink } = held;
         let state = if room.is_idle() {
             String::new()
@@ -128,9 +134,10 @@ impl Inner {
         }
         let mut redis = self.redis.clone();
         match invocation.invoke_async::<i64>(&mut redis).await {
-            Ok(1) => {}
+            Ok(1) => return true,
             Ok(_) => tracing::error!(meeting_id, "a transition outlived its lease: its room and frames were dropped"),
             Err(e) => tracing::error!(meeting_id, error = %e, "redis: could not save a live session"),
         }
+        false
     }
 }
