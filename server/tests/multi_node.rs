@@ -26,9 +26,12 @@ fn redis_url() -> Option<String> {
             panic!("ENDSESSION_REQUIRE_REDIS is set but ENDSESSION_TEST_REDIS is not: no Redis to test against")
         }
         _ => {
-            eprintln!(
+            // Written past the test harness's capture (which only takes `eprintln!`), so that it shows.
+            use std::io::Write;
+            let _ = writeln!(
+                std::io::stderr(),
                 "\n!!! SKIPPED: multi-node tests need ENDSESSION_TEST_REDIS=redis://127.0.0.1:PORT (scripts/test.sh \
-                 starts a redis-server and sets it)\n"
+                 starts a redis-server and sets it)"
             );
             None
         }
@@ -278,4 +281,79 @@ async fn join_vs_end_races_across_nodes_leave_nobody_in_an_ended_session_and_one
     }
     assert_eq!(events.len(), sessions.len(), "no meeting.ended for anything else");
     assert_eq!(*receiver.forged.lock().unwrap(), 0, "every delivery was signed with the published key");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_countdown_started_on_node_a_is_told_on_every_node_and_ends_the_session_for_all() {
+    let Some(nodes) = three_nodes().await else { return };
+    let (a, b, c) = (&nodes[0], &nodes[1], &nodes[2]);
+    let meeting = a.meeting().await;
+    let (_, host_token) = a.host(&meeting).await;
+    let (mut host, session) = a.join(&host_token).await;
+    let mut guests = guests_on(&[b], &meeting, &session).await;
+    sees_arrivals(&mut host, &guests).await;
+
+    let options = endsession_protocol::EndOptions { message: Some("bye".into()), lock: false, grace_seconds: Some(2) };
+    host.send(&ClientFrame::kick_all_with(1, options)).await;
+    let ending = |frame: &ServerFrame| {
+        matches!(frame, ServerFrame::SessionEnding { session_id, reason: EndReason::HostEndedMeeting, message, .. }
+            if *session_id == session && message.as_deref() == Some("bye"))
+    };
+    let told = guests[0].1.recv().await;
+    assert!(ending(&told), "the guest on node B is told the countdown: {told:?}");
+    // A joiner through node C during the countdown is told it right after joining.
+    let (_, late_token) = c.guest(&meeting).await;
+    let (mut late, joined) = c.join(&late_token).await;
+    assert_eq!(joined, session);
+    let told = late.recv().await;
+    assert!(ending(&told), "the late joiner on node C is told the countdown: {told:?}");
+
+    // The timer runs on node A; the end reaches everyone, with the host's message.
+    let (reason, count, _, event) = told_ended(&mut host, &session).await;
+    assert_eq!((reason, count), (Some(EndReason::HostEndedMeeting), Some(3)));
+    for ws in [&mut guests[0].1, &mut late] {
+        assert_eq!(told_ended(ws, &session).await.3, event, "one end record");
+    }
+    assert_eq!(status_everywhere(&nodes, &meeting).await, vec![json!("ENDED"); 3]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_participant_whose_socket_drops_resumes_through_another_node_and_the_others_see_no_leave() {
+    const GRACE: Duration = Duration::from_secs(2);
+    let Some(url) = redis_url() else { return };
+    let nodes = TestServer::nodes(3, |config| {
+        config.redis = Some(url.clone());
+        config.reconnect_grace = GRACE;
+    })
+    .await;
+    let (a, b, c) = (&nodes[0], &nodes[1], &nodes[2]);
+    let meeting = a.meeting().await;
+    let (_, host_token) = a.host(&meeting).await;
+    let (mut host, session) = a.join(&host_token).await;
+    let (back_id, back_token) = b.guest(&meeting).await;
+    let (gone_id, gone_token) = b.guest(&meeting).await;
+    let (back, _) = b.join(&back_token).await;
+    let (gone, _) = b.join(&gone_token).await;
+    for id in [&back_id, &gone_id] {
+        assert!(matches!(host.recv().await, ServerFrame::ParticipantJoined { participant } if participant.id == *id));
+    }
+
+    // Both sockets on node B drop; one participant comes back through node C within the grace.
+    back.drop_abruptly();
+    gone.drop_abruptly();
+    let (mut resumed, answer) = c.join_with(&back_token, Some(&session)).await;
+    match answer {
+        ServerFrame::Joined { session_id, reconnected, .. } => assert_eq!((session_id, reconnected), (session, true)),
+        other => panic!("expected joined, got {other:?}"),
+    }
+    // The other does not come back: after the grace (timed on node B) the host sees it leave, and only it.
+    match host.recv_skipping_pings().await {
+        ServerFrame::ParticipantLeft { participant_id } => assert_eq!(participant_id, gone_id),
+        other => panic!("expected the participant that did not come back to leave, got {other:?}"),
+    }
+    assert_eq!(resumed.recv_skipping_pings().await, ServerFrame::ParticipantLeft { participant_id: gone_id });
+    let quiet = tokio::time::timeout(GRACE + Duration::from_secs(1), host.next_skipping_pings()).await;
+    assert!(quiet.is_err(), "the resumed participant never left: {quiet:?}");
+    let (_, live) = b.active_session(&meeting).await;
+    assert_eq!(live["data"]["live_participants"], 2, "{live}");
 }
