@@ -94,10 +94,15 @@ impl Drop for Server {
 /// Opens the store, seeds `--dev`, binds, and serves in a background task.
 pub async fn start(config: Config) -> anyhow::Result<Server> {
     let store = Store::open(&config.data)?;
+    let secret = store.with(|db| db.server_secret())?;
     let (hub, halt): (Arc<dyn Hub>, Halt) = match &config.redis {
         // Several nodes: the live sessions are in Redis, not in any node's memory, so there is nothing to restore.
         Some(url) => {
-            let hub = Arc::new(RedisHub::connect(url, store.clone(), config.reconnect_grace).await?);
+            // The nodes of one store share its secret: 8 bytes of its SHA-256 (which tell nothing of it) name their
+            // keys in Redis.
+            let cluster = sha2::Digest::finalize(<sha2::Sha256 as sha2::Digest>::new_with_prefix(&secret));
+            let cluster: String = cluster[..8].iter().map(|b| format!("{b:02x}")).collect();
+            let hub = Arc::new(RedisHub::connect(url, &cluster, store.clone(), config.reconnect_grace).await?);
             (hub.clone(), Halt::Redis(hub))
         }
         None => {
@@ -111,7 +116,6 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
             (hub.clone(), Halt::Local(hub))
         }
     };
-    let secret = store.with(|db| db.server_secret())?;
     // Made on the first start (a fraction of a second), read on later ones.
     let data = config.data.clone();
     let signer = tokio::task::spawn_blocking(move || Signer::load_or_create(&data)).await??;

@@ -357,3 +357,94 @@ async fn a_participant_whose_socket_drops_resumes_through_another_node_and_the_o
     let (_, live) = b.active_session(&meeting).await;
     assert_eq!(live["data"]["live_participants"], 2, "{live}");
 }
+
+/// The next frame other than a ping within `bound` (longer than [`common::GUARD`]: a dead node is noticed within
+/// seconds, then the reconnect grace runs).
+async fn within(ws: &mut Ws, bound: Duration) -> ServerFrame {
+    let deadline = tokio::time::Instant::now() + bound;
+    loop {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        let frame = tokio::time::timeout(left.min(Duration::from_secs(4)), ws.next_skipping_pings()).await;
+        match frame {
+            Ok(Some(frame)) => return frame,
+            Ok(None) => panic!("the socket closed"),
+            Err(_) if tokio::time::Instant::now() >= deadline => panic!("nothing within {bound:?}"),
+            Err(_) => {}
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn when_a_node_dies_its_participants_resume_through_another_and_those_who_do_not_are_removed() {
+    const GRACE: Duration = Duration::from_secs(2);
+    let Some(url) = redis_url() else { return };
+    let mut nodes = TestServer::nodes(3, |config| {
+        config.redis = Some(url.clone());
+        config.reconnect_grace = GRACE;
+    })
+    .await;
+    let meeting = nodes[0].meeting().await;
+    let (_, host_token) = nodes[0].host(&meeting).await;
+    let (mut host, session) = nodes[0].join(&host_token).await;
+    let (back_id, back_token) = nodes[1].guest(&meeting).await;
+    let (gone_id, gone_token) = nodes[1].guest(&meeting).await;
+    let (back, _) = nodes[1].join(&back_token).await;
+    let (gone, _) = nodes[1].join(&gone_token).await;
+    for id in [&back_id, &gone_id] {
+        assert!(matches!(host.recv().await, ServerFrame::ParticipantJoined { participant } if participant.id == *id));
+    }
+
+    // Node B dies: it changes nothing any more (a halted hub), and its sockets are cut.
+    drop(nodes.remove(1));
+    back.drop_abruptly();
+    gone.drop_abruptly();
+    let (a, c) = (&nodes[0], &nodes[1]);
+    let (mut resumed, answer) = c.join_with(&back_token, Some(&session)).await;
+    match answer {
+        ServerFrame::Joined { session_id, reconnected, .. } => assert_eq!((session_id, reconnected), (session, true)),
+        other => panic!("expected joined, got {other:?}"),
+    }
+    // The one that did not come back leaves once its node is known dead and its grace ran out; only it.
+    let bound = Duration::from_secs(20);
+    assert_eq!(within(&mut host, bound).await, ServerFrame::ParticipantLeft { participant_id: gone_id.clone() });
+    assert_eq!(within(&mut resumed, bound).await, ServerFrame::ParticipantLeft { participant_id: gone_id });
+    let quiet = tokio::time::timeout(GRACE + Duration::from_secs(2), host.next_skipping_pings()).await;
+    assert!(quiet.is_err(), "the resumed participant never left: {quiet:?}");
+    let (_, live) = a.active_session(&meeting).await;
+    assert_eq!((&live["data"]["status"], &live["data"]["live_participants"]), (&json!("LIVE"), &json!(2)), "{live}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_whose_node_died_with_everyone_on_it_ends_all_participants_left() {
+    const GRACE: Duration = Duration::from_secs(2);
+    let Some(url) = redis_url() else { return };
+    let mut nodes = TestServer::nodes(3, |config| {
+        config.redis = Some(url.clone());
+        config.reconnect_grace = GRACE;
+    })
+    .await;
+    let meeting = nodes[0].meeting().await;
+    let (_, host_token) = nodes[2].host(&meeting).await;
+    let (mut host, session) = nodes[2].join(&host_token).await;
+    let mut guests = guests_on(&[&nodes[2]], &meeting, &session).await;
+    sees_arrivals(&mut host, &guests).await;
+
+    drop(nodes.remove(2));
+    host.drop_abruptly();
+    guests.remove(0).1.drop_abruptly();
+    // Nobody comes back: no session stays LIVE because its node died.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let (_, live) = nodes[1].active_session(&meeting).await;
+        if live["data"]["status"] == "ENDED" {
+            assert_eq!(live["data"]["id"], json!(session));
+            assert_eq!(
+                (&live["data"]["reason"], &live["data"]["live_participants"]),
+                (&json!("ALL_PARTICIPANTS_LEFT"), &json!(0))
+            );
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "still not ended: {live}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}

@@ -21,9 +21,14 @@
 //! - **Timers** (reconnect grace, keep-alive, countdown) run on the node whose transition started them; they take
 //!   the lock like any transition and check their generation, as in `LocalHub`.
 //!
-//! Not covered yet: a node that dies takes its timers with it, and its connections stay members until someone
-//! resumes them (no node heartbeats in Redis yet); a lost pub/sub connection is re-established, but frames
-//! published meanwhile are not replayed.
+//! - **Dead nodes** (see `redis_watch.rs`): each node stamps itself alive in Redis every second and sweeps the live
+//!   meetings; the connections of a node whose stamp lapsed are treated as dropped (the grace runs on the sweeping
+//!   node, so their participants may resume through any node), and a countdown overdue because its timer died with
+//!   its node ends.
+//!
+//! Not covered yet: a reconnect-grace or keep-alive timer that was already running on a node when it died is lost
+//! with it (an absent participant of that node stays absent until it resumes or the session ends otherwise); a
+//! lost pub/sub connection is re-established, but frames published meanwhile are not replayed.
 
 use super::room::{Departure, Ending, KickRefusal, Linger, LiveInfo, Room, RoomSnapshot};
 use super::{ConnId, Deliver, Hub, HubError, JoinOutcome, JoinRequest, KickAllOutcome, Outbound, Outbox, Seat};
@@ -46,6 +51,8 @@ mod countdown;
 mod hub;
 #[path = "redis_lock.rs"]
 mod lease;
+#[path = "redis_watch.rs"]
+mod watch;
 use lease::{RELEASE, UNLOCK};
 
 /// How long a node may hold a meeting's lock before Redis lets it go (a node that died mid-transition).
@@ -70,6 +77,10 @@ struct Inner {
     local: Mutex<HashMap<ConnId, Outbox>>,
     halted: AtomicBool,
     subscriber: tokio::task::JoinHandle<()>,
+    /// Stamps this node alive and sweeps for dead ones (see `redis_watch.rs`).
+    watcher: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// `endsession:{cluster}`: the keys of the nodes that share this store (see [`RedisHub::connect`]).
+    prefix: String,
 }
 
 /// The frames a transition decided, in order, for [`Inner::release`] to publish.
@@ -102,12 +113,19 @@ impl Held {
     }
 }
 
-fn lock_key(meeting_id: &str) -> String {
-    format!("endsession:lock:{meeting_id}")
-}
+impl Inner {
+    fn lock_key(&self, meeting_id: &str) -> String {
+        format!("{}:lock:{meeting_id}", self.prefix)
+    }
 
-fn room_key(meeting_id: &str) -> String {
-    format!("endsession:room:{meeting_id}")
+    fn room_key(&self, meeting_id: &str) -> String {
+        format!("{}:room:{meeting_id}", self.prefix)
+    }
+
+    /// The set of meetings with a live session (kept by the release script), for the watch of dead nodes.
+    fn live_key(&self) -> String {
+        format!("{}:live", self.prefix)
+    }
 }
 
 fn node_of(conn: ConnId) -> u64 {
@@ -121,7 +139,10 @@ fn live_error(error: impl std::fmt::Display) -> StoreError {
 impl RedisHub {
     /// Connects to Redis at `url` (`redis://host:port[/db]`), takes a node number and subscribes to its channel;
     /// returns once frames for this node can arrive. Errors if Redis cannot be reached.
-    pub async fn connect(url: &str, store: Store, grace: Duration) -> anyhow::Result<Self> {
+    ///
+    /// `cluster` names the nodes that share one store (the caller derives it from the store's own secret), so that
+    /// deployments, or test runs, sharing one Redis never see each other's meetings.
+    pub async fn connect(url: &str, cluster: &str, store: Store, grace: Duration) -> anyhow::Result<Self> {
         let client = redis::Client::open(url)?;
         let mut redis = client.get_connection_manager().await?;
         let node: u64 = redis.incr("endsession:nodes", 1).await?;
@@ -137,7 +158,13 @@ impl RedisHub {
             local: Mutex::default(),
             halted: AtomicBool::new(false),
             subscriber: tokio::spawn(bus::listen(client, bus::channel(node), weak.clone(), ready)),
+            watcher: Mutex::default(),
+            prefix: format!("endsession:{cluster}"),
         });
+        // Alive before it serves, so that no other node's sweep takes its first connections for a dead node's.
+        inner.stamp().await?;
+        *inner.watcher.lock().unwrap_or_else(|p| p.into_inner()) =
+            Some(tokio::spawn(watch::watch(Arc::downgrade(&inner))));
         subscribed.await.map_err(|_| anyhow::anyhow!("could not subscribe to this node's redis channel"))??;
         tracing::info!(node, "live sessions in redis");
         Ok(RedisHub { inner })
@@ -148,6 +175,10 @@ impl RedisHub {
     pub fn halt(&self) {
         self.inner.halted.store(true, Ordering::SeqCst);
         self.inner.subscriber.abort();
+        // Its stamp lapses: to the other nodes it is dead, as after a SIGKILL.
+        if let Some(watcher) = self.inner.watcher.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            watcher.abort();
+        }
     }
 
     /// This node's number (unique among the nodes that used this Redis).
@@ -158,7 +189,7 @@ impl RedisHub {
 
 impl Drop for RedisHub {
     fn drop(&mut self) {
-        self.inner.subscriber.abort();
+        self.halt();
     }
 }
 

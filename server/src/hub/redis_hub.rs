@@ -1,7 +1,7 @@
 //! [`super::RedisHub`]'s side of the [`Hub`] trait: each operation takes the meeting's lease, applies the rules as
 //! `LocalHub` does, and releases (saving the room and publishing the frames).
 
-use super::{room_key, Departure, KickRefusal, RedisHub, Remote, RoomSnapshot, Sink};
+use super::{Departure, KickRefusal, RedisHub, Remote, RoomSnapshot, Sink};
 use super::{Hub, HubError, JoinOutcome, JoinRequest, KickAllOutcome, LiveInfo, Room, Seat};
 use crate::clock;
 use async_trait::async_trait;
@@ -173,7 +173,7 @@ impl Hub for RedisHub {
     async fn live_session(&self, meeting_id: &str) -> Option<LiveInfo> {
         // A read of the last saved state, without the lock: what a transition under way decides is not there yet.
         let mut redis = self.inner.redis.clone();
-        let text: Option<String> = match redis.get(room_key(meeting_id)).await {
+        let text: Option<String> = match redis.get(self.inner.room_key(meeting_id)).await {
             Ok(text) => text,
             Err(e) => {
                 tracing::error!(meeting_id, error = %e, "redis: could not read a live session");

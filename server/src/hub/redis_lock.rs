@@ -1,20 +1,27 @@
 //! The per-meeting lease of [`super::RedisHub`]: take it (`SET NX PX`), load the room, and release it with the
 //! room saved and the transition's frames published in one script (see the module doc of `redis.rs`).
 
-use super::{bus, live_error, lock_key, room_key, Held, Inner, Remote, Sink, LEASE, LOCK_WAIT};
+use super::{bus, live_error, Held, Inner, Remote, Sink, LEASE, LOCK_WAIT};
 use crate::hub::room::{Room, RoomSnapshot};
 use crate::store::{new_id, StoreError};
 use redis::AsyncCommands;
 use std::time::Duration;
 
-/// KEYS: lock, room. ARGV: lease token, room JSON ('' to delete the room), then channel and message pairs.
+/// KEYS: lock, room, the set of live meetings. ARGV: lease token, room JSON ('' to delete the room), meeting id,
+/// then channel and message pairs.
 /// Returns 1 if the lease was still ours (saved, published, released), 0 if not (nothing done).
 // Hand-written: the compare-and-delete of a lease is the Redis documentation's own pattern, extended with the save
 // and the publishes so that they happen only under the lease.
 pub(super) const RELEASE: &str = r"
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-if ARGV[2] == '' then redis.call('DEL', KEYS[2]) else redis.call('SET', KEYS[2], ARGV[2]) end
-for i = 3, #ARGV, 2 do redis.call('PUBLISH', ARGV[i], ARGV[i + 1]) end
+if ARGV[2] == '' then
+  redis.call('DEL', KEYS[2])
+  redis.call('SREM', KEYS[3], ARGV[3])
+else
+  redis.call('SET', KEYS[2], ARGV[2])
+  redis.call('SADD', KEYS[3], ARGV[3])
+end
+for i = 4, #ARGV, 2 do redis.call('PUBLISH', ARGV[i], ARGV[i + 1]) end
 redis.call('DEL', KEYS[1])
 return 1
 ";
@@ -33,7 +40,7 @@ impl Inner {
             return Err(live_error("this node is halted"));
         }
         let token = new_id();
-        let key = lock_key(meeting_id);
+        let key = self.lock_key(meeting_id);
         let lease = u64::try_from(LEASE.as_millis()).unwrap_or(u64::MAX);
         let deadline = tokio::time::Instant::now() + LOCK_WAIT;
         let mut redis = self.redis.clone();
@@ -60,7 +67,7 @@ impl Inner {
             pause = (pause * 2).min(12);
         }
         let sink = Sink::default();
-        let text: Option<String> = match redis.get(room_key(meeting_id)).await {
+        let text: Option<String> = match redis.get(self.room_key(meeting_id)).await {
             Ok(text) => text,
             Err(e) => {
                 self.unlock(&key, &token).await;
@@ -84,7 +91,7 @@ impl Inner {
     /// Locks the meeting's room only if a session is live.
     pub(super) async fn lock_existing(&self, meeting_id: &str) -> Option<Held> {
         let mut redis = self.redis.clone();
-        match redis.exists::<_, bool>(room_key(meeting_id)).await {
+        match redis.exists::<_, bool>(self.room_key(meeting_id)).await {
             Ok(false) => return None,
             Ok(true) => {}
             Err(e) => {
@@ -127,8 +134,8 @@ impl Inner {
         let frames = std::mem::take(&mut *sink.lock().unwrap_or_else(|p| p.into_inner()));
         // Freed off the async workers: an ended session may hold thousands of members.
         tokio::task::spawn_blocking(move || drop(room));
-        let mut invocation = self.release.key(lock_key(&meeting_id));
-        invocation.key(room_key(&meeting_id)).arg(&token).arg(state);
+        let mut invocation = self.release.key(self.lock_key(&meeting_id));
+        invocation.key(self.room_key(&meeting_id)).key(self.live_key()).arg(&token).arg(state).arg(&meeting_id);
         for (node, message) in bus::messages(frames) {
             invocation.arg(bus::channel(node)).arg(message);
         }

@@ -97,6 +97,12 @@ impl<O> Room<O> {
         RoomSnapshot { live, next_generation: self.next_generation }
     }
 
+    /// Every open connection of the live session, with its participant.
+    pub fn connections(&self) -> Vec<(String, ConnId)> {
+        let Some(session) = &self.live else { return Vec::new() };
+        session.members.iter().flat_map(|(id, m)| m.conns.iter().map(move |(conn, _)| (id.clone(), *conn))).collect()
+    }
+
     /// The room back from data; `deliverer` gives each connection id its deliverer.
     pub fn from_snapshot(snapshot: RoomSnapshot, deliverer: impl Fn(ConnId) -> O) -> Room<O> {
         let live = snapshot.live.map(|s| {
