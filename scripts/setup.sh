@@ -26,6 +26,15 @@ if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
   apt-get install -y -qq chromium chromium-driver >/dev/null
 fi
 
+# Redis for the multi-node tests (server/tests/multi_node.rs): scripts/test.sh starts its own redis-server on a free
+# port of 127.0.0.1 with no persistence, and stops it when done; the package's own service is not used.
+if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null; then
+  say "installing redis-server from Debian"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends redis-server redis-tools >/dev/null
+fi
+
 # npm packages: reinstall only when the lockfile changed since the last install. `npm ci` installs exactly the
 # lockfile and never rewrites it; the lockfile holds every platform's optional packages (esbuild, rollup, rolldown,
 # lightningcss, …), so it is in sync on any machine (js/tests/lockfile.test.mjs keeps it complete).

@@ -68,6 +68,28 @@ if ! cargo build -q --release -p endsession-server >"$LOGS/server-build.log" 2>&
   fail_step "cargo build --release -p endsession-server"
 fi
 
+# start_redis: a private redis-server for the multi-node tests, on a free port, nothing written to disk; sets
+# ENDSESSION_TEST_REDIS. ENDSESSION_REQUIRE_REDIS makes those tests fail, not skip, if it did not start.
+start_redis() {
+  local port dir
+  port=$(free_port)
+  dir="$TARGET/redis"
+  mkdir -p "$dir"
+  redis-server --bind 127.0.0.1 --port "$port" --save '' --appendonly no --dir "$dir" >"$LOGS/redis.log" 2>&1 &
+  servers+=($!)
+  for _ in $(seq 1 100); do
+    if redis-cli -p "$port" ping 2>/dev/null | grep -q PONG; then
+      export ENDSESSION_TEST_REDIS="redis://127.0.0.1:$port"
+      return 0
+    fi
+    sleep 0.1
+  done
+  echo "redis-server did not start; its log:" && cat "$LOGS/redis.log"
+  return 1
+}
+export ENDSESSION_REQUIRE_REDIS=1
+start_redis || fail_step "redis-server for the multi-node tests did not start"
+
 say "rust (native): cargo test --workspace"
 cargo test --workspace >"$LOGS/cargo.log" 2>&1
 rc=$?

@@ -145,6 +145,11 @@ pub struct Cli {
     /// come.
     #[arg(long = "rotate-webhook-signing-key")]
     pub rotate_webhook_signing_key: bool,
+
+    /// Keep live sessions in Redis (`redis://HOST:PORT[/DB]`) instead of this process's memory, so that several
+    /// nodes on one store serve one meeting together (README, "Several nodes"). Unset: one node, in memory.
+    #[arg(long, env = "ENDSESSION_REDIS_URL", value_name = "URL")]
+    pub redis: Option<String>,
 }
 
 /// Everything [`crate::start`] needs. Built from [`Cli`] by the binary, or directly by tests.
@@ -164,6 +169,8 @@ pub struct Config {
     pub participant_token_ttl: Duration,
     /// `--rotate-webhook-signing-key`: the binary rotates the key and exits instead of serving.
     pub rotate_webhook_signing_key: bool,
+    /// `--redis`: live sessions in Redis ([`crate::hub::RedisHub`]); None keeps them in memory.
+    pub redis: Option<String>,
 }
 
 impl Config {
@@ -181,6 +188,7 @@ impl Config {
             limits: Limits::default(),
             participant_token_ttl: crate::token::DEFAULT_TTL,
             rotate_webhook_signing_key: false,
+            redis: None,
         }
     }
 }
@@ -236,6 +244,7 @@ impl Cli {
             },
             participant_token_ttl: Duration::from_secs(self.participant_token_ttl_secs),
             rotate_webhook_signing_key: self.rotate_webhook_signing_key,
+            redis: self.redis,
         })
     }
 }

@@ -28,7 +28,7 @@ pub mod ws;
 use crate::api_token::ApiTokens;
 use crate::config::Config;
 use crate::dev::DevSeed;
-use crate::hub::LocalHub;
+use crate::hub::{Hub, LocalHub, RedisHub};
 use crate::state::AppState;
 use crate::store::Store;
 use crate::token::TokenKeys;
@@ -46,7 +46,13 @@ pub struct Server {
     /// The webhook delivery worker; stopped with the server.
     webhooks: JoinHandle<()>,
     /// Halted with the server, so that connections still open in this process change nothing after it.
-    hub: Arc<LocalHub>,
+    hub: Halt,
+}
+
+/// The hub a server halts when it is dropped.
+enum Halt {
+    Local(Arc<LocalHub>),
+    Redis(Arc<RedisHub>),
 }
 
 impl Server {
@@ -78,21 +84,38 @@ impl Drop for Server {
             task.abort();
         }
         self.webhooks.abort();
-        self.hub.halt();
+        match &self.hub {
+            Halt::Local(hub) => hub.halt(),
+            Halt::Redis(hub) => hub.halt(),
+        }
     }
 }
 
 /// Opens the store, seeds `--dev`, binds, and serves in a background task.
 pub async fn start(config: Config) -> anyhow::Result<Server> {
     let store = Store::open(&config.data)?;
-    // A restart does not end sessions: those a previous run left live are put back with their participants absent,
-    // who resume them within the reconnect grace.
-    let hub = Arc::new(LocalHub::new(store.clone(), config.reconnect_grace));
-    let restored = hub.restore().await?;
-    if restored > 0 {
-        tracing::info!(restored, "restored sessions a previous run left live; participants may resume them");
-    }
     let secret = store.with(|db| db.server_secret())?;
+    let (hub, halt): (Arc<dyn Hub>, Halt) = match &config.redis {
+        // Several nodes: the live sessions are in Redis, not in any node's memory, so there is nothing to restore.
+        Some(url) => {
+            // The nodes of one store share its secret: 8 bytes of its SHA-256 (which tell nothing of it) name their
+            // keys in Redis.
+            let cluster = sha2::Digest::finalize(<sha2::Sha256 as sha2::Digest>::new_with_prefix(&secret));
+            let cluster: String = cluster[..8].iter().map(|b| format!("{b:02x}")).collect();
+            let hub = Arc::new(RedisHub::connect(url, &cluster, store.clone(), config.reconnect_grace).await?);
+            (hub.clone(), Halt::Redis(hub))
+        }
+        None => {
+            // A restart does not end sessions: those a previous run left live are put back with their participants
+            // absent, who resume them within the reconnect grace.
+            let hub = Arc::new(LocalHub::new(store.clone(), config.reconnect_grace));
+            let restored = hub.restore().await?;
+            if restored > 0 {
+                tracing::info!(restored, "restored sessions a previous run left live; participants may resume them");
+            }
+            (hub.clone(), Halt::Local(hub))
+        }
+    };
     // Made on the first start (a fraction of a second), read on later ones.
     let data = config.data.clone();
     let signer = tokio::task::spawn_blocking(move || Signer::load_or_create(&data)).await??;
@@ -102,7 +125,7 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
 
     let state = AppState {
         store: store.clone(),
-        hub: hub.clone(),
+        hub,
         tokens: Arc::new(TokenKeys::new(&secret, config.participant_token_ttl)),
         api_tokens: Arc::new(ApiTokens::new(&config.api_tokens)),
         dev: dev.clone(),
@@ -120,5 +143,5 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
     }
     let task = tokio::spawn(listen::serve(listener, app, config.limits.clone()));
     let webhooks = webhooks::delivery::spawn(store.clone(), signer, config.webhooks)?;
-    Ok(Server { addr, store, dev, task: Some(task), webhooks, hub })
+    Ok(Server { addr, store, dev, task: Some(task), webhooks, hub: halt })
 }

@@ -32,10 +32,12 @@
 
 mod local;
 mod outbox;
+mod redis;
 pub mod room;
 
 pub use local::{LocalHub, ALIVE_STAMP};
 pub use outbox::{Deliver, Inbox, Outbound, Outbox, Queued};
+pub use redis::RedisHub;
 pub use room::{ConnId, LiveInfo, RestoredSession};
 
 use crate::store::StoreError;

@@ -558,6 +558,10 @@ fn broadcast<O: Deliver>(members: &HashMap<String, Member<O>>, frame: &ServerFra
 #[path = "room_countdown.rs"]
 mod countdown;
 
+#[path = "redis_room.rs"]
+mod snapshot;
+pub use snapshot::RoomSnapshot;
+
 #[cfg(test)]
 #[path = "room_tests.rs"]
 mod tests;

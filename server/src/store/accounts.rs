@@ -57,8 +57,14 @@ impl Db {
         }
         let mut secret = vec![0u8; 32];
         getrandom::fill(&mut secret).map_err(|e| super::StoreError::Task(format!("no randomness: {e}")))?;
-        self.conn.execute("INSERT INTO server_meta (key, value) VALUES ('participant_token_secret', ?1)", [&secret])?;
-        Ok(secret)
+        // Several nodes may start at once on one store: the first secret stored is everybody's.
+        self.conn.execute(
+            "INSERT OR IGNORE INTO server_meta (key, value) VALUES ('participant_token_secret', ?1)",
+            [&secret],
+        )?;
+        Ok(self
+            .conn
+            .query_row("SELECT value FROM server_meta WHERE key = 'participant_token_secret'", [], |row| row.get(0))?)
     }
 }
 

@@ -83,6 +83,8 @@ impl Store {
         let path = dir.join(DB_FILE);
         data_dir::create_private_file(&path)?;
         let conn = Connection::open(path)?;
+        // Before the first statement: another node opening the same file at once holds it briefly.
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         Store::init(conn)

@@ -203,22 +203,24 @@ const MIGRATIONS: &[&str] = &[
 
 /// Applies the migrations the database has not seen yet, each in its own transaction.
 pub fn migrate(conn: &mut Connection) -> Result<()> {
-    let version: i64 = conn.query_row("PRAGMA user_version", [], |row| row.get(0))?;
-    let version = usize::try_from(version).unwrap_or(0);
-    if version > MIGRATIONS.len() {
-        return Err(rusqlite::Error::InvalidParameterName(format!(
-            "database schema version {version} is newer than this server ({})",
-            MIGRATIONS.len()
-        ))
-        .into());
-    }
-    for (index, sql) in MIGRATIONS.iter().enumerate().skip(version) {
-        let tx = conn.transaction()?;
+    // Each step reads the version and applies the next migration in one IMMEDIATE transaction: several nodes
+    // starting at once on one data directory take turns (the busy timeout waits), and none applies a step twice.
+    loop {
+        let tx = rusqlite::Transaction::new(conn, rusqlite::TransactionBehavior::Immediate)?;
+        let version: i64 = tx.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+        let version = usize::try_from(version).unwrap_or(0);
+        if version > MIGRATIONS.len() {
+            return Err(rusqlite::Error::InvalidParameterName(format!(
+                "database schema version {version} is newer than this server ({})",
+                MIGRATIONS.len()
+            ))
+            .into());
+        }
+        let Some(sql) = MIGRATIONS.get(version) else { return Ok(()) };
         tx.execute_batch(sql)?;
-        tx.pragma_update(None, "user_version", index as i64 + 1)?;
+        tx.pragma_update(None, "user_version", version as i64 + 1)?;
         tx.commit()?;
     }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -141,7 +141,29 @@ impl Db {
     /// Returns the leased deliveries and when the next one that may be attempted falls due (unix ms), if one is
     /// not due yet. Deliveries due now but not taken (their webhook had no room) are not counted: a finished
     /// attempt makes the room.
+    ///
+    /// Several nodes may claim from one outbox (one store, several processes): the read of what is due and the
+    /// leases are one IMMEDIATE transaction (unless the caller's transaction already holds the database), so no two
+    /// claims take the same delivery.
     pub fn claim_webhook_deliveries(
+        &self,
+        now_ms: i64,
+        first_delay_ms: i64,
+        lease_until_ms: i64,
+        take: &mut dyn FnMut(&str, &str) -> bool,
+    ) -> Result<(Vec<DueDelivery>, Option<i64>)> {
+        let own = match self.conn.is_autocommit() {
+            true => Some(rusqlite::Transaction::new_unchecked(&self.conn, rusqlite::TransactionBehavior::Immediate)?),
+            false => None,
+        };
+        let claimed = self.claim_due(now_ms, first_delay_ms, lease_until_ms, take)?;
+        if let Some(tx) = own {
+            tx.commit()?;
+        }
+        Ok(claimed)
+    }
+
+    fn claim_due(
         &self,
         now_ms: i64,
         first_delay_ms: i64,

@@ -70,10 +70,23 @@ impl KeyPair {
     }
 
     /// A new key pair, saved to `path` (mode 600) before it is returned.
+    /// Several nodes may start at once on one data directory: the first key linked into place is everybody's, so
+    /// that every node signs with the key `/.well-known/webhooks.json` publishes.
     fn generate(path: &Path) -> Result<KeyPair, KeyError> {
         let (pair, pem) = KeyPair::new()?;
-        KeyPair::save(path, &pem)?;
-        Ok(pair)
+        let io = |source| KeyError::Io { path: path.display().to_string(), source };
+        let mut partial = path.as_os_str().to_owned();
+        partial.push(format!(".{}.partial", uuid::Uuid::new_v4()));
+        let partial = PathBuf::from(partial);
+        write_private(&partial, pem.as_bytes()).map_err(io)?;
+        // A hard link is created only if nothing is at `path`, and whole: never a half-written key.
+        let linked = std::fs::hard_link(&partial, path);
+        let _ = std::fs::remove_file(&partial);
+        match linked {
+            Ok(()) => Ok(pair),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => KeyPair::read(path),
+            Err(e) => Err(io(e)),
+        }
     }
 
     /// A new key pair and its private key's PEM, not saved yet. Slow: RSA key generation.

@@ -67,6 +67,18 @@ impl TestServer {
         Self::start_in(dir, config).await
     }
 
+    /// `count` nodes started at once on one new data directory (several nodes on one store, as a balancer's
+    /// nodes on one machine), each config changed by `configure`.
+    pub async fn nodes(count: usize, configure: impl Fn(&mut Config)) -> Vec<Self> {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = Config::local(dir.path());
+        configure(&mut config);
+        // Each node but the first gets an empty directory of its own only to own; the first owns the data.
+        let others = (1..count).map(|_| Self::start_in(tempfile::tempdir().unwrap(), config.clone()));
+        let (first, others) = tokio::join!(Self::start_in(dir, config.clone()), futures_util::future::join_all(others));
+        std::iter::once(first).chain(others).collect()
+    }
+
     async fn start_in(dir: TempDir, config: Config) -> Self {
         let mut started = config.clone();
         let token =

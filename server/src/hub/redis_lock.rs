@@ -1,0 +1,150 @@
+//! The per-meeting lease of [`super::RedisHub`]: take it (`SET NX PX`), load the room, and release it with the
+//! room saved and the transition's frames published in one script (see the module doc of `redis.rs`).
+
+use super::{bus, live_error, Held, Inner, Remote, Sink, LEASE, LOCK_WAIT};
+use crate::hub::room::{Room, RoomSnapshot};
+use crate::store::{new_id, StoreError};
+use redis::AsyncCommands;
+use std::time::Duration;
+
+/// KEYS: lock, room, the set of live meetings. ARGV: lease token, room JSON ('' to delete the room), meeting id,
+/// then channel and message pairs.
+/// Returns 1 if the lease was still ours (saved, published, released), 0 if not (nothing done).
+// Hand-written: the compare-and-delete of a lease is the Redis documentation's own pattern, extended with the save
+// and the publishes so that they happen only under the lease.
+pub(super) const RELEASE: &str = r"
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+if ARGV[2] == '' then
+  redis.call('DEL', KEYS[2])
+  redis.call('SREM', KEYS[3], ARGV[3])
+else
+  redis.call('SET', KEYS[2], ARGV[2])
+  redis.call('SADD', KEYS[3], ARGV[3])
+end
+for i = 4, #ARGV, 2 do redis.call('PUBLISH', ARGV[i], ARGV[i + 1]) end
+redis.call('DEL', KEYS[1])
+return 1
+";
+
+/// KEYS: lock. ARGV: lease token. Deletes the lease if it is still ours.
+pub(super) const UNLOCK: &str = r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+return 1
+";
+
+impl Inner {
+    /// Takes the meeting's lease (waiting at most [`LOCK_WAIT`]) and loads its room.
+    /// A halted hub takes no lease: it changes nothing any more.
+    pub(super) async fn lock(&self, meeting_id: &str) -> Result<Held, StoreError> {
+        if self.halted() {
+            return Err(live_error("this node is halted"));
+        }
+        let token = new_id();
+        let key = self.lock_key(meeting_id);
+        let lease = u64::try_from(LEASE.as_millis()).unwrap_or(u64::MAX);
+        let deadline = tokio::time::Instant::now() + LOCK_WAIT;
+        let mut redis = self.redis.clone();
+        let mut pause = 1u64;
+        loop {
+            let taken: Option<String> = redis::cmd("SET")
+                .arg(&key)
+                .arg(&token)
+                .arg("NX")
+                .arg("PX")
+                .arg(lease)
+                .query_async(&mut redis)
+                .await
+                .map_err(live_error)?;
+            if taken.is_some() {
+                break;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(live_error(format!("meeting {meeting_id} stayed locked for {LOCK_WAIT:?}")));
+            }
+            // Backs off to at most 16 ms, jittered so that waiting nodes do not retry in step.
+            let jitter = u64::from(uuid::Uuid::new_v4().as_bytes()[0] % 4);
+            tokio::time::sleep(Duration::from_millis(pause + jitter)).await;
+            pause = (pause * 2).min(12);
+        }
+        let sink = Sink::default();
+        let text: Option<String> = match redis.get(self.room_key(meeting_id)).await {
+            Ok(text) => text,
+            Err(e) => {
+                self.unlock(&key, &token).await;
+                return Err(live_error(e));
+            }
+        };
+        let room = match text.map(|t| serde_json::from_str::<RoomSnapshot>(&t)) {
+            None => Room::default(),
+            Some(Ok(snapshot)) => {
+                let deliverer = |conn| Remote { conn, sink: sink.clone() };
+                Room::from_snapshot(snapshot, deliverer)
+            }
+            Some(Err(e)) => {
+                self.unlock(&key, &token).await;
+                return Err(e.into());
+            }
+        };
+        Ok(Held { meeting_id: meeting_id.to_owned(), token, room, sink })
+    }
+
+    /// Locks the meeting's room only if a session is live.
+    pub(super) async fn lock_existing(&self, meeting_id: &str) -> Option<Held> {
+        let mut redis = self.redis.clone();
+        match redis.exists::<_, bool>(self.room_key(meeting_id)).await {
+            Ok(false) => return None,
+            Ok(true) => {}
+            Err(e) => {
+                tracing::error!(meeting_id, error = %e, "redis: could not look up a live session");
+                return None;
+            }
+        }
+        match self.lock(meeting_id).await {
+            Ok(held) if held.room.is_idle() => {
+                self.release(held).await;
+                None
+            }
+            Ok(held) => Some(held),
+            Err(e) => {
+                tracing::error!(meeting_id, error = %e, "could not lock a live session");
+                None
+            }
+        }
+    }
+
+    /// Gives the lease back without saving anything (a load that failed).
+    async fn unlock(&self, key: &str, token: &str) {
+        let mut redis = self.redis.clone();
+        let result: redis::RedisResult<i64> = self.unlock.key(key).arg(token).invoke_async(&mut redis).await;
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "redis: could not release a lease (it runs out by itself)");
+        }
+    }
+
+    /// Saves the room, publishes the frames its transitions decided, and gives the lease back: one script.
+    /// False if nothing was saved or published (the lease ran out, or Redis failed): the transition did not happen
+    /// as far as the other nodes know.
+    pub(super) async fn release(&self, held: Held) -> bool {
+        let Held { meeting_id, token, room, sink } = held;
+        let state = if room.is_idle() {
+            String::new()
+        } else {
+            serde_json::to_string(&room.snapshot(|id, _| id)).expect("a snapshot is plain data")
+        };
+        let frames = std::mem::take(&mut *sink.lock().unwrap_or_else(|p| p.into_inner()));
+        // Freed off the async workers: an ended session may hold thousands of members.
+        tokio::task::spawn_blocking(move || drop(room));
+        let mut invocation = self.release.key(self.lock_key(&meeting_id));
+        invocation.key(self.room_key(&meeting_id)).key(self.live_key()).arg(&token).arg(state).arg(&meeting_id);
+        for (node, message) in bus::messages(frames) {
+            invocation.arg(bus::channel(node)).arg(message);
+        }
+        let mut redis = self.redis.clone();
+        match invocation.invoke_async::<i64>(&mut redis).await {
+            Ok(1) => return true,
+            Ok(_) => tracing::error!(meeting_id, "a transition outlived its lease: its room and frames were dropped"),
+            Err(e) => tracing::error!(meeting_id, error = %e, "redis: could not save a live session"),
+        }
+        false
+    }
+}

@@ -1,0 +1,122 @@
+//! Node liveness for [`super::RedisHub`]: each node stamps `endsession:alive:{node}` every [`HEARTBEAT`] (it lapses
+//! [`ALIVE_FOR`] after the last stamp), and sweeps the live meetings of its store with the same tick. A connection
+//! whose node has lapsed (the node died: SIGKILL, crash, lost network) is treated as dropped: its participant is
+//! absent for the reconnect grace, timed by the sweeping node, so it may resume through any node and is removed if it
+//! does not (the session ends `ALL_PARTICIPANTS_LEFT` if that empties it); a countdown whose timer died with its node
+//! ends once it is [`COUNTDOWN_SLACK`] overdue. Several nodes may sweep at once: the lease serializes them, and a
+//! connection already dropped is not dropped twice.
+
+use super::{Inner, Remote, Sink};
+use crate::clock;
+use crate::hub::room::{Room, RoomSnapshot};
+use crate::hub::Seat;
+use redis::AsyncCommands;
+use std::collections::HashMap;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+/// How often a node stamps itself alive and sweeps.
+pub const HEARTBEAT: Duration = Duration::from_secs(1);
+/// How long a stamp lasts: a node missing three stamps in a row is dead.
+pub const ALIVE_FOR: Duration = Duration::from_secs(3);
+/// How far past its end a countdown may be before a sweep ends it (its own node's timer ends it first if alive).
+pub const COUNTDOWN_SLACK: Duration = Duration::from_secs(2);
+
+pub(super) fn alive_key(node: u64) -> String {
+    format!("endsession:alive:{node}")
+}
+
+impl Inner {
+    /// Stamps this node alive.
+    pub(super) async fn stamp(&self) -> redis::RedisResult<()> {
+        let mut redis = self.redis.clone();
+        let ms = u64::try_from(ALIVE_FOR.as_millis()).unwrap_or(u64::MAX);
+        redis
+            .set_options(
+                alive_key(self.node),
+                1,
+                redis::SetOptions::default().with_expiration(redis::SetExpiry::PX(ms)),
+            )
+            .await
+    }
+}
+
+/// Stamps and sweeps every [`HEARTBEAT`] until the hub is dropped or halted (a halted node looks dead to the others).
+pub(super) async fn watch(inner: Weak<Inner>) {
+    let mut tick = tokio::time::interval(HEARTBEAT);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let Some(inner) = inner.upgrade() else { return };
+        if inner.halted() {
+            return;
+        }
+        if let Err(e) = inner.stamp().await {
+            tracing::warn!(error = %e, "redis: could not stamp this node alive");
+            continue;
+        }
+        if let Err(e) = sweep(&inner).await {
+            tracing::warn!(error = %e, "redis: could not sweep the live sessions");
+        }
+    }
+}
+
+/// Looks at every live meeting of this store; takes the lease only of those that need it.
+async fn sweep(inner: &Arc<Inner>) -> redis::RedisResult<()> {
+    let mut redis = inner.redis.clone();
+    let meetings: Vec<String> = redis.smembers(inner.live_key()).await?;
+    let mut alive: HashMap<u64, bool> = HashMap::from([(inner.node, true)]);
+    for meeting_id in meetings {
+        let Some(text) = redis.get::<_, Option<String>>(inner.room_key(&meeting_id)).await? else { continue };
+        let Ok(snapshot) = serde_json::from_str::<RoomSnapshot>(&text) else { continue };
+        let sink = Sink::default();
+        let room: Room<Remote> = Room::from_snapshot(snapshot, |conn| Remote { conn, sink: sink.clone() });
+        let mut dead = false;
+        for (_, conn) in room.connections() {
+            let node = super::node_of(conn);
+            if let std::collections::hash_map::Entry::Vacant(entry) = alive.entry(node) {
+                entry.insert(redis.exists(alive_key(node)).await?);
+            }
+            dead |= !alive[&node];
+        }
+        if dead || overdue(&room) {
+            settle_dead(inner, &meeting_id, &alive).await;
+        }
+    }
+    Ok(())
+}
+
+fn overdue(room: &Room<Remote>) -> bool {
+    let slack = i64::try_from(COUNTDOWN_SLACK.as_millis()).unwrap_or(i64::MAX);
+    room.countdown().is_some_and(|c| c.ends_at_ms.saturating_add(slack) < clock::unix_ms())
+}
+
+/// Under the lease: drops the connections of dead nodes (`alive` as this sweep found them; a node it did not look
+/// at is taken as alive), and ends an overdue countdown.
+async fn settle_dead(inner: &Arc<Inner>, meeting_id: &str, alive: &HashMap<u64, bool>) {
+    let Some(mut held) = inner.lock_existing(meeting_id).await else { return };
+    let Some(session_id) = held.room.live_session_id().map(str::to_owned) else {
+        inner.release(held).await;
+        return;
+    };
+    for (participant_id, conn) in held.room.connections() {
+        if alive.get(&super::node_of(conn)).copied().unwrap_or(true) {
+            continue;
+        }
+        tracing::info!(meeting_id, participant_id, node = super::node_of(conn), "its node is gone: dropped");
+        let departure = held.room.disconnect(&participant_id, conn);
+        let seat =
+            Seat { meeting_id: meeting_id.to_owned(), session_id: session_id.clone(), participant_id, conn_id: conn };
+        inner.settle(&seat, departure).await;
+    }
+    if overdue(&held.room) {
+        let generation = held.room.countdown().map(|c| c.generation).unwrap_or_default();
+        if let Some(ending) = held.room.countdown_expired(&session_id, generation) {
+            inner.finish(meeting_id, ending).await;
+        }
+    }
+    if !held.room.is_idle() {
+        inner.watch_hosts(&mut held).await;
+    }
+    inner.release(held).await;
+}

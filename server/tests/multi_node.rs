@@ -1,0 +1,450 @@
+//! Several nodes, one meeting: three servers on one data directory and one Redis (`--redis`), participants spread
+//! over them on real WebSockets. An end decided on any node reaches every participant on every node, the REST API
+//! of any node acts on the sessions of all, and join-vs-end races across nodes keep the hub's guarantees.
+//!
+//! Needs a Redis server: `ENDSESSION_TEST_REDIS=redis://127.0.0.1:PORT` (scripts/test.sh starts one and sets it).
+//! Without it these tests say so loudly and pass as skipped, unless `ENDSESSION_REQUIRE_REDIS` is set (as
+//! scripts/test.sh and so CI do), where a missing Redis fails them.
+
+mod common;
+mod receiver;
+
+use common::{Meeting, TestServer, Ws};
+use endsession_protocol::{ClientFrame, EndReason, EndedBy, LeaveState, Permissions, ServerFrame};
+use futures_util::future::join_all;
+use receiver::Receiver;
+use reqwest::Method;
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::time::Duration;
+
+/// The Redis to use, or None (a loud skip) when there is none and none is required.
+fn redis_url() -> Option<String> {
+    match std::env::var("ENDSESSION_TEST_REDIS") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ if std::env::var_os("ENDSESSION_REQUIRE_REDIS").is_some() => {
+            panic!("ENDSESSION_REQUIRE_REDIS is set but ENDSESSION_TEST_REDIS is not: no Redis to test against")
+        }
+        _ => {
+            // Written past the test harness's capture (which only takes `eprintln!`), so that it shows.
+            use std::io::Write;
+            let _ = writeln!(
+                std::io::stderr(),
+                "\n!!! SKIPPED: multi-node tests need ENDSESSION_TEST_REDIS=redis://127.0.0.1:PORT (scripts/test.sh \
+                 starts a redis-server and sets it)"
+            );
+            None
+        }
+    }
+}
+
+/// Three nodes on one store and one Redis, started at once.
+async fn three_nodes() -> Option<Vec<TestServer>> {
+    let url = redis_url()?;
+    Some(TestServer::nodes(3, |config| config.redis = Some(url.clone())).await)
+}
+
+/// The frames up to the close; the last must be `RoomLeft { ended }` of `session`. Returns that frame's fields.
+async fn told_ended(ws: &mut Ws, session: &str) -> (Option<EndReason>, Option<u32>, Option<EndedBy>, Option<String>) {
+    let frames = ws.until_closed().await;
+    match frames.last() {
+        Some(ServerFrame::RoomLeft {
+            state: LeaveState::Ended,
+            session_id,
+            reason,
+            kicked_count,
+            ended_by,
+            event_id,
+            ..
+        }) => {
+            assert_eq!(session_id, session);
+            (*reason, *kicked_count, ended_by.clone(), event_id.clone())
+        }
+        other => panic!("expected roomLeft ended last, got {other:?} (all: {frames:?})"),
+    }
+}
+
+/// Joins guests through each of `nodes` in turn; every one must be in `session`. Returns their ids and sockets.
+async fn guests_on(nodes: &[&TestServer], meeting: &Meeting, session: &str) -> Vec<(String, Ws)> {
+    let mut guests = Vec::new();
+    for node in nodes {
+        let (id, token) = node.guest(meeting).await;
+        let (ws, joined) = node.join(&token).await;
+        assert_eq!(joined, session, "one session for the meeting, whichever node a participant joins through");
+        guests.push((id, ws));
+    }
+    guests
+}
+
+/// The host sees each guest arrive, in order: arrivals on other nodes reach it live.
+async fn sees_arrivals(host: &mut Ws, guests: &[(String, Ws)]) {
+    for (id, _) in guests {
+        match host.recv().await {
+            ServerFrame::ParticipantJoined { participant } => assert_eq!(&participant.id, id),
+            other => panic!("expected participantJoined of {id}, got {other:?}"),
+        }
+    }
+}
+
+async fn status_everywhere(nodes: &[TestServer], meeting: &Meeting) -> Vec<Value> {
+    let mut statuses = Vec::new();
+    for node in nodes {
+        let (_, live) = node.active_session(meeting).await;
+        statuses.push(live["data"]["status"].clone());
+    }
+    statuses
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_host_on_node_a_ends_the_session_for_every_participant_on_nodes_b_and_c() {
+    let Some(nodes) = three_nodes().await else { return };
+    let (a, b, c) = (&nodes[0], &nodes[1], &nodes[2]);
+    let meeting = a.meeting().await;
+    let (host_id, host_token) = a.host(&meeting).await;
+    let (mut host, session) = a.join(&host_token).await;
+    let mut guests = guests_on(&[b, c, b, c], &meeting, &session).await;
+    sees_arrivals(&mut host, &guests).await;
+    let (_, live) = c.active_session(&meeting).await;
+    assert_eq!(live["data"]["live_participants"], 5, "node C counts the participants of every node: {live}");
+
+    host.send(&ClientFrame::kick_all(1)).await;
+    let (reason, count, by, event) = told_ended(&mut host, &session).await;
+    assert_eq!((reason, count), (Some(EndReason::HostEndedMeeting), Some(5)));
+    assert!(matches!(&by, Some(EndedBy::Participant { id, .. }) if *id == host_id), "{by:?}");
+    assert!(event.is_some(), "the end's meeting.ended event id");
+    for (_, ws) in &mut guests {
+        assert_eq!(told_ended(ws, &session).await, (reason, count, by.clone(), event.clone()), "one end record");
+    }
+    assert_eq!(status_everywhere(&nodes, &meeting).await, vec![json!("ENDED"); 3]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rest_kick_all_sent_to_node_c_ends_the_session_for_participants_on_every_node() {
+    let Some(nodes) = three_nodes().await else { return };
+    let (a, b, c) = (&nodes[0], &nodes[1], &nodes[2]);
+    let meeting = b.meeting().await;
+    let (_, host_token) = a.host(&meeting).await;
+    let (mut host, session) = a.join(&host_token).await;
+    let mut guests = guests_on(&[b, c, a], &meeting, &session).await;
+    sees_arrivals(&mut host, &guests).await;
+
+    let answer = c.rest_kick_all(&meeting).await;
+    assert_eq!(answer["kicked_participants_count"], 4, "{answer}");
+    let told = told_ended(&mut host, &session).await;
+    assert_eq!((told.0, told.1, &told.2), (Some(EndReason::HostEndedMeeting), Some(4), &Some(EndedBy::api())));
+    for (_, ws) in &mut guests {
+        assert_eq!(told_ended(ws, &session).await, told);
+    }
+    assert_eq!(status_everywhere(&nodes, &meeting).await, vec![json!("ENDED"); 3]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn permission_changes_through_node_b_reach_participants_on_other_nodes_live() {
+    let Some(nodes) = three_nodes().await else { return };
+    let (a, b, c) = (&nodes[0], &nodes[1], &nodes[2]);
+    let meeting = a.meeting().await;
+    let (_, host_token) = c.host(&meeting).await;
+    let (mut host, session) = c.join(&host_token).await;
+    let mut guests = guests_on(&[a, c], &meeting, &session).await;
+    sees_arrivals(&mut host, &guests).await;
+    assert!(matches!(guests[0].1.recv().await, ServerFrame::ParticipantJoined { .. }), "the second guest arrived");
+
+    // A participant's preset, changed through node B, reaches its socket on node A.
+    let path = TestServer::meeting_path(&meeting, &format!("/participants/{}", guests[0].0));
+    b.admin(Method::PATCH, &path, Some(json!({ "preset_name": "group_call_host" }))).await;
+    let promoted = ServerFrame::PermissionsUpdate {
+        preset_name: "group_call_host".into(),
+        permissions: Permissions { kick_participant: true },
+    };
+    assert_eq!(guests[0].1.recv().await, promoted);
+
+    // A preset's permissions, changed through node B, reach its holder on node C.
+    let presets = b.admin(Method::GET, &format!("/{}/presets", meeting.app_id), None).await;
+    let preset = presets
+        .as_array()
+        .expect("a list of presets")
+        .iter()
+        .find(|p| p["name"] == "group_call_participant")
+        .expect("the guest preset")["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let path = format!("/{}/presets/{preset}", meeting.app_id);
+    b.admin(Method::PATCH, &path, Some(json!({ "permissions": { "kick_participant": true } }))).await;
+    let widened = ServerFrame::PermissionsUpdate {
+        preset_name: "group_call_participant".into(),
+        permissions: Permissions { kick_participant: true },
+    };
+    assert_eq!(guests[1].1.recv().await, widened);
+
+    // And they are enforced: the promoted guest on node A ends the session for the host on node C.
+    guests[0].1.send(&ClientFrame::kick_all(1)).await;
+    let (reason, count, _, _) = told_ended(&mut host, &session).await;
+    assert_eq!((reason, count), (Some(EndReason::HostEndedMeeting), Some(3)));
+    told_ended(&mut guests[1].1, &session).await;
+}
+
+/// How one join-vs-end race ended for the joiner.
+enum Joiner {
+    EndedWithIt,
+    NewSession(String),
+}
+
+/// One meeting's races, one after another: the host joins through one node, the joiner through the next, and the
+/// end comes through the third (REST, even races) or from the host's kickAll (odd ones).
+async fn races_in_one_meeting(nodes: &[TestServer], meeting: Meeting, first: usize, races: usize) -> Vec<String> {
+    let mut sessions = Vec::new();
+    let (_, host_token) = nodes[0].host(&meeting).await;
+    let (_, joiner_token) = nodes[0].guest(&meeting).await;
+    for race in first..first + races {
+        let (host_node, joiner_node, end_node) = (&nodes[race % 3], &nodes[(race + 1) % 3], &nodes[(race + 2) % 3]);
+        let (mut host, session) = host_node.join(&host_token).await;
+        assert!(!sessions.contains(&session), "a new session each time");
+        sessions.push(session.clone());
+        let end = async {
+            if race.is_multiple_of(2) {
+                end_node.rest_kick_all(&meeting).await;
+            } else {
+                host.send(&ClientFrame::kick_all(1)).await;
+            }
+            host.until_closed().await
+        };
+        let join = async {
+            let (mut ws, answer) = joiner_node.join_with(&joiner_token, None).await;
+            match answer {
+                ServerFrame::Joined { session_id, .. } if session_id == session => {
+                    told_ended(&mut ws, &session).await;
+                    (Joiner::EndedWithIt, None)
+                }
+                ServerFrame::Joined { session_id, .. } => (Joiner::NewSession(session_id), Some(ws)),
+                other => panic!("race {race}: a joiner is either in a session or told ended: {other:?}"),
+            }
+        };
+        let (host_frames, (joiner, joiner_ws)) = tokio::join!(end, join);
+        assert!(
+            host_frames.iter().any(|f| matches!(f, ServerFrame::RoomLeft { state: LeaveState::Ended, .. })),
+            "race {race}: the host learns ended: {host_frames:?}"
+        );
+        // Asked of the node that did not take part in the join.
+        let (_, live) = end_node.active_session(&meeting).await;
+        match joiner {
+            Joiner::EndedWithIt => {
+                assert_eq!((&live["data"]["id"], &live["data"]["status"]), (&json!(session), &json!("ENDED")));
+                assert_eq!(live["data"]["live_participants"], 0, "race {race}: nobody left in an ENDED session");
+            }
+            Joiner::NewSession(new) => {
+                assert_eq!((&live["data"]["id"], &live["data"]["status"]), (&json!(new), &json!("LIVE")));
+                assert_eq!(live["data"]["live_participants"], 1, "race {race}: alone in the new session");
+                sessions.push(new.clone());
+                host_node.rest_kick_all(&meeting).await;
+                told_ended(&mut joiner_ws.expect("the joiner's socket"), &new).await;
+            }
+        }
+    }
+    sessions
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn join_vs_end_races_across_nodes_leave_nobody_in_an_ended_session_and_one_webhook_each() {
+    const MEETINGS: usize = 6;
+    const RACES_PER_MEETING: usize = 50;
+    let Some(nodes) = three_nodes().await else { return };
+    let (receiver, url) = Receiver::start().await;
+    // Every node must sign with the key node A publishes: one key for the data directory.
+    receiver.trust(&nodes[0].base).await;
+    let app = nodes[0].admin(Method::POST, "/apps", Some(json!({ "name": "races" }))).await;
+    let app_id = app["app"]["id"].as_str().unwrap().to_owned();
+    let hook = json!({ "name": "ended", "url": url, "events": ["meeting.ended"] });
+    nodes[1].admin(Method::POST, &format!("/{app_id}/webhooks"), Some(hook)).await;
+    let mut meetings = Vec::new();
+    for _ in 0..MEETINGS {
+        meetings.push(nodes[2].meeting_in(&app_id).await);
+    }
+
+    let runs = meetings.into_iter().enumerate().map(|(i, m)| races_in_one_meeting(&nodes, m, i, RACES_PER_MEETING));
+    let sessions: Vec<String> = join_all(runs).await.into_iter().flatten().collect();
+    assert!(sessions.len() >= MEETINGS * RACES_PER_MEETING);
+
+    // Each node's delivery worker claims from the one outbox: one delivery per event, whichever node recorded it.
+    let events = receiver
+        .wait(Duration::from_secs(120), "one meeting.ended per session", |events| events.len() >= sessions.len())
+        .await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let events = if receiver.events().len() > events.len() { receiver.events() } else { events };
+    let mut per_session: HashMap<&str, usize> = HashMap::new();
+    for event in &events {
+        assert_eq!(event.name(), "meeting.ended");
+        *per_session.entry(event.session_id()).or_default() += 1;
+    }
+    for session in &sessions {
+        assert_eq!(per_session.get(session.as_str()), Some(&1), "one meeting.ended for {session}");
+    }
+    assert_eq!(events.len(), sessions.len(), "no meeting.ended for anything else");
+    assert_eq!(*receiver.forged.lock().unwrap(), 0, "every delivery was signed with the published key");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_countdown_started_on_node_a_is_told_on_every_node_and_ends_the_session_for_all() {
+    let Some(nodes) = three_nodes().await else { return };
+    let (a, b, c) = (&nodes[0], &nodes[1], &nodes[2]);
+    let meeting = a.meeting().await;
+    let (_, host_token) = a.host(&meeting).await;
+    let (mut host, session) = a.join(&host_token).await;
+    let mut guests = guests_on(&[b], &meeting, &session).await;
+    sees_arrivals(&mut host, &guests).await;
+
+    let options = endsession_protocol::EndOptions { message: Some("bye".into()), lock: false, grace_seconds: Some(2) };
+    host.send(&ClientFrame::kick_all_with(1, options)).await;
+    let ending = |frame: &ServerFrame| {
+        matches!(frame, ServerFrame::SessionEnding { session_id, reason: EndReason::HostEndedMeeting, message, .. }
+            if *session_id == session && message.as_deref() == Some("bye"))
+    };
+    let told = guests[0].1.recv().await;
+    assert!(ending(&told), "the guest on node B is told the countdown: {told:?}");
+    // A joiner through node C during the countdown is told it right after joining.
+    let (_, late_token) = c.guest(&meeting).await;
+    let (mut late, joined) = c.join(&late_token).await;
+    assert_eq!(joined, session);
+    let told = late.recv().await;
+    assert!(ending(&told), "the late joiner on node C is told the countdown: {told:?}");
+
+    // The timer runs on node A; the end reaches everyone, with the host's message.
+    let (reason, count, _, event) = told_ended(&mut host, &session).await;
+    assert_eq!((reason, count), (Some(EndReason::HostEndedMeeting), Some(3)));
+    for ws in [&mut guests[0].1, &mut late] {
+        assert_eq!(told_ended(ws, &session).await.3, event, "one end record");
+    }
+    assert_eq!(status_everywhere(&nodes, &meeting).await, vec![json!("ENDED"); 3]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_participant_whose_socket_drops_resumes_through_another_node_and_the_others_see_no_leave() {
+    const GRACE: Duration = Duration::from_secs(2);
+    let Some(url) = redis_url() else { return };
+    let nodes = TestServer::nodes(3, |config| {
+        config.redis = Some(url.clone());
+        config.reconnect_grace = GRACE;
+    })
+    .await;
+    let (a, b, c) = (&nodes[0], &nodes[1], &nodes[2]);
+    let meeting = a.meeting().await;
+    let (_, host_token) = a.host(&meeting).await;
+    let (mut host, session) = a.join(&host_token).await;
+    let (back_id, back_token) = b.guest(&meeting).await;
+    let (gone_id, gone_token) = b.guest(&meeting).await;
+    let (back, _) = b.join(&back_token).await;
+    let (gone, _) = b.join(&gone_token).await;
+    for id in [&back_id, &gone_id] {
+        assert!(matches!(host.recv().await, ServerFrame::ParticipantJoined { participant } if participant.id == *id));
+    }
+
+    // Both sockets on node B drop; one participant comes back through node C within the grace.
+    back.drop_abruptly();
+    gone.drop_abruptly();
+    let (mut resumed, answer) = c.join_with(&back_token, Some(&session)).await;
+    match answer {
+        ServerFrame::Joined { session_id, reconnected, .. } => assert_eq!((session_id, reconnected), (session, true)),
+        other => panic!("expected joined, got {other:?}"),
+    }
+    // The other does not come back: after the grace (timed on node B) the host sees it leave, and only it.
+    match host.recv_skipping_pings().await {
+        ServerFrame::ParticipantLeft { participant_id } => assert_eq!(participant_id, gone_id),
+        other => panic!("expected the participant that did not come back to leave, got {other:?}"),
+    }
+    assert_eq!(resumed.recv_skipping_pings().await, ServerFrame::ParticipantLeft { participant_id: gone_id });
+    let quiet = tokio::time::timeout(GRACE + Duration::from_secs(1), host.next_skipping_pings()).await;
+    assert!(quiet.is_err(), "the resumed participant never left: {quiet:?}");
+    let (_, live) = b.active_session(&meeting).await;
+    assert_eq!(live["data"]["live_participants"], 2, "{live}");
+}
+
+/// The next frame other than a ping within `bound` (longer than [`common::GUARD`]: a dead node is noticed within
+/// seconds, then the reconnect grace runs).
+async fn within(ws: &mut Ws, bound: Duration) -> ServerFrame {
+    let deadline = tokio::time::Instant::now() + bound;
+    loop {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        let frame = tokio::time::timeout(left.min(Duration::from_secs(4)), ws.next_skipping_pings()).await;
+        match frame {
+            Ok(Some(frame)) => return frame,
+            Ok(None) => panic!("the socket closed"),
+            Err(_) if tokio::time::Instant::now() >= deadline => panic!("nothing within {bound:?}"),
+            Err(_) => {}
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn when_a_node_dies_its_participants_resume_through_another_and_those_who_do_not_are_removed() {
+    const GRACE: Duration = Duration::from_secs(2);
+    let Some(url) = redis_url() else { return };
+    let mut nodes = TestServer::nodes(3, |config| {
+        config.redis = Some(url.clone());
+        config.reconnect_grace = GRACE;
+    })
+    .await;
+    let meeting = nodes[0].meeting().await;
+    let (_, host_token) = nodes[0].host(&meeting).await;
+    let (mut host, session) = nodes[0].join(&host_token).await;
+    let (back_id, back_token) = nodes[1].guest(&meeting).await;
+    let (gone_id, gone_token) = nodes[1].guest(&meeting).await;
+    let (back, _) = nodes[1].join(&back_token).await;
+    let (gone, _) = nodes[1].join(&gone_token).await;
+    for id in [&back_id, &gone_id] {
+        assert!(matches!(host.recv().await, ServerFrame::ParticipantJoined { participant } if participant.id == *id));
+    }
+
+    // Node B dies: it changes nothing any more (a halted hub), and its sockets are cut.
+    drop(nodes.remove(1));
+    back.drop_abruptly();
+    gone.drop_abruptly();
+    let (a, c) = (&nodes[0], &nodes[1]);
+    let (mut resumed, answer) = c.join_with(&back_token, Some(&session)).await;
+    match answer {
+        ServerFrame::Joined { session_id, reconnected, .. } => assert_eq!((session_id, reconnected), (session, true)),
+        other => panic!("expected joined, got {other:?}"),
+    }
+    // The one that did not come back leaves once its node is known dead and its grace ran out; only it.
+    let bound = Duration::from_secs(20);
+    assert_eq!(within(&mut host, bound).await, ServerFrame::ParticipantLeft { participant_id: gone_id.clone() });
+    assert_eq!(within(&mut resumed, bound).await, ServerFrame::ParticipantLeft { participant_id: gone_id });
+    let quiet = tokio::time::timeout(GRACE + Duration::from_secs(2), host.next_skipping_pings()).await;
+    assert!(quiet.is_err(), "the resumed participant never left: {quiet:?}");
+    let (_, live) = a.active_session(&meeting).await;
+    assert_eq!((&live["data"]["status"], &live["data"]["live_participants"]), (&json!("LIVE"), &json!(2)), "{live}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_whose_node_died_with_everyone_on_it_ends_all_participants_left() {
+    const GRACE: Duration = Duration::from_secs(2);
+    let Some(url) = redis_url() else { return };
+    let mut nodes = TestServer::nodes(3, |config| {
+        config.redis = Some(url.clone());
+        config.reconnect_grace = GRACE;
+    })
+    .await;
+    let meeting = nodes[0].meeting().await;
+    let (_, host_token) = nodes[2].host(&meeting).await;
+    let (mut host, session) = nodes[2].join(&host_token).await;
+    let mut guests = guests_on(&[&nodes[2]], &meeting, &session).await;
+    sees_arrivals(&mut host, &guests).await;
+
+    drop(nodes.remove(2));
+    host.drop_abruptly();
+    guests.remove(0).1.drop_abruptly();
+    // Nobody comes back: no session stays LIVE because its node died.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let (_, live) = nodes[1].active_session(&meeting).await;
+        if live["data"]["status"] == "ENDED" {
+            assert_eq!(live["data"]["id"], json!(session));
+            assert_eq!(
+                (&live["data"]["reason"], &live["data"]["live_participants"]),
+                (&json!("ALL_PARTICIPANTS_LEFT"), &json!(0))
+            );
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "still not ended: {live}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
