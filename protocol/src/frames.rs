@@ -2,10 +2,25 @@
 //! tagged by `"type"`, camelCase keys, optional fields left out when `None` (and read as `None` when absent or
 //! `null`), unknown fields ignored.
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Serialize, Serializer};
+
+/// The enums below are written as their wire names (`as_str`), the names their `parse` reads: one copy of each name
+/// in a program that has both (the browser's wasm, whose size is budgeted), the same JSON as serde's unit variants.
+/// Read with serde's derive, whose renames say the same names (held together by the `json` tests).
+macro_rules! serialize_as_str {
+    ($($name:ty),*) => {$(
+        impl Serialize for $name {
+            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_str(self.as_str())
+            }
+        }
+    )*};
+}
+
+serialize_as_str!(LeaveState, EndReason, ErrorCode);
 
 /// Why a participant is no longer in the room. The same names as RealtimeKit's `LeaveRoomState`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LeaveState {
     /// The session was ended for everyone (kickAll from a host or the REST API).
@@ -50,7 +65,7 @@ impl LeaveState {
 }
 
 /// Why a session ended; the `reason` of the `meeting.ended` webhook.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum EndReason {
     /// A participant with `kick_participant`, or the REST API, ended it for all.
@@ -83,7 +98,7 @@ impl EndReason {
 
 /// Error codes of [`ServerFrame::Error`]. RealtimeKit's client codes where one exists (`1201`), else 4xxx codes of
 /// our own. Codes travel as strings, as RealtimeKit's `ClientError.code` does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
 pub enum ErrorCode {
     /// The participant's preset lacks `kick_participant`. Nothing happened.
     #[serde(rename = "1201")]

@@ -43,8 +43,21 @@ impl Participants {
 
     /// Removes the participant with this id and returns it.
     pub fn remove(&mut self, id: &str) -> Option<Participant> {
-        let index = self.0.iter().position(|p| p.id == id)?;
-        Some(self.0.remove(index))
+        // Not `Vec::remove`: its index check's panic message formats integers, which costs the wasm payload
+        // core::fmt's integer printing. Collected in place (the same allocation), in order.
+        let mut removed = None;
+        self.0 = std::mem::take(&mut self.0)
+            .into_iter()
+            .filter_map(|p| {
+                if removed.is_none() && p.id == id {
+                    removed = Some(p);
+                    None
+                } else {
+                    Some(p)
+                }
+            })
+            .collect();
+        removed
     }
 
     /// The participant with this id.

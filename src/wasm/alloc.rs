@@ -92,9 +92,12 @@ impl Heap {
     /// # Safety
     /// `ptr` must come from `alloc(size, align)` on this heap and not be used again.
     pub unsafe fn dealloc(&mut self, ptr: usize, size: usize, align: usize) {
-        let class = class(size, align) as usize;
-        *(ptr as *mut usize) = self.free[class];
-        self.free[class] = ptr;
+        // `get_mut`: a class `alloc` refused has no block to give back; no bounds-check panic (whose message
+        // formats integers) in the payload.
+        if let Some(head) = self.free.get_mut(class(size, align) as usize) {
+            *(ptr as *mut usize) = *head;
+            *head = ptr;
+        }
     }
 
     /// Whether a block for `(old, align)` also serves `new` bytes, so that `realloc` can keep it.

@@ -41,8 +41,8 @@ impl Socket {
         let message = EventListener::new(&ws, "message", move |event| {
             // Not `dyn_ref`: Node's WebSocket (undici) dispatches its own MessageEvent class, which is no instance of
             // the global one, and every frame would be dropped. A "message" event of a WebSocket always has `data`.
-            let text = interop::text(&event.unchecked_ref::<MessageEvent>().data());
-            if let (Some(driver), Some(frame)) = (weak.upgrade(), text.and_then(|text| interop::server_frame(&text))) {
+            let frame = interop::server_frame(&event.unchecked_ref::<MessageEvent>().data());
+            if let (Some(driver), Some(frame)) = (weak.upgrade(), frame) {
                 driver.input(|m| m.socket_frame(frame));
             }
         });

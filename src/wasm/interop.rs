@@ -5,8 +5,9 @@
 //! plain objects with camelCase keys, `None` as `null` unless the struct leaves the field out. Errors are plain
 //! `{code, message}` objects; the TypeScript layer turns them into `ClientError`s.
 //!
-//! From JavaScript, server frames are read by hand from the runtime's `JSON.parse` output ([`server_frame`]), as the
-//! protocol's fixtures say they look. Hand-written because any serde `Deserialize` costs the payload its budget:
+//! From JavaScript, server frames are read by hand from the runtime's `JSON.parse` output ([`server_frame`], called
+//! on the `message` event's `data` as it is: the text is never copied into Rust), as the protocol's fixtures say they
+//! look. Hand-written because any serde `Deserialize` costs the payload its budget:
 //! serde's type errors format `Unexpected::Float` (core's float printing, ~14 KB of wasm) and the `"type"`-tagged
 //! frames buffer through serde's `Content`. `bench/size`, core payload gzip -9 (budget 32,768), measured with
 //! serde-wasm-bindgen outbound but before the default allocator and wasm-bindgen-futures: this decoder 30,466;
@@ -16,7 +17,7 @@ use crate::core::{ClientError, Event, Outcome, Participants, SessionEnding};
 use endsession_protocol::{
     ClientFrame, EndReason, EndedBy, ErrorCode, LeaveState, Participant, Permissions, ServerFrame,
 };
-use js_sys::{Array, Reflect, JSON};
+use js_sys::{Array, JSON};
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
@@ -68,22 +69,33 @@ pub fn error(error: &ClientError) -> JsValue {
     to_js(error)
 }
 
-/// The text of a `message` event, if it is a text frame.
-pub fn text(data: &JsValue) -> Option<String> {
-    data.as_string()
-}
-
 /// A client frame as JSON text.
 pub fn client_frame(frame: &ClientFrame) -> String {
     JSON::stringify(&to_js(frame)).map(String::from).unwrap_or_default()
 }
 
-fn string(s: &str) -> JsValue {
-    JsValue::from_str(s)
+#[wasm_bindgen]
+extern "C" {
+    /// `JSON.parse(data)`: a `message` event's `data` as it is. A text frame is a string; anything else (a binary
+    /// frame's `ArrayBuffer` or `Blob`) is coerced to a string such as `"[object Blob]"`, which is no JSON.
+    #[wasm_bindgen(js_namespace = JSON, js_name = parse, catch)]
+    fn parse(data: &JsValue) -> Result<JsValue, JsValue>;
+
+    /// An object of `JSON.parse`'s output, read by key (plain data: no getter that could throw).
+    type Fields;
+
+    #[wasm_bindgen(method, indexing_getter)]
+    fn at(this: &Fields, key: &str) -> JsValue;
 }
 
+/// `object[key]`; `undefined` when `object` is no object (`JSON.parse` made it, so reading it runs no code).
+#[inline(never)]
 fn get(object: &JsValue, key: &str) -> JsValue {
-    Reflect::get(object, &string(key)).unwrap_or(JsValue::UNDEFINED)
+    if object.is_object() {
+        object.unchecked_ref::<Fields>().at(key)
+    } else {
+        JsValue::UNDEFINED
+    }
 }
 
 fn text_field(object: &JsValue, key: &str) -> Option<String> {
@@ -95,27 +107,73 @@ fn bool_field(object: &JsValue, key: &str) -> Option<bool> {
 }
 
 /// A non-negative integer that JSON numbers carry exactly.
+#[inline(never)]
 fn u64_field(object: &JsValue, key: &str) -> Option<u64> {
     let n = get(object, key).as_f64()?;
     let exact = (0.0..=9_007_199_254_740_991.0).contains(&n) && n == (n as u64) as f64;
     exact.then_some(n as u64)
 }
 
-fn participant_from(value: &JsValue) -> Option<Participant> {
-    Some(Participant {
-        id: text_field(value, "id")?,
-        name: text_field(value, "name")?,
-        custom_participant_id: text_field(value, "customParticipantId")?,
-        preset_name: text_field(value, "presetName")?,
-    })
+fn u32_field(object: &JsValue, key: &str) -> Option<u32> {
+    u64_field(object, key).and_then(|n| u32::try_from(n).ok())
+}
+
+/// Reads the fields of one frame. A field the frame needs that is missing or of the wrong type marks the frame bad
+/// rather than returning at once: the frame is built whole and dropped in one place if bad, instead of one drop of
+/// the fields read so far at every field (the payload's budget: `bench/size`).
+struct Reader {
+    ok: bool,
+}
+
+impl Reader {
+    /// `value`, or `fallback` with the frame marked bad.
+    fn need<T>(&mut self, value: Option<T>, fallback: T) -> T {
+        self.ok &= value.is_some();
+        value.unwrap_or(fallback)
+    }
+
+    #[inline(never)]
+    fn text(&mut self, object: &JsValue, key: &str) -> String {
+        let text = text_field(object, key);
+        self.need(text, String::new())
+    }
+
+    fn flag(&mut self, object: &JsValue, key: &str) -> bool {
+        let flag = bool_field(object, key);
+        self.need(flag, false)
+    }
+
+    fn id(&mut self, object: &JsValue) -> u64 {
+        let id = u64_field(object, "id");
+        self.need(id, 0)
+    }
+
+    #[inline(never)]
+    fn participant(&mut self, value: &JsValue) -> Participant {
+        Participant {
+            id: self.text(value, "id"),
+            name: self.text(value, "name"),
+            custom_participant_id: self.text(value, "customParticipantId"),
+            preset_name: self.text(value, "presetName"),
+        }
+    }
+
+    fn permissions(&mut self, object: &JsValue) -> Permissions {
+        Permissions { kick_participant: self.flag(&get(object, "permissions"), "kickParticipant") }
+    }
+
+    /// `reason`: absent (or not a string) is `None`; a string that names no [`EndReason`] marks the frame bad.
+    fn reason(&mut self, object: &JsValue) -> Option<EndReason> {
+        let reason = EndReason::parse(&text_field(object, "reason")?);
+        self.ok &= reason.is_some();
+        reason
+    }
 }
 
 /// `{api: true}` or `{id, name, customParticipantId}`; `None` when absent or neither (a who that does not read is
 /// left out rather than losing the frame that carries it).
+#[inline(never)]
 fn ended_by_from(value: &JsValue) -> Option<EndedBy> {
-    if !value.is_object() {
-        return None;
-    }
     if bool_field(value, "api") == Some(true) {
         return Some(EndedBy::api());
     }
@@ -126,92 +184,88 @@ fn ended_by_from(value: &JsValue) -> Option<EndedBy> {
     })
 }
 
-fn permissions_from(value: &JsValue) -> Option<Permissions> {
-    Some(Permissions { kick_participant: bool_field(value, "kickParticipant")? })
-}
-
-/// Parses a server frame from JSON text; `None` for anything that is not one (it is then ignored).
-pub fn server_frame(text: &str) -> Option<ServerFrame> {
-    let v = JSON::parse(text).ok()?;
-    if !v.is_object() {
-        return None;
-    }
-    Some(match text_field(&v, "type")?.as_str() {
+/// Reads a server frame from a `message` event's `data`; `None` for anything that is not one (it is then ignored).
+pub fn server_frame(data: &JsValue) -> Option<ServerFrame> {
+    let v = parse(data).ok()?;
+    let mut r = Reader { ok: true };
+    let frame = match text_field(&v, "type")?.as_str() {
         "joined" => {
             let list = get(&v, "participants");
-            if !Array::is_array(&list) {
-                return None;
-            }
+            let list = if Array::is_array(&list) { list.unchecked_into() } else { r.need(None, Array::new()) };
             ServerFrame::Joined {
-                session_id: text_field(&v, "sessionId")?,
-                meeting_id: text_field(&v, "meetingId")?,
-                self_participant: participant_from(&get(&v, "self"))?,
-                permissions: permissions_from(&get(&v, "permissions"))?,
-                participants: list
-                    .unchecked_into::<Array>()
-                    .iter()
-                    .map(|p| participant_from(&p))
-                    .collect::<Option<_>>()?,
+                session_id: r.text(&v, "sessionId"),
+                meeting_id: r.text(&v, "meetingId"),
+                self_participant: r.participant(&get(&v, "self")),
+                permissions: r.permissions(&v),
+                participants: list.iter().map(|p| r.participant(&p)).collect(),
                 // Tells the machine whether `participants` is everyone or a large session's first few.
-                participant_count: u64_field(&v, "participantCount").and_then(|n| u32::try_from(n).ok()),
-                reconnected: bool_field(&v, "reconnected")?,
-                heartbeat_ms: u64_field(&v, "heartbeatMs").and_then(|n| u32::try_from(n).ok()),
+                participant_count: u32_field(&v, "participantCount"),
+                reconnected: r.flag(&v, "reconnected"),
+                heartbeat_ms: u32_field(&v, "heartbeatMs"),
             }
         }
-        "participantJoined" => {
-            ServerFrame::ParticipantJoined { participant: participant_from(&get(&v, "participant"))? }
+        "participantJoined" => ServerFrame::ParticipantJoined { participant: r.participant(&get(&v, "participant")) },
+        "participantLeft" => ServerFrame::ParticipantLeft { participant_id: r.text(&v, "participantId") },
+        "permissionsUpdate" => {
+            ServerFrame::PermissionsUpdate { preset_name: r.text(&v, "presetName"), permissions: r.permissions(&v) }
         }
-        "participantLeft" => ServerFrame::ParticipantLeft { participant_id: text_field(&v, "participantId")? },
-        "permissionsUpdate" => ServerFrame::PermissionsUpdate {
-            preset_name: text_field(&v, "presetName")?,
-            permissions: permissions_from(&get(&v, "permissions"))?,
-        },
         "kickAllResult" => ServerFrame::KickAllResult {
-            id: u64_field(&v, "id")?,
-            session_id: text_field(&v, "sessionId")?,
-            kicked_count: u32::try_from(u64_field(&v, "kickedCount")?).ok()?,
-            already_ended: bool_field(&v, "alreadyEnded")?,
+            id: r.id(&v),
+            session_id: r.text(&v, "sessionId"),
+            kicked_count: {
+                let count = u32_field(&v, "kickedCount");
+                r.need(count, 0)
+            },
+            already_ended: r.flag(&v, "alreadyEnded"),
         },
         "roomLeft" => ServerFrame::RoomLeft {
-            state: LeaveState::parse(&text_field(&v, "state")?)?,
-            session_id: text_field(&v, "sessionId")?,
-            reason: match text_field(&v, "reason") {
-                Some(reason) => Some(EndReason::parse(&reason)?),
-                None => None,
+            state: {
+                let state = text_field(&v, "state").and_then(|s| LeaveState::parse(&s));
+                r.need(state, LeaveState::Left)
             },
-            kicked_count: u64_field(&v, "kickedCount").and_then(|n| u32::try_from(n).ok()),
+            session_id: r.text(&v, "sessionId"),
+            reason: r.reason(&v),
+            kicked_count: u32_field(&v, "kickedCount"),
             message: text_field(&v, "message"),
             ended_by: ended_by_from(&get(&v, "endedBy")),
             event_id: text_field(&v, "eventId"),
         },
         "kickAllScheduled" => ServerFrame::KickAllScheduled {
-            id: u64_field(&v, "id")?,
-            session_id: text_field(&v, "sessionId")?,
-            ends_at: text_field(&v, "endsAt")?,
+            id: r.id(&v),
+            session_id: r.text(&v, "sessionId"),
+            ends_at: r.text(&v, "endsAt"),
         },
         "sessionEnding" => ServerFrame::SessionEnding {
-            session_id: text_field(&v, "sessionId")?,
-            ends_at: text_field(&v, "endsAt")?,
-            remaining_ms: u64_field(&v, "remainingMs")?,
-            reason: EndReason::parse(&text_field(&v, "reason")?)?,
+            session_id: r.text(&v, "sessionId"),
+            ends_at: r.text(&v, "endsAt"),
+            remaining_ms: {
+                let ms = u64_field(&v, "remainingMs");
+                r.need(ms, 0)
+            },
+            reason: {
+                let reason = r.reason(&v);
+                r.need(reason, EndReason::NoHost)
+            },
             ended_by: ended_by_from(&get(&v, "endedBy")),
             message: text_field(&v, "message"),
         },
         "sessionEndCancelled" => ServerFrame::SessionEndCancelled {
-            session_id: text_field(&v, "sessionId")?,
+            session_id: r.text(&v, "sessionId"),
             cancelled_by: ended_by_from(&get(&v, "cancelledBy")),
         },
-        "cancelEndResult" => {
-            ServerFrame::CancelEndResult { id: u64_field(&v, "id")?, cancelled: bool_field(&v, "cancelled")? }
-        }
+        "cancelEndResult" => ServerFrame::CancelEndResult { id: r.id(&v), cancelled: r.flag(&v, "cancelled") },
         "ping" => ServerFrame::Ping,
         "error" => ServerFrame::Error {
             id: u64_field(&v, "id"),
-            code: ErrorCode::parse(&text_field(&v, "code")?)?,
-            message: text_field(&v, "message")?,
+            code: {
+                let code = text_field(&v, "code").and_then(|c| ErrorCode::parse(&c));
+                r.need(code, ErrorCode::MalformedFrame)
+            },
+            message: r.text(&v, "message"),
         },
         _ => return None,
-    })
+    };
+    r.ok.then_some(frame)
 }
 
 #[cfg(all(test, target_arch = "wasm32"))]
@@ -232,7 +286,7 @@ mod tests {
     fn server_frames_decode_as_the_protocol_fixtures_say() {
         let all = fixtures::server_frames().into_iter().chain(fixtures::server_frames_read_only());
         for (text, frame) in all.chain(fixtures::end_server_frames()) {
-            assert_eq!(server_frame(text), Some(frame), "{text}");
+            assert_eq!(server_frame(&text.into()), Some(frame), "{text}");
         }
     }
 
@@ -350,7 +404,24 @@ mod tests {
     #[wasm_bindgen_test]
     fn junk_is_not_a_frame() {
         for text in fixtures::not_server_frames() {
-            assert_eq!(server_frame(text), None, "{text}");
+            assert_eq!(server_frame(&text.into()), None, "{text}");
+        }
+        // A needed object or array of another type, read without throwing.
+        let joined = r#"{"type":"joined","sessionId":"s","meetingId":"m","permissions":{"kickParticipant":true},"reconnected":false"#;
+        let ann = r#"{"id":"a","name":"A","customParticipantId":"c","presetName":"p"}"#;
+        for rest in [
+            format!(r#","self":{ann},"participants":{{}}}}"#),
+            format!(r#","self":{ann},"participants":[{ann},null]}}"#),
+            r#","self":"a","participants":[]}"#.to_string(),
+            format!(r#","self":{ann},"participants":[],"permissions":5}}"#),
+        ] {
+            let text = format!("{joined}{rest}");
+            assert_eq!(server_frame(&text.as_str().into()), None, "{text}");
+        }
+        assert!(server_frame(&format!("{joined},\"self\":{ann},\"participants\":[{ann}]}}").as_str().into()).is_some());
+        // Binary frames and non-JSON data.
+        for data in [js_sys::ArrayBuffer::new(4).into(), JsValue::from(5), JsValue::NULL, "[]".into(), "nope".into()] {
+            assert_eq!(server_frame(&data), None);
         }
     }
 }
