@@ -6,7 +6,7 @@
 //! ends once it is [`COUNTDOWN_SLACK`] overdue. Several nodes may sweep at once: the lease serializes them, and a
 //! connection already dropped is not dropped twice.
 
-use super::{Inner, Remote, Sink};
+use super::{Countdowns, HubCore, Inner, Remote, Sink};
 use crate::clock;
 use crate::hub::room::{Room, RoomSnapshot};
 use crate::hub::Seat;
@@ -111,12 +111,10 @@ async fn settle_dead(inner: &Arc<Inner>, meeting_id: &str, alive: &HashMap<u64, 
     }
     if overdue(&held.room) {
         let generation = held.room.countdown().map(|c| c.generation).unwrap_or_default();
-        if let Some(ending) = held.room.countdown_expired(&session_id, generation) {
-            inner.finish(meeting_id, ending).await;
-        }
+        inner.countdown_in_room(&mut held.room, meeting_id, &session_id, generation).await;
     }
     if !held.room.is_idle() {
-        inner.watch_hosts(&mut held).await;
+        inner.watch_hosts(&mut held.room, meeting_id).await;
     }
     inner.release(held).await;
 }

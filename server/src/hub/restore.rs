@@ -4,6 +4,7 @@
 
 use super::{Inner, LocalHub};
 use crate::clock;
+use crate::hub::hub_core::HubCore;
 use crate::hub::room::RestoredSession;
 use crate::store::StoreError;
 use endsession_protocol::EndReason;
