@@ -11,12 +11,12 @@ use super::{Deliver, KickAllOutcome, Seat};
 use crate::clock;
 use crate::store::Store;
 use endsession_protocol::LeaveState;
-use std::sync::Arc;
+use std::future::Future;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-/// A hub's mechanism: its store, whether it was halted, and its timers. A timer sleeps, then takes the meeting's
-/// lock as any transition does and calls the matching step of [`super::transitions::Transitions`] (which checks its
-/// generation), then releases.
+/// A hub's mechanism: its store, whether it was halted, and how a timer takes the meeting's lock. A timer sleeps on
+/// a task of the hub, then takes the lock as any transition does and runs its step, which checks its generation.
 pub(super) trait HubCore: Send + Sync + Sized + 'static {
     /// How the rules reach one connection of this hub: its [`super::Outbox`] in process, or a sink published at the
     /// release of the lock.
@@ -27,16 +27,43 @@ pub(super) trait HubCore: Send + Sync + Sized + 'static {
     /// True once the hub was halted (see [`super::LocalHub::halt`]): it then writes nothing more to the store.
     fn halted(&self) -> bool;
 
-    /// After the reconnect grace, expires the participant's absence `generation`
-    /// ([`super::transitions::Transitions::expire_in_room`]).
-    fn spawn_expiry(self: &Arc<Self>, meeting_id: &str, session_id: &str, participant_id: &str, generation: u64);
+    /// How long a dropped participant is kept (the reconnect grace).
+    fn grace(&self) -> Duration;
 
-    /// After the keep-alive, ends the emptied session ([`super::transitions::Transitions::linger_in_room`]).
-    fn spawn_linger(self: &Arc<Self>, meeting_id: &str, session_id: &str, linger: Linger, emptied_at: String);
+    /// A timer ran out: takes the meeting's lock (if the meeting still has a room), runs the timer's step on it
+    /// ([`super::transitions::Transitions::timer_in_room`], which checks its generation), and releases.
+    fn timer_ran_out(
+        self: Arc<Self>,
+        meeting_id: String,
+        session_id: String,
+        timer: Timer,
+    ) -> impl Future<Output = ()> + Send;
 
-    /// After `delay`, ends the session if its countdown `generation` still runs
-    /// ([`super::countdown::Countdowns::countdown_in_room`]).
-    fn spawn_countdown(self: &Arc<Self>, meeting_id: &str, session_id: &str, generation: u64, delay: Duration);
+    /// Runs [`HubCore::timer_ran_out`] after `delay`, on a task of this hub.
+    fn spawn_timer(self: &Arc<Self>, meeting_id: &str, session_id: &str, delay: Duration, timer: Timer) {
+        let (hub, meeting_id, session_id) = (self.clone(), meeting_id.to_owned(), session_id.to_owned());
+        tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            hub.timer_ran_out(meeting_id, session_id, timer).await;
+        });
+    }
+
+    /// After the reconnect grace, removes the participant if it is still absent from this same absence.
+    fn spawn_expiry(self: &Arc<Self>, meeting_id: &str, session_id: &str, participant_id: &str, generation: u64) {
+        let timer = Timer::Expiry { participant_id: participant_id.to_owned(), generation };
+        self.spawn_timer(meeting_id, session_id, self.grace(), timer);
+    }
+
+    /// After the keep-alive, ends the emptied session unless somebody joined it meanwhile.
+    fn spawn_linger(self: &Arc<Self>, meeting_id: &str, session_id: &str, linger: Linger, emptied_at: String) {
+        let timer = Timer::Linger { generation: linger.generation, emptied_at };
+        self.spawn_timer(meeting_id, session_id, linger.keep_alive, timer);
+    }
+
+    /// After `delay`, ends the session if its countdown `generation` still runs.
+    fn spawn_countdown(self: &Arc<Self>, meeting_id: &str, session_id: &str, generation: u64, delay: Duration) {
+        self.spawn_timer(meeting_id, session_id, delay, Timer::Countdown { generation });
+    }
 
     /// Records an end, then has everybody told: the store is never behind what clients were told.
     async fn finish(&self, meeting_id: &str, mut ending: Ending<Self::Conn>) -> KickAllOutcome {
@@ -123,6 +150,37 @@ pub(super) trait HubCore: Send + Sync + Sized + 'static {
             }
             Departure::StillConnected | Departure::NotPresent => {}
         }
+    }
+}
+
+/// A timer of a live session: what to do when it runs out, unless its generation is stale (the participant came
+/// back, somebody joined, the countdown was cancelled or replaced).
+pub(super) enum Timer {
+    /// The reconnect grace of an absent participant.
+    Expiry { participant_id: String, generation: u64 },
+    /// The keep-alive of an emptied session, which ended when the last participant left (`emptied_at`).
+    Linger { generation: u64, emptied_at: String },
+    /// The countdown to the session's end.
+    Countdown { generation: u64 },
+}
+
+/// Ticks every `period` while its hub lives and is not halted (the background work of a hub: stamps, sweeps).
+pub(super) struct Ticker<H> {
+    tick: tokio::time::Interval,
+    hub: Weak<H>,
+}
+
+impl<H: HubCore> Ticker<H> {
+    pub(super) fn new(period: Duration, hub: Weak<H>) -> Self {
+        let mut tick = tokio::time::interval(period);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        Ticker { tick, hub }
+    }
+
+    /// Waits for the next tick; None once the hub was dropped or halted.
+    pub(super) async fn next(&mut self) -> Option<Arc<H>> {
+        self.tick.tick().await;
+        self.hub.upgrade().filter(|hub| !hub.halted())
     }
 }
 

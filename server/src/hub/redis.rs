@@ -31,8 +31,8 @@
 //! lost pub/sub connection is re-established, but frames published meanwhile are not replayed.
 
 use super::countdown::Countdowns;
-use super::hub_core::HubCore;
-use super::room::{KickRefusal, Linger, LiveInfo, Room, RoomSnapshot};
+use super::hub_core::{HubCore, Timer};
+use super::room::{KickRefusal, LiveInfo, Room, RoomSnapshot};
 use super::transitions::Transitions;
 use super::{ConnId, Deliver, Hub, HubError, JoinOutcome, JoinRequest, KickAllOutcome, Outbound, Outbox, Seat};
 use crate::store::{Store, StoreError};
@@ -231,41 +231,15 @@ impl HubCore for Inner {
         self.halted.load(Ordering::SeqCst)
     }
 
-    fn spawn_expiry(self: &Arc<Self>, meeting_id: &str, session_id: &str, participant_id: &str, generation: u64) {
-        let inner = self.clone();
-        let (meeting_id, session_id, participant_id) =
-            (meeting_id.to_owned(), session_id.to_owned(), participant_id.to_owned());
-        tokio::spawn(async move {
-            tokio::time::sleep(inner.grace).await;
-            if let Some(mut held) = inner.lock_existing(&meeting_id).await {
-                inner.expire_in_room(&mut held.room, &meeting_id, &session_id, &participant_id, generation).await;
-                inner.release(held).await;
-            }
-        });
+    fn grace(&self) -> Duration {
+        self.grace
     }
 
-    fn spawn_linger(self: &Arc<Self>, meeting_id: &str, session_id: &str, linger: Linger, emptied_at: String) {
-        let inner = self.clone();
-        let (meeting_id, session_id) = (meeting_id.to_owned(), session_id.to_owned());
-        tokio::spawn(async move {
-            tokio::time::sleep(linger.keep_alive).await;
-            if let Some(mut held) = inner.lock_existing(&meeting_id).await {
-                inner.linger_in_room(&mut held.room, &meeting_id, &session_id, linger.generation, emptied_at).await;
-                inner.release(held).await;
-            }
-        });
-    }
-
-    fn spawn_countdown(self: &Arc<Self>, meeting_id: &str, session_id: &str, generation: u64, delay: Duration) {
-        let inner = self.clone();
-        let (meeting_id, session_id) = (meeting_id.to_owned(), session_id.to_owned());
-        tokio::spawn(async move {
-            tokio::time::sleep(delay).await;
-            if let Some(mut held) = inner.lock_existing(&meeting_id).await {
-                inner.countdown_in_room(&mut held.room, &meeting_id, &session_id, generation).await;
-                inner.release(held).await;
-            }
-        });
+    async fn timer_ran_out(self: Arc<Self>, meeting_id: String, session_id: String, timer: Timer) {
+        if let Some(mut held) = self.lock_existing(&meeting_id).await {
+            self.timer_in_room(&mut held.room, &meeting_id, &session_id, timer).await;
+            self.release(held).await;
+        }
     }
 }
 

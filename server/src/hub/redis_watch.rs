@@ -8,6 +8,7 @@
 
 use super::{Countdowns, HubCore, Inner, Remote, Sink};
 use crate::clock;
+use crate::hub::hub_core::Ticker;
 use crate::hub::room::{Room, RoomSnapshot};
 use crate::hub::Seat;
 use redis::AsyncCommands;
@@ -43,14 +44,8 @@ impl Inner {
 
 /// Stamps and sweeps every [`HEARTBEAT`] until the hub is dropped or halted (a halted node looks dead to the others).
 pub(super) async fn watch(inner: Weak<Inner>) {
-    let mut tick = tokio::time::interval(HEARTBEAT);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tick.tick().await;
-        let Some(inner) = inner.upgrade() else { return };
-        if inner.halted() {
-            return;
-        }
+    let mut ticker = Ticker::new(HEARTBEAT, inner);
+    while let Some(inner) = ticker.next().await {
         if let Err(e) = inner.stamp().await {
             tracing::warn!(error = %e, "redis: could not stamp this node alive");
             continue;

@@ -4,7 +4,7 @@
 
 use super::{Inner, LocalHub};
 use crate::clock;
-use crate::hub::hub_core::HubCore;
+use crate::hub::hub_core::{HubCore, Ticker};
 use crate::hub::room::RestoredSession;
 use crate::store::StoreError;
 use endsession_protocol::EndReason;
@@ -76,14 +76,8 @@ pub const ALIVE_STAMP: Duration = Duration::from_secs(5);
 /// Stamps, every [`ALIVE_STAMP`], the live sessions that have someone connected. Ends when the hub is dropped or
 /// halted.
 pub(super) async fn stamp_alive(inner: Weak<Inner>) {
-    let mut tick = tokio::time::interval(ALIVE_STAMP);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tick.tick().await;
-        let Some(inner) = inner.upgrade() else { return };
-        if inner.halted() {
-            return;
-        }
+    let mut ticker = Ticker::new(ALIVE_STAMP, inner);
+    while let Some(inner) = ticker.next().await {
         let slots: Vec<_> = inner.rooms.lock().unwrap_or_else(|p| p.into_inner()).values().cloned().collect();
         // A room busy right now is skipped: it is stamped at the next tick.
         let alive: Vec<String> = slots

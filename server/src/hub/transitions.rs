@@ -3,7 +3,7 @@
 //! outcomes they build. The hub takes the lock, loads the room, calls one of these, and releases.
 
 use super::countdown::Countdowns;
-use super::hub_core::{HubCore, RoomOf};
+use super::hub_core::{HubCore, RoomOf, Timer};
 use super::room::{Departure, KickRefusal};
 use super::{ConnId, Deliver, HubError, JoinOutcome, JoinRequest, KickAllOutcome, Outbound, Outbox, Seat};
 use crate::clock;
@@ -284,6 +284,25 @@ pub(super) trait Transitions: Countdowns {
         if let Some(mut ending) = room.linger_expired(session_id, generation) {
             ending.ended_at.get_or_insert(emptied_at);
             self.finish(meeting_id, ending).await;
+        }
+    }
+
+    /// A timer ran out (see [`Timer`]): its step on the locked room.
+    async fn timer_in_room(
+        self: &Arc<Self>,
+        room: &mut RoomOf<Self>,
+        meeting_id: &str,
+        session_id: &str,
+        timer: Timer,
+    ) {
+        match timer {
+            Timer::Expiry { participant_id, generation } => {
+                self.expire_in_room(room, meeting_id, session_id, &participant_id, generation).await
+            }
+            Timer::Linger { generation, emptied_at } => {
+                self.linger_in_room(room, meeting_id, session_id, generation, emptied_at).await
+            }
+            Timer::Countdown { generation } => self.countdown_in_room(room, meeting_id, session_id, generation).await,
         }
     }
 }
