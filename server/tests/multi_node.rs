@@ -11,11 +11,11 @@ mod receiver;
 
 use common::{Meeting, TestServer, Ws};
 use endsession_protocol::{ClientFrame, EndReason, EndedBy, LeaveState, Permissions, ServerFrame};
+use endsession_server::config::Config;
 use futures_util::future::join_all;
 use receiver::Receiver;
 use reqwest::Method;
 use serde_json::{json, Value};
-use std::collections::HashMap;
 use std::time::Duration;
 
 /// The Redis to use, or None (a loud skip) when there is none and none is required.
@@ -40,8 +40,19 @@ fn redis_url() -> Option<String> {
 
 /// Three nodes on one store and one Redis, started at once.
 async fn three_nodes() -> Option<Vec<TestServer>> {
+    three_nodes_with(|_| {}).await
+}
+
+/// Three nodes on the test Redis, each `configure`d alike; None when there is no Redis (see [`redis_url`]).
+async fn three_nodes_with(configure: impl Fn(&mut Config)) -> Option<Vec<TestServer>> {
     let url = redis_url()?;
-    Some(TestServer::nodes(3, |config| config.redis = Some(url.clone())).await)
+    Some(
+        TestServer::nodes(3, |config| {
+            config.redis = Some(url.clone());
+            configure(config);
+        })
+        .await,
+    )
 }
 
 /// The frames up to the close; the last must be `RoomLeft { ended }` of `session`. Returns that frame's fields.
@@ -266,20 +277,9 @@ async fn join_vs_end_races_across_nodes_leave_nobody_in_an_ended_session_and_one
     assert!(sessions.len() >= MEETINGS * RACES_PER_MEETING);
 
     // Each node's delivery worker claims from the one outbox: one delivery per event, whichever node recorded it.
-    let events = receiver
-        .wait(Duration::from_secs(120), "one meeting.ended per session", |events| events.len() >= sessions.len())
+    let received = || receiver.events().iter().map(|e| (e.name().to_owned(), e.session_id().to_owned())).collect();
+    common::one_meeting_ended_per_session(&sessions, Duration::from_secs(120), Duration::from_millis(1500), received)
         .await;
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    let events = if receiver.events().len() > events.len() { receiver.events() } else { events };
-    let mut per_session: HashMap<&str, usize> = HashMap::new();
-    for event in &events {
-        assert_eq!(event.name(), "meeting.ended");
-        *per_session.entry(event.session_id()).or_default() += 1;
-    }
-    for session in &sessions {
-        assert_eq!(per_session.get(session.as_str()), Some(&1), "one meeting.ended for {session}");
-    }
-    assert_eq!(events.len(), sessions.len(), "no meeting.ended for anything else");
     assert_eq!(*receiver.forged.lock().unwrap(), 0, "every delivery was signed with the published key");
 }
 
@@ -377,12 +377,7 @@ async fn within(ws: &mut Ws, bound: Duration) -> ServerFrame {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn when_a_node_dies_its_participants_resume_through_another_and_those_who_do_not_are_removed() {
     const GRACE: Duration = Duration::from_secs(2);
-    let Some(url) = redis_url() else { return };
-    let mut nodes = TestServer::nodes(3, |config| {
-        config.redis = Some(url.clone());
-        config.reconnect_grace = GRACE;
-    })
-    .await;
+    let Some(mut nodes) = three_nodes_with(|config| config.reconnect_grace = GRACE).await else { return };
     let meeting = nodes[0].meeting().await;
     let (_, host_token) = nodes[0].host(&meeting).await;
     let (mut host, session) = nodes[0].join(&host_token).await;
@@ -417,12 +412,7 @@ async fn when_a_node_dies_its_participants_resume_through_another_and_those_who_
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_session_whose_node_died_with_everyone_on_it_ends_all_participants_left() {
     const GRACE: Duration = Duration::from_secs(2);
-    let Some(url) = redis_url() else { return };
-    let mut nodes = TestServer::nodes(3, |config| {
-        config.redis = Some(url.clone());
-        config.reconnect_grace = GRACE;
-    })
-    .await;
+    let Some(mut nodes) = three_nodes_with(|config| config.reconnect_grace = GRACE).await else { return };
     let meeting = nodes[0].meeting().await;
     let (_, host_token) = nodes[2].host(&meeting).await;
     let (mut host, session) = nodes[2].join(&host_token).await;

@@ -357,3 +357,31 @@ pub async fn read_until_closed(stream: &mut (impl tokio::io::AsyncRead + Unpin),
         }
     }
 }
+
+/// Waits (at most `within`) until a webhook receiver got as many events as there are `sessions`, then `settle`
+/// longer for any beyond, and asserts that each session got exactly one `meeting.ended` and nothing else arrived.
+/// `received` reads the receiver's deliveries so far, as (event name, session id) pairs.
+pub async fn one_meeting_ended_per_session(
+    sessions: &[String],
+    within: Duration,
+    settle: Duration,
+    received: impl Fn() -> Vec<(String, String)>,
+) {
+    let deadline = tokio::time::Instant::now() + within;
+    while received().len() < sessions.len() {
+        let got = received();
+        assert!(tokio::time::Instant::now() < deadline, "one meeting.ended per session within {within:?}; got {got:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(settle).await;
+    let events = received();
+    let mut per_session: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for (name, session) in &events {
+        assert_eq!(name, "meeting.ended");
+        *per_session.entry(session).or_default() += 1;
+    }
+    for session in sessions {
+        assert_eq!(per_session.get(session.as_str()), Some(&1), "one meeting.ended for {session}");
+    }
+    assert_eq!(events.len(), sessions.len(), "no meeting.ended for anything else");
+}
