@@ -12,6 +12,7 @@ use crate::clock;
 use crate::store::Store;
 use endsession_protocol::LeaveState;
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
@@ -22,13 +23,17 @@ pub(super) trait HubCore: Send + Sync + Sized + 'static {
     /// release of the lock.
     type Conn: Deliver + Clone + Send + Sync + 'static;
 
-    fn store(&self) -> &Store;
+    /// The store, grace and halt flag of this hub.
+    fn base(&self) -> &HubBase;
+
+    fn store(&self) -> &Store {
+        &self.base().store
+    }
 
     /// True once the hub was halted (see [`super::LocalHub::halt`]): it then writes nothing more to the store.
-    fn halted(&self) -> bool;
-
-    /// How long a dropped participant is kept (the reconnect grace).
-    fn grace(&self) -> Duration;
+    fn halted(&self) -> bool {
+        self.base().halted.load(Ordering::SeqCst)
+    }
 
     /// A timer ran out: takes the meeting's lock (if the meeting still has a room), runs the timer's step on it
     /// ([`super::transitions::Transitions::timer_in_room`], which checks its generation), and releases.
@@ -51,7 +56,7 @@ pub(super) trait HubCore: Send + Sync + Sized + 'static {
     /// After the reconnect grace, removes the participant if it is still absent from this same absence.
     fn spawn_expiry(self: &Arc<Self>, meeting_id: &str, session_id: &str, participant_id: &str, generation: u64) {
         let timer = Timer::Expiry { participant_id: participant_id.to_owned(), generation };
-        self.spawn_timer(meeting_id, session_id, self.grace(), timer);
+        self.spawn_timer(meeting_id, session_id, self.base().grace, timer);
     }
 
     /// After the keep-alive, ends the emptied session unless somebody joined it meanwhile.
@@ -150,6 +155,25 @@ pub(super) trait HubCore: Send + Sync + Sized + 'static {
             }
             Departure::StillConnected | Departure::NotPresent => {}
         }
+    }
+}
+
+/// What every hub keeps alike: the store it records sessions in, how long a dropped participant is kept (the
+/// reconnect grace), and whether it was halted.
+pub(super) struct HubBase {
+    pub(super) store: Store,
+    pub(super) grace: Duration,
+    halted: AtomicBool,
+}
+
+impl HubBase {
+    pub(super) fn new(store: Store, grace: Duration) -> Self {
+        HubBase { store, grace, halted: AtomicBool::new(false) }
+    }
+
+    /// Stops every store write and join of the hub, as a crash would (see [`super::LocalHub::halt`]).
+    pub(super) fn halt(&self) {
+        self.halted.store(true, Ordering::SeqCst);
     }
 }
 

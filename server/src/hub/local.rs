@@ -5,7 +5,7 @@
 //! Meetings without a live session keep no memory: their room is retired and dropped.
 
 use super::countdown::Countdowns;
-use super::hub_core::{HubCore, Timer};
+use super::hub_core::{HubBase, HubCore, Timer};
 use super::room::{KickRefusal, LiveInfo, Room};
 use super::transitions::Transitions;
 use super::{Hub, HubError, JoinOutcome, JoinRequest, KickAllOutcome, Outbox, Seat};
@@ -14,7 +14,7 @@ use async_trait::async_trait;
 use endsession_protocol::{EndOptions, Permissions};
 use std::collections::HashMap;
 use std::ops::{Deref, DerefMut};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{Mutex as AsyncMutex, OwnedMutexGuard};
@@ -29,12 +29,9 @@ pub struct LocalHub {
 }
 
 struct Inner {
-    store: Store,
-    grace: Duration,
+    base: HubBase,
     rooms: Mutex<HashMap<String, Arc<AsyncMutex<Slot>>>>,
     next_conn: AtomicU64,
-    /// See [`LocalHub::halt`].
-    halted: AtomicBool,
 }
 
 #[derive(Default)]
@@ -81,13 +78,8 @@ impl LocalHub {
     /// A hub recording sessions in `store`, keeping dropped participants for `grace`. Must be called inside a tokio
     /// runtime: it starts the task that stamps live sessions as alive (see [`ALIVE_STAMP`]), which ends with the hub.
     pub fn new(store: Store, grace: Duration) -> Self {
-        let inner = Arc::new(Inner {
-            store,
-            grace,
-            rooms: Mutex::default(),
-            next_conn: AtomicU64::new(1),
-            halted: AtomicBool::new(false),
-        });
+        let inner =
+            Arc::new(Inner { base: HubBase::new(store, grace), rooms: Mutex::default(), next_conn: AtomicU64::new(1) });
         tokio::spawn(stamp_alive(Arc::downgrade(&inner)));
         LocalHub { inner }
     }
@@ -95,7 +87,7 @@ impl LocalHub {
     /// Stops every store write and join of this hub, as a crash would: for tests that start a second server on the
     /// same data while this one's connections are still open in the same process.
     pub fn halt(&self) {
-        self.inner.halted.store(true, Ordering::SeqCst);
+        self.inner.base.halt();
     }
 }
 
@@ -141,16 +133,8 @@ impl Inner {
 impl HubCore for Inner {
     type Conn = Outbox;
 
-    fn store(&self) -> &Store {
-        &self.store
-    }
-
-    fn halted(&self) -> bool {
-        self.halted.load(Ordering::SeqCst)
-    }
-
-    fn grace(&self) -> Duration {
-        self.grace
+    fn base(&self) -> &HubBase {
+        &self.base
     }
 
     async fn timer_ran_out(self: Arc<Self>, meeting_id: String, session_id: String, timer: Timer) {

@@ -31,7 +31,7 @@
 //! lost pub/sub connection is re-established, but frames published meanwhile are not replayed.
 
 use super::countdown::Countdowns;
-use super::hub_core::{HubCore, Timer};
+use super::hub_core::{HubBase, HubCore, Timer};
 use super::room::{KickRefusal, LiveInfo, Room, RoomSnapshot};
 use super::transitions::Transitions;
 use super::{ConnId, Deliver, Hub, HubError, JoinOutcome, JoinRequest, KickAllOutcome, Outbound, Outbox, Seat};
@@ -40,7 +40,7 @@ use crate::store::{Store, StoreError};
 use redis::aio::ConnectionManager;
 use redis::AsyncCommands;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -64,8 +64,7 @@ pub struct RedisHub {
 }
 
 struct Inner {
-    store: Store,
-    grace: Duration,
+    base: HubBase,
     redis: ConnectionManager,
     release: redis::Script,
     unlock: redis::Script,
@@ -74,7 +73,6 @@ struct Inner {
     next_conn: AtomicU64,
     /// This node's joined connections, by id: where the frames published for them go.
     local: Mutex<HashMap<ConnId, Outbox>>,
-    halted: AtomicBool,
     subscriber: tokio::task::JoinHandle<()>,
     /// Stamps this node alive and sweeps for dead ones (see `redis_watch.rs`).
     watcher: Mutex<Option<tokio::task::JoinHandle<()>>>,
@@ -141,15 +139,13 @@ impl RedisHub {
         let node: u64 = redis.incr("endsession:nodes", 1).await?;
         let (ready, subscribed) = tokio::sync::oneshot::channel();
         let inner = Arc::new_cyclic(|weak| Inner {
-            store,
-            grace,
+            base: HubBase::new(store, grace),
             redis,
             release: redis::Script::new(RELEASE),
             unlock: redis::Script::new(UNLOCK),
             node,
             next_conn: AtomicU64::new(1),
             local: Mutex::default(),
-            halted: AtomicBool::new(false),
             subscriber: tokio::spawn(bus::listen(client, bus::channel(node), weak.clone(), ready)),
             watcher: Mutex::default(),
             prefix: format!("endsession:{cluster}"),
@@ -166,7 +162,7 @@ impl RedisHub {
     /// Stops every store write and join of this hub, and its subscription, as a crash would (see
     /// [`super::LocalHub::halt`]).
     pub fn halt(&self) {
-        self.inner.halted.store(true, Ordering::SeqCst);
+        self.inner.base.halt();
         self.inner.subscriber.abort();
         // Its stamp lapses: to the other nodes it is dead, as after a SIGKILL.
         if let Some(watcher) = self.inner.watcher.lock().unwrap_or_else(|p| p.into_inner()).take() {
@@ -223,16 +219,8 @@ impl Inner {
 impl HubCore for Inner {
     type Conn = Remote;
 
-    fn store(&self) -> &Store {
-        &self.store
-    }
-
-    fn halted(&self) -> bool {
-        self.halted.load(Ordering::SeqCst)
-    }
-
-    fn grace(&self) -> Duration {
-        self.grace
+    fn base(&self) -> &HubBase {
+        &self.base
     }
 
     async fn timer_ran_out(self: Arc<Self>, meeting_id: String, session_id: String, timer: Timer) {

@@ -19,7 +19,7 @@ impl LocalHub {
     /// its true peak, and the last moment anyone was present as its end. Call once, before serving. Returns how
     /// many sessions were restored.
     pub async fn restore(&self) -> Result<usize, StoreError> {
-        let sessions = self.inner.store.run(|db| db.live_sessions_to_restore()).await?;
+        let sessions = self.inner.store().run(|db| db.live_sessions_to_restore()).await?;
         let mut restored = 0;
         for live in sessions {
             let meeting_id = live.session.meeting_id.clone();
@@ -29,7 +29,7 @@ impl LocalHub {
                 let meeting = meeting_id.clone();
                 let reason = EndReason::AllParticipantsLeft;
                 self.inner
-                    .store
+                    .store()
                     .run(move |db| db.transaction(|db| db.end_session(&meeting, &session_id, &at, reason, peak, 0)))
                     .await?;
                 continue;
@@ -91,7 +91,7 @@ pub(super) async fn stamp_alive(inner: Weak<Inner>) {
         if alive.is_empty() {
             continue;
         }
-        if let Err(e) = inner.store.run(move |db| db.stamp_alive(&alive, &clock::now())).await {
+        if let Err(e) = inner.store().run(move |db| db.stamp_alive(&alive, &clock::now())).await {
             tracing::warn!(error = %e, "could not stamp live sessions as alive");
         }
     }

@@ -254,40 +254,8 @@ pub(super) trait Transitions: Countdowns {
         self.watch_hosts(room, meeting_id).await;
     }
 
-    /// The grace ran out: removes the participant if it is still absent from this same absence (`generation`). One
-    /// restored after a restart leaves when it was last known present.
-    async fn expire_in_room(
-        self: &Arc<Self>,
-        room: &mut RoomOf<Self>,
-        meeting_id: &str,
-        session_id: &str,
-        participant_id: &str,
-        generation: u64,
-    ) {
-        let at = room.last_seen(participant_id).unwrap_or_else(clock::now);
-        if let Departure::Removed { ending, linger } = room.expire(session_id, participant_id, generation) {
-            self.removed(meeting_id, session_id, participant_id, at, false, ending, linger).await;
-        }
-        self.watch_hosts(room, meeting_id).await;
-    }
-
-    /// The keep-alive ran out: ends the emptied session unless somebody joined it meanwhile (`generation`). It ended
-    /// when the last participant left (`emptied_at`): the time nobody was there is not meeting time.
-    async fn linger_in_room(
-        &self,
-        room: &mut RoomOf<Self>,
-        meeting_id: &str,
-        session_id: &str,
-        generation: u64,
-        emptied_at: String,
-    ) {
-        if let Some(mut ending) = room.linger_expired(session_id, generation) {
-            ending.ended_at.get_or_insert(emptied_at);
-            self.finish(meeting_id, ending).await;
-        }
-    }
-
-    /// A timer ran out (see [`Timer`]): its step on the locked room.
+    /// A timer ran out (see [`Timer`]): its step on the locked room, which does nothing if the timer's generation
+    /// is stale.
     async fn timer_in_room(
         self: &Arc<Self>,
         room: &mut RoomOf<Self>,
@@ -296,11 +264,22 @@ pub(super) trait Transitions: Countdowns {
         timer: Timer,
     ) {
         match timer {
+            // Removes the participant if it is still absent from this same absence. One restored after a restart
+            // leaves when it was last known present.
             Timer::Expiry { participant_id, generation } => {
-                self.expire_in_room(room, meeting_id, session_id, &participant_id, generation).await
+                let at = room.last_seen(&participant_id).unwrap_or_else(clock::now);
+                if let Departure::Removed { ending, linger } = room.expire(session_id, &participant_id, generation) {
+                    self.removed(meeting_id, session_id, &participant_id, at, false, ending, linger).await;
+                }
+                self.watch_hosts(room, meeting_id).await;
             }
+            // Ends the emptied session unless somebody joined it meanwhile. It ended when the last participant left
+            // (`emptied_at`): the time nobody was there is not meeting time.
             Timer::Linger { generation, emptied_at } => {
-                self.linger_in_room(room, meeting_id, session_id, generation, emptied_at).await
+                if let Some(mut ending) = room.linger_expired(session_id, generation) {
+                    ending.ended_at.get_or_insert(emptied_at);
+                    self.finish(meeting_id, ending).await;
+                }
             }
             Timer::Countdown { generation } => self.countdown_in_room(room, meeting_id, session_id, generation).await,
         }
