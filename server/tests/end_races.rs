@@ -6,7 +6,7 @@
 mod common;
 mod receiver;
 
-use common::{Meeting, TestServer};
+use common::{Joiner, Meeting, TestServer};
 use endsession_protocol::{ClientFrame, LeaveState, ServerFrame};
 use futures_util::future::join_all;
 use receiver::Receiver;
@@ -82,70 +82,20 @@ async fn every_kick_all_on_an_ending_session_is_answered_with_the_same_result() 
     }
 }
 
-/// How one join-vs-end race ended for the joiner.
-enum Joiner {
-    /// Admitted to the session being ended, then told `ended`.
-    EndedWithIt,
-    /// In a new session (ended afterwards by the test).
-    NewSession(String),
-}
-
 /// One meeting's share of the races, one after another: each race starts a session with the host, then a joiner
-/// joins while the session is ended by the backend (even races) or by the host's kickAll (odd ones).
+/// joins while the session is ended by the backend (even races) or by the host's kickAll (odd ones). Returns the
+/// sessions and how many joiners were admitted to the ending session (and told ended).
 async fn races_in_one_meeting(server: &TestServer, meeting: Meeting, races: usize) -> (Vec<String>, usize) {
     let mut with_the_end = 0;
     let (_, host_token) = server.host(&meeting).await;
     let (_, joiner_token) = server.guest(&meeting).await;
     let mut sessions = Vec::new();
     for race in 0..races {
-        let (mut host, session) = server.join(&host_token).await;
-        assert!(!sessions.contains(&session), "a new session each time");
-        sessions.push(session.clone());
-        let end = async {
-            if race.is_multiple_of(2) {
-                server.rest_kick_all(&meeting).await;
-                host.until_closed().await
-            } else {
-                host.send(&ClientFrame::kick_all(1)).await;
-                host.until_closed().await
-            }
-        };
-        let join = async {
-            let (mut ws, answer) = server.join_with(&joiner_token, None).await;
-            match answer {
-                ServerFrame::Joined { session_id, .. } if session_id == session => {
-                    let frames = ws.until_closed().await;
-                    assert!(
-                        matches!(frames.last(), Some(ServerFrame::RoomLeft { state: LeaveState::Ended, .. })),
-                        "joined the ending session, so told it ended: {frames:?}"
-                    );
-                    (Joiner::EndedWithIt, None)
-                }
-                ServerFrame::Joined { session_id, .. } => (Joiner::NewSession(session_id), Some(ws)),
-                other => panic!("a joiner is either in a session or told ended: {other:?}"),
-            }
-        };
-        let (host_frames, (joiner, joiner_ws)) = tokio::join!(end, join);
-        assert!(
-            host_frames.iter().any(|f| matches!(f, ServerFrame::RoomLeft { state: LeaveState::Ended, .. })),
-            "the host learns ended: {host_frames:?}"
-        );
-        let (_, live) = server.active_session(&meeting).await;
-        match joiner {
-            Joiner::EndedWithIt => {
-                with_the_end += 1;
-                assert_eq!((&live["data"]["id"], &live["data"]["status"]), (&json!(session), &json!("ENDED")));
-                assert_eq!(live["data"]["live_participants"], 0, "nobody left in an ENDED session");
-            }
-            Joiner::NewSession(new) => {
-                // Alone in a live new session, not in the ended one.
-                assert_eq!((&live["data"]["id"], &live["data"]["status"]), (&json!(new), &json!("LIVE")));
-                assert_eq!(live["data"]["live_participants"], 1);
-                sessions.push(new.clone());
-                server.rest_kick_all(&meeting).await;
-                let frames = joiner_ws.expect("the joiner's socket").until_closed().await;
-                assert!(matches!(frames.last(), Some(ServerFrame::RoomLeft { state: LeaveState::Ended, .. })));
-            }
+        let joiner =
+            common::join_vs_end_race(server, server, server, &meeting, &host_token, &joiner_token, race, &mut sessions)
+                .await;
+        if matches!(joiner, Joiner::EndedWithIt) {
+            with_the_end += 1;
         }
         let ended = server.admin(Method::GET, &TestServer::meeting_path(&meeting, "/active-session"), None).await;
         assert_eq!(ended["status"], "ENDED");

@@ -195,12 +195,6 @@ async fn permission_changes_through_node_b_reach_participants_on_other_nodes_liv
     told_ended(&mut guests[1].1, &session).await;
 }
 
-/// How one join-vs-end race ended for the joiner.
-enum Joiner {
-    EndedWithIt,
-    NewSession(String),
-}
-
 /// One meeting's races, one after another: the host joins through one node, the joiner through the next, and the
 /// end comes through the third (REST, even races) or from the host's kickAll (odd ones).
 async fn races_in_one_meeting(nodes: &[TestServer], meeting: Meeting, first: usize, races: usize) -> Vec<String> {
@@ -209,48 +203,9 @@ async fn races_in_one_meeting(nodes: &[TestServer], meeting: Meeting, first: usi
     let (_, joiner_token) = nodes[0].guest(&meeting).await;
     for race in first..first + races {
         let (host_node, joiner_node, end_node) = (&nodes[race % 3], &nodes[(race + 1) % 3], &nodes[(race + 2) % 3]);
-        let (mut host, session) = host_node.join(&host_token).await;
-        assert!(!sessions.contains(&session), "a new session each time");
-        sessions.push(session.clone());
-        let end = async {
-            if race.is_multiple_of(2) {
-                end_node.rest_kick_all(&meeting).await;
-            } else {
-                host.send(&ClientFrame::kick_all(1)).await;
-            }
-            host.until_closed().await
-        };
-        let join = async {
-            let (mut ws, answer) = joiner_node.join_with(&joiner_token, None).await;
-            match answer {
-                ServerFrame::Joined { session_id, .. } if session_id == session => {
-                    told_ended(&mut ws, &session).await;
-                    (Joiner::EndedWithIt, None)
-                }
-                ServerFrame::Joined { session_id, .. } => (Joiner::NewSession(session_id), Some(ws)),
-                other => panic!("race {race}: a joiner is either in a session or told ended: {other:?}"),
-            }
-        };
-        let (host_frames, (joiner, joiner_ws)) = tokio::join!(end, join);
-        assert!(
-            host_frames.iter().any(|f| matches!(f, ServerFrame::RoomLeft { state: LeaveState::Ended, .. })),
-            "race {race}: the host learns ended: {host_frames:?}"
-        );
-        // Asked of the node that did not take part in the join.
-        let (_, live) = end_node.active_session(&meeting).await;
-        match joiner {
-            Joiner::EndedWithIt => {
-                assert_eq!((&live["data"]["id"], &live["data"]["status"]), (&json!(session), &json!("ENDED")));
-                assert_eq!(live["data"]["live_participants"], 0, "race {race}: nobody left in an ENDED session");
-            }
-            Joiner::NewSession(new) => {
-                assert_eq!((&live["data"]["id"], &live["data"]["status"]), (&json!(new), &json!("LIVE")));
-                assert_eq!(live["data"]["live_participants"], 1, "race {race}: alone in the new session");
-                sessions.push(new.clone());
-                host_node.rest_kick_all(&meeting).await;
-                told_ended(&mut joiner_ws.expect("the joiner's socket"), &new).await;
-            }
-        }
+        let tokens = (host_token.as_str(), joiner_token.as_str());
+        common::join_vs_end_race(host_node, joiner_node, end_node, &meeting, tokens.0, tokens.1, race, &mut sessions)
+            .await;
     }
     sessions
 }
