@@ -87,6 +87,20 @@ async fn guests_on(nodes: &[&TestServer], meeting: &Meeting, session: &str) -> V
     guests
 }
 
+/// A host joined through `host_node` and one guest through each of `guest_nodes` (in order), all in one session;
+/// the host saw each arrive. Returns the host's id and socket, the session, and the guests' ids and sockets.
+async fn host_and_guests(
+    host_node: &TestServer,
+    guest_nodes: &[&TestServer],
+    meeting: &Meeting,
+) -> (String, Ws, String, Vec<(String, Ws)>) {
+    let (host_id, host_token) = host_node.host(meeting).await;
+    let (mut host, session) = host_node.join(&host_token).await;
+    let guests = guests_on(guest_nodes, meeting, &session).await;
+    sees_arrivals(&mut host, &guests).await;
+    (host_id, host, session, guests)
+}
+
 /// The host sees each guest arrive, in order: arrivals on other nodes reach it live.
 async fn sees_arrivals(host: &mut Ws, guests: &[(String, Ws)]) {
     for (id, _) in guests {
@@ -111,10 +125,7 @@ async fn a_host_on_node_a_ends_the_session_for_every_participant_on_nodes_b_and_
     let Some(nodes) = three_nodes().await else { return };
     let (a, b, c) = (&nodes[0], &nodes[1], &nodes[2]);
     let meeting = a.meeting().await;
-    let (host_id, host_token) = a.host(&meeting).await;
-    let (mut host, session) = a.join(&host_token).await;
-    let mut guests = guests_on(&[b, c, b, c], &meeting, &session).await;
-    sees_arrivals(&mut host, &guests).await;
+    let (host_id, mut host, session, mut guests) = host_and_guests(a, &[b, c, b, c], &meeting).await;
     let (_, live) = c.active_session(&meeting).await;
     assert_eq!(live["data"]["live_participants"], 5, "node C counts the participants of every node: {live}");
 
@@ -134,10 +145,7 @@ async fn a_rest_kick_all_sent_to_node_c_ends_the_session_for_participants_on_eve
     let Some(nodes) = three_nodes().await else { return };
     let (a, b, c) = (&nodes[0], &nodes[1], &nodes[2]);
     let meeting = b.meeting().await;
-    let (_, host_token) = a.host(&meeting).await;
-    let (mut host, session) = a.join(&host_token).await;
-    let mut guests = guests_on(&[b, c, a], &meeting, &session).await;
-    sees_arrivals(&mut host, &guests).await;
+    let (_, mut host, session, mut guests) = host_and_guests(a, &[b, c, a], &meeting).await;
 
     let answer = c.rest_kick_all(&meeting).await;
     assert_eq!(answer["kicked_participants_count"], 4, "{answer}");
@@ -154,10 +162,7 @@ async fn permission_changes_through_node_b_reach_participants_on_other_nodes_liv
     let Some(nodes) = three_nodes().await else { return };
     let (a, b, c) = (&nodes[0], &nodes[1], &nodes[2]);
     let meeting = a.meeting().await;
-    let (_, host_token) = c.host(&meeting).await;
-    let (mut host, session) = c.join(&host_token).await;
-    let mut guests = guests_on(&[a, c], &meeting, &session).await;
-    sees_arrivals(&mut host, &guests).await;
+    let (_, mut host, session, mut guests) = host_and_guests(c, &[a, c], &meeting).await;
     assert!(matches!(guests[0].1.recv().await, ServerFrame::ParticipantJoined { .. }), "the second guest arrived");
 
     // A participant's preset, changed through node B, reaches its socket on node A.
@@ -243,10 +248,7 @@ async fn a_countdown_started_on_node_a_is_told_on_every_node_and_ends_the_sessio
     let Some(nodes) = three_nodes().await else { return };
     let (a, b, c) = (&nodes[0], &nodes[1], &nodes[2]);
     let meeting = a.meeting().await;
-    let (_, host_token) = a.host(&meeting).await;
-    let (mut host, session) = a.join(&host_token).await;
-    let mut guests = guests_on(&[b], &meeting, &session).await;
-    sees_arrivals(&mut host, &guests).await;
+    let (_, mut host, session, mut guests) = host_and_guests(a, &[b], &meeting).await;
 
     let options = endsession_protocol::EndOptions { message: Some("bye".into()), lock: false, grace_seconds: Some(2) };
     host.send(&ClientFrame::kick_all_with(1, options)).await;
@@ -369,10 +371,7 @@ async fn a_session_whose_node_died_with_everyone_on_it_ends_all_participants_lef
     const GRACE: Duration = Duration::from_secs(2);
     let Some(mut nodes) = three_nodes_with(|config| config.reconnect_grace = GRACE).await else { return };
     let meeting = nodes[0].meeting().await;
-    let (_, host_token) = nodes[2].host(&meeting).await;
-    let (mut host, session) = nodes[2].join(&host_token).await;
-    let mut guests = guests_on(&[&nodes[2]], &meeting, &session).await;
-    sees_arrivals(&mut host, &guests).await;
+    let (_, host, session, mut guests) = host_and_guests(&nodes[2], &[&nodes[2]], &meeting).await;
 
     drop(nodes.remove(2));
     host.drop_abruptly();
