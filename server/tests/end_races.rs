@@ -6,13 +6,12 @@
 mod common;
 mod receiver;
 
-use common::{Meeting, TestServer};
+use common::{Joiner, Meeting, TestServer};
 use endsession_protocol::{ClientFrame, LeaveState, ServerFrame};
 use futures_util::future::join_all;
 use receiver::Receiver;
 use reqwest::Method;
 use serde_json::json;
-use std::collections::HashMap;
 use std::time::Duration;
 
 /// What a host's client resolves its `kickAll` with: `(session id, kicked count, ended by this call)`, from the
@@ -83,70 +82,20 @@ async fn every_kick_all_on_an_ending_session_is_answered_with_the_same_result() 
     }
 }
 
-/// How one join-vs-end race ended for the joiner.
-enum Joiner {
-    /// Admitted to the session being ended, then told `ended`.
-    EndedWithIt,
-    /// In a new session (ended afterwards by the test).
-    NewSession(String),
-}
-
 /// One meeting's share of the races, one after another: each race starts a session with the host, then a joiner
-/// joins while the session is ended by the backend (even races) or by the host's kickAll (odd ones).
+/// joins while the session is ended by the backend (even races) or by the host's kickAll (odd ones). Returns the
+/// sessions and how many joiners were admitted to the ending session (and told ended).
 async fn races_in_one_meeting(server: &TestServer, meeting: Meeting, races: usize) -> (Vec<String>, usize) {
     let mut with_the_end = 0;
     let (_, host_token) = server.host(&meeting).await;
     let (_, joiner_token) = server.guest(&meeting).await;
     let mut sessions = Vec::new();
     for race in 0..races {
-        let (mut host, session) = server.join(&host_token).await;
-        assert!(!sessions.contains(&session), "a new session each time");
-        sessions.push(session.clone());
-        let end = async {
-            if race.is_multiple_of(2) {
-                server.rest_kick_all(&meeting).await;
-                host.until_closed().await
-            } else {
-                host.send(&ClientFrame::kick_all(1)).await;
-                host.until_closed().await
-            }
-        };
-        let join = async {
-            let (mut ws, answer) = server.join_with(&joiner_token, None).await;
-            match answer {
-                ServerFrame::Joined { session_id, .. } if session_id == session => {
-                    let frames = ws.until_closed().await;
-                    assert!(
-                        matches!(frames.last(), Some(ServerFrame::RoomLeft { state: LeaveState::Ended, .. })),
-                        "joined the ending session, so told it ended: {frames:?}"
-                    );
-                    (Joiner::EndedWithIt, None)
-                }
-                ServerFrame::Joined { session_id, .. } => (Joiner::NewSession(session_id), Some(ws)),
-                other => panic!("a joiner is either in a session or told ended: {other:?}"),
-            }
-        };
-        let (host_frames, (joiner, joiner_ws)) = tokio::join!(end, join);
-        assert!(
-            host_frames.iter().any(|f| matches!(f, ServerFrame::RoomLeft { state: LeaveState::Ended, .. })),
-            "the host learns ended: {host_frames:?}"
-        );
-        let (_, live) = server.active_session(&meeting).await;
-        match joiner {
-            Joiner::EndedWithIt => {
-                with_the_end += 1;
-                assert_eq!((&live["data"]["id"], &live["data"]["status"]), (&json!(session), &json!("ENDED")));
-                assert_eq!(live["data"]["live_participants"], 0, "nobody left in an ENDED session");
-            }
-            Joiner::NewSession(new) => {
-                // Alone in a live new session, not in the ended one.
-                assert_eq!((&live["data"]["id"], &live["data"]["status"]), (&json!(new), &json!("LIVE")));
-                assert_eq!(live["data"]["live_participants"], 1);
-                sessions.push(new.clone());
-                server.rest_kick_all(&meeting).await;
-                let frames = joiner_ws.expect("the joiner's socket").until_closed().await;
-                assert!(matches!(frames.last(), Some(ServerFrame::RoomLeft { state: LeaveState::Ended, .. })));
-            }
+        let joiner =
+            common::join_vs_end_race(server, server, server, &meeting, &host_token, &joiner_token, race, &mut sessions)
+                .await;
+        if matches!(joiner, Joiner::EndedWithIt) {
+            with_the_end += 1;
         }
         let ended = server.admin(Method::GET, &TestServer::meeting_path(&meeting, "/active-session"), None).await;
         assert_eq!(ended["status"], "ENDED");
@@ -182,20 +131,9 @@ async fn a_thousand_join_vs_end_races_leave_nobody_in_an_ended_session_and_one_w
     );
     assert!(sessions.len() >= MEETINGS * RACES_PER_MEETING);
 
-    let events = receiver
-        .wait(Duration::from_secs(120), "one meeting.ended per session", |events| events.len() >= sessions.len())
+    // Half a second longer: nothing beyond one per session may arrive.
+    let received = || receiver.events().iter().map(|e| (e.name().to_owned(), e.session_id().to_owned())).collect();
+    common::one_meeting_ended_per_session(&sessions, Duration::from_secs(120), Duration::from_millis(500), received)
         .await;
-    // A little longer: nothing beyond one per session may arrive.
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let events = if receiver.events().len() > events.len() { receiver.events() } else { events };
-    let mut per_session: HashMap<&str, usize> = HashMap::new();
-    for event in &events {
-        assert_eq!(event.name(), "meeting.ended");
-        *per_session.entry(event.session_id()).or_default() += 1;
-    }
-    for session in &sessions {
-        assert_eq!(per_session.get(session.as_str()), Some(&1), "one meeting.ended for {session}");
-    }
-    assert_eq!(events.len(), sessions.len(), "no meeting.ended for anything else");
     assert_eq!(*receiver.forged.lock().unwrap(), 0, "every delivery was signed");
 }

@@ -11,11 +11,11 @@ mod receiver;
 
 use common::{Meeting, TestServer, Ws};
 use endsession_protocol::{ClientFrame, EndReason, EndedBy, LeaveState, Permissions, ServerFrame};
+use endsession_server::config::Config;
 use futures_util::future::join_all;
 use receiver::Receiver;
 use reqwest::Method;
 use serde_json::{json, Value};
-use std::collections::HashMap;
 use std::time::Duration;
 
 /// The Redis to use, or None (a loud skip) when there is none and none is required.
@@ -40,8 +40,19 @@ fn redis_url() -> Option<String> {
 
 /// Three nodes on one store and one Redis, started at once.
 async fn three_nodes() -> Option<Vec<TestServer>> {
+    three_nodes_with(|_| {}).await
+}
+
+/// Three nodes on the test Redis, each `configure`d alike; None when there is no Redis (see [`redis_url`]).
+async fn three_nodes_with(configure: impl Fn(&mut Config)) -> Option<Vec<TestServer>> {
     let url = redis_url()?;
-    Some(TestServer::nodes(3, |config| config.redis = Some(url.clone())).await)
+    Some(
+        TestServer::nodes(3, |config| {
+            config.redis = Some(url.clone());
+            configure(config);
+        })
+        .await,
+    )
 }
 
 /// The frames up to the close; the last must be `RoomLeft { ended }` of `session`. Returns that frame's fields.
@@ -76,6 +87,20 @@ async fn guests_on(nodes: &[&TestServer], meeting: &Meeting, session: &str) -> V
     guests
 }
 
+/// A host joined through `host_node` and one guest through each of `guest_nodes` (in order), all in one session;
+/// the host saw each arrive. Returns the host's id and socket, the session, and the guests' ids and sockets.
+async fn host_and_guests(
+    host_node: &TestServer,
+    guest_nodes: &[&TestServer],
+    meeting: &Meeting,
+) -> (String, Ws, String, Vec<(String, Ws)>) {
+    let (host_id, host_token) = host_node.host(meeting).await;
+    let (mut host, session) = host_node.join(&host_token).await;
+    let guests = guests_on(guest_nodes, meeting, &session).await;
+    sees_arrivals(&mut host, &guests).await;
+    (host_id, host, session, guests)
+}
+
 /// The host sees each guest arrive, in order: arrivals on other nodes reach it live.
 async fn sees_arrivals(host: &mut Ws, guests: &[(String, Ws)]) {
     for (id, _) in guests {
@@ -100,10 +125,7 @@ async fn a_host_on_node_a_ends_the_session_for_every_participant_on_nodes_b_and_
     let Some(nodes) = three_nodes().await else { return };
     let (a, b, c) = (&nodes[0], &nodes[1], &nodes[2]);
     let meeting = a.meeting().await;
-    let (host_id, host_token) = a.host(&meeting).await;
-    let (mut host, session) = a.join(&host_token).await;
-    let mut guests = guests_on(&[b, c, b, c], &meeting, &session).await;
-    sees_arrivals(&mut host, &guests).await;
+    let (host_id, mut host, session, mut guests) = host_and_guests(a, &[b, c, b, c], &meeting).await;
     let (_, live) = c.active_session(&meeting).await;
     assert_eq!(live["data"]["live_participants"], 5, "node C counts the participants of every node: {live}");
 
@@ -123,10 +145,7 @@ async fn a_rest_kick_all_sent_to_node_c_ends_the_session_for_participants_on_eve
     let Some(nodes) = three_nodes().await else { return };
     let (a, b, c) = (&nodes[0], &nodes[1], &nodes[2]);
     let meeting = b.meeting().await;
-    let (_, host_token) = a.host(&meeting).await;
-    let (mut host, session) = a.join(&host_token).await;
-    let mut guests = guests_on(&[b, c, a], &meeting, &session).await;
-    sees_arrivals(&mut host, &guests).await;
+    let (_, mut host, session, mut guests) = host_and_guests(a, &[b, c, a], &meeting).await;
 
     let answer = c.rest_kick_all(&meeting).await;
     assert_eq!(answer["kicked_participants_count"], 4, "{answer}");
@@ -143,10 +162,7 @@ async fn permission_changes_through_node_b_reach_participants_on_other_nodes_liv
     let Some(nodes) = three_nodes().await else { return };
     let (a, b, c) = (&nodes[0], &nodes[1], &nodes[2]);
     let meeting = a.meeting().await;
-    let (_, host_token) = c.host(&meeting).await;
-    let (mut host, session) = c.join(&host_token).await;
-    let mut guests = guests_on(&[a, c], &meeting, &session).await;
-    sees_arrivals(&mut host, &guests).await;
+    let (_, mut host, session, mut guests) = host_and_guests(c, &[a, c], &meeting).await;
     assert!(matches!(guests[0].1.recv().await, ServerFrame::ParticipantJoined { .. }), "the second guest arrived");
 
     // A participant's preset, changed through node B, reaches its socket on node A.
@@ -184,12 +200,6 @@ async fn permission_changes_through_node_b_reach_participants_on_other_nodes_liv
     told_ended(&mut guests[1].1, &session).await;
 }
 
-/// How one join-vs-end race ended for the joiner.
-enum Joiner {
-    EndedWithIt,
-    NewSession(String),
-}
-
 /// One meeting's races, one after another: the host joins through one node, the joiner through the next, and the
 /// end comes through the third (REST, even races) or from the host's kickAll (odd ones).
 async fn races_in_one_meeting(nodes: &[TestServer], meeting: Meeting, first: usize, races: usize) -> Vec<String> {
@@ -198,48 +208,9 @@ async fn races_in_one_meeting(nodes: &[TestServer], meeting: Meeting, first: usi
     let (_, joiner_token) = nodes[0].guest(&meeting).await;
     for race in first..first + races {
         let (host_node, joiner_node, end_node) = (&nodes[race % 3], &nodes[(race + 1) % 3], &nodes[(race + 2) % 3]);
-        let (mut host, session) = host_node.join(&host_token).await;
-        assert!(!sessions.contains(&session), "a new session each time");
-        sessions.push(session.clone());
-        let end = async {
-            if race.is_multiple_of(2) {
-                end_node.rest_kick_all(&meeting).await;
-            } else {
-                host.send(&ClientFrame::kick_all(1)).await;
-            }
-            host.until_closed().await
-        };
-        let join = async {
-            let (mut ws, answer) = joiner_node.join_with(&joiner_token, None).await;
-            match answer {
-                ServerFrame::Joined { session_id, .. } if session_id == session => {
-                    told_ended(&mut ws, &session).await;
-                    (Joiner::EndedWithIt, None)
-                }
-                ServerFrame::Joined { session_id, .. } => (Joiner::NewSession(session_id), Some(ws)),
-                other => panic!("race {race}: a joiner is either in a session or told ended: {other:?}"),
-            }
-        };
-        let (host_frames, (joiner, joiner_ws)) = tokio::join!(end, join);
-        assert!(
-            host_frames.iter().any(|f| matches!(f, ServerFrame::RoomLeft { state: LeaveState::Ended, .. })),
-            "race {race}: the host learns ended: {host_frames:?}"
-        );
-        // Asked of the node that did not take part in the join.
-        let (_, live) = end_node.active_session(&meeting).await;
-        match joiner {
-            Joiner::EndedWithIt => {
-                assert_eq!((&live["data"]["id"], &live["data"]["status"]), (&json!(session), &json!("ENDED")));
-                assert_eq!(live["data"]["live_participants"], 0, "race {race}: nobody left in an ENDED session");
-            }
-            Joiner::NewSession(new) => {
-                assert_eq!((&live["data"]["id"], &live["data"]["status"]), (&json!(new), &json!("LIVE")));
-                assert_eq!(live["data"]["live_participants"], 1, "race {race}: alone in the new session");
-                sessions.push(new.clone());
-                host_node.rest_kick_all(&meeting).await;
-                told_ended(&mut joiner_ws.expect("the joiner's socket"), &new).await;
-            }
-        }
+        let tokens = (host_token.as_str(), joiner_token.as_str());
+        common::join_vs_end_race(host_node, joiner_node, end_node, &meeting, tokens.0, tokens.1, race, &mut sessions)
+            .await;
     }
     sessions
 }
@@ -266,20 +237,9 @@ async fn join_vs_end_races_across_nodes_leave_nobody_in_an_ended_session_and_one
     assert!(sessions.len() >= MEETINGS * RACES_PER_MEETING);
 
     // Each node's delivery worker claims from the one outbox: one delivery per event, whichever node recorded it.
-    let events = receiver
-        .wait(Duration::from_secs(120), "one meeting.ended per session", |events| events.len() >= sessions.len())
+    let received = || receiver.events().iter().map(|e| (e.name().to_owned(), e.session_id().to_owned())).collect();
+    common::one_meeting_ended_per_session(&sessions, Duration::from_secs(120), Duration::from_millis(1500), received)
         .await;
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    let events = if receiver.events().len() > events.len() { receiver.events() } else { events };
-    let mut per_session: HashMap<&str, usize> = HashMap::new();
-    for event in &events {
-        assert_eq!(event.name(), "meeting.ended");
-        *per_session.entry(event.session_id()).or_default() += 1;
-    }
-    for session in &sessions {
-        assert_eq!(per_session.get(session.as_str()), Some(&1), "one meeting.ended for {session}");
-    }
-    assert_eq!(events.len(), sessions.len(), "no meeting.ended for anything else");
     assert_eq!(*receiver.forged.lock().unwrap(), 0, "every delivery was signed with the published key");
 }
 
@@ -288,10 +248,7 @@ async fn a_countdown_started_on_node_a_is_told_on_every_node_and_ends_the_sessio
     let Some(nodes) = three_nodes().await else { return };
     let (a, b, c) = (&nodes[0], &nodes[1], &nodes[2]);
     let meeting = a.meeting().await;
-    let (_, host_token) = a.host(&meeting).await;
-    let (mut host, session) = a.join(&host_token).await;
-    let mut guests = guests_on(&[b], &meeting, &session).await;
-    sees_arrivals(&mut host, &guests).await;
+    let (_, mut host, session, mut guests) = host_and_guests(a, &[b], &meeting).await;
 
     let options = endsession_protocol::EndOptions { message: Some("bye".into()), lock: false, grace_seconds: Some(2) };
     host.send(&ClientFrame::kick_all_with(1, options)).await;
@@ -377,12 +334,7 @@ async fn within(ws: &mut Ws, bound: Duration) -> ServerFrame {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn when_a_node_dies_its_participants_resume_through_another_and_those_who_do_not_are_removed() {
     const GRACE: Duration = Duration::from_secs(2);
-    let Some(url) = redis_url() else { return };
-    let mut nodes = TestServer::nodes(3, |config| {
-        config.redis = Some(url.clone());
-        config.reconnect_grace = GRACE;
-    })
-    .await;
+    let Some(mut nodes) = three_nodes_with(|config| config.reconnect_grace = GRACE).await else { return };
     let meeting = nodes[0].meeting().await;
     let (_, host_token) = nodes[0].host(&meeting).await;
     let (mut host, session) = nodes[0].join(&host_token).await;
@@ -417,17 +369,9 @@ async fn when_a_node_dies_its_participants_resume_through_another_and_those_who_
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_session_whose_node_died_with_everyone_on_it_ends_all_participants_left() {
     const GRACE: Duration = Duration::from_secs(2);
-    let Some(url) = redis_url() else { return };
-    let mut nodes = TestServer::nodes(3, |config| {
-        config.redis = Some(url.clone());
-        config.reconnect_grace = GRACE;
-    })
-    .await;
+    let Some(mut nodes) = three_nodes_with(|config| config.reconnect_grace = GRACE).await else { return };
     let meeting = nodes[0].meeting().await;
-    let (_, host_token) = nodes[2].host(&meeting).await;
-    let (mut host, session) = nodes[2].join(&host_token).await;
-    let mut guests = guests_on(&[&nodes[2]], &meeting, &session).await;
-    sees_arrivals(&mut host, &guests).await;
+    let (_, host, session, mut guests) = host_and_guests(&nodes[2], &[&nodes[2]], &meeting).await;
 
     drop(nodes.remove(2));
     host.drop_abruptly();

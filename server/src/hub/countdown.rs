@@ -1,20 +1,22 @@
 //! The countdown to a session's end, on the hub's side: started by `kickAll` with `graceSeconds` (or by the
-//! `NO_HOST` watch), stored before anyone is told, timed by a task of this server, cancelled by a host or the API.
-//! The rules (who may, what everyone is told) are [`Room`]'s; this adds the store and the timers.
+//! `NO_HOST` watch), stored before anyone is told, timed by a task of the hub that started it, cancelled by a host
+//! or the API. The rules (who may, what everyone is told) are [`super::room::Room`]'s; this adds the store and the
+//! timers, for every hub (see [`HubCore`]). Each step runs under the meeting's lock.
 
-use super::{Inner, Room};
+use super::hub_core::{HubCore, RoomOf};
+use super::room::{HostWatch, KickRefusal};
+use super::{HubError, KickAllOutcome, Seat};
 use crate::clock;
-use crate::hub::room::HostWatch;
-use crate::hub::{KickAllOutcome, Outbox};
 use crate::store::{CountdownRow, EndRecord};
 use endsession_protocol::{EndOptions, EndReason, EndedBy};
 use std::sync::Arc;
 use std::time::Duration;
 
-impl Inner {
+pub(super) trait Countdowns: HubCore {
     /// Starts `NO_HOST`'s countdown when the last host is gone, cancels it when a host is back (see
-    /// [`Room::host_watch`]). Called under the room lock after every change of who is connected or permitted.
-    pub(super) async fn watch_hosts(self: &Arc<Self>, room: &mut Room<Outbox>, meeting_id: &str) {
+    /// [`super::room::Room::host_watch`]). Called under the room lock after every change of who is connected or
+    /// permitted.
+    async fn watch_hosts(self: &Arc<Self>, room: &mut RoomOf<Self>, meeting_id: &str) {
         match room.host_watch() {
             HostWatch::Nothing => {}
             HostWatch::NoHost(after) => {
@@ -35,21 +37,21 @@ impl Inner {
     }
 
     /// Stores the countdown (or its absence) of the live session; the store is never behind what clients are told.
-    pub(super) async fn save_countdown(&self, room: &Room<Outbox>, row: Option<CountdownRow>) {
+    async fn save_countdown(&self, room: &RoomOf<Self>, row: Option<CountdownRow>) {
         let Some(session_id) = room.live_session_id().map(str::to_owned) else { return };
         if self.halted() {
             return;
         }
-        if let Err(e) = self.store.run(move |db| db.save_countdown(&session_id, row.as_ref())).await {
+        if let Err(e) = self.store().run(move |db| db.save_countdown(&session_id, row.as_ref())).await {
             tracing::error!(error = %e, "could not store the countdown of a session");
         }
     }
 
     /// Starts a countdown of `delay` on the live session: stored, told to everyone (`sessionEnding`), and timed.
     /// Returns when it ends (`row.ends_at` is set here).
-    pub(super) async fn start_countdown(
+    async fn start_countdown(
         self: &Arc<Self>,
-        room: &mut Room<Outbox>,
+        room: &mut RoomOf<Self>,
         meeting_id: &str,
         mut row: CountdownRow,
         delay: Duration,
@@ -66,32 +68,20 @@ impl Inner {
         ends_at
     }
 
-    /// After `delay`, ends the session with its countdown's record if that countdown (`generation`) still runs.
-    pub(super) fn spawn_countdown(
-        self: &Arc<Self>,
-        meeting_id: &str,
-        session_id: &str,
-        generation: u64,
-        delay: Duration,
-    ) {
-        let inner = self.clone();
-        let (meeting_id, session_id) = (meeting_id.to_owned(), session_id.to_owned());
-        tokio::spawn(async move {
-            tokio::time::sleep(delay).await;
-            if let Some(mut room) = inner.lock_existing(&meeting_id).await {
-                if let Some(ending) = room.countdown_expired(&session_id, generation) {
-                    inner.finish(&meeting_id, ending).await;
-                }
-            }
-        });
+    /// The countdown's timer ran out: ends the session with its countdown's record if that countdown
+    /// (`generation`) still runs.
+    async fn countdown_in_room(&self, room: &mut RoomOf<Self>, meeting_id: &str, session_id: &str, generation: u64) {
+        if let Some(ending) = room.countdown_expired(session_id, generation) {
+            self.finish(meeting_id, ending).await;
+        }
     }
 
     /// Ends the live session now (`graceSeconds` 0 or absent), or starts its countdown; `by` may end it (checked).
     /// A countdown already running is kept (its `ends_at` is answered), unless it is `NO_HOST`'s, which a host's or
     /// the API's countdown replaces; an end now ends it whatever runs.
-    pub(super) async fn end_or_schedule(
+    async fn end_or_schedule(
         self: &Arc<Self>,
-        room: &mut Room<Outbox>,
+        room: &mut RoomOf<Self>,
         meeting_id: &str,
         by: EndedBy,
         options: EndOptions,
@@ -119,4 +109,21 @@ impl Inner {
         };
         KickAllOutcome { session_id, kicked_count: 0, already_ended: false, ends_at: Some(ends_at) }
     }
+
+    /// [`super::Hub::cancel_end`] on the locked room: by a participant (`seat`, which needs `kick_participant`) or
+    /// the API (None). True if a countdown was running.
+    async fn cancel_in_room(&self, room: &mut RoomOf<Self>, seat: Option<&Seat>) -> Result<bool, HubError> {
+        let by = match room.check_host(seat.map(|s| s.session_id.as_str()), seat.map(|s| s.participant_id.as_str())) {
+            Ok(by) => by,
+            Err(KickRefusal::PermissionDenied) => return Err(HubError::PermissionDenied),
+            Err(KickRefusal::NotLive) => return Ok(false),
+        };
+        if room.countdown().is_none() {
+            return Ok(false);
+        }
+        self.save_countdown(room, None).await;
+        Ok(room.cancel_countdown(Some(by)))
+    }
 }
+
+impl<H: HubCore> Countdowns for H {}

@@ -30,10 +30,13 @@
 //!   server's (it survives the host leaving and, through the store, a restart), and joiners during it get
 //!   `sessionEnding` right after `Joined`.
 
+mod countdown;
+mod hub_core;
 mod local;
 mod outbox;
 mod redis;
 pub mod room;
+mod transitions;
 
 pub use local::{LocalHub, ALIVE_STAMP};
 pub use outbox::{Deliver, Inbox, Outbound, Outbox, Queued};

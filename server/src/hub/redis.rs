@@ -4,8 +4,8 @@
 //! Design: the same I/O-free rules as [`super::LocalHub`] ([`Room`]), with Redis as the lock and the memory.
 //! - **Lock.** Per meeting, a lease `endsession:lock:{meeting}` taken with `SET NX PX` ([`LEASE`]) by whichever node
 //!   handles a transition, waited for at most [`LOCK_WAIT`]. Under it the node loads the room
-//!   (`endsession:room:{meeting}`, a [`RoomSnapshot`] as JSON; absent when no session is live), applies the rules,
-//!   writes the store exactly as `LocalHub` does, and releases. This is what serializes a meeting's transitions
+//!   (`endsession:room:{meeting}`, a [`RoomSnapshot`] as JSON; absent when no session is live), runs the
+//!   transition `LocalHub` runs (`transitions.rs`: the rules and the store writes around them), and releases. This is what serializes a meeting's transitions
 //!   across nodes (start a session, join, end once, join-vs-end), so every guarantee of [`super`] that `LocalHub`
 //!   keeps with its in-process lock holds across nodes.
 //! - **Release is one Lua script** ([`RELEASE`]): if the lease is still ours, save (or delete) the room, publish the
@@ -30,23 +30,22 @@
 //! with it (an absent participant of that node stays absent until it resumes or the session ends otherwise); a
 //! lost pub/sub connection is re-established, but frames published meanwhile are not replayed.
 
-use super::room::{Departure, Ending, KickRefusal, Linger, LiveInfo, Room, RoomSnapshot};
+use super::countdown::Countdowns;
+use super::hub_core::{HubBase, HubCore, Timer};
+use super::room::{KickRefusal, LiveInfo, Room, RoomSnapshot};
+use super::transitions::Transitions;
 use super::{ConnId, Deliver, Hub, HubError, JoinOutcome, JoinRequest, KickAllOutcome, Outbound, Outbox, Seat};
-use crate::clock;
-use crate::store::{new_id, JoinRefusal, ResumeCheck, Store, StoreError};
+use crate::store::{Store, StoreError};
 
-use endsession_protocol::{ErrorCode, LeaveState, ServerFrame};
 use redis::aio::ConnectionManager;
 use redis::AsyncCommands;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 #[path = "redis_bus.rs"]
 mod bus;
-#[path = "redis_countdown.rs"]
-mod countdown;
 #[path = "redis_hub.rs"]
 mod hub;
 #[path = "redis_lock.rs"]
@@ -65,8 +64,7 @@ pub struct RedisHub {
 }
 
 struct Inner {
-    store: Store,
-    grace: Duration,
+    base: HubBase,
     redis: ConnectionManager,
     release: redis::Script,
     unlock: redis::Script,
@@ -75,7 +73,6 @@ struct Inner {
     next_conn: AtomicU64,
     /// This node's joined connections, by id: where the frames published for them go.
     local: Mutex<HashMap<ConnId, Outbox>>,
-    halted: AtomicBool,
     subscriber: tokio::task::JoinHandle<()>,
     /// Stamps this node alive and sweeps for dead ones (see `redis_watch.rs`).
     watcher: Mutex<Option<tokio::task::JoinHandle<()>>>,
@@ -105,12 +102,6 @@ struct Held {
     token: String,
     room: Room<Remote>,
     sink: Sink,
-}
-
-impl Held {
-    fn remote(&self, conn: ConnId) -> Remote {
-        Remote { conn, sink: self.sink.clone() }
-    }
 }
 
 impl Inner {
@@ -148,15 +139,13 @@ impl RedisHub {
         let node: u64 = redis.incr("endsession:nodes", 1).await?;
         let (ready, subscribed) = tokio::sync::oneshot::channel();
         let inner = Arc::new_cyclic(|weak| Inner {
-            store,
-            grace,
+            base: HubBase::new(store, grace),
             redis,
             release: redis::Script::new(RELEASE),
             unlock: redis::Script::new(UNLOCK),
             node,
             next_conn: AtomicU64::new(1),
             local: Mutex::default(),
-            halted: AtomicBool::new(false),
             subscriber: tokio::spawn(bus::listen(client, bus::channel(node), weak.clone(), ready)),
             watcher: Mutex::default(),
             prefix: format!("endsession:{cluster}"),
@@ -173,7 +162,7 @@ impl RedisHub {
     /// Stops every store write and join of this hub, and its subscription, as a crash would (see
     /// [`super::LocalHub::halt`]).
     pub fn halt(&self) {
-        self.inner.halted.store(true, Ordering::SeqCst);
+        self.inner.base.halt();
         self.inner.subscriber.abort();
         // Its stamp lapses: to the other nodes it is dead, as after a SIGKILL.
         if let Some(watcher) = self.inner.watcher.lock().unwrap_or_else(|p| p.into_inner()).take() {
@@ -194,35 +183,6 @@ impl Drop for RedisHub {
 }
 
 impl Inner {
-    fn halted(&self) -> bool {
-        self.halted.load(Ordering::SeqCst)
-    }
-
-    /// Records an end, then has everybody told (at the release): the store is never behind what clients were told.
-    async fn finish(&self, meeting_id: &str, mut ending: Ending<Remote>) -> KickAllOutcome {
-        let outcome = KickAllOutcome {
-            session_id: ending.session_id.clone(),
-            kicked_count: ending.kicked_count,
-            already_ended: false,
-            ends_at: None,
-        };
-        let (session_id, record, peak, kicked) =
-            (ending.session_id.clone(), ending.record(), ending.peak, ending.kicked_count);
-        let (meeting, ended_at) = (meeting_id.to_owned(), ending.ended_at.clone().unwrap_or_else(clock::now));
-        if !self.halted() {
-            let recorded = self.store.run(move |db| {
-                db.transaction(|db| db.end_session_recorded(&meeting, &session_id, &ended_at, &record, peak, kicked))
-            });
-            match recorded.await {
-                Ok(event_id) => ending.event_id = event_id,
-                Err(e) => tracing::error!(meeting_id, error = %e, "could not record the end of a session"),
-            }
-        }
-        let remains = ending.deliver();
-        tokio::task::spawn_blocking(move || drop(remains));
-        outcome
-    }
-
     async fn join(self: &Arc<Self>, request: JoinRequest) -> JoinOutcome {
         if self.halted() {
             return JoinOutcome::Unavailable;
@@ -231,7 +191,14 @@ impl Inner {
             Ok(held) => held,
             Err(e) => return unavailable(&request.meeting_id, e),
         };
-        let outcome = self.join_held(&mut held, request).await;
+        let sink = held.sink.clone();
+        // Known to this node from its admission on: the frames published for it go to its outbox.
+        let connect = |outbox| {
+            let conn = (self.node << 32) | self.next_conn.fetch_add(1, Ordering::Relaxed);
+            self.local.lock().unwrap_or_else(|p| p.into_inner()).insert(conn, outbox);
+            (conn, Remote { conn, sink })
+        };
+        let outcome = self.join_room(&mut held.room, request, connect).await;
         if !self.release(held).await {
             // Not admitted as far as the other nodes know: the client retries.
             if let JoinOutcome::Joined { seat, .. } = &outcome {
@@ -242,218 +209,29 @@ impl Inner {
         outcome
     }
 
-    /// [`super::LocalHub`]'s join, step for step, on a room held under its lease.
-    async fn join_held(self: &Arc<Self>, held: &mut Held, request: JoinRequest) -> JoinOutcome {
-        let JoinRequest { app_id, meeting_id, participant_id, resume, outbox } = request;
-        let member = held.room.is_member(&participant_id);
-        let live_id = held.room.live_session_id().map(str::to_owned);
-
-        let mut former_member = false;
-        if let Some(resume) = resume.clone().filter(|id| !(member && live_id.as_deref() == Some(id))) {
-            let (meeting, participant) = (meeting_id.clone(), participant_id.clone());
-            match self.store.run(move |db| db.resume_check(&meeting, &resume, &participant)).await {
-                Ok(ResumeCheck { participant_gone: true, .. }) => {
-                    let message = "the participant no longer exists".to_string();
-                    return JoinOutcome::Refused { code: ErrorCode::NotFound, message };
-                }
-                Ok(ResumeCheck { session: Some(row), removed, was_in, end, .. }) => {
-                    if let Some(state) = removed {
-                        return JoinOutcome::Ended {
-                            state,
-                            session_id: row.id,
-                            reason: None,
-                            kicked_count: None,
-                            ended_by: None,
-                            message: None,
-                            event_id: None,
-                        };
-                    }
-                    if !row.is_live() {
-                        let end = end.unwrap_or_default();
-                        return JoinOutcome::Ended {
-                            state: LeaveState::Ended,
-                            session_id: row.id,
-                            reason: row.end_reason,
-                            kicked_count: row.kicked_count,
-                            ended_by: end.ended_by,
-                            message: end.message,
-                            event_id: end.event_id,
-                        };
-                    }
-                    former_member = was_in && live_id.as_deref() == Some(row.id.as_str());
-                }
-                Ok(_) => {}
-                Err(e) => return unavailable(&meeting_id, e),
-            }
-        }
-
-        let new_session = held.room.is_idle().then(|| (new_id(), clock::now()));
-        let session_id = match &new_session {
-            Some((id, _)) => id.clone(),
-            None => live_id.clone().expect("a room that is not idle is live"),
-        };
-        let peak = (!member).then(|| u32::try_from(held.room.member_count() + 1).unwrap_or(u32::MAX));
-        let (app, meeting, participant, starting) =
-            (app_id, meeting_id.clone(), participant_id.clone(), new_session.clone());
-        let admitted = self.store.run(move |db| {
-            db.transaction(|db| {
-                let context = match db.admission_context(&app, &meeting, &participant, member || former_member)? {
-                    Ok(context) => context,
-                    Err(refusal) => return Ok(Err(refusal)),
-                };
-                let (mut keep_alive, mut no_host_after) = (Duration::ZERO, None);
-                if let Some((id, at)) = &starting {
-                    let row = db.meeting(&app, &meeting)?;
-                    keep_alive = row.as_ref().map(|m| m.session_keep_alive()).unwrap_or_default();
-                    no_host_after = row.as_ref().and_then(|m| m.end_when_no_host_after());
-                    db.start_session(id, &meeting, at)?;
-                }
-                let now = clock::now();
-                if !member {
-                    db.record_arrival(&meeting, &session_id, &context.participant, &now)?;
-                    db.clear_removal(&session_id, &participant)?;
-                }
-                db.touch_session(&session_id, &now, peak)?;
-                Ok(Ok((context, keep_alive, no_host_after)))
-            })
-        });
-        let (context, keep_alive, no_host_after) = match admitted.await {
-            Ok(Ok(admitted)) => admitted,
-            Ok(Err(JoinRefusal::NotFound(message))) => {
-                return JoinOutcome::Refused { code: ErrorCode::NotFound, message }
-            }
-            Ok(Err(JoinRefusal::Inactive)) => {
-                let message = "the meeting is INACTIVE: nobody can join it".to_string();
-                return JoinOutcome::Refused { code: ErrorCode::MeetingInactive, message };
-            }
-            Err(e) => return unavailable(&meeting_id, e),
-        };
-        if let Some((session_id, started_at)) = new_session {
-            held.room.start(session_id, started_at, keep_alive);
-            held.room.set_no_host_after(no_host_after);
-        }
-
-        let conn_id = (self.node << 32) | self.next_conn.fetch_add(1, Ordering::Relaxed);
-        self.local.lock().unwrap_or_else(|p| p.into_inner()).insert(conn_id, outbox);
-        let own = held.remote(conn_id);
-        let admission =
-            held.room.admit(context.participant.clone(), context.permissions, conn_id, own.clone(), resume.as_deref());
-        self.watch_hosts(held).await;
-        if let Some(frame) = held.room.countdown_frame(clock::unix_ms()) {
-            own.deliver(Outbound::Frame(Outbound::encode(&frame)));
-        }
-        let seat =
-            Seat { meeting_id: meeting_id.clone(), session_id: admission.session_id.clone(), participant_id, conn_id };
-        let frame = Box::new(ServerFrame::Joined {
-            session_id: admission.session_id,
-            meeting_id,
-            self_participant: context.participant,
-            permissions: context.permissions,
-            participants: admission.others,
-            participant_count: Some(u32::try_from(admission.others_count).unwrap_or(u32::MAX)),
-            reconnected: admission.reconnected || former_member,
-            heartbeat_ms: None,
-        });
-        JoinOutcome::Joined { seat, frame }
-    }
-
-    /// As [`super::LocalHub`]'s: the stay ends in the store (with a removal if `kicked`), and the session if that
-    /// emptied it, now (`ending`) or after its keep-alive (`linger`).
-    #[allow(clippy::too_many_arguments)] // the same arguments as LocalHub's
-    async fn removed(
-        self: &Arc<Self>,
-        meeting_id: &str,
-        session_id: &str,
-        participant_id: &str,
-        at: String,
-        kicked: bool,
-        ending: Option<Ending<Remote>>,
-        linger: Option<Linger>,
-    ) {
-        if self.halted() {
-            return;
-        }
-        let (meeting, session, participant, left_at) =
-            (meeting_id.to_owned(), session_id.to_owned(), participant_id.to_owned(), at.clone());
-        let ends = ending.is_some();
-        let recorded = self.store.run(move |db| {
-            db.transaction(|db| {
-                if !ends {
-                    db.record_departure(&meeting, &session, &participant, &left_at)?;
-                }
-                if kicked {
-                    db.record_removal(&session, &participant, LeaveState::Kicked, &left_at)?;
-                }
-                Ok(())
-            })
-        });
-        if !ends || kicked {
-            if let Err(e) = recorded.await {
-                tracing::error!(meeting_id, error = %e, "could not record a participant leaving");
-            }
-        }
-        if let Some(ending) = ending {
-            self.finish(meeting_id, ending).await;
-        }
-        if let Some(linger) = linger {
-            self.spawn_linger(meeting_id, session_id, linger, at);
-        }
-    }
-
-    async fn settle(self: &Arc<Self>, seat: &Seat, departure: Departure<Remote>) {
-        match departure {
-            Departure::Removed { ending, linger } => {
-                let (meeting, session, participant) = (&seat.meeting_id, &seat.session_id, &seat.participant_id);
-                self.removed(meeting, session, participant, clock::now(), false, ending, linger).await;
-            }
-            Departure::Absent { generation } => {
-                self.spawn_expiry(&seat.meeting_id, &seat.session_id, &seat.participant_id, generation)
-            }
-            Departure::StillConnected | Departure::NotPresent => {}
-        }
-    }
-
-    fn spawn_expiry(self: &Arc<Self>, meeting_id: &str, session_id: &str, participant_id: &str, generation: u64) {
-        let inner = self.clone();
-        let (meeting_id, session_id, participant_id) =
-            (meeting_id.to_owned(), session_id.to_owned(), participant_id.to_owned());
-        tokio::spawn(async move {
-            tokio::time::sleep(inner.grace).await;
-            if let Some(mut held) = inner.lock_existing(&meeting_id).await {
-                let at = held.room.last_seen(&participant_id).unwrap_or_else(clock::now);
-                if let Departure::Removed { ending, linger } =
-                    held.room.expire(&session_id, &participant_id, generation)
-                {
-                    inner.removed(&meeting_id, &session_id, &participant_id, at, false, ending, linger).await;
-                }
-                inner.watch_hosts(&mut held).await;
-                inner.release(held).await;
-            }
-        });
-    }
-
-    fn spawn_linger(self: &Arc<Self>, meeting_id: &str, session_id: &str, linger: Linger, emptied_at: String) {
-        let inner = self.clone();
-        let (meeting_id, session_id) = (meeting_id.to_owned(), session_id.to_owned());
-        tokio::spawn(async move {
-            tokio::time::sleep(linger.keep_alive).await;
-            if let Some(mut held) = inner.lock_existing(&meeting_id).await {
-                if let Some(mut ending) = held.room.linger_expired(&session_id, linger.generation) {
-                    ending.ended_at.get_or_insert(emptied_at);
-                    inner.finish(&meeting_id, ending).await;
-                }
-                inner.release(held).await;
-            }
-        });
-    }
-
     /// Forgets a connection of this node (it left, dropped, or was told its last frame).
     fn forget(&self, conn: ConnId) {
         self.local.lock().unwrap_or_else(|p| p.into_inner()).remove(&conn);
     }
 }
 
+/// The timers run on the node whose transition started them, each under the meeting's lease like any transition.
+impl HubCore for Inner {
+    type Conn = Remote;
+
+    fn base(&self) -> &HubBase {
+        &self.base
+    }
+
+    async fn timer_ran_out(self: Arc<Self>, meeting_id: String, session_id: String, timer: Timer) {
+        if let Some(mut held) = self.lock_existing(&meeting_id).await {
+            self.timer_in_room(&mut held.room, &meeting_id, &session_id, timer).await;
+            self.release(held).await;
+        }
+    }
+}
+
 fn unavailable(meeting_id: &str, error: impl std::fmt::Display) -> JoinOutcome {
-    tracing::error!(meeting_id, %error, "join failed on the store or redis");
+    tracing::error!(meeting_id, %error, "join failed on redis");
     JoinOutcome::Unavailable
 }

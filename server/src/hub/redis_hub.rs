@@ -1,9 +1,9 @@
-//! [`super::RedisHub`]'s side of the [`Hub`] trait: each operation takes the meeting's lease, applies the rules as
-//! `LocalHub` does, and releases (saving the room and publishing the frames).
+//! [`super::RedisHub`]'s side of the [`Hub`] trait: each operation takes the meeting's lease, runs its transition
+//! (`transitions.rs`, shared with `LocalHub`) on the loaded room, and releases (saving the room and publishing the
+//! frames).
 
-use super::{Departure, KickRefusal, RedisHub, Remote, RoomSnapshot, Sink};
+use super::{Countdowns, KickRefusal, RedisHub, Remote, RoomSnapshot, Sink, Transitions};
 use super::{Hub, HubError, JoinOutcome, JoinRequest, KickAllOutcome, LiveInfo, Room, Seat};
-use crate::clock;
 use async_trait::async_trait;
 use endsession_protocol::{EndOptions, Permissions};
 use redis::AsyncCommands;
@@ -20,13 +20,7 @@ impl Hub for RedisHub {
             inner.forget(seat.conn_id);
             return false;
         };
-        let mut was_in = false;
-        if held.room.live_session_id() == Some(seat.session_id.as_str()) {
-            let departure = held.room.leave(&seat.participant_id, seat.conn_id);
-            was_in = !matches!(departure, Departure::NotPresent);
-            inner.settle(seat, departure).await;
-            inner.watch_hosts(&mut held).await;
-        }
+        let was_in = inner.leave_room(&mut held.room, seat).await;
         inner.release(held).await;
         if was_in {
             // Its `RoomLeft { Left }` is the caller's to send; nothing more comes through this node for it.
@@ -38,47 +32,26 @@ impl Hub for RedisHub {
     async fn disconnect(&self, seat: &Seat) {
         let inner = &self.inner;
         inner.forget(seat.conn_id);
-        let Some(mut held) = inner.lock_existing(&seat.meeting_id).await else {
-            return;
-        };
-        if held.room.live_session_id() == Some(seat.session_id.as_str()) {
-            let departure = held.room.disconnect(&seat.participant_id, seat.conn_id);
-            inner.settle(seat, departure).await;
-            inner.watch_hosts(&mut held).await;
+        if let Some(mut held) = inner.lock_existing(&seat.meeting_id).await {
+            inner.disconnect_room(&mut held.room, seat).await;
+            inner.release(held).await;
         }
-        inner.release(held).await;
     }
 
     async fn kick_all(&self, seat: &Seat, options: EndOptions) -> Result<KickAllOutcome, HubError> {
         let inner = &self.inner;
         let refusal = match inner.lock_existing(&seat.meeting_id).await {
-            Some(mut held) => match held.room.check_host(Some(&seat.session_id), Some(&seat.participant_id)) {
-                Ok(by) => {
-                    let outcome = inner.end_or_schedule(&mut held, by, options).await;
-                    inner.release(held).await;
-                    return Ok(outcome);
+            Some(mut held) => {
+                let result = inner.kick_all_room(&mut held.room, seat, options).await;
+                inner.release(held).await;
+                match result {
+                    Ok(outcome) => return Ok(outcome),
+                    Err(refusal) => refusal,
                 }
-                Err(refusal) => {
-                    inner.release(held).await;
-                    refusal
-                }
-            },
+            }
             None => KickRefusal::NotLive,
         };
-        match refusal {
-            KickRefusal::PermissionDenied => Err(HubError::PermissionDenied),
-            KickRefusal::NotLive => {
-                let (meeting, session) = (seat.meeting_id.clone(), seat.session_id.clone());
-                let row = inner.store.run(move |db| db.session(&meeting, &session)).await?;
-                let kicked_count = row.and_then(|r| r.kicked_count).unwrap_or(0);
-                Ok(KickAllOutcome {
-                    session_id: seat.session_id.clone(),
-                    kicked_count,
-                    already_ended: true,
-                    ends_at: None,
-                })
-            }
-        }
+        inner.kick_all_refused(seat, refusal).await
     }
 
     async fn end_session(&self, meeting_id: &str, options: EndOptions) -> Result<Option<KickAllOutcome>, HubError> {
@@ -91,19 +64,7 @@ impl Hub for RedisHub {
         let Some(mut held) = held else {
             return Ok(None);
         };
-        let result = match held.room.check_host(None, None) {
-            Ok(by) => Ok(Some(inner.end_or_schedule(&mut held, by, options).await)),
-            Err(_) => {
-                let mut locked = Ok(None);
-                if options.lock && !inner.halted() {
-                    let meeting = meeting_id.to_owned();
-                    if let Err(e) = inner.store.run(move |db| db.lock_meeting(&meeting)).await {
-                        locked = Err(e.into());
-                    }
-                }
-                locked
-            }
-        };
+        let result = inner.end_session_room(&mut held.room, meeting_id, options).await;
         inner.release(held).await;
         result
     }
@@ -113,17 +74,7 @@ impl Hub for RedisHub {
         let Some(mut held) = inner.lock_existing(meeting_id).await else {
             return Ok(false);
         };
-        let checked =
-            held.room.check_host(seat.map(|s| s.session_id.as_str()), seat.map(|s| s.participant_id.as_str()));
-        let result = match checked {
-            Ok(_) if held.room.countdown().is_none() => Ok(false),
-            Ok(by) => {
-                inner.save_countdown(&held, None).await;
-                Ok(held.room.cancel_countdown(Some(by)))
-            }
-            Err(KickRefusal::PermissionDenied) => Err(HubError::PermissionDenied),
-            Err(KickRefusal::NotLive) => Ok(false),
-        };
+        let result = inner.cancel_in_room(&mut held.room, seat).await;
         inner.release(held).await;
         result
     }
@@ -133,15 +84,7 @@ impl Hub for RedisHub {
         let Some(mut held) = inner.lock_existing(meeting_id).await else {
             return Vec::new();
         };
-        let mut kicked = Vec::new();
-        for id in participant_ids {
-            let Some(session_id) = held.room.live_session_id().map(str::to_owned) else { break };
-            if let Departure::Removed { ending, linger } = held.room.kick(id) {
-                kicked.push(id.clone());
-                inner.removed(meeting_id, &session_id, id, clock::now(), true, ending, linger).await;
-            }
-        }
-        inner.watch_hosts(&mut held).await;
+        let kicked = inner.kick_room(&mut held.room, meeting_id, participant_ids).await;
         inner.release(held).await;
         kicked
     }
@@ -155,8 +98,7 @@ impl Hub for RedisHub {
     ) {
         let inner = &self.inner;
         if let Some(mut held) = inner.lock_existing(meeting_id).await {
-            held.room.set_permissions(participant_id, preset_name, permissions);
-            inner.watch_hosts(&mut held).await;
+            inner.permissions_room(&mut held.room, meeting_id, participant_id, preset_name, permissions).await;
             inner.release(held).await;
         }
     }
@@ -164,8 +106,7 @@ impl Hub for RedisHub {
     async fn update_preset(&self, meeting_id: &str, preset_name: &str, new_name: &str, permissions: Permissions) {
         let inner = &self.inner;
         if let Some(mut held) = inner.lock_existing(meeting_id).await {
-            held.room.set_preset(preset_name, new_name, permissions);
-            inner.watch_hosts(&mut held).await;
+            inner.preset_room(&mut held.room, meeting_id, preset_name, new_name, permissions).await;
             inner.release(held).await;
         }
     }

@@ -1,7 +1,7 @@
 //! The per-meeting lease of [`super::RedisHub`]: take it (`SET NX PX`), load the room, and release it with the
 //! room saved and the transition's frames published in one script (see the module doc of `redis.rs`).
 
-use super::{bus, live_error, Held, Inner, Remote, Sink, LEASE, LOCK_WAIT};
+use super::{bus, live_error, Held, HubCore, Inner, Remote, Sink, LEASE, LOCK_WAIT};
 use crate::hub::room::{Room, RoomSnapshot};
 use crate::store::{new_id, StoreError};
 use redis::AsyncCommands;

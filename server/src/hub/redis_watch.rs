@@ -6,8 +6,9 @@
 //! ends once it is [`COUNTDOWN_SLACK`] overdue. Several nodes may sweep at once: the lease serializes them, and a
 //! connection already dropped is not dropped twice.
 
-use super::{Inner, Remote, Sink};
+use super::{Countdowns, HubCore, Inner, Remote, Sink};
 use crate::clock;
+use crate::hub::hub_core::Ticker;
 use crate::hub::room::{Room, RoomSnapshot};
 use crate::hub::Seat;
 use redis::AsyncCommands;
@@ -43,14 +44,8 @@ impl Inner {
 
 /// Stamps and sweeps every [`HEARTBEAT`] until the hub is dropped or halted (a halted node looks dead to the others).
 pub(super) async fn watch(inner: Weak<Inner>) {
-    let mut tick = tokio::time::interval(HEARTBEAT);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tick.tick().await;
-        let Some(inner) = inner.upgrade() else { return };
-        if inner.halted() {
-            return;
-        }
+    let mut ticker = Ticker::new(HEARTBEAT, inner);
+    while let Some(inner) = ticker.next().await {
         if let Err(e) = inner.stamp().await {
             tracing::warn!(error = %e, "redis: could not stamp this node alive");
             continue;
@@ -111,12 +106,10 @@ async fn settle_dead(inner: &Arc<Inner>, meeting_id: &str, alive: &HashMap<u64, 
     }
     if overdue(&held.room) {
         let generation = held.room.countdown().map(|c| c.generation).unwrap_or_default();
-        if let Some(ending) = held.room.countdown_expired(&session_id, generation) {
-            inner.finish(meeting_id, ending).await;
-        }
+        inner.countdown_in_room(&mut held.room, meeting_id, &session_id, generation).await;
     }
     if !held.room.is_idle() {
-        inner.watch_hosts(&mut held).await;
+        inner.watch_hosts(&mut held.room, meeting_id).await;
     }
     inner.release(held).await;
 }

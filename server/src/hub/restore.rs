@@ -4,6 +4,7 @@
 
 use super::{Inner, LocalHub};
 use crate::clock;
+use crate::hub::hub_core::{HubCore, Ticker};
 use crate::hub::room::RestoredSession;
 use crate::store::StoreError;
 use endsession_protocol::EndReason;
@@ -18,7 +19,7 @@ impl LocalHub {
     /// its true peak, and the last moment anyone was present as its end. Call once, before serving. Returns how
     /// many sessions were restored.
     pub async fn restore(&self) -> Result<usize, StoreError> {
-        let sessions = self.inner.store.run(|db| db.live_sessions_to_restore()).await?;
+        let sessions = self.inner.store().run(|db| db.live_sessions_to_restore()).await?;
         let mut restored = 0;
         for live in sessions {
             let meeting_id = live.session.meeting_id.clone();
@@ -28,7 +29,7 @@ impl LocalHub {
                 let meeting = meeting_id.clone();
                 let reason = EndReason::AllParticipantsLeft;
                 self.inner
-                    .store
+                    .store()
                     .run(move |db| db.transaction(|db| db.end_session(&meeting, &session_id, &at, reason, peak, 0)))
                     .await?;
                 continue;
@@ -75,14 +76,8 @@ pub const ALIVE_STAMP: Duration = Duration::from_secs(5);
 /// Stamps, every [`ALIVE_STAMP`], the live sessions that have someone connected. Ends when the hub is dropped or
 /// halted.
 pub(super) async fn stamp_alive(inner: Weak<Inner>) {
-    let mut tick = tokio::time::interval(ALIVE_STAMP);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tick.tick().await;
-        let Some(inner) = inner.upgrade() else { return };
-        if inner.halted() {
-            return;
-        }
+    let mut ticker = Ticker::new(ALIVE_STAMP, inner);
+    while let Some(inner) = ticker.next().await {
         let slots: Vec<_> = inner.rooms.lock().unwrap_or_else(|p| p.into_inner()).values().cloned().collect();
         // A room busy right now is skipped: it is stamped at the next tick.
         let alive: Vec<String> = slots
@@ -96,7 +91,7 @@ pub(super) async fn stamp_alive(inner: Weak<Inner>) {
         if alive.is_empty() {
             continue;
         }
-        if let Err(e) = inner.store.run(move |db| db.stamp_alive(&alive, &clock::now())).await {
+        if let Err(e) = inner.store().run(move |db| db.stamp_alive(&alive, &clock::now())).await {
             tracing::warn!(error = %e, "could not stamp live sessions as alive");
         }
     }

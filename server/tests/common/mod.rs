@@ -357,3 +357,113 @@ pub async fn read_until_closed(stream: &mut (impl tokio::io::AsyncRead + Unpin),
         }
     }
 }
+
+/// Waits (at most `within`) until a webhook receiver got as many events as there are `sessions`, then `settle`
+/// longer for any beyond, and asserts that each session got exactly one `meeting.ended` and nothing else arrived.
+/// `received` reads the receiver's deliveries so far, as (event name, session id) pairs.
+pub async fn one_meeting_ended_per_session(
+    sessions: &[String],
+    within: Duration,
+    settle: Duration,
+    received: impl Fn() -> Vec<(String, String)>,
+) {
+    let deadline = tokio::time::Instant::now() + within;
+    while received().len() < sessions.len() {
+        let got = received();
+        assert!(tokio::time::Instant::now() < deadline, "one meeting.ended per session within {within:?}; got {got:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(settle).await;
+    let events = received();
+    let mut per_session: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for (name, session) in &events {
+        assert_eq!(name, "meeting.ended");
+        *per_session.entry(session).or_default() += 1;
+    }
+    for session in sessions {
+        assert_eq!(per_session.get(session.as_str()), Some(&1), "one meeting.ended for {session}");
+    }
+    assert_eq!(events.len(), sessions.len(), "no meeting.ended for anything else");
+}
+
+/// How one join-vs-end race came out for the joiner.
+pub enum Joiner {
+    /// Admitted to the session being ended, then told `ended`.
+    EndedWithIt,
+    /// In a new session (which [`join_vs_end_race`] then ended).
+    NewSession(String),
+}
+
+/// The last frame before the close must be `RoomLeft { ended }` of `session`.
+async fn told_session_ended(ws: &mut Ws, session: &str, race: usize) {
+    let frames = ws.until_closed().await;
+    assert!(
+        matches!(frames.last(), Some(ServerFrame::RoomLeft { state: endsession_protocol::LeaveState::Ended, session_id, .. })
+            if session_id == session),
+        "race {race}: told {session} ended: {frames:?}"
+    );
+}
+
+/// One join-vs-end race on `meeting`: the host joins through `host_node` (into a session that must be new: it is
+/// pushed onto `sessions`), then a joiner joins through `joiner_node` while the session is ended through
+/// `end_node`'s REST API (even `race`s) or by the host's kickAll (odd ones). Asserts what a user sees: the host is
+/// told ended; a joiner admitted to the ending session is told ended and, per `end_node`'s REST API, the session
+/// is ENDED with nobody in it; any other joiner is alone in a new LIVE session (pushed onto `sessions`), which the
+/// race then ends through `host_node` and the joiner is told so.
+#[allow(clippy::too_many_arguments)] // the race's cast: three nodes, two tokens, the meeting, its number, the log
+pub async fn join_vs_end_race(
+    host_node: &TestServer,
+    joiner_node: &TestServer,
+    end_node: &TestServer,
+    meeting: &Meeting,
+    host_token: &str,
+    joiner_token: &str,
+    race: usize,
+    sessions: &mut Vec<String>,
+) -> Joiner {
+    let (mut host, session) = host_node.join(host_token).await;
+    assert!(!sessions.contains(&session), "race {race}: a new session each time");
+    sessions.push(session.clone());
+    let end = async {
+        if race.is_multiple_of(2) {
+            end_node.rest_kick_all(meeting).await;
+        } else {
+            host.send(&ClientFrame::kick_all(1)).await;
+        }
+        host.until_closed().await
+    };
+    let join = async {
+        let (mut ws, answer) = joiner_node.join_with(joiner_token, None).await;
+        match answer {
+            ServerFrame::Joined { session_id, .. } if session_id == session => {
+                told_session_ended(&mut ws, &session, race).await;
+                (Joiner::EndedWithIt, None)
+            }
+            ServerFrame::Joined { session_id, .. } => (Joiner::NewSession(session_id), Some(ws)),
+            other => panic!("race {race}: a joiner is either in a session or told ended: {other:?}"),
+        }
+    };
+    let (host_frames, (joiner, joiner_ws)) = tokio::join!(end, join);
+    assert!(
+        host_frames
+            .iter()
+            .any(|f| matches!(f, ServerFrame::RoomLeft { state: endsession_protocol::LeaveState::Ended, .. })),
+        "race {race}: the host learns ended: {host_frames:?}"
+    );
+    // Asked of the node that did not take part in the join (if there are several).
+    let (_, live) = end_node.active_session(meeting).await;
+    match &joiner {
+        Joiner::EndedWithIt => {
+            assert_eq!((&live["data"]["id"], &live["data"]["status"]), (&json!(session), &json!("ENDED")));
+            assert_eq!(live["data"]["live_participants"], 0, "race {race}: nobody left in an ENDED session");
+        }
+        Joiner::NewSession(new) => {
+            assert_eq!((&live["data"]["id"], &live["data"]["status"]), (&json!(new), &json!("LIVE")));
+            assert_eq!(live["data"]["live_participants"], 1, "race {race}: alone in the new session");
+            sessions.push(new.clone());
+            host_node.rest_kick_all(meeting).await;
+            told_session_ended(&mut joiner_ws.expect("the joiner's socket"), new, race).await;
+        }
+    }
+    joiner
+}
