@@ -85,7 +85,7 @@ impl Store {
         let conn = Connection::open(path)?;
         // Before the first statement: another node opening the same file at once holds it briefly.
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
+        retry_busy(|| Ok(conn.pragma_update(None, "journal_mode", "WAL")?))?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         Store::init(conn)
     }
@@ -100,7 +100,7 @@ impl Store {
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         let webhook_bell = Arc::new(Notify::new());
         let mut db = Db { conn, webhook_bell: webhook_bell.clone() };
-        schema::migrate(&mut db.conn)?;
+        retry_busy(|| schema::migrate(&mut db.conn))?;
         Ok(Store { db: Arc::new(Mutex::new(db)), webhook_bell })
     }
 
@@ -154,6 +154,26 @@ impl std::ops::Deref for Tx<'_> {
 
     fn deref(&self) -> &Db {
         self.db
+    }
+}
+
+/// Runs `f` again while SQLite answers `SQLITE_BUSY`, for up to 10 s (then the last error). For opening a store that
+/// other nodes are opening at the same moment: SQLite does not call the busy handler everywhere there (switching a
+/// new file to WAL, or a transaction meeting another connection's WAL recovery, can answer BUSY at once), and
+/// `multi_node_store.rs` saw "database is locked" from three nodes opening one new file together.
+fn retry_busy<T>(mut f: impl FnMut() -> Result<T>) -> Result<T> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut pause = std::time::Duration::from_millis(5);
+    loop {
+        match f() {
+            Err(StoreError::Sqlite(rusqlite::Error::SqliteFailure(e, _)))
+                if e.code == rusqlite::ErrorCode::DatabaseBusy && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(std::time::Duration::from_millis(200));
+            }
+            other => return other,
+        }
     }
 }
 
