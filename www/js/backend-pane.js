@@ -8,6 +8,7 @@
 // - The deliveries list polls the dev server's webhook sink for this meeting and shows each delivery: event,
 //   session, reason, message, and ✓ when both signatures (`rtk-signature`, `webhook-signature`) verified.
 import { api, devConfig, endForAll, cancelEnd, setEndMessage, webhookDeliveries } from './backend.js';
+import { call } from './activity.js';
 
 const params = new URLSearchParams(location.search);
 const GRACE = Math.max(1, Math.min(3600, Number(params.get('grace')) || 30));
@@ -17,27 +18,6 @@ const SHOWN = 8;
 const $ = (selector) => document.querySelector(selector);
 let meetingId;
 let countdown; // {endsAt: ms, timer}
-
-/** Runs one REST call, logging it in the activity list as demo.js does. */
-async function call(label, fn) {
-  const item = document.createElement('li');
-  item.innerHTML = `<time></time><span class="what"></span><span class="result">…</span>`;
-  item.querySelector('time').textContent = new Date().toLocaleTimeString('en-GB', { hour12: false });
-  item.querySelector('.what').textContent = label;
-  $('#log').prepend(item);
-  while ($('#log').children.length > 6) $('#log').lastElementChild.remove();
-  try {
-    const result = await fn();
-    item.querySelector('.result').textContent = 'ok';
-    item.dataset.result = 'ok';
-    return result;
-  } catch (error) {
-    item.querySelector('.result').textContent = 'failed';
-    item.dataset.result = 'error';
-    item.title = String(error.message ?? error);
-    throw error;
-  }
-}
 
 function showCountdown(text, state) {
   const line = $('#end-countdown');

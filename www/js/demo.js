@@ -10,6 +10,7 @@
 // panel's End dialog offers ("End in N s", 1 to 3600; 30 by default; 0 offers none), e.g. `?grace=5` to watch a
 // countdown end without waiting half a minute (tests/e2e/end-options.spec.ts does).
 import { api, devConfig, addParticipant, setPreset, endForAll } from './backend.js';
+import { call } from './activity.js';
 
 const HOST = 'group_call_host';
 const GUEST = 'group_call_participant';
@@ -104,28 +105,6 @@ async function seat({ panel, name, framework }) {
     token: participant.token,
     baseURI: location.origin,
   });
-}
-
-/** Runs one REST call, logging it in the activity list. */
-async function call(label, fn) {
-  const item = document.createElement('li');
-  const time = new Date().toLocaleTimeString('en-GB', { hour12: false });
-  item.innerHTML = `<time></time><span class="what"></span><span class="result">…</span>`;
-  item.querySelector('time').textContent = time;
-  item.querySelector('.what').textContent = label;
-  $('#log').prepend(item);
-  while ($('#log').children.length > 6) $('#log').lastElementChild.remove();
-  try {
-    const result = await fn();
-    item.querySelector('.result').textContent = 'ok';
-    item.dataset.result = 'ok';
-    return result;
-  } catch (error) {
-    item.querySelector('.result').textContent = 'failed';
-    item.dataset.result = 'error';
-    item.title = String(error.message ?? error);
-    throw error;
-  }
 }
 
 function renderPeople() {
