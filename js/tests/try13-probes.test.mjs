@@ -290,3 +290,64 @@ test('P11 bad end_when_no_host_after_secs values', async () => {
   console.log('P11', JSON.stringify(out));
   for (const v of ['-1', '86401', '1.5', '"30"', 'true']) assert.equal(out[v][0], 400, `${v} -> ${out[v]}`);
 });
+
+test('P12 lone surrogate / NUL / control chars in message, client and REST', async () => {
+  const room = await newMeeting();
+  const ann = await joinAs(room, 'ann', 'group_call_host');
+  const out = {};
+  for (const [name, msg] of Object.entries({ lone: 'a\ud800b', nul: 'a\u0000b', bidi: '\u202eevil' })) {
+    try {
+      const r = await kickAll(ann.meeting, { message: msg, graceSeconds: 60 });
+      const told = await until('told', () => ann.of('sessionEnding').at(-1));
+      out[name] = ['scheduled', JSON.stringify(told.message)];
+      await cancelEnd(ann.meeting);
+      await until('cancel', () => sessionEnding(ann.meeting) === null);
+    } catch (e) {
+      out[name] = ['rejected', e.code, e.message];
+    }
+    out[name].push(ann.meeting.self.roomState);
+  }
+  const path = `/${room.appId}/meetings/${room.meetingId}/active-session/kick-all`;
+  const lone = await raw('POST', path, undefined, '{"message":"a\\ud800b","graceSeconds":60}');
+  out.restLone = [lone.status, JSON.stringify(lone.json)];
+  console.log('P12', JSON.stringify(out));
+  assert.equal(ann.meeting.self.roomState, 'joined');
+});
+
+test('P13 NO_HOST cancelled by hand does not restart; a host kickAll grace replaces NO_HOST', async () => {
+  const room = await newMeeting({ end_when_no_host_after_secs: 60 });
+  const bob = await joinAs(room, 'bob', 'group_call_participant');
+  const nh = await firstOf(bob, 'sessionEnding');
+  assert.equal(nh.reason, 'NO_HOST');
+  const c = await raw('POST', `/${room.appId}/meetings/${room.meetingId}/active-session/cancel-end`);
+  assert.equal(c.json.data.cancelled, true);
+  await firstOf(bob, 'sessionEndCancelled');
+  const eve = await joinAs(room, 'eve', 'group_call_participant');
+  await new Promise((ok) => setTimeout(ok, 300));
+  assert.equal(bob.of('sessionEnding').length, 1, 'not restarted by a non-host join');
+  assert.equal(sessionEnding(eve.meeting), null);
+  // the REST kick-all grace during no countdown
+  const s = await raw('POST', `/${room.appId}/meetings/${room.meetingId}/active-session/kick-all`, { graceSeconds: 5 });
+  assert.equal(s.status, 200);
+  const t = await until('api countdown', () => bob.of('sessionEnding')[1]);
+  assert.deepEqual(t.endedBy, { api: true });
+  assert.equal(t.reason, 'HOST_ENDED_MEETING');
+  const left = await firstOf(bob, 'roomLeft', 3 * DEADLINE_MS);
+  assert.equal(left.reason, 'HOST_ENDED_MEETING');
+  assert.deepEqual(left.endedBy, { api: true });
+  const d = await until('webhook', () =>
+    deliveries.find((x) => JSON.parse(x.body).meeting?.sessionId === left.sessionId));
+  assert.equal(d.headers['rtk-uuid'], left.eventId);
+  assert.deepEqual(JSON.parse(d.body).endedBy, { api: true });
+});
+
+test('P14 NO_HOST countdown replaced by a host-less REST countdown? and a host kickAll grace replaces NO_HOST', async () => {
+  const room = await newMeeting({ end_when_no_host_after_secs: 60 });
+  const bob = await joinAs(room, 'bob', 'group_call_participant');
+  await firstOf(bob, 'sessionEnding');
+  const s = await raw('POST', `/${room.appId}/meetings/${room.meetingId}/active-session/kick-all`, { graceSeconds: 3, message: 'api' });
+  console.log('P14 REST grace during NO_HOST', s.status, JSON.stringify(s.json));
+  const t = await until('replaced', () => bob.of('sessionEnding')[1], 3000);
+  assert.equal(t.reason, 'HOST_ENDED_MEETING');
+  assert.equal(sessionEnding(bob.meeting).message, 'api');
+});
