@@ -109,3 +109,92 @@ test('cancelled while away, a short countdown: state past its endsAt', async () 
     stop();
   }
 });
+
+test('the countdown runs out while away: the resume is told the end with the same eventId; lock+grace cancelled stays ACTIVE', async () => {
+  const account = 'rc3', token = randomBytes(16).toString('hex');
+  const { baseURI, stop } = await startServer(account, token);
+  const api = async (method, path, body) => {
+    const r = await fetch(`${baseURI}/client/v4/accounts/${account}/realtime/kit${path}`, {
+      method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body), signal: AbortSignal.timeout(DEADLINE_MS) });
+    return (await r.json()).data;
+  };
+  const joined = [];
+  try {
+    const appId = (await api('POST', '/apps', { name: 'rc3' })).app.id;
+    const meetingId = (await api('POST', `/${appId}/meetings`, { title: 'r' })).id;
+    const join = async (id, preset) => {
+      const { token: t } = await api('POST', `/${appId}/meetings/${meetingId}/participants`,
+        { custom_participant_id: id, preset_name: preset, name: id });
+      const before = sockets.length;
+      const m = await initMeeting({ authToken: t, baseURI });
+      const events = [];
+      for (const n of ['sessionEnding', 'sessionEndCancelled', 'roomLeft', 'roomJoined']) on(m, n, (p) => events.push([n, p]));
+      await m.join();
+      joined.push(m);
+      return { m, events, socket: () => sockets.slice(before).filter((s) => s.readyState === 1).at(-1) };
+    };
+    const ann = await join('ann', 'group_call_host');
+    const cat = await join('cat', 'group_call_participant');
+    // lock + grace, cancelled: the meeting stays ACTIVE
+    await kickAll(ann.m, { graceSeconds: 60, lock: true });
+    assert.deepEqual(await cancelEnd(ann.m), { cancelled: true });
+    assert.equal((await api('GET', `/${appId}/meetings/${meetingId}`)).status, 'ACTIVE');
+    // countdown ends while cat is away
+    await until('cat not ending', () => sessionEnding(cat.m) === null);
+    cat.socket().close();
+    await until('cat disconnected', () => cat.m.self.roomState !== 'joined');
+    await kickAll(ann.m, { graceSeconds: 1, message: 'gone' });
+    const annLeft = await until('ann ended', () => ann.events.find(([n, p]) => n === 'roomLeft' && p.state === 'ended')?.[1], 10_000);
+    const catLeft = await until('cat told ended', () => cat.events.find(([n, p]) => n === 'roomLeft' && p.state === 'ended')?.[1], 20_000);
+    console.log('ann', JSON.stringify(annLeft), 'cat', JSON.stringify(catLeft));
+    assert.equal(catLeft.eventId, annLeft.eventId);
+    assert.equal(catLeft.message, 'gone');
+    assert.deepEqual(catLeft.endedBy, annLeft.endedBy);
+    assert.equal(sessionEnding(cat.m), null);
+  } finally {
+    for (const m of joined) await m.leave().catch(() => {});
+    stop();
+  }
+});
+
+test('cancelEnd while disconnected; kickAll with grace while disconnected', async () => {
+  const account = 'rc4', token = randomBytes(16).toString('hex');
+  const { baseURI, stop } = await startServer(account, token);
+  const api = async (method, path, body) => {
+    const r = await fetch(`${baseURI}/client/v4/accounts/${account}/realtime/kit${path}`, {
+      method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body), signal: AbortSignal.timeout(DEADLINE_MS) });
+    return (await r.json()).data;
+  };
+  const joined = [];
+  try {
+    const appId = (await api('POST', '/apps', { name: 'rc4' })).app.id;
+    const meetingId = (await api('POST', `/${appId}/meetings`, { title: 'r' })).id;
+    const join = async (id, preset) => {
+      const { token: t } = await api('POST', `/${appId}/meetings/${meetingId}/participants`,
+        { custom_participant_id: id, preset_name: preset, name: id });
+      const before = sockets.length;
+      const m = await initMeeting({ authToken: t, baseURI });
+      const events = [];
+      for (const n of ['sessionEnding', 'sessionEndCancelled', 'roomLeft', 'roomJoined']) on(m, n, (p) => events.push([n, p]));
+      await m.join();
+      joined.push(m);
+      return { m, events, socket: () => sockets.slice(before).filter((s) => s.readyState === 1).at(-1) };
+    };
+    const ann = await join('ann', 'group_call_host');
+    const cat = await join('cat', 'group_call_host');
+    await kickAll(ann.m, { graceSeconds: 60 });
+    await until('cat told', () => sessionEnding(cat.m));
+    cat.socket().close();
+    await until('cat disconnected', () => cat.m.self.roomState !== 'joined');
+    const r = await cancelEnd(cat.m).then((v) => ['resolved', v], (e) => ['rejected', e.code, e.message]);
+    console.log('cancelEnd while disconnected:', JSON.stringify(r));
+    await until('cat back', () => cat.m.self.roomState === 'joined', 20_000);
+    await new Promise((ok) => setTimeout(ok, 500));
+    console.log('ann sessionEnding after:', JSON.stringify(sessionEnding(ann.m)));
+  } finally {
+    for (const m of joined) await m.leave().catch(() => {});
+    stop();
+  }
+});
