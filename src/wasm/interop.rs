@@ -15,7 +15,7 @@
 
 use crate::core::{ClientError, Event, Outcome, Participants, SessionEnding};
 use endsession_protocol::{
-    ClientFrame, EndReason, EndedBy, ErrorCode, LeaveState, Participant, Permissions, ServerFrame,
+    ClientFrame, EndReason, EndedBy, ErrorCode, LeaveState, Participant, Permissions, RunningCountdown, ServerFrame,
 };
 use js_sys::{Array, JSON};
 use serde::Serialize;
@@ -162,6 +162,26 @@ impl Reader {
         Permissions { kick_participant: self.flag(&get(object, "permissions"), "kickParticipant") }
     }
 
+    /// `joined`'s `sessionEnding`: absent (not an object) is `None`; one that is there must read as a whole.
+    fn running_countdown(&mut self, value: &JsValue) -> Option<RunningCountdown> {
+        if !value.is_object() {
+            return None;
+        }
+        Some(RunningCountdown {
+            ends_at: self.text(value, "endsAt"),
+            remaining_ms: {
+                let ms = u64_field(value, "remainingMs");
+                self.need(ms, 0)
+            },
+            reason: {
+                let reason = self.reason(value);
+                self.need(reason, EndReason::NoHost)
+            },
+            ended_by: ended_by_from(&get(value, "endedBy")),
+            message: text_field(value, "message"),
+        })
+    }
+
     /// `reason`: absent (or not a string) is `None`; a string that names no [`EndReason`] marks the frame bad.
     fn reason(&mut self, object: &JsValue) -> Option<EndReason> {
         let reason = EndReason::parse(&text_field(object, "reason")?);
@@ -202,6 +222,7 @@ pub fn server_frame(data: &JsValue) -> Option<ServerFrame> {
                 participant_count: u32_field(&v, "participantCount"),
                 reconnected: r.flag(&v, "reconnected"),
                 heartbeat_ms: u32_field(&v, "heartbeatMs"),
+                session_ending: r.running_countdown(&get(&v, "sessionEnding")),
             }
         }
         "participantJoined" => ServerFrame::ParticipantJoined { participant: r.participant(&get(&v, "participant")) },

@@ -8,7 +8,7 @@ use super::Machine;
 use crate::core::{
     CallId, CancelEndResult, ClientError, Effect, Event, KickAllResult, Outcome, RoomState, SessionEnding,
 };
-use endsession_protocol::{ClientFrame, EndedBy};
+use endsession_protocol::{ClientFrame, EndedBy, RunningCountdown};
 
 /// One `cancelEnd` frame in flight and every call waiting for its answer (calls while one is in flight share it).
 #[derive(Debug)]
@@ -112,6 +112,26 @@ impl Machine {
             self.countdown = None;
             self.last_ends_at = None;
             self.reject_cancel(ClientError::connection_lost());
+        }
+    }
+
+    /// `joined`'s `sessionEnding`: the countdown running as the participant joined or resumed, held from now (so
+    /// `join()` resolves knowing it; the `sessionEnding` frame that follows is then not news). Absent, none runs: one
+    /// held from before a reconnect was cancelled while the socket was down (`sessionEndCancelled`, by nobody known).
+    pub(super) fn joined_countdown(&mut self, running: Option<RunningCountdown>) {
+        match running {
+            Some(RunningCountdown { ends_at, remaining_ms, reason, ended_by, message }) => {
+                // A u32 of ms is 49 days, far past the server's bound on a countdown.
+                let remaining_ms = u32::try_from(remaining_ms).unwrap_or(u32::MAX);
+                let session_id = self.session_id.clone();
+                self.on_session_ending(SessionEnding { session_id, ends_at, remaining_ms, reason, ended_by, message });
+            }
+            None => {
+                self.countdown_unconfirmed = false;
+                if let Some(gone) = self.countdown.take() {
+                    self.emit(Event::SessionEndCancelled { session_id: gone.session_id, cancelled_by: None });
+                }
+            }
         }
     }
 

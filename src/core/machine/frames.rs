@@ -2,7 +2,7 @@
 
 use super::Machine;
 use crate::core::{ClientError, Effect, Event, KickAllResult, Leave, LeaveState, Outcome, RoomState, SessionEnding};
-use endsession_protocol::{ErrorCode, Participant, Permissions, ServerFrame};
+use endsession_protocol::{ErrorCode, Participant, Permissions, RunningCountdown, ServerFrame};
 
 impl Machine {
     /// One frame from the server (the driver decodes it; frames that do not decode are dropped there).
@@ -26,6 +26,7 @@ impl Machine {
                 participants,
                 participant_count,
                 heartbeat_ms,
+                session_ending,
                 ..
             } => self.on_joined(
                 session_id,
@@ -35,6 +36,7 @@ impl Machine {
                 participants,
                 participant_count,
                 heartbeat_ms,
+                session_ending,
             ),
             ServerFrame::ParticipantJoined { participant } => self.on_participant_joined(participant),
             ServerFrame::ParticipantLeft { participant_id } => self.on_participant_left(&participant_id),
@@ -77,6 +79,7 @@ impl Machine {
         participants: Vec<Participant>,
         participant_count: Option<u32>,
         heartbeat_ms: Option<u32>,
+        session_ending: Option<RunningCountdown>,
     ) {
         let state = self.state;
         if !matches!(state, RoomState::Joining | RoomState::Reconnecting) {
@@ -118,6 +121,7 @@ impl Machine {
         }
         self.rejoined_countdown(reconnected && same_session);
         self.emit(Event::RoomJoined { reconnected });
+        self.joined_countdown(session_ending);
         if reconnected {
             // Tell the listeners what changed while the socket was down.
             if before != permissions {
