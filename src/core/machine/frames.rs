@@ -1,7 +1,7 @@
 //! [`Machine::socket_frame`]: one method per server frame.
 
 use super::Machine;
-use crate::core::{ClientError, Effect, Event, KickAllResult, Leave, LeaveState, Outcome, RoomState, SessionEnding};
+use crate::core::{ClientError, Effect, Event, KickAllResult, Leave, LeaveState, Outcome, RoomState};
 use endsession_protocol::{ErrorCode, Participant, Permissions, RunningCountdown, ServerFrame};
 
 impl Machine {
@@ -12,11 +12,6 @@ impl Machine {
         if let Some(ms) = self.silence_ms.filter(|_| self.state == RoomState::Joined) {
             self.push(Effect::WatchSilence(Some(ms)));
         }
-        let ending_news = matches!(
-            frame,
-            ServerFrame::SessionEnding { .. } | ServerFrame::SessionEndCancelled { .. } | ServerFrame::RoomLeft { .. }
-        );
-        self.countdown_checked(ending_news);
         match frame {
             ServerFrame::Joined {
                 session_id,
@@ -56,9 +51,7 @@ impl Machine {
                 self.on_kick_all_scheduled(id, session_id, ends_at)
             }
             ServerFrame::SessionEnding { session_id, ends_at, remaining_ms, reason, ended_by, message } => {
-                // A u32 of ms is 49 days, far past the server's bound on a countdown.
-                let remaining_ms = u32::try_from(remaining_ms).unwrap_or(u32::MAX);
-                self.on_session_ending(SessionEnding { session_id, ends_at, remaining_ms, reason, ended_by, message })
+                self.countdown_told(session_id, RunningCountdown { ends_at, remaining_ms, reason, ended_by, message })
             }
             ServerFrame::SessionEndCancelled { session_id, cancelled_by } => {
                 self.on_session_end_cancelled(session_id, cancelled_by)
