@@ -13,7 +13,8 @@
 pub mod fuzz;
 
 use crate::{
-    ClientFrame, EndOptions, EndReason, EndedBy, ErrorCode, LeaveState, Participant, Permissions, ServerFrame,
+    ClientFrame, EndOptions, EndReason, EndedBy, ErrorCode, LeaveState, Participant, Permissions, RunningCountdown,
+    ServerFrame,
 };
 
 fn someone(id: &str) -> Participant {
@@ -63,6 +64,7 @@ pub fn server_frames() -> Vec<(&'static str, ServerFrame)> {
                 participant_count: Some(250),
                 reconnected: true,
                 heartbeat_ms: Some(10_000),
+                session_ending: None,
             },
         ),
         (
@@ -80,6 +82,7 @@ pub fn server_frames() -> Vec<(&'static str, ServerFrame)> {
                 participant_count: None,
                 reconnected: false,
                 heartbeat_ms: None,
+                session_ending: None,
             },
         ),
         (
@@ -267,6 +270,58 @@ pub fn end_server_frames() -> Vec<(&'static str, ServerFrame)> {
                 message: None,
                 ended_by: Some(EndedBy::api()),
                 event_id: Some("e-2".into()),
+            },
+        ),
+        (
+            concat!(
+                r#"{"type":"joined","sessionId":"s","meetingId":"m","#,
+                r#""self":{"id":"b","name":"Ann \"A\" é","customParticipantId":"c-b","presetName":"group_call_host"},"#,
+                r#""permissions":{"kickParticipant":true},"participants":[],"participantCount":0,"reconnected":true,"#,
+                r#""sessionEnding":{"endsAt":"2026-11-30T00:00:30.000Z","remainingMs":30000,"#,
+                r#""reason":"HOST_ENDED_MEETING","endedBy":{"id":"a","name":"Ann","customParticipantId":"c-a"},"#,
+                r#""message":"Wrapping up"}}"#
+            ),
+            ServerFrame::Joined {
+                session_id: "s".into(),
+                meeting_id: "m".into(),
+                self_participant: someone("b"),
+                permissions: Permissions { kick_participant: true },
+                participants: vec![],
+                participant_count: Some(0),
+                reconnected: true,
+                heartbeat_ms: None,
+                session_ending: Some(RunningCountdown {
+                    ends_at: "2026-11-30T00:00:30.000Z".into(),
+                    remaining_ms: 30_000,
+                    reason: EndReason::HostEndedMeeting,
+                    ended_by: Some(host.clone()),
+                    message: Some("Wrapping up".into()),
+                }),
+            },
+        ),
+        (
+            concat!(
+                r#"{"type":"joined","sessionId":"s","meetingId":"m","#,
+                r#""self":{"id":"b","name":"Ann \"A\" é","customParticipantId":"c-b","presetName":"group_call_host"},"#,
+                r#""permissions":{"kickParticipant":false},"participants":[],"reconnected":false,"#,
+                r#""sessionEnding":{"endsAt":"2026-11-30T00:01:00.000Z","remainingMs":1,"reason":"NO_HOST"}}"#
+            ),
+            ServerFrame::Joined {
+                session_id: "s".into(),
+                meeting_id: "m".into(),
+                self_participant: someone("b"),
+                permissions: Permissions { kick_participant: false },
+                participants: vec![],
+                participant_count: None,
+                reconnected: false,
+                heartbeat_ms: None,
+                session_ending: Some(RunningCountdown {
+                    ends_at: "2026-11-30T00:01:00.000Z".into(),
+                    remaining_ms: 1,
+                    reason: EndReason::NoHost,
+                    ended_by: None,
+                    message: None,
+                }),
             },
         ),
         (

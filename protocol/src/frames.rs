@@ -285,6 +285,20 @@ impl ClientFrame {
     }
 }
 
+/// A running countdown to the session's end, as [`ServerFrame::Joined`] carries it: the fields of
+/// [`ServerFrame::SessionEnding`] but the session id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunningCountdown {
+    pub ends_at: String,
+    pub remaining_ms: u64,
+    pub reason: EndReason,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended_by: Option<EndedBy>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
 /// Frames the server sends.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "camelCase", rename_all_fields = "camelCase")]
@@ -309,6 +323,11 @@ pub enum ServerFrame {
         /// heartbeats.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         heartbeat_ms: Option<u32>,
+        /// The countdown to the session's end running when the participant joined or resumed, the same as the
+        /// [`ServerFrame::SessionEnding`] that follows; absent when none runs (so a resume tells a countdown
+        /// cancelled while away is gone). Optional on the wire (`sessionEnding`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        session_ending: Option<RunningCountdown>,
     },
     /// Sent only while the session, counting this participant, has at most [`crate::LISTED_PARTICIPANTS_MAX`].
     ParticipantJoined { participant: Participant },

@@ -33,7 +33,8 @@ mod frames;
 mod json;
 
 pub use frames::{
-    ClientFrame, EndOptions, EndReason, EndedBy, ErrorCode, LeaveState, Participant, Permissions, ServerFrame,
+    ClientFrame, EndOptions, EndReason, EndedBy, ErrorCode, LeaveState, Participant, Permissions, RunningCountdown,
+    ServerFrame,
 };
 pub use json::DecodeError;
 

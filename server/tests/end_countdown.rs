@@ -90,8 +90,12 @@ async fn everyone_sees_the_countdown_a_second_host_cancels_it_and_the_next_ends_
             ends_at
         );
     }
-    // A joiner during the countdown learns of it right after `Joined`.
-    let (mut late, _, _) = join_as(&server, &server.guest(&meeting).await.1).await;
+    // A joiner during the countdown learns of it in `Joined` (`sessionEnding`) and right after it.
+    let (mut late, joined) = server.join_with(&server.guest(&meeting).await.1, None).await;
+    let ServerFrame::Joined { session_ending: Some(running), .. } = &joined else { panic!("{joined:?}") };
+    assert_eq!((&running.ends_at, running.reason), (ends_at, EndReason::HostEndedMeeting));
+    assert_eq!((running.ended_by.as_ref(), running.message.as_deref()), (Some(&first_by), Some("Wrapping up")));
+    assert!(running.remaining_ms > 0 && running.remaining_ms <= 30_000, "{running:?}");
     ending(&event(&mut late).await, &session, EndReason::HostEndedMeeting, Some(&first_by), Some("Wrapping up"));
 
     // A guest may not cancel; a second host may.
@@ -234,7 +238,8 @@ async fn a_host_coming_back_cancels_the_no_host_countdown() {
     host.drop_abruptly();
     ending(&event(&mut guest).await, &session, EndReason::NoHost, None, None);
     let (mut host, answer) = server.join_with(&host_token, Some(&session)).await;
-    assert!(matches!(answer, ServerFrame::Joined { reconnected: true, .. }), "{answer:?}");
+    // The countdown this return cancelled is not in its `Joined`.
+    assert!(matches!(answer, ServerFrame::Joined { reconnected: true, session_ending: None, .. }), "{answer:?}");
     let cancelled = ServerFrame::SessionEndCancelled { session_id: session.clone(), cancelled_by: None };
     assert_eq!(event(&mut guest).await, cancelled);
     assert_eq!(event(&mut host).await, cancelled, "the returning host, too, learns the countdown is off");

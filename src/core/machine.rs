@@ -66,9 +66,6 @@ pub struct Machine {
     /// The countdown to the session's end running now (the last `sessionEnding`), until it is cancelled or the
     /// room is left.
     countdown: Option<SessionEnding>,
-    /// The countdown was held across a dropped socket: the server re-sends `sessionEnding` right after `joined` if
-    /// it still runs, so any other frame first means it was cancelled meanwhile.
-    countdown_unconfirmed: bool,
     /// This participant's `kickAll` was answered `kickAllScheduled` with this `endsAt` before its `sessionEnding`
     /// arrived (the answer and the broadcast come in either order): the control shows `ending` meanwhile.
     scheduled: Option<String>,
@@ -100,7 +97,6 @@ impl Machine {
             silence_ms: None,
             ended: None,
             countdown: None,
-            countdown_unconfirmed: false,
             scheduled: None,
             last_ends_at: None,
             cancel: None,

@@ -15,7 +15,7 @@
 
 use crate::core::{ClientError, Event, Outcome, Participants, SessionEnding};
 use endsession_protocol::{
-    ClientFrame, EndReason, EndedBy, ErrorCode, LeaveState, Participant, Permissions, ServerFrame,
+    ClientFrame, EndReason, EndedBy, ErrorCode, LeaveState, Participant, Permissions, RunningCountdown, ServerFrame,
 };
 use js_sys::{Array, JSON};
 use serde::Serialize;
@@ -162,6 +162,25 @@ impl Reader {
         Permissions { kick_participant: self.flag(&get(object, "permissions"), "kickParticipant") }
     }
 
+    /// A countdown's fields: a `sessionEnding` frame's, or `joined`'s `sessionEnding` (absent there is `None`; one
+    /// that is there must read as a whole).
+    #[inline(never)]
+    fn running_countdown(&mut self, value: &JsValue) -> RunningCountdown {
+        RunningCountdown {
+            ends_at: self.text(value, "endsAt"),
+            remaining_ms: {
+                let ms = u64_field(value, "remainingMs");
+                self.need(ms, 0)
+            },
+            reason: {
+                let reason = self.reason(value);
+                self.need(reason, EndReason::NoHost)
+            },
+            ended_by: ended_by_from(&get(value, "endedBy")),
+            message: text_field(value, "message"),
+        }
+    }
+
     /// `reason`: absent (or not a string) is `None`; a string that names no [`EndReason`] marks the frame bad.
     fn reason(&mut self, object: &JsValue) -> Option<EndReason> {
         let reason = EndReason::parse(&text_field(object, "reason")?);
@@ -202,6 +221,10 @@ pub fn server_frame(data: &JsValue) -> Option<ServerFrame> {
                 participant_count: u32_field(&v, "participantCount"),
                 reconnected: r.flag(&v, "reconnected"),
                 heartbeat_ms: u32_field(&v, "heartbeatMs"),
+                session_ending: {
+                    let running = get(&v, "sessionEnding");
+                    running.is_object().then(|| r.running_countdown(&running))
+                },
             }
         }
         "participantJoined" => ServerFrame::ParticipantJoined { participant: r.participant(&get(&v, "participant")) },
@@ -235,20 +258,11 @@ pub fn server_frame(data: &JsValue) -> Option<ServerFrame> {
             session_id: r.text(&v, "sessionId"),
             ends_at: r.text(&v, "endsAt"),
         },
-        "sessionEnding" => ServerFrame::SessionEnding {
-            session_id: r.text(&v, "sessionId"),
-            ends_at: r.text(&v, "endsAt"),
-            remaining_ms: {
-                let ms = u64_field(&v, "remainingMs");
-                r.need(ms, 0)
-            },
-            reason: {
-                let reason = r.reason(&v);
-                r.need(reason, EndReason::NoHost)
-            },
-            ended_by: ended_by_from(&get(&v, "endedBy")),
-            message: text_field(&v, "message"),
-        },
+        "sessionEnding" => {
+            let session_id = r.text(&v, "sessionId");
+            let RunningCountdown { ends_at, remaining_ms, reason, ended_by, message } = r.running_countdown(&v);
+            ServerFrame::SessionEnding { session_id, ends_at, remaining_ms, reason, ended_by, message }
+        }
         "sessionEndCancelled" => ServerFrame::SessionEndCancelled {
             session_id: r.text(&v, "sessionId"),
             cancelled_by: ended_by_from(&get(&v, "cancelledBy")),

@@ -28,7 +28,7 @@
 //!   admitted after the end;
 //! - a countdown to the end (`graceSeconds`, or `NO_HOST`) is stored before anyone is told, its timer is the
 //!   server's (it survives the host leaving and, through the store, a restart), and joiners during it get
-//!   `sessionEnding` right after `Joined`.
+//!   `sessionEnding` right after `Joined` (which also carries it, as `sessionEnding`).
 
 mod countdown;
 mod hub_core;

@@ -8,7 +8,7 @@ use super::room::{Departure, KickRefusal};
 use super::{ConnId, Deliver, HubError, JoinOutcome, JoinRequest, KickAllOutcome, Outbound, Outbox, Seat};
 use crate::clock;
 use crate::store::{new_id, JoinRefusal, ResumeCheck};
-use endsession_protocol::{EndOptions, ErrorCode, LeaveState, Permissions, ServerFrame};
+use endsession_protocol::{EndOptions, ErrorCode, LeaveState, Permissions, RunningCountdown, ServerFrame};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -124,9 +124,18 @@ pub(super) trait Transitions: Countdowns {
         // A host's arrival may cancel a `NO_HOST` countdown (everyone, this joiner too, is told); one still running
         // is told to this joiner, queued after admission so that it follows `Joined`.
         self.watch_hosts(room, &meeting_id).await;
-        if let Some(frame) = room.countdown_frame(clock::unix_ms()) {
-            own.deliver(Outbound::Frame(Outbound::encode(&frame)));
+        // `Joined` carries it too (`sessionEnding`), so the client knows it when its join resolves, and knows none
+        // runs when it is absent; the separate frame stays for raw clients.
+        let countdown = room.countdown_frame(clock::unix_ms());
+        if let Some(frame) = &countdown {
+            own.deliver(Outbound::Frame(Outbound::encode(frame)));
         }
+        let session_ending = match countdown {
+            Some(ServerFrame::SessionEnding { ends_at, remaining_ms, reason, ended_by, message, .. }) => {
+                Some(RunningCountdown { ends_at, remaining_ms, reason, ended_by, message })
+            }
+            _ => None,
+        };
         let seat =
             Seat { meeting_id: meeting_id.clone(), session_id: admission.session_id.clone(), participant_id, conn_id };
         let frame = Box::new(ServerFrame::Joined {
@@ -138,6 +147,7 @@ pub(super) trait Transitions: Countdowns {
             participant_count: Some(u32::try_from(admission.others_count).unwrap_or(u32::MAX)),
             reconnected: admission.reconnected || former_member,
             heartbeat_ms: None,
+            session_ending,
         });
         JoinOutcome::Joined { seat, frame }
     }

@@ -8,7 +8,7 @@ use super::Machine;
 use crate::core::{
     CallId, CancelEndResult, ClientError, Effect, Event, KickAllResult, Outcome, RoomState, SessionEnding,
 };
-use endsession_protocol::{ClientFrame, EndedBy};
+use endsession_protocol::{ClientFrame, EndedBy, RunningCountdown};
 
 /// One `cancelEnd` frame in flight and every call waiting for its answer (calls while one is in flight share it).
 #[derive(Debug)]
@@ -58,6 +58,14 @@ impl Machine {
         }
     }
 
+    /// A countdown told by the server (a `sessionEnding` frame, or `joined`'s) for session `session_id`.
+    pub(super) fn countdown_told(&mut self, session_id: String, running: RunningCountdown) {
+        let RunningCountdown { ends_at, remaining_ms, reason, ended_by, message } = running;
+        // A u32 of ms is 49 days, far past the server's bound on a countdown.
+        let remaining_ms = u32::try_from(remaining_ms).unwrap_or(u32::MAX);
+        self.on_session_ending(SessionEnding { session_id, ends_at, remaining_ms, reason, ended_by, message })
+    }
+
     /// `sessionEnding`: a countdown started, or runs (told again after joining or coming back). Held until
     /// cancelled or the room is left; emitted when it is news: the countdown held already (same `endsAt`), told
     /// again, is not (the server tells a joiner during a countdown, and may tell one that joined as it started
@@ -66,7 +74,6 @@ impl Machine {
         if self.state != RoomState::Joined || ending.session_id != self.session_id {
             return;
         }
-        self.countdown_unconfirmed = false;
         if self.countdown.as_ref().is_some_and(|held| held.ends_at == ending.ends_at) {
             return;
         }
@@ -82,7 +89,6 @@ impl Machine {
             return;
         }
         self.scheduled = None;
-        self.countdown_unconfirmed = false;
         if self.countdown.take().is_some() {
             self.emit(Event::SessionEndCancelled { session_id, cancelled_by });
         }
@@ -99,12 +105,11 @@ impl Machine {
     }
 
     /// Back in the room after `joined`. Resuming the same session: a `cancelEnd` that waited is sent (again), and a
-    /// countdown held is kept until the next frame tells whether it still runs (see [`Machine::countdown_checked`]).
+    /// countdown held is kept, and `joined` then says whether it still runs (see [`Machine::joined_countdown`]).
     /// A new session: neither applies.
     pub(super) fn rejoined_countdown(&mut self, same_session: bool) {
         self.scheduled = None;
         if same_session {
-            self.countdown_unconfirmed = self.countdown.is_some();
             if let Some(id) = self.cancel.as_ref().map(|c| c.id) {
                 self.send(ClientFrame::CancelEnd { id });
             }
@@ -115,24 +120,23 @@ impl Machine {
         }
     }
 
-    /// Before each frame: the server re-sends a running countdown's `sessionEnding` right after `joined` (before
-    /// anything else), so after a reconnect any other first frame means the countdown was cancelled while the
-    /// socket was down: `sessionEndCancelled` (by nobody known). A `roomLeft` ends it otherwise; a
-    /// `sessionEndCancelled` says so itself.
-    pub(super) fn countdown_checked(&mut self, next_is_ending_news: bool) {
-        if !self.countdown_unconfirmed || next_is_ending_news {
-            return;
-        }
-        self.countdown_unconfirmed = false;
-        if let Some(gone) = self.countdown.take() {
-            self.emit(Event::SessionEndCancelled { session_id: gone.session_id, cancelled_by: None });
+    /// `joined`'s `sessionEnding`: the countdown running as the participant joined or resumed, held from now (so
+    /// `join()` resolves knowing it; the `sessionEnding` frame that follows is then not news). Absent, none runs: one
+    /// held from before a reconnect was cancelled while the socket was down (`sessionEndCancelled`, by nobody known).
+    pub(super) fn joined_countdown(&mut self, running: Option<RunningCountdown>) {
+        match running {
+            Some(running) => self.countdown_told(self.session_id.clone(), running),
+            None => {
+                if let Some(gone) = self.countdown.take() {
+                    self.emit(Event::SessionEndCancelled { session_id: gone.session_id, cancelled_by: None });
+                }
+            }
         }
     }
 
     /// Out of the room: no countdown any more (a `roomLeft` says how it ended).
     pub(super) fn clear_countdown(&mut self) {
         self.countdown = None;
-        self.countdown_unconfirmed = false;
         self.scheduled = None;
         self.last_ends_at = None;
     }

@@ -1,8 +1,8 @@
 //! [`Machine::socket_frame`]: one method per server frame.
 
 use super::Machine;
-use crate::core::{ClientError, Effect, Event, KickAllResult, Leave, LeaveState, Outcome, RoomState, SessionEnding};
-use endsession_protocol::{ErrorCode, Participant, Permissions, ServerFrame};
+use crate::core::{ClientError, Effect, Event, KickAllResult, Leave, LeaveState, Outcome, RoomState};
+use endsession_protocol::{ErrorCode, Participant, Permissions, RunningCountdown, ServerFrame};
 
 impl Machine {
     /// One frame from the server (the driver decodes it; frames that do not decode are dropped there).
@@ -12,11 +12,6 @@ impl Machine {
         if let Some(ms) = self.silence_ms.filter(|_| self.state == RoomState::Joined) {
             self.push(Effect::WatchSilence(Some(ms)));
         }
-        let ending_news = matches!(
-            frame,
-            ServerFrame::SessionEnding { .. } | ServerFrame::SessionEndCancelled { .. } | ServerFrame::RoomLeft { .. }
-        );
-        self.countdown_checked(ending_news);
         match frame {
             ServerFrame::Joined {
                 session_id,
@@ -26,6 +21,7 @@ impl Machine {
                 participants,
                 participant_count,
                 heartbeat_ms,
+                session_ending,
                 ..
             } => self.on_joined(
                 session_id,
@@ -35,6 +31,7 @@ impl Machine {
                 participants,
                 participant_count,
                 heartbeat_ms,
+                session_ending,
             ),
             ServerFrame::ParticipantJoined { participant } => self.on_participant_joined(participant),
             ServerFrame::ParticipantLeft { participant_id } => self.on_participant_left(&participant_id),
@@ -54,9 +51,7 @@ impl Machine {
                 self.on_kick_all_scheduled(id, session_id, ends_at)
             }
             ServerFrame::SessionEnding { session_id, ends_at, remaining_ms, reason, ended_by, message } => {
-                // A u32 of ms is 49 days, far past the server's bound on a countdown.
-                let remaining_ms = u32::try_from(remaining_ms).unwrap_or(u32::MAX);
-                self.on_session_ending(SessionEnding { session_id, ends_at, remaining_ms, reason, ended_by, message })
+                self.countdown_told(session_id, RunningCountdown { ends_at, remaining_ms, reason, ended_by, message })
             }
             ServerFrame::SessionEndCancelled { session_id, cancelled_by } => {
                 self.on_session_end_cancelled(session_id, cancelled_by)
@@ -77,6 +72,7 @@ impl Machine {
         participants: Vec<Participant>,
         participant_count: Option<u32>,
         heartbeat_ms: Option<u32>,
+        session_ending: Option<RunningCountdown>,
     ) {
         let state = self.state;
         if !matches!(state, RoomState::Joining | RoomState::Reconnecting) {
@@ -118,6 +114,7 @@ impl Machine {
         }
         self.rejoined_countdown(reconnected && same_session);
         self.emit(Event::RoomJoined { reconnected });
+        self.joined_countdown(session_ending);
         if reconnected {
             // Tell the listeners what changed while the socket was down.
             if before != permissions {

@@ -4,7 +4,7 @@
 
 use super::*;
 use crate::core::{CancelEndResult, EndState, SessionEnding};
-use endsession_protocol::{EndOptions, EndedBy};
+use endsession_protocol::{EndOptions, EndedBy, RunningCountdown};
 
 const ENDS_AT: &str = "2026-11-30T00:00:30.000Z";
 
@@ -45,13 +45,33 @@ fn resolved(effects: &[Effect]) -> Vec<(u32, Outcome)> {
         .collect()
 }
 
-/// Drops the socket of a joined machine and resumes session `s-1`, effects drained.
+/// Drops the socket of a joined machine and resumes session `s-1` (no countdown running), effects drained.
 fn reconnect(m: &mut Machine, kick: bool) {
+    reconnect_during(m, kick, None);
+}
+
+/// `joined` carrying the countdown ending at `ends_at` (as [`ending_frame`] tells it), or none.
+fn joined_during(session: &str, kick: bool, others: &[&str], ends_at: Option<&str>) -> ServerFrame {
+    let mut frame = joined_frame(session, kick, others);
+    if let ServerFrame::Joined { session_ending, .. } = &mut frame {
+        *session_ending = ends_at.map(|ends_at| RunningCountdown {
+            ends_at: ends_at.into(),
+            remaining_ms: 30_000,
+            reason: EndReason::HostEndedMeeting,
+            ended_by: Some(ann()),
+            message: Some("Wrapping up".into()),
+        });
+    }
+    frame
+}
+
+/// [`reconnect`], the server's `joined` carrying the countdown ending at `ends_at` if any.
+fn reconnect_during(m: &mut Machine, kick: bool, ends_at: Option<&str>) {
     m.socket_closed();
     m.reconnect_due();
     m.socket_open();
     m.take_effects();
-    m.socket_frame(joined_frame("s-1", kick, &["b", "c"]));
+    m.socket_frame(joined_during("s-1", kick, &["b", "c"], ends_at));
 }
 
 #[test]
@@ -234,13 +254,13 @@ fn a_server_refusal_of_cancel_end_rejects_with_its_code() {
 
 #[test]
 fn a_countdown_held_across_a_reconnect_is_kept_if_told_again_and_dropped_if_not() {
-    // Still running: the server tells it again right after `joined`.
+    // Still running: `joined` carries it, and the server tells it again right after.
     let mut m = joined(true);
     m.socket_frame(ending_frame("s-1", ENDS_AT));
     m.take_effects();
-    reconnect(&mut m, true);
-    assert_eq!(m.end_state(), EndState::Ending, "held until the next frame says");
-    m.take_effects();
+    reconnect_during(&mut m, true, Some(ENDS_AT));
+    assert_eq!(m.end_state(), EndState::Ending);
+    assert_eq!(emits(&m.take_effects()), [Event::RoomJoined { reconnected: true }], "the same countdown: no news");
     m.socket_frame(ending_frame("s-1", ENDS_AT));
     assert_eq!(emits(&m.take_effects()), [], "the same countdown: no news");
     m.socket_frame(ServerFrame::Ping);
@@ -248,21 +268,23 @@ fn a_countdown_held_across_a_reconnect_is_kept_if_told_again_and_dropped_if_not(
     assert_eq!(m.end_state(), EndState::Ending);
     assert_eq!(m.session_ending(), Some(&ending_event(ENDS_AT)));
     // Replaced while the socket was down (cancelled, then another started): the new one is news.
-    reconnect(&mut m, true);
-    m.take_effects();
+    reconnect_during(&mut m, true, Some("2026-11-30T00:05:00.000Z"));
+    let news = Event::SessionEnding(ending_event("2026-11-30T00:05:00.000Z"));
+    assert_eq!(emits(&m.take_effects()), [Event::RoomJoined { reconnected: true }, news]);
     m.socket_frame(ending_frame("s-1", "2026-11-30T00:05:00.000Z"));
-    assert_eq!(emits(&m.take_effects()), [Event::SessionEnding(ending_event("2026-11-30T00:05:00.000Z"))]);
+    assert_eq!(emits(&m.take_effects()), []);
 
-    // Cancelled while the socket was down: any other first frame says it is gone.
+    // Cancelled while the socket was down: `joined` without one says it is gone, no later frame needed.
     let mut m = joined(true);
     m.socket_frame(ending_frame("s-1", ENDS_AT));
     reconnect(&mut m, true);
-    m.take_effects();
-    m.socket_frame(ServerFrame::ParticipantLeft { participant_id: "b".into() });
     let effects = emits(&m.take_effects());
-    assert_eq!(effects[0], Event::SessionEndCancelled { session_id: "s-1".into(), cancelled_by: None });
+    let gone = Event::SessionEndCancelled { session_id: "s-1".into(), cancelled_by: None };
+    assert_eq!(effects, [Event::RoomJoined { reconnected: true }, gone]);
     assert_eq!(m.end_state(), EndState::Allowed);
     assert_eq!(m.session_ending(), None);
+    m.socket_frame(ServerFrame::ParticipantLeft { participant_id: "b".into() });
+    assert!(!emits(&m.take_effects()).iter().any(|e| matches!(e, Event::SessionEndCancelled { .. })));
 
     // Ended while the socket was down: the resume is answered `roomLeft` `ended`, no cancel.
     let mut m = joined(true);
@@ -308,4 +330,36 @@ fn a_late_scheduled_answer_for_a_countdown_already_cancelled_is_not_taken_for_a_
     m.socket_frame(ServerFrame::KickAllScheduled { id: 1, session_id: "s-1".into(), ends_at: ENDS_AT.into() });
     assert_eq!(resolved(&m.take_effects()).len(), 1);
     assert_eq!(m.end_state(), EndState::Allowed);
+}
+
+#[test]
+fn a_joiner_during_a_countdown_knows_it_when_join_resolves() {
+    let mut m = machine();
+    m.join(CallId(0));
+    m.socket_open();
+    m.take_effects();
+    m.socket_frame(joined_during("s-1", true, &["b"], Some(ENDS_AT)));
+    let effects = m.take_effects();
+    assert_eq!(resolved(&effects), [(0, Outcome::Joined)]);
+    assert_eq!(
+        emits(&effects),
+        [Event::RoomJoined { reconnected: false }, Event::SessionEnding(ending_event(ENDS_AT))]
+    );
+    assert_eq!(m.end_state(), EndState::Ending);
+    assert_eq!(m.session_ending(), Some(&ending_event(ENDS_AT)));
+    // The separate `sessionEnding` that follows is the same countdown: no news.
+    m.socket_frame(ending_frame("s-1", ENDS_AT));
+    assert_eq!(emits(&m.take_effects()), []);
+}
+
+#[test]
+fn a_countdown_cancelled_while_away_is_dropped_on_resume_in_a_quiet_room() {
+    let mut m = joined(false);
+    m.socket_frame(ending_frame("s-1", ENDS_AT));
+    m.take_effects();
+    reconnect(&mut m, false);
+    let gone = Event::SessionEndCancelled { session_id: "s-1".into(), cancelled_by: None };
+    assert_eq!(emits(&m.take_effects()), [Event::RoomJoined { reconnected: true }, gone]);
+    assert_eq!(m.end_state(), EndState::NoPermission);
+    assert_eq!(m.session_ending(), None);
 }

@@ -26,6 +26,7 @@ fn joined_with_heartbeat(session: &str, heartbeat_ms: Option<u32>) -> ServerFram
         participant_count,
         reconnected,
         heartbeat_ms,
+        session_ending: None,
     }
 }
 

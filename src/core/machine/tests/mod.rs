@@ -36,6 +36,7 @@ fn joined_frame(session: &str, kick: bool, others: &[&str]) -> ServerFrame {
         participant_count: Some(others.len() as u32),
         reconnected: false,
         heartbeat_ms: None,
+        session_ending: None,
     }
 }
 
