@@ -126,8 +126,8 @@ if [ -f js/tests/cloudflare-sdk.test.mjs ]; then
   say "node: the official cloudflare npm SDK, and our client's countdown, against the server (node --test)"
   # It starts its own release server and joins participants over WebSockets, which Node 20 has only behind this
   # flag (Node 22 has them by default and still accepts it). A step of its own: the other Node tests expect no
-  # WebSocket global. countdown.test.mjs joins real participants with our client the same way.
-  node --experimental-websocket --test js/tests/cloudflare-sdk.test.mjs js/tests/countdown.test.mjs \
+  # WebSocket global. The countdown*.test.mjs files join real participants with our client the same way.
+  node --experimental-websocket --test js/tests/cloudflare-sdk.test.mjs js/tests/countdown*.test.mjs \
     >"$LOGS/node-sdk.log" 2>&1
   rc=$?
   tail -n 9 "$LOGS/node-sdk.log"

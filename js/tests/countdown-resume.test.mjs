@@ -1,4 +1,4 @@
-// try13: a participant whose socket drops during a countdown, while the countdown is cancelled / runs out.
+// A participant whose socket drops during a countdown, while the countdown is cancelled / runs out.
 import { DEADLINE_MS, startServer, until } from './server.mjs';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -7,18 +7,25 @@ import { randomBytes } from 'node:crypto';
 const sockets = [];
 const Orig = globalThis.WebSocket;
 globalThis.WebSocket = class extends Orig {
-  constructor(...a) { super(...a); sockets.push(this); }
+  constructor(...a) {
+    super(...a);
+    sockets.push(this);
+  }
 };
 const { initMeeting, kickAll, cancelEnd, sessionEnding, canEndSession, on } = await import('endsession');
 const { endStateSource } = await import('endsession/end-state');
 
 test('drop during a countdown: cancelled while away, then a new one that ends while away', async () => {
-  const account = 'rc', token = randomBytes(16).toString('hex');
+  const account = 'rc',
+    token = randomBytes(16).toString('hex');
   const { baseURI, stop } = await startServer(account, token);
   const api = async (method, path, body) => {
     const r = await fetch(`${baseURI}/client/v4/accounts/${account}/realtime/kit${path}`, {
-      method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-      body: JSON.stringify(body), signal: AbortSignal.timeout(DEADLINE_MS) });
+      method,
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+      signal: AbortSignal.timeout(DEADLINE_MS),
+    });
     return (await r.json()).data;
   };
   const joined = [];
@@ -26,15 +33,27 @@ test('drop during a countdown: cancelled while away, then a new one that ends wh
     const appId = (await api('POST', '/apps', { name: 'rc' })).app.id;
     const meetingId = (await api('POST', `/${appId}/meetings`, { title: 'r' })).id;
     const join = async (id, preset) => {
-      const { token: t } = await api('POST', `/${appId}/meetings/${meetingId}/participants`,
-        { custom_participant_id: id, preset_name: preset, name: id });
+      const { token: t } = await api('POST', `/${appId}/meetings/${meetingId}/participants`, {
+        custom_participant_id: id,
+        preset_name: preset,
+        name: id,
+      });
       const before = sockets.length;
       const m = await initMeeting({ authToken: t, baseURI });
       const events = [];
-      for (const n of ['sessionEnding', 'sessionEndCancelled', 'roomLeft', 'roomJoined']) on(m, n, (p) => events.push([n, p]));
+      for (const n of ['sessionEnding', 'sessionEndCancelled', 'roomLeft', 'roomJoined'])
+        on(m, n, (p) => events.push([n, p]));
       await m.join();
       joined.push(m);
-      return { m, events, socket: () => sockets.slice(before).filter((s) => s.readyState === 1).at(-1) };
+      return {
+        m,
+        events,
+        socket: () =>
+          sockets
+            .slice(before)
+            .filter((s) => s.readyState === 1)
+            .at(-1),
+      };
     };
     const ann = await join('ann', 'group_call_host');
     const cat = await join('cat', 'group_call_host');
@@ -46,8 +65,16 @@ test('drop during a countdown: cancelled while away, then a new one that ends wh
     assert.deepEqual(await cancelEnd(ann.m), { cancelled: true });
     await until('cat back', () => cat.m.self.roomState === 'joined', 20_000);
     await new Promise((ok) => setTimeout(ok, 2000));
-    const after1 = { sessionEnding: sessionEnding(cat.m), state: endStateSource(cat.m).state, can: canEndSession(cat.m) };
-    console.log('after cancel-while-away', JSON.stringify(after1), JSON.stringify(cat.events.map(([n]) => n)));
+    const after1 = {
+      sessionEnding: sessionEnding(cat.m),
+      state: endStateSource(cat.m).state,
+      can: canEndSession(cat.m),
+    };
+    console.log(
+      'after cancel-while-away',
+      JSON.stringify(after1),
+      JSON.stringify(cat.events.map(([n]) => n)),
+    );
     const stale = after1.sessionEnding !== null || after1.can !== true;
     // a countdown started while cat is away: told on resume?
     cat.socket().close();
@@ -67,12 +94,16 @@ test('drop during a countdown: cancelled while away, then a new one that ends wh
 });
 
 test('cancelled while away, a short countdown: state past its endsAt', async () => {
-  const account = 'rc', token = randomBytes(16).toString('hex');
+  const account = 'rc',
+    token = randomBytes(16).toString('hex');
   const { baseURI, stop } = await startServer(account, token);
   const api = async (method, path, body) => {
     const r = await fetch(`${baseURI}/client/v4/accounts/${account}/realtime/kit${path}`, {
-      method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-      body: JSON.stringify(body), signal: AbortSignal.timeout(DEADLINE_MS) });
+      method,
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+      signal: AbortSignal.timeout(DEADLINE_MS),
+    });
     return (await r.json()).data;
   };
   const joined = [];
@@ -80,15 +111,27 @@ test('cancelled while away, a short countdown: state past its endsAt', async () 
     const appId = (await api('POST', '/apps', { name: 'rc' })).app.id;
     const meetingId = (await api('POST', `/${appId}/meetings`, { title: 'r' })).id;
     const join = async (id, preset) => {
-      const { token: t } = await api('POST', `/${appId}/meetings/${meetingId}/participants`,
-        { custom_participant_id: id, preset_name: preset, name: id });
+      const { token: t } = await api('POST', `/${appId}/meetings/${meetingId}/participants`, {
+        custom_participant_id: id,
+        preset_name: preset,
+        name: id,
+      });
       const before = sockets.length;
       const m = await initMeeting({ authToken: t, baseURI });
       const events = [];
-      for (const n of ['sessionEnding', 'sessionEndCancelled', 'roomLeft', 'roomJoined']) on(m, n, (p) => events.push([n, p]));
+      for (const n of ['sessionEnding', 'sessionEndCancelled', 'roomLeft', 'roomJoined'])
+        on(m, n, (p) => events.push([n, p]));
       await m.join();
       joined.push(m);
-      return { m, events, socket: () => sockets.slice(before).filter((s) => s.readyState === 1).at(-1) };
+      return {
+        m,
+        events,
+        socket: () =>
+          sockets
+            .slice(before)
+            .filter((s) => s.readyState === 1)
+            .at(-1),
+      };
     };
     const ann = await join('ann', 'group_call_host');
     const cat = await join('cat', 'group_call_host');
@@ -100,10 +143,21 @@ test('cancelled while away, a short countdown: state past its endsAt', async () 
     assert.deepEqual(await cancelEnd(ann.m), { cancelled: true });
     await until('cat back', () => cat.m.self.roomState === 'joined', 20_000);
     await until('past endsAt', () => Date.now() > Date.parse(first.endsAt) + 1500, 10_000);
-    const after1 = { sessionEnding: sessionEnding(cat.m), state: endStateSource(cat.m).state, can: canEndSession(cat.m) };
-    console.log('past endsAt, cancelled while away', JSON.stringify(after1), JSON.stringify(cat.events.map(([n]) => n)));
+    const after1 = {
+      sessionEnding: sessionEnding(cat.m),
+      state: endStateSource(cat.m).state,
+      can: canEndSession(cat.m),
+    };
+    console.log(
+      'past endsAt, cancelled while away',
+      JSON.stringify(after1),
+      JSON.stringify(cat.events.map(([n]) => n)),
+    );
     const stale = after1.sessionEnding !== null || after1.can !== true;
-    assert.ok(!stale, `cancelled while away, past endsAt: ${JSON.stringify(after1)}; cat in room: ${cat.m.self.roomState}`);
+    assert.ok(
+      !stale,
+      `cancelled while away, past endsAt: ${JSON.stringify(after1)}; cat in room: ${cat.m.self.roomState}`,
+    );
   } finally {
     for (const m of joined) await m.leave().catch(() => {});
     stop();
@@ -111,12 +165,16 @@ test('cancelled while away, a short countdown: state past its endsAt', async () 
 });
 
 test('the countdown runs out while away: the resume is told the end with the same eventId; lock+grace cancelled stays ACTIVE', async () => {
-  const account = 'rc3', token = randomBytes(16).toString('hex');
+  const account = 'rc3',
+    token = randomBytes(16).toString('hex');
   const { baseURI, stop } = await startServer(account, token);
   const api = async (method, path, body) => {
     const r = await fetch(`${baseURI}/client/v4/accounts/${account}/realtime/kit${path}`, {
-      method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-      body: JSON.stringify(body), signal: AbortSignal.timeout(DEADLINE_MS) });
+      method,
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+      signal: AbortSignal.timeout(DEADLINE_MS),
+    });
     return (await r.json()).data;
   };
   const joined = [];
@@ -124,15 +182,27 @@ test('the countdown runs out while away: the resume is told the end with the sam
     const appId = (await api('POST', '/apps', { name: 'rc3' })).app.id;
     const meetingId = (await api('POST', `/${appId}/meetings`, { title: 'r' })).id;
     const join = async (id, preset) => {
-      const { token: t } = await api('POST', `/${appId}/meetings/${meetingId}/participants`,
-        { custom_participant_id: id, preset_name: preset, name: id });
+      const { token: t } = await api('POST', `/${appId}/meetings/${meetingId}/participants`, {
+        custom_participant_id: id,
+        preset_name: preset,
+        name: id,
+      });
       const before = sockets.length;
       const m = await initMeeting({ authToken: t, baseURI });
       const events = [];
-      for (const n of ['sessionEnding', 'sessionEndCancelled', 'roomLeft', 'roomJoined']) on(m, n, (p) => events.push([n, p]));
+      for (const n of ['sessionEnding', 'sessionEndCancelled', 'roomLeft', 'roomJoined'])
+        on(m, n, (p) => events.push([n, p]));
       await m.join();
       joined.push(m);
-      return { m, events, socket: () => sockets.slice(before).filter((s) => s.readyState === 1).at(-1) };
+      return {
+        m,
+        events,
+        socket: () =>
+          sockets
+            .slice(before)
+            .filter((s) => s.readyState === 1)
+            .at(-1),
+      };
     };
     const ann = await join('ann', 'group_call_host');
     const cat = await join('cat', 'group_call_participant');
@@ -145,8 +215,16 @@ test('the countdown runs out while away: the resume is told the end with the sam
     cat.socket().close();
     await until('cat disconnected', () => cat.m.self.roomState !== 'joined');
     await kickAll(ann.m, { graceSeconds: 1, message: 'gone' });
-    const annLeft = await until('ann ended', () => ann.events.find(([n, p]) => n === 'roomLeft' && p.state === 'ended')?.[1], 10_000);
-    const catLeft = await until('cat told ended', () => cat.events.find(([n, p]) => n === 'roomLeft' && p.state === 'ended')?.[1], 20_000);
+    const annLeft = await until(
+      'ann ended',
+      () => ann.events.find(([n, p]) => n === 'roomLeft' && p.state === 'ended')?.[1],
+      10_000,
+    );
+    const catLeft = await until(
+      'cat told ended',
+      () => cat.events.find(([n, p]) => n === 'roomLeft' && p.state === 'ended')?.[1],
+      20_000,
+    );
     console.log('ann', JSON.stringify(annLeft), 'cat', JSON.stringify(catLeft));
     assert.equal(catLeft.eventId, annLeft.eventId);
     assert.equal(catLeft.message, 'gone');
@@ -159,12 +237,16 @@ test('the countdown runs out while away: the resume is told the end with the sam
 });
 
 test('cancelEnd while disconnected; kickAll with grace while disconnected', async () => {
-  const account = 'rc4', token = randomBytes(16).toString('hex');
+  const account = 'rc4',
+    token = randomBytes(16).toString('hex');
   const { baseURI, stop } = await startServer(account, token);
   const api = async (method, path, body) => {
     const r = await fetch(`${baseURI}/client/v4/accounts/${account}/realtime/kit${path}`, {
-      method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-      body: JSON.stringify(body), signal: AbortSignal.timeout(DEADLINE_MS) });
+      method,
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+      signal: AbortSignal.timeout(DEADLINE_MS),
+    });
     return (await r.json()).data;
   };
   const joined = [];
@@ -172,15 +254,27 @@ test('cancelEnd while disconnected; kickAll with grace while disconnected', asyn
     const appId = (await api('POST', '/apps', { name: 'rc4' })).app.id;
     const meetingId = (await api('POST', `/${appId}/meetings`, { title: 'r' })).id;
     const join = async (id, preset) => {
-      const { token: t } = await api('POST', `/${appId}/meetings/${meetingId}/participants`,
-        { custom_participant_id: id, preset_name: preset, name: id });
+      const { token: t } = await api('POST', `/${appId}/meetings/${meetingId}/participants`, {
+        custom_participant_id: id,
+        preset_name: preset,
+        name: id,
+      });
       const before = sockets.length;
       const m = await initMeeting({ authToken: t, baseURI });
       const events = [];
-      for (const n of ['sessionEnding', 'sessionEndCancelled', 'roomLeft', 'roomJoined']) on(m, n, (p) => events.push([n, p]));
+      for (const n of ['sessionEnding', 'sessionEndCancelled', 'roomLeft', 'roomJoined'])
+        on(m, n, (p) => events.push([n, p]));
       await m.join();
       joined.push(m);
-      return { m, events, socket: () => sockets.slice(before).filter((s) => s.readyState === 1).at(-1) };
+      return {
+        m,
+        events,
+        socket: () =>
+          sockets
+            .slice(before)
+            .filter((s) => s.readyState === 1)
+            .at(-1),
+      };
     };
     const ann = await join('ann', 'group_call_host');
     const cat = await join('cat', 'group_call_host');
@@ -188,7 +282,10 @@ test('cancelEnd while disconnected; kickAll with grace while disconnected', asyn
     await until('cat told', () => sessionEnding(cat.m));
     cat.socket().close();
     await until('cat disconnected', () => cat.m.self.roomState !== 'joined');
-    const r = await cancelEnd(cat.m).then((v) => ['resolved', v], (e) => ['rejected', e.code, e.message]);
+    const r = await cancelEnd(cat.m).then(
+      (v) => ['resolved', v],
+      (e) => ['rejected', e.code, e.message],
+    );
     console.log('cancelEnd while disconnected:', JSON.stringify(r));
     await until('cat back', () => cat.m.self.roomState === 'joined', 20_000);
     await new Promise((ok) => setTimeout(ok, 500));
