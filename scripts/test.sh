@@ -114,7 +114,7 @@ fi
 
 if compgen -G "js/tests/*.test.mjs" >/dev/null; then
   say "node: node --test"
-  node --test $(ls js/tests/*.test.mjs | grep -v -e cloudflare-sdk -e countdown) >"$LOGS/node.log" 2>&1
+  node --test $(ls js/tests/*.test.mjs | grep -v -e cloudflare-sdk -e countdown -e nodes-) >"$LOGS/node.log" 2>&1
   rc=$?
   tail -n 9 "$LOGS/node.log"
   p=$(awk '/^# pass/ {print $3}' "$LOGS/node.log")
@@ -123,17 +123,18 @@ if compgen -G "js/tests/*.test.mjs" >/dev/null; then
 fi
 
 if [ -f js/tests/cloudflare-sdk.test.mjs ]; then
-  say "node: the official cloudflare npm SDK, and our client's countdown, against the server (node --test)"
+  say "node: the official cloudflare npm SDK, our client's countdown, and several nodes, against real servers (node --test)"
   # It starts its own release server and joins participants over WebSockets, which Node 20 has only behind this
   # flag (Node 22 has them by default and still accepts it). A step of its own: the other Node tests expect no
-  # WebSocket global. The countdown*.test.mjs files join real participants with our client the same way.
+  # WebSocket global. The countdown*.test.mjs and nodes-*.test.mjs files join real participants with our client the
+  # same way (nodes-*: three server processes on the private redis-server started above).
   node --experimental-websocket --test js/tests/cloudflare-sdk.test.mjs js/tests/countdown*.test.mjs \
-    >"$LOGS/node-sdk.log" 2>&1
+    js/tests/nodes-*.test.mjs >"$LOGS/node-sdk.log" 2>&1
   rc=$?
   tail -n 9 "$LOGS/node-sdk.log"
   p=$(awk '/^# pass/ {print $3}' "$LOGS/node-sdk.log")
   f=$(awk '/^# fail/ {print $3}' "$LOGS/node-sdk.log")
-  tally "node --test (cloudflare SDK, countdown)" "${p:-0}" "${f:-0}" "$rc"
+  tally "node --test (cloudflare SDK, countdown, nodes)" "${p:-0}" "${f:-0}" "$rc"
 fi
 
 if compgen -G "tests/python/test_*.py" >/dev/null; then
