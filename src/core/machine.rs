@@ -12,8 +12,8 @@
 //! the same timer: a join that hangs fails, a reconnect attempt that hangs counts as a failed attempt.
 
 use crate::core::{
-    CallId, ClientError, Effect, EndState, Event, KickAllResult, Leave, LeaveState, Outcome, Participants, Reconnect,
-    RoomState, SessionEnding,
+    CallId, CancelEndResult, ClientError, Effect, EndState, Event, KickAllResult, Leave, LeaveState, Outcome,
+    Participants, Reconnect, RoomState, SessionEnding,
 };
 use countdown::PendingCancel;
 use endsession_protocol::{ClientFrame, Participant, Permissions, PROTOCOL_VERSION};
@@ -324,10 +324,14 @@ impl Machine {
         self.state = RoomState::Left(leave.state);
         self.participants.clear();
         self.clear_countdown();
-        self.reject_cancel(ClientError::room_left());
         self.stop_silence();
         self.reject_join(ClientError::room_left());
         if leave.state == LeaveState::Ended {
+            // The end won the race with a `cancelEnd` in flight (another host's end, the REST API's, the countdown's
+            // own expiry): nothing was cancelled, as a `kickAll` in the same race resolves `alreadyEnded`.
+            for call in self.cancel.take().map(|c| c.calls).unwrap_or_default() {
+                self.push(Effect::Resolve(call, Outcome::CancelEnd(CancelEndResult { cancelled: false })));
+            }
             let result = Self::ended_result(&leave);
             for call in self.kick.take().map(|k| k.calls).unwrap_or_default() {
                 self.push(Effect::Resolve(call, Outcome::KickAll(result.clone())));
@@ -335,6 +339,7 @@ impl Machine {
             self.ended = Some(result);
         } else {
             self.reject_kick(ClientError::room_left());
+            self.reject_cancel(ClientError::room_left());
         }
         self.emit(Event::RoomLeft(leave));
     }

@@ -363,3 +363,31 @@ fn a_countdown_cancelled_while_away_is_dropped_on_resume_in_a_quiet_room() {
     assert_eq!(m.end_state(), EndState::NoPermission);
     assert_eq!(m.session_ending(), None);
 }
+
+#[test]
+fn a_cancel_end_in_flight_when_the_session_ends_resolves_cancelled_false() {
+    // Another host's end (or the REST API's, or the countdown's own expiry) arrives before the cancel's answer: the
+    // countdown was not cancelled, as a `kickAll` in the same race resolves `alreadyEnded`.
+    let mut m = joined(true);
+    m.socket_frame(ending_frame("s-1", ENDS_AT));
+    m.cancel_end(CallId(1));
+    m.cancel_end(CallId(2));
+    m.take_effects();
+    m.socket_frame(room_left(LeaveState::Ended));
+    let effects = m.take_effects();
+    let cancelled_false = Outcome::CancelEnd(CancelEndResult { cancelled: false });
+    assert_eq!(resolved(&effects), [(1, cancelled_false.clone()), (2, cancelled_false)]);
+    assert_eq!(rejected(&effects, 1), None);
+}
+
+#[test]
+fn a_cancel_end_in_flight_when_the_participant_is_kicked_rejects_4902() {
+    let mut m = joined(true);
+    m.socket_frame(ending_frame("s-1", ENDS_AT));
+    m.cancel_end(CallId(1));
+    m.take_effects();
+    m.socket_frame(room_left(LeaveState::Kicked));
+    let effects = m.take_effects();
+    assert_eq!(resolved(&effects), []);
+    assert_eq!(rejected(&effects, 1).map(|e| e.code), Some(ROOM_LEFT.into()));
+}
