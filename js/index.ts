@@ -25,6 +25,8 @@ import {
   type CancelEndResult,
   type EndOptions,
   type EmitterLike,
+  END_OPTIONS,
+  endOptionsError,
   type KickAllResult,
   type Meeting,
   MeetingImpl,
@@ -217,8 +219,13 @@ export function canEndSession(meeting: AnyMeeting): boolean {
  * await kickAll(realtimeKitMeeting, { timeoutMs: 5000 });
  */
 export function kickAll(meeting: AnyMeeting, options?: KickAllOptions): Promise<KickAllResult> {
-  return toTarget(meeting).kickAll(options);
+  const target = toTarget(meeting);
+  const bad = endOptionsError(options, KICK_ALL_OPTIONS);
+  return bad ? Promise.reject(bad) : target.kickAll(options);
 }
+
+/** The options `kickAll()` reads: the end options and a RealtimeKit meeting's `timeoutMs`. */
+const KICK_ALL_OPTIONS = [...END_OPTIONS, 'timeoutMs'];
 
 /**
  * Cancels the countdown to the session's end (`kickAll(meeting, {graceSeconds})`, or the server's own `NO_HOST`

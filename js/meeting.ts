@@ -63,25 +63,48 @@ export interface CancelEndResult {
 }
 
 /**
- * The `'4220'` error for options of the wrong type (the server checks the bounds and answers the same code);
- * `undefined` when they are fine. Checked here because the wasm module would coerce a wrong type silently.
+ * The `'4220'` error for end options the client cannot read; `undefined` when they are fine (`undefined` and `null`
+ * are no options). They must be a plain object whose members are among `known` — by default `message` (a string),
+ * `lock` (a boolean) and `graceSeconds` (a whole number of seconds, 0 or more), and `kickAll()` adds `timeoutMs` (ms,
+ * 0 or more) — each of its type. Anything else is refused before anything is sent, because an end is irreversible
+ * for everyone: a misspelt option (`grace_seconds`) or a grace passed positionally (`kickAll(meeting, 30)`) must not
+ * become an end now. The server checks the bounds and answers the same code.
  */
-function badEndOptions(options: EndOptions | undefined): ClientError | undefined {
-  if (options === undefined) return undefined;
-  const { message, lock, graceSeconds: g } = options ?? {};
+export function endOptionsError(
+  options: unknown,
+  known: readonly string[] = END_OPTIONS,
+): ClientError | undefined {
+  if (options == null) return undefined;
+  const wrong = (why: string) => new ClientError('4220', `[ERR4220]: kickAll options: ${why}`);
+  if (typeof options != 'object' || Array.isArray(options))
+    return wrong(
+      `expected an object such as {graceSeconds: 30}, got ${Array.isArray(options) ? 'an array' : typeof options}`,
+    );
+  const unknown = Object.keys(options).find((key) => !known.includes(key));
+  if (unknown !== undefined) return wrong(`unknown option \`${unknown}\` (known: ${known.join(', ')})`);
+  const { message, lock, graceSeconds: g, timeoutMs: t } = options as KickAllOptionFields;
   if (
-    typeof options != 'object' ||
-    !options ||
     (message !== undefined && typeof message != 'string') ||
     (lock !== undefined && typeof lock != 'boolean') ||
-    (g !== undefined && !(Number.isInteger(g) && g >= 0 && g < 2 ** 32))
+    (g !== undefined && !(typeof g == 'number' && Number.isInteger(g) && g >= 0 && g < 2 ** 32)) ||
+    (t !== undefined && !(typeof t == 'number' && t >= 0 && Number.isFinite(t)))
   )
-    return new ClientError(
-      '4220',
-      '[ERR4220]: kickAll options: message must be a string, lock a boolean, graceSeconds a whole number of seconds (0 or more)',
+    return wrong(
+      'message must be a string, lock a boolean, graceSeconds a whole number of seconds (0 or more), timeoutMs a number of ms (0 or more)',
     );
   return undefined;
 }
+
+/** The members {@link endOptionsError} reads, of unknown type. */
+interface KickAllOptionFields {
+  message?: unknown;
+  lock?: unknown;
+  graceSeconds?: unknown;
+  timeoutMs?: unknown;
+}
+
+/** The end options of `meeting.participants.kickAll`; `kickAll()` adds `timeoutMs`. */
+export const END_OPTIONS = ['message', 'lock', 'graceSeconds'] as const;
 
 /** `meeting.self.permissions`: what this participant's preset allows; emits `permissionsUpdate`. */
 export interface MeetingPermissions extends Emitter<PermissionsEvents>, inert.InertPermissions {
@@ -383,7 +406,7 @@ export class MeetingImpl implements Meeting {
     this.participants = Object.assign(new Emitter<inert.InertEvents>(), inert.participants(), {
       joined,
       kickAll: (options?: EndOptions): Promise<KickAllResult> => {
-        const bad = badEndOptions(options);
+        const bad = endOptionsError(options);
         if (bad) return Promise.reject(bad);
         return w.kickAll(options?.message, options?.lock, options?.graceSeconds).catch(rethrow);
       },

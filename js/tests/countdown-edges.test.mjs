@@ -119,6 +119,27 @@ test('option types: NaN, "30", Infinity, lock "true", null, 3600', async () => {
   assert.deepEqual(await cancelEnd(ann.meeting), { cancelled: false });
 });
 
+test('options the client cannot read are refused 4220 and end nothing: not an object, an unknown or misspelt option', async () => {
+  const room = await newMeeting();
+  const ann = await joinAs(room, 'ann', 'group_call_host');
+  const bob = await joinAs(room, 'bob', 'group_call_participant');
+  for (const options of [30, '30', [30], true, { grace_seconds: 30 }, { graceseconds: 30 }, { grace: 30 }]) {
+    await assert.rejects(kickAll(ann.meeting, options), is4220, JSON.stringify(options));
+    await assert.rejects(
+      ann.meeting.participants.kickAll(options),
+      is4220,
+      `participants.kickAll ${JSON.stringify(options)}`,
+    );
+  }
+  // participants.kickAll is RealtimeKit's shape: no timeoutMs there.
+  await assert.rejects(ann.meeting.participants.kickAll({ timeoutMs: 5 }), is4220);
+  await new Promise((ok) => setTimeout(ok, 300));
+  assert.deepEqual(bob.of('roomLeft'), [], 'nobody was told an end');
+  assert.deepEqual(bob.of('sessionEnding'), []);
+  assert.equal(bob.meeting.self.roomState, 'joined');
+  assert.equal(canEndSession(ann.meeting), true);
+});
+
 test('empty / whitespace message ends with what message', async () => {
   const room = await newMeeting();
   const ann = await joinAs(room, 'ann', 'group_call_host');

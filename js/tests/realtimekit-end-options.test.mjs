@@ -25,8 +25,23 @@ test('kickAll with end options is refused with 4904 and RealtimeKit is not asked
   }
 });
 
+test('options the client cannot read (not an object, an unknown option) are refused 4220; RealtimeKit is not asked', async () => {
+  for (const options of [30, '30', [30], true, { grace_seconds: 30 }, { grace: 30 }, { timeoutMs: -1 }]) {
+    const m = fakeMeeting({ kick: true, roomState: 'joined' });
+    const error = await kickAll(m, options).catch((e) => e);
+    assert.ok(error instanceof ClientError, JSON.stringify(options));
+    assert.equal(error.code, '4220', JSON.stringify(options));
+    await settle();
+    assert.deepEqual(m.takeKicks(), [], `nothing sent for ${JSON.stringify(options)}`);
+  }
+  const error = await kickAll(fakeMeeting({ kick: true, roomState: 'joined' }), { grace_seconds: 30 }).catch(
+    (e) => e,
+  );
+  assert.match(error.message, /unknown option `grace_seconds`/);
+});
+
 test('options that ask for the plain end are RealtimeKit’s kickAll, as are no options', async () => {
-  for (const options of [undefined, {}, { lock: false, graceSeconds: 0 }, { timeoutMs: 5000 }]) {
+  for (const options of [undefined, null, {}, { lock: false, graceSeconds: 0 }, { timeoutMs: 5000 }]) {
     const m = fakeMeeting({ kick: true, roomState: 'joined' });
     const result = kickAll(m, options);
     const kick = await m.nextKick();

@@ -1,6 +1,6 @@
 //! The frames and the small enums they carry, with their wire form as serde attributes: a frame is one JSON object
 //! tagged by `"type"`, camelCase keys, optional fields left out when `None` (and read as `None` when absent or
-//! `null`), unknown fields ignored.
+//! `null`), unknown fields ignored (but in `kickAll`: see [`ClientFrame::decode`]).
 
 use serde::{Deserialize, Serialize, Serializer};
 

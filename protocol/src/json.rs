@@ -29,9 +29,29 @@ impl ClientFrame {
         encode(self)
     }
 
-    /// Parses one frame; unknown fields are ignored so that newer clients can add optional ones.
+    /// Parses one frame. Unknown fields are ignored so that newer clients can add optional ones — except in
+    /// `kickAll`, whose options change what an irreversible end does: there an unknown field (a misspelt
+    /// `grace_seconds`, an option this server does not have) is refused by name rather than dropped into an end now.
     pub fn decode(text: &str) -> Result<Self, DecodeError> {
-        decode(text)
+        let frame = decode(text)?;
+        if let ClientFrame::KickAll { .. } = frame {
+            refuse_unknown_fields(text, &["type", "id", "message", "lock", "graceSeconds"])?;
+        }
+        Ok(frame)
+    }
+}
+
+/// [`DecodeError`] naming the first member of the object `text` that is not in `known`.
+fn refuse_unknown_fields(text: &str, known: &[&str]) -> Result<(), DecodeError> {
+    use serde::de::IgnoredAny;
+    // The text already decoded as a frame, so it is an object; its values are skipped, not built.
+    let members: std::collections::BTreeMap<String, IgnoredAny> =
+        serde_json::from_str(text).map_err(|e| DecodeError(format!("frame is not valid JSON: {e}")))?;
+    match members.keys().find(|name| !known.contains(&name.as_str())) {
+        Some(name) => Err(DecodeError(format!(
+            "`{name}` is not a kickAll option (the options are `message`, `lock` and `graceSeconds`)"
+        ))),
+        None => Ok(()),
     }
 }
 
@@ -319,9 +339,25 @@ mod tests {
     }
 
     #[test]
-    fn unknown_fields_are_ignored() {
-        assert_eq!(ClientFrame::decode(r#"{"type":"kickAll","id":2,"reason":"bye"}"#), Ok(ClientFrame::kick_all(2)));
+    fn unknown_fields_are_ignored_but_in_kick_all() {
         assert_eq!(ClientFrame::decode(r#"{"type":"leave","why":{"a":[1]}}"#), Ok(ClientFrame::Leave));
+        assert_eq!(ClientFrame::decode(r#"{"type":"cancelEnd","id":3,"why":1}"#), Ok(ClientFrame::CancelEnd { id: 3 }));
+        assert!(ClientFrame::decode(r#"{"type":"join","token":"t","version":1,"later":true}"#).is_ok());
+    }
+
+    #[test]
+    fn an_unknown_kick_all_option_is_refused_by_name() {
+        for (frame, name) in [
+            (r#"{"type":"kickAll","id":2,"reason":"bye"}"#, "reason"),
+            (r#"{"type":"kickAll","id":2,"grace_seconds":30}"#, "grace_seconds"),
+            (r#"{"type":"kickAll","id":2,"graceseconds":30,"lock":true}"#, "graceseconds"),
+            (r#"{"type":"kickAll","id":2,"gr\u0061ce":30}"#, "grace"),
+        ] {
+            let error = ClientFrame::decode(frame).unwrap_err().0;
+            assert!(error.starts_with(&format!("`{name}` is not a kickAll option")), "{frame}: {error}");
+        }
+        let known = r#"{"type":"kickAll","id":2,"message":"m","lock":false,"graceSeconds":0}"#;
+        assert!(ClientFrame::decode(known).is_ok());
     }
 
     #[test]
