@@ -48,10 +48,10 @@ strip_jsdoc() {
 # The browser payload is built with a pinned nightly (scripts/setup.sh installs it with rust-src) that rebuilds the
 # standard library with the crate, at the wasm profile's opt-level "z", with `panic=immediate-abort`: a panic traps
 # at once, as `panic = "abort"` already makes it do, but without first formatting its message for the panic hook. On
-# wasm32-unknown-unknown that message goes nowhere (no stderr, and no hook prints it), yet on stable its formatting
-# (core::fmt, std's panic machinery, every panic's location) is ~3.7 KB of the wasm's gzip -9: with the default
-# allocator, stable puts the payload over its 32 KB budget (bench/size, BENCHMARKS.md). The tests, clippy and the
-# server use stable; only these release bytes come from the nightly.
+# wasm32-unknown-unknown that message goes nowhere (no stderr, and no hook prints it). Together (no core::fmt, no
+# std panic machinery, no panic locations, dlmalloc and alloc at opt-level "z") 3.7 KB of the wasm's gzip -9: with
+# the default allocator, stable's prebuilt std puts the payload over its 32 KB budget (35,803 B; bench/size,
+# BENCHMARKS.md). The tests, clippy and the server use stable; only these release bytes come from the nightly.
 WASM_TOOLCHAIN=nightly-2026-05-20 # keep equal to scripts/setup.sh's
 if ! rustup component list --toolchain "$WASM_TOOLCHAIN" --installed 2>/dev/null | grep -q '^rust-src'; then
   echo "[build] the wasm build needs $WASM_TOOLCHAIN with rust-src: run bash scripts/setup.sh" >&2
