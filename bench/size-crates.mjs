@@ -67,14 +67,19 @@ while (at < bytes.length) {
 // The crate of a function: the first path segment of its name, `<X as Trait>::f` and `<X>::f` counted to X, a
 // `drop_in_place<X>` to X. Generic code is named where it is defined, so a few rows are approximations: closures run
 // through `core::ops::function::FnOnce::call_once` belong to whoever made them (mostly this crate's driver).
-const crateOf = (fn) => {
-  if (!fn) return '(unnamed)';
+const crateOf = (name) => {
+  if (!name) return '(unnamed)';
+  // The nightly that builds the payload (scripts/build.sh) names crates with their disambiguator, `core[79aa…]::`,
+  // and drops as `core::ptr::drop_glue::<X>`.
+  const fn = name
+    .replace(/\[[0-9a-f]+\]/g, '')
+    .replace(/^core::ptr::drop_glue::</, 'core::ptr::drop_in_place<');
   if (/externref shim$/.test(fn)) return 'endsession (exports)';
   if (/^__wbg|^__wbindgen|^__externref/.test(fn)) return 'wasm_bindgen';
   if (/^__rustc|^__rdl|^__rg/.test(fn)) return 'alloc';
   if (/^core::ops::function::Fn(Once|Mut)?::call/.test(fn)) return '(closures, any crate)';
   if (/^js_sys::futures::/.test(fn)) return 'js_sys::futures (wasm-bindgen-futures)';
-  const dropped = fn.match(/^core::ptr::drop_in_place<(.*)>::h[0-9a-f]+$/);
+  const dropped = fn.match(/^core::ptr::drop_in_place<(.*)>(::h[0-9a-f]+)?$/);
   const path = (dropped ? dropped[1] : fn)
     .replace(/^[<&]+(mut )?/, '')
     .replace(/^(alloc::(rc|boxed|vec)::\w+<|core::option::Option<)+/, '');

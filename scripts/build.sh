@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Builds the npm package into dist/ (what package.json `exports` names): `npm run build`.
-#   1. the wasm crate with the size profile:   cargo build -p endsession --profile wasm --target wasm32-unknown-unknown
+#   1. the wasm crate with the size profile:   cargo +nightly-2026-05-20 build -p endsession --profile wasm
+#                                              --target wasm32-unknown-unknown -Zbuild-std=std,panic_abort, with
+#                                              RUSTFLAGS="-Zunstable-options -Cpanic=immediate-abort" (see below)
 #   2. the JS glue:                            wasm-bindgen --target web → dist/wasm/
 #   3. the wasm, smaller:                      wasm-opt -Oz --converge, in place; then short import and export
 #                                              names in the wasm and the glue (scripts/short-wasm-names.mjs)
@@ -43,7 +45,20 @@ strip_jsdoc() {
     }' "$@"
 }
 
-cargo build -q -p endsession --profile wasm --target wasm32-unknown-unknown
+# The browser payload is built with a pinned nightly (scripts/setup.sh installs it with rust-src) that rebuilds the
+# standard library with the crate, at the wasm profile's opt-level "z", with `panic=immediate-abort`: a panic traps
+# at once, as `panic = "abort"` already makes it do, but without first formatting its message for the panic hook. On
+# wasm32-unknown-unknown that message goes nowhere (no stderr, and no hook prints it). Together (no core::fmt, no
+# std panic machinery, no panic locations, dlmalloc and alloc at opt-level "z") 3.7 KB of the wasm's gzip -9: with
+# the default allocator, stable's prebuilt std puts the payload over its 32 KB budget (35,803 B; bench/size,
+# BENCHMARKS.md). The tests, clippy and the server use stable; only these release bytes come from the nightly.
+WASM_TOOLCHAIN=nightly-2026-05-20 # keep equal to scripts/setup.sh's
+if ! rustup component list --toolchain "$WASM_TOOLCHAIN" --installed 2>/dev/null | grep -q '^rust-src'; then
+  echo "[build] the wasm build needs $WASM_TOOLCHAIN with rust-src: run bash scripts/setup.sh" >&2
+  exit 1
+fi
+RUSTFLAGS="-Zunstable-options -Cpanic=immediate-abort" cargo "+$WASM_TOOLCHAIN" build -q -p endsession \
+  --profile wasm --target wasm32-unknown-unknown -Zbuild-std=std,panic_abort
 
 if [ ! -f "$OUT/endsession_bg.wasm" ] || [ ! -f "$OUT/endsession.js" ] || [ "$WASM" -nt "$OUT/endsession_bg.wasm" ]; then
   rm -rf "$OUT"

@@ -13,6 +13,14 @@ if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   rustup target add wasm32-unknown-unknown
 fi
 
+# The browser payload's build (scripts/build.sh) uses this nightly, with rust-src, to rebuild the standard library for
+# size; ~20 s to install (the image's floating `nightly`, if any, is not relied on).
+WASM_TOOLCHAIN=nightly-2026-05-20 # keep equal to scripts/build.sh's
+if ! rustup component list --toolchain "$WASM_TOOLCHAIN" --installed 2>/dev/null | grep -q '^rust-src'; then
+  say "installing $WASM_TOOLCHAIN with rust-src for the wasm build (about 20 s)"
+  rustup -q toolchain install "$WASM_TOOLCHAIN" --profile minimal --component rust-src
+fi
+
 if [ "$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $WASM_BINDGEN_VERSION" ]; then
   say "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION (about 2.5 minutes)"
   # Not --locked: the registry index lacks one pinned transitive version of the CLI's lockfile.

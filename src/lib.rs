@@ -6,8 +6,7 @@
 //!   inputs and [`Effect`]s, [`RoomState`], [`EndState`], [`Event`], [`ClientError`], [`Reconnect`],
 //!   [`Participants`], [`ws_url`];
 //! - a thin wasm-bindgen layer: [`WasmMeeting`] (the JavaScript surface), `driver` (runs the machine
-//!   with a `WebSocket` and `setTimeout`) and `interop` (every Rust ↔ JavaScript conversion);
-//! - on wasm32, a small global allocator ([`Heap`]) in place of dlmalloc, for the payload's size budget.
+//!   with a `WebSocket` and `setTimeout`) and `interop` (every Rust ↔ JavaScript conversion).
 //!
 //! The TypeScript package (`js/`) wraps [`WasmMeeting`] in the RealtimeKit-shaped `Meeting`; users never see it.
 
@@ -15,4 +14,4 @@ pub mod core;
 mod wasm;
 
 pub use crate::core::*;
-pub use wasm::{end_state_of, Heap, WasmMeeting};
+pub use wasm::{end_state_of, WasmMeeting};

@@ -1,12 +1,10 @@
 //! The thin wasm-bindgen layer over [`crate::core`]: [`WasmMeeting`] (the JavaScript surface), `driver` (runs the
 //! machine with a `WebSocket` and timers), `interop` (every Rust ↔ JavaScript conversion), `vocabulary` (the names
-//! emitted into the `.d.ts`) and, on wasm32, the small global allocator [`Heap`].
+//! emitted into the `.d.ts`).
 
-mod alloc;
 mod driver;
 mod interop;
 mod meeting;
 mod vocabulary;
 
-pub use alloc::Heap;
 pub use meeting::{end_state_of, WasmMeeting};
