@@ -5,43 +5,72 @@
 //! `KickAllResult` before the `RoomLeft` that follows it.
 
 use super::frames::{classify, close, fail, send, send_final, send_text, Incoming, Socket, Violation};
-use super::Endpoint;
-use crate::config::Limits;
+use super::{Endpoint, SocketSlot};
 use crate::hub::{
     check_end_options, HubError, Inbox, JoinOutcome, JoinRequest, KickAllOutcome, Outbound, Outbox, Queued, Seat,
     KICK_DENIED_MESSAGE,
 };
 use axum::extract::ws::{close_code, WebSocket};
 use endsession_protocol::{ClientFrame, EndOptions, ErrorCode, LeaveState, ServerFrame, PROTOCOL_VERSION};
+use std::future::Future;
 use std::time::Duration;
 use tokio::time::Instant;
 
 /// The whole life of one connection.
-pub async fn run(socket: WebSocket, state: Endpoint) {
-    // Borrowed from the shared state (not copied into every connection's task).
+///
+/// Not an `async fn`: its arguments would stay in its future for the connection's whole life (rustc keeps an async
+/// fn's arguments apart from its states), and the socket is the largest of them. A task's allocation is the size of
+/// its future's largest state, held until the connection closes; the join (token check, store, hub, the `Joined`
+/// write) has by far the largest futures, so it runs boxed and is freed once joined. Inline, the two made every
+/// idle connection's task ~4 KiB (heaptrack, bench/end-latency at N = 1,000).
+pub fn run(socket: WebSocket, state: Endpoint) -> impl Future<Output = ()> + Send {
+    let entering = Box::pin(enter(socket, state));
+    async move {
+        // Borrowed by `serve`, not moved into it: moved, it would be held twice (the argument, and the locals).
+        if let Some(mut admitted) = entering.await {
+            serve(&mut admitted).await;
+        }
+    }
+}
+
+/// A connection that joined: what [`serve`] needs, and its place in the per-participant socket count.
+struct Admitted {
+    socket: Socket,
+    inbox: Inbox,
+    seat: Seat,
+    state: Endpoint,
+    /// Held until the connection ends.
+    _slot: SocketSlot,
+}
+
+/// From the upgrade to `Joined` sent; None if the connection ended there (refused, failed, resumed into an end).
+async fn enter(socket: WebSocket, state: Endpoint) -> Option<Admitted> {
     let limits = state.sockets.limits();
     let mut socket = Socket::new(socket, limits.write_timeout);
-    let Some((token, resume, version)) = await_join(&mut socket, limits.join_timeout).await else {
-        return;
-    };
+    let (token, resume, version) = await_join(&mut socket, limits.join_timeout).await?;
     if version != PROTOCOL_VERSION {
         let message = format!("protocol version {version} is not supported; this server speaks {PROTOCOL_VERSION}");
         let violation = Violation { code: ErrorCode::UnsupportedVersion, message, close_code: close_code::POLICY };
-        return fail(&mut socket, violation).await;
+        fail(&mut socket, violation).await;
+        return None;
     }
     let claims = match crate::token::admit(&state.tokens, &state.store, &token).await {
         Ok(claims) => claims,
         Err(message) => {
             let violation = Violation { code: ErrorCode::InvalidToken, message, close_code: close_code::POLICY };
-            return fail(&mut socket, violation).await;
+            fail(&mut socket, violation).await;
+            return None;
         }
     };
+    // The token (~0.4 KB) is not needed past its check.
+    drop(token);
 
-    let Some(_slot) = state.sockets.admit(&claims.sub) else {
+    let Some(slot) = state.sockets.admit(&claims.sub) else {
         let max = limits.max_sockets_per_participant;
         let message = format!("this participant already has {max} open connections: close one first");
         let violation = Violation { code: ErrorCode::TooManyConnections, message, close_code: close_code::POLICY };
-        return fail(&mut socket, violation).await;
+        fail(&mut socket, violation).await;
+        return None;
     };
     let (outbox, inbox) = Outbox::bounded(limits.outbox_frames);
     let request = JoinRequest {
@@ -61,18 +90,24 @@ pub async fn run(socket: WebSocket, state: Endpoint) {
             // task holds (bench/end-latency measured ~0.4 KB of RSS per listed participant per connection).
             drop(frame);
             if sent.is_err() {
-                return state.hub.disconnect(&seat).await;
+                state.hub.disconnect(&seat).await;
+                return None;
             }
-            serve(socket, inbox, seat, &state, limits).await;
+            Some(Admitted { socket, inbox, seat, state, _slot: slot })
         }
         JoinOutcome::Ended { state, session_id, reason, kicked_count, ended_by, message, event_id } => {
             let frame = ServerFrame::RoomLeft { state, session_id, reason, kicked_count, message, ended_by, event_id };
             send_final(&mut socket, frame.encode().into(), close_code::NORMAL, "session ended").await;
+            None
         }
         JoinOutcome::Refused { code, message } => {
             fail(&mut socket, Violation { code, message, close_code: close_code::POLICY }).await;
+            None
         }
-        JoinOutcome::Unavailable => close(&mut socket, close_code::ERROR, "store unavailable, retry").await,
+        JoinOutcome::Unavailable => {
+            close(&mut socket, close_code::ERROR, "store unavailable, retry").await;
+            None
+        }
     }
 }
 
@@ -113,14 +148,18 @@ enum Exit {
 }
 
 /// Serves a joined connection until it leaves, is ended, or drops.
-async fn serve(mut socket: Socket, mut inbox: Inbox, seat: Seat, state: &Endpoint, limits: &Limits) {
-    let mut heartbeat = tokio::time::interval_at(Instant::now() + limits.heartbeat_interval, limits.heartbeat_interval);
-    heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    // Moved forward on every message (any frame, a Pong included). The timer is not reset on each message (that
-    // would re-register it every time); when it fires early it is set again from the last message.
+async fn serve(admitted: &mut Admitted) {
+    let Admitted { socket, inbox, seat, state, .. } = admitted;
+    let (seat, state) = (&*seat, &*state);
+    let limits = state.sockets.limits();
+    // One timer for both deadlines (one timer-wheel entry per idle connection, not two): the next heartbeat, and
+    // silence. `last_heard` moves forward on every message (any frame, a Pong included) without touching the timer
+    // (re-registering it at every message would cost more); when the timer fires, each deadline is checked against
+    // the clock and the timer set to the earlier of the two.
     let mut last_heard = Instant::now();
-    let silence = tokio::time::sleep_until(last_heard + limits.heartbeat_timeout);
-    tokio::pin!(silence);
+    let mut next_heartbeat = last_heard + limits.heartbeat_interval;
+    let timer = tokio::time::sleep_until(next_heartbeat.min(last_heard + limits.heartbeat_timeout));
+    tokio::pin!(timer);
     let exit = loop {
         tokio::select! {
             // The socket first: a `kickAll` already sent is answered before a queued `RoomLeft` closes the socket,
@@ -128,45 +167,55 @@ async fn serve(mut socket: Socket, mut inbox: Inbox, seat: Seat, state: &Endpoin
             biased;
             received = socket.recv() => {
                 last_heard = Instant::now();
-                if let Some(exit) = answer(&mut socket, classify(received), &seat, state).await {
+                let exit = match classify(received) {
+                    Incoming::Ignore => None,
+                    Incoming::Closed => Some(Exit::Dropped),
+                    // Boxed for the same reason as the join (see `run`): a client frame is rare, and answering it
+                    // (the hub, the store, an error and a close) would otherwise size every idle task.
+                    incoming => Box::pin(answer(socket, incoming, seat, state)).await,
+                };
+                if let Some(exit) = exit {
                     break exit;
                 }
             }
             queued = inbox.next() => match queued {
                 Queued::Message(Outbound::Frame(text)) => {
-                    if send_text(&mut socket, text).await.is_err() {
+                    if send_text(socket, text).await.is_err() {
                         break Exit::Dropped;
                     }
                 }
                 Queued::Message(Outbound::Final(text)) => {
-                    send_final(&mut socket, text, close_code::NORMAL, "session ended").await;
+                    send_final(socket, text, close_code::NORMAL, "session ended").await;
                     break Exit::Done;
                 }
                 Queued::Lagging => break Exit::Lagging,
                 Queued::Closed => break Exit::Done,
             },
-            _ = heartbeat.tick() => {
-                if socket.heartbeat().await.is_err() {
-                    break Exit::Dropped;
-                }
-            }
-            () = &mut silence => {
-                if last_heard.elapsed() >= limits.heartbeat_timeout {
+            () = &mut timer => {
+                let now = Instant::now();
+                if now >= last_heard + limits.heartbeat_timeout {
                     tracing::info!(participant_id = %seat.participant_id, "silent past the heartbeat timeout: dropped");
                     break Exit::Dropped;
                 }
-                silence.as_mut().reset(last_heard + limits.heartbeat_timeout);
+                if now >= next_heartbeat {
+                    if socket.heartbeat().await.is_err() {
+                        break Exit::Dropped;
+                    }
+                    // From now, not from the missed deadline: a late heartbeat does not bring the next one forward.
+                    next_heartbeat = Instant::now() + limits.heartbeat_interval;
+                }
+                timer.as_mut().reset(next_heartbeat.min(last_heard + limits.heartbeat_timeout));
             }
         }
     };
     match exit {
         Exit::Done => {}
-        Exit::Dropped => state.hub.disconnect(&seat).await,
+        Exit::Dropped => state.hub.disconnect(seat).await,
         Exit::Lagging => {
             tracing::info!(participant_id = %seat.participant_id, "too far behind its queue: dropped");
             // The hub first: the close below may wait for its write deadline.
-            state.hub.disconnect(&seat).await;
-            close(&mut socket, close_code::AGAIN, "too far behind: reconnect to catch up").await;
+            state.hub.disconnect(seat).await;
+            close(socket, close_code::AGAIN, "too far behind: reconnect to catch up").await;
         }
     }
 }
