@@ -15,7 +15,12 @@ passed=0
 failed=0
 problems=()
 servers=()
-trap 'for pid in "${servers[@]:-}"; do [ -n "$pid" ] && kill "$pid" 2>/dev/null; done' EXIT
+stop_postgres=() # the command that stops the private Postgres cluster, once started (start_postgres)
+cleanup() {
+  for pid in "${servers[@]:-}"; do [ -n "$pid" ] && kill "$pid" 2>/dev/null; done
+  if [ ${#stop_postgres[@]} -gt 0 ]; then "${stop_postgres[@]}" >/dev/null 2>&1; fi
+}
+trap cleanup EXIT
 
 say() { printf '\n== %s\n' "$*"; }
 fail_step() { failed=$((failed + 1)); problems+=("$1"); printf '!! %s\n' "$1"; }
@@ -89,6 +94,38 @@ start_redis() {
 }
 export ENDSESSION_REQUIRE_REDIS=1
 start_redis || fail_step "redis-server for the multi-node tests did not start"
+
+# start_postgres: a private PostgreSQL cluster for the store tests on Postgres, in target/pg (thrown away first), on
+# a free port of 127.0.0.1 with trust authentication and its socket in the cluster's directory; stopped at exit.
+# Sets ENDSESSION_TEST_DATABASE_URL to its `postgres` database: each test creates a database of its own there.
+# ENDSESSION_REQUIRE_POSTGRES makes those tests fail, not skip, if it did not start. Postgres refuses to run as
+# root, so as root (CI) the cluster belongs to the `postgres` user the Debian package creates.
+start_postgres() {
+  local port dir bin as=()
+  bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+  [ -x "$bin/initdb" ] || { echo "no PostgreSQL server under /usr/lib/postgresql (scripts/setup.sh installs it)"; return 1; }
+  port=$(free_port)
+  dir="$TARGET/pg"
+  rm -rf "$dir" && mkdir -p "$dir"
+  if [ "$(id -u)" -eq 0 ]; then
+    chown postgres: "$dir"
+    as=(runuser -u postgres --)
+  fi
+  if ! "${as[@]}" "$bin/initdb" -D "$dir/data" -U postgres --auth=trust -E UTF8 --no-sync >"$LOGS/pg-initdb.log" 2>&1; then
+    echo "initdb failed; its log:" && cat "$LOGS/pg-initdb.log"
+    return 1
+  fi
+  # fsync off: a test cluster thrown away at exit need not survive a power cut, and the disk is shared.
+  if ! "${as[@]}" "$bin/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -w -t 60 \
+    -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c fsync=off -c max_connections=300" start >/dev/null; then
+    echo "postgres did not start; its log:" && cat "$dir/postgres.log"
+    return 1
+  fi
+  stop_postgres=("${as[@]}" "$bin/pg_ctl" -D "$dir/data" -m fast -w stop)
+  export ENDSESSION_TEST_DATABASE_URL="postgres://postgres@127.0.0.1:$port/postgres"
+}
+export ENDSESSION_REQUIRE_POSTGRES=1
+start_postgres || fail_step "postgres for the store tests on Postgres did not start"
 
 say "rust (native): cargo test --workspace"
 cargo test --workspace >"$LOGS/cargo.log" 2>&1
