@@ -182,6 +182,20 @@ if compgen -G "tests/python/test_*.py" >/dev/null; then
   p=$(grep -oE '[0-9]+ passed' <<<"$line" | grep -oE '[0-9]+')
   f=$(grep -oE '[0-9]+ (failed|errors?)' <<<"$line" | awk '{s += $1} END {print s+0}')
   tally "pytest" "${p:-0}" "${f:-0}" "$rc"
+
+  say "python: pytest again, every server's store on Postgres (--database)"
+  if [ -n "${ENDSESSION_TEST_DATABASE_URL:-}" ]; then
+    ENDSESSION_PYTEST_DATABASE_URL="$ENDSESSION_TEST_DATABASE_URL" \
+      .venv/bin/python -m pytest -q -p no:cacheprovider tests/python >"$LOGS/pytest-postgres.log" 2>&1
+    rc=$?
+    tail -n 15 "$LOGS/pytest-postgres.log"
+    line=$(grep -E '^(=+ )?[0-9]+ (passed|failed)' "$LOGS/pytest-postgres.log" | tail -n 1)
+    p=$(grep -oE '[0-9]+ passed' <<<"$line" | grep -oE '[0-9]+')
+    f=$(grep -oE '[0-9]+ (failed|errors?)' <<<"$line" | awk '{s += $1} END {print s+0}')
+    tally "pytest (Postgres)" "${p:-0}" "${f:-0}" "$rc"
+  else
+    fail_step "pytest on Postgres: no Postgres was started"
+  fi
 fi
 
 say "end-to-end: playwright"

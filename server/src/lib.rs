@@ -30,7 +30,7 @@ use crate::config::Config;
 use crate::dev::DevSeed;
 use crate::hub::{Hub, LocalHub, RedisHub};
 use crate::state::AppState;
-use crate::store::Store;
+use crate::store::{Dialect, Store};
 use crate::token::TokenKeys;
 use crate::webhooks::Signer;
 use std::net::SocketAddr;
@@ -91,10 +91,13 @@ impl Drop for Server {
     }
 }
 
+/// The `server_meta` key of the webhook signing key (PKCS#8 PEM) in a Postgres store.
+const SIGNING_KEY: &str = "webhook_signing_key";
+
 /// Opens the store, seeds `--dev`, binds, and serves in a background task.
 pub async fn start(config: Config) -> anyhow::Result<Server> {
-    let store = Store::open(&config.data)?;
-    let secret = store.with(|db| db.server_secret())?;
+    let store = Store::open_configured(config.database.as_deref(), &config.data).await?;
+    let secret = store.db().await?.server_secret().await?;
     let (hub, halt): (Arc<dyn Hub>, Halt) = match &config.redis {
         // Several nodes: the live sessions are in Redis, not in any node's memory, so there is nothing to restore.
         Some(url) => {
@@ -117,11 +120,28 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         }
     };
     // Made on the first start (a fraction of a second), read on later ones.
-    let data = config.data.clone();
-    let signer = tokio::task::spawn_blocking(move || Signer::load_or_create(&data)).await??;
+    let signer = match store.dialect() {
+        Dialect::Sqlite => {
+            let data = config.data.clone();
+            tokio::task::spawn_blocking(move || Signer::load_or_create(&data)).await??
+        }
+        // Every node signs with the key `/.well-known/webhooks.json` publishes: the database's, the first stored.
+        Dialect::Postgres => {
+            let pem = match store.db().await?.meta(SIGNING_KEY).await? {
+                Some(pem) => pem,
+                None => {
+                    let fresh = tokio::task::spawn_blocking(Signer::new_key_pem).await??;
+                    store.db().await?.shared_secret(SIGNING_KEY, fresh.into_bytes()).await?
+                }
+            };
+            let pem =
+                String::from_utf8(pem).map_err(|_| anyhow::anyhow!("the stored webhook signing key is not text"))?;
+            Signer::from_pem(&pem).map_err(|e| anyhow::anyhow!("the stored webhook signing key: {e}"))?
+        }
+    };
     let signer = Arc::new(signer.with_rotation_window(config.webhooks.rotation_window));
     let sink = config.webhooks.targets == webhooks::TargetPolicy::Any;
-    let dev = if config.dev { Some(Arc::new(dev::seed(&store, sink)?)) } else { None };
+    let dev = if config.dev { Some(Arc::new(dev::seed(&store, sink).await?)) } else { None };
 
     let state = AppState {
         store: store.clone(),
@@ -139,7 +159,7 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
     let addr = listener.local_addr()?;
     if let Some(dev) = &dev {
         let _ = dev.base_uri.set(format!("http://{addr}"));
-        dev::point_sink(&store, dev, addr)?;
+        dev::point_sink(&store, dev, addr).await?;
     }
     let task = tokio::spawn(listen::serve(listener, app, config.limits.clone()));
     let webhooks = webhooks::delivery::spawn(store.clone(), signer, config.webhooks)?;

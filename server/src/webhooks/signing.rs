@@ -172,6 +172,12 @@ impl Signer {
         })
     }
 
+    /// A new private key as PKCS#8 PEM, for a store that keeps it itself (the Postgres store keeps the nodes' one
+    /// key in its database). Slow: RSA key generation.
+    pub fn new_key_pem() -> Result<String, KeyError> {
+        Ok(KeyPair::new()?.1)
+    }
+
     /// A signer for a PKCS#8 PEM private key (`-----BEGIN PRIVATE KEY-----`).
     pub fn from_pem(pem: &str) -> Result<Signer, String> {
         let key = RsaPrivateKey::from_pkcs8_pem(pem).map_err(|e| e.to_string())?;
