@@ -21,7 +21,8 @@ pub struct Cli {
     #[arg(long, default_value = "127.0.0.1:8787")]
     pub listen: SocketAddr,
 
-    /// Directory of the SQLite store (`endsession.sqlite3`), created if missing.
+    /// Directory of the SQLite store (`endsession.sqlite3`) and the webhook signing key, created if missing; unused by
+    /// the store with `--database`.
     #[arg(long, default_value = "data")]
     pub data: PathBuf,
 

@@ -1,5 +1,5 @@
 //! `endsession-server`: a RealtimeKit-shaped REST API, the WebSocket session hub that ends a session for everyone,
-//! and the SQLite store behind both.
+//! and the store (SQLite, or PostgreSQL with `--database`) behind both.
 //!
 //! The binary is a thin wrapper over [`start`], which tests call too, on `127.0.0.1:0` with a temporary data dir:
 //!

@@ -23,7 +23,7 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 import standardwebhooks.webhooks as standardwebhooks_module
 from participant import Crowd
 from hooks import kit, people, public_key_pem, receiver, server_with, subscribe  # noqa: F401 (fixtures)
-from support import Kit, ServerProcess, Tokens, poll, server_binary, temp_data_dir
+from support import POSTGRES_ADMIN, Kit, ServerProcess, Tokens, poll, server_binary, temp_data_dir
 from webhook_receiver import Delivery, Receiver, load_public_key, verify, verify_standard
 
 ROTATION_WINDOW = 6.0  # seconds; the retry that must fall inside it is due 50 ms after its failed attempt
@@ -218,6 +218,9 @@ def rotate_signing_key(data: os.PathLike, window_ms: int) -> subprocess.Complete
                           capture_output=True, text=True, timeout=120)
 
 
+@pytest.mark.skipif(POSTGRES_ADMIN is not None,
+                    reason="--rotate-webhook-signing-key rotates the key under --data; with --database the key is in "
+                           "the database and its rotation is not built yet (the command refuses)")
 def test_the_signing_key_rotates_announced_first_then_signing(receiver: Receiver):
     data = temp_data_dir()
     tokens = Tokens.generate()

@@ -2,9 +2,9 @@
 //! its webhook events (`meeting.started`, `meeting.participantJoined`, `meeting.participantLeft`, `meeting.ended`).
 //!
 //! The row writes are private to this module, so there is no way to record a change without its event. These are
-//! methods of [`Tx`], so they run inside a [`Db::transaction`] (the hub's join, leave and end make one): the change
-//! and its event commit together or not at all, so an event cannot be lost by a crash after the change, nor sent for
-//! a change that rolled back. A session ends once ([`Tx::end_session`] says whether this call ended it), so it has
+//! methods of [`Tx`], so they run inside a write transaction ([`super::Store::begin`]; the hub's join, leave and end
+//! make one): the change and its event commit together or not at all, so an event cannot be lost by a crash after
+//! the change, nor sent for a change that rolled back. A session ends once ([`Tx::end_session`] says whether this call ended it), so it has
 //! exactly one `meeting.ended` event however many callers race to end it.
 //!
 //! Payloads follow RealtimeKit's (inherited from Dyte), e.g.
@@ -124,10 +124,8 @@ impl Subject<'_> {
     ) -> Result<String> {
         let body = serde_json::to_vec(payload)?;
         let (at, now_ms) = (clock::now(), clock::unix_ms());
-        let id = db.enqueue_webhook_event(&self.meeting.app_id, event, &body, hooks, &at, now_ms).await?;
-        // While the transaction still holds the store: a worker that wakes reads it only after the commit.
-        db.webhook_bell.notify_waiters();
-        Ok(id)
+        // The bell rings when the transaction commits (see `enqueue_webhook_event`).
+        db.enqueue_webhook_event(&self.meeting.app_id, event, &body, hooks, &at, now_ms).await
     }
 
     async fn participant_event(

@@ -162,3 +162,25 @@ async fn an_event_rings_the_bell_of_its_own_store_only() {
         assert!(!other_rang, "another store's bell rang");
     }
 }
+
+/// The bell wakes the delivery worker to claim the event, so it rings only once the event is committed: a claim made
+/// when it rings finds the delivery. (On Postgres the claim does not wait for the write lock; a bell rung before the
+/// commit sent the worker to an empty outbox, and the event waited for the next poll.)
+#[tokio::test]
+async fn the_bell_rings_at_the_commit_and_a_claim_then_finds_the_event() {
+    for f in fixtures().await {
+        let bell = f.store.webhook_bell();
+        let rung = bell.notified();
+        tokio::pin!(rung);
+        rung.as_mut().enable();
+        let mut tx = f.begin().await;
+        tx.start_session("s1", &f.meeting, "2026-01-01T00:00:00.000Z").await.unwrap();
+        let early = tokio::time::timeout(std::time::Duration::ZERO, rung.as_mut()).await.is_ok();
+        assert!(!early, "{:?}: rang before the commit", f.store.dialect());
+        tx.commit().await.unwrap();
+        tokio::time::timeout(std::time::Duration::from_secs(10), rung).await.expect("rang at the commit");
+        let mut db = f.store.db().await.unwrap();
+        let (claimed, _) = db.claim_webhook_deliveries(i64::MAX / 4, 0, i64::MAX / 2, &mut |_, _| true).await.unwrap();
+        assert_eq!(claimed.len(), 1, "{:?}: the event is there when the bell rings", f.store.dialect());
+    }
+}

@@ -142,6 +142,8 @@ pub struct Db {
     dialect: Dialect,
     /// Rung when a webhook event is enqueued ([`Store::webhook_bell`]).
     webhook_bell: Arc<Notify>,
+    /// An event was enqueued in this connection's transaction: the bell rings at its commit.
+    ring_at_commit: bool,
 }
 
 enum Conn {
@@ -160,6 +162,15 @@ impl Db {
 
     pub fn dialect(&self) -> Dialect {
         self.dialect
+    }
+
+    /// Rings the webhook bell once the event just enqueued is visible to other connections: now outside a
+    /// transaction, at the commit of a [`Tx`] inside one.
+    fn ring_webhook_bell(&mut self) {
+        match self.conn {
+            Conn::Tx(_) => self.ring_at_commit = true,
+            Conn::Pooled(_) => self.webhook_bell.notify_waiters(),
+        }
     }
 
     /// A write transaction for one method's several statements: a savepoint inside a [`Tx`], else a transaction
@@ -244,7 +255,12 @@ impl Store {
     /// A connection, outside any transaction (each statement commits by itself).
     pub async fn db(&self) -> Result<Db> {
         let conn = self.pool.acquire().await?;
-        Ok(Db { conn: Conn::Pooled(conn), dialect: self.dialect, webhook_bell: self.webhook_bell.clone() })
+        Ok(Db {
+            conn: Conn::Pooled(conn),
+            dialect: self.dialect,
+            webhook_bell: self.webhook_bell.clone(),
+            ring_at_commit: false,
+        })
     }
 
     /// A connection inside a write transaction holding the database's write lock (see the module doc, "Writers"):
@@ -252,7 +268,12 @@ impl Store {
     /// cancelled task) rolls it back.
     pub async fn begin(&self) -> Result<Tx> {
         let tx = retry_busy(|| self.pool.begin_with(self.dialect.begin())).await?;
-        let mut db = Db { conn: Conn::Tx(tx), dialect: self.dialect, webhook_bell: self.webhook_bell.clone() };
+        let mut db = Db {
+            conn: Conn::Tx(tx),
+            dialect: self.dialect,
+            webhook_bell: self.webhook_bell.clone(),
+            ring_at_commit: false,
+        };
         if self.dialect == Dialect::Postgres {
             write_lock(db.conn()).await?;
         }
@@ -312,11 +333,19 @@ pub struct Tx {
 
 impl Tx {
     /// Commits every write of the transaction.
+    /// Commits every write of the transaction; then rings the webhook bell if it enqueued an event, so that a
+    /// worker woken by it finds the event (a claim that does not wait for the write lock, as on Postgres, would not
+    /// see it before).
     pub async fn commit(self) -> Result<()> {
-        match self.db.conn {
-            Conn::Tx(tx) => Ok(tx.commit().await?),
+        let Db { conn, webhook_bell, ring_at_commit, .. } = self.db;
+        match conn {
+            Conn::Tx(tx) => tx.commit().await?,
             Conn::Pooled(_) => unreachable!("a Tx is made inside a transaction"),
         }
+        if ring_at_commit {
+            webhook_bell.notify_waiters();
+        }
+        Ok(())
     }
 }
 

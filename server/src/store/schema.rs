@@ -374,7 +374,16 @@ async fn read_version(db: &mut super::Db) -> Result<i64> {
     Ok(match db.dialect() {
         Dialect::Sqlite => sqlx::query("PRAGMA user_version").fetch_one(db.conn()).await?.try_get(0)?,
         Dialect::Postgres => {
-            db.conn().execute("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)").await?;
+            // Looked up rather than `CREATE TABLE IF NOT EXISTS`, which logs a notice at every start.
+            let exists = sqlx::query(
+                "SELECT 1 FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = $1",
+            )
+            .bind("schema_version")
+            .fetch_optional(db.conn())
+            .await?;
+            if exists.is_none() {
+                db.conn().execute("CREATE TABLE schema_version (version BIGINT NOT NULL)").await?;
+            }
             let row = sqlx::query("SELECT version FROM schema_version").fetch_optional(db.conn()).await?;
             match row {
                 Some(row) => row.try_get(0)?,

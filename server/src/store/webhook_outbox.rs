@@ -110,7 +110,7 @@ impl Db {
     }
 
     /// Adds an event (a new id, returned) with a delivery for each of `webhooks`, first due at `now_ms`. Call it
-    /// inside the transaction that records the change.
+    /// inside the transaction that records the change. Rings the store's webhook bell once the event is committed.
     ///
     /// The deliveries are ordered within the session the body names (`meeting.sessionId`): read from the body
     /// rather than passed in, so the key is exactly what the receiver sees.
@@ -146,6 +146,7 @@ impl Db {
             .execute(self.conn())
             .await?;
         }
+        self.ring_webhook_bell();
         Ok(id)
     }
 
