@@ -47,6 +47,8 @@ pub struct Server {
     webhooks: JoinHandle<()>,
     /// Halted with the server, so that connections still open in this process change nothing after it.
     hub: Halt,
+    /// On Postgres, the look for signing key rotations stored by another node or the operator; stopped with it.
+    key_watch: Option<JoinHandle<()>>,
 }
 
 /// The hub a server halts when it is dropped.
@@ -84,15 +86,15 @@ impl Drop for Server {
             task.abort();
         }
         self.webhooks.abort();
+        if let Some(watch) = &self.key_watch {
+            watch.abort();
+        }
         match &self.hub {
             Halt::Local(hub) => hub.halt(),
             Halt::Redis(hub) => hub.halt(),
         }
     }
 }
-
-/// The `server_meta` key of the webhook signing key (PKCS#8 PEM) in a Postgres store.
-const SIGNING_KEY: &str = "webhook_signing_key";
 
 /// Opens the store, seeds `--dev`, binds, and serves in a background task.
 pub async fn start(config: Config) -> anyhow::Result<Server> {
@@ -126,20 +128,11 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
             tokio::task::spawn_blocking(move || Signer::load_or_create(&data)).await??
         }
         // Every node signs with the key `/.well-known/webhooks.json` publishes: the database's, the first stored.
-        Dialect::Postgres => {
-            let pem = match store.db().await?.meta(SIGNING_KEY).await? {
-                Some(pem) => pem,
-                None => {
-                    let fresh = tokio::task::spawn_blocking(Signer::new_key_pem).await??;
-                    store.db().await?.shared_secret(SIGNING_KEY, fresh.into_bytes()).await?
-                }
-            };
-            let pem =
-                String::from_utf8(pem).map_err(|_| anyhow::anyhow!("the stored webhook signing key is not text"))?;
-            Signer::from_pem(&pem).map_err(|e| anyhow::anyhow!("the stored webhook signing key: {e}"))?
-        }
+        Dialect::Postgres => webhooks::shared_key::load_or_create(&store).await?,
     };
     let signer = Arc::new(signer.with_rotation_window(config.webhooks.rotation_window));
+    let key_watch = (store.dialect() == Dialect::Postgres)
+        .then(|| webhooks::shared_key::watch(store.clone(), Arc::downgrade(&signer)));
     let sink = config.webhooks.targets == webhooks::TargetPolicy::Any;
     let dev = if config.dev { Some(Arc::new(dev::seed(&store, sink).await?)) } else { None };
 
@@ -163,5 +156,5 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
     }
     let task = tokio::spawn(listen::serve(listener, app, config.limits.clone()));
     let webhooks = webhooks::delivery::spawn(store.clone(), signer, config.webhooks)?;
-    Ok(Server { addr, store, dev, task: Some(task), webhooks, hub: halt })
+    Ok(Server { addr, store, dev, task: Some(task), webhooks, hub: halt, key_watch })
 }

@@ -174,3 +174,50 @@ async fn nodes_claiming_a_postgres_outbox_at_once_never_claim_the_same_delivery(
     let Some(database) = TestDatabase::create().await else { return };
     claims_never_overlap(Shared::Postgres(database.url.clone())).await;
 }
+
+/// The webhook signing key of nodes on one Postgres database is the database's: a rotation stored by the operator's
+/// command (`--rotate-webhook-signing-key --database`) is announced by every node, and every node signs with the new
+/// key from its switch time, as `/.well-known/webhooks.json` of each says.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signing_key_rotation_on_postgres_reaches_every_node() {
+    use common::TestServer;
+    use reqwest::Method;
+    use std::time::Duration;
+    let Some(nodes) = TestServer::nodes_on_postgres(2, |_| {}).await else { return };
+    async fn keys(node: &TestServer) -> (String, Vec<String>) {
+        let url = format!("{}/.well-known/webhooks.json", node.base);
+        let (_, body) = node.call(Method::GET, &url, None, None).await;
+        let all: Vec<String> = serde_json::from_value(body["data"]["publicKeys"].clone()).unwrap();
+        (body["data"]["publicKey"].as_str().unwrap().to_owned(), all)
+    }
+    let (old, _) = keys(&nodes[0]).await;
+    assert_eq!(keys(&nodes[1]).await.0, old, "one key for every node");
+
+    let window = Duration::from_secs(4);
+    let rotation = endsession_server::webhooks::shared_key::rotate(nodes[0].server.store(), window).await.unwrap();
+    let again = endsession_server::webhooks::shared_key::rotate(nodes[1].server.store(), window).await;
+    assert!(again.unwrap_err().to_string().contains("already under way"), "one rotation at a time");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    for node in &nodes {
+        loop {
+            let (signing, all) = keys(node).await;
+            if all.len() == 2 {
+                assert_eq!((signing.as_str(), all), (old.as_str(), vec![old.clone(), rotation.public_key_pem.clone()]));
+                break;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "the rotation was not announced by {}", node.base);
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    for node in &nodes {
+        loop {
+            let (signing, all) = keys(node).await;
+            if signing == rotation.public_key_pem {
+                assert_eq!(all, vec![rotation.public_key_pem.clone()]);
+                break;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "{} still signs with the old key", node.base);
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}

@@ -65,6 +65,22 @@ impl Db {
         Ok(row.map(|row| row.try_get(0)).transpose()?)
     }
 
+    /// Sets the `server_meta` value under `key`.
+    pub async fn set_meta(&mut self, key: &str, value: Vec<u8>) -> Result<()> {
+        sqlx::query("INSERT INTO server_meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
+            .bind(key)
+            .bind(value)
+            .execute(self.conn())
+            .await?;
+        Ok(())
+    }
+
+    /// Removes the `server_meta` value under `key`, if there is one.
+    pub async fn delete_meta(&mut self, key: &str) -> Result<()> {
+        sqlx::query("DELETE FROM server_meta WHERE key = $1").bind(key).execute(self.conn()).await?;
+        Ok(())
+    }
+
     /// The `server_meta` value under `key`, storing `value` there first if there is none: several nodes may start at
     /// once on one store, and the first value stored is everybody's.
     pub async fn shared_secret(&mut self, key: &str, value: Vec<u8>) -> Result<Vec<u8>> {

@@ -16,6 +16,7 @@
 
 pub mod delivery;
 pub mod endpoints;
+pub mod shared_key;
 pub mod signing;
 pub mod standard;
 pub mod targets;
