@@ -16,9 +16,11 @@ failed=0
 problems=()
 servers=()
 stop_postgres=() # the command that stops the private Postgres cluster, once started (start_postgres)
+postgres_dir=""  # and its directory, removed after
 cleanup() {
   for pid in "${servers[@]:-}"; do [ -n "$pid" ] && kill "$pid" 2>/dev/null; done
   if [ ${#stop_postgres[@]} -gt 0 ]; then "${stop_postgres[@]}" >/dev/null 2>&1; fi
+  if [ -n "$postgres_dir" ]; then rm -rf "$postgres_dir"; fi
 }
 trap cleanup EXIT
 
@@ -95,8 +97,9 @@ start_redis() {
 export ENDSESSION_REQUIRE_REDIS=1
 start_redis || fail_step "redis-server for the multi-node tests did not start"
 
-# start_postgres: a private PostgreSQL cluster for the store tests on Postgres, in target/pg (thrown away first), on
-# a free port of 127.0.0.1 with trust authentication and its socket in the cluster's directory; stopped at exit.
+# start_postgres: a private PostgreSQL cluster for the store tests on Postgres, in a new directory (target/pg, or one
+# in /tmp as root), on a free port of 127.0.0.1 with trust authentication and its socket in the cluster's directory;
+# stopped and removed at exit.
 # Sets ENDSESSION_TEST_DATABASE_URL to its `postgres` database: each test creates a database of its own there.
 # ENDSESSION_REQUIRE_POSTGRES makes those tests fail, not skip, if it did not start. Postgres refuses to run as
 # root, so as root (CI) the cluster belongs to the `postgres` user the Debian package creates.
@@ -105,11 +108,14 @@ start_postgres() {
   bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
   [ -x "$bin/initdb" ] || { echo "no PostgreSQL server under /usr/lib/postgresql (scripts/setup.sh installs it)"; return 1; }
   port=$(free_port)
-  dir="$TARGET/pg"
-  rm -rf "$dir" && mkdir -p "$dir"
   if [ "$(id -u)" -eq 0 ]; then
+    # The `postgres` user may not reach into the checkout (e.g. under /root): a directory of its own in /tmp.
+    dir=$(mktemp -d /tmp/endsession-pg.XXXXXX)
     chown postgres: "$dir"
     as=(runuser -u postgres --)
+  else
+    dir="$TARGET/pg"
+    rm -rf "$dir" && mkdir -p "$dir"
   fi
   if ! "${as[@]}" "$bin/initdb" -D "$dir/data" -U postgres --auth=trust -E UTF8 --no-sync >"$LOGS/pg-initdb.log" 2>&1; then
     echo "initdb failed; its log:" && cat "$LOGS/pg-initdb.log"
@@ -122,6 +128,7 @@ start_postgres() {
     return 1
   fi
   stop_postgres=("${as[@]}" "$bin/pg_ctl" -D "$dir/data" -m fast -w stop)
+  postgres_dir="$dir"
   export ENDSESSION_TEST_DATABASE_URL="postgres://postgres@127.0.0.1:$port/postgres"
 }
 export ENDSESSION_REQUIRE_POSTGRES=1

@@ -143,7 +143,7 @@ pub struct Cli {
     /// Rotate the webhook signing key under `--data` and exit, printing the new public key: the server running on
     /// that directory announces it (lists it in `/.well-known/webhooks.json` beside the current one) within 2 s, and
     /// it signs from `--webhook-rotation-window-ms` after now. Refused while an earlier rotation's switch is still to
-    /// come.
+    /// come. With `--database`, the key the nodes keep in that database, announced by every node.
     #[arg(long = "rotate-webhook-signing-key")]
     pub rotate_webhook_signing_key: bool,
 
