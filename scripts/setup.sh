@@ -36,7 +36,8 @@ if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null; th
 fi
 
 # PostgreSQL for the store tests on Postgres (`--database postgres://…`): scripts/test.sh initialises a private
-# cluster (target/pg, or a directory in /tmp as root) on a free port of 127.0.0.1 and stops it when done; the package's own service is not used.
+# cluster (target/pg, or a directory in /tmp as root) on a free port of 127.0.0.1 and stops it when done; the
+# package's own service is not used.
 if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
   say "installing postgresql from Debian"
   export DEBIAN_FRONTEND=noninteractive
