@@ -43,6 +43,16 @@ if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null; th
   apt-get install -y -qq --no-install-recommends redis-server redis-tools >/dev/null
 fi
 
+# PostgreSQL for the store tests on Postgres (`--database postgres://…`): scripts/test.sh initialises a private
+# cluster (target/pg, or a directory in /tmp as root) on a free port of 127.0.0.1 and stops it when done; the
+# package's own service is not used.
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  say "installing postgresql from Debian"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends postgresql >/dev/null
+fi
+
 # npm packages: reinstall only when the lockfile changed since the last install. `npm ci` installs exactly the
 # lockfile and never rewrites it; the lockfile holds every platform's optional packages (esbuild, rollup, rolldown,
 # lightningcss, …), so it is in sync on any machine (js/tests/lockfile.test.mjs keeps it complete).

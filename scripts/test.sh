@@ -15,7 +15,14 @@ passed=0
 failed=0
 problems=()
 servers=()
-trap 'for pid in "${servers[@]:-}"; do [ -n "$pid" ] && kill "$pid" 2>/dev/null; done' EXIT
+stop_postgres=() # the command that stops the private Postgres cluster, once started (start_postgres)
+postgres_dir=""  # and its directory, removed after
+cleanup() {
+  for pid in "${servers[@]:-}"; do [ -n "$pid" ] && kill "$pid" 2>/dev/null; done
+  if [ ${#stop_postgres[@]} -gt 0 ]; then "${stop_postgres[@]}" >/dev/null 2>&1; fi
+  if [ -n "$postgres_dir" ]; then rm -rf "$postgres_dir"; fi
+}
+trap cleanup EXIT
 
 say() { printf '\n== %s\n' "$*"; }
 fail_step() { failed=$((failed + 1)); problems+=("$1"); printf '!! %s\n' "$1"; }
@@ -90,6 +97,43 @@ start_redis() {
 export ENDSESSION_REQUIRE_REDIS=1
 start_redis || fail_step "redis-server for the multi-node tests did not start"
 
+# start_postgres: a private PostgreSQL cluster for the store tests on Postgres, in a new directory (target/pg, or one
+# in /tmp as root), on a free port of 127.0.0.1 with trust authentication and its socket in the cluster's directory;
+# stopped and removed at exit.
+# Sets ENDSESSION_TEST_DATABASE_URL to its `postgres` database: each test creates a database of its own there.
+# ENDSESSION_REQUIRE_POSTGRES makes those tests fail, not skip, if it did not start. Postgres refuses to run as
+# root, so as root (CI) the cluster belongs to the `postgres` user the Debian package creates.
+start_postgres() {
+  local port dir bin as=()
+  bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+  [ -x "$bin/initdb" ] || { echo "no PostgreSQL server under /usr/lib/postgresql (scripts/setup.sh installs it)"; return 1; }
+  port=$(free_port)
+  if [ "$(id -u)" -eq 0 ]; then
+    # The `postgres` user may not reach into the checkout (e.g. under /root): a directory of its own in /tmp.
+    dir=$(mktemp -d /tmp/endsession-pg.XXXXXX)
+    chown postgres: "$dir"
+    as=(runuser -u postgres --)
+  else
+    dir="$TARGET/pg"
+    rm -rf "$dir" && mkdir -p "$dir"
+  fi
+  if ! "${as[@]}" "$bin/initdb" -D "$dir/data" -U postgres --auth=trust -E UTF8 --no-sync >"$LOGS/pg-initdb.log" 2>&1; then
+    echo "initdb failed; its log:" && cat "$LOGS/pg-initdb.log"
+    return 1
+  fi
+  # fsync off: a test cluster thrown away at exit need not survive a power cut, and the disk is shared.
+  if ! "${as[@]}" "$bin/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -w -t 60 \
+    -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c fsync=off -c max_connections=300" start >/dev/null; then
+    echo "postgres did not start; its log:" && cat "$dir/postgres.log"
+    return 1
+  fi
+  stop_postgres=("${as[@]}" "$bin/pg_ctl" -D "$dir/data" -m fast -w stop)
+  postgres_dir="$dir"
+  export ENDSESSION_TEST_DATABASE_URL="postgres://postgres@127.0.0.1:$port/postgres"
+}
+export ENDSESSION_REQUIRE_POSTGRES=1
+start_postgres || fail_step "postgres for the store tests on Postgres did not start"
+
 say "rust (native): cargo test --workspace"
 cargo test --workspace >"$LOGS/cargo.log" 2>&1
 rc=$?
@@ -146,6 +190,20 @@ if compgen -G "tests/python/test_*.py" >/dev/null; then
   p=$(grep -oE '[0-9]+ passed' <<<"$line" | grep -oE '[0-9]+')
   f=$(grep -oE '[0-9]+ (failed|errors?)' <<<"$line" | awk '{s += $1} END {print s+0}')
   tally "pytest" "${p:-0}" "${f:-0}" "$rc"
+
+  say "python: pytest again, every server's store on Postgres (--database)"
+  if [ -n "${ENDSESSION_TEST_DATABASE_URL:-}" ]; then
+    ENDSESSION_PYTEST_DATABASE_URL="$ENDSESSION_TEST_DATABASE_URL" \
+      .venv/bin/python -m pytest -q -p no:cacheprovider tests/python >"$LOGS/pytest-postgres.log" 2>&1
+    rc=$?
+    tail -n 15 "$LOGS/pytest-postgres.log"
+    line=$(grep -E '^(=+ )?[0-9]+ (passed|failed)' "$LOGS/pytest-postgres.log" | tail -n 1)
+    p=$(grep -oE '[0-9]+ passed' <<<"$line" | grep -oE '[0-9]+')
+    f=$(grep -oE '[0-9]+ (failed|errors?)' <<<"$line" | awk '{s += $1} END {print s+0}')
+    tally "pytest (Postgres)" "${p:-0}" "${f:-0}" "$rc"
+  else
+    fail_step "pytest on Postgres: no Postgres was started"
+  fi
 fi
 
 say "end-to-end: playwright"

@@ -21,7 +21,8 @@ pub struct Cli {
     #[arg(long, default_value = "127.0.0.1:8787")]
     pub listen: SocketAddr,
 
-    /// Directory of the SQLite store (`endsession.sqlite3`), created if missing.
+    /// Directory of the SQLite store (`endsession.sqlite3`) and the webhook signing key, created if missing; unused by
+    /// the store with `--database`.
     #[arg(long, default_value = "data")]
     pub data: PathBuf,
 
@@ -142,7 +143,7 @@ pub struct Cli {
     /// Rotate the webhook signing key under `--data` and exit, printing the new public key: the server running on
     /// that directory announces it (lists it in `/.well-known/webhooks.json` beside the current one) within 2 s, and
     /// it signs from `--webhook-rotation-window-ms` after now. Refused while an earlier rotation's switch is still to
-    /// come.
+    /// come. With `--database`, the key the nodes keep in that database, announced by every node.
     #[arg(long = "rotate-webhook-signing-key")]
     pub rotate_webhook_signing_key: bool,
 
@@ -150,6 +151,13 @@ pub struct Cli {
     /// nodes on one store serve one meeting together (README, "Several nodes"). Unset: one node, in memory.
     #[arg(long, env = "ENDSESSION_REDIS_URL", value_name = "URL")]
     pub redis: Option<String>,
+
+    /// Keep the store (apps, presets, meetings, participants, sessions, attendance, webhooks and their outbox, the
+    /// token and webhook signing secrets) in PostgreSQL (`postgres://USER[:PASSWORD]@HOST:PORT/DB`) instead of the
+    /// SQLite file under `--data`, so that nodes on several hosts share it (README, "Several nodes"). The schema is
+    /// created on first start. Unset: SQLite under `--data`.
+    #[arg(long, env = "ENDSESSION_DATABASE_URL", value_name = "URL")]
+    pub database: Option<String>,
 }
 
 /// Everything [`crate::start`] needs. Built from [`Cli`] by the binary, or directly by tests.
@@ -171,6 +179,8 @@ pub struct Config {
     pub rotate_webhook_signing_key: bool,
     /// `--redis`: live sessions in Redis ([`crate::hub::RedisHub`]); None keeps them in memory.
     pub redis: Option<String>,
+    /// `--database`: the store in PostgreSQL (a `postgres://` URL); None keeps it in SQLite under `data`.
+    pub database: Option<String>,
 }
 
 impl Config {
@@ -189,6 +199,7 @@ impl Config {
             participant_token_ttl: crate::token::DEFAULT_TTL,
             rotate_webhook_signing_key: false,
             redis: None,
+            database: None,
         }
     }
 }
@@ -203,6 +214,15 @@ impl Cli {
                  answers pings is heard from once per interval",
                 self.heartbeat_timeout_ms, self.heartbeat_interval_ms
             ));
+        }
+        if let Some(url) = &self.database {
+            if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+                return Err(format!(
+                    "--database (ENDSESSION_DATABASE_URL) takes a PostgreSQL URL, postgres://USER@HOST:PORT/DB; got \
+                     `{}`. Leave it out to keep the store in SQLite under --data",
+                    url.split('@').next_back().unwrap_or_default()
+                ));
+            }
         }
         let mut api_tokens = self.api_tokens;
         for item in env_tokens.unwrap_or_default().split(',').filter(|item| !item.trim().is_empty()) {
@@ -245,6 +265,7 @@ impl Cli {
             participant_token_ttl: Duration::from_secs(self.participant_token_ttl_secs),
             rotate_webhook_signing_key: self.rotate_webhook_signing_key,
             redis: self.redis,
+            database: self.database,
         })
     }
 }

@@ -1,5 +1,5 @@
 //! `endsession-server`: a RealtimeKit-shaped REST API, the WebSocket session hub that ends a session for everyone,
-//! and the SQLite store behind both.
+//! and the store (SQLite, or PostgreSQL with `--database`) behind both.
 //!
 //! The binary is a thin wrapper over [`start`], which tests call too, on `127.0.0.1:0` with a temporary data dir:
 //!
@@ -30,7 +30,7 @@ use crate::config::Config;
 use crate::dev::DevSeed;
 use crate::hub::{Hub, LocalHub, RedisHub};
 use crate::state::AppState;
-use crate::store::Store;
+use crate::store::{Dialect, Store};
 use crate::token::TokenKeys;
 use crate::webhooks::Signer;
 use std::net::SocketAddr;
@@ -47,6 +47,8 @@ pub struct Server {
     webhooks: JoinHandle<()>,
     /// Halted with the server, so that connections still open in this process change nothing after it.
     hub: Halt,
+    /// On Postgres, the look for signing key rotations stored by another node or the operator; stopped with it.
+    key_watch: Option<JoinHandle<()>>,
 }
 
 /// The hub a server halts when it is dropped.
@@ -84,6 +86,9 @@ impl Drop for Server {
             task.abort();
         }
         self.webhooks.abort();
+        if let Some(watch) = &self.key_watch {
+            watch.abort();
+        }
         match &self.hub {
             Halt::Local(hub) => hub.halt(),
             Halt::Redis(hub) => hub.halt(),
@@ -93,8 +98,8 @@ impl Drop for Server {
 
 /// Opens the store, seeds `--dev`, binds, and serves in a background task.
 pub async fn start(config: Config) -> anyhow::Result<Server> {
-    let store = Store::open(&config.data)?;
-    let secret = store.with(|db| db.server_secret())?;
+    let store = Store::open_configured(config.database.as_deref(), &config.data).await?;
+    let secret = store.db().await?.server_secret().await?;
     let (hub, halt): (Arc<dyn Hub>, Halt) = match &config.redis {
         // Several nodes: the live sessions are in Redis, not in any node's memory, so there is nothing to restore.
         Some(url) => {
@@ -117,11 +122,19 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         }
     };
     // Made on the first start (a fraction of a second), read on later ones.
-    let data = config.data.clone();
-    let signer = tokio::task::spawn_blocking(move || Signer::load_or_create(&data)).await??;
+    let signer = match store.dialect() {
+        Dialect::Sqlite => {
+            let data = config.data.clone();
+            tokio::task::spawn_blocking(move || Signer::load_or_create(&data)).await??
+        }
+        // Every node signs with the key `/.well-known/webhooks.json` publishes: the database's, the first stored.
+        Dialect::Postgres => webhooks::shared_key::load_or_create(&store).await?,
+    };
     let signer = Arc::new(signer.with_rotation_window(config.webhooks.rotation_window));
+    let key_watch = (store.dialect() == Dialect::Postgres)
+        .then(|| webhooks::shared_key::watch(store.clone(), Arc::downgrade(&signer)));
     let sink = config.webhooks.targets == webhooks::TargetPolicy::Any;
-    let dev = if config.dev { Some(Arc::new(dev::seed(&store, sink)?)) } else { None };
+    let dev = if config.dev { Some(Arc::new(dev::seed(&store, sink).await?)) } else { None };
 
     let state = AppState {
         store: store.clone(),
@@ -139,9 +152,9 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
     let addr = listener.local_addr()?;
     if let Some(dev) = &dev {
         let _ = dev.base_uri.set(format!("http://{addr}"));
-        dev::point_sink(&store, dev, addr)?;
+        dev::point_sink(&store, dev, addr).await?;
     }
     let task = tokio::spawn(listen::serve(listener, app, config.limits.clone()));
     let webhooks = webhooks::delivery::spawn(store.clone(), signer, config.webhooks)?;
-    Ok(Server { addr, store, dev, task: Some(task), webhooks, hub: halt })
+    Ok(Server { addr, store, dev, task: Some(task), webhooks, hub: halt, key_watch })
 }

@@ -13,6 +13,14 @@ async fn main() -> anyhow::Result<()> {
     let env_tokens = std::env::var("ENDSESSION_API_TOKENS").ok();
     let config = Cli::parse().into_config(env_tokens.as_deref()).map_err(anyhow::Error::msg)?;
     if config.rotate_webhook_signing_key {
+        if let Some(url) = &config.database {
+            // An operator's command on the database the nodes share: see webhooks/shared_key.rs.
+            let store = endsession_server::store::Store::connect(url).await?;
+            let rotation =
+                endsession_server::webhooks::shared_key::rotate(&store, config.webhooks.rotation_window).await?;
+            endsession_server::webhooks::signing::report(&rotation);
+            return Ok(());
+        }
         // An operator's command on the data directory, not a server: see webhooks/signing.rs.
         return endsession_server::webhooks::signing::rotate_and_report(&config.data, config.webhooks.rotation_window);
     }

@@ -112,8 +112,10 @@ impl TokenKeys {
 /// `InvalidToken` answer; a store failure refuses too, as the join could not be checked.
 pub async fn admit(keys: &TokenKeys, store: &Store, token: &str) -> Result<ParticipantClaims, String> {
     let claims = keys.verify(token)?;
-    let (meeting_id, participant_id) = (claims.meeting_id.clone(), claims.sub.clone());
-    let standing = store.run(move |db| db.token_standing(&meeting_id, &participant_id)).await;
+    let standing = match store.db().await {
+        Ok(mut db) => db.token_standing(&claims.meeting_id, &claims.sub).await,
+        Err(e) => Err(e),
+    };
     match standing {
         Ok(TokenStanding::Current(version)) if version == claims.ver => Ok(claims),
         Ok(TokenStanding::Current(version)) if version > claims.ver => {

@@ -93,7 +93,11 @@ async fn bad_tokens_versions_and_inactive_meetings_are_refused() {
     server
         .server
         .store()
-        .with(|db| db.set_meeting_status(&meeting.app_id, &meeting.id, MeetingStatus::Inactive))
+        .db()
+        .await
+        .unwrap()
+        .set_meeting_status(&meeting.app_id, &meeting.id, MeetingStatus::Inactive)
+        .await
         .unwrap();
     let mut ws = server.connect().await;
     ws.send(&ClientFrame::Join { token, resume: None, version: PROTOCOL_VERSION }).await;

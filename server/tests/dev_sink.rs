@@ -76,7 +76,7 @@ async fn a_delivery_that_fails_a_check_is_listed_not_verified_with_the_reason_an
     let (server, data) = dev_server().await;
     let seed = server.server.dev().unwrap();
     let webhook_id = seed.sink.as_ref().unwrap().webhook_id.clone();
-    let hook = server.server.store().with(|db| db.webhook(&seed.app_id, &webhook_id)).unwrap().unwrap();
+    let hook = server.server.store().db().await.unwrap().webhook(&seed.app_id, &webhook_id).await.unwrap().unwrap();
     let secret = hook.secret.as_bytes().to_vec();
     // The server's own signing key, read from its data directory: a sender that signs as the server does.
     let signer = Signer::load_or_create(&data).unwrap();
@@ -201,16 +201,16 @@ async fn the_sink_keeps_its_webhook_and_secret_across_a_restart_and_follows_the_
     let (server, _) = dev_server().await;
     let seed = server.server.dev().unwrap();
     let (app, webhook_id) = (seed.app_id.clone(), seed.sink.as_ref().unwrap().webhook_id.clone());
-    let before = server.server.store().with(|db| db.webhook(&app, &webhook_id)).unwrap().unwrap();
+    let before = server.server.store().db().await.unwrap().webhook(&app, &webhook_id).await.unwrap().unwrap();
     assert_eq!(before.url, format!("{}{SINK_PATH}", server.base));
 
     let server = server.restart().await;
     let seed = server.server.dev().unwrap();
     assert_eq!(seed.sink.as_ref().unwrap().webhook_id, webhook_id, "the same webhook");
-    let after = server.server.store().with(|db| db.webhook(&app, &webhook_id)).unwrap().unwrap();
+    let after = server.server.store().db().await.unwrap().webhook(&app, &webhook_id).await.unwrap().unwrap();
     assert_eq!(after.secret, before.secret, "the secret shown once at creation still holds");
     assert_eq!(after.url, format!("{}{SINK_PATH}", server.base), "pointed at the new port");
-    assert_eq!(server.server.store().with(|db| db.webhooks(&app)).unwrap().len(), 1);
+    assert_eq!(server.server.store().db().await.unwrap().webhooks(&app).await.unwrap().len(), 1);
 }
 
 #[tokio::test]

@@ -165,7 +165,7 @@ async fn concurrent_kick_alls_end_the_session_once() {
         Some(&ended(&session, EndReason::HostEndedMeeting, 3))
     );
 
-    let row = server.server.store().with(|db| db.session(&meeting.id, &session)).unwrap().unwrap();
+    let row = server.server.store().db().await.unwrap().session(&meeting.id, &session).await.unwrap().unwrap();
     assert_eq!((row.end_reason, row.kicked_count), (Some(EndReason::HostEndedMeeting), Some(3)));
     guests.clear();
 }
@@ -213,7 +213,7 @@ async fn the_last_to_leave_ends_the_session() {
     let (_, body) = server.active_session(&meeting).await;
     assert_eq!(body["data"]["status"], "ENDED");
     assert!(body["data"]["ended_at"].is_string());
-    let row = server.server.store().with(|db| db.session(&meeting.id, &session)).unwrap().unwrap();
+    let row = server.server.store().db().await.unwrap().session(&meeting.id, &session).await.unwrap().unwrap();
     assert_eq!(row.end_reason, Some(EndReason::AllParticipantsLeft));
 }
 

@@ -145,6 +145,6 @@ async fn a_tab_frozen_while_the_other_tab_leaves_does_not_keep_the_session_alive
         assert!(tokio::time::Instant::now() < deadline, "the session did not end by itself: {body}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let row = server.server.store().with(|db| db.session(&meeting.id, &session)).unwrap().unwrap();
+    let row = server.server.store().db().await.unwrap().session(&meeting.id, &session).await.unwrap().unwrap();
     assert_eq!(row.end_reason, Some(EndReason::AllParticipantsLeft));
 }

@@ -2,6 +2,9 @@
 //! over them on real WebSockets. An end decided on any node reaches every participant on every node, the REST API
 //! of any node acts on the sessions of all, and join-vs-end races across nodes keep the hub's guarantees.
 //!
+//! Each test runs twice: the nodes on one data directory (SQLite), and on one PostgreSQL database (`--database`;
+//! see `common/postgres.rs` for the server it needs and how a missing one is reported).
+//!
 //! Needs a Redis server: `ENDSESSION_TEST_REDIS=redis://127.0.0.1:PORT` (scripts/test.sh starts one and sets it).
 //! Without it these tests say so loudly and pass as skipped, unless `ENDSESSION_REQUIRE_REDIS` is set (as
 //! scripts/test.sh and so CI do), where a missing Redis fails them.
@@ -38,21 +41,32 @@ fn redis_url() -> Option<String> {
     }
 }
 
-/// Three nodes on one store and one Redis, started at once.
-async fn three_nodes() -> Option<Vec<TestServer>> {
-    three_nodes_with(|_| {}).await
+/// The store the nodes share.
+#[derive(Debug, Clone, Copy)]
+enum On {
+    /// One SQLite data directory (nodes on one machine).
+    DataDirectory,
+    /// One PostgreSQL database (`--database`).
+    Postgres,
 }
 
-/// Three nodes on the test Redis, each `configure`d alike; None when there is no Redis (see [`redis_url`]).
-async fn three_nodes_with(configure: impl Fn(&mut Config)) -> Option<Vec<TestServer>> {
+/// Three nodes on one store and one Redis, started at once.
+async fn three_nodes(on: On) -> Option<Vec<TestServer>> {
+    three_nodes_with(on, |_| {}).await
+}
+
+/// Three nodes on the test Redis and one store, each `configure`d alike; None when there is no Redis (see
+/// [`redis_url`]) or, on Postgres, no Postgres (see `common/postgres.rs`).
+async fn three_nodes_with(on: On, configure: impl Fn(&mut Config)) -> Option<Vec<TestServer>> {
     let url = redis_url()?;
-    Some(
-        TestServer::nodes(3, |config| {
-            config.redis = Some(url.clone());
-            configure(config);
-        })
-        .await,
-    )
+    let configure = |config: &mut Config| {
+        config.redis = Some(url.clone());
+        configure(config);
+    };
+    match on {
+        On::DataDirectory => Some(TestServer::nodes(3, configure).await),
+        On::Postgres => TestServer::nodes_on_postgres(3, configure).await,
+    }
 }
 
 /// The frames up to the close; the last must be `RoomLeft { ended }` of `session`. Returns that frame's fields.
@@ -120,9 +134,8 @@ async fn status_everywhere(nodes: &[TestServer], meeting: &Meeting) -> Vec<Value
     statuses
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_host_on_node_a_ends_the_session_for_every_participant_on_nodes_b_and_c() {
-    let Some(nodes) = three_nodes().await else { return };
+async fn a_host_on_node_a_ends_the_session_for_every_participant_on_nodes_b_and_c(on: On) {
+    let Some(nodes) = three_nodes(on).await else { return };
     let (a, b, c) = (&nodes[0], &nodes[1], &nodes[2]);
     let meeting = a.meeting().await;
     let (host_id, mut host, session, mut guests) = host_and_guests(a, &[b, c, b, c], &meeting).await;
@@ -140,9 +153,8 @@ async fn a_host_on_node_a_ends_the_session_for_every_participant_on_nodes_b_and_
     assert_eq!(status_everywhere(&nodes, &meeting).await, vec![json!("ENDED"); 3]);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_rest_kick_all_sent_to_node_c_ends_the_session_for_participants_on_every_node() {
-    let Some(nodes) = three_nodes().await else { return };
+async fn a_rest_kick_all_sent_to_node_c_ends_the_session_for_participants_on_every_node(on: On) {
+    let Some(nodes) = three_nodes(on).await else { return };
     let (a, b, c) = (&nodes[0], &nodes[1], &nodes[2]);
     let meeting = b.meeting().await;
     let (_, mut host, session, mut guests) = host_and_guests(a, &[b, c, a], &meeting).await;
@@ -157,9 +169,8 @@ async fn a_rest_kick_all_sent_to_node_c_ends_the_session_for_participants_on_eve
     assert_eq!(status_everywhere(&nodes, &meeting).await, vec![json!("ENDED"); 3]);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn permission_changes_through_node_b_reach_participants_on_other_nodes_live() {
-    let Some(nodes) = three_nodes().await else { return };
+async fn permission_changes_through_node_b_reach_participants_on_other_nodes_live(on: On) {
+    let Some(nodes) = three_nodes(on).await else { return };
     let (a, b, c) = (&nodes[0], &nodes[1], &nodes[2]);
     let meeting = a.meeting().await;
     let (_, mut host, session, mut guests) = host_and_guests(c, &[a, c], &meeting).await;
@@ -215,11 +226,10 @@ async fn races_in_one_meeting(nodes: &[TestServer], meeting: Meeting, first: usi
     sessions
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn join_vs_end_races_across_nodes_leave_nobody_in_an_ended_session_and_one_webhook_each() {
+async fn join_vs_end_races_across_nodes_leave_nobody_in_an_ended_session_and_one_webhook_each(on: On) {
     const MEETINGS: usize = 6;
     const RACES_PER_MEETING: usize = 50;
-    let Some(nodes) = three_nodes().await else { return };
+    let Some(nodes) = three_nodes(on).await else { return };
     let (receiver, url) = Receiver::start().await;
     // Every node must sign with the key node A publishes: one key for the data directory.
     receiver.trust(&nodes[0].base).await;
@@ -243,9 +253,8 @@ async fn join_vs_end_races_across_nodes_leave_nobody_in_an_ended_session_and_one
     assert_eq!(*receiver.forged.lock().unwrap(), 0, "every delivery was signed with the published key");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_countdown_started_on_node_a_is_told_on_every_node_and_ends_the_session_for_all() {
-    let Some(nodes) = three_nodes().await else { return };
+async fn a_countdown_started_on_node_a_is_told_on_every_node_and_ends_the_session_for_all(on: On) {
+    let Some(nodes) = three_nodes(on).await else { return };
     let (a, b, c) = (&nodes[0], &nodes[1], &nodes[2]);
     let meeting = a.meeting().await;
     let (_, mut host, session, mut guests) = host_and_guests(a, &[b], &meeting).await;
@@ -274,15 +283,9 @@ async fn a_countdown_started_on_node_a_is_told_on_every_node_and_ends_the_sessio
     assert_eq!(status_everywhere(&nodes, &meeting).await, vec![json!("ENDED"); 3]);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_participant_whose_socket_drops_resumes_through_another_node_and_the_others_see_no_leave() {
+async fn a_participant_whose_socket_drops_resumes_through_another_node_and_the_others_see_no_leave(on: On) {
     const GRACE: Duration = Duration::from_secs(2);
-    let Some(url) = redis_url() else { return };
-    let nodes = TestServer::nodes(3, |config| {
-        config.redis = Some(url.clone());
-        config.reconnect_grace = GRACE;
-    })
-    .await;
+    let Some(nodes) = three_nodes_with(on, |config| config.reconnect_grace = GRACE).await else { return };
     let (a, b, c) = (&nodes[0], &nodes[1], &nodes[2]);
     let meeting = a.meeting().await;
     let (_, host_token) = a.host(&meeting).await;
@@ -331,10 +334,9 @@ async fn within(ws: &mut Ws, bound: Duration) -> ServerFrame {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn when_a_node_dies_its_participants_resume_through_another_and_those_who_do_not_are_removed() {
+async fn when_a_node_dies_its_participants_resume_through_another_and_those_who_do_not_are_removed(on: On) {
     const GRACE: Duration = Duration::from_secs(2);
-    let Some(mut nodes) = three_nodes_with(|config| config.reconnect_grace = GRACE).await else { return };
+    let Some(mut nodes) = three_nodes_with(on, |config| config.reconnect_grace = GRACE).await else { return };
     let meeting = nodes[0].meeting().await;
     let (_, host_token) = nodes[0].host(&meeting).await;
     let (mut host, session) = nodes[0].join(&host_token).await;
@@ -366,10 +368,9 @@ async fn when_a_node_dies_its_participants_resume_through_another_and_those_who_
     assert_eq!((&live["data"]["status"], &live["data"]["live_participants"]), (&json!("LIVE"), &json!(2)), "{live}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_session_whose_node_died_with_everyone_on_it_ends_all_participants_left() {
+async fn a_session_whose_node_died_with_everyone_on_it_ends_all_participants_left(on: On) {
     const GRACE: Duration = Duration::from_secs(2);
-    let Some(mut nodes) = three_nodes_with(|config| config.reconnect_grace = GRACE).await else { return };
+    let Some(mut nodes) = three_nodes_with(on, |config| config.reconnect_grace = GRACE).await else { return };
     let meeting = nodes[0].meeting().await;
     let (_, host, session, mut guests) = host_and_guests(&nodes[2], &[&nodes[2]], &meeting).await;
 
@@ -392,3 +393,36 @@ async fn a_session_whose_node_died_with_everyone_on_it_ends_all_participants_lef
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
+
+/// Each scenario twice: the three nodes on one SQLite data directory, and on one Postgres database.
+macro_rules! on_each_store {
+    ($($name:ident),* $(,)?) => {
+        mod on_one_data_directory {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(super::On::DataDirectory).await
+                }
+            )*
+        }
+        mod on_postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(super::On::Postgres).await
+                }
+            )*
+        }
+    };
+}
+
+on_each_store!(
+    a_host_on_node_a_ends_the_session_for_every_participant_on_nodes_b_and_c,
+    a_rest_kick_all_sent_to_node_c_ends_the_session_for_participants_on_every_node,
+    permission_changes_through_node_b_reach_participants_on_other_nodes_live,
+    join_vs_end_races_across_nodes_leave_nobody_in_an_ended_session_and_one_webhook_each,
+    a_countdown_started_on_node_a_is_told_on_every_node_and_ends_the_session_for_all,
+    a_participant_whose_socket_drops_resumes_through_another_node_and_the_others_see_no_leave,
+    when_a_node_dies_its_participants_resume_through_another_and_those_who_do_not_are_removed,
+    a_session_whose_node_died_with_everyone_on_it_ends_all_participants_left,
+);

@@ -96,7 +96,7 @@ async fn after_the_grace_the_participant_is_removed_and_an_empty_session_ends() 
         assert!(tokio::time::Instant::now() < deadline, "the session did not end after the grace: {body}");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let row = server.server.store().with(|db| db.session(&meeting.id, &session)).unwrap().unwrap();
+    let row = server.server.store().db().await.unwrap().session(&meeting.id, &session).await.unwrap().unwrap();
     assert_eq!(row.end_reason, Some(EndReason::AllParticipantsLeft));
 
     // Too late to resume into it: the client learns it ended.

@@ -38,8 +38,8 @@ async fn a_failing_endpoint_is_paused_then_resumes_when_it_answers() {
     assert!(gap >= PAUSED, "paused for its pause after the third failure, but the next attempt came after {gap:?}");
     assert!(got[1].at.duration_since(got[0].at) < PAUSED, "before that, retried after the retry wait");
     let event_id = got[0].uuid.clone();
-    let state = eventually(PATIENCE, "the delivery recorded", || {
-        let states = server.server.store().with(|db| db.webhook_deliveries(&event_id)).unwrap();
+    let state = eventually(PATIENCE, "the delivery recorded", || async {
+        let states = server.server.store().db().await.unwrap().webhook_deliveries(&event_id).await.unwrap();
         states.into_iter().find(|s| s.delivered)
     })
     .await;

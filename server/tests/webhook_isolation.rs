@@ -44,8 +44,8 @@ async fn a_hanging_receiver_with_many_pending_events_does_not_delay_another_acco
             "round {round}: {frames:?}"
         );
     }
-    eventually(PATIENCE, "every event in the outbox", || {
-        let events = server.server.store().with(|db| db.webhook_events(&meeting.app_id)).unwrap();
+    eventually(PATIENCE, "every event in the outbox", || async {
+        let events = server.server.store().db().await.unwrap().webhook_events(&meeting.app_id).await.unwrap();
         (events.len() == SESSIONS * 4).then_some(())
     })
     .await;

@@ -11,8 +11,8 @@ use std::time::Duration;
 use webhook_support::{subscribe, summary, Answer, Delivery, Receiver, ALL_EVENTS, PATIENCE};
 
 /// The app's event ids in the order the store recorded them: the order they happened.
-fn events_in_order(server: &TestServer, app_id: &str) -> Vec<(String, String)> {
-    let events = server.server.store().with(|db| db.webhook_events(app_id)).unwrap();
+async fn events_in_order(server: &TestServer, app_id: &str) -> Vec<(String, String)> {
+    let events = server.server.store().db().await.unwrap().webhook_events(app_id).await.unwrap();
     events.into_iter().map(|(id, event, _)| (id, event)).collect()
 }
 
@@ -88,8 +88,8 @@ async fn a_session_s_events_arrive_in_the_order_they_happened_when_first_attempt
 
 /// Waits until the app has `n` events recorded; returns their ids in order.
 async fn common_wait_for_events(server: &TestServer, app_id: &str, n: usize) -> Vec<String> {
-    webhook_support::eventually(PATIENCE, "the events recorded", || {
-        let events = events_in_order(server, app_id);
+    webhook_support::eventually(PATIENCE, "the events recorded", || async {
+        let events = events_in_order(server, app_id).await;
         (events.len() >= n).then(|| events.into_iter().map(|(id, _)| id).collect())
     })
     .await
@@ -133,7 +133,7 @@ async fn an_event_given_up_lets_its_session_go_on_and_other_sessions_never_wait_
     let attempts: Vec<&Delivery> = got.iter().filter(|d| d.uuid == doomed).collect();
     assert_eq!(attempts.len(), 3, "attempted up to --webhook-max-attempts: {:#?}", summary(&got));
     let given_up_at = attempts[2].at;
-    let states = server.server.store().with(|db| db.webhook_deliveries(&doomed)).unwrap();
+    let states = server.server.store().db().await.unwrap().webhook_deliveries(&doomed).await.unwrap();
     assert!(states[0].abandoned && !states[0].delivered, "recorded as given up: {states:?}");
 
     let of = |session: &str| -> Vec<&Delivery> { got.iter().filter(|d| d.session_id() == session).collect() };

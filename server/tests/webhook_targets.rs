@@ -111,15 +111,15 @@ async fn deliveries_to_non_public_addresses_are_refused_after_resolution() {
     ];
     for url in &urls {
         let row = WebhookRow::new(&meeting.app_id, "old".into(), url.clone(), vec![WebhookEvent::MeetingStarted], true);
-        server.server.store().with(|db| db.create_webhook(&row)).unwrap();
+        server.server.store().db().await.unwrap().create_webhook(&row).await.unwrap();
     }
     let (_, token) = server.host(&meeting).await;
     let (_ws, _) = server.join(&token).await;
 
-    let states = eventually(PATIENCE, "every delivery given up", || {
-        let events = server.server.store().with(|db| db.webhook_events(&meeting.app_id)).unwrap();
+    let states = eventually(PATIENCE, "every delivery given up", || async {
+        let events = server.server.store().db().await.unwrap().webhook_events(&meeting.app_id).await.unwrap();
         let event = events.first()?.0.clone();
-        let states = server.server.store().with(|db| db.webhook_deliveries(&event)).unwrap();
+        let states = server.server.store().db().await.unwrap().webhook_deliveries(&event).await.unwrap();
         (states.len() == urls.len() && states.iter().all(|s| s.abandoned)).then_some(states)
     })
     .await;

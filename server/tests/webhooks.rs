@@ -133,7 +133,7 @@ async fn deliveries_are_signed_and_retries_carry_the_same_event_id() {
     let event_id = got[0].header("rtk-uuid").to_owned();
     let deadline = tokio::time::Instant::now() + GUARD;
     loop {
-        let states = server.server.store().with(|db| db.webhook_deliveries(&event_id)).unwrap();
+        let states = server.server.store().db().await.unwrap().webhook_deliveries(&event_id).await.unwrap();
         if states[0].delivered {
             assert_eq!((states.len(), states[0].attempts), (1, 3), "{states:?}");
             break;

@@ -278,7 +278,7 @@ async fn a_second_tab_that_reads_newer_permissions_tells_the_first() {
     // The preset comes back in the store by a path that pushes nothing (as a push lost between nodes would).
     let app_id = meeting.app_id.clone();
     let document = json!({ "permissions": { "kick_participant": true } });
-    server.server.store().with(|db| db.create_preset(&app_id, "mod", document)).unwrap().unwrap();
+    server.server.store().db().await.unwrap().create_preset(&app_id, "mod", document).await.unwrap().unwrap();
 
     let (mut second, answer) = server.join_with(&token, None).await;
     assert!(matches!(answer, ServerFrame::Joined { permissions: CAN_KICK, .. }), "{answer:?}");

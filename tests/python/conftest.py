@@ -2,6 +2,7 @@
 and all three scopes) and stops it at the end. The restart tests start their own.
 
 Binary: $ENDSESSION_SERVER_BIN, else ${CARGO_TARGET_DIR:-<repo>/target}/release/endsession-server.
+With $ENDSESSION_PYTEST_DATABASE_URL (a Postgres admin URL) every server keeps its store in Postgres (support.py).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import shutil
 import pytest
 
 from participant import Crowd
-from support import STARTED, Kit, ServerProcess, Tokens, temp_data_dir
+from support import STARTED, Kit, ServerProcess, Tokens, drop_databases, temp_data_dir
 
 
 @pytest.fixture(scope="session")
@@ -80,6 +81,12 @@ def _server_still_up(request):
     if "server" in request.fixturenames:
         srv = request.getfixturevalue("server")
         assert srv.alive(), f"endsession-server exited during this test; its output:\n{srv.output()}"
+
+
+def pytest_sessionfinish(session, exitstatus):
+    for srv in STARTED:
+        srv.stop()
+    drop_databases()
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):

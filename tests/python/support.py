@@ -43,6 +43,40 @@ def server_binary() -> Path:
     return Path(target) / "release" / "endsession-server"
 
 
+# With ENDSESSION_PYTEST_DATABASE_URL (a Postgres admin URL, `postgres://USER@HOST:PORT/postgres`), every server
+# these tests start keeps its store in Postgres (`--database`) instead of SQLite: scripts/test.sh runs the suite once
+# on each. Each data directory gets a database of its own, so a restart on the same directory finds its data.
+POSTGRES_ADMIN = os.environ.get("ENDSESSION_PYTEST_DATABASE_URL") or None
+_DATABASES: dict[str, str] = {}  # data directory -> its database's URL
+
+
+def _psql(sql: str) -> None:
+    """Runs one statement on the Postgres admin database with `psql` (from the Debian postgresql package)."""
+    assert POSTGRES_ADMIN
+    subprocess.run(["psql", POSTGRES_ADMIN, "-v", "ON_ERROR_STOP=1", "-qc", sql], check=True, timeout=30,
+                   stdout=subprocess.DEVNULL)
+
+
+def database_for(data_dir: Path) -> Optional[str]:
+    """The Postgres database of the server on `data_dir` (made on first use), or None when running on SQLite."""
+    if not POSTGRES_ADMIN:
+        return None
+    key = str(data_dir.resolve())
+    if key not in _DATABASES:
+        name = f"endsession_py_{uuid.uuid4().hex}"
+        _psql(f"CREATE DATABASE {name}")
+        base = POSTGRES_ADMIN.split("?")[0].rsplit("/", 1)[0]
+        _DATABASES[key] = f"{base}/{name}"
+    return _DATABASES[key]
+
+
+def drop_databases() -> None:
+    """Drops every database this run made (at the end of the run)."""
+    for url in _DATABASES.values():
+        _psql(f"DROP DATABASE IF EXISTS {url.rsplit('/', 1)[1]} WITH (FORCE)")
+    _DATABASES.clear()
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -134,6 +168,9 @@ class ServerProcess:
         for token in self.tokens.all():
             args += ["--api-token", token.arg()]
         args += self.extra_args
+        database = database_for(self.data_dir)
+        if database:
+            args += ["--database", database]
         env = {k: v for k, v in os.environ.items() if k != "ENDSESSION_API_TOKENS"}
         env.setdefault("RUST_BACKTRACE", "1")
         STARTED.append(self)

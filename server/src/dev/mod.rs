@@ -61,39 +61,42 @@ pub struct DevSink {
 /// The sink is off under `--webhook-targets public`: that policy refuses loopback targets at every delivery, and the
 /// sink is on this server's own (usually loopback) address. Rather than carve an exception into the SSRF guard, the
 /// demo simply does without deliveries there; `--dev` alone allows any target.
-pub fn seed(store: &Store, sink: bool) -> Result<DevSeed> {
-    store.with(|db| {
+pub async fn seed(store: &Store, sink: bool) -> Result<DevSeed> {
+    // One write transaction: several nodes starting at once on one store seed one set of demo objects.
+    let mut db = store.begin().await?;
+    {
         let mut lines = Vec::new();
         let said = |created: bool| if created { "created" } else { "exists" };
 
-        let created = db.ensure_account(DEV_ACCOUNT)?;
+        let created = db.ensure_account(DEV_ACCOUNT).await?;
         lines.push(format!("dev: account {DEV_ACCOUNT} ({})", said(created)));
-        let created = db.ensure_api_token(DEV_ACCOUNT, DEV_SECRET, Scope::Admin)?;
+        let created = db.ensure_api_token(DEV_ACCOUNT, DEV_SECRET, Scope::Admin).await?;
         lines.push(format!("dev: api token {DEV_ACCOUNT}:{DEV_SECRET}:{} ({})", Scope::Admin, said(created)));
 
-        let (app, created) = match db.app_by_name(DEV_ACCOUNT, DEV_APP)? {
+        let (app, created) = match db.app_by_name(DEV_ACCOUNT, DEV_APP).await? {
             Some(app) => (app, false),
-            None => (db.create_app(DEV_ACCOUNT, DEV_APP)?, true),
+            None => (db.create_app(DEV_ACCOUNT, DEV_APP).await?, true),
         };
         lines.push(format!("dev: app {} \"{DEV_APP}\" ({})", app.id, said(created)));
         for (name, _) in presets::DEFAULTS {
-            if let Some(preset) = db.preset(&app.id, name)? {
+            if let Some(preset) = db.preset(&app.id, name).await? {
                 let kick = preset.permissions().kick_participant;
                 lines.push(format!("dev: preset {name} kick_participant={kick} ({})", said(created)));
             }
         }
 
-        let (meeting, created) = match db.meeting_by_title(&app.id, DEV_MEETING)? {
+        let (meeting, created) = match db.meeting_by_title(&app.id, DEV_MEETING).await? {
             Some(meeting) => (meeting, false),
-            None => (db.create_meeting(&app.id, Some(DEV_MEETING), Default::default())?, true),
+            None => (db.create_meeting(&app.id, Some(DEV_MEETING), Default::default()).await?, true),
         };
         lines.push(format!("dev: meeting {} \"{DEV_MEETING}\" ({})", meeting.id, said(created)));
 
-        let existing = db.webhooks(&app.id)?.into_iter().find(|hook| hook.name == DEV_SINK);
+        let existing = db.webhooks(&app.id).await?.into_iter().find(|hook| hook.name == DEV_SINK);
         let sink = match (existing, sink) {
             (Some(hook), true) => {
                 if !hook.enabled || hook.events != SINK_EVENTS {
-                    db.save_webhook(&WebhookRow { enabled: true, events: SINK_EVENTS.to_vec(), ..hook.clone() })?;
+                    db.save_webhook(&WebhookRow { enabled: true, events: SINK_EVENTS.to_vec(), ..hook.clone() })
+                        .await?;
                 }
                 lines.push(format!("dev: webhook {} \"{DEV_SINK}\" -> {SINK_PATH} (exists)", hook.id));
                 Some(hook.id)
@@ -102,19 +105,20 @@ pub fn seed(store: &Store, sink: bool) -> Result<DevSeed> {
                 // A placeholder URL until the server is bound and knows its port (`point_sink`).
                 let url = format!("http://127.0.0.1{SINK_PATH}");
                 let hook = WebhookRow::new(&app.id, DEV_SINK.into(), url, SINK_EVENTS.to_vec(), true);
-                db.create_webhook(&hook)?;
+                db.create_webhook(&hook).await?;
                 lines.push(format!("dev: webhook {} \"{DEV_SINK}\" -> {SINK_PATH} (created)", hook.id));
                 Some(hook.id)
             }
             (existing, false) => {
                 if let Some(hook) = existing.filter(|hook| hook.enabled) {
-                    db.save_webhook(&WebhookRow { enabled: false, ..hook })?;
+                    db.save_webhook(&WebhookRow { enabled: false, ..hook }).await?;
                 }
                 lines.push("dev: webhook sink off (--webhook-targets public refuses this server's own address)".into());
                 None
             }
         };
 
+        db.commit().await?;
         Ok(DevSeed {
             account_id: DEV_ACCOUNT.into(),
             app_id: app.id,
@@ -124,13 +128,13 @@ pub fn seed(store: &Store, sink: bool) -> Result<DevSeed> {
             base_uri: OnceLock::new(),
             sink: sink.map(|webhook_id| DevSink { webhook_id, deliveries: Deliveries::default() }),
         })
-    })
+    }
 }
 
 /// Points the sink's webhook at this server's own address once it is bound: `http://ADDR/dev/webhook-sink`, with an
 /// unspecified listen address (`0.0.0.0`, `::`) reached through loopback. A port that changed since the last start
 /// (deliveries still waiting included: the URL is read at each attempt) goes to the new one.
-pub fn point_sink(store: &Store, seed: &DevSeed, addr: SocketAddr) -> Result<()> {
+pub async fn point_sink(store: &Store, seed: &DevSeed, addr: SocketAddr) -> Result<()> {
     let Some(sink) = &seed.sink else { return Ok(()) };
     let ip = match addr.ip() {
         IpAddr::V4(v4) if v4.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
@@ -138,44 +142,43 @@ pub fn point_sink(store: &Store, seed: &DevSeed, addr: SocketAddr) -> Result<()>
         ip => ip,
     };
     let url = format!("http://{}{SINK_PATH}", SocketAddr::new(ip, addr.port()));
-    store.with(|db| {
-        if let Some(hook) = db.webhook(&seed.app_id, &sink.webhook_id)?.filter(|hook| hook.url != url) {
-            db.save_webhook(&WebhookRow { url, ..hook })?;
-        }
-        Ok(())
-    })
+    let mut db = store.db().await?;
+    if let Some(hook) = db.webhook(&seed.app_id, &sink.webhook_id).await?.filter(|hook| hook.url != url) {
+        db.save_webhook(&WebhookRow { url, ..hook }).await?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn seeding_twice_reuses_everything() {
-        let store = Store::open_in_memory().unwrap();
-        let first = seed(&store, true).unwrap();
+    #[tokio::test]
+    async fn seeding_twice_reuses_everything() {
+        let store = Store::open_in_memory().await.unwrap();
+        let first = seed(&store, true).await.unwrap();
         assert!(first.lines.iter().all(|line| line.ends_with("(created)")), "{:?}", first.lines);
-        let second = seed(&store, true).unwrap();
+        let second = seed(&store, true).await.unwrap();
         assert!(second.lines.iter().all(|line| line.ends_with("(exists)")), "{:?}", second.lines);
         assert_eq!((&first.app_id, &first.meeting_id), (&second.app_id, &second.meeting_id));
         assert_eq!(first.lines.len(), 7);
         let sink = |seed: &DevSeed| seed.sink.as_ref().unwrap().webhook_id.clone();
         assert_eq!(sink(&first), sink(&second), "one sink webhook, kept with its secret");
-        let hooks = store.with(|db| db.webhooks(&first.app_id)).unwrap();
+        let hooks = store.db().await.unwrap().webhooks(&first.app_id).await.unwrap();
         assert_eq!(hooks.len(), 1);
 
-        point_sink(&store, &second, "0.0.0.0:8787".parse().unwrap()).unwrap();
-        let hook = store.with(|db| db.webhook(&first.app_id, &sink(&first))).unwrap().unwrap();
+        point_sink(&store, &second, "0.0.0.0:8787".parse().unwrap()).await.unwrap();
+        let hook = store.db().await.unwrap().webhook(&first.app_id, &sink(&first)).await.unwrap().unwrap();
         assert_eq!(hook.url, "http://127.0.0.1:8787/dev/webhook-sink");
 
-        let off = seed(&store, false).unwrap();
+        let off = seed(&store, false).await.unwrap();
         assert!(off.sink.is_none());
-        let hook = store.with(|db| db.webhook(&first.app_id, &sink(&first))).unwrap().unwrap();
+        let hook = store.db().await.unwrap().webhook(&first.app_id, &sink(&first)).await.unwrap().unwrap();
         assert!(!hook.enabled, "a sink the policy refuses is disabled, not left failing");
-        let on = seed(&store, true).unwrap();
-        let again = store.with(|db| db.webhook(&first.app_id, &sink(&on))).unwrap().unwrap();
+        let on = seed(&store, true).await.unwrap();
+        let again = store.db().await.unwrap().webhook(&first.app_id, &sink(&on)).await.unwrap().unwrap();
         assert!(again.enabled && again.secret == hook.secret, "re-enabled with the same secret");
-        let token = store.with(|db| db.api_token(DEV_SECRET)).unwrap().unwrap();
+        let token = store.db().await.unwrap().api_token(DEV_SECRET).await.unwrap().unwrap();
         assert_eq!((token.account_id.as_str(), token.scope), (DEV_ACCOUNT, Scope::Admin));
     }
 }

@@ -38,11 +38,13 @@ pub(super) trait Countdowns: HubCore {
 
     /// Stores the countdown (or its absence) of the live session; the store is never behind what clients are told.
     async fn save_countdown(&self, room: &RoomOf<Self>, row: Option<CountdownRow>) {
-        let Some(session_id) = room.live_session_id().map(str::to_owned) else { return };
+        let Some(session_id) = room.live_session_id() else { return };
         if self.halted() {
             return;
         }
-        if let Err(e) = self.store().run(move |db| db.save_countdown(&session_id, row.as_ref())).await {
+        let saved: crate::store::Result<()> =
+            async { self.store().db().await?.save_countdown(session_id, row.as_ref()).await }.await;
+        if let Err(e) = saved {
             tracing::error!(error = %e, "could not store the countdown of a session");
         }
     }

@@ -80,14 +80,19 @@ pub(super) trait HubCore: Send + Sync + Sized + 'static {
         };
         let (session_id, record, peak, kicked) =
             (ending.session_id.clone(), ending.record(), ending.peak, ending.kicked_count);
-        let (meeting, ended_at) = (meeting_id.to_owned(), ending.ended_at.clone().unwrap_or_else(clock::now));
+        let ended_at = ending.ended_at.clone().unwrap_or_else(clock::now);
         if !self.halted() {
             // One transaction: the end, its `meeting.ended` webhook event (whose id every participant is told) and,
             // with `lock`, the meeting's INACTIVE status are recorded together.
-            let recorded = self.store().run(move |db| {
-                db.transaction(|db| db.end_session_recorded(&meeting, &session_id, &ended_at, &record, peak, kicked))
-            });
-            match recorded.await {
+            let recorded: crate::store::Result<Option<String>> = async {
+                let mut tx = self.store().begin().await?;
+                let event_id =
+                    tx.end_session_recorded(meeting_id, &session_id, &ended_at, &record, peak, kicked).await?;
+                tx.commit().await?;
+                Ok(event_id)
+            }
+            .await;
+            match recorded {
                 Ok(event_id) => ending.event_id = event_id,
                 Err(e) => tracing::error!(meeting_id, error = %e, "could not record the end of a session"),
             }
@@ -114,24 +119,22 @@ pub(super) trait HubCore: Send + Sync + Sized + 'static {
         if self.halted() {
             return;
         }
-        let (meeting, session, participant, left_at) =
-            (meeting_id.to_owned(), session_id.to_owned(), participant_id.to_owned(), at.clone());
         let ends = ending.is_some();
         // One transaction: the departure, its `meeting.participantLeft` webhook event and the removal. An ending
         // records the departure itself (the end closes every stay).
-        let recorded = self.store().run(move |db| {
-            db.transaction(|db| {
+        if !ends || kicked {
+            let recorded: crate::store::Result<()> = async {
+                let mut tx = self.store().begin().await?;
                 if !ends {
-                    db.record_departure(&meeting, &session, &participant, &left_at)?;
+                    tx.record_departure(meeting_id, session_id, participant_id, &at).await?;
                 }
                 if kicked {
-                    db.record_removal(&session, &participant, LeaveState::Kicked, &left_at)?;
+                    tx.record_removal(session_id, participant_id, LeaveState::Kicked, &at).await?;
                 }
-                Ok(())
-            })
-        });
-        if !ends || kicked {
-            if let Err(e) = recorded.await {
+                tx.commit().await
+            }
+            .await;
+            if let Err(e) = recorded {
                 tracing::error!(meeting_id, error = %e, "could not record a participant leaving");
             }
         }

@@ -19,19 +19,17 @@ impl LocalHub {
     /// its true peak, and the last moment anyone was present as its end. Call once, before serving. Returns how
     /// many sessions were restored.
     pub async fn restore(&self) -> Result<usize, StoreError> {
-        let sessions = self.inner.store().run(|db| db.live_sessions_to_restore()).await?;
+        let sessions = self.inner.store().db().await?.live_sessions_to_restore().await?;
         let mut restored = 0;
         for live in sessions {
             let meeting_id = live.session.meeting_id.clone();
             if live.members.is_empty() {
                 // Nobody was in it (its keep-alive was running): it ended when the last one left.
                 let (session_id, at, peak) = (live.session.id, live.last_alive, live.session.peak_participants);
-                let meeting = meeting_id.clone();
                 let reason = EndReason::AllParticipantsLeft;
-                self.inner
-                    .store()
-                    .run(move |db| db.transaction(|db| db.end_session(&meeting, &session_id, &at, reason, peak, 0)))
-                    .await?;
+                let mut tx = self.inner.store().begin().await?;
+                tx.end_session(&meeting_id, &session_id, &at, reason, peak, 0).await?;
+                tx.commit().await?;
                 continue;
             }
             let mut room = self.inner.lock(&meeting_id).await;
@@ -91,7 +89,9 @@ pub(super) async fn stamp_alive(inner: Weak<Inner>) {
         if alive.is_empty() {
             continue;
         }
-        if let Err(e) = inner.store().run(move |db| db.stamp_alive(&alive, &clock::now())).await {
+        let stamped: Result<(), StoreError> =
+            async { inner.store().db().await?.stamp_alive(&alive, &clock::now()).await }.await;
+        if let Err(e) = stamped {
             tracing::warn!(error = %e, "could not stamp live sessions as alive");
         }
     }

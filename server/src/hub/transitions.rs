@@ -7,7 +7,7 @@ use super::hub_core::{HubCore, RoomOf, Timer};
 use super::room::{Departure, KickRefusal};
 use super::{ConnId, Deliver, HubError, JoinOutcome, JoinRequest, KickAllOutcome, Outbound, Outbox, Seat};
 use crate::clock;
-use crate::store::{new_id, JoinRefusal, ResumeCheck};
+use crate::store::{new_id, JoinRefusal, Result as StoreResult, ResumeCheck};
 use endsession_protocol::{EndOptions, ErrorCode, LeaveState, Permissions, RunningCountdown, ServerFrame};
 use std::sync::Arc;
 use std::time::Duration;
@@ -31,8 +31,9 @@ pub(super) trait Transitions: Countdowns {
         // participant that was in the live session may come back to it even after its grace ran out.
         let mut former_member = false;
         if let Some(resume) = resume.clone().filter(|id| !(member && live_id.as_deref() == Some(id))) {
-            let (meeting, participant) = (meeting_id.clone(), participant_id.clone());
-            match self.store().run(move |db| db.resume_check(&meeting, &resume, &participant)).await {
+            let checked: StoreResult<ResumeCheck> =
+                async { self.store().db().await?.resume_check(&meeting_id, &resume, &participant_id).await }.await;
+            match checked {
                 Ok(ResumeCheck { participant_gone: true, .. }) => {
                     let message = "the participant no longer exists".to_string();
                     return JoinOutcome::Refused { code: ErrorCode::NotFound, message };
@@ -77,32 +78,32 @@ pub(super) trait Transitions: Countdowns {
             None => live_id.clone().expect("a room that is not idle is live"),
         };
         let peak = (!member).then(|| u32::try_from(room.member_count() + 1).unwrap_or(u32::MAX));
-        let (app, meeting, participant, starting) =
-            (app_id, meeting_id.clone(), participant_id.clone(), new_session.clone());
-        let admitted = self.store().run(move |db| {
-            db.transaction(|db| {
-                let context = match db.admission_context(&app, &meeting, &participant, member || former_member)? {
-                    Ok(context) => context,
-                    Err(refusal) => return Ok(Err(refusal)),
-                };
-                // With their webhook events (`meeting.started`, `meeting.participantJoined`).
-                let (mut keep_alive, mut no_host_after) = (Duration::ZERO, None);
-                if let Some((id, at)) = &starting {
-                    let row = db.meeting(&app, &meeting)?;
-                    keep_alive = row.as_ref().map(|m| m.session_keep_alive()).unwrap_or_default();
-                    no_host_after = row.as_ref().and_then(|m| m.end_when_no_host_after());
-                    db.start_session(id, &meeting, at)?;
-                }
-                let now = clock::now();
-                if !member {
-                    db.record_arrival(&meeting, &session_id, &context.participant, &now)?;
-                    db.clear_removal(&session_id, &participant)?;
-                }
-                db.touch_session(&session_id, &now, peak)?;
-                Ok(Ok((context, keep_alive, no_host_after)))
-            })
-        });
-        let (context, keep_alive, no_host_after) = match admitted.await {
+        let (app, meeting, participant) = (&app_id, &meeting_id, &participant_id);
+        let admitted: StoreResult<Result<_, JoinRefusal>> = async {
+            let mut db = self.store().begin().await?;
+            let context = match db.admission_context(app, meeting, participant, member || former_member).await? {
+                Ok(context) => context,
+                Err(refusal) => return Ok(Err(refusal)),
+            };
+            // With their webhook events (`meeting.started`, `meeting.participantJoined`).
+            let (mut keep_alive, mut no_host_after) = (Duration::ZERO, None);
+            if let Some((id, at)) = &new_session {
+                let row = db.meeting(app, meeting).await?;
+                keep_alive = row.as_ref().map(|m| m.session_keep_alive()).unwrap_or_default();
+                no_host_after = row.as_ref().and_then(|m| m.end_when_no_host_after());
+                db.start_session(id, meeting, at).await?;
+            }
+            let now = clock::now();
+            if !member {
+                db.record_arrival(meeting, &session_id, &context.participant, &now).await?;
+                db.clear_removal(&session_id, participant).await?;
+            }
+            db.touch_session(&session_id, &now, peak).await?;
+            db.commit().await?;
+            Ok(Ok((context, keep_alive, no_host_after)))
+        }
+        .await;
+        let (context, keep_alive, no_host_after) = match admitted {
             Ok(Ok(admitted)) => admitted,
             Ok(Err(JoinRefusal::NotFound(message))) => {
                 return JoinOutcome::Refused { code: ErrorCode::NotFound, message }
@@ -191,8 +192,7 @@ pub(super) trait Transitions: Countdowns {
         match refusal {
             KickRefusal::PermissionDenied => Err(HubError::PermissionDenied),
             KickRefusal::NotLive => {
-                let (meeting, session) = (seat.meeting_id.clone(), seat.session_id.clone());
-                let row = self.store().run(move |db| db.session(&meeting, &session)).await?;
+                let row = self.store().db().await?.session(&seat.meeting_id, &seat.session_id).await?;
                 let kicked_count = row.and_then(|r| r.kicked_count).unwrap_or(0);
                 Ok(KickAllOutcome {
                     session_id: seat.session_id.clone(),
@@ -216,8 +216,7 @@ pub(super) trait Transitions: Countdowns {
             Ok(by) => Ok(Some(self.end_or_schedule(room, meeting_id, by, options).await)),
             Err(_) => {
                 if options.lock && !self.halted() {
-                    let meeting = meeting_id.to_owned();
-                    self.store().run(move |db| db.lock_meeting(&meeting)).await?;
+                    self.store().db().await?.lock_meeting(meeting_id).await?;
                 }
                 Ok(None)
             }

@@ -47,7 +47,7 @@ pub async fn get(State(state): State<AppState>, Ids(path): Ids<MeetingPath>) -> 
         return Ok(ok(session_json(&session, &app.id, title, Some(&live))));
     }
     let meeting_id = meeting.id.clone();
-    let latest = state.store.run(move |db| db.latest_session(&meeting_id)).await?;
+    let latest = state.store.db().await?.latest_session(&meeting_id).await?;
     let session = latest.ok_or_else(|| ApiError::not_found("active session"))?;
     Ok(ok(session_json(&session, &app.id, title, None)))
 }
@@ -150,7 +150,9 @@ pub async fn kick(
     let meeting_id = meeting.id.clone();
     let rows = state
         .store
-        .run(move |db| db.find_participants(&meeting_id, &body.participant_ids, &body.custom_participant_ids))
+        .db()
+        .await?
+        .find_participants(&meeting_id, &body.participant_ids, &body.custom_participant_ids)
         .await?;
     let ids: Vec<String> = rows.iter().map(|row| row.id.clone()).collect();
     let kicked = state.hub.kick(&meeting.id, &ids).await;

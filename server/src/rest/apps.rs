@@ -50,7 +50,7 @@ pub async fn create(
     Body(body): Body<CreateApp>,
 ) -> Result<Response, ApiError> {
     let name = non_empty("name", &body.name)?;
-    let app = state.store.run(move |db| db.create_app(&path.account_id, &name)).await?;
+    let app = state.store.db().await?.create_app(&path.account_id, &name).await?;
     Ok(created(AppCreated { app: app_json(&app) }))
 }
 
@@ -64,6 +64,6 @@ pub async fn list(
     let page = PageRequest::new(query.page_no, query.per_page);
     let newest_first = query.sort_order == Some(SortOrder::Desc);
     let search = query.search.filter(|s| !s.is_empty());
-    let page = state.store.run(move |db| db.list_apps(&path.account_id, search.as_deref(), newest_first, page)).await?;
+    let page = state.store.db().await?.list_apps(&path.account_id, search.as_deref(), newest_first, page).await?;
     Ok(paged(&page, app_json))
 }

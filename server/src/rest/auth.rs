@@ -40,7 +40,9 @@ pub async fn require_api_token(
         Some(caller) => caller,
         None => state
             .store
-            .run(move |db| db.api_token(&secret))
+            .db()
+            .await?
+            .api_token(&secret)
             .await?
             .map(|t| Caller { account_id: t.account_id, scope: t.scope })
             .ok_or_else(|| ApiError::unauthorized("Authentication error: unknown API token"))?,

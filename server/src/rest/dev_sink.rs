@@ -40,7 +40,11 @@ pub async fn receive(State(state): State<AppState>, headers: HeaderMap, body: By
         problems.push(format!("rtk-signature {}", word(rtk)));
     }
     let (app_id, webhook_id) = (seed.app_id.clone(), sink.webhook_id.clone());
-    let secrets = match state.store.run(move |db| db.webhook(&app_id, &webhook_id)).await {
+    let found = match state.store.db().await {
+        Ok(mut db) => db.webhook(&app_id, &webhook_id).await,
+        Err(e) => Err(e),
+    };
+    let secrets = match found {
         Ok(Some(hook)) => {
             let now_ms = clock::unix_ms();
             let previous = hook.previous_secret.into_iter().filter(|(_, until)| now_ms < *until);

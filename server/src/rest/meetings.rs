@@ -6,7 +6,6 @@
 use super::{created, find_app, find_meeting, ok, paged, query_time, AppPath, Body, Ids, MeetingPath, Params};
 use crate::rest::ApiError;
 use crate::state::AppState;
-use crate::store::Result as StoreResult;
 use crate::store::{
     MeetingFilter, MeetingRow, MeetingStatus, PageRequest, KEEP_ALIVE_SETTING, MAX_KEEP_ALIVE_SECS, MAX_NO_HOST_SECS,
     NO_HOST_SETTING,
@@ -163,7 +162,7 @@ pub async fn create(
     let app = find_app(&state, &path.account_id, &path.app_id).await?;
     let settings = body.settings()?;
     let title = body.title;
-    let meeting = state.store.run(move |db| db.create_meeting(&app.id, title.as_deref(), settings)).await?;
+    let meeting = state.store.db().await?.create_meeting(&app.id, title.as_deref(), settings).await?;
     Ok(created(meeting_json(&meeting)))
 }
 
@@ -182,7 +181,7 @@ pub async fn list(
     };
     let app = find_app(&state, &path.account_id, &path.app_id).await?;
     let page = PageRequest::new(query.page_no, query.per_page);
-    let page = state.store.run(move |db| db.list_meetings(&app.id, &filter, page)).await?;
+    let page = state.store.db().await?.list_meetings(&app.id, &filter, page).await?;
     Ok(paged(&page, meeting_json))
 }
 
@@ -192,22 +191,19 @@ pub async fn get(State(state): State<AppState>, Ids(path): Ids<MeetingPath>) -> 
     Ok(ok(meeting_json(&meeting)))
 }
 
-/// Reads the meeting, changes it with `edit` and writes it back, in one store call so that concurrent changes do
-/// not lose each other's fields.
+/// Reads the meeting, changes it with `edit` and writes it back, in one write transaction so that concurrent
+/// changes do not lose each other's fields.
 async fn change(
     state: &AppState,
     path: &MeetingPath,
     edit: impl FnOnce(&mut MeetingRow) + Send + 'static,
 ) -> Result<Response, ApiError> {
     let (app, meeting) = find_meeting(state, path).await?;
-    let saved = state
-        .store
-        .run(move |db| -> StoreResult<Option<MeetingRow>> {
-            let Some(mut current) = db.meeting(&app.id, &meeting.id)? else { return Ok(None) };
-            edit(&mut current);
-            db.save_meeting(&current)
-        })
-        .await?;
+    let mut tx = state.store.begin().await?;
+    let mut current = tx.meeting(&app.id, &meeting.id).await?.ok_or_else(|| ApiError::not_found("meeting"))?;
+    edit(&mut current);
+    let saved = tx.save_meeting(&current).await?;
+    tx.commit().await?;
     Ok(ok(meeting_json(&saved.ok_or_else(|| ApiError::not_found("meeting"))?)))
 }
 

@@ -173,20 +173,16 @@ pub fn non_empty(field: &str, value: &str) -> Result<String, ApiError> {
 /// The app and meeting named by the path, both belonging to the account; 404 otherwise.
 pub async fn find_meeting(state: &AppState, path: &MeetingPath) -> Result<(AppRow, MeetingRow), ApiError> {
     let (account, app_id, meeting_id) = (path.account_id.clone(), path.app_id.clone(), path.meeting_id.clone());
-    let found = state
-        .store
-        .run(move |db| {
-            let Some(app) = db.app(&account, &app_id)? else { return Ok(Err("app")) };
-            Ok(db.meeting(&app.id, &meeting_id)?.map(|meeting| (app, meeting)).ok_or("meeting"))
-        })
-        .await?;
-    found.map_err(ApiError::not_found)
+    let mut db = state.store.db().await?;
+    let app = db.app(&account, &app_id).await?.ok_or_else(|| ApiError::not_found("app"))?;
+    let meeting = db.meeting(&app.id, &meeting_id).await?.ok_or_else(|| ApiError::not_found("meeting"))?;
+    Ok((app, meeting))
 }
 
 /// The app named by the path, belonging to the account; 404 otherwise.
 pub async fn find_app(state: &AppState, account_id: &str, app_id: &str) -> Result<AppRow, ApiError> {
     let (account, app) = (account_id.to_owned(), app_id.to_owned());
-    state.store.run(move |db| db.app(&account, &app)).await?.ok_or_else(|| ApiError::not_found("app"))
+    state.store.db().await?.app(&account, &app).await?.ok_or_else(|| ApiError::not_found("app"))
 }
 
 /// A known path with a method it does not serve.

@@ -110,22 +110,20 @@ pub async fn add(
     let (app, meeting) = find_meeting(&state, &path).await?;
     non_empty("custom_participant_id", &body.custom_participant_id)?;
     let app_id = app.id.clone();
-    let added = state
-        .store
-        .run(move |db| {
-            if db.preset(&app_id, &body.preset_name)?.is_none() {
-                return Ok(Err(unknown_preset(&body.preset_name)));
-            }
-            let row = db.add_participant(
-                &meeting.id,
-                &body.custom_participant_id,
-                &body.preset_name,
-                body.name.as_deref(),
-                body.picture.as_deref(),
-            )?;
-            Ok(Ok(row))
-        })
-        .await??;
+    let mut db = state.store.db().await?;
+    if db.preset(&app_id, &body.preset_name).await?.is_none() {
+        return Err(unknown_preset(&body.preset_name));
+    }
+    let added = db
+        .add_participant(
+            &meeting.id,
+            &body.custom_participant_id,
+            &body.preset_name,
+            body.name.as_deref(),
+            body.picture.as_deref(),
+        )
+        .await?;
+    drop(db);
     Ok(created(with_token(&state, &path.account_id, &app.id, &added)))
 }
 
@@ -137,14 +135,14 @@ pub async fn list(
 ) -> Result<Response, ApiError> {
     let (_, meeting) = find_meeting(&state, &path).await?;
     let page = PageRequest::new(query.page_no, query.per_page);
-    let page = state.store.run(move |db| db.list_participants(&meeting.id, page)).await?;
+    let page = state.store.db().await?.list_participants(&meeting.id, page).await?;
     Ok(paged(&page, participant_json))
 }
 
 /// `GET .../participants/{participant_id}` → `{success, data: participant}` (no token: see refresh).
 pub async fn get(State(state): State<AppState>, Ids(path): Ids<ParticipantPath>) -> Result<Response, ApiError> {
     let (_, meeting) = find_meeting(&state, &path.meeting()).await?;
-    let row = state.store.run(move |db| db.participant(&meeting.id, &path.participant_id)).await?;
+    let row = state.store.db().await?.participant(&meeting.id, &path.participant_id).await?;
     Ok(ok(participant_json(&row.ok_or_else(|| ApiError::not_found("participant"))?)))
 }
 
@@ -158,27 +156,22 @@ pub async fn edit(
 ) -> Result<Response, ApiError> {
     let (app, meeting) = find_meeting(&state, &path.meeting()).await?;
     let (app_id, meeting_id, participant_id) = (app.id.clone(), meeting.id.clone(), path.participant_id);
-    let updated = state
-        .store
-        .run(move |db| {
-            let preset = match &body.preset_name {
-                Some(name) => match db.preset(&app_id, name)? {
-                    Some(preset) => Some(preset),
-                    None => return Ok(Err(unknown_preset(name))),
-                },
-                None => None,
-            };
-            let row = db.update_participant(
-                &meeting_id,
-                &participant_id,
-                body.preset_name.as_deref(),
-                body.name.as_deref(),
-                body.picture.as_deref(),
-            )?;
-            Ok(row.map(|row| (row, preset)).ok_or_else(|| ApiError::not_found("participant")))
-        })
-        .await??;
-    let (row, preset) = updated;
+    let mut db = state.store.db().await?;
+    let preset = match &body.preset_name {
+        Some(name) => Some(db.preset(&app_id, name).await?.ok_or_else(|| unknown_preset(name))?),
+        None => None,
+    };
+    let row = db
+        .update_participant(
+            &meeting_id,
+            &participant_id,
+            body.preset_name.as_deref(),
+            body.name.as_deref(),
+            body.picture.as_deref(),
+        )
+        .await?
+        .ok_or_else(|| ApiError::not_found("participant"))?;
+    drop(db);
     if let Some(preset) = preset {
         // After the store write: a join running now either read the new preset or is admitted before this update.
         state.hub.update_permissions(&meeting.id, &row.id, &preset.name, preset.permissions()).await;
@@ -192,16 +185,14 @@ pub async fn edit(
 pub async fn delete(State(state): State<AppState>, Ids(path): Ids<ParticipantPath>) -> Result<Response, ApiError> {
     let (app, meeting) = find_meeting(&state, &path.meeting()).await?;
     let meeting_id = meeting.id.clone();
-    let deleted = state
-        .store
-        .run(move |db| {
-            let Some(row) = db.delete_participant(&meeting_id, &path.participant_id)? else { return Ok(None) };
-            // A preset deleted meanwhile has no id to give: null, as the participant has no preset any more.
-            let preset_id = db.preset(&app.id, &row.preset_name)?.map(|preset| preset.id);
-            Ok(Some((row, preset_id)))
-        })
-        .await?;
-    let (row, preset_id) = deleted.ok_or_else(|| ApiError::not_found("participant"))?;
+    let mut db = state.store.db().await?;
+    let row = db
+        .delete_participant(&meeting_id, &path.participant_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("participant"))?;
+    // A preset deleted meanwhile has no id to give: null, as the participant has no preset any more.
+    let preset_id = db.preset(&app.id, &row.preset_name).await?.map(|preset| preset.id);
+    drop(db);
     // After the delete: a join racing it either read the participant and is kicked now, or finds it gone.
     state.hub.kick(&meeting.id, std::slice::from_ref(&row.id)).await;
     Ok(ok(Deleted { participant: participant_json(&row), preset_id }))
@@ -215,7 +206,7 @@ pub async fn refresh_token(
     Ids(path): Ids<ParticipantPath>,
 ) -> Result<Response, ApiError> {
     let (app, meeting) = find_meeting(&state, &path.meeting()).await?;
-    let row = state.store.run(move |db| db.bump_token_version(&meeting.id, &path.participant_id)).await?;
+    let row = state.store.db().await?.bump_token_version(&meeting.id, &path.participant_id).await?;
     let row = row.ok_or_else(|| ApiError::not_found("participant"))?;
     Ok(ok(Token { token: token(&state, &path.account_id, &app.id, &row) }))
 }

@@ -82,14 +82,10 @@ pub async fn create(
     let app = find_app(&state, &path.account_id, &path.app_id).await?;
     let (name, document) = split_body(body, Mode::Complete)?;
     let name = name.expect("a complete body has a name");
-    let made = state
-        .store
-        .run(move |db| {
-            let made = db.create_preset(&app.id, &name, Value::Object(document))?;
-            Ok((made, db.live_meetings_of_app(&app.id)?))
-        })
-        .await?;
-    let (made, live) = made;
+    let mut db = state.store.db().await?;
+    let made = db.create_preset(&app.id, &name, Value::Object(document)).await?;
+    let live = db.live_meetings_of_app(&app.id).await?;
+    drop(db);
     let made = made.map_err(conflict)?;
     // Participants may still carry this name (its preset was deleted, or renamed away): it applies to them again.
     push(&state, live, &made.name, &made.name, made.permissions()).await;
@@ -106,14 +102,14 @@ pub async fn list(
     let app = find_app(&state, &path.account_id, &path.app_id).await?;
     let page = PageRequest::new(query.page_no, query.per_page);
     let search = query.search.filter(|s| !s.is_empty());
-    let page = state.store.run(move |db| db.list_presets(&app.id, search.as_deref(), page)).await?;
+    let page = state.store.db().await?.list_presets(&app.id, search.as_deref(), page).await?;
     Ok(paged(&page, summary_json))
 }
 
 /// `GET .../presets/{preset_id}` → `{success, data: preset}`.
 pub async fn get(State(state): State<AppState>, Ids(path): Ids<PresetPath>) -> Result<Response, ApiError> {
     let app = find_app(&state, &path.account_id, &path.app_id).await?;
-    let preset = state.store.run(move |db| db.preset_by_id(&app.id, &path.preset_id)).await?;
+    let preset = state.store.db().await?.preset_by_id(&app.id, &path.preset_id).await?;
     Ok(ok(preset_json(&preset.ok_or_else(|| ApiError::not_found("preset"))?)))
 }
 
@@ -123,23 +119,16 @@ async fn change(state: &AppState, path: PresetPath, body: Value, mode: Mode) -> 
     let app = find_app(state, &path.account_id, &path.app_id).await?;
     let (name, parts) = split_body(body, mode)?;
     let app_id = app.id.clone();
-    let changed = state
-        .store
-        .run(move |db| {
-            let Some(old) = db.preset_by_id(&app_id, &path.preset_id)? else {
-                return Ok(Err(ApiError::not_found("preset")));
-            };
-            let mut document = if mode == Mode::Complete { Value::Object(Map::new()) } else { old.document.clone() };
-            schema::merge(&mut document, &Value::Object(parts));
-            let new = PresetRow { name: name.unwrap_or_else(|| old.name.clone()), document, ..old.clone() };
-            let saved = match db.save_preset(&new)? {
-                Ok(saved) => saved,
-                Err(taken) => return Ok(Err(conflict(taken))),
-            };
-            Ok(Ok((old, saved, db.live_meetings_of_app(&app_id)?)))
-        })
-        .await??;
-    let (old, saved, live) = changed;
+    let mut db = state.store.db().await?;
+    let Some(old) = db.preset_by_id(&app_id, &path.preset_id).await? else {
+        return Err(ApiError::not_found("preset"));
+    };
+    let mut document = if mode == Mode::Complete { Value::Object(Map::new()) } else { old.document.clone() };
+    schema::merge(&mut document, &Value::Object(parts));
+    let new = PresetRow { name: name.unwrap_or_else(|| old.name.clone()), document, ..old.clone() };
+    let saved = db.save_preset(&new).await?.map_err(conflict)?;
+    let live = db.live_meetings_of_app(&app_id).await?;
+    drop(db);
     if old.permissions() != saved.permissions() || old.name != saved.name {
         push(state, live.clone(), &old.name, &saved.name, saved.permissions()).await;
     }
@@ -175,14 +164,10 @@ pub async fn replace(
 /// them again.
 pub async fn delete(State(state): State<AppState>, Ids(path): Ids<PresetPath>) -> Result<Response, ApiError> {
     let app = find_app(&state, &path.account_id, &path.app_id).await?;
-    let deleted = state
-        .store
-        .run(move |db| {
-            let Some(deleted) = db.delete_preset(&app.id, &path.preset_id)? else { return Ok(None) };
-            Ok(Some((deleted, db.live_meetings_of_app(&app.id)?)))
-        })
-        .await?;
-    let (preset, live) = deleted.ok_or_else(|| ApiError::not_found("preset"))?;
+    let mut db = state.store.db().await?;
+    let preset = db.delete_preset(&app.id, &path.preset_id).await?.ok_or_else(|| ApiError::not_found("preset"))?;
+    let live = db.live_meetings_of_app(&app.id).await?;
+    drop(db);
     push(&state, live, &preset.name, &preset.name, Permissions::default()).await;
     Ok(ok(preset_json(&preset)))
 }

@@ -190,7 +190,7 @@ pub async fn list(
     let app = find_app(&state, &path.account_id, &path.app_id).await?;
     let page = PageRequest::new(query.page_no, query.per_page);
     let app_id = app.id.clone();
-    let page = state.store.run(move |db| db.list_sessions(&app_id, &filter, sort, page)).await?;
+    let page = state.store.db().await?.list_sessions(&app_id, &filter, sort, page).await?;
     let mut sessions = Vec::with_capacity(page.items.len());
     for (session, title) in &page.items {
         sessions.push(with_live(&state, &app.id, session, title.as_deref()).await);
@@ -202,7 +202,7 @@ pub async fn list(
 pub async fn get(State(state): State<AppState>, Ids(path): Ids<SessionPath>) -> Result<Response, ApiError> {
     let app = find_app(&state, &path.account_id, &path.app_id).await?;
     let app_id = app.id.clone();
-    let found = state.store.run(move |db| db.session_of_app(&app_id, &path.session_id)).await?;
+    let found = state.store.db().await?.session_of_app(&app_id, &path.session_id).await?;
     let (session, title) = found.ok_or_else(|| ApiError::not_found("session"))?;
     Ok(ok(with_live(&state, &app.id, &session, title.as_deref()).await))
 }
@@ -217,16 +217,12 @@ pub async fn participants(
     let app = find_app(&state, &path.account_id, &path.app_id).await?;
     let newest_first = query.sort_order == Some(SortOrder::Desc);
     let page = PageRequest::new(query.page_no, query.per_page);
-    let found = state
-        .store
-        .run(move |db| {
-            if db.session_of_app(&app.id, &path.session_id)?.is_none() {
-                return Ok(None);
-            }
-            Ok(Some(db.list_attendance(&path.session_id, newest_first, page)?))
-        })
-        .await?;
-    let page = found.ok_or_else(|| ApiError::not_found("session"))?;
+    let mut db = state.store.db().await?;
+    if db.session_of_app(&app.id, &path.session_id).await?.is_none() {
+        return Err(ApiError::not_found("session"));
+    }
+    let page = db.list_attendance(&path.session_id, newest_first, page).await?;
+    drop(db);
     let participants = page.items.iter().map(attendance_json).collect();
     Ok(ok_paged(Stays { participants }, Paging::of(&page)))
 }

@@ -109,7 +109,7 @@ pub async fn create(
     let app = find_app(&state, &path.account_id, &path.app_id).await?;
     let webhook = WebhookRow::new(&app.id, name, url, events, body.enabled.unwrap_or(true));
     let row = webhook.clone();
-    state.store.run(move |db| db.create_webhook(&row)).await?;
+    state.store.db().await?.create_webhook(&row).await?;
     Ok(created(WithSecret {
         webhook: webhook_json(&webhook),
         secret: webhook.secret.whsec(),
@@ -120,14 +120,14 @@ pub async fn create(
 /// `GET .../webhooks` → `{success, data: [webhook]}`, oldest first (the SDK model has no paging).
 pub async fn list(State(state): State<AppState>, Ids(path): Ids<AppPath>) -> Result<Response, ApiError> {
     let app = find_app(&state, &path.account_id, &path.app_id).await?;
-    let webhooks = state.store.run(move |db| db.webhooks(&app.id)).await?;
+    let webhooks = state.store.db().await?.webhooks(&app.id).await?;
     Ok(ok(webhooks.iter().map(webhook_json).collect::<Vec<_>>()))
 }
 
 /// `GET .../webhooks/{webhook_id}` → `{success, data: webhook}`.
 pub async fn get(State(state): State<AppState>, Ids(path): Ids<WebhookPath>) -> Result<Response, ApiError> {
     let app = find_app(&state, &path.account_id, &path.app_id).await?;
-    let webhook = state.store.run(move |db| db.webhook(&app.id, &path.webhook_id)).await?;
+    let webhook = state.store.db().await?.webhook(&app.id, &path.webhook_id).await?;
     Ok(ok(webhook_json(&webhook.ok_or_else(|| ApiError::not_found("webhook"))?)))
 }
 
@@ -138,14 +138,12 @@ async fn change(
     edit: impl FnOnce(&mut WebhookRow) + Send + 'static,
 ) -> Result<Response, ApiError> {
     let app = find_app(state, &path.account_id, &path.app_id).await?;
-    let saved = state
-        .store
-        .run(move |db| {
-            let Some(mut webhook) = db.webhook(&app.id, &path.webhook_id)? else { return Ok(None) };
-            edit(&mut webhook);
-            db.save_webhook(&webhook)
-        })
-        .await?;
+    // One write transaction: concurrent edits do not lose each other's fields.
+    let mut tx = state.store.begin().await?;
+    let mut webhook = tx.webhook(&app.id, &path.webhook_id).await?.ok_or_else(|| ApiError::not_found("webhook"))?;
+    edit(&mut webhook);
+    let saved = tx.save_webhook(&webhook).await?;
+    tx.commit().await?;
     Ok(ok(webhook_json(&saved.ok_or_else(|| ApiError::not_found("webhook"))?)))
 }
 
@@ -222,8 +220,7 @@ pub async fn rotate_secret(
     let now_ms = clock::unix_ms();
     let until_ms = now_ms.saturating_add(i64::try_from(window.as_millis()).unwrap_or(i64::MAX));
     let new = secret.clone();
-    let rotated =
-        state.store.run(move |db| db.rotate_webhook_secret(&app.id, &path.webhook_id, &new, until_ms)).await?;
+    let rotated = state.store.db().await?.rotate_webhook_secret(&app.id, &path.webhook_id, &new, until_ms).await?;
     let webhook = rotated.ok_or_else(|| ApiError::not_found("webhook"))?;
     Ok(ok(WithSecret {
         webhook: webhook_json(&webhook),
@@ -235,7 +232,7 @@ pub async fn rotate_secret(
 /// `DELETE .../webhooks/{webhook_id}` → `{success, data: the deleted webhook}`.
 pub async fn delete(State(state): State<AppState>, Ids(path): Ids<WebhookPath>) -> Result<Response, ApiError> {
     let app = find_app(&state, &path.account_id, &path.app_id).await?;
-    let deleted = state.store.run(move |db| db.delete_webhook(&app.id, &path.webhook_id)).await?;
+    let deleted = state.store.db().await?.delete_webhook(&app.id, &path.webhook_id).await?;
     Ok(ok(webhook_json(&deleted.ok_or_else(|| ApiError::not_found("webhook"))?)))
 }
 

@@ -3,7 +3,7 @@
 use super::{Db, Result};
 use crate::api_token::{secret_digest, Scope};
 use crate::clock;
-use rusqlite::{params, OptionalExtension};
+use sqlx::Row;
 
 /// A stored API token, found by its secret.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -14,87 +14,114 @@ pub struct StoredToken {
 
 impl Db {
     /// Creates the account if it does not exist; true if it was created.
-    pub fn ensure_account(&self, account_id: &str) -> Result<bool> {
-        let n = self.conn.execute(
-            "INSERT OR IGNORE INTO accounts (id, created_at) VALUES (?1, ?2)",
-            params![account_id, clock::now()],
-        )?;
-        Ok(n == 1)
+    pub async fn ensure_account(&mut self, account_id: &str) -> Result<bool> {
+        let done = sqlx::query("INSERT INTO accounts (id, created_at) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+            .bind(account_id)
+            .bind(clock::now())
+            .execute(self.conn())
+            .await?;
+        Ok(done.rows_affected() == 1)
     }
 
     /// Stores an API token (and its account); true if it was new. Storing the same secret again changes nothing.
-    pub fn ensure_api_token(&self, account_id: &str, secret: &str, scope: Scope) -> Result<bool> {
-        self.ensure_account(account_id)?;
-        let n = self.conn.execute(
-            "INSERT OR IGNORE INTO api_tokens (secret_sha256, account_id, scope, created_at) VALUES (?1, ?2, ?3, ?4)",
-            params![secret_digest(secret), account_id, scope.as_str(), clock::now()],
-        )?;
-        Ok(n == 1)
+    pub async fn ensure_api_token(&mut self, account_id: &str, secret: &str, scope: Scope) -> Result<bool> {
+        self.ensure_account(account_id).await?;
+        let done = sqlx::query(
+            "INSERT INTO api_tokens (secret_sha256, account_id, scope, created_at) VALUES ($1, $2, $3, $4)
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(secret_digest(secret))
+        .bind(account_id)
+        .bind(scope.as_str())
+        .bind(clock::now())
+        .execute(self.conn())
+        .await?;
+        Ok(done.rows_affected() == 1)
     }
 
     /// The stored token with this secret, if any.
-    pub fn api_token(&self, secret: &str) -> Result<Option<StoredToken>> {
-        let row = self
-            .conn
-            .query_row(
-                "SELECT account_id, scope FROM api_tokens WHERE secret_sha256 = ?1",
-                [secret_digest(secret)],
-                |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?)),
-            )
-            .optional()?;
-        Ok(row.and_then(|(account_id, scope)| Some(StoredToken { account_id, scope: scope.parse().ok()? })))
+    pub async fn api_token(&mut self, secret: &str) -> Result<Option<StoredToken>> {
+        let row = sqlx::query("SELECT account_id, scope FROM api_tokens WHERE secret_sha256 = $1")
+            .bind(secret_digest(secret))
+            .fetch_optional(self.conn())
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        let (account_id, scope): (String, String) = (row.try_get(0)?, row.try_get(1)?);
+        Ok(scope.parse().ok().map(|scope| StoredToken { account_id, scope }))
     }
 
     /// The secret that signs participant tokens: 32 random bytes made on first start and kept, so tokens survive a
     /// restart.
-    pub fn server_secret(&self) -> Result<Vec<u8>> {
-        let existing: Option<Vec<u8>> = self
-            .conn
-            .query_row("SELECT value FROM server_meta WHERE key = 'participant_token_secret'", [], |row| row.get(0))
-            .optional()?;
-        if let Some(secret) = existing {
-            return Ok(secret);
-        }
+    pub async fn server_secret(&mut self) -> Result<Vec<u8>> {
         let mut secret = vec![0u8; 32];
         getrandom::fill(&mut secret).map_err(|e| super::StoreError::Task(format!("no randomness: {e}")))?;
-        // Several nodes may start at once on one store: the first secret stored is everybody's.
-        self.conn.execute(
-            "INSERT OR IGNORE INTO server_meta (key, value) VALUES ('participant_token_secret', ?1)",
-            [&secret],
-        )?;
-        Ok(self
-            .conn
-            .query_row("SELECT value FROM server_meta WHERE key = 'participant_token_secret'", [], |row| row.get(0))?)
+        self.shared_secret("participant_token_secret", secret).await
+    }
+
+    /// The `server_meta` value under `key`, if there is one.
+    pub async fn meta(&mut self, key: &str) -> Result<Option<Vec<u8>>> {
+        let row =
+            sqlx::query("SELECT value FROM server_meta WHERE key = $1").bind(key).fetch_optional(self.conn()).await?;
+        Ok(row.map(|row| row.try_get(0)).transpose()?)
+    }
+
+    /// Sets the `server_meta` value under `key`.
+    pub async fn set_meta(&mut self, key: &str, value: Vec<u8>) -> Result<()> {
+        sqlx::query("INSERT INTO server_meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
+            .bind(key)
+            .bind(value)
+            .execute(self.conn())
+            .await?;
+        Ok(())
+    }
+
+    /// Removes the `server_meta` value under `key`, if there is one.
+    pub async fn delete_meta(&mut self, key: &str) -> Result<()> {
+        sqlx::query("DELETE FROM server_meta WHERE key = $1").bind(key).execute(self.conn()).await?;
+        Ok(())
+    }
+
+    /// The `server_meta` value under `key`, storing `value` there first if there is none: several nodes may start at
+    /// once on one store, and the first value stored is everybody's.
+    pub async fn shared_secret(&mut self, key: &str, value: Vec<u8>) -> Result<Vec<u8>> {
+        sqlx::query("INSERT INTO server_meta (key, value) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+            .bind(key)
+            .bind(value)
+            .execute(self.conn())
+            .await?;
+        let row = sqlx::query("SELECT value FROM server_meta WHERE key = $1").bind(key).fetch_one(self.conn()).await?;
+        Ok(row.try_get(0)?)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use crate::api_token::Scope;
-    use crate::store::Store;
+    use crate::store::test_db::stores;
+    use sqlx::Row;
 
-    #[test]
-    fn tokens_are_idempotent_and_found_by_secret_only() {
-        let store = Store::open_in_memory().unwrap();
-        store
-            .with(|db| {
-                assert!(db.ensure_api_token("acct", "s3cret", Scope::Read)?);
-                assert!(!db.ensure_api_token("acct", "s3cret", Scope::Read)?);
-                let found = db.api_token("s3cret")?.unwrap();
-                assert_eq!((found.account_id.as_str(), found.scope), ("acct", Scope::Read));
-                assert_eq!(db.api_token("other")?, None);
-                let stored: String = db.conn.query_row("SELECT secret_sha256 FROM api_tokens", [], |r| r.get(0))?;
-                assert!(!stored.contains("s3cret"));
-                Ok(())
-            })
-            .unwrap();
+    #[tokio::test]
+    async fn tokens_are_idempotent_and_found_by_secret_only() {
+        for store in stores().await {
+            let mut db = store.db().await.unwrap();
+            assert!(db.ensure_api_token("acct", "s3cret", Scope::Read).await.unwrap());
+            assert!(!db.ensure_api_token("acct", "s3cret", Scope::Read).await.unwrap());
+            let found = db.api_token("s3cret").await.unwrap().unwrap();
+            assert_eq!((found.account_id.as_str(), found.scope), ("acct", Scope::Read));
+            assert_eq!(db.api_token("other").await.unwrap(), None);
+            let stored: String =
+                sqlx::query("SELECT secret_sha256 FROM api_tokens").fetch_one(db.conn()).await.unwrap().get(0);
+            assert!(!stored.contains("s3cret"));
+        }
     }
 
-    #[test]
-    fn the_server_secret_is_made_once() {
-        let store = Store::open_in_memory().unwrap();
-        let first = store.with(|db| db.server_secret()).unwrap();
-        assert_eq!(first.len(), 32);
-        assert_eq!(store.with(|db| db.server_secret()).unwrap(), first);
+    #[tokio::test]
+    async fn the_server_secret_is_made_once() {
+        for store in stores().await {
+            let mut db = store.db().await.unwrap();
+            let first = db.server_secret().await.unwrap();
+            assert_eq!(first.len(), 32);
+            assert_eq!(db.server_secret().await.unwrap(), first);
+        }
     }
 }

@@ -4,7 +4,8 @@
 
 use super::paging::{Filter, Page, PageRequest, PagedQuery};
 use super::{Db, Result};
-use rusqlite::Row;
+use sqlx::any::AnyRow;
+use sqlx::Row;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AttendanceRow {
@@ -22,16 +23,16 @@ pub struct AttendanceRow {
 }
 
 impl AttendanceRow {
-    fn from_row(row: &Row) -> rusqlite::Result<Self> {
+    fn from_row(row: &AnyRow) -> Result<Self> {
         Ok(AttendanceRow {
-            id: row.get(0)?,
-            session_id: row.get(1)?,
-            participant_id: row.get(2)?,
-            custom_participant_id: row.get(3)?,
-            name: row.get(4)?,
-            preset_name: row.get(5)?,
-            joined_at: row.get(6)?,
-            left_at: row.get(7)?,
+            id: row.try_get(0)?,
+            session_id: row.try_get(1)?,
+            participant_id: row.try_get(2)?,
+            custom_participant_id: row.try_get(3)?,
+            name: row.try_get(4)?,
+            preset_name: row.try_get(5)?,
+            joined_at: row.try_get(6)?,
+            left_at: row.try_get(7)?,
         })
     }
 }
@@ -42,57 +43,54 @@ const READ_COLUMNS: &str = "p.id, p.session_id, p.participant_id, p.custom_parti
                             p.joined_at, COALESCE(p.left_at, s.ended_at)";
 impl Db {
     /// A page of the session's stays, by arrival.
-    pub fn list_attendance(
-        &self,
+    pub async fn list_attendance(
+        &mut self,
         session_id: &str,
         newest_first: bool,
         page: PageRequest,
     ) -> Result<Page<AttendanceRow>> {
         let mut filter = Filter::default();
-        filter.equals("p.session_id", session_id.to_owned());
+        filter.equals("p.session_id", session_id);
         let order = if newest_first { "p.joined_at DESC, p.rowid DESC" } else { "p.joined_at, p.rowid" };
         let from = "session_participants p JOIN sessions s ON s.id = p.session_id";
         let query = PagedQuery { columns: READ_COLUMNS, from, filter, order };
-        self.page(query, page, AttendanceRow::from_row)
+        self.page(query, page, AttendanceRow::from_row).await
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::tests::store_with_meeting;
+    use crate::store::tests::with_meeting;
     use endsession_protocol::{EndReason, Participant};
 
-    #[test]
-    fn stays_open_at_arrival_and_close_at_departure_or_at_the_end() {
-        let (store, _, meeting) = store_with_meeting();
-        let person = |id: &str| Participant {
-            id: id.into(),
-            name: String::new(),
-            custom_participant_id: format!("c-{id}"),
-            preset_name: "p".into(),
-        };
-        let m = &meeting.id;
-        store
-            .with(|db| {
-                db.transaction(|db| {
-                    db.start_session("s", m, "t0")?;
-                    db.record_arrival(m, "s", &person("a"), "t1")?;
-                    db.record_arrival(m, "s", &person("b"), "t2")?;
-                    db.record_departure(m, "s", "a", "t3")?;
-                    db.record_arrival(m, "s", &person("a"), "t4")?;
-                    db.end_session(m, "s", "t5", EndReason::HostEndedMeeting, 2, 2)?;
-                    Ok(())
-                })
-            })
-            .unwrap();
-        let page = store.with(|db| db.list_attendance("s", false, PageRequest::new(None, None))).unwrap();
-        let stays: Vec<_> = page
-            .items
-            .iter()
-            .map(|r| (r.participant_id.as_str(), r.joined_at.as_str(), r.left_at.as_deref()))
-            .collect();
-        assert_eq!(stays, [("a", "t1", Some("t3")), ("b", "t2", Some("t5")), ("a", "t4", Some("t5"))]);
-        assert_eq!(page.items[0].name, None, "an empty name is no name");
+    #[tokio::test]
+    async fn stays_open_at_arrival_and_close_at_departure_or_at_the_end() {
+        for (store, _, meeting) in with_meeting().await {
+            let person = |id: &str| Participant {
+                id: id.into(),
+                name: String::new(),
+                custom_participant_id: format!("c-{id}"),
+                preset_name: "p".into(),
+            };
+            let m = &meeting.id;
+            let mut tx = store.begin().await.unwrap();
+            tx.start_session("s", m, "t0").await.unwrap();
+            tx.record_arrival(m, "s", &person("a"), "t1").await.unwrap();
+            tx.record_arrival(m, "s", &person("b"), "t2").await.unwrap();
+            tx.record_departure(m, "s", "a", "t3").await.unwrap();
+            tx.record_arrival(m, "s", &person("a"), "t4").await.unwrap();
+            tx.end_session(m, "s", "t5", EndReason::HostEndedMeeting, 2, 2).await.unwrap();
+            tx.commit().await.unwrap();
+            let mut db = store.db().await.unwrap();
+            let page = db.list_attendance("s", false, PageRequest::new(None, None)).await.unwrap();
+            let stays: Vec<_> = page
+                .items
+                .iter()
+                .map(|r| (r.participant_id.as_str(), r.joined_at.as_str(), r.left_at.as_deref()))
+                .collect();
+            assert_eq!(stays, [("a", "t1", Some("t3")), ("b", "t2", Some("t5")), ("a", "t4", Some("t5"))]);
+            assert_eq!(page.items[0].name, None, "an empty name is no name");
+        }
     }
 }

@@ -2,9 +2,9 @@
 //! its webhook events (`meeting.started`, `meeting.participantJoined`, `meeting.participantLeft`, `meeting.ended`).
 //!
 //! The row writes are private to this module, so there is no way to record a change without its event. These are
-//! methods of [`Tx`], so they run inside a [`Db::transaction`] (the hub's join, leave and end make one): the change
-//! and its event commit together or not at all, so an event cannot be lost by a crash after the change, nor sent for
-//! a change that rolled back. A session ends once ([`Tx::end_session`] says whether this call ended it), so it has
+//! methods of [`Tx`], so they run inside a write transaction ([`super::Store::begin`]; the hub's join, leave and end
+//! make one): the change and its event commit together or not at all, so an event cannot be lost by a crash after
+//! the change, nor sent for a change that rolled back. A session ends once ([`Tx::end_session`] says whether this call ended it), so it has
 //! exactly one `meeting.ended` event however many callers race to end it.
 //!
 //! Payloads follow RealtimeKit's (inherited from Dyte), e.g.
@@ -16,7 +16,6 @@
 use super::{new_id, Db, EventMeeting, OpenStay, Result, Tx, WebhookEvent};
 use crate::clock;
 use endsession_protocol::{EndReason, EndedBy, Participant};
-use rusqlite::params;
 use serde::Serialize;
 
 #[derive(Serialize)]
@@ -116,16 +115,26 @@ impl Subject<'_> {
     }
 
     /// Returns the event's id (its deliveries' `rtk-uuid`).
-    fn enqueue(&self, db: &Db, event: WebhookEvent, payload: &Payload<'_>, hooks: &[String]) -> Result<String> {
+    async fn enqueue(
+        &self,
+        db: &mut Db,
+        event: WebhookEvent,
+        payload: &Payload<'_>,
+        hooks: &[String],
+    ) -> Result<String> {
         let body = serde_json::to_vec(payload)?;
-        let id =
-            db.enqueue_webhook_event(&self.meeting.app_id, event, &body, hooks, &clock::now(), clock::unix_ms())?;
-        // While the transaction still holds the store: a worker that wakes reads it only after the commit.
-        db.webhook_bell.notify_waiters();
-        Ok(id)
+        let (at, now_ms) = (clock::now(), clock::unix_ms());
+        // The bell rings when the transaction commits (see `enqueue_webhook_event`).
+        db.enqueue_webhook_event(&self.meeting.app_id, event, &body, hooks, &at, now_ms).await
     }
 
-    fn participant_event(&self, db: &Db, stay: &OpenStay, left_at: Option<&str>, hooks: &[String]) -> Result<()> {
+    async fn participant_event(
+        &self,
+        db: &mut Db,
+        stay: &OpenStay,
+        left_at: Option<&str>,
+        hooks: &[String],
+    ) -> Result<()> {
         let (event, name) = match left_at {
             None => (WebhookEvent::ParticipantJoined, "meeting.participantJoined"),
             Some(_) => (WebhookEvent::ParticipantLeft, "meeting.participantLeft"),
@@ -146,25 +155,25 @@ impl Subject<'_> {
             reason: None,
             end: None,
         };
-        self.enqueue(db, event, &payload, hooks).map(drop)
+        self.enqueue(db, event, &payload, hooks).await.map(drop)
     }
 }
 
 /// The meeting and its session's start, for a payload; None if either is gone (nothing to report then).
-fn context(db: &Db, meeting_id: &str, session_id: &str) -> Result<Option<(EventMeeting, String)>> {
-    let Some(meeting) = db.event_meeting(meeting_id)? else { return Ok(None) };
-    Ok(db.session(meeting_id, session_id)?.map(|session| (meeting, session.started_at)))
+async fn context(db: &mut Db, meeting_id: &str, session_id: &str) -> Result<Option<(EventMeeting, String)>> {
+    let Some(meeting) = db.event_meeting(meeting_id).await? else { return Ok(None) };
+    Ok(db.session(meeting_id, session_id).await?.map(|session| (meeting, session.started_at)))
 }
 
-impl Tx<'_> {
+impl Tx {
     /// Starts a session of the meeting, and `meeting.started`.
-    pub fn start_session(&self, session_id: &str, meeting_id: &str, started_at: &str) -> Result<()> {
-        insert_session(self, session_id, meeting_id, started_at)?;
-        let hooks = self.webhook_subscribers(meeting_id, WebhookEvent::MeetingStarted)?;
+    pub async fn start_session(&mut self, session_id: &str, meeting_id: &str, started_at: &str) -> Result<()> {
+        insert_session(self, session_id, meeting_id, started_at).await?;
+        let hooks = self.webhook_subscribers(meeting_id, WebhookEvent::MeetingStarted).await?;
         if hooks.is_empty() {
             return Ok(());
         }
-        let Some(meeting) = self.event_meeting(meeting_id)? else { return Ok(()) };
+        let Some(meeting) = self.event_meeting(meeting_id).await? else { return Ok(()) };
         let subject = Subject { meeting: &meeting, session_id, started_at, ended_at: None };
         let payload = Payload {
             event: "meeting.started",
@@ -173,26 +182,27 @@ impl Tx<'_> {
             reason: None,
             end: None,
         };
-        subject.enqueue(self, WebhookEvent::MeetingStarted, &payload, &hooks).map(drop)
+        subject.enqueue(self, WebhookEvent::MeetingStarted, &payload, &hooks).await.map(drop)
     }
 
     /// The participant joined the session (not a reconnect: a new stay), and `meeting.participantJoined`.
-    pub fn record_arrival(
-        &self,
+    pub async fn record_arrival(
+        &mut self,
         meeting_id: &str,
         session_id: &str,
         participant: &Participant,
         at: &str,
     ) -> Result<()> {
-        insert_stay(self, session_id, participant, at)?;
-        let hooks = self.webhook_subscribers(meeting_id, WebhookEvent::ParticipantJoined)?;
+        insert_stay(self, session_id, participant, at).await?;
+        let hooks = self.webhook_subscribers(meeting_id, WebhookEvent::ParticipantJoined).await?;
         if hooks.is_empty() {
             return Ok(());
         }
-        let Some((meeting, started_at)) = context(self, meeting_id, session_id)? else { return Ok(()) };
+        let Some((meeting, started_at)) = context(self, meeting_id, session_id).await? else { return Ok(()) };
         let subject = Subject { meeting: &meeting, session_id, started_at: &started_at, ended_at: None };
-        for stay in self.open_stays(session_id, Some(&participant.id))?.iter().filter(|s| s.joined_at == at) {
-            subject.participant_event(self, stay, None, &hooks)?;
+        let stays = self.open_stays(session_id, Some(&participant.id)).await?;
+        for stay in stays.iter().filter(|s| s.joined_at == at) {
+            subject.participant_event(self, stay, None, &hooks).await?;
         }
         Ok(())
     }
@@ -200,26 +210,33 @@ impl Tx<'_> {
     /// The participant's stay in the live session is over (it left, was kicked, or did not come back in time), and
     /// `meeting.participantLeft` if it was in the session. Not for the end of the session: [`Tx::end_session`]
     /// closes the open stays.
-    pub fn record_departure(&self, meeting_id: &str, session_id: &str, participant_id: &str, at: &str) -> Result<()> {
-        let hooks = self.webhook_subscribers(meeting_id, WebhookEvent::ParticipantLeft)?;
-        let stays = if hooks.is_empty() { Vec::new() } else { self.open_stays(session_id, Some(participant_id))? };
-        close_stay(self, session_id, participant_id, at)?;
+    pub async fn record_departure(
+        &mut self,
+        meeting_id: &str,
+        session_id: &str,
+        participant_id: &str,
+        at: &str,
+    ) -> Result<()> {
+        let hooks = self.webhook_subscribers(meeting_id, WebhookEvent::ParticipantLeft).await?;
+        let stays =
+            if hooks.is_empty() { Vec::new() } else { self.open_stays(session_id, Some(participant_id)).await? };
+        close_stay(self, session_id, participant_id, at).await?;
         // Someone was there until now: a restart that follows ends the session no earlier than this.
-        self.touch_session(session_id, at, None)?;
+        self.touch_session(session_id, at, None).await?;
         if stays.is_empty() {
             return Ok(());
         }
-        let Some((meeting, started_at)) = context(self, meeting_id, session_id)? else { return Ok(()) };
+        let Some((meeting, started_at)) = context(self, meeting_id, session_id).await? else { return Ok(()) };
         let subject = Subject { meeting: &meeting, session_id, started_at: &started_at, ended_at: None };
         for stay in &stays {
-            subject.participant_event(self, stay, Some(at), &hooks)?;
+            subject.participant_event(self, stay, Some(at), &hooks).await?;
         }
         Ok(())
     }
 
     /// [`Tx::end_session_recorded`] of an end nobody asked for: true if this call ended the session.
-    pub fn end_session(
-        &self,
+    pub async fn end_session(
+        &mut self,
         meeting_id: &str,
         session_id: &str,
         ended_at: &str,
@@ -229,7 +246,8 @@ impl Tx<'_> {
     ) -> Result<bool> {
         let record = EndRecord::plain(reason);
         Ok(self
-            .end_session_recorded(meeting_id, session_id, ended_at, &record, peak_participants, kicked_count)?
+            .end_session_recorded(meeting_id, session_id, ended_at, &record, peak_participants, kicked_count)
+            .await?
             .is_some())
     }
 
@@ -243,8 +261,8 @@ impl Tx<'_> {
     /// This runs on the way from `kickAll` to the participants' `roomLeft`, so what nobody subscribed to is not even
     /// read: without webhooks it adds two small queries. A `meeting.participantLeft` subscriber costs one event per
     /// participant still in the session.
-    pub fn end_session_recorded(
-        &self,
+    pub async fn end_session_recorded(
+        &mut self,
         meeting_id: &str,
         session_id: &str,
         ended_at: &str,
@@ -252,25 +270,22 @@ impl Tx<'_> {
         peak_participants: u32,
         kicked_count: u32,
     ) -> Result<Option<String>> {
-        let left_hooks = self.webhook_subscribers(meeting_id, WebhookEvent::ParticipantLeft)?;
-        let stays = if left_hooks.is_empty() { Vec::new() } else { self.open_stays(session_id, None)? };
-        if !close_session(self, session_id, ended_at, record, peak_participants, kicked_count)? {
+        let left_hooks = self.webhook_subscribers(meeting_id, WebhookEvent::ParticipantLeft).await?;
+        let stays = if left_hooks.is_empty() { Vec::new() } else { self.open_stays(session_id, None).await? };
+        if !close_session(self, session_id, ended_at, record, peak_participants, kicked_count).await? {
             return Ok(None);
         }
         if record.lock {
-            self.conn.execute(
-                "UPDATE meetings SET status = 'INACTIVE', updated_at = ?1 WHERE id = ?2",
-                params![clock::now(), meeting_id],
-            )?;
+            self.lock_meeting(meeting_id).await?;
         }
-        let ended_hooks = self.webhook_subscribers(meeting_id, WebhookEvent::MeetingEnded)?;
+        let ended_hooks = self.webhook_subscribers(meeting_id, WebhookEvent::MeetingEnded).await?;
         let mut event_id = None;
         if !stays.is_empty() || !ended_hooks.is_empty() {
-            if let Some((meeting, started_at)) = context(self, meeting_id, session_id)? {
+            if let Some((meeting, started_at)) = context(self, meeting_id, session_id).await? {
                 let subject =
                     Subject { meeting: &meeting, session_id, started_at: &started_at, ended_at: Some(ended_at) };
                 for stay in &stays {
-                    subject.participant_event(self, stay, Some(ended_at), &left_hooks)?;
+                    subject.participant_event(self, stay, Some(ended_at), &left_hooks).await?;
                 }
                 if !ended_hooks.is_empty() {
                     let payload = Payload {
@@ -280,30 +295,39 @@ impl Tx<'_> {
                         reason: Some(record.reason.as_str()),
                         end: Some(EndJson { ended_by: record.ended_by.as_ref(), message: record.message.as_deref() }),
                     };
-                    event_id = Some(subject.enqueue(self, WebhookEvent::MeetingEnded, &payload, &ended_hooks)?);
+                    let id = subject.enqueue(self, WebhookEvent::MeetingEnded, &payload, &ended_hooks).await?;
+                    event_id = Some(id);
                 }
             }
         }
         let event_id = event_id.unwrap_or_else(new_id);
-        self.conn.execute("UPDATE sessions SET end_event_id = ?1 WHERE id = ?2", params![event_id, session_id])?;
+        sqlx::query("UPDATE sessions SET end_event_id = $1 WHERE id = $2")
+            .bind(&event_id)
+            .bind(session_id)
+            .execute(self.conn())
+            .await?;
         Ok(Some(event_id))
     }
 }
 
-fn insert_session(db: &Db, session_id: &str, meeting_id: &str, started_at: &str) -> Result<()> {
-    db.conn.execute(
+async fn insert_session(db: &mut Db, session_id: &str, meeting_id: &str, started_at: &str) -> Result<()> {
+    sqlx::query(
         "INSERT INTO sessions (id, meeting_id, started_at, peak_participants, last_alive_at)
-         VALUES (?1, ?2, ?3, 0, ?3)",
-        params![session_id, meeting_id, started_at],
-    )?;
+         VALUES ($1, $2, $3, 0, $3)",
+    )
+    .bind(session_id)
+    .bind(meeting_id)
+    .bind(started_at)
+    .execute(db.conn())
+    .await?;
     Ok(())
 }
 
 /// True if this call ended the session. The stays still open end with it without a write (see
 /// [`Db::list_attendance`]): this runs before the participants are told, so it stays one row whatever the size of
 /// the session.
-fn close_session(
-    db: &Db,
+async fn close_session(
+    db: &mut Db,
     session_id: &str,
     ended_at: &str,
     record: &EndRecord,
@@ -311,48 +335,54 @@ fn close_session(
     kicked_count: u32,
 ) -> Result<bool> {
     let ended_by = record.ended_by.as_ref().map(serde_json::to_string).transpose()?;
-    let n = db.conn.execute(
-        "UPDATE sessions SET ended_at = ?1, end_reason = ?2, peak_participants = MAX(peak_participants, ?3),
-                             kicked_count = ?4, ended_by = ?5, end_message = ?6, ending_at = NULL
-         WHERE id = ?7 AND ended_at IS NULL",
-        params![
-            ended_at,
-            record.reason.as_str(),
-            peak_participants,
-            kicked_count,
-            ended_by,
-            record.message,
-            session_id
-        ],
-    )?;
-    Ok(n == 1)
+    // CASE, not SQLite's two-argument MAX (Postgres' is GREATEST): the larger of the two.
+    let done = sqlx::query(
+        "UPDATE sessions SET ended_at = $1, end_reason = $2,
+                             peak_participants = CASE WHEN peak_participants > $3 THEN peak_participants ELSE $3 END,
+                             kicked_count = $4, ended_by = $5, end_message = $6, ending_at = NULL
+         WHERE id = $7 AND ended_at IS NULL",
+    )
+    .bind(ended_at)
+    .bind(record.reason.as_str())
+    .bind(i64::from(peak_participants))
+    .bind(i64::from(kicked_count))
+    .bind(ended_by)
+    .bind(record.message.as_deref())
+    .bind(session_id)
+    .execute(db.conn())
+    .await?;
+    Ok(done.rows_affected() == 1)
 }
 
-fn insert_stay(db: &Db, session_id: &str, participant: &Participant, at: &str) -> Result<()> {
+async fn insert_stay(db: &mut Db, session_id: &str, participant: &Participant, at: &str) -> Result<()> {
     let name = Some(participant.name.as_str()).filter(|name| !name.is_empty());
-    db.conn.execute(
+    sqlx::query(
         "INSERT INTO session_participants
            (id, session_id, participant_id, custom_participant_id, name, preset_name, joined_at, left_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, NULL)",
-        params![
-            new_id(),
-            session_id,
-            participant.id,
-            participant.custom_participant_id,
-            name,
-            participant.preset_name,
-            at
-        ],
-    )?;
+         VALUES ($1, $2, $3, $4, $5, $6, $7, NULL)",
+    )
+    .bind(new_id())
+    .bind(session_id)
+    .bind(&participant.id)
+    .bind(&participant.custom_participant_id)
+    .bind(name)
+    .bind(&participant.preset_name)
+    .bind(at)
+    .execute(db.conn())
+    .await?;
     Ok(())
 }
 
-fn close_stay(db: &Db, session_id: &str, participant_id: &str, at: &str) -> Result<()> {
-    db.conn.execute(
-        "UPDATE session_participants SET left_at = ?1
-         WHERE session_id = ?2 AND participant_id = ?3 AND left_at IS NULL",
-        params![at, session_id, participant_id],
-    )?;
+async fn close_stay(db: &mut Db, session_id: &str, participant_id: &str, at: &str) -> Result<()> {
+    sqlx::query(
+        "UPDATE session_participants SET left_at = $1
+         WHERE session_id = $2 AND participant_id = $3 AND left_at IS NULL",
+    )
+    .bind(at)
+    .bind(session_id)
+    .bind(participant_id)
+    .execute(db.conn())
+    .await?;
     Ok(())
 }
 

@@ -4,7 +4,7 @@
 
 use super::{Db, Result};
 use endsession_protocol::{EndReason, EndedBy};
-use rusqlite::{params, OptionalExtension};
+use sqlx::Row;
 
 /// What an ended session's participants were told besides its reason (see `RoomLeft`): the same for every
 /// participant, and for one that resumes after the end.
@@ -33,54 +33,51 @@ fn json_by(text: Option<String>) -> Option<EndedBy> {
 
 impl Db {
     /// The end record of the session (None if there is no such session).
-    pub fn session_end(&self, session_id: &str) -> Result<Option<SessionEnd>> {
-        Ok(self
-            .conn
-            .query_row("SELECT ended_by, end_message, end_event_id FROM sessions WHERE id = ?1", [session_id], |row| {
-                Ok(SessionEnd { ended_by: json_by(row.get(0)?), message: row.get(1)?, event_id: row.get(2)? })
-            })
-            .optional()?)
+    pub async fn session_end(&mut self, session_id: &str) -> Result<Option<SessionEnd>> {
+        let row = sqlx::query("SELECT ended_by, end_message, end_event_id FROM sessions WHERE id = $1")
+            .bind(session_id)
+            .fetch_optional(self.conn())
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        Ok(Some(SessionEnd { ended_by: json_by(row.try_get(0)?), message: row.try_get(1)?, event_id: row.try_get(2)? }))
     }
 
     /// The countdown running on the live session, if any.
-    pub fn countdown(&self, session_id: &str) -> Result<Option<CountdownRow>> {
-        let row = self
-            .conn
-            .query_row(
-                "SELECT ending_at, ending_reason, ending_by, ending_message, ending_lock FROM sessions
-                 WHERE id = ?1 AND ended_at IS NULL AND ending_at IS NOT NULL",
-                [session_id],
-                |row| {
-                    let reason: Option<String> = row.get(1)?;
-                    Ok(CountdownRow {
-                        ends_at: row.get(0)?,
-                        reason: reason.as_deref().and_then(EndReason::parse).unwrap_or(EndReason::HostEndedMeeting),
-                        ended_by: json_by(row.get(2)?),
-                        message: row.get(3)?,
-                        lock: row.get(4)?,
-                    })
-                },
-            )
-            .optional()?;
-        Ok(row)
+    pub async fn countdown(&mut self, session_id: &str) -> Result<Option<CountdownRow>> {
+        let row = sqlx::query(
+            "SELECT ending_at, ending_reason, ending_by, ending_message, ending_lock FROM sessions
+             WHERE id = $1 AND ended_at IS NULL AND ending_at IS NOT NULL",
+        )
+        .bind(session_id)
+        .fetch_optional(self.conn())
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let reason: Option<String> = row.try_get(1)?;
+        Ok(Some(CountdownRow {
+            ends_at: row.try_get(0)?,
+            reason: reason.as_deref().and_then(EndReason::parse).unwrap_or(EndReason::HostEndedMeeting),
+            ended_by: json_by(row.try_get(2)?),
+            message: row.try_get(3)?,
+            lock: row.try_get::<i64, _>(4)? != 0,
+        }))
     }
 
     /// Starts (Some) or clears (None) the countdown of a live session. Nothing changes on an ended session.
-    pub fn save_countdown(&self, session_id: &str, countdown: Option<&CountdownRow>) -> Result<()> {
+    pub async fn save_countdown(&mut self, session_id: &str, countdown: Option<&CountdownRow>) -> Result<()> {
         let ended_by = countdown.and_then(|c| c.ended_by.as_ref()).map(serde_json::to_string).transpose()?;
-        self.conn.execute(
-            "UPDATE sessions SET ending_at = ?1, ending_reason = ?2, ending_by = ?3, ending_message = ?4,
-                                 ending_lock = ?5
-             WHERE id = ?6 AND ended_at IS NULL",
-            params![
-                countdown.map(|c| c.ends_at.as_str()),
-                countdown.map(|c| c.reason.as_str()),
-                ended_by,
-                countdown.and_then(|c| c.message.as_deref()),
-                countdown.is_some_and(|c| c.lock),
-                session_id
-            ],
-        )?;
+        sqlx::query(
+            "UPDATE sessions SET ending_at = $1, ending_reason = $2, ending_by = $3, ending_message = $4,
+                                 ending_lock = $5
+             WHERE id = $6 AND ended_at IS NULL",
+        )
+        .bind(countdown.map(|c| c.ends_at.clone()))
+        .bind(countdown.map(|c| c.reason.as_str()))
+        .bind(ended_by)
+        .bind(countdown.and_then(|c| c.message.clone()))
+        .bind(i64::from(countdown.is_some_and(|c| c.lock)))
+        .bind(session_id)
+        .execute(self.conn())
+        .await?;
         Ok(())
     }
 }

@@ -12,24 +12,25 @@ const ALL: [WebhookEvent; 4] = [
 ];
 
 struct Fixture {
-    store: Store,
+    store: super::super::test_db::TestStore,
     app: String,
     meeting: String,
     created_at: String,
 }
 
-fn fixture() -> Fixture {
-    let store = Store::open_in_memory().unwrap();
-    let (app, meeting) = store
-        .with(|db| {
-            let app = db.create_app("acct", "Acme")?;
-            let meeting = db.create_meeting(&app.id, Some("Standup"), Default::default())?;
-            let hook = WebhookRow::new(&app.id, "all".into(), "http://127.0.0.1:9/".into(), ALL.to_vec(), true);
-            db.create_webhook(&hook)?;
-            Ok((app, meeting))
-        })
-        .unwrap();
-    Fixture { store, app: app.id, meeting: meeting.id, created_at: meeting.created_at }
+/// On each test store: an app with a webhook subscribed to every session event, and a meeting.
+async fn fixtures() -> Vec<Fixture> {
+    let mut out = Vec::new();
+    for store in super::super::test_db::stores().await {
+        let mut db = store.db().await.unwrap();
+        let app = db.create_app("acct", "Acme").await.unwrap();
+        let meeting = db.create_meeting(&app.id, Some("Standup"), Default::default()).await.unwrap();
+        let hook = WebhookRow::new(&app.id, "all".into(), "http://127.0.0.1:9/".into(), ALL.to_vec(), true);
+        db.create_webhook(&hook).await.unwrap();
+        drop(db);
+        out.push(Fixture { store, app: app.id, meeting: meeting.id, created_at: meeting.created_at });
+    }
+    out
 }
 
 fn person(id: &str, name: &str) -> Participant {
@@ -43,109 +44,143 @@ fn person(id: &str, name: &str) -> Participant {
 
 impl Fixture {
     /// The app's events so far, as (name, payload).
-    fn events(&self) -> Vec<(String, Value)> {
-        let rows = self.store.with(|db| db.webhook_events(&self.app)).unwrap();
+    async fn events(&self) -> Vec<(String, Value)> {
+        let rows = self.store.db().await.unwrap().webhook_events(&self.app).await.unwrap();
         rows.into_iter().map(|(_, name, body)| (name, serde_json::from_slice(&body).unwrap())).collect()
     }
 
-    fn names(&self) -> Vec<String> {
-        self.events().into_iter().map(|(name, _)| name).collect()
+    async fn names(&self) -> Vec<String> {
+        self.events().await.into_iter().map(|(name, _)| name).collect()
     }
 
-    fn tx<T>(&self, f: impl FnOnce(&Tx<'_>) -> Result<T>) -> T {
-        self.store.with(|db| db.transaction(f)).unwrap()
+    async fn begin(&self) -> Tx {
+        self.store.begin().await.unwrap()
     }
 }
 
-#[test]
-fn a_session_records_started_joined_left_and_one_ended_with_rtk_payloads() {
-    let f = fixture();
-    let m = f.meeting.clone();
-    f.tx(|db| {
-        db.start_session("s1", &m, "2026-01-01T00:00:00.000Z")?;
-        db.record_arrival(&m, "s1", &person("p1", "Ann"), "2026-01-01T00:00:00.000Z")?;
-        db.record_arrival(&m, "s1", &person("p2", ""), "2026-01-01T00:00:01.000Z")
-    });
-    f.tx(|db| db.record_departure(&m, "s1", "p2", "2026-01-01T00:00:02.000Z"));
-    f.tx(|db| db.record_departure(&m, "s1", "p2", "2026-01-01T00:00:03.000Z")); // already out: no event
-    let ended = f.tx(|db| db.end_session(&m, "s1", "2026-01-01T00:01:00.000Z", EndReason::HostEndedMeeting, 2, 1));
-    let again = f.tx(|db| db.end_session(&m, "s1", "2026-01-01T00:02:00.000Z", EndReason::AllParticipantsLeft, 0, 0));
-    assert!(ended && !again, "a session ends once");
+#[tokio::test]
+async fn a_session_records_started_joined_left_and_one_ended_with_rtk_payloads() {
+    for f in fixtures().await {
+        let m = f.meeting.clone();
+        let mut tx = f.begin().await;
+        tx.start_session("s1", &m, "2026-01-01T00:00:00.000Z").await.unwrap();
+        tx.record_arrival(&m, "s1", &person("p1", "Ann"), "2026-01-01T00:00:00.000Z").await.unwrap();
+        tx.record_arrival(&m, "s1", &person("p2", ""), "2026-01-01T00:00:01.000Z").await.unwrap();
+        tx.commit().await.unwrap();
+        let mut tx = f.begin().await;
+        tx.record_departure(&m, "s1", "p2", "2026-01-01T00:00:02.000Z").await.unwrap();
+        tx.commit().await.unwrap();
+        let mut tx = f.begin().await;
+        tx.record_departure(&m, "s1", "p2", "2026-01-01T00:00:03.000Z").await.unwrap(); // already out: no event
+        tx.commit().await.unwrap();
+        let mut tx = f.begin().await;
+        let ended =
+            tx.end_session(&m, "s1", "2026-01-01T00:01:00.000Z", EndReason::HostEndedMeeting, 2, 1).await.unwrap();
+        tx.commit().await.unwrap();
+        let mut tx = f.begin().await;
+        let again =
+            tx.end_session(&m, "s1", "2026-01-01T00:02:00.000Z", EndReason::AllParticipantsLeft, 0, 0).await.unwrap();
+        tx.commit().await.unwrap();
+        assert!(ended && !again, "a session ends once");
 
-    assert_eq!(
-        f.names(),
-        [
-            "meeting.started",
-            "meeting.participantJoined",
-            "meeting.participantJoined",
-            "meeting.participantLeft",
-            "meeting.participantLeft", // p1, removed by the end
-            "meeting.ended",
-        ]
-    );
-    let events = f.events();
-    let meeting = |status: &str, ended_at: Option<&str>| {
-        let mut m = json!({
-            "id": f.meeting, "sessionId": "s1", "title": "Standup", "status": status, "createdAt": f.created_at,
-            "startedAt": "2026-01-01T00:00:00.000Z", "organizedBy": {"id": f.app, "name": "Acme"},
-        });
-        if let Some(at) = ended_at {
-            m["endedAt"] = json!(at);
-        }
-        m
-    };
-    assert_eq!(events[0].1, json!({"event": "meeting.started", "meeting": meeting("LIVE", None)}));
-    let joined = &events[1].1;
-    assert_eq!(joined["meeting"], meeting("LIVE", None));
-    let peer = joined["participant"]["peerId"].as_str().unwrap().to_owned();
-    assert_eq!(
-        joined["participant"],
-        json!({"id": "p1", "peerId": peer, "customParticipantId": "c-p1", "userDisplayName": "Ann",
-               "presetName": "host", "joinedAt": "2026-01-01T00:00:00.000Z"})
-    );
-    assert_eq!(events[2].1["participant"]["userDisplayName"], Value::Null, "no name is null, not \"\"");
-    let left = &events[3].1["participant"];
-    assert_eq!((left["id"].as_str(), left["leftAt"].as_str()), (Some("p2"), Some("2026-01-01T00:00:02.000Z")));
-    assert_eq!(events[3].1["participant"]["peerId"], events[2].1["participant"]["peerId"], "the same stay");
-    assert_eq!(events[4].1["participant"]["peerId"].as_str(), Some(peer.as_str()));
-    assert_eq!(events[4].1["meeting"]["status"], "ENDED");
-    assert_eq!(
-        events[5].1,
-        json!({"event": "meeting.ended", "meeting": meeting("ENDED", Some("2026-01-01T00:01:00.000Z")),
-               "reason": "HOST_ENDED_MEETING", "endedBy": null, "message": null})
-    );
+        assert_eq!(
+            f.names().await,
+            [
+                "meeting.started",
+                "meeting.participantJoined",
+                "meeting.participantJoined",
+                "meeting.participantLeft",
+                "meeting.participantLeft", // p1, removed by the end
+                "meeting.ended",
+            ]
+        );
+        let events = f.events().await;
+        let meeting = |status: &str, ended_at: Option<&str>| {
+            let mut m = json!({
+                "id": f.meeting, "sessionId": "s1", "title": "Standup", "status": status, "createdAt": f.created_at,
+                "startedAt": "2026-01-01T00:00:00.000Z", "organizedBy": {"id": f.app, "name": "Acme"},
+            });
+            if let Some(at) = ended_at {
+                m["endedAt"] = json!(at);
+            }
+            m
+        };
+        assert_eq!(events[0].1, json!({"event": "meeting.started", "meeting": meeting("LIVE", None)}));
+        let joined = &events[1].1;
+        assert_eq!(joined["meeting"], meeting("LIVE", None));
+        let peer = joined["participant"]["peerId"].as_str().unwrap().to_owned();
+        assert_eq!(
+            joined["participant"],
+            json!({"id": "p1", "peerId": peer, "customParticipantId": "c-p1", "userDisplayName": "Ann",
+                   "presetName": "host", "joinedAt": "2026-01-01T00:00:00.000Z"})
+        );
+        assert_eq!(events[2].1["participant"]["userDisplayName"], Value::Null, "no name is null, not \"\"");
+        let left = &events[3].1["participant"];
+        assert_eq!((left["id"].as_str(), left["leftAt"].as_str()), (Some("p2"), Some("2026-01-01T00:00:02.000Z")));
+        assert_eq!(events[3].1["participant"]["peerId"], events[2].1["participant"]["peerId"], "the same stay");
+        assert_eq!(events[4].1["participant"]["peerId"].as_str(), Some(peer.as_str()));
+        assert_eq!(events[4].1["meeting"]["status"], "ENDED");
+        assert_eq!(
+            events[5].1,
+            json!({"event": "meeting.ended", "meeting": meeting("ENDED", Some("2026-01-01T00:01:00.000Z")),
+                   "reason": "HOST_ENDED_MEETING", "endedBy": null, "message": null})
+        );
+    }
 }
 
-#[test]
-fn a_rolled_back_change_leaves_no_event() {
-    let f = fixture();
-    let m = f.meeting.clone();
-    let failed = f.store.with(|db| {
-        db.transaction(|db| {
-            db.start_session("s1", &m, "2026-01-01T00:00:00.000Z")?;
-            Err::<(), _>(crate::store::StoreError::Task("the join failed after the start".into()))
-        })
-    });
-    assert!(failed.is_err());
-    assert_eq!(f.names(), Vec::<String>::new());
-    assert_eq!(f.store.with(|db| db.latest_session(&m)).unwrap(), None);
+#[tokio::test]
+async fn a_rolled_back_change_leaves_no_event() {
+    for f in fixtures().await {
+        let m = f.meeting.clone();
+        let mut tx = f.begin().await;
+        tx.start_session("s1", &m, "2026-01-01T00:00:00.000Z").await.unwrap();
+        drop(tx); // the join failed after the start
+        assert_eq!(f.names().await, Vec::<String>::new());
+        assert_eq!(f.store.db().await.unwrap().latest_session(&m).await.unwrap(), None);
+    }
 }
 
 /// The bell is the store's own: an event wakes the worker of the store it was written to, and no other (two servers in
 /// one process, as the tests run them, do not wake each other's workers).
 #[tokio::test]
 async fn an_event_rings_the_bell_of_its_own_store_only() {
-    let f = fixture();
-    let other = Store::open_in_memory().unwrap();
-    let (bell, other_bell) = (f.store.webhook_bell(), other.webhook_bell());
-    let rung = bell.notified();
-    let other_rung = other_bell.notified();
-    tokio::pin!(rung, other_rung);
-    rung.as_mut().enable();
-    other_rung.as_mut().enable();
-    let m = f.meeting.clone();
-    f.tx(|db| db.start_session("s1", &m, "2026-01-01T00:00:00.000Z"));
-    tokio::time::timeout(std::time::Duration::from_secs(10), rung).await.expect("the store's own bell rang");
-    // A timeout polls its future once before looking at the clock: a bell that had rung would be ready then.
-    assert!(tokio::time::timeout(std::time::Duration::ZERO, other_rung).await.is_err(), "another store's bell rang");
+    for f in fixtures().await {
+        let other = Store::open_in_memory().await.unwrap();
+        let (bell, other_bell) = (f.store.webhook_bell(), other.webhook_bell());
+        let rung = bell.notified();
+        let other_rung = other_bell.notified();
+        tokio::pin!(rung, other_rung);
+        rung.as_mut().enable();
+        other_rung.as_mut().enable();
+        let m = f.meeting.clone();
+        let mut tx = f.begin().await;
+        tx.start_session("s1", &m, "2026-01-01T00:00:00.000Z").await.unwrap();
+        tx.commit().await.unwrap();
+        tokio::time::timeout(std::time::Duration::from_secs(10), rung).await.expect("the store's own bell rang");
+        // A timeout polls its future once before looking at the clock: a bell that had rung would be ready then.
+        let other_rang = tokio::time::timeout(std::time::Duration::ZERO, other_rung).await.is_ok();
+        assert!(!other_rang, "another store's bell rang");
+    }
+}
+
+/// The bell wakes the delivery worker to claim the event, so it rings only once the event is committed: a claim made
+/// when it rings finds the delivery. (On Postgres the claim does not wait for the write lock; a bell rung before the
+/// commit sent the worker to an empty outbox, and the event waited for the next poll.)
+#[tokio::test]
+async fn the_bell_rings_at_the_commit_and_a_claim_then_finds_the_event() {
+    for f in fixtures().await {
+        let bell = f.store.webhook_bell();
+        let rung = bell.notified();
+        tokio::pin!(rung);
+        rung.as_mut().enable();
+        let mut tx = f.begin().await;
+        tx.start_session("s1", &f.meeting, "2026-01-01T00:00:00.000Z").await.unwrap();
+        let early = tokio::time::timeout(std::time::Duration::ZERO, rung.as_mut()).await.is_ok();
+        assert!(!early, "{:?}: rang before the commit", f.store.dialect());
+        tx.commit().await.unwrap();
+        tokio::time::timeout(std::time::Duration::from_secs(10), rung).await.expect("rang at the commit");
+        let mut db = f.store.db().await.unwrap();
+        let (claimed, _) = db.claim_webhook_deliveries(i64::MAX / 4, 0, i64::MAX / 2, &mut |_, _| true).await.unwrap();
+        assert_eq!(claimed.len(), 1, "{:?}: the event is there when the bell rings", f.store.dialect());
+    }
 }

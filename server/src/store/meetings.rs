@@ -1,11 +1,12 @@
 //! Meetings: the rooms participants join. A meeting outlives its sessions.
 
-use super::paging::{contains_pattern, Filter, Page, PageRequest, PagedQuery};
+use super::paging::{contains_pattern, like, Filter, Page, PageRequest, PagedQuery};
 use super::{new_id, Db, Result};
 use crate::clock;
-use rusqlite::{params, OptionalExtension, Row};
 use serde::Deserialize;
 use serde_json::{Map, Value};
+use sqlx::any::AnyRow;
+use sqlx::Row;
 
 /// `INACTIVE` meetings refuse every join; sessions already live are not ended by the change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -74,17 +75,17 @@ impl MeetingRow {
         std::time::Duration::from_secs_f64(secs.clamp(0.0, MAX_KEEP_ALIVE_SECS))
     }
 
-    fn from_row(row: &Row) -> rusqlite::Result<Self> {
-        let status: String = row.get(3)?;
-        let settings: String = row.get(4)?;
+    fn from_row(row: &AnyRow) -> Result<Self> {
+        let status: String = row.try_get(3)?;
+        let settings: String = row.try_get(4)?;
         Ok(MeetingRow {
-            id: row.get(0)?,
-            app_id: row.get(1)?,
-            title: row.get(2)?,
+            id: row.try_get(0)?,
+            app_id: row.try_get(1)?,
+            title: row.try_get(2)?,
             status: MeetingStatus::parse(&status).unwrap_or(MeetingStatus::Inactive),
             settings: serde_json::from_str(&settings).unwrap_or_default(),
-            created_at: row.get(5)?,
-            updated_at: row.get(6)?,
+            created_at: row.try_get(5)?,
+            updated_at: row.try_get(6)?,
         })
     }
 }
@@ -104,8 +105,8 @@ pub struct MeetingFilter {
 const COLUMNS: &str = "id, app_id, title, status, settings, created_at, updated_at";
 
 impl Db {
-    pub fn create_meeting(
-        &self,
+    pub async fn create_meeting(
+        &mut self,
         app_id: &str,
         title: Option<&str>,
         settings: Map<String, Value>,
@@ -120,53 +121,50 @@ impl Db {
             created_at: now.clone(),
             updated_at: now,
         };
-        self.conn.execute(
+        sqlx::query(
             "INSERT INTO meetings (id, app_id, title, status, settings, created_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            params![
-                meeting.id,
-                meeting.app_id,
-                meeting.title,
-                meeting.status.as_str(),
-                Value::Object(meeting.settings.clone()).to_string(),
-                meeting.created_at,
-                meeting.updated_at
-            ],
-        )?;
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(&meeting.id)
+        .bind(&meeting.app_id)
+        .bind(meeting.title.as_deref())
+        .bind(meeting.status.as_str())
+        .bind(Value::Object(meeting.settings.clone()).to_string())
+        .bind(&meeting.created_at)
+        .bind(&meeting.updated_at)
+        .execute(self.conn())
+        .await?;
         Ok(meeting)
     }
 
     /// The meeting if it belongs to the app.
-    pub fn meeting(&self, app_id: &str, meeting_id: &str) -> Result<Option<MeetingRow>> {
-        Ok(self
-            .conn
-            .query_row(
-                &format!("SELECT {COLUMNS} FROM meetings WHERE id = ?1 AND app_id = ?2"),
-                [meeting_id, app_id],
-                MeetingRow::from_row,
-            )
-            .optional()?)
+    pub async fn meeting(&mut self, app_id: &str, meeting_id: &str) -> Result<Option<MeetingRow>> {
+        let sql = format!("SELECT {COLUMNS} FROM meetings WHERE id = $1 AND app_id = $2");
+        let row = sqlx::query(&sql).bind(meeting_id).bind(app_id).fetch_optional(self.conn()).await?;
+        row.as_ref().map(MeetingRow::from_row).transpose()
     }
 
     /// The app's oldest meeting with this title (for idempotent seeding).
-    pub fn meeting_by_title(&self, app_id: &str, title: &str) -> Result<Option<MeetingRow>> {
-        Ok(self
-            .conn
-            .query_row(
-                &format!("SELECT {COLUMNS} FROM meetings WHERE app_id = ?1 AND title = ?2 ORDER BY created_at, rowid LIMIT 1"),
-                [app_id, title],
-                MeetingRow::from_row,
-            )
-            .optional()?)
+    pub async fn meeting_by_title(&mut self, app_id: &str, title: &str) -> Result<Option<MeetingRow>> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM meetings WHERE app_id = $1 AND title = $2 ORDER BY created_at, rowid LIMIT 1"
+        );
+        let row = sqlx::query(&sql).bind(app_id).bind(title).fetch_optional(self.conn()).await?;
+        row.as_ref().map(MeetingRow::from_row).transpose()
     }
 
     /// A page of the app's meetings, oldest first.
-    pub fn list_meetings(&self, app_id: &str, filter: &MeetingFilter, page: PageRequest) -> Result<Page<MeetingRow>> {
+    pub async fn list_meetings(
+        &mut self,
+        app_id: &str,
+        filter: &MeetingFilter,
+        page: PageRequest,
+    ) -> Result<Page<MeetingRow>> {
         let mut where_ = Filter::default();
-        where_.equals("app_id", app_id.to_owned());
+        where_.equals("app_id", app_id);
         if let Some(search) = filter.search.as_deref() {
-            let (pattern, id) = (where_.bind(contains_pattern(search)), where_.bind(search.to_owned()));
-            where_.and(format!("(title LIKE {pattern} ESCAPE '\\' OR id = {id})"));
+            let (pattern, id) = (where_.bind(contains_pattern(search)), where_.bind(search));
+            where_.and(format!("({} OR id = {id})", like("title", &pattern)));
         }
         if let Some(status) = filter.status {
             where_.equals("status", status.as_str());
@@ -180,69 +178,75 @@ impl Db {
             where_.and(format!("created_at <= {until}"));
         }
         let query = PagedQuery { columns: COLUMNS, from: "meetings", filter: where_, order: "created_at, rowid" };
-        self.page(query, page, MeetingRow::from_row)
+        self.page(query, page, MeetingRow::from_row).await
     }
 
     /// Writes title, status and settings of a changed meeting and stamps `updated_at`; the stored row, or None if
     /// the app has no such meeting. `created_at` never changes.
-    pub fn save_meeting(&self, meeting: &MeetingRow) -> Result<Option<MeetingRow>> {
-        self.conn.execute(
-            "UPDATE meetings SET title = ?1, status = ?2, settings = ?3, updated_at = ?4 WHERE id = ?5 AND app_id = ?6",
-            params![
-                meeting.title,
-                meeting.status.as_str(),
-                Value::Object(meeting.settings.clone()).to_string(),
-                clock::now(),
-                meeting.id,
-                meeting.app_id
-            ],
-        )?;
-        self.meeting(&meeting.app_id, &meeting.id)
+    pub async fn save_meeting(&mut self, meeting: &MeetingRow) -> Result<Option<MeetingRow>> {
+        sqlx::query(
+            "UPDATE meetings SET title = $1, status = $2, settings = $3, updated_at = $4 WHERE id = $5 AND app_id = $6",
+        )
+        .bind(meeting.title.as_deref())
+        .bind(meeting.status.as_str())
+        .bind(Value::Object(meeting.settings.clone()).to_string())
+        .bind(clock::now())
+        .bind(&meeting.id)
+        .bind(&meeting.app_id)
+        .execute(self.conn())
+        .await?;
+        self.meeting(&meeting.app_id, &meeting.id).await
     }
 
     /// Makes the meeting INACTIVE (an end with `lock` when no session is live).
-    pub fn lock_meeting(&self, meeting_id: &str) -> Result<()> {
-        self.conn.execute(
-            "UPDATE meetings SET status = 'INACTIVE', updated_at = ?1 WHERE id = ?2",
-            params![clock::now(), meeting_id],
-        )?;
+    pub async fn lock_meeting(&mut self, meeting_id: &str) -> Result<()> {
+        sqlx::query("UPDATE meetings SET status = 'INACTIVE', updated_at = $1 WHERE id = $2")
+            .bind(clock::now())
+            .bind(meeting_id)
+            .execute(self.conn())
+            .await?;
         Ok(())
     }
 
     /// Sets ACTIVE / INACTIVE; the updated meeting, or None if the app has no such meeting.
-    pub fn set_meeting_status(
-        &self,
+    pub async fn set_meeting_status(
+        &mut self,
         app_id: &str,
         meeting_id: &str,
         status: MeetingStatus,
     ) -> Result<Option<MeetingRow>> {
-        self.conn.execute(
-            "UPDATE meetings SET status = ?1, updated_at = ?2 WHERE id = ?3 AND app_id = ?4",
-            params![status.as_str(), clock::now(), meeting_id, app_id],
-        )?;
-        self.meeting(app_id, meeting_id)
+        sqlx::query("UPDATE meetings SET status = $1, updated_at = $2 WHERE id = $3 AND app_id = $4")
+            .bind(status.as_str())
+            .bind(clock::now())
+            .bind(meeting_id)
+            .bind(app_id)
+            .execute(self.conn())
+            .await?;
+        self.meeting(app_id, meeting_id).await
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::Store;
+    use crate::store::test_db::stores;
     use serde_json::json;
 
-    #[test]
-    fn meetings_keep_their_settings_and_status() {
-        let store = Store::open_in_memory().unwrap();
-        let app = store.with(|db| db.create_app("acct", "a")).unwrap();
-        let settings = json!({ "record_on_start": true }).as_object().unwrap().clone();
-        let meeting = store.with(|db| db.create_meeting(&app.id, Some("Standup"), settings.clone())).unwrap();
-        let read = store.with(|db| db.meeting(&app.id, &meeting.id)).unwrap().unwrap();
-        assert_eq!(read, meeting);
-        assert_eq!(read.status, MeetingStatus::Active);
-        assert_eq!(read.settings, settings);
-        assert_eq!(store.with(|db| db.meeting("other-app", &meeting.id)).unwrap(), None);
-        let read = store.with(|db| db.set_meeting_status(&app.id, &meeting.id, MeetingStatus::Inactive)).unwrap();
-        assert_eq!(read.unwrap().status, MeetingStatus::Inactive);
-        assert_eq!(store.with(|db| db.meeting_by_title(&app.id, "Standup")).unwrap().unwrap().id, meeting.id);
+    #[tokio::test]
+    async fn meetings_keep_their_settings_and_status() {
+        for store in stores().await {
+            let mut db = store.db().await.unwrap();
+            let app = db.create_app("acct", "a").await.unwrap();
+            let settings = json!({ "record_on_start": true }).as_object().unwrap().clone();
+            let meeting = db.create_meeting(&app.id, Some("Standup"), settings.clone()).await.unwrap();
+            let read = db.meeting(&app.id, &meeting.id).await.unwrap().unwrap();
+            assert_eq!(read, meeting);
+            assert_eq!(read.status, MeetingStatus::Active);
+            assert_eq!(read.settings, settings);
+            assert_eq!(db.meeting("other-app", &meeting.id).await.unwrap(), None);
+            let read = db.set_meeting_status(&app.id, &meeting.id, MeetingStatus::Inactive).await.unwrap();
+            assert_eq!(read.unwrap().status, MeetingStatus::Inactive);
+            assert_eq!(db.meeting_by_title(&app.id, "Standup").await.unwrap().unwrap().id, meeting.id);
+        }
     }
 }

@@ -2,8 +2,9 @@
 //! positions in the whole filtered list.
 
 use super::{Db, Result};
-use rusqlite::types::ToSql;
-use rusqlite::{params_from_iter, Row};
+use sqlx::any::{AnyArguments, AnyRow};
+use sqlx::query::Query;
+use sqlx::{Any, Row};
 
 /// Items per page when `per_page` is not given, and the most one page may hold.
 pub const DEFAULT_PER_PAGE: u64 = 20;
@@ -57,19 +58,61 @@ pub fn contains_pattern(text: &str) -> String {
     format!("%{}%", text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"))
 }
 
+/// `column` contains the text of the `LIKE` pattern bound at `placeholder` (see [`contains_pattern`]), letter case
+/// aside: SQLite's `LIKE` ignores ASCII case and Postgres' does not, so both sides are lowered, on both.
+pub fn like(column: &str, placeholder: &str) -> String {
+    format!("LOWER({column}) LIKE LOWER({placeholder}) ESCAPE '\\'")
+}
+
+/// A value bound to a [`Filter`]'s placeholder: the kinds filters compare with.
+#[derive(Debug, Clone)]
+pub enum Param {
+    Text(String),
+    Int(i64),
+}
+
+impl From<String> for Param {
+    fn from(text: String) -> Self {
+        Param::Text(text)
+    }
+}
+
+impl From<&str> for Param {
+    fn from(text: &str) -> Self {
+        Param::Text(text.to_owned())
+    }
+}
+
+impl From<i64> for Param {
+    fn from(n: i64) -> Self {
+        Param::Int(n)
+    }
+}
+
+/// Binds `params` in order to the query's `$1`, `$2`, ...
+pub fn bind_all<'q>(mut query: Query<'q, Any, AnyArguments<'q>>, params: &[Param]) -> Query<'q, Any, AnyArguments<'q>> {
+    for param in params {
+        query = match param {
+            Param::Text(text) => query.bind(text.clone()),
+            Param::Int(n) => query.bind(*n),
+        };
+    }
+    query
+}
+
 /// A `WHERE` clause built from conditions and the values they bind, so optional filters add up without counting
 /// placeholders by hand.
 #[derive(Default)]
 pub struct Filter {
     conditions: Vec<String>,
-    params: Vec<Box<dyn ToSql>>,
+    params: Vec<Param>,
 }
 
 impl Filter {
-    /// Binds a value; returns its placeholder (`?3`) for a condition.
-    pub fn bind(&mut self, value: impl ToSql + 'static) -> String {
-        self.params.push(Box::new(value));
-        format!("?{}", self.params.len())
+    /// Binds a value; returns its placeholder (`$3`) for a condition.
+    pub fn bind(&mut self, value: impl Into<Param>) -> String {
+        self.params.push(value.into());
+        format!("${}", self.params.len())
     }
 
     /// Adds a condition; all must hold.
@@ -78,14 +121,19 @@ impl Filter {
     }
 
     /// `column = value`, a common case.
-    pub fn equals(&mut self, column: &str, value: impl ToSql + 'static) {
+    pub fn equals(&mut self, column: &str, value: impl Into<Param>) {
         let placeholder = self.bind(value);
         self.and(format!("{column} = {placeholder}"));
     }
 
+    /// The values bound so far, in placeholder order.
+    pub fn params(&self) -> &[Param] {
+        &self.params
+    }
+
     fn clause(&self) -> String {
         if self.conditions.is_empty() {
-            "1".into()
+            "1 = 1".into()
         } else {
             self.conditions.join(" AND ")
         }
@@ -103,29 +151,24 @@ pub struct PagedQuery<'a> {
 
 impl Db {
     /// Counts the filtered rows and reads one page of them.
-    pub fn page<T>(
-        &self,
+    pub async fn page<T>(
+        &mut self,
         query: PagedQuery<'_>,
         request: PageRequest,
-        map: impl FnMut(&Row) -> rusqlite::Result<T>,
+        map: impl Fn(&AnyRow) -> Result<T>,
     ) -> Result<Page<T>> {
         let PagedQuery { columns, from, filter, order } = query;
         let (filter, mut params) = (filter.clause(), filter.params);
-        let total: i64 = self.conn.query_row(
-            &format!("SELECT COUNT(*) FROM {from} WHERE {filter}"),
-            params_from_iter(params.iter()),
-            |row| row.get(0),
-        )?;
+        let count = format!("SELECT COUNT(*) FROM {from} WHERE {filter}");
+        let total: i64 = bind_all(sqlx::query(&count), &params).fetch_one(self.conn()).await?.try_get(0)?;
         let skip = request.skip();
         let n = params.len();
-        params.push(Box::new(i64::try_from(request.per_page).unwrap_or(i64::MAX)));
-        params.push(Box::new(i64::try_from(skip).unwrap_or(i64::MAX)));
-        let mut statement = self.conn.prepare(&format!(
-            "SELECT {columns} FROM {from} WHERE {filter} ORDER BY {order} LIMIT ?{} OFFSET ?{}",
-            n + 1,
-            n + 2
-        ))?;
-        let items = statement.query_map(params_from_iter(params.iter()), map)?.collect::<rusqlite::Result<Vec<_>>>()?;
+        params.push(Param::Int(i64::try_from(request.per_page).unwrap_or(i64::MAX)));
+        params.push(Param::Int(i64::try_from(skip).unwrap_or(i64::MAX)));
+        let select =
+            format!("SELECT {columns} FROM {from} WHERE {filter} ORDER BY {order} LIMIT ${} OFFSET ${}", n + 1, n + 2);
+        let rows = bind_all(sqlx::query(&select), &params).fetch_all(self.conn()).await?;
+        let items = rows.iter().map(map).collect::<Result<Vec<_>>>()?;
         Ok(Page {
             total_count: u64::try_from(total).unwrap_or(0),
             start_offset: if items.is_empty() { 0 } else { skip + 1 },

@@ -1,12 +1,14 @@
-//! The schema, as an append-only list of migrations numbered by SQLite's `user_version`.
+//! The schema, as two append-only lists of migrations: SQLite's numbered by its `user_version`, Postgres' by the one
+//! row of a `schema_version` table. Both describe the same tables; Postgres' started at the schema SQLite had reached
+//! (its first migration is SQLite's first nine), with a `rowid` identity column wherever queries order by insertion.
 //!
-//! Never edit a shipped migration: add the next one. A database written by a newer server is refused rather than
-//! misread.
+//! Never edit a shipped migration: add the next one, to both lists. A database written by a newer server is refused
+//! rather than misread.
 
-use super::Result;
-use rusqlite::Connection;
+use super::{Dialect, Result, Store, StoreError};
+use sqlx::{Executor, Row};
 
-const MIGRATIONS: &[&str] = &[
+const SQLITE: &[&str] = &[
     // 1: the vertical slice.
     r#"
     CREATE TABLE server_meta (
@@ -201,124 +203,208 @@ const MIGRATIONS: &[&str] = &[
     "#,
 ];
 
-/// Applies the migrations the database has not seen yet, each in its own transaction.
-pub fn migrate(conn: &mut Connection) -> Result<()> {
-    // Each step reads the version and applies the next migration in one IMMEDIATE transaction: several nodes
-    // starting at once on one data directory take turns (the busy timeout waits), and none applies a step twice.
+/// Postgres' migrations. Integers are BIGINT (what the store binds), blobs BYTEA, booleans integers (see the store's
+/// module doc), times text in the API's shape (`clock::format`), as on SQLite.
+const POSTGRES: &[&str] = &[
+    // 1: SQLite's 1 to 9.
+    r#"
+    CREATE TABLE server_meta (
+        key   TEXT PRIMARY KEY,
+        value BYTEA NOT NULL
+    );
+    CREATE TABLE accounts (
+        id         TEXT PRIMARY KEY,
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE api_tokens (
+        secret_sha256 TEXT PRIMARY KEY,
+        account_id    TEXT NOT NULL REFERENCES accounts(id),
+        scope         TEXT NOT NULL,
+        created_at    TEXT NOT NULL
+    );
+    CREATE TABLE apps (
+        id         TEXT PRIMARY KEY,
+        rowid      BIGINT GENERATED ALWAYS AS IDENTITY UNIQUE,
+        account_id TEXT NOT NULL,
+        name       TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX apps_by_account ON apps(account_id, created_at);
+    CREATE TABLE presets (
+        id         TEXT PRIMARY KEY,
+        rowid      BIGINT GENERATED ALWAYS AS IDENTITY UNIQUE,
+        app_id     TEXT NOT NULL REFERENCES apps(id),
+        name       TEXT NOT NULL,
+        document   TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        UNIQUE (app_id, name)
+    );
+    CREATE TABLE meetings (
+        id         TEXT PRIMARY KEY,
+        rowid      BIGINT GENERATED ALWAYS AS IDENTITY UNIQUE,
+        app_id     TEXT NOT NULL REFERENCES apps(id),
+        title      TEXT,
+        status     TEXT NOT NULL DEFAULT 'ACTIVE' CHECK (status IN ('ACTIVE', 'INACTIVE')),
+        settings   TEXT NOT NULL DEFAULT '{}',
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE INDEX meetings_by_app ON meetings(app_id, created_at);
+    CREATE TABLE participants (
+        id                    TEXT PRIMARY KEY,
+        rowid                 BIGINT GENERATED ALWAYS AS IDENTITY UNIQUE,
+        meeting_id            TEXT NOT NULL REFERENCES meetings(id),
+        custom_participant_id TEXT NOT NULL,
+        preset_name           TEXT NOT NULL,
+        name                  TEXT,
+        picture               TEXT,
+        created_at            TEXT NOT NULL,
+        updated_at            TEXT NOT NULL,
+        token_version         BIGINT NOT NULL DEFAULT 0
+    );
+    CREATE INDEX participants_by_meeting ON participants(meeting_id, created_at);
+    CREATE TABLE sessions (
+        id                TEXT PRIMARY KEY,
+        rowid             BIGINT GENERATED ALWAYS AS IDENTITY UNIQUE,
+        meeting_id        TEXT NOT NULL REFERENCES meetings(id),
+        started_at        TEXT NOT NULL,
+        ended_at          TEXT,
+        end_reason        TEXT,
+        peak_participants BIGINT NOT NULL DEFAULT 0,
+        kicked_count      BIGINT,
+        last_alive_at     TEXT,
+        ended_by          TEXT,
+        end_message       TEXT,
+        end_event_id      TEXT,
+        ending_at         TEXT,
+        ending_reason     TEXT,
+        ending_by         TEXT,
+        ending_message    TEXT,
+        ending_lock       BIGINT NOT NULL DEFAULT 0
+    );
+    CREATE INDEX sessions_by_meeting ON sessions(meeting_id, started_at);
+    CREATE INDEX sessions_live ON sessions(started_at) WHERE ended_at IS NULL;
+    CREATE TABLE webhooks (
+        id                       TEXT PRIMARY KEY,
+        rowid                    BIGINT GENERATED ALWAYS AS IDENTITY UNIQUE,
+        app_id                   TEXT NOT NULL REFERENCES apps(id),
+        name                     TEXT NOT NULL,
+        url                      TEXT NOT NULL,
+        events                   TEXT NOT NULL,
+        enabled                  BIGINT NOT NULL CHECK (enabled IN (0, 1)),
+        created_at               TEXT NOT NULL,
+        updated_at               TEXT NOT NULL,
+        secret                   BYTEA NOT NULL,
+        previous_secret          BYTEA,
+        previous_secret_until_ms BIGINT
+    );
+    CREATE INDEX webhooks_by_app ON webhooks(app_id, created_at);
+    CREATE TABLE session_participants (
+        id                    TEXT PRIMARY KEY,
+        rowid                 BIGINT GENERATED ALWAYS AS IDENTITY UNIQUE,
+        session_id            TEXT NOT NULL REFERENCES sessions(id),
+        participant_id        TEXT NOT NULL,
+        custom_participant_id TEXT NOT NULL,
+        name                  TEXT,
+        preset_name           TEXT NOT NULL,
+        joined_at             TEXT NOT NULL,
+        left_at               TEXT
+    );
+    CREATE INDEX session_participants_by_session ON session_participants(session_id, participant_id);
+    CREATE TABLE session_removals (
+        session_id     TEXT NOT NULL REFERENCES sessions(id),
+        participant_id TEXT NOT NULL,
+        state          TEXT NOT NULL,
+        at             TEXT NOT NULL,
+        PRIMARY KEY (session_id, participant_id)
+    );
+    CREATE TABLE webhook_events (
+        id         TEXT PRIMARY KEY,
+        rowid      BIGINT GENERATED ALWAYS AS IDENTITY UNIQUE,
+        app_id     TEXT NOT NULL,
+        event      TEXT NOT NULL,
+        body       BYTEA NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE webhook_deliveries (
+        rowid           BIGINT GENERATED ALWAYS AS IDENTITY UNIQUE,
+        event_id        TEXT NOT NULL REFERENCES webhook_events(id) ON DELETE CASCADE,
+        webhook_id      TEXT NOT NULL REFERENCES webhooks(id) ON DELETE CASCADE,
+        attempts        BIGINT NOT NULL DEFAULT 0,
+        next_attempt_ms BIGINT NOT NULL,
+        delivered_at    TEXT,
+        abandoned_at    TEXT,
+        last_error      TEXT,
+        session_id      TEXT,
+        PRIMARY KEY (event_id, webhook_id)
+    );
+    CREATE INDEX webhook_deliveries_pending ON webhook_deliveries(next_attempt_ms)
+        WHERE delivered_at IS NULL AND abandoned_at IS NULL;
+    CREATE INDEX webhook_deliveries_by_webhook ON webhook_deliveries(webhook_id);
+    CREATE INDEX webhook_deliveries_in_session_order ON webhook_deliveries(webhook_id, session_id)
+        WHERE delivered_at IS NULL AND abandoned_at IS NULL;
+    "#,
+];
+
+/// Applies the migrations the database has not seen yet, each in its own write transaction: several nodes starting
+/// at once on one database take turns (SQLite's busy timeout, Postgres' write lock), and none applies a step twice.
+pub async fn migrate(store: &Store) -> Result<()> {
+    let migrations = match store.dialect() {
+        Dialect::Sqlite => SQLITE,
+        Dialect::Postgres => POSTGRES,
+    };
     loop {
-        let tx = rusqlite::Transaction::new(conn, rusqlite::TransactionBehavior::Immediate)?;
-        let version: i64 = tx.query_row("PRAGMA user_version", [], |row| row.get(0))?;
-        let version = usize::try_from(version).unwrap_or(0);
-        if version > MIGRATIONS.len() {
-            return Err(rusqlite::Error::InvalidParameterName(format!(
+        let mut tx = store.begin().await?;
+        let version = usize::try_from(read_version(&mut tx).await?).unwrap_or(0);
+        if version > migrations.len() {
+            return Err(StoreError::Invalid(format!(
                 "database schema version {version} is newer than this server ({})",
-                MIGRATIONS.len()
-            ))
-            .into());
+                migrations.len()
+            )));
         }
-        let Some(sql) = MIGRATIONS.get(version) else { return Ok(()) };
-        tx.execute_batch(sql)?;
-        tx.pragma_update(None, "user_version", version as i64 + 1)?;
-        tx.commit()?;
+        let Some(sql) = migrations.get(version) else { return Ok(()) };
+        tx.conn().execute(*sql).await?;
+        write_version(&mut tx, version as i64 + 1).await?;
+        tx.commit().await?;
     }
+}
+
+async fn read_version(db: &mut super::Db) -> Result<i64> {
+    Ok(match db.dialect() {
+        Dialect::Sqlite => sqlx::query("PRAGMA user_version").fetch_one(db.conn()).await?.try_get(0)?,
+        Dialect::Postgres => {
+            // Looked up rather than `CREATE TABLE IF NOT EXISTS`, which logs a notice at every start.
+            let exists = sqlx::query(
+                "SELECT 1 FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = $1",
+            )
+            .bind("schema_version")
+            .fetch_optional(db.conn())
+            .await?;
+            if exists.is_none() {
+                db.conn().execute("CREATE TABLE schema_version (version BIGINT NOT NULL)").await?;
+            }
+            let row = sqlx::query("SELECT version FROM schema_version").fetch_optional(db.conn()).await?;
+            match row {
+                Some(row) => row.try_get(0)?,
+                None => 0,
+            }
+        }
+    })
+}
+
+async fn write_version(db: &mut super::Db, version: i64) -> Result<()> {
+    match db.dialect() {
+        // PRAGMA takes no parameters; `version` is a number this code made.
+        Dialect::Sqlite => db.conn().execute(format!("PRAGMA user_version = {version}").as_str()).await.map(drop)?,
+        Dialect::Postgres => {
+            sqlx::query("DELETE FROM schema_version").execute(db.conn()).await?;
+            sqlx::query("INSERT INTO schema_version (version) VALUES ($1)").bind(version).execute(db.conn()).await?;
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::config::Config;
-    use std::time::Duration;
-
-    /// Applies the first `version` migrations, as a server of that schema version left its database.
-    fn migrate_to(conn: &mut Connection, version: usize) {
-        for (index, sql) in MIGRATIONS.iter().enumerate().take(version) {
-            conn.execute_batch(sql).unwrap();
-            conn.pragma_update(None, "user_version", index as i64 + 1).unwrap();
-        }
-    }
-
-    /// Webhooks made before Standard Webhooks secrets (migration 8) each get their own 32 random bytes at the upgrade,
-    /// so every delivery after it carries a `webhook-signature` the app can learn to verify by rotating.
-    #[test]
-    fn webhooks_from_before_secrets_each_get_their_own_at_the_upgrade() {
-        let mut conn = Connection::open_in_memory().unwrap();
-        migrate_to(&mut conn, 7);
-        conn.execute_batch(
-            "INSERT INTO accounts VALUES ('acct', '2026-01-05T09:00:00.000Z');
-             INSERT INTO apps VALUES ('app', 'acct', 'app', '2026-01-05T09:00:00.000Z');
-             INSERT INTO webhooks VALUES ('w1', 'app', 'one', 'https://example.com/a', '[\"meeting.ended\"]', 1,
-                 '2026-01-05T09:00:00.000Z', '2026-01-05T09:00:00.000Z');
-             INSERT INTO webhooks VALUES ('w2', 'app', 'two', 'https://example.com/b', '[\"meeting.ended\"]', 1,
-                 '2026-01-05T09:00:00.000Z', '2026-01-05T09:00:00.000Z');",
-        )
-        .unwrap();
-        migrate(&mut conn).unwrap();
-        let secret = |id: &str| -> (Vec<u8>, Option<Vec<u8>>) {
-            conn.query_row("SELECT secret, previous_secret FROM webhooks WHERE id = ?1", [id], |row| {
-                Ok((row.get(0)?, row.get(1)?))
-            })
-            .unwrap()
-        };
-        let (one, two) = (secret("w1"), secret("w2"));
-        assert_eq!((one.0.len(), two.0.len()), (32, 32));
-        assert_ne!(one.0, two.0, "each webhook has its own secret");
-        assert_eq!((one.1, two.1), (None, None), "no rotation is running");
-    }
-
-    /// A session live at an upgrade from before `last_alive_at` (migration 4) has no such stamp; after the restart
-    /// that does the upgrade, nobody comes back, and it must end then (when it was last known live), not at its start.
-    #[tokio::test]
-    async fn a_session_live_at_an_upgrade_from_before_last_alive_at_does_not_end_at_its_start() {
-        const STARTED: &str = "2026-01-05T09:00:00.000Z";
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join(super::super::DB_FILE);
-        {
-            let mut conn = Connection::open(&path).unwrap();
-            migrate_to(&mut conn, 3);
-            // Two sessions of schema 3 left live: one with a participant in it, one with nobody (its keep-alive was
-            // running). `meetings.settings` default: no keep-alive.
-            conn.execute_batch(&format!(
-                "INSERT INTO accounts VALUES ('acct', '{STARTED}');
-                 INSERT INTO apps VALUES ('app', 'acct', 'app', '{STARTED}');
-                 INSERT INTO meetings (id, app_id, created_at, updated_at) VALUES ('m1', 'app', '{STARTED}', '{STARTED}');
-                 INSERT INTO meetings (id, app_id, created_at, updated_at) VALUES ('m2', 'app', '{STARTED}', '{STARTED}');
-                 INSERT INTO participants VALUES ('p1', 'm1', 'c1', 'group_call_host', 'Ada', NULL, '{STARTED}', '{STARTED}');
-                 INSERT INTO sessions (id, meeting_id, started_at, peak_participants) VALUES ('s1', 'm1', '{STARTED}', 1);
-                 INSERT INTO sessions (id, meeting_id, started_at, peak_participants) VALUES ('s2', 'm2', '{STARTED}', 1);
-                 INSERT INTO session_participants VALUES ('sp1', 's1', 'p1', 'c1', 'Ada', 'group_call_host', '{STARTED}', NULL);"
-            ))
-            .unwrap();
-        }
-        // Owner-only, as the server requires of the data it holds secrets in.
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
-
-        let before_upgrade = crate::clock::now();
-        let mut config = Config::local(dir.path());
-        config.reconnect_grace = Duration::from_millis(100);
-        let server = crate::start(config).await.unwrap();
-        let store = server.store().clone();
-        let ended = |id: &'static str| {
-            let store = store.clone();
-            async move {
-                let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-                loop {
-                    let session = store.with(|db| db.session_of_app("app", id)).unwrap().unwrap().0;
-                    if session.ended_at.is_some() {
-                        return session;
-                    }
-                    assert!(tokio::time::Instant::now() < deadline, "{id} did not end after the restart");
-                    tokio::time::sleep(Duration::from_millis(20)).await;
-                }
-            }
-        };
-        for id in ["s1", "s2"] {
-            let session = ended(id).await;
-            let at = session.ended_at.unwrap();
-            assert_ne!(at, STARTED, "{id} ended at its start time");
-            assert!(at >= before_upgrade, "{id} ended at {at}, before the upgrade ({before_upgrade})");
-            assert_eq!(crate::clock::normalize(&at).as_deref(), Some(at.as_str()), "stored in the API's shape");
-        }
-    }
-}
+#[path = "schema_tests.rs"]
+mod tests;

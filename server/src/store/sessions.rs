@@ -1,9 +1,10 @@
 //! Sessions: one live period of a meeting, from the first join to its end.
 
-use super::paging::{contains_pattern, Filter, Page, PageRequest, PagedQuery};
-use super::{Db, Result};
+use super::paging::{contains_pattern, like, Filter, Page, PageRequest, PagedQuery};
+use super::{fits, Db, Result};
 use endsession_protocol::{EndReason, LeaveState, Participant, Permissions};
-use rusqlite::{params, OptionalExtension, Row};
+use sqlx::any::AnyRow;
+use sqlx::Row;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionRow {
@@ -19,16 +20,17 @@ pub struct SessionRow {
 }
 
 impl SessionRow {
-    fn from_row(row: &Row) -> rusqlite::Result<Self> {
-        let reason: Option<String> = row.get(4)?;
+    fn from_row(row: &AnyRow) -> Result<Self> {
+        let reason: Option<String> = row.try_get(4)?;
+        let kicked: Option<i64> = row.try_get(6)?;
         Ok(SessionRow {
-            id: row.get(0)?,
-            meeting_id: row.get(1)?,
-            started_at: row.get(2)?,
-            ended_at: row.get(3)?,
+            id: row.try_get(0)?,
+            meeting_id: row.try_get(1)?,
+            started_at: row.try_get(2)?,
+            ended_at: row.try_get(3)?,
             end_reason: reason.as_deref().and_then(EndReason::parse),
-            peak_participants: row.get(5)?,
-            kicked_count: row.get(6)?,
+            peak_participants: fits(row.try_get(5)?, "peak_participants")?,
+            kicked_count: kicked.map(|n| fits(n, "kicked_count")).transpose()?,
         })
     }
 
@@ -97,106 +99,125 @@ const HISTORY_COLUMNS: &str =
     "s.id, s.meeting_id, s.started_at, s.ended_at, s.end_reason, s.peak_participants, s.kicked_count, m.title";
 const HISTORY_FROM: &str = "sessions s JOIN meetings m ON m.id = s.meeting_id";
 
-fn with_title(row: &Row) -> rusqlite::Result<(SessionRow, Option<String>)> {
-    Ok((SessionRow::from_row(row)?, row.get(7)?))
+fn with_title(row: &AnyRow) -> Result<(SessionRow, Option<String>)> {
+    Ok((SessionRow::from_row(row)?, row.try_get(7)?))
 }
 
 impl Db {
     /// The session if it belongs to the meeting.
-    pub fn session(&self, meeting_id: &str, session_id: &str) -> Result<Option<SessionRow>> {
-        Ok(self
-            .conn
-            .query_row(
-                &format!("SELECT {COLUMNS} FROM sessions WHERE id = ?1 AND meeting_id = ?2"),
-                [session_id, meeting_id],
-                SessionRow::from_row,
-            )
-            .optional()?)
+    pub async fn session(&mut self, meeting_id: &str, session_id: &str) -> Result<Option<SessionRow>> {
+        let sql = format!("SELECT {COLUMNS} FROM sessions WHERE id = $1 AND meeting_id = $2");
+        let row = sqlx::query(&sql).bind(session_id).bind(meeting_id).fetch_optional(self.conn()).await?;
+        row.as_ref().map(SessionRow::from_row).transpose()
     }
 
     /// The meeting's most recent session, live or ended.
-    pub fn latest_session(&self, meeting_id: &str) -> Result<Option<SessionRow>> {
-        Ok(self
-            .conn
-            .query_row(
-                &format!(
-                    "SELECT {COLUMNS} FROM sessions WHERE meeting_id = ?1 ORDER BY started_at DESC, rowid DESC LIMIT 1"
-                ),
-                [meeting_id],
-                SessionRow::from_row,
-            )
-            .optional()?)
+    pub async fn latest_session(&mut self, meeting_id: &str) -> Result<Option<SessionRow>> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM sessions WHERE meeting_id = $1 ORDER BY started_at DESC, rowid DESC LIMIT 1"
+        );
+        let row = sqlx::query(&sql).bind(meeting_id).fetch_optional(self.conn()).await?;
+        row.as_ref().map(SessionRow::from_row).transpose()
     }
 
     /// Someone was present in the live session at `at`, and it has had `peak` participants at once (None: no
     /// change): both only grow, so a session restored after a restart keeps its true peak and ends at the last
     /// moment anyone was there.
-    pub fn touch_session(&self, session_id: &str, at: &str, peak: Option<u32>) -> Result<()> {
-        self.conn
-            .prepare_cached(
-                "UPDATE sessions SET last_alive_at = MAX(COALESCE(last_alive_at, started_at), ?1),
-                                     peak_participants = MAX(peak_participants, COALESCE(?2, 0))
-                 WHERE id = ?3 AND ended_at IS NULL",
-            )?
-            .execute(params![at, peak, session_id])?;
+    pub async fn touch_session(&mut self, session_id: &str, at: &str, peak: Option<u32>) -> Result<()> {
+        // CASE, not SQLite's two-argument MAX (Postgres' is GREATEST): the larger of the two.
+        sqlx::query(
+            "UPDATE sessions
+             SET last_alive_at = CASE WHEN COALESCE(last_alive_at, started_at) > $1
+                                      THEN COALESCE(last_alive_at, started_at) ELSE $1 END,
+                 peak_participants = CASE WHEN peak_participants > COALESCE($2, 0)
+                                          THEN peak_participants ELSE COALESCE($2, 0) END
+             WHERE id = $3 AND ended_at IS NULL",
+        )
+        .bind(at)
+        .bind(peak.map(i64::from))
+        .bind(session_id)
+        .execute(self.conn())
+        .await?;
         Ok(())
     }
 
     /// [`Db::touch_session`] for many sessions at once (the hub's periodic stamp of sessions with someone
-    /// connected).
-    pub fn stamp_alive(&mut self, session_ids: &[String], at: &str) -> Result<()> {
-        self.transaction(|db| {
-            for id in session_ids {
-                db.touch_session(id, at, None)?;
-            }
-            Ok(())
-        })
+    /// connected), in one write transaction.
+    pub async fn stamp_alive(&mut self, session_ids: &[String], at: &str) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        for id in session_ids {
+            sqlx::query(
+                "UPDATE sessions
+                 SET last_alive_at = CASE WHEN COALESCE(last_alive_at, started_at) > $1
+                                          THEN COALESCE(last_alive_at, started_at) ELSE $1 END
+                 WHERE id = $2 AND ended_at IS NULL",
+            )
+            .bind(at)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        Ok(tx.commit().await?)
     }
 
     /// Remembers that the participant was removed from the session (`Kicked`), so that a resume is told so.
-    pub fn record_removal(&self, session_id: &str, participant_id: &str, state: LeaveState, at: &str) -> Result<()> {
-        self.conn.execute(
-            "INSERT INTO session_removals (session_id, participant_id, state, at) VALUES (?1, ?2, ?3, ?4)
+    pub async fn record_removal(
+        &mut self,
+        session_id: &str,
+        participant_id: &str,
+        state: LeaveState,
+        at: &str,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO session_removals (session_id, participant_id, state, at) VALUES ($1, $2, $3, $4)
              ON CONFLICT (session_id, participant_id) DO UPDATE SET state = excluded.state, at = excluded.at",
-            params![session_id, participant_id, state.as_str(), at],
-        )?;
+        )
+        .bind(session_id)
+        .bind(participant_id)
+        .bind(state.as_str())
+        .bind(at)
+        .execute(self.conn())
+        .await?;
         Ok(())
     }
 
     /// The participant is in the session again (it joined anew): a removal no longer applies.
-    pub fn clear_removal(&self, session_id: &str, participant_id: &str) -> Result<()> {
-        self.conn
-            .prepare_cached("DELETE FROM session_removals WHERE session_id = ?1 AND participant_id = ?2")?
-            .execute([session_id, participant_id])?;
+    pub async fn clear_removal(&mut self, session_id: &str, participant_id: &str) -> Result<()> {
+        sqlx::query("DELETE FROM session_removals WHERE session_id = $1 AND participant_id = $2")
+            .bind(session_id)
+            .bind(participant_id)
+            .execute(self.conn())
+            .await?;
         Ok(())
     }
 
     /// Everything a resume into `session_id` needs to know, in one call.
-    pub fn resume_check(&self, meeting_id: &str, session_id: &str, participant_id: &str) -> Result<ResumeCheck> {
-        let session = self.session(meeting_id, session_id)?;
-        let participant_gone = self.participant(meeting_id, participant_id)?.is_none();
+    pub async fn resume_check(
+        &mut self,
+        meeting_id: &str,
+        session_id: &str,
+        participant_id: &str,
+    ) -> Result<ResumeCheck> {
+        let session = self.session(meeting_id, session_id).await?;
+        let participant_gone = self.participant(meeting_id, participant_id).await?.is_none();
         if session.is_none() || participant_gone {
             return Ok(ResumeCheck { session, removed: None, was_in: false, participant_gone, end: None });
         }
-        let removed: Option<String> = self
-            .conn
-            .query_row(
-                "SELECT state FROM session_removals WHERE session_id = ?1 AND participant_id = ?2",
-                [session_id, participant_id],
-                |row| row.get(0),
-            )
-            .optional()?;
-        let was_in = self
-            .conn
-            .query_row(
-                "SELECT 1 FROM session_participants WHERE session_id = ?1 AND participant_id = ?2 LIMIT 1",
-                [session_id, participant_id],
-                |_| Ok(()),
-            )
-            .optional()?
-            .is_some();
+        let removed = sqlx::query("SELECT state FROM session_removals WHERE session_id = $1 AND participant_id = $2")
+            .bind(session_id)
+            .bind(participant_id)
+            .fetch_optional(self.conn())
+            .await?;
+        let removed: Option<String> = removed.map(|row| row.try_get(0)).transpose()?;
+        let was_in =
+            sqlx::query("SELECT 1 FROM session_participants WHERE session_id = $1 AND participant_id = $2 LIMIT 1")
+                .bind(session_id)
+                .bind(participant_id)
+                .fetch_optional(self.conn())
+                .await?
+                .is_some();
         let end = match &session {
-            Some(row) if !row.is_live() => self.session_end(session_id)?,
+            Some(row) if !row.is_live() => self.session_end(session_id).await?,
             _ => None,
         };
         let removed = removed.as_deref().and_then(LeaveState::parse);
@@ -204,25 +225,27 @@ impl Db {
     }
 
     /// Every session not ended, with its open stays: what a previous run of the server left live.
-    pub fn live_sessions_to_restore(&self) -> Result<Vec<LiveSessionRow>> {
-        let mut statement = self.conn.prepare(&format!(
+    pub async fn live_sessions_to_restore(&mut self) -> Result<Vec<LiveSessionRow>> {
+        let sql = format!(
             "SELECT {COLUMNS}, (SELECT app_id FROM meetings m WHERE m.id = meeting_id), last_alive_at
              FROM sessions WHERE ended_at IS NULL ORDER BY started_at, rowid"
-        ))?;
-        let sessions = statement
-            .query_map([], |row| Ok((SessionRow::from_row(row)?, row.get::<_, Option<String>>(7)?, row.get(8)?)))?
-            .collect::<rusqlite::Result<Vec<(SessionRow, Option<String>, Option<String>)>>>()?;
-        drop(statement);
+        );
+        let rows = sqlx::query(&sql).fetch_all(self.conn()).await?;
+        let sessions = rows
+            .iter()
+            .map(|row| Ok((SessionRow::from_row(row)?, row.try_get::<Option<String>, _>(7)?, row.try_get(8)?)))
+            .collect::<Result<Vec<(SessionRow, Option<String>, Option<String>)>>>()?;
         let mut restored = Vec::with_capacity(sessions.len());
         for (session, app_id, last_alive) in sessions {
             let app_id = app_id.unwrap_or_default();
-            let meeting = self.meeting(&app_id, &session.meeting_id)?;
+            let meeting = self.meeting(&app_id, &session.meeting_id).await?;
             let keep_alive = meeting.as_ref().map(|m| m.session_keep_alive()).unwrap_or_default();
             let no_host_after = meeting.as_ref().and_then(|m| m.end_when_no_host_after());
-            let countdown = self.countdown(&session.id)?;
+            let countdown = self.countdown(&session.id).await?;
             let mut members = Vec::new();
-            for stay in self.open_stays(&session.id, None)? {
-                let permissions = self.preset(&app_id, &stay.preset_name)?.map(|p| p.permissions()).unwrap_or_default();
+            for stay in self.open_stays(&session.id, None).await? {
+                let preset = self.preset(&app_id, &stay.preset_name).await?;
+                let permissions = preset.map(|p| p.permissions()).unwrap_or_default();
                 let participant = Participant {
                     id: stay.participant_id,
                     name: stay.name.unwrap_or_default(),
@@ -246,28 +269,27 @@ impl Db {
     }
 
     /// The session if it belongs to one of the app's meetings, with that meeting's title.
-    pub fn session_of_app(&self, app_id: &str, session_id: &str) -> Result<Option<(SessionRow, Option<String>)>> {
-        Ok(self
-            .conn
-            .query_row(
-                &format!("SELECT {HISTORY_COLUMNS} FROM {HISTORY_FROM} WHERE s.id = ?1 AND m.app_id = ?2"),
-                [session_id, app_id],
-                with_title,
-            )
-            .optional()?)
+    pub async fn session_of_app(
+        &mut self,
+        app_id: &str,
+        session_id: &str,
+    ) -> Result<Option<(SessionRow, Option<String>)>> {
+        let sql = format!("SELECT {HISTORY_COLUMNS} FROM {HISTORY_FROM} WHERE s.id = $1 AND m.app_id = $2");
+        let row = sqlx::query(&sql).bind(session_id).bind(app_id).fetch_optional(self.conn()).await?;
+        row.as_ref().map(with_title).transpose()
     }
 
     /// A page of the sessions of the app's meetings, each with its meeting's title. Sorted by minutes, a live
     /// session counts until now.
-    pub fn list_sessions(
-        &self,
+    pub async fn list_sessions(
+        &mut self,
         app_id: &str,
         filter: &SessionFilter,
         sort: SessionSort,
         page: PageRequest,
     ) -> Result<Page<(SessionRow, Option<String>)>> {
         let mut where_ = Filter::default();
-        where_.equals("m.app_id", app_id.to_owned());
+        where_.equals("m.app_id", app_id);
         if let Some(meeting_id) = &filter.meeting_id {
             where_.equals("s.meeting_id", meeting_id.clone());
         }
@@ -277,8 +299,8 @@ impl Db {
             None => {}
         }
         if let Some(search) = filter.search.as_deref() {
-            let (pattern, id) = (where_.bind(contains_pattern(search)), where_.bind(search.to_owned()));
-            where_.and(format!("(m.title LIKE {pattern} ESCAPE '\\' OR m.id = {id} OR s.id = {id})"));
+            let (pattern, id) = (where_.bind(contains_pattern(search)), where_.bind(search));
+            where_.and(format!("({} OR m.id = {id} OR s.id = {id})", like("m.title", &pattern)));
         }
         if let Some(from) = &filter.started_from {
             let from = where_.bind(from.clone());
@@ -290,22 +312,25 @@ impl Db {
         }
         let direction = if sort.descending { "DESC" } else { "ASC" };
         let order = if sort.by_minutes {
-            format!("julianday(COALESCE(s.ended_at, 'now')) - julianday(s.started_at) {direction}, s.rowid {direction}")
+            let minutes = self.dialect().seconds_between("s.started_at", "s.ended_at");
+            format!("{minutes} {direction}, s.rowid {direction}")
         } else {
             format!("s.started_at {direction}, s.rowid {direction}")
         };
         let query = PagedQuery { columns: HISTORY_COLUMNS, from: HISTORY_FROM, filter: where_, order: &order };
-        self.page(query, page, with_title)
+        self.page(query, page, with_title).await
     }
 
     /// The app's meetings that have a live session: where a preset change must reach connected participants.
-    pub fn live_meetings_of_app(&self, app_id: &str) -> Result<Vec<String>> {
-        let mut statement = self.conn.prepare(
+    pub async fn live_meetings_of_app(&mut self, app_id: &str) -> Result<Vec<String>> {
+        let rows = sqlx::query(
             "SELECT DISTINCT s.meeting_id FROM sessions s JOIN meetings m ON m.id = s.meeting_id
-             WHERE m.app_id = ?1 AND s.ended_at IS NULL",
-        )?;
-        let ids = statement.query_map([app_id], |row| row.get(0))?.collect::<rusqlite::Result<Vec<String>>>()?;
-        Ok(ids)
+             WHERE m.app_id = $1 AND s.ended_at IS NULL",
+        )
+        .bind(app_id)
+        .fetch_all(self.conn())
+        .await?;
+        Ok(rows.iter().map(|row| row.try_get(0)).collect::<std::result::Result<_, _>>()?)
     }
 }
 
@@ -313,22 +338,32 @@ impl Db {
 mod tests {
     use super::*;
     use crate::clock;
-    use crate::store::tests::store_with_meeting;
+    use crate::store::tests::with_meeting;
 
-    #[test]
-    fn a_session_ends_once_and_keeps_its_first_end() {
-        let (store, _, meeting) = store_with_meeting();
-        let m = &meeting.id;
-        let end = |reason, peak, kicked| {
-            store.with(|db| db.transaction(|tx| tx.end_session(m, "s-1", &clock::now(), reason, peak, kicked))).unwrap()
-        };
-        store.with(|db| db.transaction(|tx| tx.start_session("s-1", m, &clock::now()))).unwrap();
-        assert!(store.with(|db| db.latest_session(m)).unwrap().unwrap().is_live());
-        assert!(end(EndReason::HostEndedMeeting, 3, 3));
-        assert!(!end(EndReason::AllParticipantsLeft, 9, 0));
-        let row = store.with(|db| db.session(&meeting.id, "s-1")).unwrap().unwrap();
-        assert_eq!(row.end_reason, Some(EndReason::HostEndedMeeting));
-        assert_eq!((row.peak_participants, row.kicked_count), (3, Some(3)));
-        assert_eq!(store.with(|db| db.session("other-meeting", "s-1")).unwrap(), None);
+    #[tokio::test]
+    async fn a_session_ends_once_and_keeps_its_first_end() {
+        for (store, _, meeting) in with_meeting().await {
+            let m = &meeting.id;
+            let end = |reason, peak, kicked| {
+                let store = store.clone();
+                async move {
+                    let mut tx = store.begin().await.unwrap();
+                    let ended = tx.end_session(m, "s-1", &clock::now(), reason, peak, kicked).await.unwrap();
+                    tx.commit().await.unwrap();
+                    ended
+                }
+            };
+            let mut tx = store.begin().await.unwrap();
+            tx.start_session("s-1", m, &clock::now()).await.unwrap();
+            tx.commit().await.unwrap();
+            let mut db = store.db().await.unwrap();
+            assert!(db.latest_session(m).await.unwrap().unwrap().is_live());
+            assert!(end(EndReason::HostEndedMeeting, 3, 3).await);
+            assert!(!end(EndReason::AllParticipantsLeft, 9, 0).await);
+            let row = db.session(&meeting.id, "s-1").await.unwrap().unwrap();
+            assert_eq!(row.end_reason, Some(EndReason::HostEndedMeeting));
+            assert_eq!((row.peak_participants, row.kicked_count), (3, Some(3)));
+            assert_eq!(db.session("other-meeting", "s-1").await.unwrap(), None);
+        }
     }
 }

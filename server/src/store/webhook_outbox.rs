@@ -5,8 +5,9 @@
 //! row per webhook that was enabled and subscribed when the event happened. The delivery worker
 //! ([`crate::webhooks::delivery`]) claims due deliveries, POSTs them and records the outcome here.
 
-use super::{new_id, Db, Result, WebhookEvent, WebhookSecret};
-use rusqlite::{params, OptionalExtension};
+use super::{fits, new_id, Db, Dialect, Result, WebhookEvent, WebhookSecret};
+use sqlx::AnyConnection;
+use sqlx::{Connection, Row};
 
 /// A delivery the worker should attempt now.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,31 +81,41 @@ pub struct DeliveryState {
 
 /// `WHERE` of the deliveries still to be made.
 const PENDING: &str = "d.delivered_at IS NULL AND d.abandoned_at IS NULL";
-/// When a pending delivery is due: a first attempt waits `?first_delay` ms more (the `--webhook-delay-ms` test knob).
+/// When a pending delivery is due: a first attempt waits `$1` ms more (the `--webhook-delay-ms` test knob).
 /// Applied at read time, not stored, so a restart with another delay applies the new one.
-const DUE_AT: &str = "d.next_attempt_ms + CASE WHEN d.attempts = 0 THEN :first_delay ELSE 0 END";
+const DUE_AT: &str = "d.next_attempt_ms + CASE WHEN d.attempts = 0 THEN $1 ELSE 0 END";
 
 impl Db {
     /// The enabled webhooks of the meeting's app subscribed to `event`, oldest first. Looked up before anything else
     /// an event needs, so that a change nobody listens to costs this one query.
-    pub fn webhook_subscribers(&self, meeting_id: &str, event: WebhookEvent) -> Result<Vec<String>> {
-        let name = serde_json::to_value(event)?;
-        let mut statement = self.conn.prepare_cached(
-            "SELECT w.id FROM meetings m JOIN webhooks w ON w.app_id = m.app_id
-             WHERE m.id = ?1 AND w.enabled = 1 AND EXISTS (SELECT 1 FROM json_each(w.events) WHERE value = ?2)
+    pub async fn webhook_subscribers(&mut self, meeting_id: &str, event: WebhookEvent) -> Result<Vec<String>> {
+        let rows = sqlx::query(
+            "SELECT w.id, w.events FROM meetings m JOIN webhooks w ON w.app_id = m.app_id
+             WHERE m.id = $1 AND w.enabled = 1
              ORDER BY w.created_at, w.rowid",
-        )?;
-        let hooks = statement.query_map(params![meeting_id, name.as_str()], |row| row.get(0))?;
-        Ok(hooks.collect::<rusqlite::Result<Vec<String>>>()?)
+        )
+        .bind(meeting_id)
+        .fetch_all(self.conn())
+        .await?;
+        let mut hooks = Vec::new();
+        for row in rows {
+            // `events` is a JSON array this store wrote (see webhooks.rs); read here rather than with SQLite's
+            // json_each or Postgres' jsonb operators, so the query is one for both.
+            let events: Vec<WebhookEvent> = serde_json::from_str(&row.try_get::<String, _>(1)?).unwrap_or_default();
+            if events.contains(&event) {
+                hooks.push(row.try_get(0)?);
+            }
+        }
+        Ok(hooks)
     }
 
     /// Adds an event (a new id, returned) with a delivery for each of `webhooks`, first due at `now_ms`. Call it
-    /// inside the transaction that records the change.
+    /// inside the transaction that records the change. Rings the store's webhook bell once the event is committed.
     ///
     /// The deliveries are ordered within the session the body names (`meeting.sessionId`): read from the body
     /// rather than passed in, so the key is exactly what the receiver sees.
-    pub fn enqueue_webhook_event(
-        &self,
+    pub async fn enqueue_webhook_event(
+        &mut self,
         app_id: &str,
         event: WebhookEvent,
         body: &[u8],
@@ -115,18 +126,27 @@ impl Db {
         let name = serde_json::to_value(event)?;
         let session_id = serde_json::from_slice::<About>(body).ok().and_then(|about| about.meeting?.session_id);
         let id = new_id();
-        self.conn
-            .prepare_cached(
-                "INSERT INTO webhook_events (id, app_id, event, body, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-            )?
-            .execute(params![id, app_id, name.as_str(), body, at])?;
-        let mut insert = self.conn.prepare_cached(
-            "INSERT INTO webhook_deliveries (event_id, webhook_id, next_attempt_ms, session_id)
-             VALUES (?1, ?2, ?3, ?4)",
-        )?;
+        sqlx::query("INSERT INTO webhook_events (id, app_id, event, body, created_at) VALUES ($1, $2, $3, $4, $5)")
+            .bind(&id)
+            .bind(app_id)
+            .bind(name.as_str().unwrap_or_default().to_owned())
+            .bind(body.to_vec())
+            .bind(at)
+            .execute(self.conn())
+            .await?;
         for hook in webhooks {
-            insert.execute(params![id, hook, now_ms, session_id])?;
+            sqlx::query(
+                "INSERT INTO webhook_deliveries (event_id, webhook_id, next_attempt_ms, session_id)
+                 VALUES ($1, $2, $3, $4)",
+            )
+            .bind(&id)
+            .bind(hook)
+            .bind(now_ms)
+            .bind(session_id.as_deref())
+            .execute(self.conn())
+            .await?;
         }
+        self.ring_webhook_bell();
         Ok(id)
     }
 
@@ -142,225 +162,257 @@ impl Db {
     /// not due yet. Deliveries due now but not taken (their webhook had no room) are not counted: a finished
     /// attempt makes the room.
     ///
-    /// Several nodes may claim from one outbox (one store, several processes): the read of what is due and the
-    /// leases are one IMMEDIATE transaction (unless the caller's transaction already holds the database), so no two
-    /// claims take the same delivery.
-    pub fn claim_webhook_deliveries(
-        &self,
+    /// Several nodes may claim from one outbox, and each delivery is leased by one claim. On SQLite the read of what
+    /// is due and the leases are one write transaction (the database's one writer). On Postgres the claim does not
+    /// take the write lock: it locks the pending deliveries it reads `FOR UPDATE SKIP LOCKED`, so claims on other
+    /// nodes skip what this one is leasing, and the "no earlier pending delivery" rule still sees those (they stay
+    /// pending while leased), so a session's order holds across nodes too.
+    pub async fn claim_webhook_deliveries(
+        &mut self,
         now_ms: i64,
         first_delay_ms: i64,
         lease_until_ms: i64,
-        take: &mut dyn FnMut(&str, &str) -> bool,
+        take: &mut (dyn FnMut(&str, &str) -> bool + Send),
     ) -> Result<(Vec<DueDelivery>, Option<i64>)> {
-        let own = match self.conn.is_autocommit() {
-            true => Some(rusqlite::Transaction::new_unchecked(&self.conn, rusqlite::TransactionBehavior::Immediate)?),
-            false => None,
+        let dialect = self.dialect();
+        let own = matches!(self.conn, super::Conn::Pooled(_));
+        let mut tx = match (dialect, own) {
+            (Dialect::Postgres, true) => self.conn().begin().await?,
+            _ => self.begin_write().await?,
         };
-        let claimed = self.claim_due(now_ms, first_delay_ms, lease_until_ms, take)?;
-        if let Some(tx) = own {
-            tx.commit()?;
-        }
+        let claimed = claim_due(&mut tx, dialect, now_ms, first_delay_ms, lease_until_ms, take).await?;
+        tx.commit().await?;
         Ok(claimed)
     }
 
-    fn claim_due(
-        &self,
-        now_ms: i64,
-        first_delay_ms: i64,
-        lease_until_ms: i64,
-        take: &mut dyn FnMut(&str, &str) -> bool,
-    ) -> Result<(Vec<DueDelivery>, Option<i64>)> {
-        let mut statement = self.conn.prepare_cached(&format!(
-            "SELECT d.event_id, d.webhook_id, {DUE_AT} AS due
-             FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id
-             WHERE {PENDING} AND w.enabled = 1 AND NOT EXISTS (
-                 SELECT 1 FROM webhook_deliveries p
-                 WHERE p.webhook_id = d.webhook_id AND p.session_id = d.session_id AND p.rowid < d.rowid
-                   AND p.delivered_at IS NULL AND p.abandoned_at IS NULL)
-             ORDER BY due, d.rowid"
-        ))?;
-        let heads = statement
-            .query_map(rusqlite::named_params! { ":first_delay": first_delay_ms }, |row| {
-                Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?, row.get::<_, i64>(2)?))
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        drop(statement);
-        let mut claimed = Vec::new();
-        for (event_id, webhook_id, due) in heads {
-            if due > now_ms {
-                return Ok((claimed, Some(due))); // the earliest: heads come in due order
-            }
-            if take(&webhook_id, &event_id) {
-                claimed.push(self.lease_webhook_delivery(&event_id, &webhook_id, lease_until_ms)?);
-            }
-        }
-        Ok((claimed, None))
-    }
-
-    fn lease_webhook_delivery(&self, event_id: &str, webhook_id: &str, lease_until_ms: i64) -> Result<DueDelivery> {
-        self.conn
-            .prepare_cached(
-                "UPDATE webhook_deliveries SET next_attempt_ms = ?1 WHERE event_id = ?2 AND webhook_id = ?3",
-            )?
-            .execute(params![lease_until_ms, event_id, webhook_id])?;
-        Ok(self
-            .conn
-            .prepare_cached(
-                "SELECT w.url, e.event, e.body, d.attempts, w.secret, w.previous_secret, w.previous_secret_until_ms
-                 FROM webhook_deliveries d JOIN webhook_events e ON e.id = d.event_id
-                      JOIN webhooks w ON w.id = d.webhook_id
-                 WHERE d.event_id = ?1 AND d.webhook_id = ?2",
-            )?
-            .query_row(params![event_id, webhook_id], |row| {
-                Ok(DueDelivery {
-                    event_id: event_id.to_owned(),
-                    webhook_id: webhook_id.to_owned(),
-                    url: row.get(0)?,
-                    event: row.get(1)?,
-                    body: row.get(2)?,
-                    attempts: row.get(3)?,
-                    secret: row.get(4)?,
-                    previous_secret: match (row.get(5)?, row.get(6)?) {
-                        (Some(secret), Some(until_ms)) => Some((secret, until_ms)),
-                        _ => None,
-                    },
-                })
-            })?)
-    }
-
     /// The receiver answered 2xx.
-    pub fn webhook_delivered(&self, event_id: &str, webhook_id: &str, at: &str) -> Result<()> {
-        self.conn.execute(
-            "UPDATE webhook_deliveries SET attempts = attempts + 1, delivered_at = ?1, last_error = NULL
-             WHERE event_id = ?2 AND webhook_id = ?3",
-            params![at, event_id, webhook_id],
-        )?;
+    pub async fn webhook_delivered(&mut self, event_id: &str, webhook_id: &str, at: &str) -> Result<()> {
+        sqlx::query(
+            "UPDATE webhook_deliveries SET attempts = attempts + 1, delivered_at = $1, last_error = NULL
+             WHERE event_id = $2 AND webhook_id = $3",
+        )
+        .bind(at)
+        .bind(event_id)
+        .bind(webhook_id)
+        .execute(self.conn())
+        .await?;
         Ok(())
     }
 
     /// An attempt failed: try again at `retry_at_ms`, or (None) give up for good.
-    pub fn webhook_attempt_failed(
-        &self,
+    pub async fn webhook_attempt_failed(
+        &mut self,
         event_id: &str,
         webhook_id: &str,
         error: &str,
         retry_at_ms: Option<i64>,
         at: &str,
     ) -> Result<()> {
-        self.conn.execute(
-            "UPDATE webhook_deliveries SET attempts = attempts + 1, last_error = ?1,
-                    next_attempt_ms = COALESCE(?2, next_attempt_ms),
-                    abandoned_at = CASE WHEN ?2 IS NULL THEN ?3 END
-             WHERE event_id = ?4 AND webhook_id = ?5",
-            params![error, retry_at_ms, at, event_id, webhook_id],
-        )?;
+        sqlx::query(
+            "UPDATE webhook_deliveries SET attempts = attempts + 1, last_error = $1,
+                    next_attempt_ms = COALESCE($2, next_attempt_ms),
+                    abandoned_at = CASE WHEN $2 IS NULL THEN $3 END
+             WHERE event_id = $4 AND webhook_id = $5",
+        )
+        .bind(error)
+        .bind(retry_at_ms)
+        .bind(at)
+        .bind(event_id)
+        .bind(webhook_id)
+        .execute(self.conn())
+        .await?;
         Ok(())
     }
 
     /// Gives up the pending deliveries of disabled webhooks: a disabled webhook is never called, and enabling it
     /// again must not replay what happened meanwhile. Returns how many were dropped.
-    pub fn abandon_disabled_webhook_deliveries(&self, at: &str) -> Result<usize> {
-        Ok(self.conn.execute(
-            &format!(
-                "UPDATE webhook_deliveries AS d SET abandoned_at = ?1, last_error = 'webhook disabled'
-                 WHERE {PENDING} AND d.webhook_id IN (SELECT id FROM webhooks WHERE enabled = 0)"
-            ),
-            [at],
-        )?)
+    pub async fn abandon_disabled_webhook_deliveries(&mut self, at: &str) -> Result<usize> {
+        let done = sqlx::query(&format!(
+            "UPDATE webhook_deliveries AS d SET abandoned_at = $1, last_error = 'webhook disabled'
+             WHERE {PENDING} AND d.webhook_id IN (SELECT id FROM webhooks WHERE enabled = 0)"
+        ))
+        .bind(at)
+        .execute(self.conn())
+        .await?;
+        Ok(done.rows_affected() as usize)
     }
 
     /// Gives up the pending deliveries of events that happened before `before` (a timestamp as `created_at`): what
     /// a webhook paused that long would get is stale, and the outbox stays bounded. Returns how many were dropped.
-    pub fn expire_webhook_deliveries(&self, before: &str, at: &str) -> Result<usize> {
-        Ok(self.conn.execute(
-            &format!(
-                "UPDATE webhook_deliveries AS d SET abandoned_at = ?1,
-                        last_error = 'expired: not delivered before ' || ?2 || (': ' || last_error)
-                 WHERE {PENDING} AND d.event_id IN (SELECT id FROM webhook_events WHERE created_at < ?2)"
-            ),
-            params![at, before],
-        )?)
+    pub async fn expire_webhook_deliveries(&mut self, before: &str, at: &str) -> Result<usize> {
+        let done = sqlx::query(&format!(
+            "UPDATE webhook_deliveries AS d SET abandoned_at = $1,
+                    last_error = 'expired: not delivered before ' || $2 || (': ' || last_error)
+             WHERE {PENDING} AND d.event_id IN (SELECT id FROM webhook_events WHERE created_at < $2)"
+        ))
+        .bind(at)
+        .bind(before)
+        .execute(self.conn())
+        .await?;
+        Ok(done.rows_affected() as usize)
     }
 
     /// Forgets deliveries finished (delivered or abandoned) before `before`, and events with no delivery left.
-    pub fn prune_webhook_outbox(&self, before: &str) -> Result<usize> {
-        let deliveries = self
-            .conn
-            .execute("DELETE FROM webhook_deliveries WHERE delivered_at < ?1 OR abandoned_at < ?1", [before])?;
-        self.conn.execute(
+    pub async fn prune_webhook_outbox(&mut self, before: &str) -> Result<usize> {
+        let deliveries = sqlx::query("DELETE FROM webhook_deliveries WHERE delivered_at < $1 OR abandoned_at < $1")
+            .bind(before)
+            .execute(self.conn())
+            .await?;
+        sqlx::query(
             "DELETE FROM webhook_events WHERE NOT EXISTS
              (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = webhook_events.id)",
-            [],
-        )?;
-        Ok(deliveries)
+        )
+        .execute(self.conn())
+        .await?;
+        Ok(deliveries.rows_affected() as usize)
     }
 
     /// The deliveries of an event, by webhook.
-    pub fn webhook_deliveries(&self, event_id: &str) -> Result<Vec<DeliveryState>> {
-        let mut statement = self.conn.prepare(
-            "SELECT webhook_id, attempts, delivered_at IS NOT NULL, abandoned_at IS NOT NULL, last_error
-             FROM webhook_deliveries WHERE event_id = ?1 ORDER BY rowid",
-        )?;
-        let rows = statement.query_map([event_id], |row| {
-            Ok(DeliveryState {
-                webhook_id: row.get(0)?,
-                attempts: row.get(1)?,
-                delivered: row.get(2)?,
-                abandoned: row.get(3)?,
-                last_error: row.get(4)?,
+    pub async fn webhook_deliveries(&mut self, event_id: &str) -> Result<Vec<DeliveryState>> {
+        let rows = sqlx::query(
+            "SELECT webhook_id, attempts, delivered_at, abandoned_at, last_error
+             FROM webhook_deliveries WHERE event_id = $1 ORDER BY rowid",
+        )
+        .bind(event_id)
+        .fetch_all(self.conn())
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(DeliveryState {
+                    webhook_id: row.try_get(0)?,
+                    attempts: fits(row.try_get(1)?, "attempts")?,
+                    delivered: row.try_get::<Option<String>, _>(2)?.is_some(),
+                    abandoned: row.try_get::<Option<String>, _>(3)?.is_some(),
+                    last_error: row.try_get(4)?,
+                })
             })
-        })?;
-        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+            .collect()
     }
 
     /// The app's events, oldest first: `(id, event name, body)`.
-    pub fn webhook_events(&self, app_id: &str) -> Result<Vec<(String, String, Vec<u8>)>> {
-        let mut statement =
-            self.conn.prepare("SELECT id, event, body FROM webhook_events WHERE app_id = ?1 ORDER BY rowid")?;
-        let rows = statement.query_map([app_id], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?;
-        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    pub async fn webhook_events(&mut self, app_id: &str) -> Result<Vec<(String, String, Vec<u8>)>> {
+        let rows = sqlx::query("SELECT id, event, body FROM webhook_events WHERE app_id = $1 ORDER BY rowid")
+            .bind(app_id)
+            .fetch_all(self.conn())
+            .await?;
+        rows.iter().map(|row| Ok((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?))).collect()
     }
 
     /// The meeting and its app, as event payloads describe them.
-    pub fn event_meeting(&self, meeting_id: &str) -> Result<Option<EventMeeting>> {
-        Ok(self
-            .conn
-            .query_row(
-                "SELECT m.id, m.title, m.created_at, a.id, a.name FROM meetings m JOIN apps a ON a.id = m.app_id
-                 WHERE m.id = ?1",
-                [meeting_id],
-                |row| {
-                    Ok(EventMeeting {
-                        id: row.get(0)?,
-                        title: row.get(1)?,
-                        created_at: row.get(2)?,
-                        app_id: row.get(3)?,
-                        app_name: row.get(4)?,
-                    })
-                },
-            )
-            .optional()?)
+    pub async fn event_meeting(&mut self, meeting_id: &str) -> Result<Option<EventMeeting>> {
+        let row = sqlx::query(
+            "SELECT m.id, m.title, m.created_at, a.id, a.name FROM meetings m JOIN apps a ON a.id = m.app_id
+             WHERE m.id = $1",
+        )
+        .bind(meeting_id)
+        .fetch_optional(self.conn())
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        Ok(Some(EventMeeting {
+            id: row.try_get(0)?,
+            title: row.try_get(1)?,
+            created_at: row.try_get(2)?,
+            app_id: row.try_get(3)?,
+            app_name: row.try_get(4)?,
+        }))
     }
 
     /// The session's open stays (of one participant, or of all), oldest first.
-    pub fn open_stays(&self, session_id: &str, participant_id: Option<&str>) -> Result<Vec<OpenStay>> {
-        let mut statement = self.conn.prepare_cached(
+    pub async fn open_stays(&mut self, session_id: &str, participant_id: Option<&str>) -> Result<Vec<OpenStay>> {
+        let rows = sqlx::query(
             "SELECT id, participant_id, custom_participant_id, name, preset_name, joined_at FROM session_participants
-             WHERE session_id = ?1 AND left_at IS NULL AND (?2 IS NULL OR participant_id = ?2)
+             WHERE session_id = $1 AND left_at IS NULL AND ($2 IS NULL OR participant_id = $2)
              ORDER BY joined_at, rowid",
-        )?;
-        let rows = statement.query_map(params![session_id, participant_id], |row| {
-            Ok(OpenStay {
-                id: row.get(0)?,
-                participant_id: row.get(1)?,
-                custom_participant_id: row.get(2)?,
-                name: row.get(3)?,
-                preset_name: row.get(4)?,
-                joined_at: row.get(5)?,
+        )
+        .bind(session_id)
+        .bind(participant_id)
+        .fetch_all(self.conn())
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(OpenStay {
+                    id: row.try_get(0)?,
+                    participant_id: row.try_get(1)?,
+                    custom_participant_id: row.try_get(2)?,
+                    name: row.try_get(3)?,
+                    preset_name: row.try_get(4)?,
+                    joined_at: row.try_get(5)?,
+                })
             })
-        })?;
-        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+            .collect()
     }
+}
+
+/// The claim of [`Db::claim_webhook_deliveries`], inside its transaction.
+async fn claim_due(
+    conn: &mut AnyConnection,
+    dialect: Dialect,
+    now_ms: i64,
+    first_delay_ms: i64,
+    lease_until_ms: i64,
+    take: &mut (dyn FnMut(&str, &str) -> bool + Send),
+) -> Result<(Vec<DueDelivery>, Option<i64>)> {
+    let lock = match dialect {
+        Dialect::Sqlite => "",
+        Dialect::Postgres => "FOR UPDATE OF d SKIP LOCKED",
+    };
+    let sql = format!(
+        "SELECT d.event_id, d.webhook_id, {DUE_AT} AS due
+         FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id
+         WHERE {PENDING} AND w.enabled = 1 AND NOT EXISTS (
+             SELECT 1 FROM webhook_deliveries p
+             WHERE p.webhook_id = d.webhook_id AND p.session_id = d.session_id AND p.rowid < d.rowid
+               AND p.delivered_at IS NULL AND p.abandoned_at IS NULL)
+         ORDER BY due, d.rowid
+         {lock}"
+    );
+    let rows = sqlx::query(&sql).bind(first_delay_ms).fetch_all(&mut *conn).await?;
+    let heads = rows
+        .iter()
+        .map(|row| Ok((row.try_get::<String, _>(0)?, row.try_get::<String, _>(1)?, row.try_get::<i64, _>(2)?)))
+        .collect::<Result<Vec<_>>>()?;
+    let mut claimed = Vec::new();
+    for (event_id, webhook_id, due) in heads {
+        if due > now_ms {
+            return Ok((claimed, Some(due))); // the earliest: heads come in due order
+        }
+        if take(&webhook_id, &event_id) {
+            claimed.push(lease(&mut *conn, &event_id, &webhook_id, lease_until_ms).await?);
+        }
+    }
+    Ok((claimed, None))
+}
+
+async fn lease(conn: &mut AnyConnection, event_id: &str, webhook_id: &str, lease_until_ms: i64) -> Result<DueDelivery> {
+    sqlx::query("UPDATE webhook_deliveries SET next_attempt_ms = $1 WHERE event_id = $2 AND webhook_id = $3")
+        .bind(lease_until_ms)
+        .bind(event_id)
+        .bind(webhook_id)
+        .execute(&mut *conn)
+        .await?;
+    let row = sqlx::query(
+        "SELECT w.url, e.event, e.body, d.attempts, w.secret, w.previous_secret, w.previous_secret_until_ms
+         FROM webhook_deliveries d JOIN webhook_events e ON e.id = d.event_id
+              JOIN webhooks w ON w.id = d.webhook_id
+         WHERE d.event_id = $1 AND d.webhook_id = $2",
+    )
+    .bind(event_id)
+    .bind(webhook_id)
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(DueDelivery {
+        event_id: event_id.to_owned(),
+        webhook_id: webhook_id.to_owned(),
+        url: row.try_get(0)?,
+        event: row.try_get(1)?,
+        body: row.try_get(2)?,
+        attempts: fits(row.try_get(3)?, "attempts")?,
+        secret: WebhookSecret::from(row.try_get::<Vec<u8>, _>(4)?),
+        previous_secret: match (row.try_get::<Option<Vec<u8>>, _>(5)?, row.try_get::<Option<i64>, _>(6)?) {
+            (Some(secret), Some(until_ms)) => Some((WebhookSecret::from(secret), until_ms)),
+            _ => None,
+        },
+    })
 }
 
 #[cfg(test)]

@@ -5,8 +5,9 @@
 
 use super::{new_id, Db, Result};
 use crate::clock;
-use rusqlite::{params, OptionalExtension, Row};
 use serde::{Deserialize, Serialize};
+use sqlx::any::AnyRow;
+use sqlx::Row;
 
 /// The events a webhook may ask for, named as RealtimeKit names them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -66,15 +67,10 @@ impl std::fmt::Debug for WebhookSecret {
     }
 }
 
-impl rusqlite::types::FromSql for WebhookSecret {
-    fn column_result(value: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
-        Vec::<u8>::column_result(value).map(WebhookSecret)
-    }
-}
-
-impl rusqlite::ToSql for WebhookSecret {
-    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
-        self.0.to_sql()
+impl From<Vec<u8>> for WebhookSecret {
+    /// The bytes as stored.
+    fn from(bytes: Vec<u8>) -> Self {
+        WebhookSecret(bytes)
     }
 }
 
@@ -113,21 +109,21 @@ impl WebhookRow {
         }
     }
 
-    fn from_row(row: &Row) -> rusqlite::Result<Self> {
-        let events: String = row.get(4)?;
+    fn from_row(row: &AnyRow) -> Result<Self> {
+        let events: String = row.try_get(4)?;
         Ok(WebhookRow {
-            id: row.get(0)?,
-            app_id: row.get(1)?,
-            name: row.get(2)?,
-            url: row.get(3)?,
+            id: row.try_get(0)?,
+            app_id: row.try_get(1)?,
+            name: row.try_get(2)?,
+            url: row.try_get(3)?,
             // Only this module writes the column, from the same enum; unknown names would be a newer server's.
             events: serde_json::from_str(&events).unwrap_or_default(),
-            enabled: row.get(5)?,
-            created_at: row.get(6)?,
-            updated_at: row.get(7)?,
-            secret: row.get(8)?,
-            previous_secret: match (row.get(9)?, row.get(10)?) {
-                (Some(secret), Some(until_ms)) => Some((secret, until_ms)),
+            enabled: row.try_get::<i64, _>(5)? != 0,
+            created_at: row.try_get(6)?,
+            updated_at: row.try_get(7)?,
+            secret: WebhookSecret(row.try_get(8)?),
+            previous_secret: match (row.try_get::<Option<Vec<u8>>, _>(9)?, row.try_get::<Option<i64>, _>(10)?) {
+                (Some(secret), Some(until_ms)) => Some((WebhookSecret(secret), until_ms)),
                 _ => None,
             },
         })
@@ -138,88 +134,89 @@ const COLUMNS: &str =
     "id, app_id, name, url, events, enabled, created_at, updated_at, secret, previous_secret, previous_secret_until_ms";
 
 impl Db {
-    pub fn create_webhook(&self, webhook: &WebhookRow) -> Result<()> {
-        self.conn.execute(
-            &format!("INSERT INTO webhooks ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"),
-            params![
-                webhook.id,
-                webhook.app_id,
-                webhook.name,
-                webhook.url,
-                serde_json::to_string(&webhook.events)?,
-                webhook.enabled,
-                webhook.created_at,
-                webhook.updated_at,
-                webhook.secret,
-                webhook.previous_secret.as_ref().map(|(secret, _)| secret),
-                webhook.previous_secret.as_ref().map(|(_, until_ms)| until_ms)
-            ],
-        )?;
+    pub async fn create_webhook(&mut self, webhook: &WebhookRow) -> Result<()> {
+        sqlx::query(&format!("INSERT INTO webhooks ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"))
+            .bind(&webhook.id)
+            .bind(&webhook.app_id)
+            .bind(&webhook.name)
+            .bind(&webhook.url)
+            .bind(serde_json::to_string(&webhook.events)?)
+            .bind(i64::from(webhook.enabled))
+            .bind(&webhook.created_at)
+            .bind(&webhook.updated_at)
+            .bind(webhook.secret.0.clone())
+            .bind(webhook.previous_secret.as_ref().map(|(secret, _)| secret.0.clone()))
+            .bind(webhook.previous_secret.as_ref().map(|(_, until_ms)| *until_ms))
+            .execute(self.conn())
+            .await?;
         Ok(())
     }
 
     /// The app's webhook with this id.
-    pub fn webhook(&self, app_id: &str, webhook_id: &str) -> Result<Option<WebhookRow>> {
-        Ok(self
-            .conn
-            .query_row(
-                &format!("SELECT {COLUMNS} FROM webhooks WHERE id = ?1 AND app_id = ?2"),
-                [webhook_id, app_id],
-                WebhookRow::from_row,
-            )
-            .optional()?)
+    pub async fn webhook(&mut self, app_id: &str, webhook_id: &str) -> Result<Option<WebhookRow>> {
+        let sql = format!("SELECT {COLUMNS} FROM webhooks WHERE id = $1 AND app_id = $2");
+        let row = sqlx::query(&sql).bind(webhook_id).bind(app_id).fetch_optional(self.conn()).await?;
+        row.as_ref().map(WebhookRow::from_row).transpose()
     }
 
     /// All webhooks of the app, oldest first (an app has a handful; the API does not page them).
-    pub fn webhooks(&self, app_id: &str) -> Result<Vec<WebhookRow>> {
-        let mut statement = self
-            .conn
-            .prepare(&format!("SELECT {COLUMNS} FROM webhooks WHERE app_id = ?1 ORDER BY created_at, rowid"))?;
-        let rows = statement.query_map([app_id], WebhookRow::from_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(rows)
+    pub async fn webhooks(&mut self, app_id: &str) -> Result<Vec<WebhookRow>> {
+        let sql = format!("SELECT {COLUMNS} FROM webhooks WHERE app_id = $1 ORDER BY created_at, rowid");
+        let rows = sqlx::query(&sql).bind(app_id).fetch_all(self.conn()).await?;
+        rows.iter().map(WebhookRow::from_row).collect()
     }
 
     /// Writes a changed webhook and stamps `updated_at`; the stored row, or None if the app has no such webhook.
-    pub fn save_webhook(&self, webhook: &WebhookRow) -> Result<Option<WebhookRow>> {
-        self.conn.execute(
-            "UPDATE webhooks SET name = ?1, url = ?2, events = ?3, enabled = ?4, updated_at = ?5
-             WHERE id = ?6 AND app_id = ?7",
-            params![
-                webhook.name,
-                webhook.url,
-                serde_json::to_string(&webhook.events)?,
-                webhook.enabled,
-                clock::now(),
-                webhook.id,
-                webhook.app_id
-            ],
-        )?;
-        self.webhook(&webhook.app_id, &webhook.id)
+    pub async fn save_webhook(&mut self, webhook: &WebhookRow) -> Result<Option<WebhookRow>> {
+        sqlx::query(
+            "UPDATE webhooks SET name = $1, url = $2, events = $3, enabled = $4, updated_at = $5
+             WHERE id = $6 AND app_id = $7",
+        )
+        .bind(&webhook.name)
+        .bind(&webhook.url)
+        .bind(serde_json::to_string(&webhook.events)?)
+        .bind(i64::from(webhook.enabled))
+        .bind(clock::now())
+        .bind(&webhook.id)
+        .bind(&webhook.app_id)
+        .execute(self.conn())
+        .await?;
+        self.webhook(&webhook.app_id, &webhook.id).await
     }
 
     /// Gives the webhook the secret `new`; the one it had stays accepted until `old_until_ms` (unix ms): deliveries
     /// until then carry a signature with each. An earlier old secret still in its window is dropped (one rotation
     /// at a time). The stored row, or None if the app has no such webhook.
-    pub fn rotate_webhook_secret(
-        &self,
+    pub async fn rotate_webhook_secret(
+        &mut self,
         app_id: &str,
         webhook_id: &str,
         new: &WebhookSecret,
         old_until_ms: i64,
     ) -> Result<Option<WebhookRow>> {
         // Every right-hand side reads the row as it was: `previous_secret = secret` keeps the old secret.
-        self.conn.execute(
-            "UPDATE webhooks SET previous_secret = secret, previous_secret_until_ms = ?1, secret = ?2, updated_at = ?3
-             WHERE id = ?4 AND app_id = ?5",
-            params![old_until_ms, new, clock::now(), webhook_id, app_id],
-        )?;
-        self.webhook(app_id, webhook_id)
+        sqlx::query(
+            "UPDATE webhooks SET previous_secret = secret, previous_secret_until_ms = $1, secret = $2, updated_at = $3
+             WHERE id = $4 AND app_id = $5",
+        )
+        .bind(old_until_ms)
+        .bind(new.0.clone())
+        .bind(clock::now())
+        .bind(webhook_id)
+        .bind(app_id)
+        .execute(self.conn())
+        .await?;
+        self.webhook(app_id, webhook_id).await
     }
 
     /// Deletes the webhook; the deleted row, or None if the app has no such webhook.
-    pub fn delete_webhook(&self, app_id: &str, webhook_id: &str) -> Result<Option<WebhookRow>> {
-        let Some(row) = self.webhook(app_id, webhook_id)? else { return Ok(None) };
-        self.conn.execute("DELETE FROM webhooks WHERE id = ?1 AND app_id = ?2", [webhook_id, app_id])?;
+    pub async fn delete_webhook(&mut self, app_id: &str, webhook_id: &str) -> Result<Option<WebhookRow>> {
+        let Some(row) = self.webhook(app_id, webhook_id).await? else { return Ok(None) };
+        sqlx::query("DELETE FROM webhooks WHERE id = $1 AND app_id = $2")
+            .bind(webhook_id)
+            .bind(app_id)
+            .execute(self.conn())
+            .await?;
         Ok(Some(row))
     }
 }
@@ -227,51 +224,56 @@ impl Db {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::Store;
+    use crate::store::test_db::stores;
 
-    #[test]
-    fn webhooks_round_trip_per_app() {
-        let store = Store::open_in_memory().unwrap();
-        let app = store.with(|db| db.create_app("acct", "a")).unwrap();
-        let events = vec![WebhookEvent::MeetingEnded, WebhookEvent::ParticipantJoined];
-        let hook = WebhookRow::new(&app.id, "h".into(), "https://x.example/h".into(), events, true);
-        store.with(|db| db.create_webhook(&hook)).unwrap();
-        assert_eq!(store.with(|db| db.webhook(&app.id, &hook.id)).unwrap().as_ref(), Some(&hook));
-        assert_eq!(store.with(|db| db.webhook("other-app", &hook.id)).unwrap(), None);
+    #[tokio::test]
+    async fn webhooks_round_trip_per_app() {
+        for store in stores().await {
+            let mut db = store.db().await.unwrap();
+            let app = db.create_app("acct", "a").await.unwrap();
+            let events = vec![WebhookEvent::MeetingEnded, WebhookEvent::ParticipantJoined];
+            let hook = WebhookRow::new(&app.id, "h".into(), "https://x.example/h".into(), events, true);
+            db.create_webhook(&hook).await.unwrap();
+            assert_eq!(db.webhook(&app.id, &hook.id).await.unwrap().as_ref(), Some(&hook));
+            assert_eq!(db.webhook("other-app", &hook.id).await.unwrap(), None);
 
-        let changed = WebhookRow { enabled: false, events: vec![WebhookEvent::Summary], ..hook.clone() };
-        let saved = store.with(|db| db.save_webhook(&changed)).unwrap().unwrap();
-        assert_eq!((saved.enabled, saved.events.clone(), &saved.created_at), (false, changed.events, &hook.created_at));
-        assert_eq!(store.with(|db| db.webhooks(&app.id)).unwrap(), vec![saved.clone()]);
-        assert_eq!(store.with(|db| db.delete_webhook(&app.id, &hook.id)).unwrap(), Some(saved));
-        assert!(store.with(|db| db.webhooks(&app.id)).unwrap().is_empty());
-        let json = serde_json::to_string(&WebhookEvent::LivestreamingStatusUpdate).unwrap();
-        assert_eq!(json, r#""livestreaming.statusUpdate""#);
+            let changed = WebhookRow { enabled: false, events: vec![WebhookEvent::Summary], ..hook.clone() };
+            let saved = db.save_webhook(&changed).await.unwrap().unwrap();
+            let seen = (saved.enabled, saved.events.clone(), &saved.created_at);
+            assert_eq!(seen, (false, changed.events, &hook.created_at));
+            assert_eq!(db.webhooks(&app.id).await.unwrap(), vec![saved.clone()]);
+            assert_eq!(db.delete_webhook(&app.id, &hook.id).await.unwrap(), Some(saved));
+            assert!(db.webhooks(&app.id).await.unwrap().is_empty());
+            let json = serde_json::to_string(&WebhookEvent::LivestreamingStatusUpdate).unwrap();
+            assert_eq!(json, r#""livestreaming.statusUpdate""#);
+        }
     }
 
-    #[test]
-    fn each_webhook_has_its_own_secret_and_a_rotation_keeps_the_old_one_until_its_deadline() {
-        let store = Store::open_in_memory().unwrap();
-        let app = store.with(|db| db.create_app("acct", "a")).unwrap();
-        let new = |name: &str| WebhookRow::new(&app.id, name.into(), "https://x.example/h".into(), vec![], true);
-        let (one, two) = (new("one"), new("two"));
-        assert_ne!(one.secret, two.secret, "made per webhook");
-        assert_eq!(one.secret.as_bytes().len(), WebhookSecret::BYTES);
-        assert!(one.secret.whsec().starts_with("whsec_"));
-        assert_eq!(format!("{:?}", one.secret), "WebhookSecret(..)", "never in logs");
-        store.with(|db| db.create_webhook(&one)).unwrap();
+    #[tokio::test]
+    async fn each_webhook_has_its_own_secret_and_a_rotation_keeps_the_old_one_until_its_deadline() {
+        for store in stores().await {
+            let mut db = store.db().await.unwrap();
+            let app = db.create_app("acct", "a").await.unwrap();
+            let new = |name: &str| WebhookRow::new(&app.id, name.into(), "https://x.example/h".into(), vec![], true);
+            let (one, two) = (new("one"), new("two"));
+            assert_ne!(one.secret, two.secret, "made per webhook");
+            assert_eq!(one.secret.as_bytes().len(), WebhookSecret::BYTES);
+            assert!(one.secret.whsec().starts_with("whsec_"));
+            assert_eq!(format!("{:?}", one.secret), "WebhookSecret(..)", "never in logs");
+            db.create_webhook(&one).await.unwrap();
 
-        let rotated = WebhookSecret::generate();
-        let row = store.with(|db| db.rotate_webhook_secret(&app.id, &one.id, &rotated, 1234)).unwrap().unwrap();
-        assert_eq!(row.secret, rotated);
-        assert_eq!(row.previous_secret, Some((one.secret.clone(), 1234)));
-        let edited = store.with(|db| db.save_webhook(&WebhookRow { name: "renamed".into(), ..row.clone() }));
-        assert_eq!(edited.unwrap().unwrap().previous_secret, row.previous_secret, "an edit keeps the secrets");
+            let rotated = WebhookSecret::generate();
+            let row = db.rotate_webhook_secret(&app.id, &one.id, &rotated, 1234).await.unwrap().unwrap();
+            assert_eq!(row.secret, rotated);
+            assert_eq!(row.previous_secret, Some((one.secret.clone(), 1234)));
+            let edited = db.save_webhook(&WebhookRow { name: "renamed".into(), ..row.clone() }).await;
+            assert_eq!(edited.unwrap().unwrap().previous_secret, row.previous_secret, "an edit keeps the secrets");
 
-        let again = WebhookSecret::generate();
-        let row = store.with(|db| db.rotate_webhook_secret(&app.id, &one.id, &again, 99)).unwrap().unwrap();
-        assert_eq!((row.secret, row.previous_secret), (again, Some((rotated, 99))), "one rotation at a time");
-        let elsewhere = store.with(|db| db.rotate_webhook_secret("other-app", &one.id, &WebhookSecret::generate(), 1));
-        assert_eq!(elsewhere.unwrap(), None);
+            let again = WebhookSecret::generate();
+            let row = db.rotate_webhook_secret(&app.id, &one.id, &again, 99).await.unwrap().unwrap();
+            assert_eq!((row.secret, row.previous_secret), (again, Some((rotated, 99))), "one rotation at a time");
+            let elsewhere = db.rotate_webhook_secret("other-app", &one.id, &WebhookSecret::generate(), 1).await;
+            assert_eq!(elsewhere.unwrap(), None);
+        }
     }
 }

@@ -156,7 +156,9 @@ struct Outcome {
 impl Worker {
     async fn run(self) {
         let before = clock::format(time::OffsetDateTime::now_utc() - KEEP_FINISHED);
-        if let Err(e) = self.store.run(move |db| db.prune_webhook_outbox(&before)).await {
+        let pruned: Result<usize, StoreError> =
+            async { self.store.db().await?.prune_webhook_outbox(&before).await }.await;
+        if let Err(e) = pruned {
             tracing::warn!(error = %e, "could not prune the webhook outbox");
         }
         let mut running = JoinSet::new();
@@ -165,7 +167,9 @@ impl Worker {
             if Instant::now() >= next_expiry_check {
                 next_expiry_check = Instant::now() + EXPIRY_CHECK;
                 let before = clock::format(time::OffsetDateTime::now_utc() - MAX_PENDING);
-                match self.store.run(move |db| db.expire_webhook_deliveries(&before, &clock::now())).await {
+                let expired: Result<usize, StoreError> =
+                    async { self.store.db().await?.expire_webhook_deliveries(&before, &clock::now()).await }.await;
+                match expired {
                     Ok(0) => {}
                     Ok(expired) => tracing::warn!(expired, "webhook deliveries pending for a day given up"),
                     Err(e) => tracing::warn!(error = %e, "could not expire old webhook deliveries"),
@@ -236,32 +240,31 @@ impl Worker {
     async fn claim(&self, room: usize) -> Result<(Vec<DueDelivery>, Option<i64>), StoreError> {
         let first_delay = millis(self.settings.first_delay);
         let lease = millis(self.settings.timeout + LEASE_SLACK);
-        let endpoints = self.endpoints.clone();
-        self.store
-            .run(move |db| {
-                db.abandon_disabled_webhook_deliveries(&clock::now())?;
-                let (now_ms, now) = (clock::unix_ms(), Instant::now());
-                let mut room = room;
-                let mut endpoints = endpoints.lock().unwrap_or_else(PoisonError::into_inner);
-                let mut taken = Vec::new();
-                let mut take = |webhook_id: &str, event_id: &str| {
-                    let took = room > 0 && endpoints.take(webhook_id, event_id, now);
-                    if took {
-                        room -= 1;
-                        taken.push((webhook_id.to_owned(), event_id.to_owned()));
-                    }
-                    took
-                };
-                let claimed = db.claim_webhook_deliveries(now_ms, first_delay, now_ms + lease, &mut take);
-                if claimed.is_err() {
-                    // Nothing of this claim will be attempted: give its places back.
-                    for (webhook_id, event_id) in &taken {
-                        endpoints.release(webhook_id, event_id);
-                    }
-                }
-                claimed
-            })
-            .await
+        let endpoints = &self.endpoints;
+        let mut db = self.store.db().await?;
+        db.abandon_disabled_webhook_deliveries(&clock::now()).await?;
+        let (now_ms, now) = (clock::unix_ms(), Instant::now());
+        let mut room = room;
+        let mut taken = Vec::new();
+        // The endpoints' lock is taken per candidate, never across the claim's awaits.
+        let mut take = |webhook_id: &str, event_id: &str| {
+            let mut endpoints = endpoints.lock().unwrap_or_else(PoisonError::into_inner);
+            let took = room > 0 && endpoints.take(webhook_id, event_id, now);
+            if took {
+                room -= 1;
+                taken.push((webhook_id.to_owned(), event_id.to_owned()));
+            }
+            took
+        };
+        let claimed = db.claim_webhook_deliveries(now_ms, first_delay, now_ms + lease, &mut take).await;
+        if claimed.is_err() {
+            // Nothing of this claim will be attempted: give its places back.
+            let mut endpoints = endpoints.lock().unwrap_or_else(PoisonError::into_inner);
+            for (webhook_id, event_id) in &taken {
+                endpoints.release(webhook_id, event_id);
+            }
+        }
+        claimed
     }
 
     /// One POST, and its outcome recorded.
@@ -271,7 +274,10 @@ impl Worker {
         let attempts = delivery.attempts + 1;
         let (event_id, webhook_id) = (delivery.event_id.clone(), delivery.webhook_id.clone());
         let recorded = match outcome {
-            Ok(()) => self.store.run(move |db| db.webhook_delivered(&event_id, &webhook_id, &clock::now())).await,
+            Ok(()) => match self.store.db().await {
+                Ok(mut db) => db.webhook_delivered(&event_id, &webhook_id, &clock::now()).await,
+                Err(e) => Err(e),
+            },
             Err(error) => {
                 let retry = self.settings.retry_after(attempts);
                 match retry {
@@ -286,9 +292,12 @@ impl Worker {
                     ),
                 }
                 let retry_at = retry.map(|wait| clock::unix_ms() + millis(wait));
-                self.store
-                    .run(move |db| db.webhook_attempt_failed(&event_id, &webhook_id, &error, retry_at, &clock::now()))
-                    .await
+                match self.store.db().await {
+                    Ok(mut db) => {
+                        db.webhook_attempt_failed(&event_id, &webhook_id, &error, retry_at, &clock::now()).await
+                    }
+                    Err(e) => Err(e),
+                }
             }
         };
         if let Err(e) = recorded {

@@ -12,10 +12,11 @@
 //!   each webhook's own secret.
 //!
 //! The hub never waits for a delivery: recording an event is two small inserts inside a transaction it makes anyway,
-//! and the worker runs on its own task, reaching the store only through [`crate::store::Store::run`].
+//! and the worker runs on its own task, reaching the store through [`crate::store::Store::db`].
 
 pub mod delivery;
 pub mod endpoints;
+pub mod shared_key;
 pub mod signing;
 pub mod standard;
 pub mod targets;

@@ -172,6 +172,12 @@ impl Signer {
         })
     }
 
+    /// A new private key as PKCS#8 PEM, for a store that keeps it itself (the Postgres store keeps the nodes' one
+    /// key in its database). Slow: RSA key generation.
+    pub fn new_key_pem() -> Result<String, KeyError> {
+        Ok(KeyPair::new()?.1)
+    }
+
     /// A signer for a PKCS#8 PEM private key (`-----BEGIN PRIVATE KEY-----`).
     pub fn from_pem(pem: &str) -> Result<Signer, String> {
         let key = RsaPrivateKey::from_pkcs8_pem(pem).map_err(|e| e.to_string())?;
@@ -223,6 +229,23 @@ impl Signer {
             }
             Err(e) => tracing::error!(error = %e, "could not take up the webhook signing key rotation"),
         }
+    }
+
+    /// Announces a rotation's new key (PKCS#8 PEM) that signs from `switch_at_ms` (unix ms), as [`Signer::look`]
+    /// does for one made on the data directory; for keys kept in the store (see [`super::shared_key`]). The same
+    /// rotation announced again changes nothing.
+    pub fn announce(&self, next_pem: &str, switch_at_ms: i64) -> Result<(), String> {
+        let known = self.keys.read().unwrap_or_else(PoisonError::into_inner).next.as_ref().map(|(_, at)| *at);
+        if known == Some(switch_at_ms) {
+            return Ok(());
+        }
+        let key = KeyPair::from_key(RsaPrivateKey::from_pkcs8_pem(next_pem).map_err(|e| e.to_string())?)?;
+        let mut keys = self.keys.write().unwrap_or_else(PoisonError::into_inner);
+        // What signs now stays the current key (a finished rotation's new key, if there was one).
+        keys.current = keys.signing_at(crate::clock::unix_ms()).clone();
+        keys.next = Some((Arc::new(key), switch_at_ms));
+        tracing::info!(signs_from = %format_ms(switch_at_ms), "webhook signing key rotation announced");
+        Ok(())
     }
 
     fn signing_key(&self, now_ms: i64) -> Arc<KeyPair> {
@@ -288,7 +311,12 @@ pub fn rotate(dir: &Path, window: Duration) -> Result<Rotation, KeyError> {
 
 /// `--rotate-webhook-signing-key`: [`rotate`], and what it did on standard output (the new public key, PEM, last).
 pub fn rotate_and_report(dir: &Path, window: Duration) -> anyhow::Result<()> {
-    let rotation = rotate(dir, window)?;
+    report(&rotate(dir, window)?);
+    Ok(())
+}
+
+/// What a rotation did, on standard output (the new public key, PEM, last).
+pub fn report(rotation: &Rotation) {
     println!(
         "webhook signing key rotated: a running server lists the new key in /.well-known/webhooks.json within {} s \
          (or from its next start), and it signs from {}",
@@ -296,7 +324,6 @@ pub fn rotate_and_report(dir: &Path, window: Duration) -> anyhow::Result<()> {
         format_ms(rotation.switch_at_ms)
     );
     print!("{}", rotation.public_key_pem);
-    Ok(())
 }
 
 /// The switch time of a rotation; at once if the file is missing or damaged.

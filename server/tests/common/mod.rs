@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod postgres;
+
 use endsession_protocol::{ClientFrame, ServerFrame, PROTOCOL_VERSION, WS_PATH};
 use endsession_server::api_token::{ApiToken, Scope};
 use endsession_server::config::Config;
@@ -33,6 +35,9 @@ pub struct TestServer {
     /// What it was started with (the API tokens aside), for [`TestServer::restart`].
     config: Config,
     dir: TempDir,
+    /// The Postgres database of a node started with one ([`TestServer::nodes_on_postgres`]), dropped with the last
+    /// node.
+    database: Option<std::sync::Arc<postgres::TestDatabase>>,
 }
 
 /// An app and a meeting in it.
@@ -62,9 +67,11 @@ impl TestServer {
     /// Stops this server and starts a new one on the same data directory, as a restart (or a crash: nothing is
     /// shut down politely) does. The new one has a new port.
     pub async fn restart(self) -> Self {
-        let TestServer { server, config, dir, .. } = self;
+        let TestServer { server, config, dir, database, .. } = self;
         drop(server);
-        Self::start_in(dir, config).await
+        let mut restarted = Self::start_in(dir, config).await;
+        restarted.database = database;
+        restarted
     }
 
     /// `count` nodes started at once on one new data directory (several nodes on one store, as a balancer's
@@ -79,6 +86,26 @@ impl TestServer {
         std::iter::once(first).chain(others).collect()
     }
 
+    /// `count` nodes started at once on one new Postgres database (`--database`), each with a data directory of its
+    /// own (unused: the store, the secrets and the signing key are all in the database), each config changed by
+    /// `configure`. None when there is no Postgres to test on (see [`postgres::postgres_url`]).
+    pub async fn nodes_on_postgres(count: usize, configure: impl Fn(&mut Config)) -> Option<Vec<Self>> {
+        let database = std::sync::Arc::new(postgres::TestDatabase::create().await?);
+        let mut config = Config::local(tempfile::tempdir().unwrap().path());
+        configure(&mut config);
+        config.database = Some(database.url.clone());
+        let nodes = (0..count).map(|_| {
+            let dir = tempfile::tempdir().unwrap();
+            let config = Config { data: dir.path().to_owned(), ..config.clone() };
+            Self::start_in(dir, config)
+        });
+        let mut nodes = futures_util::future::join_all(nodes).await;
+        for node in &mut nodes {
+            node.database = Some(database.clone());
+        }
+        Some(nodes)
+    }
+
     async fn start_in(dir: TempDir, config: Config) -> Self {
         let mut started = config.clone();
         let token =
@@ -91,7 +118,7 @@ impl TestServer {
         ];
         let server = endsession_server::start(started).await.unwrap();
         let base = format!("http://{}", server.addr());
-        TestServer { server, http: reqwest::Client::new(), base, config, dir }
+        TestServer { server, http: reqwest::Client::new(), base, config, dir, database: None }
     }
 
     /// URL of a RealtimeKit path of an account, e.g. `kit_of("acct-1", "/apps")`.

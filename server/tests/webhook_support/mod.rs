@@ -152,10 +152,13 @@ pub async fn subscribe(server: &TestServer, meeting: &Meeting, url: &str, events
 }
 
 /// Waits (at most `within`) until `check` returns Some.
-pub async fn eventually<T>(within: Duration, what: &str, mut check: impl FnMut() -> Option<T>) -> T {
+pub async fn eventually<T, Fut>(within: Duration, what: &str, mut check: impl FnMut() -> Fut) -> T
+where
+    Fut: std::future::Future<Output = Option<T>>,
+{
     let deadline = Instant::now() + within;
     loop {
-        if let Some(value) = check() {
+        if let Some(value) = check().await {
             return value;
         }
         assert!(Instant::now() < deadline, "{what}: not within {within:?}");
