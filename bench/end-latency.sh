@@ -4,23 +4,28 @@
 # server (tokio-tungstenite, no session logic) broadcasting one frame of the same size to the same N clients.
 # Also: server RSS per idle connected participant, and joins per second with N already connected.
 #
-# Usage: bench/end-latency.sh [--isolate] [--webhook] [--perf DIR]   (N="1000 5000 10000" by default; e.g. N="20 1000" ...)
+# Usage: bench/end-latency.sh [--isolate] [--webhook] [--perf DIR] [--nodes K]   (N="1000 5000 10000" by default; e.g. N="20 1000" ...)
 #   --isolate  the server (and the floor) on some cores, the load generator on the others (taskset); without it, all
 #              share every core. The run prints which cores each side got.
 #   --webhook  a webhook for meeting.participantLeft and meeting.ended is registered (to a sink in the bench), so
 #              the end also writes one outbox event per participant.
 #   --perf DIR perf record of each server around the end and during the join burst (DIR/ours.data, ...).
-# Writes bench/out/end-latency-N-{shared,isolated}[-webhook].json and the chart bench/latency.svg (every mode run
-# so far); updates nothing else. Reports, never asserts.
+#   --nodes K  no floor: instead, in the same run and with the same N, one node, one node on Redis, and K nodes
+#              (2-16) on a private redis-server (free port, --save '' --appendonly no, killed after) sharing one
+#              SQLite --data directory; the guests join round-robin over the K nodes, the host (first node) calls
+#              kickAll. CPU and RSS are summed over the nodes (Redis's CPU printed beside). Needs redis-server.
+# Writes bench/out/end-latency-N-{shared,isolated}[-webhook][-nodesK].json and the chart bench/latency.svg (every
+# floor mode run so far); updates nothing else. Reports, never asserts.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N="${N:-1000 5000 10000}"
-mode=shared; suffix=; extra=()
+mode=shared; suffix=; nodes=; extra=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --isolate) mode=isolated; extra+=(--isolate) ;;
     --webhook) suffix=-webhook; extra+=(--webhook) ;;
     --perf) extra+=(--perf "$2"); shift ;;
+    --nodes) nodes="-nodes$2"; extra+=(--nodes "$2"); shift ;;
     *) echo "unknown argument $1 (see the usage at the top of $0)" >&2; exit 2 ;;
   esac
   shift
@@ -40,8 +45,11 @@ echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -
 for n in $N; do
   echo "load before N=$n: $(uptime | sed 's/.*load average: //')"
   "$target/release/end-latency" --n "$n" --server-bin "$target/release/endsession-server" \
-    --floor-bin "$target/release/bench-floor" --json "bench/out/end-latency-$n-$mode$suffix.json" ${extra[@]+"${extra[@]}"}
+    --floor-bin "$target/release/bench-floor" --json "bench/out/end-latency-$n-$mode$suffix$nodes.json" ${extra[@]+"${extra[@]}"}
 done
+
+# The nodes comparison is printed above and kept in its JSON; the table and chart below are of the floor runs.
+[ -n "$nodes" ] && exit 0
 
 # The table and the chart, from the JSON of this run and of the other mode's last run if there is one.
 runs=()

@@ -11,6 +11,7 @@
 
 pub mod floor;
 pub mod isolate;
+pub mod redis;
 
 use anyhow::{anyhow, bail, Context, Result};
 use endsession_protocol::{ClientFrame, LeaveState, ServerFrame, PROTOCOL_VERSION, WS_PATH};
@@ -239,9 +240,10 @@ pub enum Stage {
     BeforeEnd,
 }
 
-/// Connects `n` clients (the last `probe` of them timed for the join rate), returns their waiting tasks.
+/// Connects `n` clients (the last `probe` of them timed for the join rate), client i to `addrs[i % addrs.len()]`;
+/// returns their waiting tasks.
 async fn connect_all(
-    addr: SocketAddr,
+    addrs: &[SocketAddr],
     target: &Target,
     n: usize,
     stage: &mut impl AsyncFnMut(Stage),
@@ -259,6 +261,7 @@ async fn connect_all(
         let (ready_tx, mut ready_rx) = tokio::sync::mpsc::unbounded_channel::<Result<()>>();
         for i in from..to {
             let (gate, target, ready) = (gate.clone(), target.clone(), ready_tx.clone());
+            let addr = addrs[i % addrs.len()];
             waiting.push(tokio::spawn(async move {
                 let permit = gate.acquire_owned().await.expect("semaphore");
                 let token = match &target {
@@ -305,11 +308,18 @@ async fn collect(waiting: Vec<tokio::task::JoinHandle<Option<Instant>>>, t0: Ins
 
 /// Ours: joins the `guests`, then the host, then the host ends the session for all. `stage` is awaited at each
 /// [`Stage`] (the caller's probes).
-pub async fn run_ours(ws_addr: SocketAddr, meeting: &Meeting, mut stage: impl AsyncFnMut(Stage)) -> Result<Run> {
+pub async fn run_ours(ws_addr: SocketAddr, meeting: &Meeting, stage: impl AsyncFnMut(Stage)) -> Result<Run> {
+    run_ours_on(&[ws_addr], meeting, stage).await
+}
+
+/// Ours over several nodes of one deployment (`--redis`, one store): guest i joins through `nodes[i % nodes.len()]`
+/// (round-robin), the host through `nodes[0]`, then the host ends the session for all. Errors if `nodes` is empty.
+pub async fn run_ours_on(nodes: &[SocketAddr], meeting: &Meeting, mut stage: impl AsyncFnMut(Stage)) -> Result<Run> {
+    let first = *nodes.first().context("no node to join through")?;
     let n = meeting.guests.len();
     let target = Target::Ours { tokens: Arc::new(meeting.guests.clone()) };
-    let (waiting, connect_s, join_rate, join_probe) = connect_all(ws_addr, &target, n, &mut stage).await?;
-    let mut host = enter(ws_addr, &target, n, Some(&meeting.host)).await.context("host")?;
+    let (waiting, connect_s, join_rate, join_probe) = connect_all(nodes, &target, n, &mut stage).await?;
+    let mut host = enter(first, &target, n, Some(&meeting.host)).await.context("host")?;
     stage(Stage::BeforeEnd).await;
 
     let t0 = Instant::now();
@@ -335,7 +345,7 @@ pub async fn run_ours(ws_addr: SocketAddr, meeting: &Meeting, mut stage: impl As
 
 /// The floor: `n` clients on the bare broadcast server, then one control client triggers the broadcast.
 pub async fn run_floor(addr: SocketAddr, n: usize, mut stage: impl AsyncFnMut(Stage)) -> Result<Run> {
-    let (waiting, connect_s, join_rate, join_probe) = connect_all(addr, &Target::Floor, n, &mut stage).await?;
+    let (waiting, connect_s, join_rate, join_probe) = connect_all(&[addr], &Target::Floor, n, &mut stage).await?;
     let mut control = enter(addr, &Target::Floor, n, None).await.context("control")?;
     stage(Stage::BeforeEnd).await;
     let t0 = Instant::now();
