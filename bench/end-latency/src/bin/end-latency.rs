@@ -345,9 +345,11 @@ async fn main() -> Result<()> {
     std::fs::create_dir_all(&dir)?;
     let load_start = loadavg();
     if let Some(k) = args.nodes {
-        let report = nodes::run(&args, k.into(), split.as_ref(), &dir).await;
+        // On failure the nodes' logs (DIR/deployment-*/node-*.log) are kept and named.
+        let mut report = nodes::run(&args, k.into(), split.as_ref(), &dir)
+            .await
+            .with_context(|| format!("nodes' logs kept in {}", dir.display()))?;
         let _ = std::fs::remove_dir_all(&dir);
-        let mut report = report?;
         report["machine"] = machine;
         report["load_start"] = json!(load_start);
         report["load_end"] = json!(loadavg());
