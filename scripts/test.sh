@@ -158,7 +158,9 @@ fi
 
 if compgen -G "js/tests/*.test.mjs" >/dev/null; then
   say "node: node --test"
-  node --test $(ls js/tests/*.test.mjs | grep -v -e cloudflare-sdk -e countdown -e nodes-) >"$LOGS/node.log" 2>&1
+  # Every test and hook has a deadline (5 min), so a file that cannot finish fails instead of holding the run.
+  node --test --test-timeout=300000 $(ls js/tests/*.test.mjs | grep -v -e cloudflare-sdk -e countdown -e nodes-) \
+    >"$LOGS/node.log" 2>&1
   rc=$?
   tail -n 9 "$LOGS/node.log"
   p=$(awk '/^# pass/ {print $3}' "$LOGS/node.log")
@@ -172,7 +174,7 @@ if [ -f js/tests/cloudflare-sdk.test.mjs ]; then
   # flag (Node 22 has them by default and still accepts it). A step of its own: the other Node tests expect no
   # WebSocket global. The countdown*.test.mjs and nodes-*.test.mjs files join real participants with our client the
   # same way (nodes-*: three server processes on the private redis-server started above).
-  node --experimental-websocket --test js/tests/cloudflare-sdk.test.mjs js/tests/countdown*.test.mjs \
+  node --experimental-websocket --test --test-timeout=300000 js/tests/cloudflare-sdk.test.mjs js/tests/countdown*.test.mjs \
     js/tests/nodes-*.test.mjs >"$LOGS/node-sdk.log" 2>&1
   rc=$?
   tail -n 9 "$LOGS/node-sdk.log"

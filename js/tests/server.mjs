@@ -39,7 +39,7 @@ export async function freePort() {
 
 /**
  * Starts the server with the API token `account:secret:Realtime Admin`; resolves once it listens with
- * `{ baseURI, stop }` (`stop()` kills it and removes its data dir).
+ * `{ baseURI, stop }` (`stop()` kills it and removes its data dir; see there).
  */
 export async function startServer(account, secret) {
   assert.ok(existsSync(binary), `${binary} is missing: cargo build --release -p endsession-server`);
@@ -58,9 +58,24 @@ export async function startServer(account, secret) {
   assert.equal(server.exitCode, null, `the server exited: ${log}`);
   return {
     baseURI: `http://127.0.0.1:${port}`,
+    /**
+     * Kills the server and, once it has exited, removes its data dir; never throws, so an `after` hook that calls
+     * it goes on to close what else it holds (a hook that threw left a receiver open and the test file running).
+     * Resolves when the dir is gone. Removing before the exit raced the server's last WAL writes (ENOTEMPTY).
+     */
     stop() {
+      const exited =
+        server.exitCode !== null || server.signalCode !== null
+          ? Promise.resolve()
+          : new Promise((ok) => server.once('exit', ok));
       server.kill();
-      rmSync(data, { recursive: true, force: true });
+      return exited.then(() => {
+        try {
+          rmSync(data, { recursive: true, force: true, maxRetries: 5 });
+        } catch (error) {
+          console.error(`could not remove ${data}: ${error}`);
+        }
+      });
     },
   };
 }
