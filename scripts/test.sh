@@ -138,7 +138,9 @@ say "rust (native): cargo test --workspace"
 cargo test --workspace >"$LOGS/cargo.log" 2>&1
 rc=$?
 tail -n 5 "$LOGS/cargo.log"
-[ $rc -ne 0 ] && grep -E '^(failures:|---- |test .* FAILED|error)' "$LOGS/cargo.log" | head -40
+# On a failure: each failed test's name, and the first lines of what it printed (its panic message).
+[ $rc -ne 0 ] && awk '/^---- .* stdout ----$/ {n = 25} n > 0 {print; n--; next} /^test .* FAILED$|^error/' "$LOGS/cargo.log" \
+  | head -120
 read -r p f < <(cargo_counts "$LOGS/cargo.log")
 tally "cargo test" "$p" "$f" "$rc"
 
