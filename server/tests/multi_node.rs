@@ -394,6 +394,60 @@ async fn a_session_whose_node_died_with_everyone_on_it_ends_all_participants_lef
     }
 }
 
+async fn a_grace_timer_that_dies_with_its_node_still_removes_the_absent_participant(on: On) {
+    const GRACE: Duration = Duration::from_secs(3);
+    let Some(mut nodes) = three_nodes_with(on, |config| config.reconnect_grace = GRACE).await else { return };
+    let meeting = nodes[0].meeting().await;
+    let (_, host_token) = nodes[0].host(&meeting).await;
+    let (mut host, _) = nodes[0].join(&host_token).await;
+    let (guest_id, guest_token) = nodes[1].guest(&meeting).await;
+    let (guest, _) = nodes[1].join(&guest_token).await;
+    assert!(matches!(host.recv().await, ServerFrame::ParticipantJoined { participant } if participant.id == guest_id));
+
+    // The guest's socket drops while node B is alive: B makes it absent and times its grace. Then B dies with
+    // that timer, and the guest never comes back.
+    guest.drop_abruptly();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    drop(nodes.remove(1));
+    assert_eq!(
+        within(&mut host, Duration::from_secs(20)).await,
+        ServerFrame::ParticipantLeft { participant_id: guest_id }
+    );
+    let (_, live) = nodes[1].active_session(&meeting).await;
+    assert_eq!((&live["data"]["status"], &live["data"]["live_participants"]), (&json!("LIVE"), &json!(1)), "{live}");
+}
+
+async fn an_emptied_session_whose_keep_alive_timer_died_with_its_node_still_ends(on: On) {
+    let Some(mut nodes) = three_nodes(on).await else { return };
+    let app = nodes[0].admin(Method::POST, "/apps", Some(json!({ "name": "keep-alive" }))).await;
+    let app_id = app["app"]["id"].as_str().unwrap().to_owned();
+    let body = json!({ "title": "K", "session_keep_alive_time_in_secs": 3 });
+    let meeting = nodes[0].admin(Method::POST, &format!("/{app_id}/meetings"), Some(body)).await;
+    let meeting = Meeting { app_id, id: meeting["id"].as_str().unwrap().to_owned() };
+    let (_, token) = nodes[2].guest(&meeting).await;
+    let (mut ws, session) = nodes[2].join(&token).await;
+    // The last participant leaves through node C, which times the keep-alive; then node C dies with that timer.
+    ws.send(&ClientFrame::Leave).await;
+    assert!(matches!(ws.until_closed().await.as_slice(), [ServerFrame::RoomLeft { state: LeaveState::Left, .. }]));
+    drop(nodes.remove(2));
+
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let ended = loop {
+        let (_, live) = nodes[0].active_session(&meeting).await;
+        if live["data"]["status"] == "ENDED" {
+            break live["data"].clone();
+        }
+        assert!(tokio::time::Instant::now() < deadline, "an emptied session stayed live after its node died: {live}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!((&ended["id"], &ended["reason"]), (&json!(session), &json!("ALL_PARTICIPANTS_LEFT")), "{ended}");
+    // Dated when the last participant left, as when the keep-alive runs out on a live node.
+    let path = format!("/{}/sessions/{session}/participants", meeting.app_id);
+    let stays = nodes[0].admin(Method::GET, &path, None).await;
+    let left = stays["participants"].as_array().unwrap().iter().filter_map(|s| s["left_at"].as_str()).max();
+    assert_eq!(ended["ended_at"].as_str(), left, "{ended} {stays}");
+}
+
 /// Each scenario twice: the three nodes on one SQLite data directory, and on one Postgres database.
 macro_rules! on_each_store {
     ($($name:ident),* $(,)?) => {
@@ -425,4 +479,6 @@ on_each_store!(
     a_participant_whose_socket_drops_resumes_through_another_node_and_the_others_see_no_leave,
     when_a_node_dies_its_participants_resume_through_another_and_those_who_do_not_are_removed,
     a_session_whose_node_died_with_everyone_on_it_ends_all_participants_left,
+    a_grace_timer_that_dies_with_its_node_still_removes_the_absent_participant,
+    an_emptied_session_whose_keep_alive_timer_died_with_its_node_still_ends,
 );

@@ -181,7 +181,8 @@ impl HubBase {
 }
 
 /// A timer of a live session: what to do when it runs out, unless its generation is stale (the participant came
-/// back, somebody joined, the countdown was cancelled or replaced).
+/// back, somebody joined, the countdown was cancelled or replaced). Plain data: `RedisHub` keeps it in Redis too.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub(super) enum Timer {
     /// The reconnect grace of an absent participant.
     Expiry { participant_id: String, generation: u64 },

@@ -19,16 +19,15 @@
 //!   (never a socket write: the guarantee that fan-out only queues holds). Every frame goes through pub/sub, the
 //!   node's own too, so one connection's frames keep their order whichever node decided them.
 //! - **Timers** (reconnect grace, keep-alive, countdown) run on the node whose transition started them; they take
-//!   the lock like any transition and check their generation, as in `LocalHub`.
+//!   the lock like any transition and check their generation, as in `LocalHub`. Each is also on record in Redis
+//!   with its due time, written by the release script with the room, so another node runs it if its node died
+//!   (see `redis_timers.rs`).
 //!
 //! - **Dead nodes** (see `redis_watch.rs`): each node stamps itself alive in Redis every second and sweeps the live
 //!   meetings; the connections of a node whose stamp lapsed are treated as dropped (the grace runs on the sweeping
-//!   node, so their participants may resume through any node), and a countdown overdue because its timer died with
-//!   its node ends.
+//!   node, so their participants may resume through any node), and the timers its death left overdue run there.
 //!
-//! Not covered yet: a reconnect-grace or keep-alive timer that was already running on a node when it died is lost
-//! with it (an absent participant of that node stays absent until it resumes or the session ends otherwise); a
-//! lost pub/sub connection is re-established, but frames published meanwhile are not replayed.
+//! Not covered yet: a lost pub/sub connection is re-established, but frames published meanwhile are not replayed.
 
 use super::countdown::Countdowns;
 use super::hub_core::{HubBase, HubCore, Timer};
@@ -50,6 +49,8 @@ mod bus;
 mod hub;
 #[path = "redis_lock.rs"]
 mod lease;
+#[path = "redis_timers.rs"]
+mod timers;
 #[path = "redis_watch.rs"]
 mod watch;
 use lease::{RELEASE, UNLOCK};
@@ -78,6 +79,9 @@ struct Inner {
     watcher: Mutex<Option<tokio::task::JoinHandle<()>>>,
     /// `endsession:{cluster}`: the keys of the nodes that share this store (see [`RedisHub::connect`]).
     prefix: String,
+    /// Timers started under a meeting's lease and not yet written to Redis: (meeting id, due unix ms, entry); the
+    /// release of that lease writes them (see `redis_timers.rs`).
+    unsaved_timers: Mutex<Vec<(String, i64, String)>>,
 }
 
 /// The frames a transition decided, in order, for [`Inner::release`] to publish.
@@ -149,6 +153,7 @@ impl RedisHub {
             subscriber: tokio::spawn(bus::listen(client, bus::channel(node), weak.clone(), ready)),
             watcher: Mutex::default(),
             prefix: format!("endsession:{cluster}"),
+            unsaved_timers: Mutex::default(),
         });
         // Alive before it serves, so that no other node's sweep takes its first connections for a dead node's.
         inner.stamp().await?;
@@ -224,10 +229,14 @@ impl HubCore for Inner {
     }
 
     async fn timer_ran_out(self: Arc<Self>, meeting_id: String, session_id: String, timer: Timer) {
-        if let Some(mut held) = self.lock_existing(&meeting_id).await {
-            self.timer_in_room(&mut held.room, &meeting_id, &session_id, timer).await;
-            self.release(held).await;
-        }
+        let due = timers::Due { meeting_id, session_id, timer };
+        let entry = due.entry();
+        self.run_due(due, entry).await;
+    }
+
+    /// Sleeps here and is on record in Redis, so that another node runs it if this one dies.
+    fn spawn_timer(self: &Arc<Self>, meeting_id: &str, session_id: &str, delay: Duration, timer: Timer) {
+        self.start_timer(meeting_id, session_id, delay, timer);
     }
 }
 

@@ -7,11 +7,12 @@ use crate::store::{new_id, StoreError};
 use redis::AsyncCommands;
 use std::time::Duration;
 
-/// KEYS: lock, room, the set of live meetings. ARGV: lease token, room JSON ('' to delete the room), meeting id,
-/// then channel and message pairs.
-/// Returns 1 if the lease was still ours (saved, published, released), 0 if not (nothing done).
-// Hand-written: the compare-and-delete of a lease is the Redis documentation's own pattern, extended with the save
-// and the publishes so that they happen only under the lease.
+/// KEYS: lock, room, the set of live meetings, the sorted set of timers. ARGV: lease token, room JSON ('' to delete
+/// the room), meeting id, the number n of timers started, then n (due unix ms, timer) pairs, then channel and message
+/// pairs.
+/// Returns 1 if the lease was still ours (saved, timers recorded, published, released), 0 if not (nothing done).
+// Hand-written: the compare-and-delete of a lease is the Redis documentation's own pattern, extended with the save,
+// the timers and the publishes so that they happen only under the lease, together.
 pub(super) const RELEASE: &str = r"
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 if ARGV[2] == '' then
@@ -21,7 +22,9 @@ else
   redis.call('SET', KEYS[2], ARGV[2])
   redis.call('SADD', KEYS[3], ARGV[3])
 end
-for i = 4, #ARGV, 2 do redis.call('PUBLISH', ARGV[i], ARGV[i + 1]) end
+local timers_end = 4 + 2 * tonumber(ARGV[4])
+for i = 5, timers_end, 2 do redis.call('ZADD', KEYS[4], ARGV[i], ARGV[i + 1]) end
+for i = timers_end + 1, #ARGV, 2 do redis.call('PUBLISH', ARGV[i], ARGV[i + 1]) end
 redis.call('DEL', KEYS[1])
 return 1
 ";
@@ -88,28 +91,26 @@ impl Inner {
         Ok(Held { meeting_id: meeting_id.to_owned(), token, room, sink })
     }
 
-    /// Locks the meeting's room only if a session is live.
+    /// Locks the meeting's room only if a session is live; None (logged) if none is, or on an error.
     pub(super) async fn lock_existing(&self, meeting_id: &str) -> Option<Held> {
+        self.try_lock_existing(meeting_id).await.unwrap_or_else(|e| {
+            tracing::error!(meeting_id, error = %e, "could not lock a live session");
+            None
+        })
+    }
+
+    /// Locks the meeting's room only if a session is live: Ok(None) if none is.
+    pub(super) async fn try_lock_existing(&self, meeting_id: &str) -> Result<Option<Held>, StoreError> {
         let mut redis = self.redis.clone();
-        match redis.exists::<_, bool>(self.room_key(meeting_id)).await {
-            Ok(false) => return None,
-            Ok(true) => {}
-            Err(e) => {
-                tracing::error!(meeting_id, error = %e, "redis: could not look up a live session");
-                return None;
-            }
+        if !redis.exists::<_, bool>(self.room_key(meeting_id)).await.map_err(live_error)? {
+            return Ok(None);
         }
-        match self.lock(meeting_id).await {
-            Ok(held) if held.room.is_idle() => {
-                self.release(held).await;
-                None
-            }
-            Ok(held) => Some(held),
-            Err(e) => {
-                tracing::error!(meeting_id, error = %e, "could not lock a live session");
-                None
-            }
+        let held = self.lock(meeting_id).await?;
+        if held.room.is_idle() {
+            self.release(held).await;
+            return Ok(None);
         }
+        Ok(Some(held))
     }
 
     /// Gives the lease back without saving anything (a load that failed).
@@ -134,8 +135,13 @@ impl Inner {
         let frames = std::mem::take(&mut *sink.lock().unwrap_or_else(|p| p.into_inner()));
         // Freed off the async workers: an ended session may hold thousands of members.
         tokio::task::spawn_blocking(move || drop(room));
+        let timers = self.take_unsaved_timers(&meeting_id);
         let mut invocation = self.release.key(self.lock_key(&meeting_id));
-        invocation.key(self.room_key(&meeting_id)).key(self.live_key()).arg(&token).arg(state).arg(&meeting_id);
+        invocation.key(self.room_key(&meeting_id)).key(self.live_key()).key(self.timers_key());
+        invocation.arg(&token).arg(state).arg(&meeting_id).arg(timers.len());
+        for (at, entry) in timers {
+            invocation.arg(at).arg(entry);
+        }
         for (node, message) in bus::messages(frames) {
             invocation.arg(bus::channel(node)).arg(message);
         }

@@ -2,12 +2,12 @@
 //! [`ALIVE_FOR`] after the last stamp), and sweeps the live meetings of its store with the same tick. A connection
 //! whose node has lapsed (the node died: SIGKILL, crash, lost network) is treated as dropped: its participant is
 //! absent for the reconnect grace, timed by the sweeping node, so it may resume through any node and is removed if it
-//! does not (the session ends `ALL_PARTICIPANTS_LEFT` if that empties it); a countdown whose timer died with its node
-//! ends once it is [`COUNTDOWN_SLACK`] overdue. Several nodes may sweep at once: the lease serializes them, and a
-//! connection already dropped is not dropped twice.
+//! does not (the session ends `ALL_PARTICIPANTS_LEFT` if that empties it). The same tick runs the timers a dead node
+//! left overdue (`redis_timers.rs`): a reconnect grace, a keep-alive, a countdown. Several nodes may sweep at once:
+//! the lease serializes them, a connection already dropped is not dropped twice, and a timer that already ran does
+//! nothing.
 
 use super::{Countdowns, HubCore, Inner, Remote, Sink};
-use crate::clock;
 use crate::hub::hub_core::Ticker;
 use crate::hub::room::{Room, RoomSnapshot};
 use crate::hub::Seat;
@@ -20,8 +20,6 @@ use std::time::Duration;
 pub const HEARTBEAT: Duration = Duration::from_secs(1);
 /// How long a stamp lasts: a node missing three stamps in a row is dead.
 pub const ALIVE_FOR: Duration = Duration::from_secs(3);
-/// How far past its end a countdown may be before a sweep ends it (its own node's timer ends it first if alive).
-pub const COUNTDOWN_SLACK: Duration = Duration::from_secs(2);
 
 pub(super) fn alive_key(node: u64) -> String {
     format!("endsession:alive:{node}")
@@ -53,6 +51,9 @@ pub(super) async fn watch(inner: Weak<Inner>) {
         if let Err(e) = sweep(&inner).await {
             tracing::warn!(error = %e, "redis: could not sweep the live sessions");
         }
+        if let Err(e) = inner.run_overdue_timers().await {
+            tracing::warn!(error = %e, "redis: could not run the overdue timers");
+        }
     }
 }
 
@@ -74,20 +75,15 @@ async fn sweep(inner: &Arc<Inner>) -> redis::RedisResult<()> {
             }
             dead |= !alive[&node];
         }
-        if dead || overdue(&room) {
+        if dead {
             settle_dead(inner, &meeting_id, &alive).await;
         }
     }
     Ok(())
 }
 
-fn overdue(room: &Room<Remote>) -> bool {
-    let slack = i64::try_from(COUNTDOWN_SLACK.as_millis()).unwrap_or(i64::MAX);
-    room.countdown().is_some_and(|c| c.ends_at_ms.saturating_add(slack) < clock::unix_ms())
-}
-
 /// Under the lease: drops the connections of dead nodes (`alive` as this sweep found them; a node it did not look
-/// at is taken as alive), and ends an overdue countdown.
+/// at is taken as alive).
 async fn settle_dead(inner: &Arc<Inner>, meeting_id: &str, alive: &HashMap<u64, bool>) {
     let Some(mut held) = inner.lock_existing(meeting_id).await else { return };
     let Some(session_id) = held.room.live_session_id().map(str::to_owned) else {
@@ -103,10 +99,6 @@ async fn settle_dead(inner: &Arc<Inner>, meeting_id: &str, alive: &HashMap<u64, 
         let seat =
             Seat { meeting_id: meeting_id.to_owned(), session_id: session_id.clone(), participant_id, conn_id: conn };
         inner.settle(&seat, departure).await;
-    }
-    if overdue(&held.room) {
-        let generation = held.room.countdown().map(|c| c.generation).unwrap_or_default();
-        inner.countdown_in_room(&mut held.room, meeting_id, &session_id, generation).await;
     }
     if !held.room.is_idle() {
         inner.watch_hosts(&mut held.room, meeting_id).await;
