@@ -28,7 +28,7 @@ pub mod ws;
 use crate::api_token::ApiTokens;
 use crate::config::Config;
 use crate::dev::DevSeed;
-use crate::hub::{Hub, LocalHub, RedisHub};
+use crate::hub::{Detached, Hub, LocalHub, RedisHub};
 use crate::state::AppState;
 use crate::store::{Dialect, Store};
 use crate::token::TokenKeys;
@@ -121,6 +121,9 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
             (hub.clone(), Halt::Local(hub))
         }
     };
+    // Every transition runs to its end whatever becomes of its caller (a REST handler past its deadline, a client
+    // that hangs up): see `hub/detached.rs`.
+    let hub: Arc<dyn Hub> = Arc::new(Detached::new(hub));
     // Made on the first start (a fraction of a second), read on later ones.
     let signer = match store.dialect() {
         Dialect::Sqlite => {

@@ -28,9 +28,13 @@
 //!   admitted after the end;
 //! - a countdown to the end (`graceSeconds`, or `NO_HOST`) is stored before anyone is told, its timer is the
 //!   server's (it survives the host leaving and, through the store, a restart), and joiners during it get
-//!   `sessionEnding` right after `Joined` (which also carries it, as `sessionEnding`).
+//!   `sessionEnding` right after `Joined` (which also carries it, as `sessionEnding`);
+//! - a transition runs to its end whatever becomes of its caller (the server wraps its hub in [`Detached`]): an end
+//!   whose REST handler timed out is still recorded and told to everyone, and a join whose connection gave up is
+//!   undone as a dropped connection.
 
 mod countdown;
+mod detached;
 mod hub_core;
 mod local;
 mod outbox;
@@ -38,6 +42,7 @@ mod redis;
 pub mod room;
 mod transitions;
 
+pub use detached::Detached;
 pub use local::{LocalHub, ALIVE_STAMP};
 pub use outbox::{Deliver, Inbox, Outbound, Outbox, Queued};
 pub use redis::RedisHub;
