@@ -448,6 +448,67 @@ async fn an_emptied_session_whose_keep_alive_timer_died_with_its_node_still_ends
     assert_eq!(ended["ended_at"].as_str(), left, "{ended} {stays}");
 }
 
+/// A TCP relay to Redis that can be cut: every relayed connection closed, and new ones refused.
+struct RedisLink {
+    url: String,
+    relay: tokio::task::JoinHandle<()>,
+}
+
+impl RedisLink {
+    async fn to(redis_url: &str) -> RedisLink {
+        let target = redis_url.trim_start_matches("redis://").trim_end_matches('/').to_owned();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("redis://{}", listener.local_addr().unwrap());
+        let relay = tokio::spawn(async move {
+            let mut pipes = tokio::task::JoinSet::new();
+            while let Ok((mut client, _)) = listener.accept().await {
+                let target = target.clone();
+                pipes.spawn(async move {
+                    if let Ok(mut redis) = tokio::net::TcpStream::connect(&target).await {
+                        let _ = tokio::io::copy_bidirectional(&mut client, &mut redis).await;
+                    }
+                });
+            }
+        });
+        RedisLink { url, relay }
+    }
+
+    /// Cuts the link: the listener and every relayed connection go (the JoinSet aborts its pipes when dropped).
+    fn cut(&self) {
+        self.relay.abort();
+    }
+}
+
+async fn a_node_cut_from_redis_sends_its_participants_to_resume_through_another(on: On) {
+    const GRACE: Duration = Duration::from_secs(10);
+    let Some(nodes) = three_nodes_with(on, |config| config.reconnect_grace = GRACE).await else { return };
+    let link = RedisLink::to(&redis_url().expect("three nodes run on redis")).await;
+    let cut_off = nodes[0].another_node(|config| config.redis = Some(link.url.clone())).await;
+    let meeting = nodes[0].meeting().await;
+    let (_, host_token) = nodes[0].host(&meeting).await;
+    let (mut host, session) = nodes[0].join(&host_token).await;
+    let (guest_id, guest_token) = cut_off.guest(&meeting).await;
+    let (mut guest, _) = cut_off.join(&guest_token).await;
+    assert!(matches!(host.recv().await, ServerFrame::ParticipantJoined { participant } if participant.id == guest_id));
+
+    // The node stays up, but loses Redis: within seconds it closes the guest's socket with 1013 (try again) …
+    link.cut();
+    let code = tokio::time::timeout(Duration::from_secs(15), guest.close_code()).await;
+    assert_eq!(code.expect("the socket of a node cut from Redis stayed open"), Some(1013));
+    // … and the guest resumes the same session through another node; the host never sees it leave.
+    let (mut resumed, answer) = nodes[1].join_with(&guest_token, Some(&session)).await;
+    match answer {
+        ServerFrame::Joined { session_id, reconnected, .. } => {
+            assert_eq!((session_id.as_str(), reconnected), (session.as_str(), true))
+        }
+        other => panic!("expected joined, got {other:?}"),
+    }
+    host.send(&ClientFrame::kick_all(1)).await;
+    assert_eq!(told_ended(&mut resumed, &session).await.0, Some(EndReason::HostEndedMeeting));
+    let frames = host.until_closed().await;
+    assert!(!frames.iter().any(|f| matches!(f, ServerFrame::ParticipantLeft { .. })), "{frames:?}");
+}
+
 /// Each scenario twice: the three nodes on one SQLite data directory, and on one Postgres database.
 macro_rules! on_each_store {
     ($($name:ident),* $(,)?) => {
@@ -481,4 +542,5 @@ on_each_store!(
     a_session_whose_node_died_with_everyone_on_it_ends_all_participants_left,
     a_grace_timer_that_dies_with_its_node_still_removes_the_absent_participant,
     an_emptied_session_whose_keep_alive_timer_died_with_its_node_still_ends,
+    a_node_cut_from_redis_sends_its_participants_to_resume_through_another,
 );

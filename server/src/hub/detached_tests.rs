@@ -18,7 +18,7 @@ async fn room_left(inbox: &mut Inbox, bound: Duration) -> Option<LeaveState> {
                     return Some(state);
                 }
             }
-            Queued::Lagging | Queued::Closed => return None,
+            Queued::Lagging | Queued::Reconnect | Queued::Closed => return None,
         }
     }
 }

@@ -56,6 +56,8 @@ struct Queue {
     ready: Notify,
     /// A message did not fit: the connection is too far behind and must close.
     overflowed: AtomicBool,
+    /// The hub can no longer vouch for what it queues here (see [`Outbox::reconnect`]): the connection must close.
+    reconnect: AtomicBool,
     /// Live [`Outbox`]es; at 0, the hub let go of this connection.
     senders: AtomicUsize,
     /// The [`Inbox`] was dropped: queue nothing more.
@@ -76,10 +78,19 @@ impl Outbox {
             capacity: capacity.max(1),
             ready: Notify::new(),
             overflowed: AtomicBool::new(false),
+            reconnect: AtomicBool::new(false),
             senders: AtomicUsize::new(1),
             receiver_gone: AtomicBool::new(false),
         });
         (Outbox { queue: queue.clone() }, Inbox { queue })
+    }
+
+    /// Asks the connection to close so that its client reconnects (to any node) and resumes: the hub lost what it
+    /// needs to keep this connection in step (a node cut from Redis). [`Inbox::next`] answers
+    /// [`Queued::Reconnect`] before anything still queued.
+    pub fn reconnect(&self) {
+        self.queue.reconnect.store(true, Ordering::Release);
+        self.queue.ready.notify_one();
     }
 }
 
@@ -136,6 +147,8 @@ pub enum Queued {
     Message(Outbound),
     /// A message did not fit: close the connection (it catches up when it resumes).
     Lagging,
+    /// The hub asked the connection to reconnect ([`Outbox::reconnect`]): close it; the client resumes.
+    Reconnect,
     /// The hub let go of this connection.
     Closed,
 }
@@ -145,6 +158,9 @@ impl Inbox {
     /// Cancel-safe (for `select!`): a message is taken off the queue only when it is returned.
     pub async fn next(&mut self) -> Queued {
         loop {
+            if self.queue.reconnect.load(Ordering::Acquire) {
+                return Queued::Reconnect;
+            }
             if self.queue.overflowed.swap(false, Ordering::AcqRel) {
                 return Queued::Lagging;
             }
@@ -165,6 +181,20 @@ impl Inbox {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn reconnect_is_answered_before_anything_queued_and_wakes_a_waiting_inbox() {
+        let (outbox, mut inbox) = Outbox::bounded(4);
+        outbox.deliver(Outbound::Frame(Utf8Bytes::from("a".to_owned())));
+        outbox.reconnect();
+        assert_eq!(inbox.next().await, Queued::Reconnect);
+        let (outbox, mut inbox) = Outbox::bounded(4);
+        let waiting = tokio::spawn(async move { inbox.next().await });
+        tokio::task::yield_now().await;
+        outbox.reconnect();
+        let answer = tokio::time::timeout(std::time::Duration::from_secs(5), waiting).await.unwrap().unwrap();
+        assert_eq!(answer, Queued::Reconnect);
+    }
 
     #[tokio::test]
     async fn a_full_queue_drops_the_message_and_reports_lagging() {

@@ -27,7 +27,9 @@
 //!   meetings; the connections of a node whose stamp lapsed are treated as dropped (the grace runs on the sweeping
 //!   node, so their participants may resume through any node), and the timers its death left overdue run there.
 //!
-//! Not covered yet: a lost pub/sub connection is re-established, but frames published meanwhile are not replayed.
+//! - **A node cut from Redis** (its stamp failing for [`watch::ALIVE_FOR`], when the others count it dead) or whose
+//!   subscription drops (frames published meanwhile are lost to it) asks each of its connections to reconnect
+//!   (closed with 1013): their clients resume through any node and get the session's current state there.
 
 use super::countdown::Countdowns;
 use super::hub_core::{HubBase, HubCore, Timer};
@@ -217,6 +219,20 @@ impl Inner {
     /// Forgets a connection of this node (it left, dropped, or was told its last frame).
     fn forget(&self, conn: ConnId) {
         self.local.lock().unwrap_or_else(|p| p.into_inner()).remove(&conn);
+    }
+
+    /// Asks every connection of this node to reconnect ([`Outbox::reconnect`]) and forgets them: the node can no
+    /// longer keep them in step (it was cut from Redis long enough for the others to count it dead, or lost its
+    /// subscription and with it the frames published meanwhile). Their clients resume through any node.
+    fn let_go_of_everyone(&self, why: &str) {
+        let local = std::mem::take(&mut *self.local.lock().unwrap_or_else(|p| p.into_inner()));
+        if local.is_empty() {
+            return;
+        }
+        tracing::warn!(connections = local.len(), why, "asking every connection of this node to reconnect");
+        for outbox in local.values() {
+            outbox.reconnect();
+        }
     }
 }
 

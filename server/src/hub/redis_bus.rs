@@ -98,7 +98,12 @@ pub(super) async fn listen(
                         Err(e) => tracing::error!(error = %e, "redis: a frame message that is not text"),
                     }
                 }
-                tracing::error!(channel, "redis: the subscription was lost; frames meanwhile are not replayed");
+                tracing::error!(channel, "redis: the subscription was lost; subscribing again");
+                // Frames published until the next subscription are lost to this node: its connections resume
+                // (through any node) to get back in step.
+                if let Some(inner) = inner.upgrade() {
+                    inner.let_go_of_everyone("lost its redis subscription");
+                }
             }
             Err(e) => {
                 if let Some(ready) = ready.take() {

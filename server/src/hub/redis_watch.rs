@@ -41,13 +41,22 @@ impl Inner {
 }
 
 /// Stamps and sweeps every [`HEARTBEAT`] until the hub is dropped or halted (a halted node looks dead to the others).
+/// A node whose stamp has failed this long lets go of its connections ([`Inner::let_go_of_everyone`]): by then
+/// the others count it dead (see [`ALIVE_FOR`]) and take its participants as dropped.
 pub(super) async fn watch(inner: Weak<Inner>) {
     let mut ticker = Ticker::new(HEARTBEAT, inner);
+    let mut last_stamp = tokio::time::Instant::now();
     while let Some(inner) = ticker.next().await {
-        if let Err(e) = inner.stamp().await {
-            tracing::warn!(error = %e, "redis: could not stamp this node alive");
+        // Bounded: a Redis that does not answer counts as one that refuses.
+        let stamped = tokio::time::timeout(HEARTBEAT, inner.stamp()).await;
+        if !matches!(stamped, Ok(Ok(()))) {
+            tracing::warn!(error = ?stamped.map(|r| r.err()), "redis: could not stamp this node alive");
+            if last_stamp.elapsed() >= ALIVE_FOR - HEARTBEAT {
+                inner.let_go_of_everyone("cut from redis: the other nodes count this one dead");
+            }
             continue;
         }
+        last_stamp = tokio::time::Instant::now();
         if let Err(e) = sweep(&inner).await {
             tracing::warn!(error = %e, "redis: could not sweep the live sessions");
         }

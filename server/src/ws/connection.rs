@@ -145,6 +145,8 @@ enum Exit {
     Dropped,
     /// Its queue overflowed: dropped as above, then closed with 1013 (try again later) if the client still reads.
     Lagging,
+    /// The hub asked it to reconnect ([`crate::hub::Outbox::reconnect`]): closed with 1013, then dropped as above.
+    Reconnect,
 }
 
 /// Serves a joined connection until it leaves, is ended, or drops.
@@ -189,6 +191,7 @@ async fn serve(admitted: &mut Admitted) {
                     break Exit::Done;
                 }
                 Queued::Lagging => break Exit::Lagging,
+                Queued::Reconnect => break Exit::Reconnect,
                 Queued::Closed => break Exit::Done,
             },
             () = &mut timer => {
@@ -216,6 +219,12 @@ async fn serve(admitted: &mut Admitted) {
             // The hub first: the close below may wait for its write deadline.
             state.hub.disconnect(seat).await;
             close(socket, close_code::AGAIN, "too far behind: reconnect to catch up").await;
+        }
+        Exit::Reconnect => {
+            tracing::info!(participant_id = %seat.participant_id, "its node lost the shared state: asked to reconnect");
+            // The close first: the hub is the part that is failing, and the client should resume elsewhere now.
+            close(socket, close_code::AGAIN, "this server lost its shared state: reconnect").await;
+            state.hub.disconnect(seat).await;
         }
     }
 }

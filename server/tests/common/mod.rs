@@ -106,6 +106,16 @@ impl TestServer {
         Some(nodes)
     }
 
+    /// One more node on this node's store (its data directory or its Postgres database), its config changed by
+    /// `configure`.
+    pub async fn another_node(&self, configure: impl FnOnce(&mut Config)) -> Self {
+        let mut config = self.config.clone();
+        configure(&mut config);
+        let mut node = Self::start_in(tempfile::tempdir().unwrap(), config).await;
+        node.database = self.database.clone();
+        node
+    }
+
     async fn start_in(dir: TempDir, config: Config) -> Self {
         let mut started = config.clone();
         let token =
