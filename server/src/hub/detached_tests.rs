@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::hub::{Inbox, LocalHub, Outbound, Outbox, Queued};
-use crate::store::test_db;
+use crate::store::{test_db, MeetingRow};
 use endsession_protocol::{LeaveState, ServerFrame};
 use std::time::Duration;
 
@@ -23,29 +23,32 @@ async fn room_left(inbox: &mut Inbox, bound: Duration) -> Option<LeaveState> {
     }
 }
 
+/// A new meeting of the app with one host: the meeting, the host's join request, and its connection's inbox.
+async fn a_participant_to_join(store: &crate::store::Store, app_id: &str) -> (MeetingRow, JoinRequest, Inbox) {
+    let mut db = store.db().await.unwrap();
+    let meeting = db.create_meeting(app_id, None, Default::default()).await.unwrap();
+    let participant = db.add_participant(&meeting.id, "p", "group_call_host", Some("P"), None).await.unwrap();
+    let (outbox, inbox) = Outbox::bounded(64);
+    let request = JoinRequest {
+        app_id: app_id.to_owned(),
+        meeting_id: meeting.id.clone(),
+        participant_id: participant.id,
+        resume: None,
+        outbox,
+    };
+    (meeting, request, inbox)
+}
+
 /// How many drop points each test tries (the end takes a few dozen polls on either store).
 const STEPS: u32 = 120;
 
 /// Ends a session through `hub` with its caller dropped after `budget`, for budgets from nothing to past the
 /// end's completion; after each, the store, the hub and the participant agree.
 async fn an_end_whose_caller_is_dropped_is_whole_or_nothing(hub: Arc<dyn Hub>, store: &crate::store::Store) {
-    let mut db = store.db().await.unwrap();
-    let app = db.create_app("acct", "a").await.unwrap();
-    drop(db);
+    let app = store.db().await.unwrap().create_app("acct", "a").await.unwrap();
     let mut ended_whole = 0;
     for step in 0..STEPS {
-        let mut db = store.db().await.unwrap();
-        let meeting = db.create_meeting(&app.id, None, Default::default()).await.unwrap();
-        let participant = db.add_participant(&meeting.id, "p", "group_call_host", Some("P"), None).await.unwrap();
-        drop(db);
-        let (outbox, mut inbox) = Outbox::bounded(64);
-        let request = JoinRequest {
-            app_id: app.id.clone(),
-            meeting_id: meeting.id.clone(),
-            participant_id: participant.id.clone(),
-            resume: None,
-            outbox,
-        };
+        let (meeting, request, mut inbox) = a_participant_to_join(store, &app.id).await;
         let JoinOutcome::Joined { seat, .. } = hub.join(request).await else { panic!("the join failed") };
 
         // Dropped after `step` polls, each followed by a yield to the runtime: from before the lock to after the
@@ -92,19 +95,8 @@ async fn a_join_whose_caller_is_gone_when_it_completes_is_undone_as_a_dropped_co
     let store = test_db::fresh_sqlite().await;
     let grace = Duration::from_millis(300);
     let hub: Arc<dyn Hub> = Arc::new(Detached::new(Arc::new(LocalHub::new((*store).clone(), grace))));
-    let mut db = store.db().await.unwrap();
-    let app = db.create_app("acct", "a").await.unwrap();
-    let meeting = db.create_meeting(&app.id, None, Default::default()).await.unwrap();
-    let participant = db.add_participant(&meeting.id, "p", "group_call_host", Some("P"), None).await.unwrap();
-    drop(db);
-    let (outbox, _inbox) = Outbox::bounded(64);
-    let request = JoinRequest {
-        app_id: app.id.clone(),
-        meeting_id: meeting.id.clone(),
-        participant_id: participant.id.clone(),
-        resume: None,
-        outbox,
-    };
+    let app = store.db().await.unwrap().create_app("acct", "a").await.unwrap();
+    let (meeting, request, _inbox) = a_participant_to_join(&store, &app.id).await;
     // The caller gives up at once; the join completes without it.
     let _ = tokio::time::timeout(Duration::ZERO, hub.join(request)).await;
     // Nobody reads that connection: it is absent, then removed after the grace, and the session ends empty.
