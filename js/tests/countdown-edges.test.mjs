@@ -1,6 +1,6 @@
 // Edge inputs for the end options, the countdown and the end record: Unicode lengths, wrong option types, two hosts
 // racing, demotion mid-countdown, odd REST bodies, NO_HOST interplay, and strings JSON cannot carry as-is.
-import { DEADLINE_MS, startServer, until } from './server.mjs';
+import { DEADLINE_MS, kitApi, kitRaw, startServer, until } from './server.mjs';
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -14,20 +14,8 @@ let baseURI, stopServer, receiver;
 const deliveries = [];
 const meetings = [];
 
-async function raw(method, path, body, rawBody) {
-  const response = await fetch(`${baseURI}/client/v4/accounts/${account}/realtime/kit${path}`, {
-    method,
-    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-    body: rawBody !== undefined ? rawBody : body === undefined ? undefined : JSON.stringify(body),
-    signal: AbortSignal.timeout(DEADLINE_MS),
-  });
-  return { status: response.status, json: await response.json().catch(() => null) };
-}
-async function api(method, path, body) {
-  const { status, json } = await raw(method, path, body);
-  assert.equal(json?.success, true, `${method} ${path}: ${status} ${JSON.stringify(json)}`);
-  return json.data;
-}
+const raw = (method, path, body, rawBody) => kitRaw(baseURI, account, token, method, path, body, rawBody);
+const api = (method, path, body) => kitApi(baseURI, account, token, method, path, body);
 
 before(async () => {
   ({ baseURI, stop: stopServer } = await startServer(account, token));

@@ -2,7 +2,7 @@
 // carries. README "Ending with a message, a lock, a countdown": "While no participant with `kick_participant` has a
 // connection open in the live session, a countdown of that length runs ... and ends the session with `NO_HOST`";
 // "A second `kickAll` during a countdown: with `graceSeconds` 0 (or none) it ends the session now with its own record".
-import { DEADLINE_MS, startServer, until } from './server.mjs';
+import { DEADLINE_MS, kitApi, startServer, until } from './server.mjs';
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -15,17 +15,7 @@ let baseURI, stopServer;
 const meetings = [];
 const sleep = (ms) => new Promise((ok) => setTimeout(ok, ms));
 
-async function api(method, path, body) {
-  const response = await fetch(`${baseURI}/client/v4/accounts/${account}/realtime/kit${path}`, {
-    method,
-    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-    signal: AbortSignal.timeout(DEADLINE_MS),
-  });
-  const json = await response.json().catch(() => null);
-  assert.equal(json?.success, true, `${method} ${path}: ${response.status} ${JSON.stringify(json)}`);
-  return json.data;
-}
+const api = (method, path, body) => kitApi(baseURI, account, token, method, path, body);
 
 before(async () => {
   ({ baseURI, stop: stopServer } = await startServer(account, token));

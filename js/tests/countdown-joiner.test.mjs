@@ -1,6 +1,6 @@
 // A participant who joins during a countdown: sessionEnding(meeting) is set when `await meeting.join()`
 // resolves (README: "as does anyone who joins during it, right after `joined`"). Joins 40 participants one by one.
-import { DEADLINE_MS, startServer, until } from './server.mjs';
+import { kitApi, startServer, until } from './server.mjs';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -11,15 +11,7 @@ test('every joiner during a countdown sees it when join() resolves', async () =>
   const account = 'race',
     token = randomBytes(16).toString('hex');
   const { baseURI, stop } = await startServer(account, token);
-  const api = async (method, path, body) => {
-    const r = await fetch(`${baseURI}/client/v4/accounts/${account}/realtime/kit${path}`, {
-      method,
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-      body: JSON.stringify(body),
-      signal: AbortSignal.timeout(DEADLINE_MS),
-    });
-    return (await r.json()).data;
-  };
+  const api = (method, path, body) => kitApi(baseURI, account, token, method, path, body);
   const joined = [];
   try {
     const appId = (await api('POST', '/apps', { name: 'race' })).app.id;

@@ -1,7 +1,7 @@
 // End options a user gets wrong. README "Use it": "Options of the wrong type reject with `'4220'` before
 // anything is sent". An end is irreversible for everyone, so an option the client cannot read must never turn into
 // an end-now.
-import { DEADLINE_MS, startServer } from './server.mjs';
+import { kitApi, startServer } from './server.mjs';
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -13,17 +13,7 @@ let baseURI, stopServer;
 const meetings = [];
 const sleep = (ms) => new Promise((ok) => setTimeout(ok, ms));
 
-async function api(method, path, body) {
-  const response = await fetch(`${baseURI}/client/v4/accounts/${account}/realtime/kit${path}`, {
-    method,
-    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-    signal: AbortSignal.timeout(DEADLINE_MS),
-  });
-  const json = await response.json().catch(() => null);
-  assert.equal(json?.success, true, `${method} ${path}: ${response.status} ${JSON.stringify(json)}`);
-  return json.data;
-}
+const api = (method, path, body) => kitApi(baseURI, account, token, method, path, body);
 
 before(async () => {
   ({ baseURI, stop: stopServer } = await startServer(account, token));

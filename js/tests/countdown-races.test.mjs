@@ -2,7 +2,7 @@
 // tests do not use: cancel racing expiry, two cancels, presets edited live, a host leaving and coming back during
 // NO_HOST, the NO_HOST setting changed mid-session, a countdown racing the last leave, REST PATCH during a countdown,
 // clock edges (3600) and many participants. Each assertion cites the README line it checks.
-import { DEADLINE_MS, startServer, until } from './server.mjs';
+import { DEADLINE_MS, kitApi, kitRaw, startServer, until } from './server.mjs';
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -15,20 +15,8 @@ let baseURI, stopServer, receiver;
 const deliveries = [];
 const meetings = [];
 
-async function raw(method, path, body) {
-  const response = await fetch(`${baseURI}/client/v4/accounts/${account}/realtime/kit${path}`, {
-    method,
-    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-    signal: AbortSignal.timeout(DEADLINE_MS),
-  });
-  return { status: response.status, json: await response.json().catch(() => null) };
-}
-async function api(method, path, body) {
-  const { status, json } = await raw(method, path, body);
-  assert.equal(json?.success, true, `${method} ${path}: ${status} ${JSON.stringify(json)}`);
-  return json.data;
-}
+const raw = (method, path, body, rawBody) => kitRaw(baseURI, account, token, method, path, body, rawBody);
+const api = (method, path, body) => kitApi(baseURI, account, token, method, path, body);
 const sleep = (ms) => new Promise((ok) => setTimeout(ok, ms));
 
 before(async () => {

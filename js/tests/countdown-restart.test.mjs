@@ -2,7 +2,7 @@
 // started again on the same --data directory and port, while our client reconnects by itself.
 // README "Ending with a message, a lock, a countdown": "The timer is the server's: it is stored on the session, so it
 // runs on when its host leaves and after a restart (a countdown already due when the server comes back ends at once)."
-import { DEADLINE_MS, freePort, until } from './server.mjs';
+import { DEADLINE_MS, freePort, kitApi, until } from './server.mjs';
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -44,17 +44,7 @@ async function stop(signal = 'SIGTERM') {
   }
 }
 
-async function api(method, path, body) {
-  const response = await fetch(`${baseURI}/client/v4/accounts/${account}/realtime/kit${path}`, {
-    method,
-    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-    signal: AbortSignal.timeout(DEADLINE_MS),
-  });
-  const json = await response.json().catch(() => null);
-  assert.equal(json?.success, true, `${method} ${path}: ${response.status} ${JSON.stringify(json)}`);
-  return json.data;
-}
+const api = (method, path, body) => kitApi(baseURI, account, token, method, path, body);
 
 before(async () => {
   port = await freePort();

@@ -1,5 +1,5 @@
 // A participant whose socket drops during a countdown, while the countdown is cancelled / runs out.
-import { DEADLINE_MS, startServer, until } from './server.mjs';
+import { kitApi, startServer, until } from './server.mjs';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -19,15 +19,7 @@ test('drop during a countdown: cancelled while away, then a new one that ends wh
   const account = 'rc',
     token = randomBytes(16).toString('hex');
   const { baseURI, stop } = await startServer(account, token);
-  const api = async (method, path, body) => {
-    const r = await fetch(`${baseURI}/client/v4/accounts/${account}/realtime/kit${path}`, {
-      method,
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-      body: JSON.stringify(body),
-      signal: AbortSignal.timeout(DEADLINE_MS),
-    });
-    return (await r.json()).data;
-  };
+  const api = (method, path, body) => kitApi(baseURI, account, token, method, path, body);
   const joined = [];
   try {
     const appId = (await api('POST', '/apps', { name: 'rc' })).app.id;
@@ -97,15 +89,7 @@ test('cancelled while away, a short countdown: state past its endsAt', async () 
   const account = 'rc',
     token = randomBytes(16).toString('hex');
   const { baseURI, stop } = await startServer(account, token);
-  const api = async (method, path, body) => {
-    const r = await fetch(`${baseURI}/client/v4/accounts/${account}/realtime/kit${path}`, {
-      method,
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-      body: JSON.stringify(body),
-      signal: AbortSignal.timeout(DEADLINE_MS),
-    });
-    return (await r.json()).data;
-  };
+  const api = (method, path, body) => kitApi(baseURI, account, token, method, path, body);
   const joined = [];
   try {
     const appId = (await api('POST', '/apps', { name: 'rc' })).app.id;
@@ -168,15 +152,7 @@ test('the countdown runs out while away: the resume is told the end with the sam
   const account = 'rc3',
     token = randomBytes(16).toString('hex');
   const { baseURI, stop } = await startServer(account, token);
-  const api = async (method, path, body) => {
-    const r = await fetch(`${baseURI}/client/v4/accounts/${account}/realtime/kit${path}`, {
-      method,
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-      body: JSON.stringify(body),
-      signal: AbortSignal.timeout(DEADLINE_MS),
-    });
-    return (await r.json()).data;
-  };
+  const api = (method, path, body) => kitApi(baseURI, account, token, method, path, body);
   const joined = [];
   try {
     const appId = (await api('POST', '/apps', { name: 'rc3' })).app.id;
@@ -240,15 +216,7 @@ test('cancelEnd while disconnected; kickAll with grace while disconnected', asyn
   const account = 'rc4',
     token = randomBytes(16).toString('hex');
   const { baseURI, stop } = await startServer(account, token);
-  const api = async (method, path, body) => {
-    const r = await fetch(`${baseURI}/client/v4/accounts/${account}/realtime/kit${path}`, {
-      method,
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-      body: JSON.stringify(body),
-      signal: AbortSignal.timeout(DEADLINE_MS),
-    });
-    return (await r.json()).data;
-  };
+  const api = (method, path, body) => kitApi(baseURI, account, token, method, path, body);
   const joined = [];
   try {
     const appId = (await api('POST', '/apps', { name: 'rc4' })).app.id;

@@ -6,7 +6,7 @@
 // whose `eventId` is the `rtk-uuid` of the `meeting.ended` webhook a real HTTP receiver gets.
 // Binary: $ENDSESSION_SERVER_BIN, else ${CARGO_TARGET_DIR:-target}/release/endsession-server.
 // Node 20 has WebSocket only behind --experimental-websocket (scripts/test.sh passes it; Node 22 has it by default).
-import { DEADLINE_MS, startServer, until } from './server.mjs';
+import { DEADLINE_MS, kitApi, startServer, until } from './server.mjs';
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -23,18 +23,7 @@ let receiver;
 const deliveries = []; // [{ headers, body: Buffer }] as the receiver got them
 const meetings = [];
 
-/** One REST call below /client/v4/accounts/{account}/realtime/kit; resolves with `data`, throws on !success. */
-async function api(method, path, body) {
-  const response = await fetch(`${baseURI}/client/v4/accounts/${account}/realtime/kit${path}`, {
-    method,
-    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-    signal: AbortSignal.timeout(DEADLINE_MS),
-  });
-  const json = await response.json();
-  assert.equal(json.success, true, `${method} ${path}: ${response.status} ${JSON.stringify(json)}`);
-  return json.data;
-}
+const api = (method, path, body) => kitApi(baseURI, account, token, method, path, body);
 
 before(async () => {
   assert.equal(

@@ -3,7 +3,7 @@
 // one end record"; "a countdown whose timer died with its node ends once 2 s overdue"; "within about 3 s of its last
 // stamp the dead node's connections count as dropped"). Three release nodes on one --data directory and a private
 // redis-server (Debian's, as the README does); skipped with a message when redis-server is missing.
-import { DEADLINE_MS, freePort, until } from './server.mjs';
+import { DEADLINE_MS, freePort, kitApi, until } from './server.mjs';
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
@@ -79,17 +79,7 @@ after(async () => {
   rmSync(data, { recursive: true, force: true });
 });
 
-async function api(node, method, path, body) {
-  const response = await fetch(`${node.baseURI}/client/v4/accounts/${account}/realtime/kit${path}`, {
-    method,
-    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-    signal: AbortSignal.timeout(DEADLINE_MS),
-  });
-  const json = await response.json().catch(() => null);
-  assert.equal(json?.success, true, `${method} ${path}: ${response.status} ${JSON.stringify(json)}`);
-  return json.data;
-}
+const api = (node, method, path, body) => kitApi(node.baseURI, account, token, method, path, body);
 async function newMeeting(extra = {}) {
   const appId = (await api(nodes[0], 'POST', '/apps', { name: `n-${Date.now()}-${Math.random()}` })).app.id;
   const url = `http://127.0.0.1:${receiver.address().port}/hooks/${appId}`;

@@ -6,7 +6,7 @@
 // `standardwebhooks` npm package. One node gets SIGKILL mid-session: its participants resume the same session on
 // another node (`roomJoined {reconnected: true}`), the others see nobody leave, and every webhook is delivered
 // once. README "Several nodes".
-import { DEADLINE_MS, freePort, until } from './server.mjs';
+import { DEADLINE_MS, freePort, kitApi, until } from './server.mjs';
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
@@ -87,20 +87,8 @@ async function balancer(order) {
   return `http://127.0.0.1:${server.address().port}`;
 }
 
-async function api(method, path, body, node = nodes[0]) {
-  const response = await fetch(
-    `http://127.0.0.1:${node.port}/client/v4/accounts/${account}/realtime/kit${path}`,
-    {
-      method,
-      headers: { authorization: `Bearer ${secret}`, 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-      signal: AbortSignal.timeout(DEADLINE_MS),
-    },
-  );
-  const json = await response.json();
-  assert.equal(json.success, true, `${method} ${path}: ${response.status} ${JSON.stringify(json)}`);
-  return json.data;
-}
+const api = (method, path, body, node = nodes[0]) =>
+  kitApi(`http://127.0.0.1:${node.port}`, account, secret, method, path, body);
 
 /** Three nodes on one store: `sqlite` (one data directory) or `postgres` (a database made for this test). */
 async function startCluster(store) {

@@ -28,6 +28,27 @@ export async function until(what, check, ms = DEADLINE_MS) {
   }
 }
 
+/**
+ * One call of `account`'s RealtimeKit REST API on the server at `baseURI`, with the API token `secret`; resolves
+ * `{ status, json }` (`json` null if the body is not JSON). `body` is sent as JSON, `rawBody` (if given) as is.
+ */
+export async function kitRaw(baseURI, account, secret, method, path, body, rawBody) {
+  const response = await fetch(`${baseURI}/client/v4/accounts/${account}/realtime/kit${path}`, {
+    method,
+    headers: { authorization: `Bearer ${secret}`, 'content-type': 'application/json' },
+    body: rawBody !== undefined ? rawBody : body === undefined ? undefined : JSON.stringify(body),
+    signal: AbortSignal.timeout(DEADLINE_MS),
+  });
+  return { status: response.status, json: await response.json().catch(() => null) };
+}
+
+/** As {@link kitRaw}, resolving the answer's `data`; fails the test unless the answer says `success`. */
+export async function kitApi(baseURI, account, secret, method, path, body) {
+  const { status, json } = await kitRaw(baseURI, account, secret, method, path, body);
+  assert.equal(json?.success, true, `${method} ${path}: ${status} ${JSON.stringify(json)}`);
+  return json.data;
+}
+
 /** A free loopback port, as the OS hands it out. */
 export async function freePort() {
   const probe = createServer();
