@@ -31,10 +31,7 @@ test('every joiner during a countdown sees it when join() resolves', async () =>
     await kickAll(host, { graceSeconds: 120 });
     const misses = [];
     for (let i = 0; i < 40; i++) {
-      const m = await join(
-        `p${i}`,
-        process.env.TRY13_PRESET ?? (i % 2 ? 'group_call_host' : 'group_call_participant'),
-      );
+      const m = await join(`p${i}`, i % 2 ? 'group_call_host' : 'group_call_participant');
       const s = sessionEnding(m),
         st = endStateSource(m).state,
         can = canEndSession(m);
