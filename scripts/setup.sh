@@ -52,6 +52,13 @@ if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends postgresql >/dev/null
 fi
+# openssl makes the throwaway certificates of the TLS tests (Postgres and Redis over TLS, tests/tls_stores.rs).
+if ! command -v openssl >/dev/null; then
+  say "installing openssl from Debian"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends openssl >/dev/null
+fi
 
 # npm packages: reinstall only when the lockfile changed since the last install. `npm ci` installs exactly the
 # lockfile and never rewrites it; the lockfile holds every platform's optional packages (esbuild, rollup, rolldown,

@@ -97,6 +97,20 @@ start_redis() {
 export ENDSESSION_REQUIRE_REDIS=1
 start_redis || fail_step "redis-server for the multi-node tests did not start"
 
+# make_test_certificates DIR: a throwaway certificate authority (DIR/ca.crt) and a certificate it signed for
+# 127.0.0.1 (DIR/server.crt, key DIR/server.key, readable by its owner only, as Postgres requires), valid 2 days.
+make_test_certificates() {
+  local tls=$1
+  mkdir -p "$tls" || return 1
+  openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=endsession-test-ca \
+    -keyout "$tls/ca.key" -out "$tls/ca.crt" || return 1
+  openssl req -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -keyout "$tls/server.key" -out "$tls/server.csr" || return 1
+  printf 'subjectAltName=IP:127.0.0.1\n' >"$tls/san.ext"
+  openssl x509 -req -in "$tls/server.csr" -CA "$tls/ca.crt" -CAkey "$tls/ca.key" -CAcreateserial -days 2 \
+    -extfile "$tls/san.ext" -out "$tls/server.crt" || return 1
+  chmod 600 "$tls/server.key"
+}
+
 # start_postgres: a private PostgreSQL cluster for the store tests on Postgres, in a new directory (target/pg, or one
 # in /tmp as root), on a free port of 127.0.0.1 with trust authentication and its socket in the cluster's directory;
 # stopped and removed at exit.
@@ -121,15 +135,24 @@ start_postgres() {
     echo "initdb failed; its log:" && cat "$LOGS/pg-initdb.log"
     return 1
   fi
+  # TLS beside plain connections (tests/tls_stores.rs connects with sslmode=verify-full): a throwaway CA of its own
+  # and a certificate for 127.0.0.1, made with openssl; ENDSESSION_TEST_TLS_DIR names them for the tests.
+  if ! make_test_certificates "$dir/tls" >"$LOGS/pg-tls.log" 2>&1; then
+    echo "could not make the test certificates; the log:" && cat "$LOGS/pg-tls.log"
+    return 1
+  fi
+  [ "$(id -u)" -eq 0 ] && chown -R postgres: "$dir/tls"
   # fsync off: a test cluster thrown away at exit need not survive a power cut, and the disk is shared.
   if ! "${as[@]}" "$bin/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -w -t 60 \
-    -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c fsync=off -c max_connections=300" start >/dev/null; then
+    -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c fsync=off -c max_connections=300 -c ssl=on \
+        -c ssl_cert_file=$dir/tls/server.crt -c ssl_key_file=$dir/tls/server.key" start >/dev/null; then
     echo "postgres did not start; its log:" && cat "$dir/postgres.log"
     return 1
   fi
   stop_postgres=("${as[@]}" "$bin/pg_ctl" -D "$dir/data" -m fast -w stop)
   postgres_dir="$dir"
   export ENDSESSION_TEST_DATABASE_URL="postgres://postgres@127.0.0.1:$port/postgres"
+  export ENDSESSION_TEST_TLS_DIR="$dir/tls"
 }
 export ENDSESSION_REQUIRE_POSTGRES=1
 start_postgres || fail_step "postgres for the store tests on Postgres did not start"

@@ -147,8 +147,9 @@ pub struct Cli {
     #[arg(long = "rotate-webhook-signing-key")]
     pub rotate_webhook_signing_key: bool,
 
-    /// Keep live sessions in Redis (`redis://HOST:PORT[/DB]`) instead of this process's memory, so that several
-    /// nodes on one store serve one meeting together (README, "Several nodes"). Unset: one node, in memory.
+    /// Keep live sessions in Redis (`redis://HOST:PORT[/DB]`, or `rediss://…` over TLS) instead of this process's
+    /// memory, so that several nodes on one store serve one meeting together (README, "Several nodes"). Unset: one
+    /// node, in memory.
     #[arg(long, env = "ENDSESSION_REDIS_URL", value_name = "URL")]
     pub redis: Option<String>,
 
@@ -158,6 +159,12 @@ pub struct Cli {
     /// created on first start. Unset: SQLite under `--data`.
     #[arg(long, env = "ENDSESSION_DATABASE_URL", value_name = "URL")]
     pub database: Option<String>,
+
+    /// With a `rediss://` `--redis`: the PEM file of the certificate authority that signed the Redis server's
+    /// certificate (a private CA). Unset: the system's trusted roots. (Postgres takes its CA in the URL:
+    /// `?sslmode=verify-full&sslrootcert=PATH`.)
+    #[arg(long = "redis-ca-file", env = "ENDSESSION_REDIS_CA_FILE", value_name = "PATH")]
+    pub redis_ca_file: Option<PathBuf>,
 }
 
 /// Everything [`crate::start`] needs. Built from [`Cli`] by the binary, or directly by tests.
@@ -181,6 +188,8 @@ pub struct Config {
     pub redis: Option<String>,
     /// `--database`: the store in PostgreSQL (a `postgres://` URL); None keeps it in SQLite under `data`.
     pub database: Option<String>,
+    /// `--redis-ca-file`: the CA that signed a `rediss://` Redis server's certificate; None: the system's roots.
+    pub redis_ca_file: Option<PathBuf>,
 }
 
 impl Config {
@@ -200,6 +209,7 @@ impl Config {
             rotate_webhook_signing_key: false,
             redis: None,
             database: None,
+            redis_ca_file: None,
         }
     }
 }
@@ -266,6 +276,7 @@ impl Cli {
             rotate_webhook_signing_key: self.rotate_webhook_signing_key,
             redis: self.redis,
             database: self.database,
+            redis_ca_file: self.redis_ca_file,
         })
     }
 }

@@ -107,7 +107,8 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
             // keys in Redis.
             let cluster = sha2::Digest::finalize(<sha2::Sha256 as sha2::Digest>::new_with_prefix(&secret));
             let cluster: String = cluster[..8].iter().map(|b| format!("{b:02x}")).collect();
-            let hub = Arc::new(RedisHub::connect(url, &cluster, store.clone(), config.reconnect_grace).await?);
+            let redis = crate::hub::redis_client(url, config.redis_ca_file.as_deref())?;
+            let hub = Arc::new(RedisHub::connect(redis, &cluster, store.clone(), config.reconnect_grace).await?);
             (hub.clone(), Halt::Redis(hub))
         }
         None => {

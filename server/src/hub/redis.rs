@@ -125,6 +125,16 @@ impl Inner {
     }
 }
 
+/// The Redis client of `--redis` `url`: `redis://` in the clear, `rediss://` over TLS, trusting the system's roots or
+/// only the PEM CA certificate(s) in `ca_file` (`--redis-ca-file`). Errors on a malformed URL or an unreadable CA.
+pub fn redis_client(url: &str, ca_file: Option<&std::path::Path>) -> anyhow::Result<redis::Client> {
+    let Some(path) = ca_file else { return Ok(redis::Client::open(url)?) };
+    anyhow::ensure!(url.starts_with("rediss://"), "--redis-ca-file needs a rediss:// (TLS) --redis URL");
+    let root_cert = std::fs::read(path).map_err(|e| anyhow::anyhow!("--redis-ca-file {}: {e}", path.display()))?;
+    let certificates = redis::TlsCertificates { client_tls: None, root_cert: Some(root_cert) };
+    Ok(redis::Client::build_with_tls(url, certificates)?)
+}
+
 fn node_of(conn: ConnId) -> u64 {
     conn >> 32
 }
@@ -139,8 +149,7 @@ impl RedisHub {
     ///
     /// `cluster` names the nodes that share one store (the caller derives it from the store's own secret), so that
     /// deployments, or test runs, sharing one Redis never see each other's meetings.
-    pub async fn connect(url: &str, cluster: &str, store: Store, grace: Duration) -> anyhow::Result<Self> {
-        let client = redis::Client::open(url)?;
+    pub async fn connect(client: redis::Client, cluster: &str, store: Store, grace: Duration) -> anyhow::Result<Self> {
         let mut redis = client.get_connection_manager().await?;
         let node: u64 = redis.incr("endsession:nodes", 1).await?;
         let (ready, subscribed) = tokio::sync::oneshot::channel();
