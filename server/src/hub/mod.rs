@@ -68,6 +68,9 @@ pub struct JoinRequest {
     pub resume: Option<String>,
     /// Where the hub queues this connection's frames from now on.
     pub outbox: Outbox,
+    /// The token's version (its `ver` claim): refused `InvalidToken` (see [`crate::token::refusal`]) unless it is
+    /// the participant's current one, read with the admission.
+    pub token_version: i64,
 }
 
 /// The answer to a join.
