@@ -385,6 +385,51 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_batch_decides_each_join_on_its_own() {
+        for (store, app, meeting) in with_meeting().await {
+            let mut db = store.db().await.unwrap();
+            let host = db.add_participant(&meeting.id, "h", "group_call_host", Some("Hal"), None).await.unwrap();
+            let guest = db.add_participant(&meeting.id, "g", "group_call_participant", None, None).await.unwrap();
+            let refreshed = db.add_participant(&meeting.id, "r", "group_call_participant", None, None).await.unwrap();
+            db.bump_token_version(&meeting.id, &refreshed.id).await.unwrap();
+            let gone = db.add_participant(&meeting.id, "d", "group_call_participant", None, None).await.unwrap();
+            db.delete_participant(&meeting.id, &gone.id).await.unwrap();
+            let ask = |app_id, participant_id, version, member| AdmissionAsk {
+                app_id,
+                participant_id,
+                token_version: Some(version),
+                member_of_live_session: member,
+            };
+            let asks = [
+                ask(app.id.as_str(), host.id.as_str(), 0, false),
+                ask(&app.id, &refreshed.id, 0, false),
+                ask(&app.id, &gone.id, 0, false),
+                ask(&app.id, &guest.id, 0, false),
+                ask("other-app", &guest.id, 0, false),
+                ask(&app.id, &guest.id, 0, false),
+            ];
+            let batch = db.admission_batch(&meeting.id, &asks).await.unwrap();
+            assert_eq!(batch.meeting.as_ref().map(|m| m.id.as_str()), Some(meeting.id.as_str()));
+            let c = &batch.contexts;
+            assert_eq!(c.len(), asks.len());
+            let host_ctx = c[0].as_ref().unwrap();
+            assert!(host_ctx.permissions.kick_participant);
+            assert_eq!(host_ctx.participant.name, "Hal");
+            assert_eq!(c[1], Err(JoinRefusal::Token(TokenStanding::Current(1))));
+            assert_eq!(c[2], Err(JoinRefusal::Token(TokenStanding::Deleted)));
+            assert!(!c[3].as_ref().unwrap().permissions.kick_participant);
+            assert!(matches!(c[4], Err(JoinRefusal::NotFound(_))), "another app's meeting is not this one");
+            assert_eq!(c[5], c[3], "the same participant twice: the same answer twice");
+
+            db.set_meeting_status(&app.id, &meeting.id, MeetingStatus::Inactive).await.unwrap();
+            let asks = [ask(&app.id, &host.id, 0, true), ask(&app.id, &guest.id, 0, false)];
+            let batch = db.admission_batch(&meeting.id, &asks).await.unwrap();
+            assert!(batch.contexts[0].is_ok(), "INACTIVE lets a member of the live session back in");
+            assert_eq!(batch.contexts[1], Err(JoinRefusal::Inactive));
+        }
+    }
+
+    #[tokio::test]
     async fn refreshes_raise_the_token_version_and_deletes_end_it() {
         for (store, _, meeting) in with_meeting().await {
             let mut db = store.db().await.unwrap();
