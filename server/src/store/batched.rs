@@ -4,12 +4,23 @@
 //! by the SQL text (100 statements per connection by default), so one text per batch size would evict the store's
 //! other statements and be prepared again at every batch. `IN` lists are padded to a power of two
 //! ([`padded`]: repeating a value changes nothing in `IN`), multi-row `INSERT`s go in power-of-two chunks
-//! ([`pow2_chunks`]), so a query has at most `log2(MAX_ROWS) + 1` texts.
+//! ([`pow2_chunks`]), so a query has at most `log2(MAX_ROWS) + 1` texts, and only the small ones are kept
+//! ([`cached`]).
 
 use std::ops::Range;
 
 /// The most rows one statement carries: with 8 columns, 2,048 bound parameters, far below SQLite's 32,766.
 pub const MAX_ROWS: usize = 256;
+
+/// Whether a batch statement of `rows` rows stays prepared in the connection's statement cache: the small ones,
+/// which come back at every batch, do; a large one (its VDBE program grows with its rows) is prepared for its batch
+/// and freed, so that the cache of each pooled connection does not hold every size at once.
+pub(super) fn cached(rows: usize) -> bool {
+    rows <= CACHED_ROWS
+}
+
+/// See [`cached`].
+const CACHED_ROWS: usize = 8;
 
 /// `values` padded to the next power of two by repeating its last value (empty stays empty).
 pub(super) fn padded<'a>(values: &[&'a str]) -> Vec<&'a str> {

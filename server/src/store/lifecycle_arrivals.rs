@@ -2,7 +2,7 @@
 //! `meeting.participantJoined` events, in the caller's transaction. A child of `lifecycle.rs`, so that the stays are
 //! still written only where their events are.
 
-use super::super::batched::{pow2_chunks, row_placeholders};
+use super::super::batched::{cached, pow2_chunks, row_placeholders};
 use super::{context, Subject};
 use crate::store::{new_id, OpenStay, Result, Tx, WebhookEvent};
 use endsession_protocol::Participant;
@@ -37,7 +37,7 @@ impl Tx {
                  VALUES {}",
                 row_placeholders(chunk.len(), 7)
             );
-            let mut query = sqlx::query(&sql);
+            let mut query = sqlx::query(&sql).persistent(cached(chunk.len()));
             for stay in &stays[chunk] {
                 query = query
                     .bind(&stay.id)

@@ -1,6 +1,6 @@
 //! Participants: who may join a meeting, and with which preset.
 
-use super::batched::{padded, placeholders};
+use super::batched::{cached, padded, placeholders};
 use super::paging::{bind_all, Filter, Page, PageRequest, PagedQuery};
 use super::{new_id, Db, MeetingRow, MeetingStatus, Result};
 use crate::clock;
@@ -247,7 +247,7 @@ impl Db {
                 "SELECT {COLUMNS} FROM participants WHERE meeting_id = $1 AND id IN ({})",
                 placeholders(2, ids.len())
             );
-            let mut query = sqlx::query(&sql).bind(meeting_id);
+            let mut query = sqlx::query(&sql).persistent(cached(ids.len())).bind(meeting_id);
             for id in ids {
                 query = query.bind(id);
             }

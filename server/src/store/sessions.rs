@@ -201,7 +201,7 @@ impl Db {
                 "DELETE FROM session_removals WHERE session_id = $1 AND participant_id IN ({})",
                 super::batched::placeholders(2, ids.len())
             );
-            let mut query = sqlx::query(&sql).bind(session_id);
+            let mut query = sqlx::query(&sql).persistent(super::batched::cached(ids.len())).bind(session_id);
             for id in ids {
                 query = query.bind(id);
             }
