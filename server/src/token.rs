@@ -10,7 +10,7 @@
 //! every refresh gives a different token and the earlier ones stop joining; deleting the participant stops them all.
 //! A refused join is answered with `Error { code: InvalidToken (4010) }` whose message says which of these it was.
 
-use crate::store::{Store, TokenStanding};
+use crate::store::TokenStanding;
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
@@ -93,7 +93,7 @@ impl TokenKeys {
     }
 
     /// The claims of an unexpired token this server signed; the error says what is wrong, for the `InvalidToken`
-    /// message. Does not look at the store: see [`admit`].
+    /// message. Does not look at the store: see [`refusal`].
     pub fn verify(&self, token: &str) -> Result<ParticipantClaims, String> {
         jsonwebtoken::decode::<ParticipantClaims>(token, &self.decoding, &self.validation)
             .map(|data| data.claims)
@@ -107,28 +107,18 @@ impl TokenKeys {
     }
 }
 
-/// The whole check of a `join` frame's token: signature and expiry ([`TokenKeys::verify`]), then the participant's
-/// standing in the store (still there, and this token not replaced by a refresh). The error is the message of the
-/// `InvalidToken` answer; a store failure refuses too, as the join could not be checked.
-pub async fn admit(keys: &TokenKeys, store: &Store, token: &str) -> Result<ParticipantClaims, String> {
-    let claims = keys.verify(token)?;
-    let standing = match store.db().await {
-        Ok(mut db) => db.token_standing(&claims.meeting_id, &claims.sub).await,
-        Err(e) => Err(e),
-    };
+/// The second half of a `join` frame's token check, after [`TokenKeys::verify`]: the participant's standing in the
+/// store, read by the hub with the join's admission (same transaction, see `hub/transitions.rs`). None if a token
+/// of version `ver` joins; else the message of the `InvalidToken` answer (refreshed since, or deleted).
+pub fn refusal(ver: i64, standing: TokenStanding) -> Option<String> {
     match standing {
-        Ok(TokenStanding::Current(version)) if version == claims.ver => Ok(claims),
-        Ok(TokenStanding::Current(version)) if version > claims.ver => {
-            Err("participant token was replaced by a refresh: join with the newest token of this participant"
-                .to_string())
-        }
-        Ok(TokenStanding::Current(_)) => Err("invalid participant token: unknown token version".to_string()),
-        Ok(TokenStanding::Deleted) => {
-            Err("participant token refused: the participant was deleted, so its tokens no longer join".to_string())
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "participant token check failed on the store");
-            Err("participant token could not be checked (store unavailable): retry".to_string())
+        TokenStanding::Current(version) if version == ver => None,
+        TokenStanding::Current(version) if version > ver => Some(
+            "participant token was replaced by a refresh: join with the newest token of this participant".to_string(),
+        ),
+        TokenStanding::Current(_) => Some("invalid participant token: unknown token version".to_string()),
+        TokenStanding::Deleted => {
+            Some("participant token refused: the participant was deleted, so its tokens no longer join".to_string())
         }
     }
 }
@@ -161,6 +151,14 @@ mod tests {
         let mut tampered = token.clone();
         tampered.insert(token.find('.').unwrap() + 2, 'x');
         assert!(keys.verify(&tampered).is_err());
+    }
+
+    #[test]
+    fn only_the_current_version_of_an_existing_participant_joins() {
+        assert_eq!(refusal(2, TokenStanding::Current(2)), None);
+        assert!(refusal(1, TokenStanding::Current(2)).unwrap().contains("replaced by a refresh"));
+        assert!(refusal(3, TokenStanding::Current(2)).unwrap().contains("unknown token version"));
+        assert!(refusal(0, TokenStanding::Deleted).unwrap().contains("participant was deleted"));
     }
 
     #[test]

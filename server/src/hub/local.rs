@@ -3,6 +3,9 @@
 //! The lock is tokio's, held across the few store calls a transition needs (start a session, record an end), which is
 //! what serializes joins and ends per meeting. It is never held across a socket write: fan-out only queues.
 //! Meetings without a live session keep no memory: their room is retired and dropped.
+//!
+//! Joins do not take the lock one at a time: each queues itself with the meeting ([`Admissions`]), and whoever gets
+//! the lock admits every join queued so far in one store transaction (see `admissions.rs`).
 
 use super::countdown::Countdowns;
 use super::hub_core::{HubBase, HubCore, Timer};
@@ -19,8 +22,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{Mutex as AsyncMutex, OwnedMutexGuard};
 
+#[path = "admissions.rs"]
+mod admissions;
 #[path = "restore.rs"]
 mod restore;
+use admissions::Admissions;
 use restore::stamp_alive;
 pub use restore::ALIVE_STAMP;
 
@@ -30,8 +36,15 @@ pub struct LocalHub {
 
 struct Inner {
     base: HubBase,
-    rooms: Mutex<HashMap<String, Arc<AsyncMutex<Slot>>>>,
+    rooms: Mutex<HashMap<String, Arc<Entry>>>,
     next_conn: AtomicU64,
+}
+
+/// A meeting's place in the hub: its room behind the room lock, and the joins waiting for that lock.
+#[derive(Default)]
+struct Entry {
+    slot: Arc<AsyncMutex<Slot>>,
+    admissions: Mutex<Admissions>,
 }
 
 #[derive(Default)]
@@ -45,7 +58,7 @@ struct Slot {
 struct RoomGuard<'a> {
     inner: &'a Inner,
     meeting_id: String,
-    slot: Arc<AsyncMutex<Slot>>,
+    entry: Arc<Entry>,
     guard: OwnedMutexGuard<Slot>,
 }
 
@@ -65,9 +78,15 @@ impl DerefMut for RoomGuard<'_> {
 impl Drop for RoomGuard<'_> {
     fn drop(&mut self) {
         if self.guard.room.is_idle() {
+            let mut admissions = self.entry.admissions.lock().unwrap_or_else(|p| p.into_inner());
+            // Joins still queued take the lock next and admit themselves: the room stays for them.
+            if !admissions.is_empty() {
+                return;
+            }
+            admissions.close();
             self.guard.retired = true;
             let mut rooms = self.inner.rooms.lock().unwrap_or_else(|p| p.into_inner());
-            if rooms.get(&self.meeting_id).is_some_and(|slot| Arc::ptr_eq(slot, &self.slot)) {
+            if rooms.get(&self.meeting_id).is_some_and(|entry| Arc::ptr_eq(entry, &self.entry)) {
                 rooms.remove(&self.meeting_id);
             }
         }
@@ -92,12 +111,15 @@ impl LocalHub {
 }
 
 impl Inner {
+    /// The meeting's entry, created if needed (for joins).
+    fn entry(&self, meeting_id: &str) -> Arc<Entry> {
+        self.rooms.lock().unwrap_or_else(|p| p.into_inner()).entry(meeting_id.into()).or_default().clone()
+    }
+
     /// Locks the meeting's room, creating it if needed (for joins).
     async fn lock(&self, meeting_id: &str) -> RoomGuard<'_> {
         loop {
-            let slot =
-                self.rooms.lock().unwrap_or_else(|p| p.into_inner()).entry(meeting_id.into()).or_default().clone();
-            if let Some(guard) = self.acquire(meeting_id, slot).await {
+            if let Some(guard) = self.acquire(meeting_id, self.entry(meeting_id)).await {
                 return guard;
             }
         }
@@ -106,25 +128,21 @@ impl Inner {
     /// Locks the meeting's room only if it exists, i.e. a session is live or a join is under way.
     async fn lock_existing(&self, meeting_id: &str) -> Option<RoomGuard<'_>> {
         loop {
-            let slot = self.rooms.lock().unwrap_or_else(|p| p.into_inner()).get(meeting_id)?.clone();
-            if let Some(guard) = self.acquire(meeting_id, slot).await {
+            let entry = self.rooms.lock().unwrap_or_else(|p| p.into_inner()).get(meeting_id)?.clone();
+            if let Some(guard) = self.acquire(meeting_id, entry).await {
                 return Some(guard);
             }
         }
     }
 
-    async fn acquire(&self, meeting_id: &str, slot: Arc<AsyncMutex<Slot>>) -> Option<RoomGuard<'_>> {
-        let guard = slot.clone().lock_owned().await;
-        (!guard.retired).then(|| RoomGuard { inner: self, meeting_id: meeting_id.into(), slot, guard })
+    async fn acquire(&self, meeting_id: &str, entry: Arc<Entry>) -> Option<RoomGuard<'_>> {
+        let guard = entry.slot.clone().lock_owned().await;
+        (!guard.retired).then(|| RoomGuard { inner: self, meeting_id: meeting_id.into(), entry, guard })
     }
 
-    async fn join(self: &Arc<Self>, request: JoinRequest) -> JoinOutcome {
-        if self.halted() {
-            return JoinOutcome::Unavailable;
-        }
-        let mut room = self.lock(&request.meeting_id).await;
-        let connect = |outbox| (self.next_conn.fetch_add(1, Ordering::Relaxed), outbox);
-        self.join_room(&mut room, request, connect).await
+    /// A new connection of this hub: its id, and its outbox as the rules reach it.
+    fn connect(&self, outbox: Outbox) -> (super::ConnId, Outbox) {
+        (self.next_conn.fetch_add(1, Ordering::Relaxed), outbox)
     }
 }
 

@@ -6,6 +6,11 @@
 //!
 //! Guarantees every implementation keeps:
 //! - per meeting, operations are serialized, so a join during an end lands in a new session or is told `ended`;
+//! - a join is durable before its `Joined`: its stay and `meeting.participantJoined` (and the session's start) are
+//!   committed first. [`LocalHub`] admits the joins of a meeting that wait for its lock together, in one store
+//!   transaction (one transition under the lock, see `admissions.rs`): each gets the outcome it would have had
+//!   alone, those before it in the batch admitted first; one refused on its own checks (token version, deleted
+//!   participant, INACTIVE, a resume into an ended session) is refused alone and leaves no trace;
 //! - an end is recorded in the store before any participant is told, so the REST API never lags the clients;
 //! - fan-out only queues frames ([`Outbox`]); no lock is held while a socket is written;
 //! - whatever is decided about a participant while its connection is down applies when it comes back: a resume
@@ -73,6 +78,9 @@ pub struct JoinRequest {
     pub resume: Option<String>,
     /// Where the hub queues this connection's frames from now on.
     pub outbox: Outbox,
+    /// The token's version (its `ver` claim): refused `InvalidToken` (see [`crate::token::refusal`]) unless it is
+    /// the participant's current one, read with the admission.
+    pub token_version: i64,
 }
 
 /// The answer to a join.

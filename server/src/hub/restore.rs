@@ -76,12 +76,12 @@ pub const ALIVE_STAMP: Duration = Duration::from_secs(5);
 pub(super) async fn stamp_alive(inner: Weak<Inner>) {
     let mut ticker = Ticker::new(ALIVE_STAMP, inner);
     while let Some(inner) = ticker.next().await {
-        let slots: Vec<_> = inner.rooms.lock().unwrap_or_else(|p| p.into_inner()).values().cloned().collect();
+        let entries: Vec<_> = inner.rooms.lock().unwrap_or_else(|p| p.into_inner()).values().cloned().collect();
         // A room busy right now is skipped: it is stamped at the next tick.
-        let alive: Vec<String> = slots
+        let alive: Vec<String> = entries
             .iter()
-            .filter_map(|slot| {
-                let slot = slot.try_lock().ok()?;
+            .filter_map(|entry| {
+                let slot = entry.slot.try_lock().ok()?;
                 (!slot.retired && slot.room.anyone_connected())
                     .then(|| slot.room.live_session_id().map(str::to_owned))?
             })

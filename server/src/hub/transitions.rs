@@ -7,118 +7,199 @@ use super::hub_core::{HubCore, RoomOf, Timer};
 use super::room::{Departure, KickRefusal};
 use super::{ConnId, Deliver, HubError, JoinOutcome, JoinRequest, KickAllOutcome, Outbound, Outbox, Seat};
 use crate::clock;
-use crate::store::{new_id, JoinRefusal, Result as StoreResult, ResumeCheck};
-use endsession_protocol::{EndOptions, ErrorCode, LeaveState, Permissions, RunningCountdown, ServerFrame};
+use crate::store::{
+    new_id, AdmissionAsk, AdmissionBatch, JoinContext, JoinRefusal, Result as StoreResult, ResumeCheck, TokenStanding,
+};
+use crate::token;
+use endsession_protocol::{EndOptions, ErrorCode, LeaveState, Participant, Permissions, RunningCountdown, ServerFrame};
 use std::sync::Arc;
 use std::time::Duration;
 
 pub(super) trait Transitions: Countdowns {
-    /// Admits `request` to the locked room, starting a session if none is live. `connect` is called once the store
-    /// admitted the participant (not before: a refused join leaves no trace in the hub): it registers the outbox with
-    /// the hub and returns the connection's id and how the rules reach it.
+    /// Admits `request` to the locked room, starting a session if none is live: [`Transitions::join_batch`] of one.
     async fn join_room(
         self: &Arc<Self>,
         room: &mut RoomOf<Self>,
         request: JoinRequest,
         connect: impl FnOnce(Outbox) -> (ConnId, Self::Conn) + Send,
     ) -> JoinOutcome {
-        let JoinRequest { app_id, meeting_id, participant_id, resume, outbox } = request;
-        let member = room.is_member(&participant_id);
-        let live_id = room.live_session_id().map(str::to_owned);
+        let mut connect = Some(connect);
+        let connect = move |outbox| connect.take().expect("one request, at most one connection")(outbox);
+        self.join_batch(room, vec![request], connect).await.pop().unwrap_or(JoinOutcome::Unavailable)
+    }
 
-        // A resume is checked against what the store remembers, unless the participant is simply still in the
-        // session it names: an ended session is answered `ended`, a removal (kick) with its state, and a
-        // participant that was in the live session may come back to it even after its grace ran out.
-        let mut former_member = false;
-        if let Some(resume) = resume.clone().filter(|id| !(member && live_id.as_deref() == Some(id))) {
-            let checked: StoreResult<ResumeCheck> =
-                async { self.store().db().await?.resume_check(&meeting_id, &resume, &participant_id).await }.await;
-            match checked {
-                Ok(ResumeCheck { participant_gone: true, .. }) => {
-                    let message = "the participant no longer exists".to_string();
-                    return JoinOutcome::Refused { code: ErrorCode::NotFound, message };
-                }
-                Ok(ResumeCheck { session: Some(row), removed, was_in, end, .. }) => {
-                    if let Some(state) = removed {
-                        return JoinOutcome::Ended {
-                            state,
-                            session_id: row.id,
-                            reason: None,
-                            kicked_count: None,
-                            ended_by: None,
-                            message: None,
-                            event_id: None,
-                        };
-                    }
-                    if !row.is_live() {
-                        let end = end.unwrap_or_default();
-                        return JoinOutcome::Ended {
-                            state: LeaveState::Ended,
-                            session_id: row.id,
-                            reason: row.end_reason,
-                            kicked_count: row.kicked_count,
-                            ended_by: end.ended_by,
-                            message: end.message,
-                            event_id: end.event_id,
-                        };
-                    }
-                    former_member = was_in && live_id.as_deref() == Some(row.id.as_str());
-                }
-                Ok(_) => {} // unknown to this meeting: join as if no resume was asked
-                Err(e) => return unavailable(&meeting_id, e),
+    /// Admits the joins of one meeting that waited together for its lock: one answer per request, in order. The
+    /// store work of the whole batch is one write transaction (the token versions, the meeting, the participants
+    /// and their presets read in a few statements, the session's start, every new stay with its
+    /// `meeting.participantJoined`, in a few multi-row statements), committed before anyone is admitted to the room
+    /// or answered: each `Joined` is durable when sent. A join that fails its own checks (token, participant,
+    /// INACTIVE, a resume into an ended session) gets its own answer and leaves no trace; a store failure fails the
+    /// batch (`Unavailable`: nothing was joined, the clients retry). Admitted in order, the outcome of each join is
+    /// the one it would have had alone, the others of the batch admitted before it.
+    ///
+    /// `connect` is called once per admitted join, after the commit (a refused join leaves no trace in the hub): it
+    /// registers the outbox with the hub and returns the connection's id and how the rules reach it.
+    async fn join_batch(
+        self: &Arc<Self>,
+        room: &mut RoomOf<Self>,
+        requests: Vec<JoinRequest>,
+        mut connect: impl FnMut(Outbox) -> (ConnId, Self::Conn) + Send,
+    ) -> Vec<JoinOutcome> {
+        if self.halted() {
+            return requests.iter().map(|_| JoinOutcome::Unavailable).collect();
+        }
+        let live_id = room.live_session_id().map(str::to_owned);
+        let mut outcomes: Vec<Option<JoinOutcome>> = requests.iter().map(|_| None).collect();
+        let mut admitting = Vec::with_capacity(requests.len());
+        for (index, request) in requests.into_iter().enumerate() {
+            let member = room.is_member(&request.participant_id);
+            match self.resume_outcome(&request, member, live_id.as_deref()).await {
+                Ok(former_member) => admitting.push(Admitting { index, request, member, former_member }),
+                Err(outcome) => outcomes[index] = Some(outcome),
             }
+        }
+        if admitting.is_empty() {
+            return outcomes.into_iter().map(|o| o.unwrap_or(JoinOutcome::Unavailable)).collect();
         }
 
         // Read under the room lock: a preset PATCH then either lands before this read or reaches the hub after this
-        // admission, so the room never keeps a stale permission. One store call, one transaction: the check, the
-        // session's start if this join starts one, and the participant's arrival if it is new to the session.
+        // admission, so the room never keeps a stale permission.
         let new_session = room.is_idle().then(|| (new_id(), clock::now()));
         let session_id = match &new_session {
             Some((id, _)) => id.clone(),
             None => live_id.clone().expect("a room that is not idle is live"),
         };
-        let peak = (!member).then(|| u32::try_from(room.member_count() + 1).unwrap_or(u32::MAX));
-        let (app, meeting, participant) = (&app_id, &meeting_id, &participant_id);
-        let admitted: StoreResult<Result<_, JoinRefusal>> = async {
-            let mut db = self.store().begin().await?;
-            let context = match db.admission_context(app, meeting, participant, member || former_member).await? {
-                Ok(context) => context,
-                Err(refusal) => return Ok(Err(refusal)),
+        let meeting_id = admitting[0].request.meeting_id.clone();
+        let member_count = room.member_count();
+        let admitted: StoreResult<Decided> = async {
+            let mut tx = self.store().begin().await?;
+            let asks: Vec<AdmissionAsk> = admitting
+                .iter()
+                .map(|a| AdmissionAsk {
+                    app_id: &a.request.app_id,
+                    participant_id: &a.request.participant_id,
+                    token_version: Some(a.request.token_version),
+                    member_of_live_session: a.member || a.former_member,
+                })
+                .collect();
+            let AdmissionBatch { meeting, contexts } = tx.admission_batch(&meeting_id, &asks).await?;
+            // The participants new to the session, each once (two tabs of one participant arrive once).
+            let mut arriving: Vec<&Participant> = Vec::new();
+            for (a, context) in admitting.iter().zip(&contexts) {
+                if let (Ok(context), false) = (context, a.member) {
+                    if !arriving.iter().any(|p| p.id == context.participant.id) {
+                        arriving.push(&context.participant);
+                    }
+                }
+            }
+            let Some(meeting) = meeting else {
+                // Nobody admitted: nothing to write (dropping `tx` rolls back its reads).
+                return Ok(Decided { contexts, keep_alive: Duration::ZERO, no_host_after: None });
             };
             // With their webhook events (`meeting.started`, `meeting.participantJoined`).
             let (mut keep_alive, mut no_host_after) = (Duration::ZERO, None);
             if let Some((id, at)) = &new_session {
-                let row = db.meeting(app, meeting).await?;
-                keep_alive = row.as_ref().map(|m| m.session_keep_alive()).unwrap_or_default();
-                no_host_after = row.as_ref().and_then(|m| m.end_when_no_host_after());
-                db.start_session(id, meeting, at).await?;
+                keep_alive = meeting.session_keep_alive();
+                no_host_after = meeting.end_when_no_host_after();
+                tx.start_session(id, &meeting_id, at).await?;
             }
             let now = clock::now();
-            if !member {
-                db.record_arrival(meeting, &session_id, &context.participant, &now).await?;
-                db.clear_removal(&session_id, participant).await?;
+            let peak = (!arriving.is_empty()).then(|| u32::try_from(member_count + arriving.len()).unwrap_or(u32::MAX));
+            if !arriving.is_empty() {
+                tx.record_arrivals(&meeting_id, &session_id, &arriving, &now).await?;
+                let ids: Vec<&str> = arriving.iter().map(|p| p.id.as_str()).collect();
+                tx.clear_removals(&session_id, &ids).await?;
             }
-            db.touch_session(&session_id, &now, peak).await?;
-            db.commit().await?;
-            Ok(Ok((context, keep_alive, no_host_after)))
+            tx.touch_session(&session_id, &now, peak).await?;
+            tx.commit().await?;
+            Ok(Decided { contexts, keep_alive, no_host_after })
         }
         .await;
-        let (context, keep_alive, no_host_after) = match admitted {
-            Ok(Ok(admitted)) => admitted,
-            Ok(Err(JoinRefusal::NotFound(message))) => {
-                return JoinOutcome::Refused { code: ErrorCode::NotFound, message }
+        let Decided { contexts, keep_alive, no_host_after } = match admitted {
+            Ok(admitted) => admitted,
+            Err(e) => {
+                unavailable(&meeting_id, e);
+                // Every join of the batch left unanswered above is `Unavailable`.
+                return outcomes.into_iter().map(|o| o.unwrap_or(JoinOutcome::Unavailable)).collect();
             }
-            Ok(Err(JoinRefusal::Inactive)) => {
-                let message = "the meeting is INACTIVE: nobody can join it".to_string();
-                return JoinOutcome::Refused { code: ErrorCode::MeetingInactive, message };
-            }
-            Err(e) => return unavailable(&meeting_id, e),
         };
-        if let Some((session_id, started_at)) = new_session {
+        if let Some((session_id, started_at)) = new_session.filter(|_| contexts.iter().any(Result::is_ok)) {
             room.start(session_id, started_at, keep_alive);
             room.set_no_host_after(no_host_after);
         }
+        for (a, context) in admitting.into_iter().zip(contexts) {
+            let index = a.index;
+            outcomes[index] = Some(match context {
+                Ok(context) => self.admit_in_room(room, a, context, &mut connect).await,
+                Err(refusal) => refused(refusal, a.request.token_version),
+            });
+        }
+        outcomes.into_iter().map(|o| o.unwrap_or(JoinOutcome::Unavailable)).collect()
+    }
 
+    /// What the store says of a join's `resume` (checked against the store unless the participant is simply still
+    /// in the session it names): an ended session is answered `ended`, a removal (kick) with its state, a token of
+    /// an old version or a deleted participant `InvalidToken`. Ok(true) if the participant was in the live session
+    /// it names, even if its grace ran out (it may come back); Ok(false) to join as if no resume was asked.
+    async fn resume_outcome(
+        &self,
+        request: &JoinRequest,
+        member: bool,
+        live_id: Option<&str>,
+    ) -> Result<bool, JoinOutcome> {
+        let Some(resume) = request.resume.as_deref().filter(|id| !(member && live_id == Some(*id))) else {
+            return Ok(false);
+        };
+        let (meeting_id, participant_id) = (&request.meeting_id, &request.participant_id);
+        let checked: StoreResult<ResumeCheck> =
+            async { self.store().db().await?.resume_check(meeting_id, resume, participant_id).await }.await;
+        let check = match checked {
+            Ok(check) => check,
+            Err(e) => return Err(unavailable(meeting_id, e)),
+        };
+        let standing = check.token_version.map_or(TokenStanding::Deleted, TokenStanding::Current);
+        if let Some(message) = token::refusal(request.token_version, standing) {
+            return Err(JoinOutcome::Refused { code: ErrorCode::InvalidToken, message });
+        }
+        let Some(row) = check.session else {
+            return Ok(false); // unknown to this meeting: join as if no resume was asked
+        };
+        if let Some(state) = check.removed {
+            return Err(JoinOutcome::Ended {
+                state,
+                session_id: row.id,
+                reason: None,
+                kicked_count: None,
+                ended_by: None,
+                message: None,
+                event_id: None,
+            });
+        }
+        if !row.is_live() {
+            let end = check.end.unwrap_or_default();
+            return Err(JoinOutcome::Ended {
+                state: LeaveState::Ended,
+                session_id: row.id,
+                reason: row.end_reason,
+                kicked_count: row.kicked_count,
+                ended_by: end.ended_by,
+                message: end.message,
+                event_id: end.event_id,
+            });
+        }
+        Ok(check.was_in && live_id == Some(row.id.as_str()))
+    }
+
+    /// Puts an admitted join (its store work committed) into the live session and builds its `Joined`.
+    async fn admit_in_room(
+        self: &Arc<Self>,
+        room: &mut RoomOf<Self>,
+        admitting: Admitting,
+        context: JoinContext,
+        connect: &mut (impl FnMut(Outbox) -> (ConnId, Self::Conn) + Send),
+    ) -> JoinOutcome {
+        let Admitting { request, former_member, .. } = admitting;
+        let JoinRequest { meeting_id, participant_id, resume, outbox, .. } = request;
         let (conn_id, own) = connect(outbox);
         let admission =
             room.admit(context.participant.clone(), context.permissions, conn_id, own.clone(), resume.as_deref());
@@ -296,6 +377,41 @@ pub(super) trait Transitions: Countdowns {
 }
 
 impl<H: HubCore> Transitions for H {}
+
+/// A join of a batch that passed its resume check, on its way through the admission.
+pub(super) struct Admitting {
+    /// Its place in the batch (and in the answers).
+    index: usize,
+    request: JoinRequest,
+    /// In the live session before this batch (another tab, a reconnect).
+    member: bool,
+    /// Was in the live session its `resume` names, and may come back to it.
+    former_member: bool,
+}
+
+/// What a batch's admission transaction decided: one answer per join, and for a session it started, its meeting's
+/// keep-alive and `NO_HOST` setting.
+struct Decided {
+    contexts: Vec<Result<JoinContext, JoinRefusal>>,
+    keep_alive: Duration,
+    no_host_after: Option<Duration>,
+}
+
+/// The answer to a join (whose token has version `token_version`) the store refused.
+fn refused(refusal: JoinRefusal, token_version: i64) -> JoinOutcome {
+    match refusal {
+        JoinRefusal::NotFound(message) => JoinOutcome::Refused { code: ErrorCode::NotFound, message },
+        JoinRefusal::Inactive => {
+            let message = "the meeting is INACTIVE: nobody can join it".to_string();
+            JoinOutcome::Refused { code: ErrorCode::MeetingInactive, message }
+        }
+        JoinRefusal::Token(standing) => {
+            // The store refuses only a standing that does not let this version join (see `Db::admission_batch`).
+            let message = token::refusal(token_version, standing).unwrap_or_default();
+            JoinOutcome::Refused { code: ErrorCode::InvalidToken, message }
+        }
+    }
+}
 
 fn unavailable(meeting_id: &str, error: impl std::fmt::Display) -> JoinOutcome {
     tracing::error!(meeting_id, %error, "join failed on the store");

@@ -386,6 +386,9 @@ async fn close_stay(db: &mut Db, session_id: &str, participant_id: &str, at: &st
     Ok(())
 }
 
+#[path = "lifecycle_arrivals.rs"]
+mod arrivals;
+
 #[cfg(test)]
 #[path = "lifecycle_tests.rs"]
 mod tests;

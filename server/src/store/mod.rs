@@ -33,6 +33,7 @@
 mod accounts;
 mod apps;
 mod attendance;
+mod batched;
 mod data_dir;
 mod lifecycle;
 mod lifecycle_end;
@@ -56,7 +57,7 @@ pub use meetings::{
     NO_HOST_SETTING,
 };
 pub use paging::{Page, PageRequest, DEFAULT_PER_PAGE, MAX_PER_PAGE};
-pub use participants::{JoinContext, JoinRefusal, ParticipantRow, TokenStanding};
+pub use participants::{AdmissionAsk, AdmissionBatch, JoinContext, JoinRefusal, ParticipantRow, TokenStanding};
 pub use presets::{PresetConflict, PresetRow};
 pub use sessions::{LiveSessionRow, ResumeCheck, SessionFilter, SessionRow, SessionSort};
 pub use webhook_outbox::{DeliveryState, DueDelivery, EventMeeting, OpenStay};

@@ -1,11 +1,13 @@
 //! Participants: who may join a meeting, and with which preset.
 
+use super::batched::{cached, padded, placeholders};
 use super::paging::{bind_all, Filter, Page, PageRequest, PagedQuery};
-use super::{new_id, Db, MeetingStatus, Result};
+use super::{new_id, Db, MeetingRow, MeetingStatus, Result};
 use crate::clock;
 use endsession_protocol::{Participant, Permissions};
 use sqlx::any::AnyRow;
 use sqlx::Row;
+use std::collections::HashMap;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ParticipantRow {
@@ -55,7 +57,8 @@ pub struct JoinContext {
     pub permissions: Permissions,
 }
 
-/// Whether a participant's tokens may join, read at each `join` (see [`crate::token::admit`]).
+/// Whether a participant's tokens may join, read at each `join` with its admission (see [`Db::admission_batch`]
+/// and [`crate::token::refusal`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TokenStanding {
     /// The participant exists; only tokens of this version join.
@@ -71,6 +74,30 @@ pub enum JoinRefusal {
     NotFound(String),
     /// The meeting is INACTIVE.
     Inactive,
+    /// The join's token is not of the participant's current token version (it was refreshed since), or the
+    /// participant was deleted: what the store has instead.
+    Token(TokenStanding),
+}
+
+/// One join of an admission batch (see [`Db::admission_batch`]): the ids its token names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AdmissionAsk<'a> {
+    pub app_id: &'a str,
+    pub participant_id: &'a str,
+    /// The token version the join's token carries (its `ver` claim); it joins only if that is the participant's
+    /// current one. None: not checked here.
+    pub token_version: Option<i64>,
+    /// The participant is already in the live session (a resume, another tab): an INACTIVE meeting lets it in.
+    pub member_of_live_session: bool,
+}
+
+/// What [`Db::admission_batch`] decided.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AdmissionBatch {
+    /// The meeting, if any ask was admitted.
+    pub meeting: Option<MeetingRow>,
+    /// One answer per ask, in order.
+    pub contexts: Vec<std::result::Result<JoinContext, JoinRefusal>>,
 }
 
 const COLUMNS: &str =
@@ -211,6 +238,27 @@ impl Db {
         self.participant(meeting_id, participant_id).await
     }
 
+    /// The meeting's participants among `ids` (at most [`super::batched::MAX_ROWS`] per query), by id.
+    async fn participants_in(&mut self, meeting_id: &str, ids: &[&str]) -> Result<HashMap<String, ParticipantRow>> {
+        let mut found = HashMap::with_capacity(ids.len());
+        for chunk in ids.chunks(super::batched::MAX_ROWS) {
+            let ids = padded(chunk);
+            let sql = format!(
+                "SELECT {COLUMNS} FROM participants WHERE meeting_id = $1 AND id IN ({})",
+                placeholders(2, ids.len())
+            );
+            let mut query = sqlx::query(&sql).persistent(cached(ids.len())).bind(meeting_id);
+            for id in ids {
+                query = query.bind(id);
+            }
+            for row in query.fetch_all(self.conn()).await? {
+                let row = ParticipantRow::from_row(&row)?;
+                found.insert(row.id.clone(), row);
+            }
+        }
+        Ok(found)
+    }
+
     /// Whether the participant's tokens may join: its current token version, or [`TokenStanding::Deleted`].
     pub async fn token_standing(&mut self, meeting_id: &str, participant_id: &str) -> Result<TokenStanding> {
         let row = sqlx::query("SELECT token_version FROM participants WHERE id = $1 AND meeting_id = $2")
@@ -243,19 +291,67 @@ impl Db {
         participant_id: &str,
         member_of_live_session: bool,
     ) -> Result<std::result::Result<JoinContext, JoinRefusal>> {
-        let Some(meeting) = self.meeting(app_id, meeting_id).await? else {
-            return Ok(Err(JoinRefusal::NotFound("the meeting no longer exists".into())));
-        };
-        let Some(participant) = self.participant(meeting_id, participant_id).await? else {
-            return Ok(Err(JoinRefusal::NotFound("the participant no longer exists".into())));
-        };
-        if meeting.status == MeetingStatus::Inactive && !member_of_live_session {
-            return Ok(Err(JoinRefusal::Inactive));
+        let ask = AdmissionAsk { app_id, participant_id, token_version: None, member_of_live_session };
+        let mut batch = self.admission_batch(meeting_id, &[ask]).await?;
+        Ok(batch.contexts.pop().expect("one answer per ask"))
+    }
+
+    /// [`Db::admission_context`] of several joins of one meeting at once, each decided on its own: its token's
+    /// version against the participant's current one ([`JoinRefusal::Token`], checked first), then the meeting
+    /// (`NotFound`), the participant (`NotFound`), the meeting's status (`Inactive` unless already in the live
+    /// session). The meeting and each preset are read once, the participants in one query: a batch costs a few
+    /// statements, not a few per join.
+    pub async fn admission_batch(&mut self, meeting_id: &str, asks: &[AdmissionAsk<'_>]) -> Result<AdmissionBatch> {
+        let mut meetings: HashMap<&str, Option<MeetingRow>> = HashMap::new();
+        for ask in asks {
+            if !meetings.contains_key(ask.app_id) {
+                let row = self.meeting(ask.app_id, meeting_id).await?;
+                meetings.insert(ask.app_id, row);
+            }
         }
-        // A preset deleted after the participant was added grants nothing rather than refusing the join.
-        let preset = self.preset(app_id, &participant.preset_name).await?;
-        let permissions = preset.map(|p| p.permissions()).unwrap_or_default();
-        Ok(Ok(JoinContext { participant: participant.to_wire(), permissions }))
+        let mut ids: Vec<&str> = asks.iter().map(|ask| ask.participant_id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let participants = self.participants_in(meeting_id, &ids).await?;
+        let mut presets: HashMap<(&str, &str), Permissions> = HashMap::new();
+        let mut admitted_meeting = None;
+        let mut contexts = Vec::with_capacity(asks.len());
+        for ask in asks {
+            let row = participants.get(ask.participant_id);
+            if let Some(version) = ask.token_version {
+                let standing = row.map_or(TokenStanding::Deleted, |row| TokenStanding::Current(row.token_version));
+                if standing != TokenStanding::Current(version) {
+                    contexts.push(Err(JoinRefusal::Token(standing)));
+                    continue;
+                }
+            }
+            let Some(meeting) = &meetings[ask.app_id] else {
+                contexts.push(Err(JoinRefusal::NotFound("the meeting no longer exists".into())));
+                continue;
+            };
+            let Some(participant) = row else {
+                contexts.push(Err(JoinRefusal::NotFound("the participant no longer exists".into())));
+                continue;
+            };
+            if meeting.status == MeetingStatus::Inactive && !ask.member_of_live_session {
+                contexts.push(Err(JoinRefusal::Inactive));
+                continue;
+            }
+            let key = (ask.app_id, participant.preset_name.as_str());
+            let permissions = match presets.get(&key) {
+                Some(permissions) => *permissions,
+                None => {
+                    // A preset deleted after the participant was added grants nothing rather than refusing the join.
+                    let preset = self.preset(ask.app_id, &participant.preset_name).await?;
+                    let permissions = preset.map(|p| p.permissions()).unwrap_or_default();
+                    presets.insert(key, permissions);
+                    permissions
+                }
+            };
+            admitted_meeting.get_or_insert_with(|| meeting.clone());
+            contexts.push(Ok(JoinContext { participant: participant.to_wire(), permissions }));
+        }
+        Ok(AdmissionBatch { meeting: admitted_meeting, contexts })
     }
 }
 
@@ -285,6 +381,51 @@ mod tests {
             db.set_meeting_status(&app.id, &meeting.id, MeetingStatus::Inactive).await.unwrap();
             let refused = db.join_context(&app.id, &meeting.id, &p.id).await.unwrap();
             assert_eq!(refused, Err(JoinRefusal::Inactive));
+        }
+    }
+
+    #[tokio::test]
+    async fn a_batch_decides_each_join_on_its_own() {
+        for (store, app, meeting) in with_meeting().await {
+            let mut db = store.db().await.unwrap();
+            let host = db.add_participant(&meeting.id, "h", "group_call_host", Some("Hal"), None).await.unwrap();
+            let guest = db.add_participant(&meeting.id, "g", "group_call_participant", None, None).await.unwrap();
+            let refreshed = db.add_participant(&meeting.id, "r", "group_call_participant", None, None).await.unwrap();
+            db.bump_token_version(&meeting.id, &refreshed.id).await.unwrap();
+            let gone = db.add_participant(&meeting.id, "d", "group_call_participant", None, None).await.unwrap();
+            db.delete_participant(&meeting.id, &gone.id).await.unwrap();
+            let ask = |app_id, participant_id, version, member| AdmissionAsk {
+                app_id,
+                participant_id,
+                token_version: Some(version),
+                member_of_live_session: member,
+            };
+            let asks = [
+                ask(app.id.as_str(), host.id.as_str(), 0, false),
+                ask(&app.id, &refreshed.id, 0, false),
+                ask(&app.id, &gone.id, 0, false),
+                ask(&app.id, &guest.id, 0, false),
+                ask("other-app", &guest.id, 0, false),
+                ask(&app.id, &guest.id, 0, false),
+            ];
+            let batch = db.admission_batch(&meeting.id, &asks).await.unwrap();
+            assert_eq!(batch.meeting.as_ref().map(|m| m.id.as_str()), Some(meeting.id.as_str()));
+            let c = &batch.contexts;
+            assert_eq!(c.len(), asks.len());
+            let host_ctx = c[0].as_ref().unwrap();
+            assert!(host_ctx.permissions.kick_participant);
+            assert_eq!(host_ctx.participant.name, "Hal");
+            assert_eq!(c[1], Err(JoinRefusal::Token(TokenStanding::Current(1))));
+            assert_eq!(c[2], Err(JoinRefusal::Token(TokenStanding::Deleted)));
+            assert!(!c[3].as_ref().unwrap().permissions.kick_participant);
+            assert!(matches!(c[4], Err(JoinRefusal::NotFound(_))), "another app's meeting is not this one");
+            assert_eq!(c[5], c[3], "the same participant twice: the same answer twice");
+
+            db.set_meeting_status(&app.id, &meeting.id, MeetingStatus::Inactive).await.unwrap();
+            let asks = [ask(&app.id, &host.id, 0, true), ask(&app.id, &guest.id, 0, false)];
+            let batch = db.admission_batch(&meeting.id, &asks).await.unwrap();
+            assert!(batch.contexts[0].is_ok(), "INACTIVE lets a member of the live session back in");
+            assert_eq!(batch.contexts[1], Err(JoinRefusal::Inactive));
         }
     }
 

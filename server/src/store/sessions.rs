@@ -69,6 +69,8 @@ pub struct ResumeCheck {
     pub participant_gone: bool,
     /// The end record, if the session ended.
     pub end: Option<super::SessionEnd>,
+    /// The participant's current token version (None when it is gone), for the join's token check.
+    pub token_version: Option<i64>,
 }
 
 /// Which sessions [`Db::list_sessions`] returns; None filters nothing.
@@ -191,6 +193,23 @@ impl Db {
         Ok(())
     }
 
+    /// [`Db::clear_removal`] of several participants at once (a batch of joins, see [`Db::admission_batch`]).
+    pub async fn clear_removals(&mut self, session_id: &str, participant_ids: &[&str]) -> Result<()> {
+        for chunk in participant_ids.chunks(super::batched::MAX_ROWS) {
+            let ids = super::batched::padded(chunk);
+            let sql = format!(
+                "DELETE FROM session_removals WHERE session_id = $1 AND participant_id IN ({})",
+                super::batched::placeholders(2, ids.len())
+            );
+            let mut query = sqlx::query(&sql).persistent(super::batched::cached(ids.len())).bind(session_id);
+            for id in ids {
+                query = query.bind(id);
+            }
+            query.execute(self.conn()).await?;
+        }
+        Ok(())
+    }
+
     /// Everything a resume into `session_id` needs to know, in one call.
     pub async fn resume_check(
         &mut self,
@@ -199,9 +218,17 @@ impl Db {
         participant_id: &str,
     ) -> Result<ResumeCheck> {
         let session = self.session(meeting_id, session_id).await?;
-        let participant_gone = self.participant(meeting_id, participant_id).await?.is_none();
+        let token_version = self.participant(meeting_id, participant_id).await?.map(|row| row.token_version);
+        let participant_gone = token_version.is_none();
         if session.is_none() || participant_gone {
-            return Ok(ResumeCheck { session, removed: None, was_in: false, participant_gone, end: None });
+            return Ok(ResumeCheck {
+                session,
+                removed: None,
+                was_in: false,
+                participant_gone,
+                end: None,
+                token_version,
+            });
         }
         let removed = sqlx::query("SELECT state FROM session_removals WHERE session_id = $1 AND participant_id = $2")
             .bind(session_id)
@@ -221,7 +248,7 @@ impl Db {
             _ => None,
         };
         let removed = removed.as_deref().and_then(LeaveState::parse);
-        Ok(ResumeCheck { session, removed, was_in, participant_gone, end })
+        Ok(ResumeCheck { session, removed, was_in, participant_gone, end, token_version })
     }
 
     /// Every session not ended, with its open stays: what a previous run of the server left live.

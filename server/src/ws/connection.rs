@@ -54,7 +54,9 @@ async fn enter(socket: WebSocket, state: Endpoint) -> Option<Admitted> {
         fail(&mut socket, violation).await;
         return None;
     }
-    let claims = match crate::token::admit(&state.tokens, &state.store, &token).await {
+    // Signature and expiry here; the participant's token version is checked by the hub, in the same store
+    // transaction as the admission (`JoinRequest::token_version`).
+    let claims = match state.tokens.verify(&token) {
         Ok(claims) => claims,
         Err(message) => {
             let violation = Violation { code: ErrorCode::InvalidToken, message, close_code: close_code::POLICY };
@@ -79,6 +81,7 @@ async fn enter(socket: WebSocket, state: Endpoint) -> Option<Admitted> {
         participant_id: claims.sub,
         resume,
         outbox,
+        token_version: claims.ver,
     };
     match state.hub.join(request).await {
         JoinOutcome::Joined { seat, mut frame } => {

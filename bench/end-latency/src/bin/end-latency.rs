@@ -122,6 +122,8 @@ impl Probe {
     /// `perf record -g` of the server into DIR/NAME.data, if a DIR was given.
     async fn start_perf(&mut self, pids: &[u32], perf_dir: Option<&Path>, name: &str) {
         if let Some(dir) = perf_dir {
+            // perf does not create it, and fails silently (its output goes nowhere) without it.
+            let _ = std::fs::create_dir_all(dir);
             let out = dir.join(format!("{name}.data"));
             let pids = pids.iter().map(u32::to_string).collect::<Vec<_>>().join(",");
             let mut perf = Command::new("perf");
