@@ -132,13 +132,19 @@ async fn write_chunk(tx: &mut Tx, now_ms: i64, first_delay_ms: i64) -> Result<Ch
     let app_id: String = row.try_get(1)?;
     let meeting: String = row.try_get(2)?;
     let left_at: String = row.try_get(3)?;
-    let left_hooks: Vec<String> = serde_json::from_str(&row.try_get::<String, _>(4)?)?;
+    // A webhook deleted since the end (its deliveries went with it) gets none.
+    let hooks = app_webhooks(tx, &app_id).await?;
+    let subscribed = |column: usize| -> Result<Vec<String>> {
+        let ids: Vec<String> = serde_json::from_str(&row.try_get::<String, _>(column)?)?;
+        Ok(ids.into_iter().filter(|id| hooks.contains(id)).collect())
+    };
+    let left_hooks = subscribed(4)?;
     let created_at: String = row.try_get(8)?;
     let after: (Option<String>, Option<i64>) = (row.try_get(10)?, row.try_get(11)?);
 
     let stays = open_stays_after(tx, &session_id, after).await?;
     let meeting = RawValue::from_string(meeting)?;
-    for (stay, _) in &stays {
+    for (stay, _) in stays.iter().filter(|_| !left_hooks.is_empty()) {
         let payload = LeftPayload {
             event: "meeting.participantLeft",
             meeting: &meeting,
@@ -160,14 +166,14 @@ async fn write_chunk(tx: &mut Tx, now_ms: i64, first_delay_ms: i64) -> Result<Ch
         _ => {
             // The last chunk: `meeting.ended` comes after every participantLeft, and the row goes with it.
             let ended_event_id: String = row.try_get(5)?;
-            if let Some(body) = row.try_get::<Option<Vec<u8>>, _>(6)? {
-                let hooks: Vec<String> = serde_json::from_str(&row.try_get::<String, _>(7)?)?;
+            let ended_hooks = subscribed(7)?;
+            if let Some(body) = row.try_get::<Option<Vec<u8>>, _>(6)?.filter(|_| !ended_hooks.is_empty()) {
                 tx.enqueue_webhook_event_as(
                     &ended_event_id,
                     &app_id,
                     WebhookEvent::MeetingEnded,
                     &body,
-                    &hooks,
+                    &ended_hooks,
                     &created_at,
                     created_ms,
                 )
@@ -180,6 +186,13 @@ async fn write_chunk(tx: &mut Tx, now_ms: i64, first_delay_ms: i64) -> Result<Ch
         }
     }
     Ok(Chunk::Written)
+}
+
+/// The ids of the app's webhooks, enabled or not (a disabled one's deliveries are given up as the worker gives up
+/// any of a disabled webhook).
+async fn app_webhooks(db: &mut Db, app_id: &str) -> Result<std::collections::HashSet<String>> {
+    let rows = sqlx::query("SELECT id FROM webhooks WHERE app_id = $1").bind(app_id).fetch_all(db.conn()).await?;
+    rows.iter().map(|row| Ok(row.try_get(0)?)).collect()
 }
 
 /// Up to [`CHUNK`] open stays of the session after the cursor `(joined_at, rowid)` (None: from the first), in the

@@ -248,3 +248,26 @@ async fn the_pending_events_of_an_end_are_written_once_in_order_after_the_end() 
         assert_eq!(f.events().await.len(), events.len(), "written once");
     }
 }
+
+/// A webhook deleted between the end and the writing of its pending events: nothing for it, and the pending end does
+/// not stay stuck (it would hold up every later one).
+#[tokio::test]
+async fn a_webhook_deleted_before_the_pending_events_are_written_gets_none() {
+    for f in fixtures().await {
+        let m = f.meeting.clone();
+        let mut tx = f.begin().await;
+        tx.start_session("s1", &m, "2026-01-01T00:00:00.000Z").await.unwrap();
+        tx.record_arrival(&m, "s1", &person("p1", "Ann"), "2026-01-01T00:00:00.000Z").await.unwrap();
+        tx.end_session(&m, "s1", "2026-01-01T00:01:00.000Z", EndReason::HostEndedMeeting, 1, 0).await.unwrap();
+        tx.commit().await.unwrap();
+        let mut db = f.store.db().await.unwrap();
+        for hook in db.webhooks(&f.app).await.unwrap() {
+            db.delete_webhook(&f.app, &hook.id).await.unwrap();
+        }
+        drop(db);
+        let before = f.names().await;
+        assert_eq!(f.store.write_pending_left_events(i64::MAX / 4, 0).await.unwrap(), None);
+        assert_eq!(f.names().await, before, "no event for a webhook that is gone");
+        assert_eq!(f.store.write_pending_left_events(i64::MAX / 4, 0).await.unwrap(), None, "nothing left pending");
+    }
+}
