@@ -96,6 +96,17 @@ impl Store {
     /// Safe to call from every node at once: each chunk is written once (see the module doc).
     pub async fn write_pending_left_events(&self, now_ms: i64, first_delay_ms: i64) -> Result<Option<i64>> {
         loop {
+            // Looked at without the write lock first: the worker asks at every wake-up, and nothing is pending then
+            // but after an end.
+            let oldest = sqlx::query("SELECT MIN(created_ms) FROM pending_left_events")
+                .fetch_one(self.db().await?.conn())
+                .await?
+                .try_get::<Option<i64>, _>(0)?;
+            match oldest.map(|ms| ms.saturating_add(first_delay_ms)) {
+                None => return Ok(None),
+                Some(due) if due > now_ms => return Ok(Some(due)),
+                Some(_) => {}
+            }
             let mut tx = self.begin().await?;
             match write_chunk(&mut tx, now_ms, first_delay_ms).await? {
                 Chunk::Written => tx.commit().await?,
