@@ -63,7 +63,8 @@ pub struct DeliverySettings {
     /// Each request's time limit, connecting included.
     pub timeout: Duration,
     /// Extra wait before a first attempt. For tests: it opens a window in which an event is stored but not yet
-    /// delivered (e.g. to kill the server there). Applied when reading, so a restart without it delivers at once.
+    /// delivered (e.g. to kill the server there); it holds the writing of an end's pending `participantLeft`
+    /// events as well. Applied when reading, so a restart without it delivers at once.
     pub first_delay: Duration,
     /// Attempts under way at once to one webhook (`--webhook-endpoint-concurrency`).
     pub endpoint_concurrency: usize,
