@@ -88,38 +88,41 @@ impl Db {
 }
 
 impl Store {
-    /// Turns every pending end recorded at least `first_delay_ms` before `now_ms` (unix ms; the `--webhook-delay-ms`
-    /// test knob holds these as it holds first attempts) into its `meeting.participantLeft` events and then its
-    /// `meeting.ended`, [`CHUNK`] stays per transaction. Their deliveries are first due when the end happened, as if
-    /// written by the end. Returns when the next pending end not yet due will be (unix ms), if any.
+    /// Writes the next [`CHUNK`] of `meeting.participantLeft` events of the oldest pending end recorded at least
+    /// `first_delay_ms` before `now_ms` (unix ms; the `--webhook-delay-ms` test knob holds these as it holds first
+    /// attempts), and after the last chunk its `meeting.ended`, in one write transaction. Their deliveries are first
+    /// due when the end happened, as if written by the end.
+    ///
+    /// Returns when to call again (unix ms): `now_ms` after a chunk was written (more may be due now), the time the
+    /// next pending end falls due, or None when none is pending. One chunk per call, so that the worker's claims
+    /// (and the hub's writers, waiting for the write lock) go on between chunks of a large end.
     ///
     /// Safe to call from every node at once: each chunk is written once (see the module doc).
     pub async fn write_pending_left_events(&self, now_ms: i64, first_delay_ms: i64) -> Result<Option<i64>> {
-        loop {
-            // Looked at without the write lock first: the worker asks at every wake-up, and nothing is pending then
-            // but after an end.
-            let oldest = sqlx::query("SELECT MIN(created_ms) FROM pending_left_events")
-                .fetch_one(self.db().await?.conn())
-                .await?
-                .try_get::<Option<i64>, _>(0)?;
-            match oldest.map(|ms| ms.saturating_add(first_delay_ms)) {
-                None => return Ok(None),
-                Some(due) if due > now_ms => return Ok(Some(due)),
-                Some(_) => {}
+        // Looked at without the write lock first: the worker asks at every wake-up, and nothing is pending then but
+        // after an end.
+        let oldest = sqlx::query("SELECT MIN(created_ms) FROM pending_left_events")
+            .fetch_one(self.db().await?.conn())
+            .await?
+            .try_get::<Option<i64>, _>(0)?;
+        match oldest.map(|ms| ms.saturating_add(first_delay_ms)) {
+            None => return Ok(None),
+            Some(due) if due > now_ms => return Ok(Some(due)),
+            Some(_) => {}
+        }
+        let mut tx = self.begin().await?;
+        match write_chunk(&mut tx, now_ms, first_delay_ms).await? {
+            Chunk::Written => {
+                tx.commit().await?;
+                Ok(Some(now_ms))
             }
-            let mut tx = self.begin().await?;
-            match write_chunk(&mut tx, now_ms, first_delay_ms).await? {
-                Chunk::Written => tx.commit().await?,
-                Chunk::NextDue(next) => return Ok(next),
-            }
-            // Let the hub's writers, waiting for the write lock, in between chunks.
-            tokio::task::yield_now().await;
+            Chunk::NextDue(next) => Ok(next),
         }
     }
 }
 
 enum Chunk {
-    /// A chunk was written: commit, and look again.
+    /// A chunk was written: commit, and call again.
     Written,
     /// Nothing due; when the next is (unix ms).
     NextDue(Option<i64>),

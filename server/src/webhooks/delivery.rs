@@ -187,6 +187,8 @@ impl Worker {
 
             // First the events of ends that recorded them as pending (see `store/lifecycle_left.rs`), so that the
             // claim below finds them; a crash before this is made good by the next start, on any node.
+            // One chunk per turn of the loop: the claim below already finds its events, and a large end's next
+            // chunk comes at the next turn, at once.
             let pending_due = match self.store.write_pending_left_events(clock::unix_ms(), first_delay).await {
                 Ok(next) => next,
                 Err(e) => {
