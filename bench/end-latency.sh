@@ -8,7 +8,8 @@
 #   --isolate  the server (and the floor) on some cores, the load generator on the others (taskset); without it, all
 #              share every core. The run prints which cores each side got.
 #   --webhook  a webhook for meeting.participantLeft and meeting.ended is registered (to a sink in the bench), so
-#              the end also writes one outbox event per participant.
+#              the end also has one outbox event per participant to write and deliver (written after the
+#              participants were told: they overlap the end's fan-out, and the CPU window counts them).
 #   --perf DIR perf record of each server around the end and during the join burst (DIR/ours.data, ...).
 #   --nodes K  no floor: instead, in the same run and with the same N, one node, one node on Redis, and K nodes
 #              (2-16) on a private redis-server (free port, --save '' --appendonly no, killed after) sharing one

@@ -61,8 +61,9 @@ pub struct Cli {
     #[arg(long = "webhook-timeout-ms", default_value_t = 10_000)]
     pub webhook_timeout_ms: u64,
 
-    /// For tests: hold every first webhook attempt this long after its event, so a test can act (e.g. kill the
-    /// server) between an event and its delivery. Not stored: a restart without it delivers at once.
+    /// For tests: hold every first webhook attempt this long after its event, and the writing of an end's
+    /// `meeting.participantLeft` events (store/lifecycle_left.rs) this long after the end, so a test can act (e.g.
+    /// kill the server) between an event and its delivery. Not stored: a restart without it delivers at once.
     #[arg(long = "webhook-delay-ms", default_value_t = 0)]
     pub webhook_delay_ms: u64,
 

@@ -96,8 +96,8 @@ pub struct Meeting {
 }
 
 /// Creates an app, a meeting, `n` guests and a host; returns their tokens. With `webhook_url`, also registers a
-/// webhook for `meeting.participantLeft` and `meeting.ended` there (the end then writes one outbox event per
-/// participant).
+/// webhook for `meeting.participantLeft` and `meeting.ended` there (the end then has one outbox event per
+/// participant to write, which the server does after the participants were told).
 pub async fn create_meeting(
     http_base: &str,
     account: &str,

@@ -33,6 +33,7 @@ async fn a_participant_to_join(store: &crate::store::Store, app_id: &str) -> (Me
         app_id: app_id.to_owned(),
         meeting_id: meeting.id.clone(),
         participant_id: participant.id,
+        token_version: participant.token_version,
         resume: None,
         outbox,
     };

@@ -4,7 +4,9 @@
 //! The row writes are private to this module, so there is no way to record a change without its event. These are
 //! methods of [`Tx`], so they run inside a write transaction ([`super::Store::begin`]; the hub's join, leave and end
 //! make one): the change and its event commit together or not at all, so an event cannot be lost by a crash after
-//! the change, nor sent for a change that rolled back. A session ends once ([`Tx::end_session`] says whether this call ended it), so it has
+//! the change, nor sent for a change that rolled back. One exception to "written together", so that an end is not
+//! held up by one row per participant: the `meeting.participantLeft` events of the participants an end removes are
+//! recorded as one durable pending row and written right after (`lifecycle_left.rs`). A session ends once ([`Tx::end_session`] says whether this call ended it), so it has
 //! exactly one `meeting.ended` event however many callers race to end it.
 //!
 //! Payloads follow RealtimeKit's (inherited from Dyte), e.g.
@@ -52,6 +54,21 @@ struct ParticipantJson<'a> {
     joined_at: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     left_at: Option<&'a str>,
+}
+
+impl<'a> ParticipantJson<'a> {
+    /// The stay, and when it ended (None: it is going on).
+    fn of(stay: &'a OpenStay, left_at: Option<&'a str>) -> Self {
+        ParticipantJson {
+            id: &stay.participant_id,
+            peer_id: &stay.id,
+            custom_participant_id: &stay.custom_participant_id,
+            user_display_name: stay.name.as_deref(),
+            preset_name: &stay.preset_name,
+            joined_at: &stay.joined_at,
+            left_at,
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -139,19 +156,10 @@ impl Subject<'_> {
             None => (WebhookEvent::ParticipantJoined, "meeting.participantJoined"),
             Some(_) => (WebhookEvent::ParticipantLeft, "meeting.participantLeft"),
         };
-        let participant = ParticipantJson {
-            id: &stay.participant_id,
-            peer_id: &stay.id,
-            custom_participant_id: &stay.custom_participant_id,
-            user_display_name: stay.name.as_deref(),
-            preset_name: &stay.preset_name,
-            joined_at: &stay.joined_at,
-            left_at,
-        };
         let payload = Payload {
             event: name,
             meeting: self.meeting_json(),
-            participant: Some(participant),
+            participant: Some(ParticipantJson::of(stay, left_at)),
             reason: None,
             end: None,
         };
@@ -251,16 +259,19 @@ impl Tx {
             .is_some())
     }
 
-    /// Ends the session with its end record; if this call ended it, `meeting.participantLeft` for everyone still in
-    /// it, then `meeting.ended`, and with `record.lock` the meeting becomes INACTIVE, all in this transaction.
+    /// Ends the session with its end record; if this call ended it, with `record.lock` the meeting becomes INACTIVE,
+    /// and the end's events are recorded, `meeting.participantLeft` for everyone still in it, then `meeting.ended`,
+    /// all in this transaction (the per-participant ones as one pending row: see below).
     /// Returns the id of the end's `meeting.ended` event if this call ended the session (a session ends once: later
     /// calls change nothing and get None). The id is fixed here, kept on the session (see [`Db::session_end`]), and
     /// is the event's `rtk-uuid` when a webhook is subscribed (with none, no event is stored and the id names the
     /// end alone).
     ///
     /// This runs on the way from `kickAll` to the participants' `roomLeft`, so what nobody subscribed to is not even
-    /// read: without webhooks it adds two small queries. A `meeting.participantLeft` subscriber costs one event per
-    /// participant still in the session.
+    /// read, and nothing here is written per participant: without webhooks it adds two small queries. When a
+    /// `meeting.participantLeft` subscriber and participants still in the session mean one event per participant,
+    /// the end records one pending row instead (with the `meeting.ended` body and its id), which the webhook worker
+    /// turns into those events and then `meeting.ended`, in that order, exactly once (`lifecycle_left.rs`).
     pub async fn end_session_recorded(
         &mut self,
         meeting_id: &str,
@@ -271,7 +282,7 @@ impl Tx {
         kicked_count: u32,
     ) -> Result<Option<String>> {
         let left_hooks = self.webhook_subscribers(meeting_id, WebhookEvent::ParticipantLeft).await?;
-        let stays = if left_hooks.is_empty() { Vec::new() } else { self.open_stays(session_id, None).await? };
+        let anyone_in = !left_hooks.is_empty() && self.has_open_stays(session_id).await?;
         if !close_session(self, session_id, ended_at, record, peak_participants, kicked_count).await? {
             return Ok(None);
         }
@@ -280,22 +291,33 @@ impl Tx {
         }
         let ended_hooks = self.webhook_subscribers(meeting_id, WebhookEvent::MeetingEnded).await?;
         let mut event_id = None;
-        if !stays.is_empty() || !ended_hooks.is_empty() {
+        if anyone_in || !ended_hooks.is_empty() {
             if let Some((meeting, started_at)) = context(self, meeting_id, session_id).await? {
                 let subject =
                     Subject { meeting: &meeting, session_id, started_at: &started_at, ended_at: Some(ended_at) };
-                for stay in &stays {
-                    subject.participant_event(self, stay, Some(ended_at), &left_hooks).await?;
-                }
-                if !ended_hooks.is_empty() {
-                    let payload = Payload {
-                        event: "meeting.ended",
-                        meeting: subject.meeting_json(),
-                        participant: None,
-                        reason: Some(record.reason.as_str()),
-                        end: Some(EndJson { ended_by: record.ended_by.as_ref(), message: record.message.as_deref() }),
+                let ended = (!ended_hooks.is_empty()).then(|| Payload {
+                    event: "meeting.ended",
+                    meeting: subject.meeting_json(),
+                    participant: None,
+                    reason: Some(record.reason.as_str()),
+                    end: Some(EndJson { ended_by: record.ended_by.as_ref(), message: record.message.as_deref() }),
+                });
+                if anyone_in {
+                    let id = new_id();
+                    let pending = left::PendingLeft {
+                        session_id,
+                        app_id: &meeting.app_id,
+                        meeting_json: serde_json::to_string(&subject.meeting_json())?,
+                        left_at: ended_at,
+                        left_hooks: &left_hooks,
+                        ended_event_id: &id,
+                        ended_body: ended.as_ref().map(serde_json::to_vec).transpose()?,
+                        ended_hooks: &ended_hooks,
                     };
-                    let id = subject.enqueue(self, WebhookEvent::MeetingEnded, &payload, &ended_hooks).await?;
+                    self.defer_left_events(&pending).await?;
+                    event_id = Some(id);
+                } else if let Some(payload) = &ended {
+                    let id = subject.enqueue(self, WebhookEvent::MeetingEnded, payload, &ended_hooks).await?;
                     event_id = Some(id);
                 }
             }
@@ -388,6 +410,8 @@ async fn close_stay(db: &mut Db, session_id: &str, participant_id: &str, at: &st
 
 #[path = "lifecycle_arrivals.rs"]
 mod arrivals;
+#[path = "lifecycle_left.rs"]
+mod left;
 
 #[cfg(test)]
 #[path = "lifecycle_tests.rs"]

@@ -58,6 +58,18 @@ impl Fixture {
     }
 }
 
+/// Calls [`Store::write_pending_left_events`] as the webhook worker does, until nothing is pending.
+async fn write_every_pending(store: &Store) {
+    let now = i64::MAX / 4;
+    for _ in 0..1000 {
+        match store.write_pending_left_events(now, 0).await.unwrap() {
+            Some(at) => assert_eq!(at, now, "due now, or nothing pending"),
+            None => return,
+        }
+    }
+    panic!("still pending after 1000 chunks");
+}
+
 #[tokio::test]
 async fn a_session_records_started_joined_left_and_one_ended_with_rtk_payloads() {
     for f in fixtures().await {
@@ -82,7 +94,11 @@ async fn a_session_records_started_joined_left_and_one_ended_with_rtk_payloads()
             tx.end_session(&m, "s1", "2026-01-01T00:02:00.000Z", EndReason::AllParticipantsLeft, 0, 0).await.unwrap();
         tx.commit().await.unwrap();
         assert!(ended && !again, "a session ends once");
+        let event_id = f.store.db().await.unwrap().session_end("s1").await.unwrap().unwrap().event_id.unwrap();
 
+        // The end wrote no event per participant: p1's participantLeft and meeting.ended are pending, and follow.
+        assert_eq!(f.names().await.len(), 4, "{:?}", f.names().await);
+        write_every_pending(&f.store).await;
         assert_eq!(
             f.names().await,
             [
@@ -120,6 +136,12 @@ async fn a_session_records_started_joined_left_and_one_ended_with_rtk_payloads()
         assert_eq!(events[3].1["participant"]["peerId"], events[2].1["participant"]["peerId"], "the same stay");
         assert_eq!(events[4].1["participant"]["peerId"].as_str(), Some(peer.as_str()));
         assert_eq!(events[4].1["meeting"]["status"], "ENDED");
+        assert_eq!(events[5].0, "meeting.ended");
+        assert_eq!(
+            f.store.db().await.unwrap().webhook_events(&f.app).await.unwrap()[5].0,
+            event_id,
+            "meeting.ended has the id fixed at the end (the one participants were told)"
+        );
         assert_eq!(
             events[5].1,
             json!({"event": "meeting.ended", "meeting": meeting("ENDED", Some("2026-01-01T00:01:00.000Z")),
@@ -182,5 +204,77 @@ async fn the_bell_rings_at_the_commit_and_a_claim_then_finds_the_event() {
         let mut db = f.store.db().await.unwrap();
         let (claimed, _) = db.claim_webhook_deliveries(i64::MAX / 4, 0, i64::MAX / 2, &mut |_, _| true).await.unwrap();
         assert_eq!(claimed.len(), 1, "{:?}: the event is there when the bell rings", f.store.dialect());
+    }
+}
+
+/// An end with more participants than one chunk: each still in the session gets exactly one `participantLeft`, in
+/// the order they joined, then `meeting.ended`, however many workers write the pending events at once; and not
+/// before `--webhook-delay-ms` after the end.
+#[tokio::test]
+async fn the_pending_events_of_an_end_are_written_once_in_order_after_the_end() {
+    for f in fixtures().await {
+        let m = f.meeting.clone();
+        let n = left::CHUNK * 2 + 7;
+        let mut tx = f.begin().await;
+        tx.start_session("s1", &m, "2026-01-01T00:00:00.000Z").await.unwrap();
+        for i in 0..n {
+            // Two at each time: the order is (joinedAt, insertion).
+            let at = format!("2026-01-01T00:00:{:02}.{:03}Z", i / 2 / 1000, (i / 2) % 1000);
+            tx.record_arrival(&m, "s1", &person(&format!("p{i}"), "x"), &at).await.unwrap();
+        }
+        tx.commit().await.unwrap();
+        let before = f.names().await.len();
+        let mut tx = f.begin().await;
+        tx.end_session(&m, "s1", "2026-01-01T00:10:00.000Z", EndReason::HostEndedMeeting, 0, 0).await.unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!(f.names().await.len(), before, "nothing per participant in the end's transaction");
+
+        let ended_ms = crate::clock::unix_ms();
+        let held = f.store.write_pending_left_events(ended_ms, 60_000).await.unwrap();
+        assert!(held.is_some_and(|due| due > ended_ms), "held by the first delay: {held:?}");
+        assert_eq!(f.names().await.len(), before);
+
+        tokio::join!(write_every_pending(&f.store), write_every_pending(&f.store), write_every_pending(&f.store));
+        let events = f.events().await;
+        let after = &events[before..];
+        assert_eq!(
+            after.len(),
+            n + 1,
+            "{:?}: one participantLeft per participant, then meeting.ended",
+            f.store.dialect()
+        );
+        let left: Vec<String> =
+            after[..n].iter().map(|(_, body)| body["participant"]["id"].as_str().unwrap().to_owned()).collect();
+        let expected: Vec<String> = (0..n).map(|i| format!("p{i}")).collect();
+        assert_eq!(left, expected, "in the order they joined, each once");
+        assert!(after[..n].iter().all(|(name, body)| name == "meeting.participantLeft"
+            && body["participant"]["leftAt"] == "2026-01-01T00:10:00.000Z"
+            && body["meeting"]["status"] == "ENDED"));
+        assert_eq!(after[n].0, "meeting.ended");
+        assert_eq!(f.store.write_pending_left_events(i64::MAX / 4, 0).await.unwrap(), None, "nothing left");
+        assert_eq!(f.events().await.len(), events.len(), "written once");
+    }
+}
+
+/// A webhook deleted between the end and the writing of its pending events: nothing for it, and the pending end does
+/// not stay stuck (it would hold up every later one).
+#[tokio::test]
+async fn a_webhook_deleted_before_the_pending_events_are_written_gets_none() {
+    for f in fixtures().await {
+        let m = f.meeting.clone();
+        let mut tx = f.begin().await;
+        tx.start_session("s1", &m, "2026-01-01T00:00:00.000Z").await.unwrap();
+        tx.record_arrival(&m, "s1", &person("p1", "Ann"), "2026-01-01T00:00:00.000Z").await.unwrap();
+        tx.end_session(&m, "s1", "2026-01-01T00:01:00.000Z", EndReason::HostEndedMeeting, 1, 0).await.unwrap();
+        tx.commit().await.unwrap();
+        let mut db = f.store.db().await.unwrap();
+        for hook in db.webhooks(&f.app).await.unwrap() {
+            db.delete_webhook(&f.app, &hook.id).await.unwrap();
+        }
+        drop(db);
+        let before = f.names().await;
+        write_every_pending(&f.store).await;
+        assert_eq!(f.names().await, before, "no event for a webhook that is gone");
+        assert_eq!(f.store.write_pending_left_events(i64::MAX / 4, 0).await.unwrap(), None, "nothing left pending");
     }
 }

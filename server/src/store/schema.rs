@@ -201,6 +201,28 @@ const SQLITE: &[&str] = &[
     ALTER TABLE sessions ADD COLUMN ending_message TEXT;
     ALTER TABLE sessions ADD COLUMN ending_lock INTEGER NOT NULL DEFAULT 0;
     "#,
+    // 10: the `meeting.participantLeft` events of an end, written after the participants were told (see
+    // store/lifecycle_left.rs).
+    r#"
+    -- One row per ended session whose participants still in it have not had their `meeting.participantLeft` events
+    -- written yet: written in the end's transaction instead of one event per participant, and turned into those
+    -- events (then its `meeting.ended`, last, with the id fixed here) by the webhook worker, a chunk of stays per
+    -- transaction, the cursor (after_joined_at, after_rowid) marking the last stay done; deleted with the last chunk.
+    CREATE TABLE pending_left_events (
+        session_id      TEXT PRIMARY KEY,
+        app_id          TEXT NOT NULL,
+        meeting         TEXT NOT NULL,
+        left_at         TEXT NOT NULL,
+        left_hooks      TEXT NOT NULL,
+        ended_event_id  TEXT NOT NULL,
+        ended_body      BLOB,
+        ended_hooks     TEXT NOT NULL,
+        created_at      TEXT NOT NULL,
+        created_ms      INTEGER NOT NULL,
+        after_joined_at TEXT,
+        after_rowid     INTEGER
+    );
+    "#,
 ];
 
 /// Postgres' migrations. Integers are BIGINT (what the store binds), blobs BYTEA, booleans integers (see the store's
@@ -344,6 +366,24 @@ const POSTGRES: &[&str] = &[
     CREATE INDEX webhook_deliveries_by_webhook ON webhook_deliveries(webhook_id);
     CREATE INDEX webhook_deliveries_in_session_order ON webhook_deliveries(webhook_id, session_id)
         WHERE delivered_at IS NULL AND abandoned_at IS NULL;
+    "#,
+    // 2: SQLite's 10.
+    r#"
+    CREATE TABLE pending_left_events (
+        session_id      TEXT PRIMARY KEY,
+        rowid           BIGINT GENERATED ALWAYS AS IDENTITY UNIQUE,
+        app_id          TEXT NOT NULL,
+        meeting         TEXT NOT NULL,
+        left_at         TEXT NOT NULL,
+        left_hooks      TEXT NOT NULL,
+        ended_event_id  TEXT NOT NULL,
+        ended_body      BYTEA,
+        ended_hooks     TEXT NOT NULL,
+        created_at      TEXT NOT NULL,
+        created_ms      BIGINT NOT NULL,
+        after_joined_at TEXT,
+        after_rowid     BIGINT
+    );
     "#,
 ];
 

@@ -123,11 +123,28 @@ impl Db {
         at: &str,
         now_ms: i64,
     ) -> Result<String> {
+        let id = new_id();
+        self.enqueue_webhook_event_as(&id, app_id, event, body, webhooks, at, now_ms).await?;
+        Ok(id)
+    }
+
+    /// [`Db::enqueue_webhook_event`] with an id fixed beforehand (a `meeting.ended` whose id the participants were
+    /// told before it was written, see `lifecycle_left.rs`).
+    #[allow(clippy::too_many_arguments)] // the event's columns, as `enqueue_webhook_event` takes them, plus its id
+    pub(super) async fn enqueue_webhook_event_as(
+        &mut self,
+        id: &str,
+        app_id: &str,
+        event: WebhookEvent,
+        body: &[u8],
+        webhooks: &[String],
+        at: &str,
+        now_ms: i64,
+    ) -> Result<()> {
         let name = serde_json::to_value(event)?;
         let session_id = serde_json::from_slice::<About>(body).ok().and_then(|about| about.meeting?.session_id);
-        let id = new_id();
         sqlx::query("INSERT INTO webhook_events (id, app_id, event, body, created_at) VALUES ($1, $2, $3, $4, $5)")
-            .bind(&id)
+            .bind(id)
             .bind(app_id)
             .bind(name.as_str().unwrap_or_default().to_owned())
             .bind(body.to_vec())
@@ -139,7 +156,7 @@ impl Db {
                 "INSERT INTO webhook_deliveries (event_id, webhook_id, next_attempt_ms, session_id)
                  VALUES ($1, $2, $3, $4)",
             )
-            .bind(&id)
+            .bind(id)
             .bind(hook)
             .bind(now_ms)
             .bind(session_id.as_deref())
@@ -147,7 +164,7 @@ impl Db {
             .await?;
         }
         self.ring_webhook_bell();
-        Ok(id)
+        Ok(())
     }
 
     /// Takes the deliveries that may be attempted now and leases them until `lease_until_ms`: until then they are

@@ -7,6 +7,9 @@
 //! anything else (another status, a refused connection, a timeout) schedules the next attempt after
 //! `retry_base * 2^(attempts - 1)` (capped at [`MAX_BACKOFF`]) until `max_attempts` attempts were made.
 //!
+//! Before each claim the worker writes the `meeting.participantLeft` events that ends left pending
+//! ([`Store::write_pending_left_events`]), so an end is not held up by one outbox row per participant.
+//!
 //! Delivery is at least once: an attempt is claimed with a lease in the store before it is made, so if the process
 //! dies mid-attempt the lease runs out and the next run tries again. Receivers deduplicate with `rtk-uuid`.
 //!
@@ -60,7 +63,8 @@ pub struct DeliverySettings {
     /// Each request's time limit, connecting included.
     pub timeout: Duration,
     /// Extra wait before a first attempt. For tests: it opens a window in which an event is stored but not yet
-    /// delivered (e.g. to kill the server there). Applied when reading, so a restart without it delivers at once.
+    /// delivered (e.g. to kill the server there); it holds the writing of an end's pending `participantLeft`
+    /// events as well. Applied when reading, so a restart without it delivers at once.
     pub first_delay: Duration,
     /// Attempts under way at once to one webhook (`--webhook-endpoint-concurrency`).
     pub endpoint_concurrency: usize,
@@ -163,6 +167,7 @@ impl Worker {
         }
         let mut running = JoinSet::new();
         let mut next_expiry_check = Instant::now();
+        let first_delay = millis(self.settings.first_delay);
         loop {
             if Instant::now() >= next_expiry_check {
                 next_expiry_check = Instant::now() + EXPIRY_CHECK;
@@ -180,6 +185,19 @@ impl Worker {
             tokio::pin!(woken);
             woken.as_mut().enable();
 
+            // First the events of ends that recorded them as pending (see `store/lifecycle_left.rs`), so that the
+            // claim below finds them; a crash before this is made good by the next start, on any node.
+            // One chunk per turn of the loop: the claim below already finds its events, and a large end's next
+            // chunk comes at the next turn, at once.
+            let pending_due = match self.store.write_pending_left_events(clock::unix_ms(), first_delay).await {
+                Ok(next) => next,
+                Err(e) => {
+                    tracing::error!(error = %e, "could not write the pending participantLeft events; trying again");
+                    Some(clock::unix_ms() + 1000)
+                }
+            };
+            let until_pending =
+                pending_due.map_or(IDLE_POLL, |ms| Duration::from_millis((ms - clock::unix_ms()).max(0) as u64));
             let wait = match self.claim(MAX_IN_FLIGHT - running.len()).await {
                 Ok((due, next)) => {
                     for delivery in due {
@@ -191,9 +209,9 @@ impl Worker {
                     let until_probe = self.endpoints().next_probe(now).map_or(IDLE_POLL, |at| at - now);
                     // With every place taken, the next thing to wait for is a finished attempt.
                     if running.len() >= MAX_IN_FLIGHT {
-                        IDLE_POLL
+                        until_pending.min(IDLE_POLL)
                     } else {
-                        until_next.min(until_probe).min(IDLE_POLL)
+                        until_next.min(until_probe).min(until_pending).min(IDLE_POLL)
                     }
                 }
                 Err(e) => {

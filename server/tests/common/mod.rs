@@ -67,7 +67,13 @@ impl TestServer {
     /// Stops this server and starts a new one on the same data directory, as a restart (or a crash: nothing is
     /// shut down politely) does. The new one has a new port.
     pub async fn restart(self) -> Self {
-        let TestServer { server, config, dir, database, .. } = self;
+        self.restart_with(|_| {}).await
+    }
+
+    /// [`TestServer::restart`] with the config changed by `configure` first.
+    pub async fn restart_with(self, configure: impl FnOnce(&mut Config)) -> Self {
+        let TestServer { server, mut config, dir, database, .. } = self;
+        configure(&mut config);
         drop(server);
         let mut restarted = Self::start_in(dir, config).await;
         restarted.database = database;

@@ -47,7 +47,8 @@ struct Args {
     #[arg(long)]
     isolate: bool,
     /// Register a webhook for `meeting.participantLeft` and `meeting.ended` to a sink in this process (the server
-    /// gets `--webhook-targets any`), so the end also writes one outbox event per participant.
+    /// gets `--webhook-targets any`), so the end also has one outbox event per participant to write (and to
+    /// deliver), which the server writes after the participants were told.
     #[arg(long)]
     webhook: bool,
     /// Instead of the floor: one node, then one node on Redis, then K nodes (`--redis` to a private
