@@ -7,7 +7,7 @@
 import { DEADLINE_MS, freePort, until } from './server.mjs';
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, request } from 'node:http';
@@ -28,6 +28,21 @@ const secret = randomBytes(16).toString('hex');
 const sleep = (ms) => new Promise((ok) => setTimeout(ok, ms));
 
 const clusters = [];
+const postgres = process.env.ENDSESSION_TEST_DATABASE_URL;
+const skipPostgres =
+  skip ||
+  (postgres || process.env.ENDSESSION_REQUIRE_POSTGRES
+    ? false
+    : 'ENDSESSION_TEST_DATABASE_URL is not set (scripts/test.sh starts a private PostgreSQL)');
+
+/** `test` on each store: nodes on one SQLite data directory, and on one PostgreSQL database. */
+function onEachStore(name, options, body) {
+  for (const [store, skipIt] of [
+    ['sqlite', skip],
+    ['postgres', skipPostgres],
+  ])
+    test(`${store}: ${name}`, { ...options, skip: skipIt }, () => body(store));
+}
 after(() => Promise.all(clusters.map((c) => c.stop())));
 
 /** A TCP forwarder to `target()`'s port; `cut()` drops its connections and refuses new ones until `restore()`. */
@@ -80,10 +95,23 @@ async function relay(target) {
  * A redis-server and `count` nodes on one data directory, each through its own relay to Redis. `args`: extra node
  * arguments. Returns helpers for the tests.
  */
-async function cluster({ count = 3, args = [] } = {}) {
+async function cluster({ count = 3, args = [], store = 'sqlite' } = {}) {
   const data = mkdtempSync(join(tmpdir(), 'endsession-break-'));
   const processes = [];
   const closers = [];
+  let storeArgs = ['--data', data];
+  let dropDatabase = () => {};
+  if (store === 'postgres') {
+    assert.ok(postgres, 'ENDSESSION_REQUIRE_POSTGRES is set but ENDSESSION_TEST_DATABASE_URL is not');
+    const name = `endsession_break_${randomBytes(6).toString('hex')}`;
+    const psql = (sql) =>
+      execFileSync('psql', [postgres, '-qc', sql], { stdio: 'pipe', timeout: DEADLINE_MS });
+    psql(`CREATE DATABASE ${name}`);
+    const url = new URL(postgres);
+    url.pathname = `/${name}`;
+    storeArgs = ['--data', data, '--database', url.href];
+    dropDatabase = () => psql(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  }
   const deliveries = []; // { id, rtkUuid, type, sessionId, verified, body }
   const redisPort = await freePort();
   const c = { nodes: [], deliveries, redisPort };
@@ -118,7 +146,7 @@ async function cluster({ count = 3, args = [] } = {}) {
     const port = await freePort();
     const r = await relay(() => redisPort);
     closers.push(() => r.close());
-    const argv = ['--listen', `127.0.0.1:${port}`, '--data', data, '--redis', `redis://127.0.0.1:${r.port}`];
+    const argv = ['--listen', `127.0.0.1:${port}`, ...storeArgs, '--redis', `redis://127.0.0.1:${r.port}`];
     argv.push('--api-token', `${account}:${secret}:Realtime Admin`, '--webhook-targets', 'any');
     argv.push(...args, ...extra);
     const proc = await spawnLogged(binary, argv, (log) => log.includes('listening on'));
@@ -282,6 +310,9 @@ async function cluster({ count = 3, args = [] } = {}) {
     }
     for (const p of processes) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
     await sleep(200);
+    try {
+      dropDatabase();
+    } catch {}
     rmSync(data, { recursive: true, force: true, maxRetries: 5 });
   };
   return c;
@@ -305,11 +336,11 @@ async function oneEnd(c, sessionId, eventId) {
 
 // --- 1. Timers that outlive their node -------------------------------------------------------------------------
 
-test(
+onEachStore(
   'a participant who resumes on another node after its node died keeps its seat when the stale grace timer fires',
   { skip },
-  async () => {
-    const c = await cluster({ args: ['--reconnect-grace-ms', '8000'] });
+  async (store) => {
+    const c = await cluster({ args: ['--reconnect-grace-ms', '8000'], store });
     const room = await c.newMeeting();
     const ann = await c.join(room, 'ann', 'group_call_host', [1]);
     const bob = await c.join(room, 'bob', 'group_call_participant', [0]);
@@ -380,11 +411,11 @@ test(
   },
 );
 
-test(
+onEachStore(
   'a cancelled countdown whose node dies does not end the session, nor does its stale timer end a later one early',
   { skip },
-  async () => {
-    const c = await cluster();
+  async (store) => {
+    const c = await cluster({ store });
     const room = await c.newMeeting();
     const ann = await c.join(room, 'ann', 'group_call_host', [0]);
     const ben = await c.join(room, 'ben', 'group_call_host', [1, 2]);
@@ -445,11 +476,11 @@ test(
 
 // --- 2. A node cut from Redis, and Redis restarted -----------------------------------------------------------
 
-test(
+onEachStore(
   'a node cut from Redis for 5 s: its participants resume elsewhere in the same session; after the cut it serves again',
   { skip },
-  async () => {
-    const c = await cluster();
+  async (store) => {
+    const c = await cluster({ store });
     const room = await c.newMeeting();
     const ann = await c.join(room, 'ann', 'group_call_host', [1, 2]);
     const bob = await c.join(room, 'bob', 'group_call_participant', [0, 1, 2]);
@@ -564,7 +595,7 @@ test(
           name: p.name,
           roomState: p.meeting.self.roomState,
           session: p.meeting.meta.sessionId === sessionId ? 'same' : p.meeting.meta.sessionId,
-          sees: [...p.meeting.participants.joined.values()].map((x) => x.customParticipantId ?? x.name),
+          sees: p.meeting.participants.joined.toArray().map((x) => x.customParticipantId ?? x.name),
           left: p.of('roomLeft').map((l) => l.state),
           joined: p.of('roomJoined').map((j) => j.reconnected),
         })),
@@ -593,14 +624,14 @@ test(
   },
 );
 
-test(
+onEachStore(
   "a participant admitted while its node's Redis subscription is being taken again gets its frames (or is asked to reconnect)",
   {
     skip,
     todo: 'fault: frames published before the node re-subscribes are lost to connections admitted meanwhile',
   },
-  async () => {
-    const c = await cluster();
+  async (store) => {
+    const c = await cluster({ store });
     const room = await c.newMeeting();
     const ann = await c.join(room, 'ann', 'group_call_host', [1]);
     const sessionId = ann.meeting.meta.sessionId;
@@ -693,11 +724,11 @@ async function hangUps(c, body) {
   return attempts;
 }
 
-test(
+onEachStore(
   'a REST kick-all whose client hangs up at once ends the session for everyone, or not at all: never half',
   { skip },
-  async () => {
-    const c = await cluster();
+  async (store) => {
+    const c = await cluster({ store });
     const attempts = await hangUps(c, {});
     assert.deepEqual(
       attempts.flatMap((a) => a.faults.map((f) => `${a.delay} ms: ${f}`)),
