@@ -25,6 +25,8 @@ const binary =
 const skip = spawnSync('redis-server', ['--version']).status === 0 ? false : 'redis-server is not installed';
 const account = 'break-account';
 const secret = randomBytes(16).toString('hex');
+/** The store's one write lock on Postgres (server/src/store/mod.rs `WRITE_LOCK`). */
+const WRITE_LOCK = 28550350125626222n;
 const sleep = (ms) => new Promise((ok) => setTimeout(ok, ms));
 
 const clusters = [];
@@ -49,9 +51,11 @@ after(() => Promise.all(clusters.map((c) => c.stop())));
 async function relay(target) {
   const pairs = new Set();
   let refusing = false;
+  let stalled = false;
   const server = createTcpServer((client) => {
     if (refusing) return client.destroy();
     client.pause();
+    if (stalled) return pairs.add({ client, upstream: client }); // held, never forwarded
     const upstream = connect(target(), '127.0.0.1');
     const pair = { client, upstream };
     pairs.add(pair);
@@ -84,6 +88,16 @@ async function relay(target) {
     restore() {
       refusing = false;
     },
+    /** Forwards nothing more, closing nothing: Redis stops answering this node (a network partition). */
+    stall() {
+      stalled = true;
+      for (const { client, upstream } of pairs) {
+        client.unpipe(upstream);
+        upstream.unpipe(client);
+        client.pause();
+        upstream.pause();
+      }
+    },
     close() {
       this.cut();
       server.close();
@@ -101,6 +115,7 @@ async function cluster({ count = 3, args = [], store = 'sqlite' } = {}) {
   const closers = [];
   let storeArgs = ['--data', data];
   let dropDatabase = () => {};
+  let databaseUrl;
   if (store === 'postgres') {
     assert.ok(postgres, 'ENDSESSION_REQUIRE_POSTGRES is set but ENDSESSION_TEST_DATABASE_URL is not');
     const name = `endsession_break_${randomBytes(6).toString('hex')}`;
@@ -110,11 +125,12 @@ async function cluster({ count = 3, args = [], store = 'sqlite' } = {}) {
     const url = new URL(postgres);
     url.pathname = `/${name}`;
     storeArgs = ['--data', data, '--database', url.href];
+    databaseUrl = url.href;
     dropDatabase = () => psql(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
   }
   const deliveries = []; // { id, rtkUuid, type, sessionId, verified, body }
   const redisPort = await freePort();
-  const c = { nodes: [], deliveries, redisPort };
+  const c = { nodes: [], deliveries, redisPort, databaseUrl };
   clusters.push(c);
 
   async function spawnLogged(cmd, argv, ready) {
@@ -336,45 +352,69 @@ async function oneEnd(c, sessionId, eventId) {
 
 // --- 1. Timers that outlive their node -------------------------------------------------------------------------
 
-onEachStore(
-  'a participant who resumes on another node after its node died keeps its seat when the stale grace timer fires',
-  { skip },
-  async (store) => {
-    const c = await cluster({ args: ['--reconnect-grace-ms', '8000'], store });
-    const room = await c.newMeeting();
-    const ann = await c.join(room, 'ann', 'group_call_host', [1]);
-    const bob = await c.join(room, 'bob', 'group_call_participant', [0]);
-    const sessionId = ann.meeting.meta.sessionId;
-    await until('ann sees bob', () => ann.meeting.participants.joined.size === 1);
-    // Bob's network goes: node 0 starts his grace (8 s) and dies 0.5 s later; its timer is on record in Redis.
-    bob.sever();
-    await sleep(500);
-    c.nodes[0].kill();
-    // Bob comes back through node 2 before his grace ran out, but after node 0 would have removed him only by its
-    // record: the sweep runs that record ~2 s overdue, after his resume.
-    await sleep(4500);
-    bob.route([2]);
-    const back = await until(
-      'bob resumes on node 2',
-      () => bob.of('roomJoined').find((j) => j.reconnected === true),
-      20_000,
-    );
-    assert.equal(back.reconnected, true);
-    assert.equal(bob.meeting.meta.sessionId, sessionId);
-    // Well past the grace's due time plus the sweep's slack: he is still in, nobody saw him leave.
-    await sleep(8000);
-    assert.deepEqual(ann.leftNames(), [], 'ann saw bob leave');
-    assert.equal(ann.meeting.participants.joined.size, 1, 'ann still sees bob');
-    assert.equal(bob.meeting.self.roomState, 'joined');
-    assert.equal((await c.session(room, sessionId, c.nodes[1])).status, 'LIVE');
-    const result = await kickAll(ann.meeting);
-    assert.equal(result.alreadyEnded, false);
-    const left = await until('bob told the end', () => bob.of('roomLeft').find((l) => l.state === 'ended'));
-    await until('ann told the end', () => ann.of('roomLeft')[0]);
-    await oneEnd(c, sessionId, left.eventId);
-    await c.stop();
-  },
-);
+/** A's events and B's, in ms from `t0`, for a failure message. */
+function timeline(t0, ...people) {
+  return JSON.stringify(
+    people.flatMap((p) =>
+      p.events.map(([name, payload, at]) => [
+        p.name,
+        name,
+        at - t0,
+        payload?.customParticipantId ?? payload?.reconnected ?? payload?.state ?? '',
+      ]),
+    ),
+  );
+}
+
+for (const [when, grace, routeAt] of [
+  ['well within its grace', 10_000, 2500],
+  ['just before its grace runs out', 8000, 5000],
+])
+  onEachStore(
+    `a participant who resumes on another node ${when} after its node died keeps its seat when the dead node's grace timer fires`,
+    {},
+    async (store) => {
+      const c = await cluster({ args: ['--reconnect-grace-ms', String(grace)], store });
+      const room = await c.newMeeting();
+      const ann = await c.join(room, 'ann', 'group_call_host', [1]);
+      const bob = await c.join(room, 'bob', 'group_call_participant', [0]);
+      const sessionId = ann.meeting.meta.sessionId;
+      await until('ann sees bob', () => ann.meeting.participants.joined.size === 1);
+      // Bob's network goes: node 0 starts his grace and dies 0.5 s later; its timer is on record in Redis, and a
+      // sweep of node 1 or 2 runs it ~2 s overdue. Bob's client retries (250 ms doubling: 0.25, 0.75, 1.75, 3.75,
+      // 7.75 s after the drop); from `routeAt` his balancer lets him through to node 2.
+      const t0 = Date.now();
+      bob.sever();
+      await sleep(500);
+      c.nodes[0].kill();
+      await sleep(routeAt - 500);
+      bob.route([2]);
+      const back = await until(
+        'bob resumes on node 2',
+        () => bob.of('roomJoined').find((j) => j.reconnected === true),
+        20_000,
+      );
+      assert.equal(back.reconnected, true);
+      const resumedAt = Date.now() - t0;
+      assert.ok(
+        resumedAt < grace,
+        `bob resumed ${resumedAt} ms after the drop, within his ${grace} ms grace`,
+      );
+      assert.equal(bob.meeting.meta.sessionId, sessionId);
+      // Past the grace's due time plus the sweep's slack, and more: he is still in, nobody saw him leave.
+      await sleep(grace + 4000 - (Date.now() - t0));
+      assert.deepEqual(ann.leftNames(), [], `ann saw bob leave: ${timeline(t0, ann, bob)}`);
+      assert.equal(ann.meeting.participants.joined.size, 1, 'ann still sees bob');
+      assert.equal(bob.meeting.self.roomState, 'joined');
+      assert.equal((await c.session(room, sessionId, c.nodes[1])).status, 'LIVE');
+      const result = await kickAll(ann.meeting);
+      assert.equal(result.alreadyEnded, false);
+      const left = await until('bob told the end', () => bob.of('roomLeft').find((l) => l.state === 'ended'));
+      await until('ann told the end', () => ann.of('roomLeft')[0]);
+      await oneEnd(c, sessionId, left.eventId);
+      await c.stop();
+    },
+  );
 
 test(
   'nodes dying one after another: a dropped participant is still removed, then the emptied session ends once',
@@ -470,6 +510,66 @@ test(
     await oneEnd(c, sessionId, left.eventId);
     assert.equal((await c.session(room, sessionId, c.nodes[2])).status, 'ENDED');
     void bob;
+    await c.stop();
+  },
+);
+
+test(
+  'postgres: a node whose Redis stops answering after it recorded an end, then dies: everyone is still told the end',
+  { skip: skipPostgres },
+  async () => {
+    const c = await cluster({ store: 'postgres' });
+    const room = await c.newMeeting();
+    const ann = await c.join(room, 'ann', 'group_call_host', [1]);
+    const bob = await c.join(room, 'bob', 'group_call_participant', [2]);
+    const sessionId = ann.meeting.meta.sessionId;
+    await until('ann sees bob', () => ann.meeting.participants.joined.size === 1);
+    // Hold the store's one write lock (README: "a transaction-scoped advisory lock") from psql, so that the end
+    // node 0 is asked for waits inside its lease; cut Redis from node 0 (it stops answering); let the end through.
+    const holder = spawn('psql', [c.databaseUrl, '-q'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    holder.stdout.on('data', (b) => (out += b));
+    holder.stdin.write(`SELECT pg_advisory_lock(${WRITE_LOCK});\n\\echo locked\n`);
+    await until('psql holds the write lock', () => out.includes('locked'));
+    const kicked = fetch(
+      `http://127.0.0.1:${c.nodes[0].port}/client/v4/accounts/${account}/realtime/kit${room.base}/active-session/kick-all`,
+      {
+        method: 'POST',
+        headers: { authorization: `Bearer ${secret}`, 'content-type': 'application/json' },
+        body: '{}',
+        signal: AbortSignal.timeout(60_000),
+      },
+    ).then(
+      (r) => r.status,
+      (e) => `${e}`,
+    );
+    await sleep(1500);
+    c.nodes[0].relay.stall();
+    holder.stdin.write(`SELECT pg_advisory_unlock(${WRITE_LOCK});\n\\q\n`);
+    await sleep(1500);
+    c.nodes[0].kill();
+    // The end is recorded (the store says ENDED, meeting.ended is delivered): everyone must be told, at the
+    // latest once node 0's lease (30 s) ran out.
+    const status = (await c.session(room, sessionId, c.nodes[1])).status;
+    if (status === 'ENDED') {
+      for (const p of [ann, bob])
+        await until(
+          `${p.name} told the end the store recorded`,
+          () => p.of('roomLeft').find((l) => l.state === 'ended'),
+          50_000,
+        ).catch(() =>
+          assert.fail(
+            `the session is ENDED (meeting.ended: ${c.ended(sessionId).length}) but ${p.name} was not told in 50 s: still ${p.meeting.self.roomState}; kick-all answered ${kicked}`,
+          ),
+        );
+      await oneEnd(c, sessionId, ann.of('roomLeft')[0].eventId);
+    } else {
+      // Not recorded: the session goes on; the host can end it through another node once the lease is gone.
+      assert.equal(status, 'LIVE');
+      await until('the host ends it through node 1', () => kickAll(ann.meeting).then(() => true), 50_000);
+      await until('bob told the end', () => bob.of('roomLeft')[0]);
+      await oneEnd(c, sessionId, bob.of('roomLeft')[0].eventId);
+    }
     await c.stop();
   },
 );
