@@ -234,7 +234,9 @@ async function cluster({ count = 3, args = [], store = 'sqlite' } = {}) {
     let route = order.map((i) => c.nodes[i]);
     let refusing = false;
     const pairs = new Set();
+    const events = [];
     const server = createTcpServer((client) => {
+      events.push(['tcp', refusing ? 'refused' : route.map((n) => n.port).join(','), Date.now()]);
       if (refusing) return client.destroy();
       client.pause();
       const attempt = (i) => {
@@ -275,7 +277,6 @@ async function cluster({ count = 3, args = [], store = 'sqlite' } = {}) {
       authToken: added.token,
       baseURI: `http://127.0.0.1:${server.address().port}`,
     });
-    const events = [];
     for (const e of [
       'roomJoined',
       'roomLeft',
@@ -366,9 +367,12 @@ function timeline(t0, ...people) {
   );
 }
 
-for (const [when, grace, routeAt] of [
-  ['well within its grace', 10_000, 2500],
-  ['just before its grace runs out', 8000, 5000],
+// Bob's first reconnect attempt, 250 ms after the drop, is refused; Node 20's WebSocket reports nothing for a
+// connection closed before its upgrade answer, so the client's connect deadline (10 s, CONNECT_TIMEOUT_MS) ends that
+// attempt and the next, ~10.8 s after the drop, gets through: the graces are chosen around that.
+for (const [when, grace] of [
+  ['well within its grace', 25_000],
+  ['shortly before its grace runs out', 13_000],
 ])
   onEachStore(
     `a participant who resumes on another node ${when} after its node died keeps its seat when the dead node's grace timer fires`,
@@ -381,24 +385,23 @@ for (const [when, grace, routeAt] of [
       const sessionId = ann.meeting.meta.sessionId;
       await until('ann sees bob', () => ann.meeting.participants.joined.size === 1);
       // Bob's network goes: node 0 starts his grace and dies 0.5 s later; its timer is on record in Redis, and a
-      // sweep of node 1 or 2 runs it ~2 s overdue. Bob's client retries (250 ms doubling: 0.25, 0.75, 1.75, 3.75,
-      // 7.75 s after the drop); from `routeAt` his balancer lets him through to node 2.
+      // sweep of node 1 or 2 runs it ~2 s overdue. From 1 s on, his balancer lets him through to node 2.
       const t0 = Date.now();
       bob.sever();
       await sleep(500);
       c.nodes[0].kill();
-      await sleep(routeAt - 500);
+      await sleep(500);
       bob.route([2]);
       const back = await until(
         'bob resumes on node 2',
         () => bob.of('roomJoined').find((j) => j.reconnected === true),
-        20_000,
+        grace,
       );
       assert.equal(back.reconnected, true);
       const resumedAt = Date.now() - t0;
       assert.ok(
         resumedAt < grace,
-        `bob resumed ${resumedAt} ms after the drop, within his ${grace} ms grace`,
+        `bob resumed ${resumedAt} ms after the drop, within his ${grace} ms grace: ${timeline(t0, ann, bob)}`,
       );
       assert.equal(bob.meeting.meta.sessionId, sessionId);
       // Past the grace's due time plus the sweep's slack, and more: he is still in, nobody saw him leave.
@@ -517,7 +520,7 @@ test(
 test(
   'postgres: a node whose Redis stops answering after it recorded an end, then dies: everyone is still told the end',
   { skip: skipPostgres },
-  async () => {
+  async (t) => {
     const c = await cluster({ store: 'postgres' });
     const room = await c.newMeeting();
     const ann = await c.join(room, 'ann', 'group_call_host', [1]);
@@ -551,6 +554,7 @@ test(
     // The end is recorded (the store says ENDED, meeting.ended is delivered): everyone must be told, at the
     // latest once node 0's lease (30 s) ran out.
     const status = (await c.session(room, sessionId, c.nodes[1])).status;
+    t.diagnostic(`after node 0 died the store says the session is ${status}`);
     if (status === 'ENDED') {
       for (const p of [ann, bob])
         await until(
