@@ -518,8 +518,11 @@ test(
 );
 
 test(
-  'postgres: a node whose Redis stops answering after it recorded an end, then dies: everyone is still told the end',
-  { skip: skipPostgres },
+  "postgres: an end waits for the store's write lock held by another; a node whose Redis stops answering after it recorded an end, then dies: everyone is still told",
+  {
+    skip: skipPostgres,
+    todo: 'fault: on Postgres an end is recorded and told while another session holds the write lock (pg_advisory_lock of WRITE_LOCK)',
+  },
   async (t) => {
     const c = await cluster({ store: 'postgres' });
     const room = await c.newMeeting();
@@ -534,6 +537,7 @@ test(
     holder.stdout.on('data', (b) => (out += b));
     holder.stdin.write(`SELECT pg_advisory_lock(${WRITE_LOCK});\n\\echo locked\n`);
     await until('psql holds the write lock', () => out.includes('locked'));
+    const lockedAt = new Date().toISOString();
     const kicked = fetch(
       `http://127.0.0.1:${c.nodes[0].port}/client/v4/accounts/${account}/realtime/kit${room.base}/active-session/kick-all`,
       {
@@ -547,7 +551,28 @@ test(
       (e) => `${e}`,
     );
     await sleep(1500);
+    // The store's write lock is held: the end cannot be recorded yet, so nobody may have been told.
+    if (process.env.BREAK_DEBUG)
+      console.error(
+        execFileSync(
+          'psql',
+          [
+            c.databaseUrl,
+            '-Atc',
+            "SELECT pid, granted, classid, objid, mode FROM pg_locks WHERE locktype = 'advisory'; SELECT id, ended_at FROM sessions",
+          ],
+          { timeout: DEADLINE_MS },
+        ).toString(),
+        out,
+        `locked at ${lockedAt}`,
+      );
+    assert.deepEqual(
+      [ann, bob].flatMap((p) => p.of('roomLeft')),
+      [],
+      'told the end before it could be recorded',
+    );
     c.nodes[0].relay.stall();
+    const stalledAt = Date.now();
     holder.stdin.write(`SELECT pg_advisory_unlock(${WRITE_LOCK});\n\\q\n`);
     await sleep(1500);
     c.nodes[0].kill();
@@ -555,6 +580,9 @@ test(
     // latest once node 0's lease (30 s) ran out.
     const status = (await c.session(room, sessionId, c.nodes[1])).status;
     t.diagnostic(`after node 0 died the store says the session is ${status}`);
+    t.diagnostic(
+      `told ${JSON.stringify([ann, bob].map((p) => p.events.filter(([n]) => n === 'roomLeft').map(([, , at]) => at - stalledAt)))} ms after the stall`,
+    );
     if (status === 'ENDED') {
       for (const p of [ann, bob])
         await until(
