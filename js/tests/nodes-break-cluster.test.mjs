@@ -26,7 +26,7 @@ const skip = spawnSync('redis-server', ['--version']).status === 0 ? false : 're
 const account = 'break-account';
 const secret = randomBytes(16).toString('hex');
 /** The store's one write lock on Postgres (server/src/store/mod.rs `WRITE_LOCK`). */
-const WRITE_LOCK = 28550350125626222n;
+const WRITE_LOCK = 28550350359589742n;
 const sleep = (ms) => new Promise((ok) => setTimeout(ok, ms));
 
 const clusters = [];
@@ -518,10 +518,10 @@ test(
 );
 
 test(
-  "postgres: an end waits for the store's write lock held by another; a node whose Redis stops answering after it recorded an end, then dies: everyone is still told",
+  "postgres: an end waits for the store's write lock; its node's Redis stops answering after it recorded the end, then the node dies: everyone is still told",
   {
     skip: skipPostgres,
-    todo: 'fault: on Postgres an end is recorded and told while another session holds the write lock (pg_advisory_lock of WRITE_LOCK)',
+    todo: 'fault: the end is recorded (ENDED, meeting.ended delivered) but nobody is told: the room in Redis stays live',
   },
   async (t) => {
     const c = await cluster({ store: 'postgres' });
@@ -591,7 +591,7 @@ test(
           50_000,
         ).catch(() =>
           assert.fail(
-            `the session is ENDED (meeting.ended: ${c.ended(sessionId).length}) but ${p.name} was not told in 50 s: still ${p.meeting.self.roomState}; kick-all answered ${kicked}`,
+            `the session is ENDED (meeting.ended: ${c.ended(sessionId).length}) but ${p.name} was not told in 50 s: still ${p.meeting.self.roomState}`,
           ),
         );
       await oneEnd(c, sessionId, ann.of('roomLeft')[0].eventId);
