@@ -174,7 +174,6 @@ onEachStore(
   "a participant admitted while its node's Redis subscription is being taken again gets its frames (or is asked to reconnect)",
   {
     skip,
-    todo: 'fault: frames published before the node re-subscribes are lost to connections admitted meanwhile',
   },
   async (store) => {
     const c = await cluster({ store });

@@ -52,6 +52,10 @@ pub async fn serve(listener: TcpListener, app: Router, limits: Limits) -> io::Re
     let app = app.layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, limits.request_timeout));
     let mut http = http1::Builder::new();
     http.timer(TokioTimer::new()).header_read_timeout(limits.header_timeout);
+    // A client that sends its whole request and hangs up (a serverless function past its own deadline) still gets it
+    // carried out: without half_close, hyper cancels the handler at the read EOF, and a REST kick-all could be
+    // dropped before it reached the hub (js/tests/nodes-break-detached.test.mjs).
+    http.half_close(true);
     let mut cap_log = Throttled::default();
     let mut error_log = Throttled::default();
     loop {

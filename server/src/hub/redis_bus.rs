@@ -72,7 +72,9 @@ fn deliver(inner: &Inner, message: &str) {
 }
 
 /// Subscribes to this node's channel (tells `ready` once subscribed, or why not) and delivers what arrives, until
-/// the hub is gone. A lost subscription is taken again after a pause.
+/// the hub is gone. A lost subscription is taken again at once (then every second while that fails). Frames
+/// published meanwhile are lost to this node, so its connections are asked to reconnect twice: when the subscription
+/// is lost (those already joined), and when it is back (those admitted while it was down).
 pub(super) async fn listen(
     client: redis::Client,
     channel: String,
@@ -80,6 +82,7 @@ pub(super) async fn listen(
     ready: oneshot::Sender<anyhow::Result<()>>,
 ) {
     let mut ready = Some(ready);
+    let mut lost = false;
     loop {
         let subscribed = async {
             let mut pubsub = client.get_async_pubsub().await?;
@@ -91,6 +94,12 @@ pub(super) async fn listen(
                 if let Some(ready) = ready.take() {
                     let _ = ready.send(Ok(()));
                 }
+                if std::mem::take(&mut lost) {
+                    tracing::warn!(channel, "redis: subscribed again");
+                    if let Some(inner) = inner.upgrade() {
+                        inner.let_go_of_everyone("subscribed again: its connections admitted meanwhile missed frames");
+                    }
+                }
                 while let Some(message) = stream.next().await {
                     let Some(inner) = inner.upgrade() else { return };
                     match message.get_payload::<String>() {
@@ -99,11 +108,12 @@ pub(super) async fn listen(
                     }
                 }
                 tracing::error!(channel, "redis: the subscription was lost; subscribing again");
-                // Frames published until the next subscription are lost to this node: its connections resume
-                // (through any node) to get back in step.
-                if let Some(inner) = inner.upgrade() {
-                    inner.let_go_of_everyone("lost its redis subscription");
+                lost = true;
+                match inner.upgrade() {
+                    Some(inner) => inner.let_go_of_everyone("lost its redis subscription"),
+                    None => return,
                 }
+                continue;
             }
             Err(e) => {
                 if let Some(ready) = ready.take() {
