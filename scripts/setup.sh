@@ -6,6 +6,13 @@ cd "$(dirname "$0")/.."
 
 WASM_BINDGEN_VERSION=0.2.130 # must equal the `wasm-bindgen = "=…"` pin in Cargo.toml
 say() { printf '[setup] %s\n' "$*"; }
+
+# A clean build with every test needs ~12 GB under target/ and a few more under /tmp; say so early rather than fail
+# every step with "No space left on device".
+free_gb=$(df -Pk . | awk 'NR == 2 {print int($4 / 1048576)}')
+if [ "${free_gb:-0}" -lt 15 ]; then
+  say "warning: only ${free_gb} GB free on $(df -P . | awk 'NR == 2 {print $6}'); a clean build and test run needs about 15 GB"
+fi
 export PATH="$HOME/.cargo/bin:$PATH"
 
 if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
