@@ -58,6 +58,14 @@ enum Halt {
 }
 
 impl Server {
+    /// This node's number among the nodes sharing its Redis (`--redis`), None on the embedded hub.
+    pub fn redis_node(&self) -> Option<u64> {
+        match &self.hub {
+            Halt::Redis(hub) => Some(hub.node()),
+            Halt::Local(_) => None,
+        }
+    }
+
     /// The bound address (the real port when `--listen` asked for port 0).
     pub fn addr(&self) -> SocketAddr {
         self.addr

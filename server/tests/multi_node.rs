@@ -509,6 +509,139 @@ async fn a_node_cut_from_redis_sends_its_participants_to_resume_through_another(
     assert!(!frames.iter().any(|f| matches!(f, ServerFrame::ParticipantLeft { .. })), "{frames:?}");
 }
 
+/// Makes Redis lose `meeting`'s room (as a Redis restarted without its data does): its room key and its entry in the
+/// set of live meetings go; the store still has the session LIVE. Only this meeting's keys: other tests share this
+/// Redis.
+async fn redis_loses_the_room_of(meeting: &Meeting) {
+    let client = redis::Client::open(redis_url().expect("three nodes run on redis")).unwrap();
+    let mut redis = client.get_multiplexed_async_connection().await.unwrap();
+    let rooms: Vec<String> =
+        redis::cmd("KEYS").arg(format!("endsession:*:room:{}", meeting.id)).query_async(&mut redis).await.unwrap();
+    assert_eq!(rooms.len(), 1, "{rooms:?}");
+    let live = rooms[0].replace(&format!(":room:{}", meeting.id), ":live");
+    let _: () = redis::pipe().del(&rooms[0]).srem(&live, &meeting.id).query_async(&mut redis).await.unwrap();
+}
+
+async fn a_live_session_whose_room_redis_lost_is_put_back_and_its_participants_resume_it(on: On) {
+    const GRACE: Duration = Duration::from_secs(10);
+    let Some(nodes) = three_nodes_with(on, |config| config.reconnect_grace = GRACE).await else { return };
+    let meeting = nodes[0].meeting().await;
+    let (host_id, host_token) = nodes[0].host(&meeting).await;
+    let (host, session) = nodes[0].join(&host_token).await;
+    let (guest_id, guest_token) = nodes[1].guest(&meeting).await;
+    let (guest, _) = nodes[1].join(&guest_token).await;
+
+    // Redis loses the room, and with it (a restart) every node's subscription: the sockets go, the clients resume.
+    redis_loses_the_room_of(&meeting).await;
+    host.drop_abruptly();
+    guest.drop_abruptly();
+    let (mut guest, answer) = nodes[2].join_with(&guest_token, Some(&session)).await;
+    match answer {
+        ServerFrame::Joined { session_id, reconnected, participants, .. } => {
+            assert_eq!((session_id.as_str(), reconnected), (session.as_str(), true), "the store's live session");
+            let others: Vec<_> = participants.iter().map(|p| p.id.as_str()).collect();
+            assert_eq!(others, [host_id.as_str()], "the host, absent, is still in it");
+        }
+        other => panic!("expected joined, got {other:?}"),
+    }
+    let (mut host, answer) = nodes[0].join_with(&host_token, Some(&session)).await;
+    match answer {
+        ServerFrame::Joined { session_id, reconnected, participants, .. } => {
+            assert_eq!((session_id.as_str(), reconnected), (session.as_str(), true));
+            assert_eq!(participants.iter().map(|p| p.id.as_str()).collect::<Vec<_>>(), [guest_id.as_str()]);
+        }
+        other => panic!("expected joined, got {other:?}"),
+    }
+    host.send(&ClientFrame::kick_all(1)).await;
+    let told = told_ended(&mut guest, &session).await;
+    assert_eq!(told.0, Some(EndReason::HostEndedMeeting));
+    assert_eq!(told_ended(&mut host, &session).await.3, told.3, "one end record");
+    let (_, live) = nodes[1].active_session(&meeting).await;
+    assert_eq!((&live["data"]["id"], &live["data"]["status"]), (&json!(session), &json!("ENDED")), "{live}");
+}
+
+async fn a_live_session_whose_room_redis_lost_and_nobody_resumes_ends_all_participants_left(on: On) {
+    const GRACE: Duration = Duration::from_secs(2);
+    let Some(nodes) = three_nodes_with(on, |config| config.reconnect_grace = GRACE).await else { return };
+    let meeting = nodes[0].meeting().await;
+    let (_, host, session, mut guests) = host_and_guests(&nodes[0], &[&nodes[1]], &meeting).await;
+    redis_loses_the_room_of(&meeting).await;
+    host.drop_abruptly();
+    guests.remove(0).1.drop_abruptly();
+    // Nobody joins the meeting again: the sweep that compares Redis with the store puts the session back, and
+    // after the grace it ends.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let (_, live) = nodes[2].active_session(&meeting).await;
+        if live["data"]["status"] == "ENDED" {
+            assert_eq!(live["data"]["id"], json!(session));
+            assert_eq!(live["data"]["reason"], json!("ALL_PARTICIPANTS_LEFT"), "{live}");
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "a session whose room Redis lost stayed LIVE: {live}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+async fn an_end_recorded_by_a_node_that_died_before_telling_anyone_is_still_told(on: On) {
+    let Some(nodes) = three_nodes(on).await else { return };
+    let meeting = nodes[0].meeting().await;
+    let (_, mut host, session, mut guests) = host_and_guests(&nodes[0], &[&nodes[1]], &meeting).await;
+    // The end is recorded in the store, as a node does before telling anyone; that node never gets to its release.
+    let record = endsession_server::store::EndRecord {
+        reason: EndReason::HostEndedMeeting,
+        ended_by: None,
+        message: Some("recorded, then its node died".into()),
+        lock: false,
+    };
+    let mut tx = nodes[2].server.store().begin().await.unwrap();
+    let at = endsession_server::clock::now();
+    let event = tx.end_session_recorded(&meeting.id, &session, &at, &record, 2, 2).await.unwrap();
+    tx.commit().await.unwrap();
+    assert!(event.is_some());
+    for ws in [&mut host, &mut guests[0].1] {
+        // Within a pass of the comparison of Redis with the store (every 10 s).
+        match within(ws, Duration::from_secs(30)).await {
+            ServerFrame::RoomLeft {
+                state: LeaveState::Ended,
+                session_id,
+                reason,
+                message,
+                event_id,
+                kicked_count,
+                ..
+            } => {
+                assert_eq!(session_id, session);
+                assert_eq!(
+                    (reason, message.as_deref()),
+                    (Some(EndReason::HostEndedMeeting), record.message.as_deref())
+                );
+                assert_eq!((&event_id, kicked_count), (&event, Some(2)), "the end as recorded");
+            }
+            other => panic!("expected roomLeft ended, got {other:?}"),
+        }
+    }
+}
+
+async fn a_node_started_after_redis_lost_its_count_of_nodes_takes_a_number_no_live_node_has(on: On) {
+    let Some(nodes) = three_nodes(on).await else { return };
+    // Redis lost its data (restarted without persistence): the count of nodes starts again, from below the
+    // numbers of the nodes still running.
+    let client = redis::Client::open(redis_url().expect("three nodes run on redis")).unwrap();
+    let mut redis = client.get_multiplexed_async_connection().await.unwrap();
+    let lowest = nodes.iter().filter_map(|n| n.server.redis_node()).min().unwrap();
+    let _: () = redis::cmd("SET").arg("endsession:nodes").arg(lowest - 1).query_async(&mut redis).await.unwrap();
+    let late = nodes[0].another_node(|_| {}).await;
+    let number = late.server.redis_node().unwrap();
+    let taken: Vec<u64> = nodes.iter().filter_map(|n| n.server.redis_node()).collect();
+    assert!(!taken.contains(&number), "node {number} started twice: {taken:?}");
+    // And it serves: a participant on it is in the session, and told its end.
+    let meeting = nodes[0].meeting().await;
+    let (_, mut host, session, mut guests) = host_and_guests(&nodes[0], &[&late], &meeting).await;
+    host.send(&ClientFrame::kick_all(1)).await;
+    assert_eq!(told_ended(&mut guests[0].1, &session).await.0, Some(EndReason::HostEndedMeeting));
+}
+
 /// Each scenario twice: the three nodes on one SQLite data directory, and on one Postgres database.
 macro_rules! on_each_store {
     ($($name:ident),* $(,)?) => {
@@ -543,4 +676,8 @@ on_each_store!(
     a_grace_timer_that_dies_with_its_node_still_removes_the_absent_participant,
     an_emptied_session_whose_keep_alive_timer_died_with_its_node_still_ends,
     a_node_cut_from_redis_sends_its_participants_to_resume_through_another,
+    a_live_session_whose_room_redis_lost_is_put_back_and_its_participants_resume_it,
+    a_live_session_whose_room_redis_lost_and_nobody_resumes_ends_all_participants_left,
+    an_end_recorded_by_a_node_that_died_before_telling_anyone_is_still_told,
+    a_node_started_after_redis_lost_its_count_of_nodes_takes_a_number_no_live_node_has,
 );

@@ -27,6 +27,9 @@
 //!   meetings; the connections of a node whose stamp lapsed are treated as dropped (the grace runs on the sweeping
 //!   node, so their participants may resume through any node), and the timers its death left overdue run there.
 //!
+//! - **Redis and the store at odds** (see `redis_reconcile.rs`): a live session whose room Redis lost is put back
+//!   from the store; an end the store recorded and nobody was told is told.
+//!
 //! - **A node cut from Redis** (its stamp failing for [`watch::ALIVE_FOR`], when the others count it dead) or whose
 //!   subscription drops (frames published meanwhile are lost to it) asks each of its connections to reconnect
 //!   (closed with 1013): their clients resume through any node and get the session's current state there.
@@ -51,6 +54,8 @@ mod bus;
 mod hub;
 #[path = "redis_lock.rs"]
 mod lease;
+#[path = "redis_reconcile.rs"]
+mod reconcile;
 #[path = "redis_timers.rs"]
 mod timers;
 #[path = "redis_watch.rs"]
@@ -77,8 +82,9 @@ struct Inner {
     /// This node's joined connections, by id: where the frames published for them go.
     local: Mutex<HashMap<ConnId, Outbox>>,
     subscriber: tokio::task::JoinHandle<()>,
-    /// Stamps this node alive and sweeps for dead ones (see `redis_watch.rs`).
-    watcher: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// Its background tasks: stamping this node alive and sweeping for dead ones (see `redis_watch.rs`), and
+    /// comparing Redis with the store (see `redis_reconcile.rs`).
+    background: Mutex<Vec<tokio::task::JoinHandle<()>>>,
     /// `endsession:{cluster}`: the keys of the nodes that share this store (see [`RedisHub::connect`]).
     prefix: String,
     /// Timers started under a meeting's lease and not yet written to Redis: (meeting id, due unix ms, entry); the
@@ -151,7 +157,14 @@ impl RedisHub {
     /// deployments, or test runs, sharing one Redis never see each other's meetings.
     pub async fn connect(client: redis::Client, cluster: &str, store: Store, grace: Duration) -> anyhow::Result<Self> {
         let mut redis = client.get_connection_manager().await?;
-        let node: u64 = redis.incr("endsession:nodes", 1).await?;
+        // A number whose node is alive is skipped: after Redis lost its data (a restart without persistence) the
+        // count starts again from 1 while the nodes numbered before go on.
+        let node = loop {
+            let node: u64 = redis.incr("endsession:nodes", 1).await?;
+            if watch::claim(&mut redis, node).await? {
+                break node;
+            }
+        };
         let (ready, subscribed) = tokio::sync::oneshot::channel();
         let inner = Arc::new_cyclic(|weak| Inner {
             base: HubBase::new(store, grace),
@@ -162,14 +175,16 @@ impl RedisHub {
             next_conn: AtomicU64::new(1),
             local: Mutex::default(),
             subscriber: tokio::spawn(bus::listen(client, bus::channel(node), weak.clone(), ready)),
-            watcher: Mutex::default(),
+            background: Mutex::default(),
             prefix: format!("endsession:{cluster}"),
             unsaved_timers: Mutex::default(),
         });
         // Alive before it serves, so that no other node's sweep takes its first connections for a dead node's.
         inner.stamp().await?;
-        *inner.watcher.lock().unwrap_or_else(|p| p.into_inner()) =
-            Some(tokio::spawn(watch::watch(Arc::downgrade(&inner))));
+        *inner.background.lock().unwrap_or_else(|p| p.into_inner()) = vec![
+            tokio::spawn(watch::watch(Arc::downgrade(&inner))),
+            tokio::spawn(reconcile::reconcile(Arc::downgrade(&inner))),
+        ];
         subscribed.await.map_err(|_| anyhow::anyhow!("could not subscribe to this node's redis channel"))??;
         tracing::info!(node, "live sessions in redis");
         Ok(RedisHub { inner })
@@ -181,8 +196,8 @@ impl RedisHub {
         self.inner.base.halt();
         self.inner.subscriber.abort();
         // Its stamp lapses: to the other nodes it is dead, as after a SIGKILL.
-        if let Some(watcher) = self.inner.watcher.lock().unwrap_or_else(|p| p.into_inner()).take() {
-            watcher.abort();
+        for task in std::mem::take(&mut *self.inner.background.lock().unwrap_or_else(|p| p.into_inner())) {
+            task.abort();
         }
     }
 
@@ -207,6 +222,11 @@ impl Inner {
             Ok(held) => held,
             Err(e) => return unavailable(&request.meeting_id, e),
         };
+        // A live session the store has and Redis lost is put back first: the join lands in it, as a resume.
+        if let Err(e) = self.adopt_live_session(&mut held).await {
+            self.release(held).await;
+            return unavailable(&request.meeting_id, e);
+        }
         let sink = held.sink.clone();
         // Known to this node from its admission on: the frames published for it go to its outbox.
         let connect = |outbox| {

@@ -55,6 +55,22 @@ struct CountdownSnapshot {
     generation: u64,
 }
 
+impl RoomSnapshot {
+    /// The live session's id in a room saved as JSON `text`, reading nothing else into memory (None if the room is
+    /// idle or the text unreadable).
+    pub fn live_session_id_of(text: &str) -> Option<String> {
+        #[derive(Deserialize)]
+        struct Head {
+            live: Option<HeadSession>,
+        }
+        #[derive(Deserialize)]
+        struct HeadSession {
+            id: String,
+        }
+        serde_json::from_str::<Head>(text).ok()?.live.map(|s| s.id)
+    }
+}
+
 fn millis(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }

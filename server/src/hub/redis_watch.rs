@@ -8,9 +8,12 @@
 //! nothing.
 
 use super::{Countdowns, HubCore, Inner, Remote, Sink};
+use crate::clock;
 use crate::hub::hub_core::Ticker;
 use crate::hub::room::{Room, RoomSnapshot};
 use crate::hub::Seat;
+use crate::hub::ALIVE_STAMP;
+use crate::store::StoreError;
 use redis::AsyncCommands;
 use std::collections::HashMap;
 use std::sync::{Arc, Weak};
@@ -23,6 +26,16 @@ pub const ALIVE_FOR: Duration = Duration::from_secs(3);
 
 pub(super) fn alive_key(node: u64) -> String {
     format!("endsession:alive:{node}")
+}
+
+/// Claims node number `node`: stamps it alive unless it already is (another node has it). True if claimed.
+pub(super) async fn claim(redis: &mut redis::aio::ConnectionManager, node: u64) -> redis::RedisResult<bool> {
+    let ms = u64::try_from(ALIVE_FOR.as_millis()).unwrap_or(u64::MAX);
+    let options = redis::SetOptions::default()
+        .conditional_set(redis::ExistenceCheck::NX)
+        .with_expiration(redis::SetExpiry::PX(ms));
+    let set: Option<String> = redis.set_options(alive_key(node), 1, options).await?;
+    Ok(set.is_some())
 }
 
 impl Inner {
@@ -46,6 +59,7 @@ impl Inner {
 pub(super) async fn watch(inner: Weak<Inner>) {
     let mut ticker = Ticker::new(HEARTBEAT, inner);
     let mut last_stamp = tokio::time::Instant::now();
+    let mut last_alive_stamp = tokio::time::Instant::now();
     while let Some(inner) = ticker.next().await {
         // Bounded: a Redis that does not answer counts as one that refuses.
         let stamped = tokio::time::timeout(HEARTBEAT, inner.stamp()).await;
@@ -57,8 +71,13 @@ pub(super) async fn watch(inner: Weak<Inner>) {
             continue;
         }
         last_stamp = tokio::time::Instant::now();
-        if let Err(e) = sweep(&inner).await {
-            tracing::warn!(error = %e, "redis: could not sweep the live sessions");
+        match sweep(&inner).await {
+            Ok(alive_here) if last_alive_stamp.elapsed() >= ALIVE_STAMP && !alive_here.is_empty() => {
+                last_alive_stamp = tokio::time::Instant::now();
+                stamp_sessions_alive(&inner, &alive_here).await;
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "redis: could not sweep the live sessions"),
         }
         if let Err(e) = inner.run_overdue_timers().await {
             tracing::warn!(error = %e, "redis: could not run the overdue timers");
@@ -66,18 +85,37 @@ pub(super) async fn watch(inner: Weak<Inner>) {
     }
 }
 
-/// Looks at every live meeting of this store; takes the lease only of those that need it.
-async fn sweep(inner: &Arc<Inner>) -> redis::RedisResult<()> {
+/// Stamps `sessions.last_alive_at` of the live sessions with someone connected to this node, as `LocalHub` does
+/// (see [`ALIVE_STAMP`]): a session put back from the store after Redis lost it (`redis_reconcile.rs`) dates the
+/// departures of those who do not come back, and its end, from this stamp.
+async fn stamp_sessions_alive(inner: &Inner, session_ids: &[String]) {
+    let stamped: Result<(), StoreError> =
+        async { inner.store().db().await?.stamp_alive(session_ids, &clock::now()).await }.await;
+    if let Err(e) = stamped {
+        tracing::warn!(error = %e, "could not stamp live sessions as alive");
+    }
+}
+
+/// Looks at every live meeting of this store; takes the lease only of those that need it. Returns the live sessions
+/// with someone connected to this node.
+async fn sweep(inner: &Arc<Inner>) -> redis::RedisResult<Vec<String>> {
     let mut redis = inner.redis.clone();
     let meetings: Vec<String> = redis.smembers(inner.live_key()).await?;
     let mut alive: HashMap<u64, bool> = HashMap::from([(inner.node, true)]);
+    let mut alive_here = Vec::new();
     for meeting_id in meetings {
         let Some(text) = redis.get::<_, Option<String>>(inner.room_key(&meeting_id)).await? else { continue };
         let Ok(snapshot) = serde_json::from_str::<RoomSnapshot>(&text) else { continue };
         let sink = Sink::default();
         let room: Room<Remote> = Room::from_snapshot(snapshot, |conn| Remote { conn, sink: sink.clone() });
         let mut dead = false;
-        for (_, conn) in room.connections() {
+        let connections = room.connections();
+        if let Some(session_id) =
+            room.live_session_id().filter(|_| connections.iter().any(|(_, c)| super::node_of(*c) == inner.node))
+        {
+            alive_here.push(session_id.to_owned());
+        }
+        for (_, conn) in connections {
             let node = super::node_of(conn);
             if let std::collections::hash_map::Entry::Vacant(entry) = alive.entry(node) {
                 entry.insert(redis.exists(alive_key(node)).await?);
@@ -88,7 +126,7 @@ async fn sweep(inner: &Arc<Inner>) -> redis::RedisResult<()> {
             settle_dead(inner, &meeting_id, &alive).await;
         }
     }
-    Ok(())
+    Ok(alive_here)
 }
 
 /// Under the lease: drops the connections of dead nodes (`alive` as this sweep found them; a node it did not look

@@ -5,9 +5,8 @@
 use super::{Inner, LocalHub};
 use crate::clock;
 use crate::hub::hub_core::{HubCore, Ticker};
-use crate::hub::room::RestoredSession;
+use crate::hub::transitions::Transitions;
 use crate::store::StoreError;
-use endsession_protocol::EndReason;
 use std::sync::Weak;
 use std::time::Duration;
 
@@ -22,46 +21,14 @@ impl LocalHub {
         let sessions = self.inner.store().db().await?.live_sessions_to_restore().await?;
         let mut restored = 0;
         for live in sessions {
-            let meeting_id = live.session.meeting_id.clone();
-            if live.members.is_empty() {
-                // Nobody was in it (its keep-alive was running): it ended when the last one left.
-                let (session_id, at, peak) = (live.session.id, live.last_alive, live.session.peak_participants);
-                let reason = EndReason::AllParticipantsLeft;
-                let mut tx = self.inner.store().begin().await?;
-                tx.end_session(&meeting_id, &session_id, &at, reason, peak, 0).await?;
-                tx.commit().await?;
-                continue;
-            }
-            let mut room = self.inner.lock(&meeting_id).await;
+            let mut room = self.inner.lock(&live.session.meeting_id).await;
             if !room.is_idle() {
                 continue;
             }
-            let session = RestoredSession {
-                id: live.session.id.clone(),
-                started_at: live.session.started_at.clone(),
-                keep_alive: live.keep_alive,
-                peak: live.session.peak_participants as usize,
-                last_alive: live.last_alive.clone(),
-            };
-            let generations = room.restore(session, live.members);
-            room.set_no_host_after(live.no_host_after);
-            // The countdown goes on where it was: a restart does not move the end (one already due ends now).
-            if let Some(row) = live.countdown {
-                let now_ms = clock::unix_ms();
-                let ends_at_ms =
-                    time::OffsetDateTime::parse(&row.ends_at, &time::format_description::well_known::Rfc3339)
-                        .map(|at| i64::try_from(at.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX))
-                        .unwrap_or(now_ms);
-                let delay = Duration::from_millis(u64::try_from(ends_at_ms.saturating_sub(now_ms)).unwrap_or(0));
-                if let Some(generation) = room.start_countdown(row, ends_at_ms, now_ms) {
-                    self.inner.spawn_countdown(&meeting_id, &live.session.id, generation, delay);
-                }
+            // A fresh process: no timer of an earlier copy of these rooms exists.
+            if self.inner.restore_in_room(&mut room, live, 0).await? {
+                restored += 1;
             }
-            drop(room);
-            for (participant_id, generation) in generations {
-                self.inner.spawn_expiry(&meeting_id, &live.session.id, &participant_id, generation);
-            }
-            restored += 1;
         }
         Ok(restored)
     }

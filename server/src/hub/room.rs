@@ -304,6 +304,19 @@ impl<O: Deliver> Room<O> {
         generations
     }
 
+    /// Makes every generation from now on greater than `floor`, so that no timer of an earlier copy of this room
+    /// (one lost with Redis's data, see `redis_reconcile.rs`) matches an absence or countdown of this copy.
+    pub fn generations_above(&mut self, floor: u64) {
+        self.next_generation = self.next_generation.max(floor);
+    }
+
+    /// Ends the live session `session_id` the way the store already recorded its end (a node recorded it, then
+    /// died before anyone was told): the [`Ending`] to deliver, recording nothing; the caller sets its `event_id`
+    /// and `kicked_count` from the record. None if `session_id` is not the live one.
+    pub fn ended_elsewhere(&mut self, session_id: &str, record: EndRecord) -> Option<Ending<O>> {
+        (self.live_session_id() == Some(session_id)).then(|| self.end(record))
+    }
+
     /// Adds a connection to the live session (which must exist, see [`Room::start`]). A participant new to the
     /// session is announced to the others if the session, with it, has at most [`LISTED_PARTICIPANTS_MAX`]
     /// participants; one coming back (resume, or another tab) is not. `permissions` are the

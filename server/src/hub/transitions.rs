@@ -4,14 +4,17 @@
 
 use super::countdown::Countdowns;
 use super::hub_core::{HubCore, RoomOf, Timer};
-use super::room::{Departure, KickRefusal};
+use super::room::{Departure, KickRefusal, RestoredSession};
 use super::{ConnId, Deliver, HubError, JoinOutcome, JoinRequest, KickAllOutcome, Outbound, Outbox, Seat};
 use crate::clock;
 use crate::store::{
-    new_id, AdmissionAsk, AdmissionBatch, JoinContext, JoinRefusal, Result as StoreResult, ResumeCheck, TokenStanding,
+    new_id, AdmissionAsk, AdmissionBatch, JoinContext, JoinRefusal, LiveSessionRow, Result as StoreResult, ResumeCheck,
+    TokenStanding,
 };
 use crate::token;
-use endsession_protocol::{EndOptions, ErrorCode, LeaveState, Participant, Permissions, RunningCountdown, ServerFrame};
+use endsession_protocol::{
+    EndOptions, EndReason, ErrorCode, LeaveState, Participant, Permissions, RunningCountdown, ServerFrame,
+};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -373,6 +376,52 @@ pub(super) trait Transitions: Countdowns {
             }
             Timer::Countdown { generation } => self.countdown_in_room(room, meeting_id, session_id, generation).await,
         }
+    }
+
+    /// Puts a session the store has as live (`live`) back into the idle locked room, as [`RoomOf::restore`] does:
+    /// its participants absent with their grace running, its `NO_HOST` setting, and its countdown where it was (one
+    /// already due ends now). Generations start above `generation_floor` (see [`RoomOf::generations_above`]). A
+    /// session with nobody in it ended when the last one left: it is ended in the store (`ALL_PARTICIPANTS_LEFT`, at
+    /// its last moment alive) and the room stays idle. Returns true if the room now holds the session.
+    async fn restore_in_room(
+        self: &Arc<Self>,
+        room: &mut RoomOf<Self>,
+        live: LiveSessionRow,
+        generation_floor: u64,
+    ) -> StoreResult<bool> {
+        let meeting_id = live.session.meeting_id.clone();
+        let session_id = live.session.id.clone();
+        if live.members.is_empty() {
+            let (at, peak) = (live.last_alive, live.session.peak_participants);
+            let mut tx = self.store().begin().await?;
+            tx.end_session(&meeting_id, &session_id, &at, EndReason::AllParticipantsLeft, peak, 0).await?;
+            tx.commit().await?;
+            return Ok(false);
+        }
+        room.generations_above(generation_floor);
+        let session = RestoredSession {
+            id: session_id.clone(),
+            started_at: live.session.started_at.clone(),
+            keep_alive: live.keep_alive,
+            peak: live.session.peak_participants as usize,
+            last_alive: live.last_alive.clone(),
+        };
+        let generations = room.restore(session, live.members);
+        room.set_no_host_after(live.no_host_after);
+        if let Some(row) = live.countdown {
+            let now_ms = clock::unix_ms();
+            let ends_at_ms = time::OffsetDateTime::parse(&row.ends_at, &time::format_description::well_known::Rfc3339)
+                .map(|at| i64::try_from(at.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX))
+                .unwrap_or(now_ms);
+            let delay = Duration::from_millis(u64::try_from(ends_at_ms.saturating_sub(now_ms)).unwrap_or(0));
+            if let Some(generation) = room.start_countdown(row, ends_at_ms, now_ms) {
+                self.spawn_countdown(&meeting_id, &session_id, generation, delay);
+            }
+        }
+        for (participant_id, generation) in generations {
+            self.spawn_expiry(&meeting_id, &session_id, &participant_id, generation);
+        }
+        Ok(true)
     }
 }
 

@@ -253,11 +253,36 @@ impl Db {
 
     /// Every session not ended, with its open stays: what a previous run of the server left live.
     pub async fn live_sessions_to_restore(&mut self) -> Result<Vec<LiveSessionRow>> {
+        self.live_sessions_of(None).await
+    }
+
+    /// The meeting's session not ended, with its open stays (the oldest, should there be several): what a hub
+    /// whose live state was lost (`RedisHub`: Redis restarted without its data) puts back.
+    pub async fn live_session_to_restore(&mut self, meeting_id: &str) -> Result<Option<LiveSessionRow>> {
+        Ok(self.live_sessions_of(Some(meeting_id)).await?.into_iter().next())
+    }
+
+    /// Every session not ended, as (meeting id, session id), oldest first: one indexed read, for a hub to compare
+    /// with the sessions it holds.
+    pub async fn live_session_ids(&mut self) -> Result<Vec<(String, String)>> {
+        let rows = sqlx::query("SELECT meeting_id, id FROM sessions WHERE ended_at IS NULL ORDER BY started_at, rowid")
+            .fetch_all(self.conn())
+            .await?;
+        rows.iter().map(|row| Ok((row.try_get(0)?, row.try_get(1)?))).collect()
+    }
+
+    /// The sessions not ended, of one meeting or of all, with their open stays.
+    async fn live_sessions_of(&mut self, meeting_id: Option<&str>) -> Result<Vec<LiveSessionRow>> {
+        let of_meeting = if meeting_id.is_some() { "AND meeting_id = $1" } else { "" };
         let sql = format!(
             "SELECT {COLUMNS}, (SELECT app_id FROM meetings m WHERE m.id = meeting_id), last_alive_at
-             FROM sessions WHERE ended_at IS NULL ORDER BY started_at, rowid"
+             FROM sessions WHERE ended_at IS NULL {of_meeting} ORDER BY started_at, rowid"
         );
-        let rows = sqlx::query(&sql).fetch_all(self.conn()).await?;
+        let mut query = sqlx::query(&sql);
+        if let Some(id) = meeting_id {
+            query = query.bind(id);
+        }
+        let rows = query.fetch_all(self.conn()).await?;
         let sessions = rows
             .iter()
             .map(|row| Ok((SessionRow::from_row(row)?, row.try_get::<Option<String>, _>(7)?, row.try_get(8)?)))
