@@ -7,9 +7,10 @@
 # Usage: bench/end-latency.sh [--isolate] [--webhook] [--perf DIR] [--nodes K]   (N="1000 5000 10000" by default; e.g. N="20 1000" ...)
 #   --isolate  the server (and the floor) on some cores, the load generator on the others (taskset); without it, all
 #              share every core. The run prints which cores each side got.
-#   --webhook  a webhook for meeting.participantLeft and meeting.ended is registered (to a sink in the bench), so
-#              the end also has one outbox event per participant to write and deliver (written after the
-#              participants were told: they overlap the end's fan-out, and the CPU window counts them).
+#   --webhook  a webhook for meeting.participantJoined, meeting.participantLeft and meeting.ended is registered (to
+#              a sink in the bench), so each join also writes its event (the joins/s column counts them), and the
+#              end has one outbox event per participant to write and deliver (written after the participants were
+#              told: they overlap the end's fan-out, and the CPU window counts them).
 #   --perf DIR perf record of each server around the end and during the join burst (DIR/ours.data, ...).
 #   --nodes K  no floor: instead, in the same run and with the same N, one node, one node on Redis, and K nodes
 #              (2-16) on a private redis-server (free port, --save '' --appendonly no, killed after) sharing one

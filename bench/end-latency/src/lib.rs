@@ -96,8 +96,9 @@ pub struct Meeting {
 }
 
 /// Creates an app, a meeting, `n` guests and a host; returns their tokens. With `webhook_url`, also registers a
-/// webhook for `meeting.participantLeft` and `meeting.ended` there (the end then has one outbox event per
-/// participant to write, which the server does after the participants were told).
+/// webhook for `meeting.participantJoined`, `meeting.participantLeft` and `meeting.ended` there (each join then
+/// writes its event with its stay, before its `joined`; the end has one outbox event per participant to write,
+/// which the server does after the participants were told).
 pub async fn create_meeting(
     http_base: &str,
     account: &str,
@@ -123,7 +124,7 @@ pub async fn create_meeting(
     let app = post(format!("{kit}/apps"), json!({ "name": "bench" })).await?;
     let app_id = app["app"]["id"].as_str().context("app id")?.to_owned();
     if let Some(url) = webhook_url {
-        let events = ["meeting.participantLeft", "meeting.ended"];
+        let events = ["meeting.participantJoined", "meeting.participantLeft", "meeting.ended"];
         post(format!("{kit}/{app_id}/webhooks"), json!({ "name": "bench", "url": url, "events": events })).await?;
     }
     let meeting = post(format!("{kit}/{app_id}/meetings"), json!({ "title": "bench" })).await?;

@@ -145,6 +145,25 @@ impl Subject<'_> {
         db.enqueue_webhook_event(&self.meeting.app_id, event, &body, hooks, &at, now_ms).await
     }
 
+    /// [`Subject::participant_event`] `meeting.participantJoined` of many stays, in the order given, in one batched
+    /// write ([`Db::enqueue_webhook_events`]).
+    async fn joined_events(&self, db: &mut Db, stays: &[OpenStay], hooks: &[String]) -> Result<()> {
+        let mut bodies = Vec::with_capacity(stays.len());
+        for stay in stays {
+            let payload = Payload {
+                event: "meeting.participantJoined",
+                meeting: self.meeting_json(),
+                participant: Some(ParticipantJson::of(stay, None)),
+                reason: None,
+                end: None,
+            };
+            bodies.push(serde_json::to_vec(&payload)?);
+        }
+        let (at, now_ms) = (clock::now(), clock::unix_ms());
+        let event = WebhookEvent::ParticipantJoined;
+        db.enqueue_webhook_events(&self.meeting.app_id, event, &bodies, hooks, &at, now_ms).await.map(drop)
+    }
+
     async fn participant_event(
         &self,
         db: &mut Db,

@@ -10,7 +10,7 @@ use endsession_protocol::Participant;
 impl Tx {
     /// [`Tx::record_arrival`] of several participants new to the session, all at `at`: their stays in a few
     /// multi-row `INSERT`s, then (if anyone subscribed to it) one `meeting.participantJoined` per stay, in the order
-    /// given. Each participant must appear once.
+    /// given, written in a few multi-row statements too. Each participant must appear once.
     pub async fn record_arrivals(
         &mut self,
         meeting_id: &str,
@@ -56,9 +56,6 @@ impl Tx {
         }
         let Some((meeting, started_at)) = context(self, meeting_id, session_id).await? else { return Ok(()) };
         let subject = Subject { meeting: &meeting, session_id, started_at: &started_at, ended_at: None };
-        for stay in &stays {
-            subject.participant_event(self, stay, None, &hooks).await?;
-        }
-        Ok(())
+        subject.joined_events(self, &stays, &hooks).await
     }
 }

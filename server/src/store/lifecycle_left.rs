@@ -158,15 +158,18 @@ async fn write_chunk(tx: &mut Tx, now_ms: i64, first_delay_ms: i64) -> Result<Ch
 
     let stays = open_stays_after(tx, &session_id, after).await?;
     let meeting = RawValue::from_string(meeting)?;
-    for (stay, _) in stays.iter().filter(|_| !left_hooks.is_empty()) {
-        let payload = LeftPayload {
-            event: "meeting.participantLeft",
-            meeting: &meeting,
-            participant: ParticipantJson::of(stay, Some(&left_at)),
-        };
-        let body = serde_json::to_vec(&payload)?;
-        tx.enqueue_webhook_event(&app_id, WebhookEvent::ParticipantLeft, &body, &left_hooks, &created_at, created_ms)
-            .await?;
+    if !left_hooks.is_empty() {
+        let mut bodies = Vec::with_capacity(stays.len());
+        for (stay, _) in &stays {
+            let payload = LeftPayload {
+                event: "meeting.participantLeft",
+                meeting: &meeting,
+                participant: ParticipantJson::of(stay, Some(&left_at)),
+            };
+            bodies.push(serde_json::to_vec(&payload)?);
+        }
+        let event = WebhookEvent::ParticipantLeft;
+        tx.enqueue_webhook_events(&app_id, event, &bodies, &left_hooks, &created_at, created_ms).await?;
     }
     match stays.last() {
         Some((stay, rowid)) if stays.len() == CHUNK => {

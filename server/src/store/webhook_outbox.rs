@@ -167,6 +167,60 @@ impl Db {
         Ok(())
     }
 
+    /// [`Db::enqueue_webhook_event`] of several events of one kind at once (the `meeting.participantJoined` of a batch
+    /// of joins, the `meeting.participantLeft` of an end's chunk), in the order given, which is their delivery order:
+    /// a few multi-row `INSERT`s (`batched.rs`) instead of 1 + `webhooks` statements per event. Returns their ids.
+    #[allow(clippy::too_many_arguments)] // `enqueue_webhook_event`'s columns, with many bodies
+    pub(super) async fn enqueue_webhook_events(
+        &mut self,
+        app_id: &str,
+        event: WebhookEvent,
+        bodies: &[Vec<u8>],
+        webhooks: &[String],
+        at: &str,
+        now_ms: i64,
+    ) -> Result<Vec<String>> {
+        use super::batched::{cached, pow2_chunks, row_placeholders};
+        let name = serde_json::to_value(event)?;
+        let name = name.as_str().unwrap_or_default().to_owned();
+        let ids: Vec<String> = bodies.iter().map(|_| new_id()).collect();
+        for chunk in pow2_chunks(bodies.len()) {
+            let sql = format!(
+                "INSERT INTO webhook_events (id, app_id, event, body, created_at) VALUES {}",
+                row_placeholders(chunk.len(), 5)
+            );
+            let mut query = sqlx::query(&sql).persistent(cached(chunk.len()));
+            for (id, body) in ids[chunk.clone()].iter().zip(&bodies[chunk]) {
+                query = query.bind(id).bind(app_id).bind(&name).bind(body.clone()).bind(at);
+            }
+            query.execute(self.conn()).await?;
+        }
+        // Event by event, each webhook in turn: the order `claim_due` delivers them in (by rowid).
+        let deliveries: Vec<(&String, &String, Option<String>)> = ids
+            .iter()
+            .zip(bodies)
+            .flat_map(|(id, body)| {
+                let session_id = serde_json::from_slice::<About>(body).ok().and_then(|about| about.meeting?.session_id);
+                webhooks.iter().map(move |hook| (id, hook, session_id.clone()))
+            })
+            .collect();
+        for chunk in pow2_chunks(deliveries.len()) {
+            let sql = format!(
+                "INSERT INTO webhook_deliveries (event_id, webhook_id, next_attempt_ms, session_id) VALUES {}",
+                row_placeholders(chunk.len(), 4)
+            );
+            let mut query = sqlx::query(&sql).persistent(cached(chunk.len()));
+            for (id, hook, session_id) in &deliveries[chunk] {
+                query = query.bind(*id).bind(*hook).bind(now_ms).bind(session_id.as_deref());
+            }
+            query.execute(self.conn()).await?;
+        }
+        if !ids.is_empty() {
+            self.ring_webhook_bell();
+        }
+        Ok(ids)
+    }
+
     /// Takes the deliveries that may be attempted now and leases them until `lease_until_ms`: until then they are
     /// not due again, and if the process dies mid-attempt the lease running out retries them.
     ///

@@ -266,3 +266,45 @@ async fn a_claim_reads_the_webhooks_secrets_so_a_retry_after_a_rotation_signs_wi
         assert_eq!(retry[0].signing_secrets(5_000), vec![new.as_bytes()], "the old one's window has closed");
     }
 }
+
+#[tokio::test]
+async fn events_enqueued_together_are_delivered_one_by_one_in_the_order_given_to_every_webhook() {
+    for f in fixtures().await {
+        let a = f.hook(&[WebhookEvent::ParticipantJoined], true).await;
+        let b = f.hook(&[WebhookEvent::ParticipantJoined], true).await;
+        // More than one chunk (`batched::MAX_ROWS` rows per statement), each naming its place.
+        let bodies: Vec<Vec<u8>> = (0..300)
+            .map(|i| serde_json::to_vec(&serde_json::json!({ "meeting": { "sessionId": "s" }, "n": i })).unwrap())
+            .collect();
+        let hooks = [a.clone(), b.clone()];
+        let ids = f
+            .db()
+            .await
+            .enqueue_webhook_events(&f.app, WebhookEvent::ParticipantJoined, &bodies, &hooks, "t", 0)
+            .await
+            .unwrap();
+        assert_eq!(ids.len(), 300);
+        let stored: Vec<Vec<u8>> =
+            f.db().await.webhook_events(&f.app).await.unwrap().into_iter().map(|(_, _, body)| body).collect();
+        assert_eq!(stored.len(), 300);
+        // One session: each webhook gets one delivery at a time, the earliest pending, so claiming and settling
+        // in turn gives each webhook's order.
+        let mut order: Vec<(String, String)> = Vec::new();
+        for _ in 0..=300 {
+            let due = f.claim(0, 0).await;
+            if due.is_empty() {
+                break;
+            }
+            assert_eq!(due.len(), 2, "one at a time per webhook: {due:?}");
+            for (event, hook, attempts) in due {
+                assert_eq!(attempts, 0);
+                f.db().await.webhook_delivered(&event, &hook, "t").await.unwrap();
+                order.push((hook, event));
+            }
+        }
+        for hook in [&a, &b] {
+            let got: Vec<&String> = order.iter().filter(|(h, _)| h == hook).map(|(_, e)| e).collect();
+            assert_eq!(got, ids.iter().collect::<Vec<_>>(), "every event once, in the order given");
+        }
+    }
+}
