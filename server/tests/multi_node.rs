@@ -623,23 +623,87 @@ async fn an_end_recorded_by_a_node_that_died_before_telling_anyone_is_still_told
     }
 }
 
-async fn a_node_started_after_redis_lost_its_count_of_nodes_takes_a_number_no_live_node_has(on: On) {
-    let Some(nodes) = three_nodes(on).await else { return };
-    // Redis lost its data (restarted without persistence): the count of nodes starts again, from below the
-    // numbers of the nodes still running.
+/// A connection to the test Redis, to make it lose things as a Redis that lost its data does.
+async fn test_redis() -> redis::aio::MultiplexedConnection {
     let client = redis::Client::open(redis_url().expect("three nodes run on redis")).unwrap();
-    let mut redis = client.get_multiplexed_async_connection().await.unwrap();
-    let lowest = nodes.iter().filter_map(|n| n.server.redis_node()).min().unwrap();
-    let _: () = redis::cmd("SET").arg("endsession:nodes").arg(lowest - 1).query_async(&mut redis).await.unwrap();
+    client.get_multiplexed_async_connection().await.unwrap()
+}
+
+async fn a_node_started_after_redis_lost_its_data_takes_a_number_no_live_node_has(on: On) {
+    let Some(nodes) = three_nodes(on).await else { return };
+    // Redis lost its data (restarted without persistence, FLUSHALL): the live nodes' stamps are gone until their
+    // next heartbeat, and so would be any count of nodes (here: set back below their numbers).
+    let mut redis = test_redis().await;
+    let taken: Vec<u64> = nodes.iter().filter_map(|n| n.server.redis_node()).collect();
+    let lowest = *taken.iter().min().unwrap();
+    let mut lose = redis::pipe();
+    lose.set("endsession:nodes", lowest - 1);
+    for node in &taken {
+        lose.del(format!("endsession:alive:{node}"));
+    }
+    let _: () = lose.query_async(&mut redis).await.unwrap();
     let late = nodes[0].another_node(|_| {}).await;
     let number = late.server.redis_node().unwrap();
-    let taken: Vec<u64> = nodes.iter().filter_map(|n| n.server.redis_node()).collect();
     assert!(!taken.contains(&number), "node {number} started twice: {taken:?}");
-    // And it serves: a participant on it is in the session, and told its end.
+    // Every node has stamped itself again; a participant on the new node is in the session, and told its end.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
     let meeting = nodes[0].meeting().await;
     let (_, mut host, session, mut guests) = host_and_guests(&nodes[0], &[&late], &meeting).await;
     host.send(&ClientFrame::kick_all(1)).await;
     assert_eq!(told_ended(&mut guests[0].1, &session).await.0, Some(EndReason::HostEndedMeeting));
+}
+
+async fn a_node_whose_stamp_redis_lost_sends_its_participants_to_resume(on: On) {
+    const GRACE: Duration = Duration::from_secs(10);
+    let Some(nodes) = three_nodes_with(on, |config| config.reconnect_grace = GRACE).await else { return };
+    let meeting = nodes[0].meeting().await;
+    let (_, host_token) = nodes[0].host(&meeting).await;
+    let (mut host, session) = nodes[0].join(&host_token).await;
+    let (guest_id, guest_token) = nodes[0].guest(&meeting).await;
+    let (mut guest, _) = nodes[0].join(&guest_token).await;
+    assert!(matches!(host.recv().await, ServerFrame::ParticipantJoined { participant } if participant.id == guest_id));
+
+    // Redis loses its data without a restart (FLUSHALL: the subscriptions stay): this meeting's room, and node A's
+    // stamp. Node A can no longer trust what it holds: within a heartbeat it asks its connections to reconnect.
+    redis_loses_the_room_of(&meeting).await;
+    let node = nodes[0].server.redis_node().unwrap();
+    let _: () =
+        redis::cmd("DEL").arg(format!("endsession:alive:{node}")).query_async(&mut test_redis().await).await.unwrap();
+    for ws in [&mut host, &mut guest] {
+        let code = tokio::time::timeout(Duration::from_secs(5), ws.close_code()).await;
+        assert_eq!(code.expect("node A kept a socket whose state Redis lost"), Some(1013));
+    }
+    // Both resume through other nodes: the session is put back from the store, and they are in it together.
+    let (mut host, answer) = nodes[1].join_with(&host_token, Some(&session)).await;
+    assert!(matches!(answer, ServerFrame::Joined { session_id, reconnected: true, .. } if session_id == session));
+    let (mut guest, answer) = nodes[2].join_with(&guest_token, Some(&session)).await;
+    match answer {
+        ServerFrame::Joined { session_id, reconnected, participants, .. } => {
+            assert_eq!((session_id.as_str(), reconnected, participants.len()), (session.as_str(), true, 1));
+        }
+        other => panic!("expected joined, got {other:?}"),
+    }
+    // Nobody is dropped after the grace would have run: the session is theirs, and ends once, for both.
+    host.send(&ClientFrame::kick_all(1)).await;
+    let told = told_ended(&mut guest, &session).await;
+    assert_eq!(told.0, Some(EndReason::HostEndedMeeting));
+    assert_eq!(told_ended(&mut host, &session).await.3, told.3);
+}
+
+async fn a_rest_kick_all_while_redis_has_lost_the_room_ends_the_session_the_store_has_live(on: On) {
+    const GRACE: Duration = Duration::from_secs(60);
+    let Some(nodes) = three_nodes_with(on, |config| config.reconnect_grace = GRACE).await else { return };
+    let meeting = nodes[0].meeting().await;
+    let (_, host, session, mut guests) = host_and_guests(&nodes[0], &[&nodes[1]], &meeting).await;
+    redis_loses_the_room_of(&meeting).await;
+    host.drop_abruptly();
+    guests.remove(0).1.drop_abruptly();
+    // Before any pass put the session back: the kick-all finds it in the store, puts it back and ends it.
+    let body = nodes[2].rest_kick_all(&meeting).await;
+    assert_eq!(body["kicked_participants_count"], 2, "{body}");
+    let (_, live) = nodes[1].active_session(&meeting).await;
+    assert_eq!((&live["data"]["id"], &live["data"]["status"]), (&json!(session), &json!("ENDED")), "{live}");
+    assert_eq!(live["data"]["reason"], json!("HOST_ENDED_MEETING"), "{live}");
 }
 
 /// Each scenario twice: the three nodes on one SQLite data directory, and on one Postgres database.
@@ -679,5 +743,7 @@ on_each_store!(
     a_live_session_whose_room_redis_lost_is_put_back_and_its_participants_resume_it,
     a_live_session_whose_room_redis_lost_and_nobody_resumes_ends_all_participants_left,
     an_end_recorded_by_a_node_that_died_before_telling_anyone_is_still_told,
-    a_node_started_after_redis_lost_its_count_of_nodes_takes_a_number_no_live_node_has,
+    a_node_started_after_redis_lost_its_data_takes_a_number_no_live_node_has,
+    a_node_whose_stamp_redis_lost_sends_its_participants_to_resume,
+    a_rest_kick_all_while_redis_has_lost_the_room_ends_the_session_the_store_has_live,
 );

@@ -13,8 +13,8 @@
 //!   (the end is recorded before anyone is told), never for a transition whose lease ran out (another node may
 //!   have taken the meeting since), and in the order the transitions happened (Redis delivers the publishes of one
 //!   script, and of successive scripts, in order).
-//! - **Fan-out.** A connection's id carries its node's number (`node << 32 | n`, the number from `INCR
-//!   endsession:nodes`), so the rules' deliveries are grouped per node and published on `endsession:node:{node}`.
+//! - **Fan-out.** A connection's id carries its node's number (`node << 32 | n`, the node's number drawn at
+//!   random when it starts, not taken by a live node), so the rules' deliveries are grouped per node and published on `endsession:node:{node}`.
 //!   Each node subscribes to its own channel before it serves, and hands the frames to its connections' [`Outbox`]es
 //!   (never a socket write: the guarantee that fan-out only queues holds). Every frame goes through pub/sub, the
 //!   node's own too, so one connection's frames keep their order whichever node decided them.
@@ -42,7 +42,6 @@ use super::{ConnId, Deliver, Hub, HubError, JoinOutcome, JoinRequest, KickAllOut
 use crate::store::{Store, StoreError};
 
 use redis::aio::ConnectionManager;
-use redis::AsyncCommands;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -157,10 +156,12 @@ impl RedisHub {
     /// deployments, or test runs, sharing one Redis never see each other's meetings.
     pub async fn connect(client: redis::Client, cluster: &str, store: Store, grace: Duration) -> anyhow::Result<Self> {
         let mut redis = client.get_connection_manager().await?;
-        // A number whose node is alive is skipped: after Redis lost its data (a restart without persistence) the
-        // count starts again from 1 while the nodes numbered before go on.
+        // Drawn at random (31 bits, not 0), skipping a number whose node is alive. Not a counter in Redis: after
+        // Redis lost its data a counter starts again from 1 while the nodes numbered before go on, unstamped for up
+        // to a heartbeat, and a new node took the number of a live one.
         let node = loop {
-            let node: u64 = redis.incr("endsession:nodes", 1).await?;
+            let random = u32::from_le_bytes(uuid::Uuid::new_v4().as_bytes()[..4].try_into().expect("4 bytes"));
+            let node = u64::from(random >> 1).max(1);
             if watch::claim(&mut redis, node).await? {
                 break node;
             }

@@ -40,7 +40,8 @@ impl Hub for RedisHub {
 
     async fn kick_all(&self, seat: &Seat, options: EndOptions) -> Result<KickAllOutcome, HubError> {
         let inner = &self.inner;
-        let refusal = match inner.lock_existing(&seat.meeting_id).await {
+        // An error is the caller's to see (not "already ended"): the session may well be live.
+        let refusal = match inner.try_lock_existing(&seat.meeting_id).await? {
             Some(mut held) => {
                 let result = inner.kick_all_room(&mut held.room, seat, options).await;
                 inner.release(held).await;
@@ -59,7 +60,7 @@ impl Hub for RedisHub {
         // With `lock`, the room is taken even if idle: a join waits for it, then finds the meeting INACTIVE.
         let held = match options.lock {
             true => Some(inner.lock(meeting_id).await?),
-            false => inner.lock_existing(meeting_id).await,
+            false => inner.try_lock_existing(meeting_id).await?,
         };
         let Some(mut held) = held else {
             return Ok(None);
@@ -71,7 +72,7 @@ impl Hub for RedisHub {
 
     async fn cancel_end(&self, meeting_id: &str, seat: Option<&Seat>) -> Result<bool, HubError> {
         let inner = &self.inner;
-        let Some(mut held) = inner.lock_existing(meeting_id).await else {
+        let Some(mut held) = inner.try_lock_existing(meeting_id).await? else {
             return Ok(false);
         };
         let result = inner.cancel_in_room(&mut held.room, seat).await;

@@ -5,6 +5,7 @@ use super::{bus, live_error, Held, HubCore, Inner, Remote, Sink, LEASE, LOCK_WAI
 use crate::hub::room::{Room, RoomSnapshot};
 use crate::store::{new_id, StoreError};
 use redis::AsyncCommands;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// KEYS: lock, room, the set of live meetings, the sorted set of timers. ARGV: lease token, room JSON ('' to delete
@@ -92,20 +93,29 @@ impl Inner {
     }
 
     /// Locks the meeting's room only if a session is live; None (logged) if none is, or on an error.
-    pub(super) async fn lock_existing(&self, meeting_id: &str) -> Option<Held> {
+    pub(super) async fn lock_existing(self: &Arc<Self>, meeting_id: &str) -> Option<Held> {
         self.try_lock_existing(meeting_id).await.unwrap_or_else(|e| {
             tracing::error!(meeting_id, error = %e, "could not lock a live session");
             None
         })
     }
 
-    /// Locks the meeting's room only if a session is live: Ok(None) if none is.
-    pub(super) async fn try_lock_existing(&self, meeting_id: &str) -> Result<Option<Held>, StoreError> {
+    /// Locks the meeting's room only if a session is live: Ok(None) if none is. A session the store has live and
+    /// Redis has no room for is put back first (see `redis_reconcile.rs`), so that acting on it (a kick-all, a
+    /// cancel) does not find it gone.
+    pub(super) async fn try_lock_existing(self: &Arc<Self>, meeting_id: &str) -> Result<Option<Held>, StoreError> {
         let mut redis = self.redis.clone();
         if !redis.exists::<_, bool>(self.room_key(meeting_id)).await.map_err(live_error)? {
-            return Ok(None);
+            let latest = self.store().db().await?.latest_session(meeting_id).await?;
+            if !latest.is_some_and(|session| session.is_live()) {
+                return Ok(None);
+            }
         }
-        let held = self.lock(meeting_id).await?;
+        let mut held = self.lock(meeting_id).await?;
+        if let Err(e) = self.adopt_live_session(&mut held).await {
+            self.release(held).await;
+            return Err(e);
+        }
         if held.room.is_idle() {
             self.release(held).await;
             return Ok(None);

@@ -28,7 +28,9 @@ pub(super) fn alive_key(node: u64) -> String {
     format!("endsession:alive:{node}")
 }
 
-/// Claims node number `node`: stamps it alive unless it already is (another node has it). True if claimed.
+/// Claims node number `node`: stamps it alive unless it already is (another node has it). True if claimed. A
+/// number is drawn at random (see [`super::RedisHub::connect`]), so that a node starting just after Redis lost its
+/// data, before the live nodes stamped themselves again, does not take the number of one of them.
 pub(super) async fn claim(redis: &mut redis::aio::ConnectionManager, node: u64) -> redis::RedisResult<bool> {
     let ms = u64::try_from(ALIVE_FOR.as_millis()).unwrap_or(u64::MAX);
     let options = redis::SetOptions::default()
@@ -39,17 +41,14 @@ pub(super) async fn claim(redis: &mut redis::aio::ConnectionManager, node: u64) 
 }
 
 impl Inner {
-    /// Stamps this node alive.
-    pub(super) async fn stamp(&self) -> redis::RedisResult<()> {
+    /// Stamps this node alive. Ok(false) if its previous stamp was gone: Redis lost it (restarted without its data,
+    /// `FLUSHALL`, a failover to a replica that was behind) or it lapsed (this node was cut off too long).
+    pub(super) async fn stamp(&self) -> redis::RedisResult<bool> {
         let mut redis = self.redis.clone();
         let ms = u64::try_from(ALIVE_FOR.as_millis()).unwrap_or(u64::MAX);
-        redis
-            .set_options(
-                alive_key(self.node),
-                1,
-                redis::SetOptions::default().with_expiration(redis::SetExpiry::PX(ms)),
-            )
-            .await
+        let options = redis::SetOptions::default().with_expiration(redis::SetExpiry::PX(ms)).get(true);
+        let previous: Option<String> = redis.set_options(alive_key(self.node), 1, options).await?;
+        Ok(previous.is_some())
     }
 }
 
@@ -63,7 +62,13 @@ pub(super) async fn watch(inner: Weak<Inner>) {
     while let Some(inner) = ticker.next().await {
         // Bounded: a Redis that does not answer counts as one that refuses.
         let stamped = tokio::time::timeout(HEARTBEAT, inner.stamp()).await;
-        if !matches!(stamped, Ok(Ok(()))) {
+        if let Ok(Ok(false)) = stamped {
+            // The stamp of a second ago is gone, and with it, most likely, every room and stamp in Redis: the
+            // frames and rooms of this node's connections cannot be trusted. Their clients resume, and the first
+            // join of each meeting puts its session back from the store (`redis_reconcile.rs`).
+            inner.let_go_of_everyone("redis lost this node's stamp (its data was lost, or this node was cut off)");
+        }
+        if !matches!(stamped, Ok(Ok(_))) {
             tracing::warn!(error = ?stamped.map(|r| r.err()), "redis: could not stamp this node alive");
             if last_stamp.elapsed() >= ALIVE_FOR - HEARTBEAT {
                 inner.let_go_of_everyone("cut from redis: the other nodes count this one dead");
