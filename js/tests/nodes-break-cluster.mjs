@@ -174,17 +174,21 @@ export async function cluster({ count = 3, args = [], store = 'sqlite' } = {}) {
   await c.startNode();
   for (let i = 1; i < count; i++) await c.startNode();
 
-  let hook;
+  // Each meeting gets an app and a webhook of its own: their Standard Webhooks secrets, by webhook id.
+  const secrets = new Map();
   const receiver = createServer((req, res) => {
     const chunks = [];
     req.on('data', (b) => chunks.push(b));
     req.on('end', () => {
       const body = Buffer.concat(chunks).toString();
       let verified = false;
+      let why;
       try {
-        new Webhook(hook.secret).verify(body, req.headers);
+        new Webhook(secrets.get(req.headers['rtk-webhook-id'])).verify(body, req.headers);
         verified = true;
-      } catch {}
+      } catch (e) {
+        why = String(e?.message ?? e);
+      }
       const json = JSON.parse(body);
       deliveries.push({
         id: req.headers['webhook-id'],
@@ -193,6 +197,13 @@ export async function cluster({ count = 3, args = [], store = 'sqlite' } = {}) {
         sessionId: json.meeting?.sessionId,
         reason: json.reason,
         verified,
+        ...(why
+          ? {
+              why,
+              webhookIdHeader: req.headers['webhook-id'],
+              signatureHeader: req.headers['webhook-signature'],
+            }
+          : {}),
       });
       res.writeHead(200).end();
     });
@@ -218,11 +229,12 @@ export async function cluster({ count = 3, args = [], store = 'sqlite' } = {}) {
   /** An app with a webhook on every event, and a meeting of it. */
   c.newMeeting = async (extra = {}) => {
     const appId = (await c.api('POST', '/apps', { name: `break-${Date.now()}-${Math.random()}` })).app.id;
-    hook = await c.api('POST', `/${appId}/webhooks`, {
+    const hook = await c.api('POST', `/${appId}/webhooks`, {
       name: 'all',
       url: `http://127.0.0.1:${receiver.address().port}/hooks`,
       events: ['meeting.started', 'meeting.participantJoined', 'meeting.participantLeft', 'meeting.ended'],
     });
+    secrets.set(hook.id, hook.secret);
     const meetingId = (await c.api('POST', `/${appId}/meetings`, { title: 'break', ...extra })).id;
     return { appId, meetingId, base: `/${appId}/meetings/${meetingId}` };
   };
@@ -347,7 +359,7 @@ export async function oneEnd(c, sessionId, eventId) {
   assert.equal(new Set(ids).size, ids.length, 'no delivery came twice');
   assert.ok(
     c.deliveries.every((d) => d.verified),
-    'every delivery verifies',
+    `every delivery verifies; these do not: ${JSON.stringify(c.deliveries.filter((d) => !d.verified))}`,
   );
   return ended;
 }

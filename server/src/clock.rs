@@ -32,6 +32,12 @@ pub fn minutes_between(from: &str, to: Option<&str>) -> f64 {
     ((end - start).as_seconds_f64() / 60.0).max(0.0)
 }
 
+/// An API timestamp (any RFC 3339 time) as milliseconds since the Unix epoch; None if it is not one.
+pub fn to_unix_ms(text: &str) -> Option<i64> {
+    let at = OffsetDateTime::parse(text, &Rfc3339).ok()?;
+    i64::try_from(at.unix_timestamp_nanos() / 1_000_000).ok()
+}
+
 /// Milliseconds since the Unix epoch: the outbox's clock for scheduling attempts.
 pub fn unix_ms() -> i64 {
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();

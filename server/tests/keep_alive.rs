@@ -96,3 +96,35 @@ async fn the_api_can_end_a_session_kept_alive_and_bad_keep_alives_are_refused() 
         assert!(answer.to_string().contains("session_keep_alive_time_in_secs"), "{answer}");
     }
 }
+
+#[tokio::test]
+async fn a_restart_during_the_keep_alive_keeps_the_session_for_a_rejoin_and_the_rest_of_its_time() {
+    let server = TestServer::start().await;
+    let meeting = meeting_with_keep_alive(&server, 3.0).await;
+    let (_, token) = server.guest(&meeting).await;
+    let (mut ws, session) = server.join(&token).await;
+    leave(&mut ws).await;
+    let left_at = std::time::Instant::now();
+
+    // The server restarts within the keep-alive: the session is still live, and a rejoin is in it.
+    let server = server.restart().await;
+    let live = active(&server, &meeting).await;
+    assert_eq!((&live["id"], &live["status"]), (&json!(session), &json!("LIVE")), "{live}");
+    let (mut ws, again) = server.join(&token).await;
+    assert_eq!(again, session, "a rejoin within the keep-alive, across a restart, is in the same session");
+    leave(&mut ws).await;
+
+    // And the keep-alive runs out as it would have: once, dated at the last departure.
+    let server = server.restart().await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let ended = loop {
+        let live = active(&server, &meeting).await;
+        if live["status"] == "ENDED" {
+            break live;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the restored keep-alive never ran out: {live}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(left_at.elapsed() >= Duration::from_secs(3), "ended before the keep-alive ran out: {ended}");
+    assert_eq!((&ended["id"], &ended["reason"]), (&json!(session), &json!("ALL_PARTICIPANTS_LEFT")), "{ended}");
+}

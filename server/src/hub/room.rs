@@ -304,6 +304,19 @@ impl<O: Deliver> Room<O> {
         generations
     }
 
+    /// Puts back a session that was live with nobody in it, its keep-alive running (see [`Room::restore`]): returns
+    /// its [`Linger`], whose timer the caller starts for what is left of the keep-alive. A join before it runs out
+    /// lands in this session, as before the restart.
+    pub fn restore_emptied(&mut self, session: RestoredSession) -> Linger {
+        let RestoredSession { id, started_at, keep_alive, peak, .. } = session;
+        self.start(id, started_at, keep_alive);
+        self.next_generation += 1;
+        let live = self.live.as_mut().expect("just started");
+        live.peak = peak;
+        live.empty = Some(self.next_generation);
+        Linger { generation: self.next_generation, keep_alive }
+    }
+
     /// Makes every generation from now on greater than `floor`, so that no timer of an earlier copy of this room
     /// (one lost with Redis's data, see `redis_reconcile.rs`) matches an absence or countdown of this copy.
     pub fn generations_above(&mut self, floor: u64) {

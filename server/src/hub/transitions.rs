@@ -381,8 +381,9 @@ pub(super) trait Transitions: Countdowns {
     /// Puts a session the store has as live (`live`) back into the idle locked room, as [`RoomOf::restore`] does:
     /// its participants absent with their grace running, its `NO_HOST` setting, and its countdown where it was (one
     /// already due ends now). Generations start above `generation_floor` (see [`RoomOf::generations_above`]). A
-    /// session with nobody in it ended when the last one left: it is ended in the store (`ALL_PARTICIPANTS_LEFT`, at
-    /// its last moment alive) and the room stays idle. Returns true if the room now holds the session.
+    /// session with nobody in it is put back empty if its keep-alive (run from the last departure) has not run out,
+    /// with the rest of it to run; otherwise it ended at that departure: it is ended in the store
+    /// (`ALL_PARTICIPANTS_LEFT`) and the room stays idle. Returns true if the room now holds the session.
     async fn restore_in_room(
         self: &Arc<Self>,
         room: &mut RoomOf<Self>,
@@ -391,13 +392,6 @@ pub(super) trait Transitions: Countdowns {
     ) -> StoreResult<bool> {
         let meeting_id = live.session.meeting_id.clone();
         let session_id = live.session.id.clone();
-        if live.members.is_empty() {
-            let (at, peak) = (live.last_alive, live.session.peak_participants);
-            let mut tx = self.store().begin().await?;
-            tx.end_session(&meeting_id, &session_id, &at, EndReason::AllParticipantsLeft, peak, 0).await?;
-            tx.commit().await?;
-            return Ok(false);
-        }
         room.generations_above(generation_floor);
         let session = RestoredSession {
             id: session_id.clone(),
@@ -406,13 +400,36 @@ pub(super) trait Transitions: Countdowns {
             peak: live.session.peak_participants as usize,
             last_alive: live.last_alive.clone(),
         };
+        if live.members.is_empty() {
+            // Its keep-alive ran from the last departure: a session still within it is put back, empty, with the
+            // rest of it to run; one past it ended then.
+            let emptied_at = live.emptied_at.unwrap_or(live.last_alive);
+            let emptied_ms = clock::to_unix_ms(&emptied_at).unwrap_or(0);
+            let keep_alive_ms = i64::try_from(live.keep_alive.as_millis()).unwrap_or(i64::MAX);
+            let left_ms = emptied_ms.saturating_add(keep_alive_ms).saturating_sub(clock::unix_ms());
+            if left_ms > 0 {
+                let linger = room.restore_emptied(session);
+                room.set_no_host_after(live.no_host_after);
+                let left = Duration::from_millis(u64::try_from(left_ms).unwrap_or(0));
+                self.spawn_timer(
+                    &meeting_id,
+                    &session_id,
+                    left,
+                    Timer::Linger { generation: linger.generation, emptied_at },
+                );
+                return Ok(true);
+            }
+            let peak = live.session.peak_participants;
+            let mut tx = self.store().begin().await?;
+            tx.end_session(&meeting_id, &session_id, &emptied_at, EndReason::AllParticipantsLeft, peak, 0).await?;
+            tx.commit().await?;
+            return Ok(false);
+        }
         let generations = room.restore(session, live.members);
         room.set_no_host_after(live.no_host_after);
         if let Some(row) = live.countdown {
             let now_ms = clock::unix_ms();
-            let ends_at_ms = time::OffsetDateTime::parse(&row.ends_at, &time::format_description::well_known::Rfc3339)
-                .map(|at| i64::try_from(at.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX))
-                .unwrap_or(now_ms);
+            let ends_at_ms = clock::to_unix_ms(&row.ends_at).unwrap_or(now_ms);
             let delay = Duration::from_millis(u64::try_from(ends_at_ms.saturating_sub(now_ms)).unwrap_or(0));
             if let Some(generation) = room.start_countdown(row, ends_at_ms, now_ms) {
                 self.spawn_countdown(&meeting_id, &session_id, generation, delay);

@@ -54,6 +54,8 @@ pub struct LiveSessionRow {
     pub countdown: Option<super::CountdownRow>,
     /// The meeting's `end_when_no_host_after_secs` (see [`super::MeetingRow::end_when_no_host_after`]).
     pub no_host_after: Option<std::time::Duration>,
+    /// When the last participant left, if nobody is in it (its keep-alive then ran from this moment).
+    pub emptied_at: Option<String>,
 }
 
 /// What the store knows about a participant asking to resume a session (see [`Db::resume_check`]).
@@ -307,6 +309,14 @@ impl Db {
                 members.push((participant, permissions));
             }
             let last_alive = last_alive.unwrap_or_else(|| session.started_at.clone());
+            let emptied_at = match members.is_empty() {
+                true => sqlx::query("SELECT MAX(left_at) FROM session_participants WHERE session_id = $1")
+                    .bind(&session.id)
+                    .fetch_one(self.conn())
+                    .await?
+                    .try_get(0)?,
+                false => None,
+            };
             restored.push(LiveSessionRow {
                 session,
                 app_id,
@@ -315,6 +325,7 @@ impl Db {
                 members,
                 countdown,
                 no_host_after,
+                emptied_at,
             });
         }
         Ok(restored)
