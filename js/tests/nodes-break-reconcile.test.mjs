@@ -32,6 +32,23 @@ async function restartRedis(c, downMs = 1000) {
   c.redis = await c.startRedis();
 }
 
+/** Each node's number, from its `live sessions in redis node=N` log line (null if not logged yet). */
+const nodeNumbers = (c) =>
+  c.nodes.map((n) => {
+    const m = /live sessions in redis.*?node=(\d+)/.exec(n.proc.log.replace(/\x1b\[[0-9;]*m/g, ''));
+    return m ? Number(m[1]) : null;
+  });
+
+/** A new meeting with ann (host) and bob joined through the nodes in `annOrder` and `bobOrder`, together. */
+async function annAndBob(c, annOrder, bobOrder) {
+  const room = await c.newMeeting();
+  const ann = await c.join(room, 'ann', 'group_call_host', annOrder);
+  const bob = await c.join(room, 'bob', 'group_call_participant', bobOrder);
+  const sessionId = ann.meeting.meta.sessionId;
+  await allTogether(sessionId, [ann, bob]);
+  return { room, ann, bob, sessionId };
+}
+
 /** REST call answering `{status, json}` (no assertion). */
 async function raw(c, method, path, body, node = c.nodes[0]) {
   const response = await fetch(
@@ -148,11 +165,7 @@ test(
   },
   async () => {
     const c = await cluster({ args: GRACE });
-    const room = await c.newMeeting();
-    const ann = await c.join(room, 'ann', 'group_call_host', [0]);
-    const bob = await c.join(room, 'bob', 'group_call_participant', [1]);
-    const sessionId = ann.meeting.meta.sessionId;
-    await allTogether(sessionId, [ann, bob]);
+    const { room, ann, bob, sessionId } = await annAndBob(c, [0], [1]);
     const t0 = Date.now();
     redisCli(c, 'FLUSHALL');
     const dan = await c.join(room, 'dan', 'group_call_participant', [2]);
@@ -216,11 +229,7 @@ onEachStore(
   },
   async (store) => {
     const c = await cluster({ store, args: GRACE });
-    const room = await c.newMeeting();
-    const ann = await c.join(room, 'ann', 'group_call_host', [0]);
-    const bob = await c.join(room, 'bob', 'group_call_participant', [1]);
-    const sessionId = ann.meeting.meta.sessionId;
-    await allTogether(sessionId, [ann, bob]);
+    const { room, ann, bob, sessionId } = await annAndBob(c, [0], [1]);
     redisCli(c, 'FLUSHALL');
     const t0 = Date.now();
     const r = await raw(c, 'POST', `${room.base}/active-session/kick-all`, {}, c.nodes[2]);
@@ -283,11 +292,7 @@ test(
   { skip },
   async () => {
     const c = await cluster({ args: GRACE });
-    const room = await c.newMeeting();
-    const ann = await c.join(room, 'ann', 'group_call_host', [0, 1, 2]);
-    const bob = await c.join(room, 'bob', 'group_call_participant', [1, 2, 0]);
-    const sessionId = ann.meeting.meta.sessionId;
-    await allTogether(sessionId, [ann, bob]);
+    const { room, ann, bob, sessionId } = await annAndBob(c, [0, 1, 2], [1, 2, 0]);
     await kickAll(ann.meeting, { graceSeconds: 2, message: 'due while down' });
     await until('bob told the countdown', () => bob.of('sessionEnding')[0]);
     await restartRedis(c, 4000);
@@ -305,11 +310,7 @@ test(
   },
   async () => {
     const c = await cluster({ args: GRACE });
-    const room = await c.newMeeting();
-    const ann = await c.join(room, 'ann', 'group_call_host', [0, 1, 2]);
-    const bob = await c.join(room, 'bob', 'group_call_participant', [1, 2, 0]);
-    const sessionId = ann.meeting.meta.sessionId;
-    await allTogether(sessionId, [ann, bob]);
+    const { room, ann, bob, sessionId } = await annAndBob(c, [0, 1, 2], [1, 2, 0]);
     await kickAll(ann.meeting, { graceSeconds: 8, message: 'to cancel' });
     await until('bob told the countdown', () => bob.of('sessionEnding')[0]);
     await restartRedis(c, 500);
@@ -347,11 +348,7 @@ test(
   async () => {
     // A grace long enough for the severed clients' reconnect backoff: this is about the countdown, not the grace.
     const c = await cluster({ args: ['--reconnect-grace-ms', '30000'] });
-    const room = await c.newMeeting();
-    const ann = await c.join(room, 'ann', 'group_call_host', [0]);
-    const bob = await c.join(room, 'bob', 'group_call_participant', [1]);
-    const sessionId = ann.meeting.meta.sessionId;
-    await allTogether(sessionId, [ann, bob]);
+    const { room, ann, bob, sessionId } = await annAndBob(c, [0], [1]);
     await kickAll(ann.meeting, { graceSeconds: 8, message: 'to cancel' });
     await until('bob told the countdown', () => bob.of('sessionEnding')[0]);
     ann.sever();
@@ -428,11 +425,7 @@ onEachStore(
   { skip },
   async (store) => {
     const c = await cluster({ store, args: GRACE });
-    const room = await c.newMeeting();
-    const ann = await c.join(room, 'ann', 'group_call_host', [0]);
-    const bob = await c.join(room, 'bob', 'group_call_participant', [1]);
-    const sessionId = ann.meeting.meta.sessionId;
-    await allTogether(sessionId, [ann, bob]);
+    const { room, ann, bob, sessionId } = await annAndBob(c, [0], [1]);
     ann.sever();
     bob.sever();
     await restartRedis(c);
@@ -452,11 +445,7 @@ test(
   },
   async () => {
     const c = await cluster({ args: ['--reconnect-grace-ms', '60000'] });
-    const room = await c.newMeeting();
-    const ann = await c.join(room, 'ann', 'group_call_host', [0]);
-    const bob = await c.join(room, 'bob', 'group_call_participant', [1]);
-    const sessionId = ann.meeting.meta.sessionId;
-    await allTogether(sessionId, [ann, bob]);
+    const { room, ann, bob, sessionId } = await annAndBob(c, [0], [1]);
     ann.sever();
     bob.sever();
     await restartRedis(c);
@@ -484,13 +473,8 @@ onEachStore(
   { skip },
   async (store) => {
     const c = await cluster({ store, args: GRACE });
-    const room = await c.newMeeting();
-    const ann = await c.join(room, 'ann', 'group_call_host', [0, 1, 2]);
-    const bob = await c.join(room, 'bob', 'group_call_participant', [1, 2, 0]);
-    const sessionId = ann.meeting.meta.sessionId;
-    await allTogether(sessionId, [ann, bob]);
-    await c.stopRedis();
-    c.redis = await c.startRedis();
+    const { room, ann, bob, sessionId } = await annAndBob(c, [0, 1, 2], [1, 2, 0]);
+    await restartRedis(c, 0);
     // Dan joins as soon as Redis is up; a refusal while the nodes reconnect is retried, as a user would.
     let dan;
     const t0 = Date.now();
@@ -557,22 +541,10 @@ test(
   },
   async () => {
     const c = await cluster({ args: GRACE });
-    const room = await c.newMeeting();
-    const ann = await c.join(room, 'ann', 'group_call_host', [0]);
-    const bob = await c.join(room, 'bob', 'group_call_participant', [1]);
-    const sessionId = ann.meeting.meta.sessionId;
-    await allTogether(sessionId, [ann, bob]);
-    await c.stopRedis();
-    c.redis = await c.startRedis();
+    const { room, ann, bob, sessionId } = await annAndBob(c, [0], [1]);
+    await restartRedis(c, 0);
     const fresh = await c.startNode();
-    const nodeNo = (n) =>
-      /live sessions in redis.*?node=(\d+)|node=(\d+).*?live sessions in redis/.exec(
-        n.proc.log.replace(/\x1b\[[0-9;]*m/g, ''),
-      );
-    const numbers = c.nodes.map((n) => {
-      const m = nodeNo(n);
-      return m ? Number(m[1] ?? m[2]) : null;
-    });
+    const numbers = nodeNumbers(c);
     const eve = await c.join(room, 'eve', 'group_call_participant', [3]);
     const fay = await c.join(room, 'fay', 'group_call_participant', [3]);
     assert.equal(eve.meeting.meta.sessionId, sessionId);
@@ -602,19 +574,10 @@ test(
   },
   async () => {
     const c = await cluster({ args: GRACE });
-    const room = await c.newMeeting();
-    const ann = await c.join(room, 'ann', 'group_call_host', [1]);
-    const bob = await c.join(room, 'bob', 'group_call_participant', [0]);
-    const sessionId = ann.meeting.meta.sessionId;
-    await allTogether(sessionId, [ann, bob]);
-    await c.stopRedis();
-    c.redis = await c.startRedis();
+    const { room, ann, bob, sessionId } = await annAndBob(c, [1], [0]);
+    await restartRedis(c, 0);
     await c.startNode(); // node 3, started at once
-    const nodeNo = (n) => {
-      const m = /live sessions in redis.*?node=(\d+)/.exec(n.proc.log.replace(/\x1b\[[0-9;]*m/g, ''));
-      return m ? Number(m[1]) : null;
-    };
-    const numbers = c.nodes.map(nodeNo);
+    const numbers = nodeNumbers(c);
     await allTogether(sessionId, [ann, bob]);
     // Another meeting, all on node 3: its connection ids run 1, 2, 3… as node 0's did.
     const other = await c.newMeeting();

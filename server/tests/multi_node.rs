@@ -125,6 +125,20 @@ async fn sees_arrivals(host: &mut Ws, guests: &[(String, Ws)]) {
     }
 }
 
+/// The meeting's session as `node` shows it once ENDED (`data` of the active session); fails with `what` if it is
+/// still live after `bound`.
+async fn once_ended(node: &TestServer, meeting: &Meeting, bound: Duration, what: &str) -> Value {
+    let deadline = tokio::time::Instant::now() + bound;
+    loop {
+        let (_, live) = node.active_session(meeting).await;
+        if live["data"]["status"] == "ENDED" {
+            return live["data"].clone();
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{what}: {live}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 async fn status_everywhere(nodes: &[TestServer], meeting: &Meeting) -> Vec<Value> {
     let mut statuses = Vec::new();
     for node in nodes {
@@ -378,20 +392,9 @@ async fn a_session_whose_node_died_with_everyone_on_it_ends_all_participants_lef
     host.drop_abruptly();
     guests.remove(0).1.drop_abruptly();
     // Nobody comes back: no session stays LIVE because its node died.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        let (_, live) = nodes[1].active_session(&meeting).await;
-        if live["data"]["status"] == "ENDED" {
-            assert_eq!(live["data"]["id"], json!(session));
-            assert_eq!(
-                (&live["data"]["reason"], &live["data"]["live_participants"]),
-                (&json!("ALL_PARTICIPANTS_LEFT"), &json!(0))
-            );
-            break;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "still not ended: {live}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let ended = once_ended(&nodes[1], &meeting, Duration::from_secs(20), "still not ended").await;
+    assert_eq!(ended["id"], json!(session));
+    assert_eq!((&ended["reason"], &ended["live_participants"]), (&json!("ALL_PARTICIPANTS_LEFT"), &json!(0)));
 }
 
 async fn a_grace_timer_that_dies_with_its_node_still_removes_the_absent_participant(on: On) {
@@ -431,15 +434,8 @@ async fn an_emptied_session_whose_keep_alive_timer_died_with_its_node_still_ends
     assert!(matches!(ws.until_closed().await.as_slice(), [ServerFrame::RoomLeft { state: LeaveState::Left, .. }]));
     drop(nodes.remove(2));
 
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    let ended = loop {
-        let (_, live) = nodes[0].active_session(&meeting).await;
-        if live["data"]["status"] == "ENDED" {
-            break live["data"].clone();
-        }
-        assert!(tokio::time::Instant::now() < deadline, "an emptied session stayed live after its node died: {live}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    let what = "an emptied session stayed live after its node died";
+    let ended = once_ended(&nodes[0], &meeting, Duration::from_secs(20), what).await;
     assert_eq!((&ended["id"], &ended["reason"]), (&json!(session), &json!("ALL_PARTICIPANTS_LEFT")), "{ended}");
     // Dated when the last participant left, as when the keep-alive runs out on a live node.
     let path = format!("/{}/sessions/{session}/participants", meeting.app_id);
@@ -512,14 +508,16 @@ async fn a_node_cut_from_redis_sends_its_participants_to_resume_through_another(
 /// Makes Redis lose `meeting`'s room (as a Redis restarted without its data does): its room key and its entry in the
 /// set of live meetings go; the store still has the session LIVE. Only this meeting's keys: other tests share this
 /// Redis.
-async fn redis_loses_the_room_of(meeting: &Meeting) {
+async fn redis_loses_the_room_of(meeting: &Meeting) -> String {
     let client = redis::Client::open(redis_url().expect("three nodes run on redis")).unwrap();
     let mut redis = client.get_multiplexed_async_connection().await.unwrap();
     let rooms: Vec<String> =
         redis::cmd("KEYS").arg(format!("endsession:*:room:{}", meeting.id)).query_async(&mut redis).await.unwrap();
     assert_eq!(rooms.len(), 1, "{rooms:?}");
-    let live = rooms[0].replace(&format!(":room:{}", meeting.id), ":live");
+    let prefix = rooms[0].replace(&format!(":room:{}", meeting.id), "");
+    let live = format!("{prefix}:live");
     let _: () = redis::pipe().del(&rooms[0]).srem(&live, &meeting.id).query_async(&mut redis).await.unwrap();
+    prefix
 }
 
 async fn a_live_session_whose_room_redis_lost_is_put_back_and_its_participants_resume_it(on: On) {
@@ -570,17 +568,9 @@ async fn a_live_session_whose_room_redis_lost_and_nobody_resumes_ends_all_partic
     guests.remove(0).1.drop_abruptly();
     // Nobody joins the meeting again: the sweep that compares Redis with the store puts the session back, and
     // after the grace it ends.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        let (_, live) = nodes[2].active_session(&meeting).await;
-        if live["data"]["status"] == "ENDED" {
-            assert_eq!(live["data"]["id"], json!(session));
-            assert_eq!(live["data"]["reason"], json!("ALL_PARTICIPANTS_LEFT"), "{live}");
-            break;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "a session whose room Redis lost stayed LIVE: {live}");
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
+    let what = "a session whose room Redis lost stayed LIVE";
+    let ended = once_ended(&nodes[2], &meeting, Duration::from_secs(30), what).await;
+    assert_eq!((&ended["id"], &ended["reason"]), (&json!(session), &json!("ALL_PARTICIPANTS_LEFT")), "{ended}");
 }
 
 async fn an_end_recorded_by_a_node_that_died_before_telling_anyone_is_still_told(on: On) {
@@ -690,6 +680,40 @@ async fn a_node_whose_stamp_redis_lost_sends_its_participants_to_resume(on: On) 
     assert_eq!(told_ended(&mut host, &session).await.3, told.3);
 }
 
+async fn when_redis_lost_its_data_every_node_sends_its_participants_to_resume(on: On) {
+    const GRACE: Duration = Duration::from_secs(10);
+    let Some(nodes) = three_nodes_with(on, |config| config.reconnect_grace = GRACE).await else { return };
+    let meeting = nodes[0].meeting().await;
+    let (_, host_token) = nodes[0].host(&meeting).await;
+    let (mut host, session) = nodes[0].join(&host_token).await;
+    let (guest_id, guest_token) = nodes[1].guest(&meeting).await;
+    let (mut guest, _) = nodes[1].join(&guest_token).await;
+    assert!(matches!(host.recv().await, ServerFrame::ParticipantJoined { participant } if participant.id == guest_id));
+
+    // Redis lost its data and a node has marked it since (a new epoch): every node sees it within a heartbeat,
+    // whatever became of its own stamp (a stamp that timed out during the loss may have been written after it).
+    let prefix = redis_loses_the_room_of(&meeting).await;
+    let _: () = redis::cmd("SET")
+        .arg(format!("{prefix}:epoch"))
+        .arg("another")
+        .query_async(&mut test_redis().await)
+        .await
+        .unwrap();
+    for ws in [&mut host, &mut guest] {
+        let code = tokio::time::timeout(Duration::from_secs(5), ws.close_code()).await;
+        assert_eq!(code.expect("a node kept a socket whose state Redis lost"), Some(1013));
+    }
+    // Every node notices within a heartbeat; one that had not yet would send a resumed client to resume again.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let (mut host, answer) = nodes[2].join_with(&host_token, Some(&session)).await;
+    assert!(matches!(answer, ServerFrame::Joined { session_id, reconnected: true, .. } if session_id == session));
+    let (mut guest, answer) = nodes[2].join_with(&guest_token, Some(&session)).await;
+    assert!(matches!(answer, ServerFrame::Joined { session_id, reconnected: true, .. } if session_id == session));
+    host.send(&ClientFrame::kick_all(1)).await;
+    let told = told_ended(&mut guest, &session).await;
+    assert_eq!(told_ended(&mut host, &session).await.3, told.3);
+}
+
 async fn a_rest_kick_all_while_redis_has_lost_the_room_ends_the_session_the_store_has_live(on: On) {
     const GRACE: Duration = Duration::from_secs(60);
     let Some(nodes) = three_nodes_with(on, |config| config.reconnect_grace = GRACE).await else { return };
@@ -746,4 +770,5 @@ on_each_store!(
     a_node_started_after_redis_lost_its_data_takes_a_number_no_live_node_has,
     a_node_whose_stamp_redis_lost_sends_its_participants_to_resume,
     a_rest_kick_all_while_redis_has_lost_the_room_ends_the_session_the_store_has_live,
+    when_redis_lost_its_data_every_node_sends_its_participants_to_resume,
 );

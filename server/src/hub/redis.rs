@@ -86,6 +86,9 @@ struct Inner {
     background: Mutex<Vec<tokio::task::JoinHandle<()>>>,
     /// `endsession:{cluster}`: the keys of the nodes that share this store (see [`RedisHub::connect`]).
     prefix: String,
+    /// The value of `{prefix}:epoch` this node last saw: a Redis that lost its data (restart, `FLUSHALL`, failover
+    /// to a replica behind) has another, or none (see `redis_watch.rs`).
+    epoch: Mutex<Option<String>>,
     /// Timers started under a meeting's lease and not yet written to Redis: (meeting id, due unix ms, entry); the
     /// release of that lease writes them (see `redis_timers.rs`).
     unsaved_timers: Mutex<Vec<(String, i64, String)>>,
@@ -179,9 +182,11 @@ impl RedisHub {
             background: Mutex::default(),
             prefix: format!("endsession:{cluster}"),
             unsaved_timers: Mutex::default(),
+            epoch: Mutex::default(),
         });
         // Alive before it serves, so that no other node's sweep takes its first connections for a dead node's.
         inner.stamp().await?;
+        inner.same_epoch().await?;
         *inner.background.lock().unwrap_or_else(|p| p.into_inner()) = vec![
             tokio::spawn(watch::watch(Arc::downgrade(&inner))),
             tokio::spawn(reconcile::reconcile(Arc::downgrade(&inner))),

@@ -26,6 +26,17 @@ struct Run {
     last: bool,
     #[serde(rename = "t")]
     text: String,
+    /// Not a frame: these connections are to reconnect ([`super::Outbox::reconnect`]), see [`reconnect_message`].
+    #[serde(rename = "r", default, skip_serializing_if = "std::ops::Not::not")]
+    reconnect: bool,
+}
+
+/// The message that asks connections of one node to reconnect: sent by another node's sweep that took them for a
+/// dead node's (its stamp was gone: Redis lost its data, or the node stalled). A node that is in fact alive then
+/// sends those clients to resume, instead of keeping sockets that are in no room any more.
+pub(super) fn reconnect_message(conns: Vec<ConnId>) -> String {
+    let run = Run { conns, last: true, text: String::new(), reconnect: true };
+    serde_json::to_string(&[run]).expect("plain data serializes")
 }
 
 /// The frames, in order, grouped into one message per node.
@@ -40,7 +51,7 @@ pub(super) fn messages(frames: Vec<(ConnId, Outbound)>) -> Vec<(u64, String)> {
         match node.last_mut() {
             // Only the last run is extended: a connection's frames must not overtake each other.
             Some(run) if run.last == last && run.text == text.as_str() => run.conns.push(conn),
-            _ => node.push(Run { conns: vec![conn], last, text: text.as_str().to_owned() }),
+            _ => node.push(Run { conns: vec![conn], last, text: text.as_str().to_owned(), reconnect: false }),
         }
     }
     runs.into_iter().map(|(node, runs)| (node, serde_json::to_string(&runs).expect("plain data serializes"))).collect()
@@ -57,6 +68,14 @@ fn deliver(inner: &Inner, message: &str) {
     };
     let mut local = inner.local.lock().unwrap_or_else(|p| p.into_inner());
     for run in runs {
+        if run.reconnect {
+            for conn in run.conns {
+                if let Some(outbox) = local.remove(&conn) {
+                    outbox.reconnect();
+                }
+            }
+            continue;
+        }
         let text = Utf8Bytes::from(run.text);
         for conn in run.conns {
             let outbound = if run.last { Outbound::Final(text.clone()) } else { Outbound::Frame(text.clone()) };

@@ -36,6 +36,9 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
 return 1
 ";
 
+/// How many times (one second apart) a lease that may have been taken by a failed command is given back.
+const GIVE_BACK_TRIES: usize = 10;
+
 impl Inner {
     /// Takes the meeting's lease (waiting at most [`LOCK_WAIT`]) and loads its room.
     /// A halted hub takes no lease: it changes nothing any more.
@@ -58,7 +61,11 @@ impl Inner {
                 .arg(lease)
                 .query_async(&mut redis)
                 .await
-                .map_err(live_error)?;
+                .map_err(|e| {
+                    // Timed out, it may still run once Redis answers again (a stalled Redis, `CLIENT PAUSE`).
+                    self.give_back_later(&key, &token);
+                    live_error(e)
+                })?;
             if taken.is_some() {
                 break;
             }
@@ -74,7 +81,7 @@ impl Inner {
         let text: Option<String> = match redis.get(self.room_key(meeting_id)).await {
             Ok(text) => text,
             Err(e) => {
-                self.unlock(&key, &token).await;
+                self.give_back_later(&key, &token);
                 return Err(live_error(e));
             }
         };
@@ -85,7 +92,7 @@ impl Inner {
                 Room::from_snapshot(snapshot, deliverer)
             }
             Some(Err(e)) => {
-                self.unlock(&key, &token).await;
+                self.give_back_later(&key, &token);
                 return Err(e.into());
             }
         };
@@ -123,13 +130,23 @@ impl Inner {
         Ok(Some(held))
     }
 
-    /// Gives the lease back without saving anything (a load that failed).
-    async fn unlock(&self, key: &str, token: &str) {
-        let mut redis = self.redis.clone();
-        let result: redis::RedisResult<i64> = self.unlock.key(key).arg(token).invoke_async(&mut redis).await;
-        if let Err(e) = result {
-            tracing::warn!(error = %e, "redis: could not release a lease (it runs out by itself)");
-        }
+    /// Gives the lease `token` back without saving anything (a load that failed, or a `SET NX` that failed and may
+    /// still run), retrying for a few seconds while Redis does not answer. Without it, a lease taken by a command
+    /// that timed out and ran later held the meeting for [`LEASE`] (30 s) with nobody in it: nobody could join.
+    /// A compare-and-delete on our own token: harmless if the lease was never taken, or is someone else's by then.
+    fn give_back_later(&self, key: &str, token: &str) {
+        let (mut redis, unlock) = (self.redis.clone(), self.unlock.clone());
+        let (key, token) = (key.to_owned(), token.to_owned());
+        tokio::spawn(async move {
+            for _ in 0..GIVE_BACK_TRIES {
+                let result: redis::RedisResult<i64> = unlock.key(&key).arg(&token).invoke_async(&mut redis).await;
+                match result {
+                    Ok(_) => return,
+                    Err(e) => tracing::warn!(error = %e, "redis: could not give a lease back yet"),
+                }
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        });
     }
 
     /// Saves the room, publishes the frames its transitions decided, and gives the lease back: one script.

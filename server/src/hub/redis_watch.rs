@@ -41,6 +41,21 @@ pub(super) async fn claim(redis: &mut redis::aio::ConnectionManager, node: u64) 
 }
 
 impl Inner {
+    /// Whether Redis still has the data this node saw: `{prefix}:epoch` holds the random value some node set when it
+    /// found none, and it is gone or another after Redis lost its data. True on the first look. Unlike this node's
+    /// stamp, it cannot be written back by one of this node's own commands that timed out during the loss and ran
+    /// after: such a command sets a new value, which is still not the one seen before.
+    pub(super) async fn same_epoch(&self) -> redis::RedisResult<bool> {
+        let mut redis = self.redis.clone();
+        let key = format!("{}:epoch", self.prefix);
+        let _: bool = redis.set_nx(&key, crate::store::new_id()).await?;
+        let now: Option<String> = redis.get(&key).await?;
+        let mut seen = self.epoch.lock().unwrap_or_else(|p| p.into_inner());
+        let same = seen.is_none() || *seen == now;
+        *seen = now;
+        Ok(same)
+    }
+
     /// Stamps this node alive. Ok(false) if its previous stamp was gone: Redis lost it (restarted without its data,
     /// `FLUSHALL`, a failover to a replica that was behind) or it lapsed (this node was cut off too long).
     pub(super) async fn stamp(&self) -> redis::RedisResult<bool> {
@@ -62,7 +77,13 @@ pub(super) async fn watch(inner: Weak<Inner>) {
     while let Some(inner) = ticker.next().await {
         // Bounded: a Redis that does not answer counts as one that refuses.
         let stamped = tokio::time::timeout(HEARTBEAT, inner.stamp()).await;
-        if let Ok(Ok(false)) = stamped {
+        let epoch = match stamped {
+            Ok(Ok(_)) => tokio::time::timeout(HEARTBEAT, inner.same_epoch()).await,
+            _ => Ok(Ok(true)),
+        };
+        if let Ok(Ok(false)) = epoch {
+            inner.let_go_of_everyone("redis lost its data (its epoch changed)");
+        } else if let Ok(Ok(false)) = stamped {
             // The stamp of a second ago is gone, and with it, most likely, every room and stamp in Redis: the
             // frames and rooms of this node's connections cannot be trusted. Their clients resume, and the first
             // join of each meeting puts its session back from the store (`redis_reconcile.rs`).
@@ -142,10 +163,12 @@ async fn settle_dead(inner: &Arc<Inner>, meeting_id: &str, alive: &HashMap<u64, 
         inner.release(held).await;
         return;
     };
+    let mut dropped: HashMap<u64, Vec<crate::hub::ConnId>> = HashMap::new();
     for (participant_id, conn) in held.room.connections() {
         if alive.get(&super::node_of(conn)).copied().unwrap_or(true) {
             continue;
         }
+        dropped.entry(super::node_of(conn)).or_default().push(conn);
         tracing::info!(meeting_id, participant_id, node = super::node_of(conn), "its node is gone: dropped");
         let departure = held.room.disconnect(&participant_id, conn);
         let seat =
@@ -155,5 +178,16 @@ async fn settle_dead(inner: &Arc<Inner>, meeting_id: &str, alive: &HashMap<u64, 
     if !held.room.is_idle() {
         inner.watch_hosts(&mut held.room, meeting_id).await;
     }
-    inner.release(held).await;
+    if !inner.release(held).await {
+        return;
+    }
+    // A node taken for dead may be alive (its stamp lost with Redis's data, or late): its clients resume.
+    let mut redis = inner.redis.clone();
+    for (node, conns) in dropped {
+        let published: redis::RedisResult<i64> =
+            redis.publish(super::bus::channel(node), super::bus::reconnect_message(conns)).await;
+        if let Err(e) = published {
+            tracing::warn!(node, error = %e, "redis: could not ask the connections of a node taken for dead to reconnect");
+        }
+    }
 }
