@@ -246,6 +246,18 @@ read -r p f < <(node -e '
 tally "playwright" "$p" "$f" "$rc"
 
 echo
+# The names (and first error lines) of the failed tests, so the tail of the run says which ones they were.
+for log in node node-sdk pytest pytest-postgres; do
+  [ -f "$LOGS/$log.log" ] || continue
+  if grep -qE '^\s*not ok|^(FAILED|ERROR) ' "$LOGS/$log.log"; then
+    echo "Failed in $log.log:"
+    grep -E -A 8 '^\s*not ok|^(FAILED|ERROR) ' "$LOGS/$log.log" | grep -vE '^\s*(duration_ms|type|---|\.\.\.)' | head -n 60
+  fi
+done
+if [ -f "$LOGS/playwright.log" ] && grep -qE '^\s+[0-9]+\) ' "$LOGS/playwright.log"; then
+  echo "Failed in playwright.log:"
+  grep -E -A 12 '^\s+[0-9]+\) ' "$LOGS/playwright.log" | head -n 60
+fi
 if [ ${#problems[@]} -gt 0 ]; then
   echo "Problems:"
   printf '  %s\n' "${problems[@]}"
