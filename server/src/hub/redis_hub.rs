@@ -32,7 +32,7 @@ impl Hub for RedisHub {
     async fn disconnect(&self, seat: &Seat) {
         let inner = &self.inner;
         inner.forget(seat.conn_id);
-        if let Some(mut held) = inner.lock_existing(&seat.meeting_id).await {
+        if let Some(mut held) = inner.lock_if_room(&seat.meeting_id).await {
             inner.disconnect_room(&mut held.room, seat).await;
             inner.release(held).await;
         }

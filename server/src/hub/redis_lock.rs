@@ -107,6 +107,30 @@ impl Inner {
         })
     }
 
+    /// Locks the meeting's room only if Redis has one; None if it has none, or on an error (logged). For a socket's
+    /// disconnect, which must not read the store: after an end (the room deleted) each of the session's N sockets
+    /// closes, and each would find no room and ask the store. A session whose room Redis lost has nobody in it to
+    /// disconnect: the reconcile pass puts it back with everyone absent (`redis_reconcile.rs`).
+    pub(super) async fn lock_if_room(self: &Arc<Self>, meeting_id: &str) -> Option<Held> {
+        let mut redis = self.redis.clone();
+        let held = match redis.exists::<_, bool>(self.room_key(meeting_id)).await.map_err(live_error) {
+            Ok(false) => return None,
+            Ok(true) => self.lock(meeting_id).await,
+            Err(e) => Err(e),
+        };
+        match held {
+            Ok(held) if held.room.is_idle() => {
+                self.release(held).await;
+                None
+            }
+            Ok(held) => Some(held),
+            Err(e) => {
+                tracing::error!(meeting_id, error = %e, "could not lock a live session");
+                None
+            }
+        }
+    }
+
     /// Locks the meeting's room only if a session is live: Ok(None) if none is. A session the store has live and
     /// Redis has no room for is put back first (see `redis_reconcile.rs`), so that acting on it (a kick-all, a
     /// cancel) does not find it gone.
