@@ -14,7 +14,8 @@ const KIT = '@cloudflare/realtimekit-ui@2.0.2';
 const work = join(process.env.ENDSESSION_PACKAGING_DIR ?? tmpdir(), 'endsession-realtimekit-ui');
 const kitDir = join(work, 'node_modules/@cloudflare/realtimekit-ui');
 
-test.describe.configure({ timeout: 60_000 });
+// Up to three pages of the whole kit each: on a loaded two-core CI machine a test took over 60 s.
+test.describe.configure({ timeout: 150_000 });
 
 test.beforeAll(() => {
   test.setTimeout(180_000);
