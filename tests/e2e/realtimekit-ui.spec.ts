@@ -14,7 +14,7 @@ const KIT = '@cloudflare/realtimekit-ui@2.0.2';
 const work = join(process.env.ENDSESSION_PACKAGING_DIR ?? tmpdir(), 'endsession-realtimekit-ui');
 const kitDir = join(work, 'node_modules/@cloudflare/realtimekit-ui');
 
-// Up to three pages of the whole kit each: on a loaded two-core CI machine a test took over 60 s.
+// Up to three pages of the whole kit each: 60 s left little room on a loaded two-core machine.
 test.describe.configure({ timeout: 150_000 });
 
 test.beforeAll(() => {
