@@ -10,13 +10,13 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, request } from 'node:http';
+import { createServer } from 'node:http';
 import { createServer as createTcpServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Webhook } from 'standardwebhooks';
-import { cancelEnd, initMeeting, kickAll, on } from 'endsession';
+import { initMeeting, on } from 'endsession';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const binary =
@@ -54,6 +54,8 @@ export async function relay(target) {
   let refusing = false;
   let stalled = false;
   const server = createTcpServer((client) => {
+    // Before anything else: an 'error' with no listener (a reset while held or connecting) ends the test process.
+    client.on('error', () => client.destroy());
     if (refusing) return client.destroy();
     client.pause();
     if (stalled) return pairs.add({ client, upstream: client }); // held, never forwarded
@@ -174,70 +176,13 @@ export async function cluster({ count = 3, args = [], store = 'sqlite' } = {}) {
   await c.startNode();
   for (let i = 1; i < count; i++) await c.startNode();
 
-  // Each meeting gets an app and a webhook of its own: their Standard Webhooks secrets, by webhook id.
-  const secrets = new Map();
-  const receiver = createServer((req, res) => {
-    const chunks = [];
-    req.on('data', (b) => chunks.push(b));
-    req.on('end', () => {
-      const body = Buffer.concat(chunks).toString();
-      let verified = false;
-      let why;
-      try {
-        new Webhook(secrets.get(req.headers['rtk-webhook-id'])).verify(body, req.headers);
-        verified = true;
-      } catch (e) {
-        why = String(e?.message ?? e);
-      }
-      const json = JSON.parse(body);
-      deliveries.push({
-        id: req.headers['webhook-id'],
-        rtkUuid: req.headers['rtk-uuid'],
-        type: json.event,
-        sessionId: json.meeting?.sessionId,
-        reason: json.reason,
-        verified,
-        ...(why
-          ? {
-              why,
-              webhookIdHeader: req.headers['webhook-id'],
-              signatureHeader: req.headers['webhook-signature'],
-            }
-          : {}),
-      });
-      res.writeHead(200).end();
-    });
-  });
-  await new Promise((ok) => receiver.listen(0, '127.0.0.1', ok));
+  const receiver = await webhookReceiver(deliveries);
   closers.push(() => receiver.close());
 
-  c.api = async (method, path, body, node = c.nodes[0]) => {
-    const response = await fetch(
-      `http://127.0.0.1:${node.port}/client/v4/accounts/${account}/realtime/kit${path}`,
-      {
-        method,
-        headers: { authorization: `Bearer ${secret}`, 'content-type': 'application/json' },
-        body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.timeout(DEADLINE_MS),
-      },
-    );
-    const json = await response.json().catch(() => null);
-    assert.equal(json?.success, true, `${method} ${path}: ${response.status} ${JSON.stringify(json)}`);
-    return json.data;
-  };
+  c.api = (method, path, body, node = c.nodes[0]) => api(node.port, method, path, body);
 
   /** An app with a webhook on every event, and a meeting of it. */
-  c.newMeeting = async (extra = {}) => {
-    const appId = (await c.api('POST', '/apps', { name: `break-${Date.now()}-${Math.random()}` })).app.id;
-    const hook = await c.api('POST', `/${appId}/webhooks`, {
-      name: 'all',
-      url: `http://127.0.0.1:${receiver.address().port}/hooks`,
-      events: ['meeting.started', 'meeting.participantJoined', 'meeting.participantLeft', 'meeting.ended'],
-    });
-    secrets.set(hook.id, hook.secret);
-    const meetingId = (await c.api('POST', `/${appId}/meetings`, { title: 'break', ...extra })).id;
-    return { appId, meetingId, base: `/${appId}/meetings/${meetingId}` };
-  };
+  c.newMeeting = (extra = {}) => newMeeting((m, p, b) => c.api(m, p, b), receiver, extra);
 
   /**
    * Joins `name` through a balancer of its own trying `order` (node indices) in turn. `p.sever()` drops its
@@ -250,6 +195,8 @@ export async function cluster({ count = 3, args = [], store = 'sqlite' } = {}) {
     const events = [];
     const server = createTcpServer((client) => {
       events.push(['tcp', refusing ? 'refused' : route.map((n) => n.port).join(','), Date.now()]);
+      // A reset while the upstream is still connecting must not end the test process (no listener yet).
+      client.on('error', () => client.destroy());
       if (refusing) return client.destroy();
       client.pause();
       const attempt = (i) => {
@@ -346,6 +293,214 @@ export async function cluster({ count = 3, args = [], store = 'sqlite' } = {}) {
     rmSync(data, { recursive: true, force: true, maxRetries: 5 });
   };
   return c;
+}
+
+/**
+ * An HTTP receiver of webhooks that verifies each delivery with `standardwebhooks`, using the secret of the webhook
+ * named by its `rtk-webhook-id` header (each meeting has a webhook of its own), and pushes
+ * `{ id, rtkUuid, type, sessionId, reason, endedAt, verified, at }` to `deliveries`.
+ */
+export async function webhookReceiver(deliveries) {
+  const secrets = new Map();
+  const server = createServer((req, res) => {
+    const chunks = [];
+    req.on('data', (b) => chunks.push(b));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks).toString();
+      let verified = false;
+      let why;
+      try {
+        new Webhook(secrets.get(req.headers['rtk-webhook-id'])).verify(body, req.headers);
+        verified = true;
+      } catch (e) {
+        why = String(e?.message ?? e);
+      }
+      const json = JSON.parse(body);
+      deliveries.push({
+        id: req.headers['webhook-id'],
+        rtkUuid: req.headers['rtk-uuid'],
+        type: json.event,
+        sessionId: json.meeting?.sessionId,
+        reason: json.reason,
+        endedAt: json.meeting?.endedAt,
+        verified,
+        at: Date.now(),
+        ...(why
+          ? {
+              why,
+              webhookIdHeader: req.headers['webhook-id'],
+              signatureHeader: req.headers['webhook-signature'],
+            }
+          : {}),
+      });
+      res.writeHead(200).end();
+    });
+  });
+  await new Promise((ok) => server.listen(0, '127.0.0.1', ok));
+  return {
+    url: `http://127.0.0.1:${server.address().port}/hooks`,
+    secrets,
+    close: () => server.close(),
+  };
+}
+
+/**
+ * A REST call to the node on `port`, answering `{status, json}` (no assertion). `ms`: its deadline, long enough by
+ * default for a call that waits on a stalled Redis or a held store lock.
+ */
+export async function raw(port, method, path, body, ms = 60_000) {
+  const response = await fetch(`http://127.0.0.1:${port}/client/v4/accounts/${account}/realtime/kit${path}`, {
+    method,
+    headers: { authorization: `Bearer ${secret}`, 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+    signal: AbortSignal.timeout(ms),
+  });
+  return { status: response.status, json: await response.json().catch(() => null) };
+}
+
+/** A REST call that must succeed; answers its `data`. */
+async function api(port, method, path, body) {
+  const { status, json } = await raw(port, method, path, body, DEADLINE_MS);
+  assert.equal(json?.success, true, `${method} ${path}: ${status} ${JSON.stringify(json)}`);
+  return json.data;
+}
+
+/** An app with a webhook on every event to `receiver`, and a meeting of it (`extra`: its fields). */
+async function newMeeting(call, receiver, extra) {
+  const appId = (await call('POST', '/apps', { name: `break-${Date.now()}-${Math.random()}` })).app.id;
+  const hook = await call('POST', `/${appId}/webhooks`, {
+    name: 'all',
+    url: receiver.url,
+    events: ['meeting.started', 'meeting.participantJoined', 'meeting.participantLeft', 'meeting.ended'],
+  });
+  receiver.secrets.set(hook.id, hook.secret);
+  const meetingId = (await call('POST', `/${appId}/meetings`, { title: 'break', ...extra })).id;
+  return { appId, meetingId, base: `/${appId}/meetings/${meetingId}` };
+}
+
+/** `redis-cli` against the cluster's Redis; answers its output. */
+export function redisCli(c, ...args) {
+  const r = spawnSync('redis-cli', ['-p', String(c.redisPort), ...args], { timeout: DEADLINE_MS });
+  assert.equal(r.status, 0, String(r.stderr));
+  return String(r.stdout).trim();
+}
+
+/** A node's number, from its `live sessions in redis … node=N` log line (null if not logged yet). */
+export const nodeNo = (n) => {
+  const m = /live sessions in redis.*?node=(\d+)|node=(\d+).*?live sessions in redis/.exec(
+    n.proc.log.replace(/\x1b\[[0-9;]*m/g, ''),
+  );
+  return m ? Number(m[1] ?? m[2]) : null;
+};
+
+/** The names a participant sees joined. */
+export const names = (p) =>
+  p.meeting.participants.joined.toArray().map((x) => x.customParticipantId ?? x.name);
+
+/** What each participant sees, for a failure message. */
+export function state(sessionId, people) {
+  return JSON.stringify(
+    people.map((p) => ({
+      name: p.name,
+      roomState: p.meeting.self.roomState,
+      session: p.meeting.meta.sessionId === sessionId ? 'same' : p.meeting.meta.sessionId,
+      sees: names(p).sort(),
+      left: p.of('roomLeft').map((l) => l.state),
+      joined: p.of('roomJoined').map((j) => j.reconnected),
+      sawLeave: p.leftNames?.() ?? [],
+    })),
+  );
+}
+
+/** Waits until everyone is joined, in `sessionId`, seeing all the others. */
+export async function allTogether(sessionId, people, ms = 30_000) {
+  const ok = () =>
+    people.every(
+      (p) =>
+        p.meeting.self.roomState === 'joined' &&
+        p.meeting.meta.sessionId === sessionId &&
+        p.meeting.participants.joined.size === people.length - 1,
+    );
+  await until('everyone together in one session', ok, ms).catch(() =>
+    assert.fail(`not together: ${state(sessionId, people)}`),
+  );
+}
+
+/** All told the same end, once; one verified meeting.ended whose id is that eventId. Returns the roomLeft. */
+export async function endedOnce(c, sessionId, people, ms = 30_000) {
+  const ends = [];
+  for (const p of people)
+    ends.push(
+      await until(
+        `${p.name} told the end`,
+        () => p.of('roomLeft').find((l) => l.state === 'ended'),
+        ms,
+      ).catch(() => assert.fail(`${p.name} not told the end: ${state(sessionId, people)}`)),
+    );
+  await sleep(1000);
+  assert.equal(new Set(ends.map((l) => l.eventId)).size, 1, `one end record: ${JSON.stringify(ends)}`);
+  for (const l of ends) assert.equal(l.sessionId, sessionId);
+  for (const p of people)
+    assert.equal(p.of('roomLeft').filter((l) => l.state === 'ended').length, 1, `${p.name} told one end`);
+  await oneEnd(c, sessionId, ends[0].eventId);
+  return ends[0];
+}
+
+/**
+ * One node without Redis (the embedded SQLite store) that can be SIGKILLed and started again on the same --data,
+ * with a verifying webhook receiver of its own. Same helpers as a cluster (`api`, `newMeeting`, `join`, `ended`,
+ * `session`), `kill()` and `start()`; stopped after the file's tests.
+ */
+export async function singleNode() {
+  const data = mkdtempSync(join(tmpdir(), 'endsession-single-'));
+  const deliveries = [];
+  const receiver = await webhookReceiver(deliveries);
+  const port = await freePort();
+  const s = { port, deliveries, proc: null, log: '', clients: [] };
+  s.start = async () => {
+    const argv = ['--listen', `127.0.0.1:${port}`, '--data', data];
+    argv.push('--api-token', `${account}:${secret}:Realtime Admin`, '--webhook-targets', 'any');
+    const child = spawn(binary, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+    s.proc = child;
+    let log = '';
+    child.stdout.on('data', (b) => ((log += b), (s.log += b)));
+    child.stderr.on('data', (b) => ((log += b), (s.log += b)));
+    await until('node listening', () => log.includes('listening on') || child.exitCode !== null, 20_000);
+    assert.equal(child.exitCode, null, log);
+  };
+  s.kill = async () => {
+    const exited = new Promise((ok) => s.proc.once('exit', ok));
+    s.proc.kill('SIGKILL');
+    await exited;
+  };
+  s.api = (method, path, body) => api(port, method, path, body);
+  s.newMeeting = (extra = {}) => newMeeting(s.api, receiver, extra);
+  s.join = async (room, name, preset) => {
+    const added = await s.api('POST', `${room.base}/participants`, {
+      custom_participant_id: name,
+      preset_name: preset,
+      name,
+    });
+    const meeting = await initMeeting({ authToken: added.token, baseURI: `http://127.0.0.1:${port}` });
+    const events = [];
+    for (const e of ['roomJoined', 'roomLeft', 'participantJoined', 'participantLeft'])
+      on(meeting, e, (payload) => events.push([e, payload, Date.now()]));
+    await meeting.join();
+    s.clients.push(meeting);
+    return { name, meeting, events, of: (e) => events.filter(([n]) => n === e).map(([, x]) => x) };
+  };
+  s.ended = (sessionId) => deliveries.filter((d) => d.type === 'meeting.ended' && d.sessionId === sessionId);
+  s.session = (room, id) => s.api('GET', `/${room.appId}/sessions/${id}`);
+  s.stop = async () => {
+    for (const m of s.clients) await Promise.race([m.leave().catch(() => {}), sleep(500)]);
+    if (s.proc && s.proc.exitCode === null && s.proc.signalCode === null) s.proc.kill('SIGKILL');
+    receiver.close();
+    await sleep(200);
+    rmSync(data, { recursive: true, force: true, maxRetries: 5 });
+  };
+  clusters.push(s); // stopped with the clusters, after the file's tests
+  await s.start();
+  return s;
 }
 
 /** Every delivery came once and verifies; the session has one meeting.ended, whose id is `eventId`. */

@@ -2,42 +2,32 @@
 // live sessions, countdowns, keep-alives; nodes started after a restart; REST kick-all while the room is gone.
 // (nodes-break-cluster.mjs has the harness.)
 import {
-  DEADLINE_MS,
-  account,
+  allTogether,
   cluster,
+  endedOnce,
+  names,
+  nodeNo,
   oneEnd,
   onEachStore,
-  secret,
+  raw,
+  redisCli,
   skip,
   sleep,
+  state,
   timeline,
   until,
 } from './nodes-break-cluster.mjs';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { kickAll } from 'endsession';
 
 const GRACE = ['--reconnect-grace-ms', '5000'];
-
-function redisCli(c, ...args) {
-  const r = spawnSync('redis-cli', ['-p', String(c.redisPort), ...args], { timeout: DEADLINE_MS });
-  assert.equal(r.status, 0, String(r.stderr));
-  return String(r.stdout).trim();
-}
 
 async function restartRedis(c, downMs = 1000) {
   await c.stopRedis();
   await sleep(downMs);
   c.redis = await c.startRedis();
 }
-
-/** Each node's number, from its `live sessions in redis node=N` log line (null if not logged yet). */
-const nodeNumbers = (c) =>
-  c.nodes.map((n) => {
-    const m = /live sessions in redis.*?node=(\d+)/.exec(n.proc.log.replace(/\x1b\[[0-9;]*m/g, ''));
-    return m ? Number(m[1]) : null;
-  });
 
 /** A new meeting with ann (host) and bob joined through the nodes in `annOrder` and `bobOrder`, together. */
 async function annAndBob(c, annOrder, bobOrder) {
@@ -47,70 +37,6 @@ async function annAndBob(c, annOrder, bobOrder) {
   const sessionId = ann.meeting.meta.sessionId;
   await allTogether(sessionId, [ann, bob]);
   return { room, ann, bob, sessionId };
-}
-
-/** REST call answering `{status, json}` (no assertion). */
-async function raw(c, method, path, body, node = c.nodes[0]) {
-  const response = await fetch(
-    `http://127.0.0.1:${node.port}/client/v4/accounts/${account}/realtime/kit${path}`,
-    {
-      method,
-      headers: { authorization: `Bearer ${secret}`, 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-      signal: AbortSignal.timeout(60_000),
-    },
-  );
-  return { status: response.status, json: await response.json().catch(() => null) };
-}
-
-const names = (p) => p.meeting.participants.joined.toArray().map((x) => x.customParticipantId ?? x.name);
-
-function state(sessionId, people) {
-  return JSON.stringify(
-    people.map((p) => ({
-      name: p.name,
-      roomState: p.meeting.self.roomState,
-      session: p.meeting.meta.sessionId === sessionId ? 'same' : p.meeting.meta.sessionId,
-      sees: names(p).sort(),
-      left: p.of('roomLeft').map((l) => l.state),
-      joined: p.of('roomJoined').map((j) => j.reconnected),
-      sawLeave: p.leftNames(),
-    })),
-  );
-}
-
-/** Everyone joined, in `sessionId`, seeing all the others; nobody saw anybody leave. */
-async function allTogether(sessionId, people, ms = 30_000) {
-  const ok = () =>
-    people.every(
-      (p) =>
-        p.meeting.self.roomState === 'joined' &&
-        p.meeting.meta.sessionId === sessionId &&
-        p.meeting.participants.joined.size === people.length - 1,
-    );
-  await until('everyone back together in one session', ok, ms).catch(() =>
-    assert.fail(`not together: ${state(sessionId, people)}`),
-  );
-}
-
-/** All told the same end; one verified meeting.ended whose id is that eventId. Returns the roomLeft. */
-async function endedOnce(c, sessionId, people, ms = 30_000) {
-  const ends = [];
-  for (const p of people)
-    ends.push(
-      await until(
-        `${p.name} told the end`,
-        () => p.of('roomLeft').find((l) => l.state === 'ended'),
-        ms,
-      ).catch(() => assert.fail(`${p.name} not told the end: ${state(sessionId, people)}`)),
-    );
-  await sleep(1000);
-  assert.equal(new Set(ends.map((l) => l.eventId)).size, 1, `one end record: ${JSON.stringify(ends)}`);
-  for (const l of ends) assert.equal(l.sessionId, sessionId);
-  for (const p of people)
-    assert.equal(p.of('roomLeft').filter((l) => l.state === 'ended').length, 1, `${p.name} told one end`);
-  await oneEnd(c, sessionId, ends[0].eventId);
-  return ends[0];
 }
 
 // --- FLUSHALL (no restart): the sockets stay open, the nodes notice nothing but the room is gone -------------
@@ -151,7 +77,7 @@ onEachStore(
       `${state(sessionId, [ann, bob, cat, dan])} ${timeline(t0, ann, bob, cat, dan)}`,
     );
     await allTogether(sessionId, [ann, bob, cat, dan]);
-    const r = await raw(c, 'POST', `${room.base}/active-session/kick-all`, {}, c.nodes[2]);
+    const r = await raw(c.nodes[2].port, 'POST', `${room.base}/active-session/kick-all`, {});
     assert.equal(r.status, 200, JSON.stringify(r.json));
     await endedOnce(c, sessionId, [ann, bob, cat, dan]);
     await c.stop();
@@ -232,7 +158,7 @@ onEachStore(
     const { room, ann, bob, sessionId } = await annAndBob(c, [0], [1]);
     redisCli(c, 'FLUSHALL');
     const t0 = Date.now();
-    const r = await raw(c, 'POST', `${room.base}/active-session/kick-all`, {}, c.nodes[2]);
+    const r = await raw(c.nodes[2].port, 'POST', `${room.base}/active-session/kick-all`, {});
     const answeredMs = Date.now() - t0;
     console.log(
       `REST kick-all with the room gone: ${r.status} ${JSON.stringify(r.json)} in ${answeredMs} ms`,
@@ -243,7 +169,7 @@ onEachStore(
       12_000,
     ).catch(() => false);
     if (!ended) {
-      const again = await raw(c, 'POST', `${room.base}/active-session/kick-all`, {}, c.nodes[2]);
+      const again = await raw(c.nodes[2].port, 'POST', `${room.base}/active-session/kick-all`, {});
       assert.fail(
         `REST kick-all answered ${r.status} ${JSON.stringify(r.json)} but the session is still LIVE 12 s later (a second kick-all: ${again.status} ${JSON.stringify(again.json)}); ${state(sessionId, [ann, bob])}`,
       );
@@ -319,10 +245,10 @@ test(
     await allTogether(sessionId, [ann, bob]);
     // Node 2 may not have its Redis connection back yet: it must then answer an error (never "nothing to
     // cancel"), and a retry a moment later cancels.
-    let r = await raw(c, 'POST', `${room.base}/active-session/cancel-end`, undefined, c.nodes[2]);
+    let r = await raw(c.nodes[2].port, 'POST', `${room.base}/active-session/cancel-end`, undefined);
     for (let tries = 0; r.status >= 500 && tries < 10; tries++) {
       await sleep(300);
-      r = await raw(c, 'POST', `${room.base}/active-session/cancel-end`, undefined, c.nodes[2]);
+      r = await raw(c.nodes[2].port, 'POST', `${room.base}/active-session/cancel-end`, undefined);
     }
     assert.equal(r.status, 200, JSON.stringify(r.json));
     assert.equal(r.json.data.cancelled, true, `cancel-end after the restart: ${JSON.stringify(r.json)}`);
@@ -355,7 +281,7 @@ test(
     bob.sever();
     await restartRedis(c, 500);
     await sleep(1000);
-    const r = await raw(c, 'POST', `${room.base}/active-session/cancel-end`, undefined, c.nodes[2]);
+    const r = await raw(c.nodes[2].port, 'POST', `${room.base}/active-session/cancel-end`, undefined);
     console.log(`REST cancel-end with the room gone: ${r.status} ${JSON.stringify(r.json)}`);
     ann.route([0]);
     bob.route([1]);
@@ -451,7 +377,7 @@ test(
     await restartRedis(c);
     await sleep(1500);
     const t0 = Date.now();
-    const r = await raw(c, 'POST', `${room.base}/active-session/kick-all`, { message: 'gone' }, c.nodes[2]);
+    const r = await raw(c.nodes[2].port, 'POST', `${room.base}/active-session/kick-all`, { message: 'gone' });
     console.log(
       `REST kick-all after a Redis restart: ${r.status} ${JSON.stringify(r.json)} in ${Date.now() - t0} ms`,
     );
@@ -544,7 +470,7 @@ test(
     const { room, ann, bob, sessionId } = await annAndBob(c, [0], [1]);
     await restartRedis(c, 0);
     const fresh = await c.startNode();
-    const numbers = nodeNumbers(c);
+    const numbers = c.nodes.map(nodeNo);
     const eve = await c.join(room, 'eve', 'group_call_participant', [3]);
     const fay = await c.join(room, 'fay', 'group_call_participant', [3]);
     assert.equal(eve.meeting.meta.sessionId, sessionId);
@@ -577,7 +503,7 @@ test(
     const { room, ann, bob, sessionId } = await annAndBob(c, [1], [0]);
     await restartRedis(c, 0);
     await c.startNode(); // node 3, started at once
-    const numbers = nodeNumbers(c);
+    const numbers = c.nodes.map(nodeNo);
     await allTogether(sessionId, [ann, bob]);
     // Another meeting, all on node 3: its connection ids run 1, 2, 3… as node 0's did.
     const other = await c.newMeeting();

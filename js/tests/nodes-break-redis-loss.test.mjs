@@ -1,213 +1,29 @@
 // Redis losing or withholding its data under live sessions, and one node's restarts under keep-alives
 // (LocalHub::restore): one node's alive key deleted, FLUSHALL twice and during join bursts, CLIENT KILL and
 // CLIENT PAUSE, Redis refusing writes, REST calls while a room is gone. (nodes-break-cluster.mjs has the cluster
-// harness; the single node is spawned here.)
+// harness and the single node.)
 import {
-  DEADLINE_MS,
-  account,
+  allTogether,
   cluster,
+  endedOnce,
+  names,
+  nodeNo,
   oneEnd,
   onEachStore,
-  secret,
+  raw,
+  redisCli,
+  singleNode,
   skip,
   sleep,
+  state,
   timeline,
   until,
 } from './nodes-break-cluster.mjs';
-import { freePort } from './server.mjs';
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { Webhook } from 'standardwebhooks';
-import { initMeeting, kickAll, on } from 'endsession';
+import { kickAll } from 'endsession';
 
 const GRACE = ['--reconnect-grace-ms', '5000'];
-const root = fileURLToPath(new URL('../../', import.meta.url));
-const binary =
-  process.env.ENDSESSION_SERVER_BIN ??
-  join(resolve(root, process.env.CARGO_TARGET_DIR ?? 'target'), 'release/endsession-server');
-
-function redisCli(c, ...args) {
-  const r = spawnSync('redis-cli', ['-p', String(c.redisPort), ...args], { timeout: DEADLINE_MS });
-  assert.equal(r.status, 0, String(r.stderr));
-  return String(r.stdout).trim();
-}
-
-async function raw(port, method, path, body) {
-  const response = await fetch(`http://127.0.0.1:${port}/client/v4/accounts/${account}/realtime/kit${path}`, {
-    method,
-    headers: { authorization: `Bearer ${secret}`, 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-    signal: AbortSignal.timeout(60_000),
-  });
-  return { status: response.status, json: await response.json().catch(() => null) };
-}
-
-const names = (p) => p.meeting.participants.joined.toArray().map((x) => x.customParticipantId ?? x.name);
-function state(sessionId, people) {
-  return JSON.stringify(
-    people.map((p) => ({
-      name: p.name,
-      roomState: p.meeting.self.roomState,
-      session: p.meeting.meta.sessionId === sessionId ? 'same' : p.meeting.meta.sessionId,
-      sees: names(p).sort(),
-      left: p.of('roomLeft').map((l) => l.state),
-      joined: p.of('roomJoined').map((j) => j.reconnected),
-      sawLeave: p.leftNames(),
-    })),
-  );
-}
-async function allTogether(sessionId, people, ms = 30_000) {
-  const ok = () =>
-    people.every(
-      (p) =>
-        p.meeting.self.roomState === 'joined' &&
-        p.meeting.meta.sessionId === sessionId &&
-        p.meeting.participants.joined.size === people.length - 1,
-    );
-  await until('everyone together', ok, ms).catch(() =>
-    assert.fail(`not together: ${state(sessionId, people)}`),
-  );
-}
-async function endedOnce(c, sessionId, people, ms = 30_000) {
-  const ends = [];
-  for (const p of people)
-    ends.push(
-      await until(
-        `${p.name} told the end`,
-        () => p.of('roomLeft').find((l) => l.state === 'ended'),
-        ms,
-      ).catch(() => assert.fail(`${p.name} not told the end: ${state(sessionId, people)}`)),
-    );
-  await sleep(1000);
-  assert.equal(new Set(ends.map((l) => l.eventId)).size, 1, `one end record: ${JSON.stringify(ends)}`);
-  for (const l of ends) assert.equal(l.sessionId, sessionId);
-  for (const p of people)
-    assert.equal(p.of('roomLeft').filter((l) => l.state === 'ended').length, 1, `${p.name} told one end`);
-  await oneEnd(c, sessionId, ends[0].eventId);
-  return ends[0];
-}
-const nodeNo = (n) => {
-  const m = /live sessions in redis.*?node=(\d+)|node=(\d+).*?live sessions in redis/.exec(
-    n.proc.log.replace(/\x1b\[[0-9;]*m/g, ''),
-  );
-  return m ? Number(m[1] ?? m[2]) : null;
-};
-
-// --- one node, no Redis (embedded SQLite), restarted on the same --data -----------------------------------------
-
-const singles = [];
-after(async () => {
-  for (const s of singles) await s.stop();
-});
-
-async function single() {
-  const data = mkdtempSync(join(tmpdir(), 'endsession-r2-'));
-  const deliveries = [];
-  const secrets = new Map();
-  const receiver = createServer((req, res) => {
-    const chunks = [];
-    req.on('data', (b) => chunks.push(b));
-    req.on('end', () => {
-      const body = Buffer.concat(chunks).toString();
-      let verified = false;
-      try {
-        new Webhook(secrets.get(req.headers['rtk-webhook-id'])).verify(body, req.headers);
-        verified = true;
-      } catch {}
-      const json = JSON.parse(body);
-      deliveries.push({
-        id: req.headers['webhook-id'],
-        rtkUuid: req.headers['rtk-uuid'],
-        type: json.event,
-        sessionId: json.meeting?.sessionId,
-        reason: json.reason,
-        endedAt: json.meeting?.endedAt,
-        verified,
-        at: Date.now(),
-      });
-      res.writeHead(200).end();
-    });
-  });
-  await new Promise((ok) => receiver.listen(0, '127.0.0.1', ok));
-  const port = await freePort();
-  const s = { port, deliveries, proc: null, log: '', clients: [] };
-  s.start = async () => {
-    const child = spawn(
-      binary,
-      [
-        '--listen',
-        `127.0.0.1:${port}`,
-        '--data',
-        data,
-        '--api-token',
-        `${account}:${secret}:Realtime Admin`,
-        '--webhook-targets',
-        'any',
-      ],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    s.proc = child;
-    let log = '';
-    child.stdout.on('data', (b) => ((log += b), (s.log += b)));
-    child.stderr.on('data', (b) => ((log += b), (s.log += b)));
-    await until('node listening', () => log.includes('listening on') || child.exitCode !== null, 20_000);
-    assert.equal(child.exitCode, null, log);
-  };
-  s.kill = async () => {
-    const exited = new Promise((ok) => s.proc.once('exit', ok));
-    s.proc.kill('SIGKILL');
-    await exited;
-  };
-  s.api = async (method, path, body) => {
-    const r = await raw(port, method, path, body);
-    assert.equal(r.json?.success, true, `${method} ${path}: ${r.status} ${JSON.stringify(r.json)}`);
-    return r.json.data;
-  };
-  s.newMeeting = async (extra = {}) => {
-    const appId = (await s.api('POST', '/apps', { name: `r2-${Date.now()}-${Math.random()}` })).app.id;
-    const hook = await s.api('POST', `/${appId}/webhooks`, {
-      name: 'all',
-      url: `http://127.0.0.1:${receiver.address().port}/hooks`,
-      events: ['meeting.started', 'meeting.participantJoined', 'meeting.participantLeft', 'meeting.ended'],
-    });
-    secrets.set(hook.id, hook.secret);
-    const meetingId = (await s.api('POST', `/${appId}/meetings`, { title: 'r2', ...extra })).id;
-    return { appId, meetingId, base: `/${appId}/meetings/${meetingId}` };
-  };
-  s.join = async (room, name, preset) => {
-    const added = await s.api('POST', `${room.base}/participants`, {
-      custom_participant_id: name,
-      preset_name: preset,
-      name,
-    });
-    const meeting = await initMeeting({ authToken: added.token, baseURI: `http://127.0.0.1:${port}` });
-    const events = [];
-    for (const e of ['roomJoined', 'roomLeft', 'participantJoined', 'participantLeft'])
-      on(meeting, e, (payload) => events.push([e, payload, Date.now()]));
-    await meeting.join();
-    s.clients.push(meeting);
-    return { name, meeting, events, of: (e) => events.filter(([n]) => n === e).map(([, x]) => x) };
-  };
-  s.ended = (sessionId) => deliveries.filter((d) => d.type === 'meeting.ended' && d.sessionId === sessionId);
-  s.session = (room, id) => s.api('GET', `/${room.appId}/sessions/${id}`);
-  s.stop = async () => {
-    for (const m of s.clients) await Promise.race([m.leave().catch(() => {}), sleep(500)]);
-    if (s.proc && s.proc.exitCode === null && s.proc.signalCode === null) s.proc.kill('SIGKILL');
-    receiver.close();
-    await sleep(200);
-    rmSync(data, { recursive: true, force: true, maxRetries: 5 });
-  };
-  singles.push(s);
-  await s.start();
-  return s;
-}
-
 /** The session ends once ALL_PARTICIPANTS_LEFT, dated at `leftAt` (REST ended_at and the webhook's endedAt). */
 async function endedAtLeave(s, room, sessionId, leftAt, ms) {
   const hook = await until('meeting.ended', () => s.ended(sessionId)[0], ms).catch(async () => {
@@ -235,7 +51,7 @@ async function endedAtLeave(s, room, sessionId, leftAt, ms) {
 }
 
 test('one node restarted (SIGKILL) within a keep-alive of 20 s: a rejoin within it is the same session; ends once at the last leave', async () => {
-  const s = await single();
+  const s = await singleNode();
   const room = await s.newMeeting({ session_keep_alive_time_in_secs: 20 });
   const ann = await s.join(room, 'ann', 'group_call_host');
   const sessionId = ann.meeting.meta.sessionId;
@@ -259,7 +75,7 @@ test('one node restarted (SIGKILL) within a keep-alive of 20 s: a rejoin within 
 });
 
 test('one node restarted within a keep-alive (10 s), nobody rejoins: ends ALL_PARTICIPANTS_LEFT at the last leave, once', async () => {
-  const s = await single();
+  const s = await singleNode();
   const room = await s.newMeeting({ session_keep_alive_time_in_secs: 10 });
   const ann = await s.join(room, 'ann', 'group_call_host');
   const sessionId = ann.meeting.meta.sessionId;
@@ -273,7 +89,7 @@ test('one node restarted within a keep-alive (10 s), nobody rejoins: ends ALL_PA
 });
 
 test('one node restarted twice in a row within a keep-alive (15 s): a rejoin is the same session; nobody after: ends once', async () => {
-  const s = await single();
+  const s = await singleNode();
   const room = await s.newMeeting({ session_keep_alive_time_in_secs: 15 });
   const ann = await s.join(room, 'ann', 'group_call_host');
   const sessionId = ann.meeting.meta.sessionId;
@@ -299,7 +115,7 @@ test('one node restarted twice in a row within a keep-alive (15 s): a rejoin is 
 });
 
 test('one node down past the keep-alive (5 s, down 8 s): at restart it is ended at the last leave, one meeting.ended; a join starts a new session', async () => {
-  const s = await single();
+  const s = await singleNode();
   const room = await s.newMeeting({ session_keep_alive_time_in_secs: 5 });
   const ann = await s.join(room, 'ann', 'group_call_host');
   const sessionId = ann.meeting.meta.sessionId;
@@ -316,7 +132,7 @@ test('one node down past the keep-alive (5 s, down 8 s): at restart it is ended 
 });
 
 test('one node SIGKILLed with a participant connected (keep-alive 10 s), he never returns: ends once, not LIVE forever', async () => {
-  const s = await single();
+  const s = await singleNode();
   const room = await s.newMeeting({ session_keep_alive_time_in_secs: 10 });
   const ann = await s.join(room, 'ann', 'group_call_host');
   const sessionId = ann.meeting.meta.sessionId;

@@ -64,6 +64,8 @@ async function startNode() {
 /** A balancer port for one participant: each connection goes to the first of `order`'s nodes that accepts it. */
 async function balancer(order) {
   const server = createTcpServer((client) => {
+    // A reset while the upstream is still connecting must not end the test process (no listener yet).
+    client.on('error', () => client.destroy());
     client.pause();
     const attempt = (i) => {
       if (i >= order.length) return client.destroy();
