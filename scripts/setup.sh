@@ -41,7 +41,7 @@ if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
   apt-get install -y -qq chromium chromium-driver >/dev/null
 fi
 
-# Redis for the multi-node tests (server/tests/multi_node.rs): scripts/test.sh starts its own redis-server on a free
+# Redis for the multi-node tests (server/tests/multi_node*.rs): scripts/test.sh starts its own redis-server on a free
 # port of 127.0.0.1 with no persistence, and stops it when done; the package's own service is not used.
 if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null; then
   say "installing redis-server from Debian"
