@@ -32,8 +32,10 @@ type Registry = Arc<Mutex<Vec<mpsc::UnboundedSender<Utf8Bytes>>>>;
 /// Serves until the listener fails.
 pub async fn serve(listener: TcpListener) {
     let registry: Registry = Arc::default();
-    // The same buffer settings as endsession-server's sockets.
-    let config = WebSocketConfig::default().read_buffer_size(4 * 1024).write_buffer_size(1024);
+    // The same buffer settings as endsession-server's sockets (`READ_BUFFER`, `WRITE_BUFFER` in server/src/ws/mod.rs).
+    // The read buffer was 4 KiB here after the server's went to 1 KiB, which put ~3 KiB per connection into the
+    // floor's memory figure that ours did not have (heaptrack, N = 1,000: 4.1 KB per `WebSocketContext::new`).
+    let config = WebSocketConfig::default().read_buffer_size(1024).write_buffer_size(1024);
     while let Ok((stream, _)) = listener.accept().await {
         let registry = registry.clone();
         tokio::spawn(async move {
