@@ -9,12 +9,12 @@
 //! close ([`Queued::Lagging`]); the client reconnects and catches up from the session's state (its resume gets the
 //! current `Joined`, or `ended`/`kicked`), so no dropped frame, a `Final` included, is needed for correctness.
 
-use axum::extract::ws::Utf8Bytes;
 use endsession_protocol::ServerFrame;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::Notify;
+use tungstenite::Utf8Bytes;
 
 /// A frame for one connection. The text is encoded once per broadcast and shared: cloning [`Utf8Bytes`] only bumps
 /// a reference count.

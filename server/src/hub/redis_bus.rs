@@ -5,13 +5,13 @@
 //! connections (a broadcast) are sent once, and a connection's frames keep their order.
 
 use super::{node_of, ConnId, Inner, Outbound};
-use axum::extract::ws::Utf8Bytes;
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::Weak;
 use std::time::Duration;
 use tokio::sync::oneshot;
+use tungstenite::Utf8Bytes;
 
 pub(super) fn channel(node: u64) -> String {
     format!("endsession:node:{node}")

@@ -4,17 +4,17 @@
 //! its socket, so frame order is simply the order of the code below: `Joined` before anything queued, a
 //! `KickAllResult` before the `RoomLeft` that follows it.
 
-use super::frames::{classify, close, fail, send, send_final, send_text, Incoming, Socket, Violation};
+use super::frames::{classify, close, fail, send, send_final, send_text, Incoming, Socket, Transport, Violation};
 use super::{Endpoint, SocketSlot};
 use crate::hub::{
     check_end_options, HubError, Inbox, JoinOutcome, JoinRequest, KickAllOutcome, Outbound, Outbox, Queued, Seat,
     KICK_DENIED_MESSAGE,
 };
-use axum::extract::ws::{close_code, WebSocket};
 use endsession_protocol::{ClientFrame, EndOptions, ErrorCode, LeaveState, ServerFrame, PROTOCOL_VERSION};
 use std::future::Future;
 use std::time::Duration;
 use tokio::time::Instant;
+use tungstenite::protocol::frame::coding::CloseCode;
 
 /// The whole life of one connection.
 ///
@@ -23,7 +23,7 @@ use tokio::time::Instant;
 /// its future's largest state, held until the connection closes; the join (token check, store, hub, the `Joined`
 /// write) has by far the largest futures, so it runs boxed and is freed once joined. Inline, the two made every
 /// idle connection's task ~4 KiB (heaptrack, bench/end-latency at N = 1,000).
-pub fn run(socket: WebSocket, state: Endpoint) -> impl Future<Output = ()> + Send {
+pub fn run(socket: Transport, state: Endpoint) -> impl Future<Output = ()> + Send {
     let entering = Box::pin(enter(socket, state));
     async move {
         // Borrowed by `serve`, not moved into it: moved, it would be held twice (the argument, and the locals).
@@ -44,13 +44,13 @@ struct Admitted {
 }
 
 /// From the upgrade to `Joined` sent; None if the connection ended there (refused, failed, resumed into an end).
-async fn enter(socket: WebSocket, state: Endpoint) -> Option<Admitted> {
+async fn enter(socket: Transport, state: Endpoint) -> Option<Admitted> {
     let limits = state.sockets.limits();
     let mut socket = Socket::new(socket, limits.write_timeout);
     let (token, resume, version) = await_join(&mut socket, limits.join_timeout).await?;
     if version != PROTOCOL_VERSION {
         let message = format!("protocol version {version} is not supported; this server speaks {PROTOCOL_VERSION}");
-        let violation = Violation { code: ErrorCode::UnsupportedVersion, message, close_code: close_code::POLICY };
+        let violation = Violation { code: ErrorCode::UnsupportedVersion, message, close_code: CloseCode::Policy };
         fail(&mut socket, violation).await;
         return None;
     }
@@ -59,7 +59,7 @@ async fn enter(socket: WebSocket, state: Endpoint) -> Option<Admitted> {
     let claims = match state.tokens.verify(&token) {
         Ok(claims) => claims,
         Err(message) => {
-            let violation = Violation { code: ErrorCode::InvalidToken, message, close_code: close_code::POLICY };
+            let violation = Violation { code: ErrorCode::InvalidToken, message, close_code: CloseCode::Policy };
             fail(&mut socket, violation).await;
             return None;
         }
@@ -70,7 +70,7 @@ async fn enter(socket: WebSocket, state: Endpoint) -> Option<Admitted> {
     let Some(slot) = state.sockets.admit(&claims.sub) else {
         let max = limits.max_sockets_per_participant;
         let message = format!("this participant already has {max} open connections: close one first");
-        let violation = Violation { code: ErrorCode::TooManyConnections, message, close_code: close_code::POLICY };
+        let violation = Violation { code: ErrorCode::TooManyConnections, message, close_code: CloseCode::Policy };
         fail(&mut socket, violation).await;
         return None;
     };
@@ -100,15 +100,15 @@ async fn enter(socket: WebSocket, state: Endpoint) -> Option<Admitted> {
         }
         JoinOutcome::Ended { state, session_id, reason, kicked_count, ended_by, message, event_id } => {
             let frame = ServerFrame::RoomLeft { state, session_id, reason, kicked_count, message, ended_by, event_id };
-            send_final(&mut socket, frame.encode().into(), close_code::NORMAL, "session ended").await;
+            send_final(&mut socket, frame.encode().into(), CloseCode::Normal, "session ended").await;
             None
         }
         JoinOutcome::Refused { code, message } => {
-            fail(&mut socket, Violation { code, message, close_code: close_code::POLICY }).await;
+            fail(&mut socket, Violation { code, message, close_code: CloseCode::Policy }).await;
             None
         }
         JoinOutcome::Unavailable => {
-            close(&mut socket, close_code::ERROR, "store unavailable, retry").await;
+            close(&mut socket, CloseCode::Error, "store unavailable, retry").await;
             None
         }
     }
@@ -190,7 +190,7 @@ async fn serve(admitted: &mut Admitted) {
                     }
                 }
                 Queued::Message(Outbound::Final(text)) => {
-                    send_final(socket, text, close_code::NORMAL, "session ended").await;
+                    send_final(socket, text, CloseCode::Normal, "session ended").await;
                     break Exit::Done;
                 }
                 Queued::Lagging => break Exit::Lagging,
@@ -221,12 +221,12 @@ async fn serve(admitted: &mut Admitted) {
             tracing::info!(participant_id = %seat.participant_id, "too far behind its queue: dropped");
             // The hub first: the close below may wait for its write deadline.
             state.hub.disconnect(seat).await;
-            close(socket, close_code::AGAIN, "too far behind: reconnect to catch up").await;
+            close(socket, CloseCode::Again, "too far behind: reconnect to catch up").await;
         }
         Exit::Reconnect => {
             tracing::info!(participant_id = %seat.participant_id, "its node lost the shared state: asked to reconnect");
             // The close first: the hub is the part that is failing, and the client should resume elsewhere now.
-            close(socket, close_code::AGAIN, "this server lost its shared state: reconnect").await;
+            close(socket, CloseCode::Again, "this server lost its shared state: reconnect").await;
             state.hub.disconnect(seat).await;
         }
     }
@@ -259,7 +259,7 @@ async fn answer(socket: &mut Socket, incoming: Incoming, seat: &Seat, state: &En
                 },
                 Err(HubError::Store(e)) => {
                     tracing::error!(error = %e, "kickAll failed on the store");
-                    close(socket, close_code::ERROR, "store unavailable, retry").await;
+                    close(socket, CloseCode::Error, "store unavailable, retry").await;
                     return Some(Exit::Dropped);
                 }
             };
@@ -275,7 +275,7 @@ async fn answer(socket: &mut Socket, incoming: Incoming, seat: &Seat, state: &En
                 },
                 Err(HubError::Store(e)) => {
                     tracing::error!(error = %e, "cancelEnd failed on the store");
-                    close(socket, close_code::ERROR, "store unavailable, retry").await;
+                    close(socket, CloseCode::Error, "store unavailable, retry").await;
                     return Some(Exit::Dropped);
                 }
             };
@@ -295,7 +295,7 @@ async fn answer(socket: &mut Socket, incoming: Incoming, seat: &Seat, state: &En
                 ended_by: None,
                 event_id: None,
             };
-            send_final(socket, frame.encode().into(), close_code::NORMAL, "left").await;
+            send_final(socket, frame.encode().into(), CloseCode::Normal, "left").await;
             Some(Exit::Done)
         }
         Incoming::Frame(ClientFrame::Join { .. }) => {

@@ -1,16 +1,24 @@
 //! Reading client frames off a socket, and the polite ways of writing and closing, each write within a deadline.
 
-use axum::body::Bytes;
-use axum::extract::ws::{close_code, CloseFrame, Message, Utf8Bytes, WebSocket};
 use endsession_protocol::{ClientFrame, ErrorCode, ServerFrame, MAX_FRAME_BYTES};
-use futures_util::SinkExt;
+use futures_util::{SinkExt, StreamExt};
+use hyper::upgrade::Upgraded;
+use hyper_util::rt::TokioIo;
 use std::future::Future;
 use std::time::Duration;
+use tokio_tungstenite::WebSocketStream;
+use tungstenite::protocol::frame::coding::{CloseCode, Data, OpCode};
+use tungstenite::protocol::frame::Frame;
+use tungstenite::protocol::CloseFrame;
+use tungstenite::{Bytes, Message, Utf8Bytes};
+
+/// The upgraded HTTP connection, as a WebSocket (see `super::upgrade`).
+pub type Transport = WebSocketStream<TokioIo<Upgraded>>;
 
 /// A WebSocket whose every write has a deadline: a client that stops reading fills its TCP window, and a write that
 /// cannot finish must not hold the connection's task (and its memory) for ever.
 pub struct Socket {
-    ws: WebSocket,
+    ws: Transport,
     write_timeout: Duration,
 }
 
@@ -19,20 +27,20 @@ pub struct Socket {
 pub struct Gone;
 
 impl Socket {
-    pub fn new(ws: WebSocket, write_timeout: Duration) -> Self {
+    pub fn new(ws: Transport, write_timeout: Duration) -> Self {
         Socket { ws, write_timeout }
     }
 
     /// The next message; cancel-safe.
-    pub async fn recv(&mut self) -> Option<Result<Message, axum::Error>> {
-        self.ws.recv().await
+    pub async fn recv(&mut self) -> Option<Result<Message, tungstenite::Error>> {
+        self.ws.next().await
     }
 
     /// Runs one write (a send, or feeds and a flush) within the write deadline.
     async fn write<'a, F, Fut>(&'a mut self, write: F) -> Result<(), Gone>
     where
-        F: FnOnce(&'a mut WebSocket) -> Fut,
-        Fut: Future<Output = Result<(), axum::Error>> + 'a,
+        F: FnOnce(&'a mut Transport) -> Fut,
+        Fut: Future<Output = Result<(), tungstenite::Error>> + 'a,
     {
         match tokio::time::timeout(self.write_timeout, write(&mut self.ws)).await {
             Ok(Ok(())) => Ok(()),
@@ -69,25 +77,25 @@ pub struct Violation {
     pub code: ErrorCode,
     pub message: String,
     /// The WebSocket close code that goes with it.
-    pub close_code: u16,
+    pub close_code: CloseCode,
 }
 
 impl Violation {
     /// A frame that is valid but not allowed now.
     pub fn unexpected(message: impl Into<String>) -> Self {
-        Violation { code: ErrorCode::UnexpectedFrame, message: message.into(), close_code: close_code::POLICY }
+        Violation { code: ErrorCode::UnexpectedFrame, message: message.into(), close_code: CloseCode::Policy }
     }
 }
 
 /// Judges what `socket.recv()` returned.
-pub fn classify(received: Option<Result<Message, axum::Error>>) -> Incoming {
+pub fn classify(received: Option<Result<Message, tungstenite::Error>>) -> Incoming {
     let message = match received {
         Some(Ok(message)) => message,
         Some(Err(e)) if is_invalid_utf8(&e) => {
             return Incoming::Invalid(Violation {
                 code: ErrorCode::MalformedFrame,
                 message: "a text frame must be valid UTF-8".into(),
-                close_code: close_code::INVALID,
+                close_code: CloseCode::Invalid,
             })
         }
         Some(Err(e)) => {
@@ -96,7 +104,7 @@ pub fn classify(received: Option<Result<Message, axum::Error>>) -> Incoming {
                 (None, Some(rule)) => Incoming::Invalid(Violation {
                     code: ErrorCode::MalformedFrame,
                     message: format!("not a valid WebSocket frame: {rule}"),
-                    close_code: close_code::PROTOCOL,
+                    close_code: CloseCode::Protocol,
                 }),
                 (None, None) => Incoming::Closed,
             }
@@ -113,15 +121,16 @@ pub fn classify(received: Option<Result<Message, axum::Error>>) -> Incoming {
             Err(e) => Incoming::Invalid(Violation {
                 code: ErrorCode::MalformedFrame,
                 message: e.to_string(),
-                close_code: close_code::POLICY,
+                close_code: CloseCode::Policy,
             }),
         },
         Message::Binary(_) => Incoming::Invalid(Violation {
             code: ErrorCode::MalformedFrame,
             message: "binary frames are not part of the protocol: send JSON text frames".into(),
-            close_code: close_code::UNSUPPORTED,
+            close_code: CloseCode::Unsupported,
         }),
-        Message::Ping(_) | Message::Pong(_) => Incoming::Ignore,
+        // A raw frame is only ever written, never read.
+        Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => Incoming::Ignore,
         Message::Close(_) => Incoming::Closed,
     }
 }
@@ -131,7 +140,7 @@ fn too_large(what: String) -> Violation {
     Violation {
         code: ErrorCode::FrameTooLarge,
         message: format!("{what} is over the limit of {MAX_FRAME_BYTES} bytes"),
-        close_code: close_code::SIZE,
+        close_code: CloseCode::Size,
     }
 }
 
@@ -139,9 +148,9 @@ fn too_large(what: String) -> Violation {
 /// payload is read) or fragments that add up to more. Its size is the announced length, or the fragments' total so
 /// far. After it the transport reads nothing more (the stream is fused), but it still writes, so the `Error` and
 /// the close frame go out.
-fn too_long(error: &axum::Error) -> Option<usize> {
+fn too_long(error: &tungstenite::Error) -> Option<usize> {
     use tungstenite::error::CapacityError;
-    match std::error::Error::source(error)?.downcast_ref::<tungstenite::Error>()? {
+    match error {
         tungstenite::Error::Capacity(CapacityError::MessageTooLong { size, .. }) => Some(*size),
         _ => None,
     }
@@ -152,9 +161,9 @@ fn too_long(error: &axum::Error) -> Option<usize> {
 /// unknown opcode, a new message inside a fragmented one), as words for the `Error` frame; answered with close 1002
 /// (§7.4.1). As after [`too_long`], the transport reads no more but still writes. A TCP close without the closing
 /// handshake is a protocol error to tungstenite too, but there is nobody left to tell: `None`.
-fn framing_violation(error: &axum::Error) -> Option<String> {
+fn framing_violation(error: &tungstenite::Error) -> Option<String> {
     use tungstenite::error::ProtocolError as P;
-    match std::error::Error::source(error)?.downcast_ref::<tungstenite::Error>()? {
+    match error {
         tungstenite::Error::Protocol(
             rule @ (P::NonZeroReservedBits
             | P::UnmaskedFrameFromClient
@@ -172,15 +181,46 @@ fn framing_violation(error: &axum::Error) -> Option<String> {
 }
 
 /// The transport's error for a text frame that is not UTF-8 (RFC 6455 §8.1: close with 1007).
-fn is_invalid_utf8(error: &axum::Error) -> bool {
-    std::error::Error::source(error)
-        .and_then(|source| source.downcast_ref::<tungstenite::Error>())
-        .is_some_and(|e| matches!(e, tungstenite::Error::Utf8(_)))
+fn is_invalid_utf8(error: &tungstenite::Error) -> bool {
+    matches!(error, tungstenite::Error::Utf8(_))
 }
 
 /// Sends text that may be shared with other connections.
 pub async fn send_text(socket: &mut Socket, text: Utf8Bytes) -> Result<(), Gone> {
-    socket.write(|ws| ws.send(Message::Text(text))).await
+    socket
+        .write(|ws| async move {
+            feed_text(ws, text).await?;
+            ws.flush().await
+        })
+        .await
+}
+
+/// Buffers a text message without flushing it; text over [`FRAGMENT`] bytes as a fragmented message, each fragment
+/// written as soon as it is buffered.
+async fn feed_text(ws: &mut Transport, text: Utf8Bytes) -> Result<(), tungstenite::Error> {
+    if text.len() <= FRAGMENT {
+        return ws.feed(Message::Text(text)).await;
+    }
+    for fragment in fragments(Bytes::from(text)) {
+        ws.feed(Message::Frame(fragment)).await?;
+    }
+    Ok(())
+}
+
+/// Payload bytes per fragment of a large message: the write buffer's size, so that each fragment is written as soon
+/// as it is buffered and the buffer never grows past one fragment (see `super::WRITE_BUFFER`). heaptrack showed the
+/// buffer holding the largest frame a socket ever sent, the `Joined` (up to ~13 KB), for the connection's life.
+const FRAGMENT: usize = super::WRITE_BUFFER;
+
+/// A text message as RFC 6455 §5.4 fragments: a text frame, then continuations, the last one final. A fragment may
+/// end inside a UTF-8 sequence; only the whole message must be valid UTF-8 (§5.6).
+fn fragments(text: Bytes) -> impl Iterator<Item = Frame> {
+    let len = text.len();
+    (0..len).step_by(FRAGMENT).map(move |start| {
+        let end = (start + FRAGMENT).min(len);
+        let opcode = if start == 0 { Data::Text } else { Data::Continue };
+        Frame::message(text.slice(start..end), OpCode::Data(opcode), end == len)
+    })
 }
 
 pub async fn send(socket: &mut Socket, frame: &ServerFrame) -> Result<(), Gone> {
@@ -188,8 +228,8 @@ pub async fn send(socket: &mut Socket, frame: &ServerFrame) -> Result<(), Gone> 
 }
 
 /// Sends a last frame and closes; both leave in one write (see `WRITE_BUFFER`).
-pub async fn send_final(socket: &mut Socket, text: Utf8Bytes, code: u16, reason: &'static str) {
-    if socket.write(|ws| ws.feed(Message::Text(text))).await.is_ok() {
+pub async fn send_final(socket: &mut Socket, text: Utf8Bytes, code: CloseCode, reason: &'static str) {
+    if socket.write(|ws| feed_text(ws, text)).await.is_ok() {
         close(socket, code, reason).await;
     }
 }
@@ -202,17 +242,46 @@ pub async fn fail(socket: &mut Socket, violation: Violation) {
 
 /// Sends a close frame and waits (briefly) for the client's: closing the TCP connection with unread data could
 /// reset it and lose the frames the client has not read yet.
-pub async fn close(socket: &mut Socket, code: u16, reason: &'static str) {
+pub async fn close(socket: &mut Socket, code: CloseCode, reason: &'static str) {
     let frame = CloseFrame { code, reason: Utf8Bytes::from_static(reason) };
     if socket.write(|ws| ws.send(Message::Close(Some(frame)))).await.is_err() {
         return;
     }
     let _ = tokio::time::timeout(CLOSE_WAIT, async {
-        while let Some(Ok(message)) = socket.ws.recv().await {
+        while let Some(Ok(message)) = socket.ws.next().await {
             if matches!(message, Message::Close(_)) {
                 break;
             }
         }
     })
     .await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Reassembles fragments as a client would, checking each frame's header on the way.
+    fn reassemble(frames: Vec<Frame>) -> Vec<u8> {
+        let last = frames.len() - 1;
+        let mut message = Vec::new();
+        for (i, frame) in frames.into_iter().enumerate() {
+            let expected = if i == 0 { Data::Text } else { Data::Continue };
+            assert_eq!(frame.header().opcode, OpCode::Data(expected), "fragment {i}");
+            assert_eq!(frame.header().is_final, i == last, "fragment {i} of {last}");
+            assert!(!frame.payload().is_empty() && frame.payload().len() <= FRAGMENT, "fragment {i}");
+            message.extend_from_slice(frame.payload());
+        }
+        message
+    }
+
+    #[test]
+    fn a_large_text_comes_back_whole_from_its_fragments() {
+        // Just over one fragment, an exact multiple (no empty last fragment), and multi-byte characters cut in two.
+        for text in ["x".repeat(FRAGMENT + 1), "y".repeat(3 * FRAGMENT), "é€😀".repeat(FRAGMENT)] {
+            let frames: Vec<Frame> = fragments(Bytes::from(text.clone())).collect();
+            assert_eq!(frames.len(), text.len().div_ceil(FRAGMENT));
+            assert_eq!(reassemble(frames), text.as_bytes());
+        }
+    }
 }

@@ -14,9 +14,15 @@ pub use sockets::{SocketSlot, Sockets};
 use crate::hub::Hub;
 use crate::store::Store;
 use crate::token::TokenKeys;
-use axum::extract::{State, WebSocketUpgrade};
-use axum::response::Response;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use hyper::upgrade::OnUpgrade;
+use hyper_util::rt::TokioIo;
 use std::sync::Arc;
+use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
+use tokio_tungstenite::WebSocketStream;
 
 /// Largest frame, and largest message (all its fragments together), the transport reads: the protocol's own limit.
 /// tungstenite refuses a frame whose header announces more before reading its payload, and a fragmented message as
@@ -31,7 +37,9 @@ const MAX_TRANSPORT_MESSAGE: usize = endsession_protocol::MAX_FRAME_BYTES;
 const READ_BUFFER: usize = 1024;
 
 /// Frames smaller than this wait in the write buffer for the next flush, so that a `roomLeft` and the close frame
-/// behind it leave in one write (one segment) instead of two; larger frames are written at once.
+/// behind it leave in one write (one segment) instead of two; larger frames are written at once. A larger message
+/// is written as fragments of this size (`frames::send_text`): tungstenite keeps the write buffer's capacity once
+/// grown, so one large `Joined` would otherwise stay as much memory for the connection's life.
 const WRITE_BUFFER: usize = 1024;
 
 /// What a connection needs: the part of the server's shared state the WebSocket endpoint uses, taken from it with
@@ -46,11 +54,31 @@ pub struct Endpoint {
     pub sockets: Arc<Sockets>,
 }
 
-/// `GET /realtime/ws`: upgrades and hands the socket to its connection task.
-pub async fn upgrade(ws: WebSocketUpgrade, State(state): State<Endpoint>) -> Response {
-    ws.max_message_size(MAX_TRANSPORT_MESSAGE)
-        .max_frame_size(MAX_TRANSPORT_MESSAGE)
-        .read_buffer_size(READ_BUFFER)
-        .write_buffer_size(WRITE_BUFFER)
-        .on_upgrade(move |socket| connection::run(socket, state))
+/// `GET /realtime/ws`: checks the upgrade, answers 101, and hands the socket to its connection task.
+///
+/// The checks (GET, HTTP/1.1, `Connection: upgrade`, `Upgrade: websocket`, `Sec-WebSocket-Version: 13`, a key) and
+/// the accept key are tungstenite's; a request that fails them gets 400 with the reason. The connection is taken from
+/// hyper here rather than through axum's `WebSocket`, so that the connection can write fragments (see
+/// [`WRITE_BUFFER`]).
+pub async fn upgrade(State(state): State<Endpoint>, mut request: Request) -> Response {
+    let response = match tungstenite::handshake::server::create_response_with_body(&request, Body::empty) {
+        Ok(response) => response,
+        Err(e) => return (StatusCode::BAD_REQUEST, format!("not a WebSocket upgrade: {e}")).into_response(),
+    };
+    // Present on every request of a connection served `with_upgrades` (src/listen.rs).
+    let Some(on_upgrade) = request.extensions_mut().remove::<OnUpgrade>() else {
+        return (StatusCode::UPGRADE_REQUIRED, "this connection cannot be upgraded").into_response();
+    };
+    tokio::spawn(async move {
+        // Fails if the client went away before the 101 reached it: nothing to serve.
+        let Ok(upgraded) = on_upgrade.await else { return };
+        let config = WebSocketConfig::default()
+            .max_message_size(Some(MAX_TRANSPORT_MESSAGE))
+            .max_frame_size(Some(MAX_TRANSPORT_MESSAGE))
+            .read_buffer_size(READ_BUFFER)
+            .write_buffer_size(WRITE_BUFFER);
+        let socket = WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(config)).await;
+        connection::run(socket, state).await;
+    });
+    response
 }
