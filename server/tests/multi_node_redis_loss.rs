@@ -9,6 +9,7 @@ mod common;
 #[macro_use]
 mod multi_node_support;
 
+use common::Pair;
 use endsession_protocol::{ClientFrame, EndReason, LeaveState, ServerFrame};
 use multi_node_support::*;
 use serde_json::json;
@@ -165,11 +166,8 @@ async fn a_node_whose_stamp_redis_lost_sends_its_participants_to_resume(on: On) 
     const GRACE: Duration = Duration::from_secs(10);
     let Some(nodes) = three_nodes_with(on, |config| config.reconnect_grace = GRACE).await else { return };
     let meeting = nodes[0].meeting().await;
-    let (_, host_token) = nodes[0].host(&meeting).await;
-    let (mut host, session) = nodes[0].join(&host_token).await;
-    let (guest_id, guest_token) = nodes[0].guest(&meeting).await;
-    let (mut guest, _) = nodes[0].join(&guest_token).await;
-    assert!(matches!(host.recv().await, ServerFrame::ParticipantJoined { participant } if participant.id == guest_id));
+    let Pair { mut host, host_token, mut guest, guest_token, session, .. } =
+        nodes[0].host_and_guest_joined(&meeting).await;
 
     // Redis loses its data without a restart (FLUSHALL: the subscriptions stay): this meeting's room, and node A's
     // stamp. Node A can no longer trust what it holds: within a heartbeat it asks its connections to reconnect.
@@ -202,11 +200,8 @@ async fn when_redis_lost_its_data_every_node_sends_its_participants_to_resume(on
     const GRACE: Duration = Duration::from_secs(10);
     let Some(nodes) = three_nodes_with(on, |config| config.reconnect_grace = GRACE).await else { return };
     let meeting = nodes[0].meeting().await;
-    let (_, host_token) = nodes[0].host(&meeting).await;
-    let (mut host, session) = nodes[0].join(&host_token).await;
-    let (guest_id, guest_token) = nodes[1].guest(&meeting).await;
-    let (mut guest, _) = nodes[1].join(&guest_token).await;
-    assert!(matches!(host.recv().await, ServerFrame::ParticipantJoined { participant } if participant.id == guest_id));
+    let Pair { mut host, host_token, mut guest, guest_token, session, .. } =
+        nodes[0].host_and_guest_joined_across(&nodes[1], &meeting).await;
 
     // Redis lost its data and a node has marked it since (a new epoch): every node sees it within a heartbeat,
     // whatever became of its own stamp (a stamp that timed out during the loss may have been written after it).

@@ -75,10 +75,10 @@ pub(super) async fn watch(inner: Weak<Inner>) {
     let mut last_stamp = tokio::time::Instant::now();
     let mut last_alive_stamp = tokio::time::Instant::now();
     while let Some(inner) = ticker.next().await {
-        // Bounded: a Redis that does not answer counts as one that refuses.
         // Two checks of one loss. The epoch catches Redis losing its data even when this node's stamp was written
         // back by one of its own commands that timed out; the stamp also catches a stamp that lapsed (this node
         // cut off longer than ALIVE_FOR), after which the others took it for dead.
+        // Bounded: a Redis that does not answer counts as one that refuses.
         let stamped = tokio::time::timeout(HEARTBEAT, inner.stamp()).await;
         let epoch = match stamped {
             Ok(Ok(_)) => tokio::time::timeout(HEARTBEAT, inner.same_epoch()).await,

@@ -267,10 +267,16 @@ impl TestServer {
     /// Adds a host and a guest to `meeting` and joins both to its session; the host has seen the guest arrive. The
     /// start of the tests of what happens while a connection is down (the guest's, or both at a restart).
     pub async fn host_and_guest_joined(&self, meeting: &Meeting) -> Pair {
+        self.host_and_guest_joined_across(self, meeting).await
+    }
+
+    /// As [`TestServer::host_and_guest_joined`], the host through this node and the guest through `guest_node`
+    /// (another node of the same deployment, or this one).
+    pub async fn host_and_guest_joined_across(&self, guest_node: &TestServer, meeting: &Meeting) -> Pair {
         let (host_id, host_token) = self.host(meeting).await;
         let (guest_id, guest_token) = self.guest(meeting).await;
         let (mut host, session) = self.join(&host_token).await;
-        let (guest, _) = self.join(&guest_token).await;
+        let (guest, _) = guest_node.join(&guest_token).await;
         match host.recv().await {
             ServerFrame::ParticipantJoined { participant } => assert_eq!(participant.id, guest_id),
             other => panic!("expected participantJoined of the guest, got {other:?}"),
