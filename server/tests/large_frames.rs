@@ -157,7 +157,7 @@ async fn a_large_joined_and_a_large_room_left_arrive_whole_in_fragments_of_at_mo
     expect_ended(left);
     for mut ws in earlier {
         let frames = ws.until_closed().await;
-        let last = frames.into_iter().filter(|f| matches!(f, ServerFrame::RoomLeft { .. })).next_back();
+        let last = frames.into_iter().rfind(|f| matches!(f, ServerFrame::RoomLeft { .. }));
         expect_ended(last.expect("a roomLeft before the close"));
     }
     // The close frame follows, unfragmented.

@@ -7,6 +7,7 @@
 
 mod connection;
 mod frames;
+mod handshake;
 mod sockets;
 
 pub use sockets::{SocketSlot, Sockets};
@@ -14,7 +15,6 @@ pub use sockets::{SocketSlot, Sockets};
 use crate::hub::Hub;
 use crate::store::Store;
 use crate::token::TokenKeys;
-use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -56,14 +56,12 @@ pub struct Endpoint {
 
 /// `GET /realtime/ws`: checks the upgrade, answers 101, and hands the socket to its connection task.
 ///
-/// The checks (GET, HTTP/1.1, `Connection: upgrade`, `Upgrade: websocket`, `Sec-WebSocket-Version: 13`, a key) and
-/// the accept key are tungstenite's; a request that fails them gets 400 with the reason. The connection is taken from
-/// hyper here rather than through axum's `WebSocket`, so that the connection can write fragments (see
-/// [`WRITE_BUFFER`]).
+/// What is upgraded, and how others are answered: [`handshake::accept`]. The connection is taken from hyper here
+/// rather than through axum's `WebSocket`, so that the connection can write fragments (see [`WRITE_BUFFER`]).
 pub async fn upgrade(State(state): State<Endpoint>, mut request: Request) -> Response {
-    let response = match tungstenite::handshake::server::create_response_with_body(&request, Body::empty) {
+    let response = match handshake::accept(&request) {
         Ok(response) => response,
-        Err(e) => return (StatusCode::BAD_REQUEST, format!("not a WebSocket upgrade: {e}")).into_response(),
+        Err(refusal) => return refusal.into_response(),
     };
     // Present on every request of a connection served `with_upgrades` (src/listen.rs).
     let Some(on_upgrade) = request.extensions_mut().remove::<OnUpgrade>() else {
