@@ -4,7 +4,9 @@
 //! its socket, so frame order is simply the order of the code below: `Joined` before anything queued, a
 //! `KickAllResult` before the `RoomLeft` that follows it.
 
-use super::frames::{classify, close, fail, send, send_final, send_text, Incoming, Socket, Transport, Violation};
+use super::frames::{
+    classify, close, fail, send, send_final, send_final_after, send_text, Incoming, Socket, Transport, Violation,
+};
 use super::{Endpoint, SocketSlot};
 use crate::hub::{
     check_end_options, HubError, Inbox, JoinOutcome, JoinRequest, KickAllOutcome, Outbound, Outbox, Queued, Seat,
@@ -74,7 +76,7 @@ async fn enter(socket: Transport, state: Endpoint) -> Option<Admitted> {
         fail(&mut socket, violation).await;
         return None;
     };
-    let (outbox, inbox) = Outbox::bounded(limits.outbox_frames);
+    let (outbox, inbox) = Outbox::bounded_counting(limits.outbox_frames, state.sockets.finals().clone());
     let request = JoinRequest {
         app_id: claims.app_id,
         meeting_id: claims.meeting_id,
@@ -190,7 +192,7 @@ async fn serve(admitted: &mut Admitted) {
                     }
                 }
                 Queued::Message(Outbound::Final(text)) => {
-                    send_final(socket, text, CloseCode::Normal, "session ended").await;
+                    send_final_after(socket, text, CloseCode::Normal, "session ended", state.sockets.finals()).await;
                     break Exit::Done;
                 }
                 Queued::Lagging => break Exit::Lagging,

@@ -1,5 +1,6 @@
 //! Reading client frames off a socket, and the polite ways of writing and closing, each write within a deadline.
 
+use crate::hub::FinalsPending;
 use endsession_protocol::{ClientFrame, ErrorCode, ServerFrame, MAX_FRAME_BYTES};
 use futures_util::{SinkExt, StreamExt};
 use hyper::upgrade::Upgraded;
@@ -234,6 +235,21 @@ pub async fn send_final(socket: &mut Socket, text: Utf8Bytes, code: CloseCode, r
     }
 }
 
+/// [`send_final`] for one of many connections told at once (an end): once its frames are written, the other
+/// connections' final frames go first (`finals`, see [`FinalsPending`]) before its client's close is awaited.
+pub async fn send_final_after(
+    socket: &mut Socket,
+    text: Utf8Bytes,
+    code: CloseCode,
+    reason: &'static str,
+    finals: &FinalsPending,
+) {
+    if socket.write(|ws| feed_text(ws, text)).await.is_ok() && send_close(socket, code, reason).await.is_ok() {
+        finals.drained(CLOSE_WAIT).await;
+        await_close(socket).await;
+    }
+}
+
 /// Answers a violation with its `Error` frame, then closes.
 pub async fn fail(socket: &mut Socket, violation: Violation) {
     let frame = ServerFrame::Error { id: None, code: violation.code, message: violation.message };
@@ -243,10 +259,18 @@ pub async fn fail(socket: &mut Socket, violation: Violation) {
 /// Sends a close frame and waits (briefly) for the client's: closing the TCP connection with unread data could
 /// reset it and lose the frames the client has not read yet.
 pub async fn close(socket: &mut Socket, code: CloseCode, reason: &'static str) {
-    let frame = CloseFrame { code, reason: Utf8Bytes::from_static(reason) };
-    if socket.write(|ws| ws.send(Message::Close(Some(frame)))).await.is_err() {
-        return;
+    if send_close(socket, code, reason).await.is_ok() {
+        await_close(socket).await;
     }
+}
+
+async fn send_close(socket: &mut Socket, code: CloseCode, reason: &'static str) -> Result<(), Gone> {
+    let frame = CloseFrame { code, reason: Utf8Bytes::from_static(reason) };
+    socket.write(|ws| ws.send(Message::Close(Some(frame)))).await
+}
+
+/// Reads until the client's close frame, for at most [`CLOSE_WAIT`].
+async fn await_close(socket: &mut Socket) {
     let _ = tokio::time::timeout(CLOSE_WAIT, async {
         while let Some(Ok(message)) = socket.ws.next().await {
             if matches!(message, Message::Close(_)) {
