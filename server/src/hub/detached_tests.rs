@@ -13,7 +13,7 @@ async fn room_left(inbox: &mut Inbox, bound: Duration) -> Option<LeaveState> {
     loop {
         let Ok(queued) = tokio::time::timeout_at(deadline, inbox.next()).await else { return None };
         match queued {
-            Queued::Message(Outbound::Frame(text) | Outbound::Final(text)) => {
+            Queued::Message(Outbound::Frame(text) | Outbound::Final(text, _)) => {
                 if let Ok(ServerFrame::RoomLeft { state, .. }) = serde_json::from_str(text.as_str()) {
                     return Some(state);
                 }

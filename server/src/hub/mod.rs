@@ -49,7 +49,7 @@ mod transitions;
 
 pub use detached::Detached;
 pub use local::{LocalHub, ALIVE_STAMP};
-pub use outbox::{Deliver, FinalsPending, Inbox, Outbound, Outbox, Queued};
+pub use outbox::{Deliver, FanOut, Inbox, Outbound, Outbox, Queued};
 pub use redis::{redis_client, RedisHub};
 pub use room::{ConnId, LiveInfo, RestoredSession};
 

@@ -22,8 +22,10 @@ use tungstenite::Utf8Bytes;
 pub enum Outbound {
     /// Send it and carry on.
     Frame(Utf8Bytes),
-    /// Send it, then close the socket: the hub has already removed this connection (`RoomLeft`).
-    Final(Utf8Bytes),
+    /// Send it, then close the socket: the hub has already removed this connection (`RoomLeft`). With the
+    /// [`FanOut`] it was sent in when many connections are told at once (an end), so that they write before any of
+    /// them tears down.
+    Final(Utf8Bytes, Option<FanOut>),
 }
 
 impl Outbound {
@@ -60,48 +62,89 @@ struct Queue {
     reconnect: AtomicBool,
     /// Live [`Outbox`]es; at 0, the hub let go of this connection.
     senders: AtomicUsize,
-    /// The [`Inbox`] was dropped: queue nothing more.
+    /// The [`Inbox`] was dropped: queue nothing more. Read and set under `messages`' lock, so that a frame is
+    /// either queued before the [`Inbox`] lets go of what is queued, or not queued at all (a fan-out's count must
+    /// not keep a frame nobody will take).
     receiver_gone: AtomicBool,
-    /// Counts the [`Outbound::Final`] queued here and not yet taken.
-    finals: Arc<FinalsPending>,
 }
 
-/// The final frames (an end's `RoomLeft`) queued and not yet taken, over every connection that shares it (one per
-/// server: `ws::Sockets`), so that a connection that has written its own can let the others write theirs first.
+/// One final frame sent to many connections at once (an end's `RoomLeft`): how many of them still have it queued,
+/// so that a connection that has written its own can let the others write theirs before it tears down.
 ///
 /// Why: a connection that wrote its `RoomLeft` then waits for its client's close frame, and handling that reply
 /// (a read, the socket's close, the task's teardown) took as much of the server's CPU as the writes. Woken by the
 /// I/O driver, those tasks ran ahead of the connections still waiting to write theirs, so every client's
-/// `RoomLeft` waited behind the teardown of those before it. Waiting for [`FinalsPending::drained`] before reading
-/// the reply: p99 at N = 10,000 went from 360–387 ms to 284–306 ms, the server's CPU for the end unchanged
-/// (`end-latency --n 10000 --isolate`, three runs each, 2026-11-30).
-#[derive(Debug, Default)]
-pub struct FinalsPending {
-    count: AtomicUsize,
-    /// Woken when the count reaches 0.
+/// `RoomLeft` waited behind the teardown of those before it. Waiting for [`FanOut::drained`] before reading the
+/// reply: p99 at N = 10,000 went from 360–387 ms to 284–306 ms, the server's CPU for the end unchanged
+/// (`end-latency --n 10000 --isolate`, three interleaved runs each, 2026-11-30).
+///
+/// Cloning shares it. A frame is counted when it is queued ([`Outbox`]), and uncounted when the connection takes it
+/// ([`Inbox::next`]) or the queue lets it go (the connection closed, fell behind, or must reconnect); a frame that
+/// did not fit is never counted.
+#[derive(Debug, Clone)]
+pub struct FanOut(Arc<FanOutState>);
+
+#[derive(Debug)]
+struct FanOutState {
+    /// Frames queued and not yet taken, plus one while [`Queuing`] lives.
+    queued: AtomicUsize,
+    /// Woken when `queued` reaches 0.
     drained: Notify,
 }
 
-impl FinalsPending {
-    /// Returns once no final frame is queued in any connection sharing this count, or after `bound`, whichever is
-    /// first (a slow connection's frame must not hold the others' sockets open).
+/// Held while a fan-out's frames are being queued, so that a connection that takes its frame early does not find
+/// the count at 0 before the last one is queued; dropping it ends the queuing.
+#[derive(Debug)]
+pub struct Queuing(FanOut);
+
+impl FanOut {
+    /// A fan-out about to be queued; the fan-out is complete once the returned guard is dropped.
+    pub fn start() -> (FanOut, Queuing) {
+        let fan_out = FanOut(Arc::new(FanOutState { queued: AtomicUsize::new(1), drained: Notify::new() }));
+        (fan_out.clone(), Queuing(fan_out))
+    }
+
+    /// Returns once every connection of this fan-out has taken its frame (or let it go), or after `bound`, whichever
+    /// is first: one connection whose client stopped reading must not hold the others' sockets open for long.
     pub async fn drained(&self, bound: std::time::Duration) {
-        let drained = self.drained.notified();
+        let drained = self.0.drained.notified();
         tokio::pin!(drained);
         // Registered before the check, so that a count reaching 0 between the two is not missed.
         drained.as_mut().enable();
-        if self.count.load(Ordering::Acquire) > 0 {
+        if self.0.queued.load(Ordering::Acquire) > 0 {
             let _ = tokio::time::timeout(bound, drained).await;
         }
     }
 
     fn queued(&self) {
-        self.count.fetch_add(1, Ordering::AcqRel);
+        self.0.queued.fetch_add(1, Ordering::AcqRel);
     }
 
-    fn taken(&self, finals: usize) {
-        if finals > 0 && self.count.fetch_sub(finals, Ordering::AcqRel) == finals {
-            self.drained.notify_waiters();
+    fn taken(&self) {
+        if self.0.queued.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.0.drained.notify_waiters();
+        }
+    }
+}
+
+/// The same fan-out: what a test compares an [`Outbound`] by.
+impl PartialEq for FanOut {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Drop for Queuing {
+    fn drop(&mut self) {
+        self.0.taken();
+    }
+}
+
+/// Uncounts the fan-out frames among `messages`, which the queue is letting go of.
+fn let_go(messages: &mut VecDeque<Outbound>) {
+    for message in messages.drain(..) {
+        if let Outbound::Final(_, Some(fan_out)) = message {
+            fan_out.taken();
         }
     }
 }
@@ -115,11 +158,6 @@ pub struct Outbox {
 impl Outbox {
     /// A queue of at most `capacity` messages (at least 1): the hub's end, and the connection task's.
     pub fn bounded(capacity: usize) -> (Outbox, Inbox) {
-        Outbox::bounded_counting(capacity, Arc::default())
-    }
-
-    /// [`Outbox::bounded`], its final frames counted in `finals` with those of other connections.
-    pub fn bounded_counting(capacity: usize, finals: Arc<FinalsPending>) -> (Outbox, Inbox) {
         let queue = Arc::new(Queue {
             messages: Mutex::default(),
             capacity: capacity.max(1),
@@ -128,7 +166,6 @@ impl Outbox {
             reconnect: AtomicBool::new(false),
             senders: AtomicUsize::new(1),
             receiver_gone: AtomicBool::new(false),
-            finals,
         });
         (Outbox { queue: queue.clone() }, Inbox { queue })
     }
@@ -160,16 +197,16 @@ impl Drop for Outbox {
 impl Deliver for Outbox {
     /// Never waits: a full queue marks the connection as lagging instead (see the module's doc).
     fn deliver(&self, message: Outbound) {
+        let mut messages = self.queue.messages.lock().unwrap_or_else(|p| p.into_inner());
         if self.queue.receiver_gone.load(Ordering::Acquire) {
             return;
         }
-        let mut messages = self.queue.messages.lock().unwrap_or_else(|p| p.into_inner());
         if messages.len() >= self.queue.capacity {
             drop(messages);
             self.queue.overflowed.store(true, Ordering::Release);
         } else {
-            if matches!(message, Outbound::Final(_)) {
-                self.queue.finals.queued();
+            if let Outbound::Final(_, Some(fan_out)) = &message {
+                fan_out.queued();
             }
             messages.push_back(message);
             drop(messages);
@@ -186,13 +223,10 @@ pub struct Inbox {
 
 impl Drop for Inbox {
     fn drop(&mut self) {
-        self.queue.receiver_gone.store(true, Ordering::Release);
         // What is still queued (a shared frame each) is freed now, not when the hub's last handle goes.
         let mut messages = self.queue.messages.lock().unwrap_or_else(|p| p.into_inner());
-        let finals = messages.iter().filter(|m| matches!(m, Outbound::Final(_))).count();
-        messages.clear();
-        drop(messages);
-        self.queue.finals.taken(finals);
+        self.queue.receiver_gone.store(true, Ordering::Release);
+        let_go(&mut messages);
     }
 }
 
@@ -213,18 +247,22 @@ impl Inbox {
     /// Cancel-safe (for `select!`): a message is taken off the queue only when it is returned.
     pub async fn next(&mut self) -> Queued {
         loop {
+            // Either ends the connection: what is still queued will not be sent (the client catches up when it
+            // resumes), so it is let go of now rather than held, counted, through the close.
             if self.queue.reconnect.load(Ordering::Acquire) {
+                let_go(&mut self.queue.messages.lock().unwrap_or_else(|p| p.into_inner()));
                 return Queued::Reconnect;
             }
             if self.queue.overflowed.swap(false, Ordering::AcqRel) {
+                let_go(&mut self.queue.messages.lock().unwrap_or_else(|p| p.into_inner()));
                 return Queued::Lagging;
             }
             // Read before the queue: the last `Outbox` queued its messages before it went (its `Release` decrement),
             // so once no sender is seen, every message it queued is seen too.
             let closed = self.queue.senders.load(Ordering::Acquire) == 0;
             if let Some(message) = self.queue.messages.lock().unwrap_or_else(|p| p.into_inner()).pop_front() {
-                if matches!(message, Outbound::Final(_)) {
-                    self.queue.finals.taken(1);
+                if let Outbound::Final(_, Some(fan_out)) = &message {
+                    fan_out.taken();
                 }
                 return Queued::Message(message);
             }
@@ -255,7 +293,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_full_queue_drops_the_message_and_reports_lagging() {
+    async fn a_full_queue_drops_the_message_reports_lagging_and_lets_go_of_the_rest() {
         let (outbox, mut inbox) = Outbox::bounded(2);
         let text = |t: &str| Outbound::Frame(Utf8Bytes::from(t.to_owned()));
         outbox.deliver(text("a"));
@@ -263,8 +301,7 @@ mod tests {
         outbox.deliver(text("c"));
         outbox.deliver(text("d"));
         assert_eq!(inbox.next().await, Queued::Lagging);
-        assert_eq!(inbox.next().await, Queued::Message(text("a")));
-        assert_eq!(inbox.next().await, Queued::Message(text("b")));
+        // The connection ends there: what was queued before the overflow is let go of with it.
         drop(outbox);
         assert_eq!(inbox.next().await, Queued::Closed);
     }
@@ -272,7 +309,7 @@ mod tests {
     #[tokio::test]
     async fn what_the_last_outbox_queued_before_going_is_read_before_closed_and_a_cancelled_wait_loses_nothing() {
         let (outbox, mut inbox) = Outbox::bounded(4);
-        let text = |t: &str| Outbound::Final(Utf8Bytes::from(t.to_owned()));
+        let text = |t: &str| Outbound::Final(Utf8Bytes::from(t.to_owned()), None);
         let other = outbox.clone();
         // A wait cancelled before anything arrives (as `select!` does when another branch wins).
         let waited = tokio::time::timeout(std::time::Duration::from_millis(10), inbox.next()).await;
@@ -296,42 +333,52 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn finals_are_drained_once_every_queued_one_is_taken_dropped_or_never_queued() {
+    async fn a_fan_out_is_drained_once_every_frame_is_taken_let_go_or_never_queued() {
         use std::time::Duration;
-        let finals = Arc::new(FinalsPending::default());
-        let end = || Outbound::Final(Utf8Bytes::from_static("end"));
-        let (a, mut a_in) = Outbox::bounded_counting(4, finals.clone());
-        let (b, b_in) = Outbox::bounded_counting(4, finals.clone());
-        // Full: its final is dropped, never counted.
-        let (c, _c_in) = Outbox::bounded_counting(1, finals.clone());
+        let (fan_out, queuing) = FanOut::start();
+        let end = || Outbound::Final(Utf8Bytes::from_static("end"), Some(fan_out.clone()));
+        let (a, mut a_in) = Outbox::bounded(4);
+        let (b, b_in) = Outbox::bounded(4);
+        // Full: its frame is dropped, never counted.
+        let (c, _c_in) = Outbox::bounded(1);
         c.deliver(Outbound::Frame(Utf8Bytes::from_static("x")));
         c.deliver(end());
-        // Frames that are not final do not count.
+        // Gone: never queued.
+        let (d, d_in) = Outbox::bounded(4);
+        drop(d_in);
+        d.deliver(end());
+        // Behind an overflow: let go of when the lag is reported.
+        let (e, mut e_in) = Outbox::bounded(1);
+        e.deliver(end());
+        e.deliver(Outbound::Frame(Utf8Bytes::from_static("x")));
         a.deliver(Outbound::Frame(Utf8Bytes::from_static("x")));
         a.deliver(end());
         b.deliver(end());
         let waiter = {
-            let finals = finals.clone();
-            tokio::spawn(async move { finals.drained(Duration::from_secs(60)).await })
+            let fan_out = fan_out.clone();
+            tokio::spawn(async move { fan_out.drained(Duration::from_secs(60)).await })
         };
         assert_eq!(a_in.next().await, Queued::Message(Outbound::Frame(Utf8Bytes::from_static("x"))));
         assert_eq!(a_in.next().await, Queued::Message(end()));
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        assert!(!waiter.is_finished(), "b's final is still queued");
-        // A connection that goes with its final still queued no longer holds the others back.
+        assert_eq!(e_in.next().await, Queued::Lagging);
+        // A connection that goes with its frame still queued no longer holds the others back.
         drop(b_in);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(!waiter.is_finished(), "the fan-out is still being queued");
+        drop(queuing);
         tokio::time::timeout(Duration::from_secs(10), waiter).await.expect("drained once all were taken").unwrap();
-        // Nothing queued: returns at once.
-        tokio::time::timeout(Duration::from_secs(10), finals.drained(Duration::from_secs(60))).await.unwrap();
+        // Already drained: returns at once.
+        tokio::time::timeout(Duration::from_secs(10), fan_out.drained(Duration::from_secs(60))).await.unwrap();
     }
 
     #[tokio::test]
-    async fn a_wait_for_finals_ends_at_its_bound() {
+    async fn a_wait_for_a_fan_out_ends_at_its_bound() {
         use std::time::Duration;
-        let finals = Arc::new(FinalsPending::default());
-        let (outbox, _inbox) = Outbox::bounded_counting(4, finals.clone());
-        outbox.deliver(Outbound::Final(Utf8Bytes::from_static("end")));
-        let waited = tokio::time::timeout(Duration::from_secs(10), finals.drained(Duration::from_millis(50))).await;
-        assert!(waited.is_ok(), "the bound, not the final never taken, ended the wait");
+        let (fan_out, queuing) = FanOut::start();
+        let (outbox, _inbox) = Outbox::bounded(4);
+        outbox.deliver(Outbound::Final(Utf8Bytes::from_static("end"), Some(fan_out.clone())));
+        drop(queuing);
+        let waited = tokio::time::timeout(Duration::from_secs(10), fan_out.drained(Duration::from_millis(50))).await;
+        assert!(waited.is_ok(), "the bound, not the frame never taken, ended the wait");
     }
 }

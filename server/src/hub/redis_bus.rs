@@ -5,6 +5,7 @@
 //! connections (a broadcast) are sent once, and a connection's frames keep their order.
 
 use super::{node_of, ConnId, Inner, Outbound};
+use crate::hub::FanOut;
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -45,7 +46,7 @@ pub(super) fn messages(frames: Vec<(ConnId, Outbound)>) -> Vec<(u64, String)> {
     for (conn, outbound) in frames {
         let (last, text) = match &outbound {
             Outbound::Frame(text) => (false, text),
-            Outbound::Final(text) => (true, text),
+            Outbound::Final(text, _) => (true, text),
         };
         let node = runs.entry(node_of(conn)).or_default();
         match node.last_mut() {
@@ -77,8 +78,14 @@ fn deliver(inner: &Inner, message: &str) {
             continue;
         }
         let text = Utf8Bytes::from(run.text);
+        // A last frame: this node's share of one fan-out (an end), whose connections write before they tear down.
+        // Its queuing ends with this run.
+        let fan_out = run.last.then(FanOut::start);
         for conn in run.conns {
-            let outbound = if run.last { Outbound::Final(text.clone()) } else { Outbound::Frame(text.clone()) };
+            let outbound = match &fan_out {
+                Some((fan_out, _queuing)) => Outbound::Final(text.clone(), Some(fan_out.clone())),
+                None => Outbound::Frame(text.clone()),
+            };
             if run.last {
                 if let Some(outbox) = local.remove(&conn) {
                     super::Deliver::deliver(&outbox, outbound);
@@ -166,7 +173,7 @@ mod tests {
             (b1, frame("x")),
             (a1, frame("y")),
             (a1, frame("x")),
-            (a2, Outbound::Final(Utf8Bytes::from("x".to_owned()))),
+            (a2, Outbound::Final(Utf8Bytes::from("x".to_owned()), None)),
         ];
         let messages = messages(frames);
         assert_eq!(messages.len(), 2);

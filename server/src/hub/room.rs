@@ -10,7 +10,7 @@
 //! and leaves are announced; beyond it `Joined` lists the [`LARGE_SESSION_LISTED`] earliest and nothing is
 //! announced, so a join costs O(1) frames and O(1) bytes per connection whatever the session's size.
 
-use super::outbox::{Deliver, Outbound};
+use super::outbox::{Deliver, FanOut, Outbound};
 use crate::store::{CountdownRow, EndRecord};
 use endsession_protocol::{
     EndReason, EndedBy, LeaveState, Participant, Permissions, ServerFrame, LARGE_SESSION_LISTED,
@@ -178,9 +178,11 @@ impl<O: Deliver> Ending<O> {
             ended_by: self.ended_by,
             event_id: self.event_id,
         });
+        let (fan_out, queuing) = FanOut::start();
         for (_, outbox) in self.session.members.values().flat_map(|m| &m.conns) {
-            outbox.deliver(Outbound::Final(frame.clone()));
+            outbox.deliver(Outbound::Final(frame.clone(), Some(fan_out.clone())));
         }
+        drop(queuing);
         Remains(self.session)
     }
 }
@@ -473,7 +475,7 @@ impl<O: Deliver> Room<O> {
             event_id: None,
         });
         for (_, outbox) in &member.conns {
-            outbox.deliver(Outbound::Final(frame.clone()));
+            outbox.deliver(Outbound::Final(frame.clone(), None));
         }
         self.remove(participant_id)
     }

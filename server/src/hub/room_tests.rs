@@ -21,7 +21,7 @@ impl Probe {
             .drain(..)
             .map(|m| match m {
                 Outbound::Frame(text) => (ServerFrame::decode(&text).unwrap(), false),
-                Outbound::Final(text) => (ServerFrame::decode(&text).unwrap(), true),
+                Outbound::Final(text, _) => (ServerFrame::decode(&text).unwrap(), true),
             })
             .collect()
     }

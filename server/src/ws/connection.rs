@@ -76,7 +76,7 @@ async fn enter(socket: Transport, state: Endpoint) -> Option<Admitted> {
         fail(&mut socket, violation).await;
         return None;
     };
-    let (outbox, inbox) = Outbox::bounded_counting(limits.outbox_frames, state.sockets.finals().clone());
+    let (outbox, inbox) = Outbox::bounded(limits.outbox_frames);
     let request = JoinRequest {
         app_id: claims.app_id,
         meeting_id: claims.meeting_id,
@@ -191,8 +191,8 @@ async fn serve(admitted: &mut Admitted) {
                         break Exit::Dropped;
                     }
                 }
-                Queued::Message(Outbound::Final(text)) => {
-                    send_final_after(socket, text, CloseCode::Normal, "session ended", state.sockets.finals()).await;
+                Queued::Message(Outbound::Final(text, fan_out)) => {
+                    send_final_after(socket, text, CloseCode::Normal, "session ended", fan_out).await;
                     break Exit::Done;
                 }
                 Queued::Lagging => break Exit::Lagging,

@@ -1,6 +1,6 @@
 //! Reading client frames off a socket, and the polite ways of writing and closing, each write within a deadline.
 
-use crate::hub::FinalsPending;
+use crate::hub::FanOut;
 use endsession_protocol::{ClientFrame, ErrorCode, ServerFrame, MAX_FRAME_BYTES};
 use futures_util::{SinkExt, StreamExt};
 use hyper::upgrade::Upgraded;
@@ -235,17 +235,21 @@ pub async fn send_final(socket: &mut Socket, text: Utf8Bytes, code: CloseCode, r
     }
 }
 
-/// [`send_final`] for one of many connections told at once (an end): once its frames are written, the other
-/// connections' final frames go first (`finals`, see [`FinalsPending`]) before its client's close is awaited.
+/// [`send_final`] for a frame the hub may have sent to many connections at once (an end, `fan_out`): once this
+/// connection's frames are written, it waits (at most [`CLOSE_WAIT`]) until every connection of the fan-out has
+/// taken its frame before it awaits its client's close, so that the others' writes go before its teardown (see
+/// [`FanOut`]).
 pub async fn send_final_after(
     socket: &mut Socket,
     text: Utf8Bytes,
     code: CloseCode,
     reason: &'static str,
-    finals: &FinalsPending,
+    fan_out: Option<FanOut>,
 ) {
     if socket.write(|ws| feed_text(ws, text)).await.is_ok() && send_close(socket, code, reason).await.is_ok() {
-        finals.drained(CLOSE_WAIT).await;
+        if let Some(fan_out) = fan_out {
+            fan_out.drained(CLOSE_WAIT).await;
+        }
         await_close(socket).await;
     }
 }

@@ -2,7 +2,6 @@
 //! [`Limits::max_sockets_per_participant`].
 
 use crate::config::Limits;
-use crate::hub::FinalsPending;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -13,21 +12,15 @@ pub struct Sockets {
     /// Participant id → open joined-or-joining sockets. Entries are removed at zero, so this holds only the
     /// participants that are connected.
     open: Mutex<HashMap<String, usize>>,
-    /// The final frames queued in every connection's outbox and not yet taken (see [`FinalsPending`]).
-    finals: Arc<FinalsPending>,
 }
 
 impl Sockets {
     pub fn new(limits: Limits) -> Self {
-        Sockets { limits, open: Mutex::default(), finals: Arc::default() }
+        Sockets { limits, open: Mutex::default() }
     }
 
     pub fn limits(&self) -> &Limits {
         &self.limits
-    }
-
-    pub fn finals(&self) -> &Arc<FinalsPending> {
-        &self.finals
     }
 
     /// Counts one more socket of `participant_id`; None if it already has the most allowed. The count goes down when
