@@ -5,8 +5,8 @@
 //! connection's own task writes to its socket.
 //!
 //! Each queue is bounded ([`Outbox::bounded`]): a connection that falls that many frames behind (a client that stops
-//! reading) is not waited for and not queued for without end. Its next frame is dropped and the connection is told to
-//! close ([`Queued::Lagging`]); the client reconnects and catches up from the session's state (its resume gets the
+//! reading) is not waited for and not queued for without end. Its next frame is dropped, the connection is told to
+//! close ([`Queued::Lagging`]) and what is still queued is let go of; the client reconnects and catches up from the session's state (its resume gets the
 //! current `Joined`, or `ended`/`kicked`), so no dropped frame, a `Final` included, is needed for correctness.
 
 use endsession_protocol::ServerFrame;
@@ -23,8 +23,8 @@ pub enum Outbound {
     /// Send it and carry on.
     Frame(Utf8Bytes),
     /// Send it, then close the socket: the hub has already removed this connection (`RoomLeft`). With the
-    /// [`FanOut`] it was sent in when many connections are told at once (an end), so that they write before any of
-    /// them tears down.
+    /// [`FanOut`] it was sent in when several connections are told at once (an end; on Redis, each run of last
+    /// frames a node receives), so that they write before any of them tears down.
     Final(Utf8Bytes, Option<FanOut>),
 }
 
@@ -68,15 +68,17 @@ struct Queue {
     receiver_gone: AtomicBool,
 }
 
-/// One final frame sent to many connections at once (an end's `RoomLeft`): how many of them still have it queued,
-/// so that a connection that has written its own can let the others write theirs before it tears down.
+/// One final frame sent to several connections at once (an end's `RoomLeft`; on Redis, a run of last frames one node
+/// receives): how many of them still have it queued, so that a connection that has written its own can let the
+/// others write theirs before it tears down.
 ///
 /// Why: a connection that wrote its `RoomLeft` then waits for its client's close frame, and handling that reply
 /// (a read, the socket's close, the task's teardown) took as much of the server's CPU as the writes. Woken by the
 /// I/O driver, those tasks ran ahead of the connections still waiting to write theirs, so every client's
 /// `RoomLeft` waited behind the teardown of those before it. Waiting for [`FanOut::drained`] before reading the
-/// reply: p99 at N = 10,000 went from 360–387 ms to 284–306 ms, the server's CPU for the end unchanged
-/// (`end-latency --n 10000 --isolate`, three interleaved runs each, 2026-11-30).
+/// reply: p99 at N = 10,000 went from 360–387 ms to 284–306 ms in three interleaved runs with one count for the
+/// whole server (since replaced by one per fan-out: 257 and 271 ms in two runs), the server's CPU for the end
+/// unchanged (`end-latency --n 10000 --isolate`, 2026-11-30).
 ///
 /// Cloning shares it. A frame is counted when it is queued ([`Outbox`]), and uncounted when the connection takes it
 /// ([`Inbox::next`]) or the queue lets it go (the connection closed, fell behind, or must reconnect); a frame that
@@ -94,6 +96,7 @@ struct FanOutState {
 
 /// Held while a fan-out's frames are being queued, so that a connection that takes its frame early does not find
 /// the count at 0 before the last one is queued; dropping it ends the queuing.
+#[must_use = "dropping it ends the queuing: hold it until every frame is queued"]
 #[derive(Debug)]
 pub struct Queuing(FanOut);
 
@@ -224,8 +227,15 @@ pub struct Inbox {
 impl Drop for Inbox {
     fn drop(&mut self) {
         // What is still queued (a shared frame each) is freed now, not when the hub's last handle goes.
-        let mut messages = self.queue.messages.lock().unwrap_or_else(|p| p.into_inner());
-        self.queue.receiver_gone.store(true, Ordering::Release);
+        self.queue.close();
+    }
+}
+
+impl Queue {
+    /// Takes nothing more, and lets go of what it holds.
+    fn close(&self) {
+        let mut messages = self.messages.lock().unwrap_or_else(|p| p.into_inner());
+        self.receiver_gone.store(true, Ordering::Release);
         let_go(&mut messages);
     }
 }
@@ -243,18 +253,20 @@ pub enum Queued {
 }
 
 impl Inbox {
-    /// The next message; an overflow comes first, since what is still queued is stale once one frame was lost.
-    /// Cancel-safe (for `select!`): a message is taken off the queue only when it is returned.
+    /// The next message. A request to reconnect comes first, then an overflow (what is still queued is stale once
+    /// one frame was lost); either ends the connection, and the queue then takes nothing more. Cancel-safe (for
+    /// `select!`): a message is taken off the queue only when it is returned.
     pub async fn next(&mut self) -> Queued {
         loop {
-            // Either ends the connection: what is still queued will not be sent (the client catches up when it
-            // resumes), so it is let go of now rather than held, counted, through the close.
+            // Either ends the connection: nothing queued now or later will be sent (the client catches up when it
+            // resumes), so the queue is closed now, not held, counted, through the close and the hub's disconnect
+            // (which may wait for a room lock while an end queues into it).
             if self.queue.reconnect.load(Ordering::Acquire) {
-                let_go(&mut self.queue.messages.lock().unwrap_or_else(|p| p.into_inner()));
+                self.queue.close();
                 return Queued::Reconnect;
             }
             if self.queue.overflowed.swap(false, Ordering::AcqRel) {
-                let_go(&mut self.queue.messages.lock().unwrap_or_else(|p| p.into_inner()));
+                self.queue.close();
                 return Queued::Lagging;
             }
             // Read before the queue: the last `Outbox` queued its messages before it went (its `Release` decrement),
@@ -361,6 +373,8 @@ mod tests {
         assert_eq!(a_in.next().await, Queued::Message(Outbound::Frame(Utf8Bytes::from_static("x"))));
         assert_eq!(a_in.next().await, Queued::Message(end()));
         assert_eq!(e_in.next().await, Queued::Lagging);
+        // Lagging ends the connection: a frame queued after it (an end arriving while it disconnects) is not kept.
+        e.deliver(end());
         // A connection that goes with its frame still queued no longer holds the others back.
         drop(b_in);
         tokio::time::sleep(Duration::from_millis(50)).await;

@@ -235,10 +235,10 @@ pub async fn send_final(socket: &mut Socket, text: Utf8Bytes, code: CloseCode, r
     }
 }
 
-/// [`send_final`] for a frame the hub may have sent to many connections at once (an end, `fan_out`): once this
-/// connection's frames are written, it waits (at most [`CLOSE_WAIT`]) until every connection of the fan-out has
-/// taken its frame before it awaits its client's close, so that the others' writes go before its teardown (see
-/// [`FanOut`]).
+/// [`send_final`] for a frame the hub may have sent to several connections at once (`fan_out`: an end, or on Redis
+/// the run of it one node received): once this connection's frames are written, it waits (at most [`CLOSE_WAIT`])
+/// until every connection of the fan-out has taken its frame before it awaits its client's close, so that the
+/// others' writes go before its teardown (see [`FanOut`]).
 pub async fn send_final_after(
     socket: &mut Socket,
     text: Utf8Bytes,
